@@ -1,0 +1,41 @@
+// Loading configuration: read a file in either format, normalise it (UTF-8
+// BOM, CRLF), parse it into the typed model, validate. Throws ConfigError.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "vrrpd/config/config_error.h"
+#include "vrrpd/config/model.h"
+
+namespace vrrpd::config {
+
+enum class Format { kNative, kKeepalived };
+
+// Parses "native" / "keepalived"; nullopt otherwise.
+std::optional<Format> parse_format(std::string_view name);
+
+// Reads, parses and validates `path`. Throws ConfigError (with every issue
+// found) or never returns a half-valid Config.
+Config load_file(const std::string& path, Format format);
+
+// Same, from text already in memory; `file_name` is used in messages.
+Config load_text(std::string_view text, const std::string& file_name, Format format);
+
+// Strips a leading UTF-8 BOM and turns CRLF (and lone CR) into LF.
+std::string normalize_text(std::string_view text);
+
+// Front ends: syntax and types only; ranges and cross-checks are validate()'s.
+Config parse_native(std::string_view text, const std::string& file_name);
+Config parse_keepalived(std::string_view text, const std::string& file_name);
+
+// Range checks, defaults that depend on other keys (family from VIPs),
+// cross-checks (duplicate VRID per interface and family, sync-group members
+// exist and belong to one group). Throws ConfigError listing every issue.
+void validate(Config& config);
+
+// True when two instances would behave identically (locations ignored); a
+// SIGHUP reload leaves such instances untouched.
+bool same_settings(const Instance& a, const Instance& b);
+
+}  // namespace vrrpd::config

@@ -1,0 +1,143 @@
+// The typed configuration model. Both front ends (native libconfig and
+// keepalived.conf syntax) produce this, and one validator checks it, so every
+// rule and every error message is shared. Schema version: see README.md
+// "Config schema". Units are in the member names.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vrrpd/base/ip_address.h"
+
+namespace vrrpd::config {
+
+// Where a setting came from, for error messages ("file:line").
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  std::string to_string() const { return file + ":" + std::to_string(line); }
+};
+
+// Location of each key that was set explicitly, so the validator can name the
+// line of the offending key ("priority" -> file:12). Missing keys fall back to
+// the block's own location.
+class KeyLocations {
+ public:
+  void set(const std::string& key, SourceLocation where) { keys_[key] = std::move(where); }
+  bool has(const std::string& key) const { return keys_.count(key) != 0; }
+  // The key's location, or `block` when the key was not set.
+  SourceLocation of(const std::string& key, const SourceLocation& block) const {
+    auto it = keys_.find(key);
+    return it == keys_.end() ? block : it->second;
+  }
+
+ private:
+  std::map<std::string, SourceLocation> keys_;
+};
+
+// A program to run: argv[0] is an absolute path; no shell is involved.
+struct Program {
+  std::vector<std::string> argv;
+  SourceLocation where;
+};
+
+// keepalived's notify_* programs.
+struct NotifyPrograms {
+  std::optional<Program> master;   // notify_master
+  std::optional<Program> backup;   // notify_backup
+  std::optional<Program> fault;    // notify_fault
+  std::optional<Program> stop;     // notify_stop
+  std::optional<Program> generic;  // notify: gets INSTANCE|GROUP name STATE priority appended
+};
+
+struct VirtualAddress {
+  IpPrefix prefix;       // address and prefix length (default /32 or /128)
+  std::string device;    // empty: the instance's interface
+  std::string label;     // IPv4 label such as "eth0:1" (optional)
+  SourceLocation where;
+};
+
+struct TrackedInterface {
+  std::string name;
+  // 0: the instance goes FAULT when the link is down (keepalived default);
+  // otherwise added to the priority while the link is down (-253..253).
+  int weight = 0;
+  SourceLocation where;
+};
+
+// Gratuitous ARP / unsolicited NA on becoming MASTER (keepalived names).
+struct GarpSettings {
+  std::chrono::milliseconds master_delay{5000};   // garp_master_delay: second burst after this
+  int master_repeat = 5;                          // garp_master_repeat: packets per burst
+  std::chrono::milliseconds master_refresh{0};    // garp_master_refresh: 0 = no periodic refresh
+  int master_refresh_repeat = 1;                  // garp_master_refresh_repeat
+  std::chrono::milliseconds interval{0};          // garp_interval: gap between packets of a burst
+};
+
+enum class InitialState { kBackup, kMaster };
+
+struct Instance {
+  std::string name;
+  SourceLocation where;  // the block's opening line
+  KeyLocations keys;
+
+  std::string interface;
+  long virtual_router_id = 0;   // 1..255 (required)
+  long priority = 100;          // 1..255; 255 = address owner
+  long version = 3;             // 2 or 3
+  std::optional<Family> family; // inferred from VIPs when unset
+  // Advert interval. v3: 10 ms steps, 10..40950 ms; v2: whole seconds, 1..255 s.
+  std::chrono::milliseconds advert_interval{1000};
+  bool preempt = true;
+  std::chrono::milliseconds preempt_delay{0};  // 0..1000 s
+  InitialState initial_state = InitialState::kBackup;
+  std::vector<VirtualAddress> virtual_addresses;
+  std::optional<IpAddress> unicast_src;
+  std::vector<IpAddress> unicast_peers;  // empty: multicast
+  std::string auth_pass;                 // v2 auth_type PASS, at most 8 bytes; empty: none
+  std::vector<TrackedInterface> track_interfaces;
+  // VRRPv3/IPv4 checksum over the IPv4 pseudo-header (keepalived default);
+  // false = message only (v3_checksum_as_v2).
+  bool v3_checksum_pseudo_header = true;
+  GarpSettings garp;
+  NotifyPrograms notify;
+  std::string sync_group;  // filled in by the validator from the groups
+};
+
+struct SyncGroup {
+  std::string name;
+  SourceLocation where;
+  KeyLocations keys;
+  std::vector<std::string> members;
+  NotifyPrograms notify;
+};
+
+struct Global {
+  SourceLocation where;
+  KeyLocations keys;
+  std::string router_id;                         // shown in logs and vrrpctl
+  std::string notify_user;                       // script_user: run notify programs as (empty: root)
+  std::string notify_group;                      // group for the above (empty: the user's group)
+  std::chrono::milliseconds notify_timeout{10000};  // kill a notify program after this
+  std::string control_socket;                    // empty: the built-in default path
+  GarpSettings garp;                             // defaults for every instance
+};
+
+// A non-fatal finding, such as a keepalived keyword this daemon ignores.
+struct Warning {
+  SourceLocation where;
+  std::string message;
+};
+
+struct Config {
+  std::string file;  // the top-level file
+  Global global;
+  std::vector<Instance> instances;
+  std::vector<SyncGroup> sync_groups;
+  std::vector<Warning> warnings;
+};
+
+}  // namespace vrrpd::config
