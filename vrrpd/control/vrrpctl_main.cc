@@ -1,1 +1,166 @@
-int main() { return 0; }
+// vrrpctl: asks a running vrrpd what it is doing and tells it what to do,
+// over the control socket (protocol in protocol.h).
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "vrrpd/control/control_client.h"
+#include "vrrpd/control/protocol.h"
+
+namespace {
+
+using nlohmann::json;
+using vrrpd::control::ResultCode;
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "Usage: vrrpctl [-s SOCKET] COMMAND [ARGS]\n"
+               "  status [--json]                 every instance: state, priority, master, VIPs, last transition\n"
+               "  show INSTANCE [--json]          one instance in detail\n"
+               "  stats [--json]                  advert and error counters\n"
+               "  reload                          re-read the configuration (like SIGHUP)\n"
+               "  set-priority INSTANCE N         set the base priority (1..254)\n"
+               "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
+               "Options:\n"
+               "  -s, --socket PATH               control socket (default %s)\n",
+               vrrpd::control::kDefaultSocketPath);
+}
+
+std::string ago(long long time_ms) {
+  if (time_ms <= 0) return "-";
+  using namespace std::chrono;
+  long long now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  long long s = (now - time_ms) / 1000;
+  if (s < 120) return std::to_string(s) + "s ago";
+  if (s < 7200) return std::to_string(s / 60) + "m ago";
+  return std::to_string(s / 3600) + "h ago";
+}
+
+std::string join(const json& arr) {
+  std::string out;
+  for (const auto& v : arr) out += (out.empty() ? "" : ",") + v.get<std::string>();
+  return out.empty() ? "-" : out;
+}
+
+void print_status_table(const json& data) {
+  std::printf("%-16s %-10s %4s %-7s %4s %-28s %-30s %s\n", "INSTANCE", "INTERFACE", "VRID", "STATE", "PRIO",
+              "MASTER", "VIPS", "LAST TRANSITION");
+  for (const auto& i : data["instances"]) {
+    const auto& t = i["last_transition"];
+    std::string trans = t["from"].get<std::string>() + "->" + t["to"].get<std::string>() + " " +
+                        ago(t["time_ms"].get<long long>()) + ": " + t["reason"].get<std::string>();
+    std::string state = i["state"].get<std::string>();
+    if (i["maintenance"].get<bool>()) state += "*";
+    std::string master = i["master"].get<std::string>();
+    std::printf("%-16s %-10s %4d %-7s %4d %-28s %-30s %s\n", i["name"].get<std::string>().c_str(),
+                i["interface"].get<std::string>().c_str(), i["vrid"].get<int>(), state.c_str(),
+                i["priority"].get<int>(), master.empty() ? "-" : master.c_str(), join(i["vips"]).c_str(),
+                trans.c_str());
+  }
+}
+
+void print_show(const json& i) {
+  for (const auto& [k, v] : i.items()) {
+    if (k == "stats" || k == "last_transition") continue;
+    std::printf("%-26s %s\n", (k + ":").c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  }
+  const auto& t = i["last_transition"];
+  std::printf("%-26s %s -> %s, %s: %s\n", "last_transition:", t["from"].get<std::string>().c_str(),
+              t["to"].get<std::string>().c_str(), ago(t["time_ms"].get<long long>()).c_str(),
+              t["reason"].get<std::string>().c_str());
+  std::printf("stats:\n");
+  for (const auto& [k, v] : i["stats"].items()) std::printf("  %-24s %s\n", (k + ":").c_str(), v.dump().c_str());
+}
+
+void print_stats(const json& data) {
+  for (const auto& [name, s] : data["instances"].items()) {
+    std::printf("%s:\n", name.c_str());
+    for (const auto& [k, v] : s.items()) std::printf("  %-24s %s\n", (k + ":").c_str(), v.dump().c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path = vrrpd::control::kDefaultSocketPath;
+  std::vector<std::string> args;
+  bool as_json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-s" || a == "--socket") && i + 1 < argc) {
+      socket_path = argv[++i];
+    } else if (a == "--json") {
+      as_json = true;
+    } else if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) {
+    usage(stderr);
+    return 2;
+  }
+  const std::string cmd = args[0];
+  json req_args = json::object();
+  auto need = [&](std::size_t n) {
+    if (args.size() != n + 1) {
+      std::fprintf(stderr, "vrrpctl: %s takes %zu argument(s)\n", cmd.c_str(), n);
+      usage(stderr);
+      std::exit(2);
+    }
+  };
+  if (cmd == "status" || cmd == "stats" || cmd == "reload") {
+    need(0);
+  } else if (cmd == "show") {
+    need(1);
+    req_args["instance"] = args[1];
+  } else if (cmd == "set-priority") {
+    need(2);
+    req_args["instance"] = args[1];
+    char* end = nullptr;
+    long p = std::strtol(args[2].c_str(), &end, 10);
+    if (!end || *end || args[2].empty()) {
+      std::fprintf(stderr, "vrrpctl: priority '%s' is not a number; valid: 1..254\n", args[2].c_str());
+      return 2;
+    }
+    req_args["priority"] = p;
+  } else if (cmd == "maintenance") {
+    need(2);
+    req_args["instance"] = args[1];
+    if (args[2] != "on" && args[2] != "off") {
+      std::fprintf(stderr, "vrrpctl: maintenance takes on or off, not '%s'\n", args[2].c_str());
+      return 2;
+    }
+    req_args["on"] = args[2] == "on";
+  } else {
+    std::fprintf(stderr, "vrrpctl: unknown command '%s'\n", cmd.c_str());
+    usage(stderr);
+    return 2;
+  }
+
+  json resp;
+  try {
+    resp = vrrpd::control::call(socket_path, vrrpd::control::make_request(cmd, req_args));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vrrpctl: %s\n", e.what());
+    return 3;
+  }
+  const int result = resp.value("result", 1);
+  if (as_json) {
+    std::cout << (result == 0 ? resp["data"] : resp).dump(2) << "\n";
+    return result == 0 ? 0 : 1;
+  }
+  if (result != 0) {
+    std::fprintf(stderr, "vrrpctl: %s\n", resp.value("result_text", std::string("error")).c_str());
+    return 1;
+  }
+  if (cmd == "status") print_status_table(resp["data"]);
+  else if (cmd == "show") print_show(resp["data"]);
+  else if (cmd == "stats") print_stats(resp["data"]);
+  else std::printf("%s\n", resp.value("result_text", std::string("ok")).c_str());
+  return 0;
+}

@@ -1,0 +1,246 @@
+"""Test hosts for system tests: network namespaces joined by a bridge.
+
+A "switch" namespace holds bridge br0 (a bridge in the root namespace does
+not forward unicast IP on these machines). Each host namespace has eth0 (and
+optionally eth1 on a second bridge) whose peer is a port of the bridge, so a
+test can cut a host's link from the switch side. Only documentation addresses
+are used: 192.0.2.0/24, 198.51.100.0/24 and 2001:db8::/32.
+
+Everything a Lab creates (namespaces, processes, temp files) is removed by
+close(), which runs also when a test fails or is interrupted.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+BUILD = os.environ.get("VRRPD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+VRRPD = os.environ.get("VRRPD_BIN", os.path.join(BUILD, "vrrpd", "vrrpd"))
+VRRPCTL = os.environ.get("VRRPCTL_BIN", os.path.join(BUILD, "vrrpd", "vrrpctl"))
+
+
+def sh(*args, check=True, capture=True, timeout=30):
+    """Runs a command (a list of words, never a shell string)."""
+    r = subprocess.run(list(args), capture_output=capture, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls predicate() until it is true; raises AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Host:
+    """One test host: a namespace with eth0 (and eth1) on the lab's bridges."""
+
+    def __init__(self, lab, name, index):
+        self.lab = lab
+        self.name = name
+        self.ns = lab.prefix + name
+        self.index = index
+        self.ipv4 = "192.0.2.%d" % (10 + index)
+        self.ipv4_b = "198.51.100.%d" % (10 + index)
+        self.ipv6 = "2001:db8::%d" % (10 + index)
+        self.dir = os.path.join(lab.dir, name)
+        os.makedirs(self.dir)
+        self.procs = []
+        self.vrrpd = None
+
+    def run(self, *args, check=True, timeout=30):
+        return sh("ip", "netns", "exec", self.ns, *args, check=check, timeout=timeout)
+
+    def popen(self, *args, **kw):
+        log = open(os.path.join(self.dir, os.path.basename(args[0]) + ".%d.log" % len(self.procs)), "w")
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns] + list(args), stdout=log,
+                             stderr=subprocess.STDOUT, **kw)
+        p.log_path = log.name
+        p.log_file = log
+        self.procs.append(p)
+        return p
+
+    # --- addresses -----------------------------------------------------
+    def addresses(self, dev="eth0"):
+        out = self.run("ip", "-j", "addr", "show", "dev", dev).stdout
+        data = json.loads(out)
+        return [a["local"] + "/" + str(a["prefixlen"]) for a in data[0].get("addr_info", [])] if data else []
+
+    def has_address(self, addr, dev="eth0"):
+        return any(a.split("/")[0] == addr for a in self.addresses(dev))
+
+    # --- vrrpd ---------------------------------------------------------
+    @property
+    def socket(self):
+        return os.path.join(self.dir, "vrrpd.sock")
+
+    def write_config(self, text, name="vrrpd.conf"):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start_vrrpd(self, config_text, fmt="native", extra=()):
+        path = self.write_config(config_text)
+        args = [VRRPD, "-n", "-l", "-D", "-S", "-f", path, "--config-format", fmt,
+                "-p", os.path.join(self.dir, "vrrpd.pid"), "--control-socket", self.socket] + list(extra)
+        self.vrrpd = self.popen(*args)
+        wait_until(lambda: os.path.exists(self.socket) or self.vrrpd.poll() is not None,
+                   what="%s vrrpd control socket" % self.name)
+        if self.vrrpd.poll() is not None:
+            raise AssertionError("vrrpd on %s exited with %d:\n%s" % (self.name, self.vrrpd.returncode,
+                                                                      self.log()))
+        return self.vrrpd
+
+    def stop_vrrpd(self, sig=signal.SIGTERM, timeout=10):
+        if self.vrrpd and self.vrrpd.poll() is None:
+            self.vrrpd.send_signal(sig)
+            self.vrrpd.wait(timeout=timeout)
+        rc = self.vrrpd.returncode if self.vrrpd else None
+        self.vrrpd = None
+        return rc
+
+    def log(self):
+        if not self.vrrpd and not self.procs:
+            return ""
+        p = self.vrrpd or self.procs[-1]
+        with open(p.log_path) as f:
+            return f.read()
+
+    def vrrpctl(self, *args, check=True):
+        r = sh(VRRPCTL, "-s", self.socket, *args, check=check)
+        return r
+
+    def status(self):
+        return json.loads(self.vrrpctl("status", "--json").stdout)
+
+    def instance(self, name):
+        for i in self.status()["instances"]:
+            if i["name"] == name:
+                return i
+        raise KeyError(name)
+
+    def state(self, name):
+        return self.instance(name)["state"]
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+            p.log_file.close()
+
+
+class Lab:
+    """A switch namespace and N hosts. Use as a context manager."""
+
+    counter = 0
+
+    def __init__(self, hosts=2, second_link=False):
+        Lab.counter += 1
+        # Namespace names must be unique across concurrently running tests.
+        self.prefix = "vt%d_%d_" % (os.getpid() % 100000, Lab.counter)
+        self.dir = tempfile.mkdtemp(prefix="vrrpd-lab-")
+        self.switch = self.prefix + "sw"
+        self.hosts = []
+        self._namespaces = []
+        try:
+            self._add_ns(self.switch)
+            sh("ip", "-n", self.switch, "link", "add", "br0", "type", "bridge")
+            sh("ip", "-n", self.switch, "link", "set", "br0", "up")
+            if second_link:
+                sh("ip", "-n", self.switch, "link", "add", "br1", "type", "bridge")
+                sh("ip", "-n", self.switch, "link", "set", "br1", "up")
+            for i in range(1, hosts + 1):
+                self.hosts.append(self._add_host("h%d" % i, i, second_link))
+        except BaseException:
+            self.close()
+            raise
+
+    def _add_ns(self, ns):
+        sh("ip", "netns", "add", ns)
+        self._namespaces.append(ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        # No duplicate address detection: link-local addresses usable at once.
+        for key in ("net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"):
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", key + "=0")
+
+    def _add_host(self, name, index, second_link):
+        host = Host(self, name, index)
+        self._add_ns(host.ns)
+        links = [("eth0", "br0", host.ipv4, "p%d" % index)]
+        if second_link:
+            links.append(("eth1", "br1", host.ipv4_b, "q%d" % index))
+        for dev, bridge, addr, port in links:
+            sh("ip", "link", "add", dev, "netns", host.ns, "type", "veth", "peer", "name", port,
+               "netns", self.switch)
+            sh("ip", "-n", self.switch, "link", "set", port, "master", bridge)
+            sh("ip", "-n", self.switch, "link", "set", port, "up")
+            sh("ip", "-n", host.ns, "addr", "add", addr + "/24", "dev", dev)
+            if dev == "eth0":
+                sh("ip", "-n", host.ns, "addr", "add", host.ipv6 + "/64", "dev", dev, "nodad")
+            sh("ip", "-n", host.ns, "link", "set", dev, "up")
+        return host
+
+    # --- faults --------------------------------------------------------
+    def cut(self, host, port_prefix="p"):
+        """Cuts host's link at the switch: the host sees carrier loss."""
+        sh("ip", "-n", self.switch, "link", "set", "%s%d" % (port_prefix, host.index), "down")
+
+    def restore(self, host, port_prefix="p"):
+        sh("ip", "-n", self.switch, "link", "set", "%s%d" % (port_prefix, host.index), "up")
+
+    def switch_run(self, *args, check=True):
+        return sh("ip", "netns", "exec", self.switch, *args, check=check)
+
+    def close(self):
+        for h in self.hosts:
+            h.close()
+        for ns in reversed(self._namespaces):
+            sh("ip", "netns", "del", ns, check=False)
+        self._namespaces = []
+        if os.environ.get("VRRPD_KEEP_LAB"):
+            print("lab files kept in", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def instance_config(name="VI_1", vrid=51, priority=100, interval_ms=100, vips=("192.0.2.100/24",),
+                    interface="eth0", extra=""):
+    """One vrrp_instances entry in the native format."""
+    vip_list = ", ".join('"%s"' % v for v in vips)
+    return """  {
+    name = "%s";
+    interface = "%s";
+    virtual_router_id = %d;
+    priority = %d;
+    advert_interval_ms = %d;
+    virtual_addresses = ( %s );
+%s
+  }""" % (name, interface, vrid, priority, interval_ms, vip_list, extra)
+
+
+def native_config(*instances, global_extra="", tail=""):
+    return "global = { router_id = \"test\"; %s };\nvrrp_instances = (\n%s\n);\n%s" % (
+        global_extra, ",\n".join(instances), tail)

@@ -1,0 +1,379 @@
+#include "vrrpd/daemon/daemon.h"
+
+#include <net/if.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "vrrpd/base/log.h"
+#include "vrrpd/control/protocol.h"
+
+namespace vrrpd {
+
+using control::make_response;
+using control::ResultCode;
+using vrrp::State;
+
+namespace {
+
+std::string socket_key(const std::string& ifname, Family f) {
+  return ifname + (f == Family::kIPv4 ? "/4" : "/6");
+}
+
+notify::RunOptions run_options(const config::Global& g) {
+  notify::RunOptions o;
+  o.user = g.notify_user;
+  o.group = g.notify_group;
+  o.timeout = g.notify_timeout;
+  return o;
+}
+
+std::optional<notify::NotifyState> notify_state_for(const Transition& t) {
+  switch (t.to) {
+    case State::kMaster: return notify::NotifyState::kMaster;
+    case State::kBackup: return notify::NotifyState::kBackup;
+    case State::kFault: return notify::NotifyState::kFault;
+    case State::kInit: return notify::NotifyState::kStop;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions opts, config::Config initial)
+    : opts_(std::move(opts)),
+      config_(std::move(initial)),
+      loop_(clock_),
+      programs_(loop_, run_options(config_.global)),
+      notifier_(programs_) {}
+
+Daemon::~Daemon() {
+  if (signal_fd_ >= 0) {
+    loop_.unwatch_fd(signal_fd_);
+    close(signal_fd_);
+  }
+  for (auto& [key, entry] : sockets_)
+    if (entry.socket) loop_.unwatch_fd(entry.socket->fd());
+  loop_.unwatch_fd(links_.fd());
+}
+
+int Daemon::run() {
+  open_signals();
+  loop_.watch_fd(links_.fd(), EPOLLIN, [this](std::uint32_t) { on_link_events(); });
+  std::string path = !opts_.control_socket.empty()          ? opts_.control_socket
+                     : !config_.global.control_socket.empty() ? config_.global.control_socket
+                                                              : control::kDefaultSocketPath;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  control_ = std::make_unique<control::ControlServer>(
+      loop_, path, [this](const std::string& c, const nlohmann::json& a) { return handle_command(c, a); });
+  for (const auto& w : config_.warnings) log::warning(w.where.to_string() + ": " + w.message);
+  start_instances(config_.instances);
+  log::notice("vrrpd started: " + std::to_string(instances_.size()) + " VRRP instance(s), control socket " + path);
+  loop_.run();
+  shutdown_all();
+  log::notice("vrrpd stopped");
+  return exit_code_;
+}
+
+void Daemon::open_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  loop_.watch_fd(signal_fd_, EPOLLIN, [this](std::uint32_t) { on_signal(); });
+}
+
+void Daemon::on_signal() {
+  signalfd_siginfo si{};
+  while (read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    if (si.ssi_signo == SIGHUP) {
+      log::notice("SIGHUP: reloading " + opts_.config_file);
+      reload();
+    } else {
+      log::notice(std::string("received ") + strsignal(static_cast<int>(si.ssi_signo)) + ", leaving");
+      loop_.stop();
+    }
+  }
+}
+
+void Daemon::shutdown_all() {
+  for (auto& i : instances_) i->stop();
+  // Give the STOP notify programs a chance to run before we go.
+  const TimePoint limit = loop_.now() + std::chrono::seconds(5);
+  while ((programs_.running() > 0 || programs_.queued() > 0) && loop_.now() < limit)
+    loop_.run_once(std::chrono::milliseconds(50));
+  programs_.shutdown(std::chrono::seconds(2));
+  instances_.clear();
+}
+
+std::unique_ptr<Instance> Daemon::make_instance(const config::Instance& cfg) {
+  InstanceEnv env{
+      loop_,
+      addresses_,
+      announcer_,
+      [this](const std::string& ifname, Family f, std::span<const std::uint8_t> msg, const IpAddress& src,
+             const IpAddress& dst) -> int {
+        auto it = sockets_.find(socket_key(ifname, f));
+        if (it == sockets_.end() || !it->second.socket) return ENODEV;
+        return it->second.socket->send(msg, src, dst);
+      },
+      [](const std::string& ifname) { return net::read_interface(ifname); },
+      [this](Instance& inst, const Transition& t) { on_transition(inst, t); },
+  };
+  return std::make_unique<Instance>(std::move(env), cfg);
+}
+
+void Daemon::start_instances(const std::vector<config::Instance>& list) {
+  for (const auto& cfg : list) {
+    auto inst = make_instance(cfg);
+    ensure_socket(cfg.interface, inst->family());
+    instances_.push_back(std::move(inst));
+    instances_.back()->start();
+  }
+}
+
+void Daemon::ensure_socket(const std::string& ifname, Family family) {
+  const int index = static_cast<int>(if_nametoindex(ifname.c_str()));
+  const std::string key = socket_key(ifname, family);
+  auto& entry = sockets_[key];
+  if (entry.socket && entry.ifindex == index) return;
+  if (entry.socket) {  // the interface was re-created: new index
+    loop_.unwatch_fd(entry.socket->fd());
+    entry.socket.reset();
+  }
+  if (index == 0) return;  // not there yet; a link event will bring us back
+  try {
+    entry.socket = std::make_unique<net::VrrpSocket>(ifname, index, family);
+    entry.ifindex = index;
+    loop_.watch_fd(entry.socket->fd(), EPOLLIN, [this, key](std::uint32_t) { on_socket_readable(key); });
+  } catch (const std::exception& e) {
+    log::error(e.what());
+  }
+}
+
+void Daemon::close_unused_sockets() {
+  for (auto it = sockets_.begin(); it != sockets_.end();) {
+    bool used = std::any_of(instances_.begin(), instances_.end(), [&](const auto& i) {
+      return socket_key(i->config().interface, i->family()) == it->first;
+    });
+    if (!used) {
+      if (it->second.socket) loop_.unwatch_fd(it->second.socket->fd());
+      it = sockets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Daemon::on_socket_readable(const std::string& key) {
+  auto it = sockets_.find(key);
+  if (it == sockets_.end() || !it->second.socket) return;
+  net::VrrpSocket& sock = *it->second.socket;
+  // Bounded so that a flood cannot starve the timers.
+  for (int n = 0; n < 64; ++n) {
+    auto pkt = sock.receive();
+    if (!pkt) return;
+    if (pkt->payload.size() < 2) continue;
+    const int vrid = pkt->payload[1];
+    for (auto& inst : instances_) {
+      if (inst->config().virtual_router_id == vrid && inst->config().interface == sock.ifname() &&
+          inst->family() == sock.family())
+        inst->on_packet(*pkt);
+    }
+  }
+}
+
+void Daemon::on_link_events() {
+  std::vector<std::string> changed;
+  links_.drain([&](const net::LinkEvent& ev) {
+    if (ev.ifindex == 0) {
+      changed.push_back("");  // overflow: re-read everything
+      return;
+    }
+    std::string name = ev.ifname;
+    if (name.empty()) {
+      char buf[IF_NAMESIZE] = {};
+      if (if_indextoname(static_cast<unsigned>(ev.ifindex), buf)) name = buf;
+    }
+    if (!name.empty()) changed.push_back(name);
+  });
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  for (const auto& name : changed) {
+    for (auto& [key, entry] : sockets_) {
+      const std::string ifname = key.substr(0, key.size() - 2);
+      if (!name.empty() && ifname != name) continue;
+      ensure_socket(ifname, key.back() == '4' ? Family::kIPv4 : Family::kIPv6);
+      if (entry.socket && net::read_interface(ifname).up) {
+        try {
+          entry.socket->join_group();
+        } catch (const std::exception& e) {
+          log::warning(e.what());
+        }
+      }
+    }
+    for (auto& inst : instances_) inst->on_link_change(name);
+  }
+}
+
+Instance* Daemon::find_instance(const std::string& name) {
+  for (auto& i : instances_)
+    if (i->name() == name) return i.get();
+  return nullptr;
+}
+
+void Daemon::on_transition(Instance& instance, const Transition& t) {
+  if (auto st = notify_state_for(t))
+    notifier_.notify(instance.config().notify,
+                     notify::StateChange{false, instance.name(), *st, instance.priority()});
+  sync_group_follow(instance, t);
+}
+
+void Daemon::sync_group_follow(Instance& instance, const Transition& t) {
+  const std::string& group = instance.config().sync_group;
+  if (group.empty() || t.to == State::kInit) return;
+  std::vector<Instance*> members;
+  for (auto& i : instances_)
+    if (i->config().sync_group == group) members.push_back(i.get());
+  if (!following_group_) {
+    following_group_ = true;
+    const std::string why = "sync group " + group + ": " + instance.name() + " went " + vrrp::state_name(t.to);
+    bool any_own_fault = std::any_of(members.begin(), members.end(), [](Instance* m) { return m->own_fault(); });
+    for (Instance* m : members) {
+      if (m == &instance) continue;
+      if (t.to == State::kMaster) m->force_state(State::kMaster, why);
+      else if (t.to == State::kFault) m->force_state(State::kFault, why);
+      else if (t.to == State::kBackup && t.from == State::kMaster) m->force_state(State::kBackup, why);
+      else if (t.to == State::kBackup && t.from == State::kFault && !any_own_fault)
+        m->force_state(State::kBackup, why);
+    }
+    following_group_ = false;
+  }
+  // The group's own state, once its members agree.
+  std::string gs;
+  if (std::any_of(members.begin(), members.end(), [](Instance* m) { return m->state() == State::kFault; }))
+    gs = "FAULT";
+  else if (std::all_of(members.begin(), members.end(), [](Instance* m) { return m->state() == State::kMaster; }))
+    gs = "MASTER";
+  else if (std::all_of(members.begin(), members.end(), [](Instance* m) { return m->state() == State::kBackup; }))
+    gs = "BACKUP";
+  if (gs.empty() || group_state_[group] == gs) return;
+  const std::string old = group_state_[group].empty() ? "INIT" : group_state_[group];
+  group_state_[group] = gs;
+  log::notice("VRRP_Group(" + group + ") " + old + " -> " + gs);
+  for (const auto& g : config_.sync_groups) {
+    if (g.name != group) continue;
+    auto st = gs == "MASTER" ? notify::NotifyState::kMaster
+              : gs == "BACKUP" ? notify::NotifyState::kBackup
+                               : notify::NotifyState::kFault;
+    notifier_.notify(g.notify, notify::StateChange{true, group, st, instance.priority()});
+  }
+}
+
+std::string Daemon::reload() {
+  config::Config next;
+  try {
+    next = config::load_file(opts_.config_file, opts_.config_format);
+  } catch (const std::exception& e) {
+    log::error(std::string("reload failed, keeping the running configuration: ") + e.what());
+    return e.what();
+  }
+  for (const auto& w : next.warnings) log::warning(w.where.to_string() + ": " + w.message);
+  if (next.global.notify_user != config_.global.notify_user ||
+      next.global.notify_group != config_.global.notify_group)
+    log::warning("reload: notify_user/notify_group changes take effect after a restart");
+  // Stop instances that went away or changed; untouched ones keep running
+  // (no VIP flap, no state change).
+  std::vector<std::unique_ptr<Instance>> kept;
+  int stopped = 0, unchanged = 0;
+  for (auto& inst : instances_) {
+    auto it = std::find_if(next.instances.begin(), next.instances.end(),
+                           [&](const config::Instance& c) { return c.name == inst->name(); });
+    if (it != next.instances.end() && config::same_settings(inst->config(), *it)) {
+      kept.push_back(std::move(inst));
+      ++unchanged;
+    } else {
+      inst->stop();
+      ++stopped;
+    }
+  }
+  instances_ = std::move(kept);
+  std::vector<config::Instance> fresh;
+  for (const auto& c : next.instances)
+    if (!find_instance(c.name)) fresh.push_back(c);
+  config_ = std::move(next);
+  close_unused_sockets();
+  start_instances(fresh);
+  log::notice("reload done: " + std::to_string(unchanged) + " unchanged, " + std::to_string(stopped) +
+              " stopped, " + std::to_string(fresh.size()) + " started");
+  return "";
+}
+
+nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann::json& args) {
+  auto instance_arg = [&]() -> Instance* {
+    if (!args.contains("instance") || !args["instance"].is_string()) return nullptr;
+    return find_instance(args["instance"].get<std::string>());
+  };
+  auto not_found = [&]() {
+    return make_response(ResultCode::kNotFound,
+                         "no instance named '" + args.value("instance", std::string()) + "'");
+  };
+  if (command == "status") {
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& i : instances_) list.push_back(i->to_json());
+    return make_response(ResultCode::kOk, "",
+                         {{"router_id", config_.global.router_id}, {"pid", getpid()}, {"instances", list}});
+  }
+  if (command == "show") {
+    Instance* i = instance_arg();
+    return i ? make_response(ResultCode::kOk, "", i->to_json()) : not_found();
+  }
+  if (command == "stats") {
+    nlohmann::json all = nlohmann::json::object();
+    for (auto& i : instances_) all[i->name()] = i->stats().to_json();
+    return make_response(ResultCode::kOk, "", {{"instances", all}});
+  }
+  if (command == "reload") {
+    std::string err = reload();
+    return err.empty() ? make_response(ResultCode::kOk, "configuration reloaded")
+                       : make_response(ResultCode::kError, "reload failed, configuration unchanged: " + err);
+  }
+  if (command == "set-priority") {
+    Instance* i = instance_arg();
+    if (!i) return not_found();
+    if (!args.contains("priority") || !args["priority"].is_number_integer())
+      return make_response(ResultCode::kBadArguments, "priority must be an integer");
+    int p = args["priority"].get<int>();
+    const bool owner = i->config().priority == vrrp::kPriorityOwner;
+    if (p < 1 || p > 254 + (owner ? 1 : 0))
+      return make_response(ResultCode::kBadArguments,
+                           "priority " + std::to_string(p) + " out of range; valid: 1..254 (255 only for the address owner)");
+    i->set_base_priority(p);
+    log::notice("VRRP_Instance(" + i->name() + ") priority set to " + std::to_string(p) + " by vrrpctl");
+    return make_response(ResultCode::kOk, "priority of " + i->name() + " set to " + std::to_string(p));
+  }
+  if (command == "maintenance") {
+    Instance* i = instance_arg();
+    if (!i) return not_found();
+    if (!args.contains("on") || !args["on"].is_boolean())
+      return make_response(ResultCode::kBadArguments, "\"on\" must be true or false");
+    bool on = args["on"].get<bool>();
+    i->set_maintenance(on);
+    log::notice("VRRP_Instance(" + i->name() + ") maintenance " + (on ? "on" : "off") + " by vrrpctl");
+    return make_response(ResultCode::kOk, i->name() + " maintenance " + (on ? "on" : "off"));
+  }
+  return make_response(ResultCode::kUnknownCommand, "unknown command '" + command + "'");
+}
+
+}  // namespace vrrpd

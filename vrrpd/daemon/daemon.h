@@ -1,0 +1,86 @@
+// The daemon: wires configuration, VRRP instances, sockets, link events,
+// sync groups, notify programs and the control socket onto one event loop.
+// main() only parses the command line and calls run().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vrrpd/base/clock.h"
+#include "vrrpd/base/event_loop.h"
+#include "vrrpd/config/config.h"
+#include "vrrpd/control/control_server.h"
+#include "vrrpd/daemon/instance.h"
+#include "vrrpd/net/address_manager.h"
+#include "vrrpd/net/garp.h"
+#include "vrrpd/net/link_monitor.h"
+#include "vrrpd/net/vrrp_socket.h"
+#include "notify/program_runner.h"
+#include "notify/state_notifier.h"
+
+namespace vrrpd {
+
+struct DaemonOptions {
+  std::string config_file;
+  config::Format config_format = config::Format::kNative;
+  std::string control_socket;  // empty: config's, else the built-in default
+};
+
+class Daemon {
+ public:
+  Daemon(DaemonOptions opts, config::Config initial);
+  ~Daemon();
+
+  // Runs until SIGTERM/SIGINT. Returns the process exit code.
+  int run();
+
+ private:
+  // --- wiring ---
+  void open_signals();
+  void on_signal();
+  void start_instances(const std::vector<config::Instance>& list);
+  std::unique_ptr<Instance> make_instance(const config::Instance& cfg);
+  void ensure_socket(const std::string& ifname, Family family);
+  void close_unused_sockets();
+  void on_socket_readable(const std::string& key);
+  void on_link_events();
+  void shutdown_all();
+
+  // --- behaviour ---
+  // Re-reads the config file; on error keeps the running config. Returns "" or the error.
+  std::string reload();
+  void on_transition(Instance& instance, const Transition& t);
+  void sync_group_follow(Instance& instance, const Transition& t);
+  Instance* find_instance(const std::string& name);
+
+  // --- control socket ---
+  nlohmann::json handle_command(const std::string& command, const nlohmann::json& args);
+
+  DaemonOptions opts_;
+  config::Config config_;
+  MonotonicClock clock_;
+  EventLoop loop_;
+  net::NetlinkAddressManager addresses_;
+  net::SocketAnnounceSender announcer_;
+  net::LinkMonitor links_;
+  notify::ProgramRunner programs_;
+  notify::StateNotifier notifier_;
+  std::unique_ptr<control::ControlServer> control_;
+  int signal_fd_ = -1;
+  // One socket per (interface, family), shared by that link's instances.
+  struct SocketEntry {
+    std::unique_ptr<net::VrrpSocket> socket;
+    int ifindex = 0;
+  };
+  std::map<std::string, SocketEntry> sockets_;  // key: "ifname/4" or "ifname/6"
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::map<std::string, std::string> group_state_;  // sync group -> last notified state
+  bool following_group_ = false;  // guards against sync-group force cascades
+  int exit_code_ = 0;
+};
+
+}  // namespace vrrpd

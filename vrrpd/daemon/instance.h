@@ -1,0 +1,133 @@
+// One configured VRRP instance at run time: drives its VirtualRouter (pure
+// protocol logic) with real time and real I/O. Receives validated packets,
+// performs the router's actions (adverts, VIPs, GARP/NA schedule), tracks
+// links for FAULT and priority weights, keeps statistics and the last
+// transition for vrrpctl. Lives on the VRRP loop; never blocks.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vrrpd/base/event_loop.h"
+#include "vrrpd/config/model.h"
+#include "vrrpd/net/address_manager.h"
+#include "vrrpd/net/garp.h"
+#include "vrrpd/net/interfaces.h"
+#include "vrrpd/net/vrrp_socket.h"
+#include "vrrpd/vrrp/packet.h"
+#include "vrrpd/vrrp/rx_check.h"
+#include "vrrpd/vrrp/virtual_router.h"
+
+namespace vrrpd {
+
+// Counters shown by `vrrpctl stats` (names are part of the JSON output).
+struct InstanceStats {
+  std::uint64_t adverts_sent = 0;
+  std::uint64_t adverts_received = 0;
+  std::uint64_t priority_zero_sent = 0;
+  std::uint64_t priority_zero_received = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t checksum_errors = 0;
+  std::uint64_t ttl_errors = 0;
+  std::uint64_t version_errors = 0;
+  std::uint64_t auth_errors = 0;
+  std::uint64_t interval_errors = 0;
+  std::uint64_t length_errors = 0;
+  std::uint64_t address_list_mismatches = 0;
+  std::uint64_t became_master = 0;
+  std::uint64_t released_master = 0;
+  std::uint64_t transitions = 0;
+  std::uint64_t garp_sent = 0;
+  nlohmann::json to_json() const;
+};
+
+struct Transition {
+  vrrp::State from = vrrp::State::kInit;
+  vrrp::State to = vrrp::State::kInit;
+  std::string reason;
+  long long wall_time_ms = 0;  // for display
+};
+
+// What an Instance needs from the daemon; a fake in tests.
+struct InstanceEnv {
+  EventLoop& loop;
+  net::AddressManager& addresses;
+  net::AnnounceSender& announcer;
+  // Sends a VRRP message on (interface, family). Returns 0 or errno.
+  std::function<int(const std::string& ifname, Family family, std::span<const std::uint8_t> msg,
+                    const IpAddress& src, const IpAddress& dst)>
+      send;
+  // Reads an interface (net::read_interface in the daemon).
+  std::function<net::InterfaceInfo(const std::string& ifname)> read_interface;
+  // Called after every state change (logging is done by the instance).
+  std::function<void(class Instance& instance, const Transition& t)> on_transition;
+};
+
+class Instance {
+ public:
+  Instance(InstanceEnv env, config::Instance cfg);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  // Reads the interfaces and starts the protocol (INIT -> BACKUP/MASTER/FAULT).
+  void start();
+  // Leaves cleanly: priority-0 advert and VIPs removed if MASTER; -> INIT.
+  void stop();
+  // A packet for this instance's VRID arrived on its interface.
+  void on_packet(const net::ReceivedPacket& packet);
+  // The kernel said a link or the addresses on it changed (ifname may be any).
+  void on_link_change(const std::string& ifname);
+  // vrrpctl set-priority: replaces the configured priority (1..254, or 255 if owner).
+  void set_base_priority(int priority);
+  void set_maintenance(bool on);
+  // Sync group: follow another member.
+  void force_state(vrrp::State target, const std::string& reason);
+
+  const config::Instance& config() const { return cfg_; }
+  const std::string& name() const { return cfg_.name; }
+  Family family() const { return family_; }
+  vrrp::State state() const { return router_.state(); }
+  int priority() const { return router_.priority(); }
+  bool own_fault() const { return router_.faulted(); }
+  const InstanceStats& stats() const { return stats_; }
+  const Transition& last_transition() const { return last_transition_; }
+  nlohmann::json to_json() const;
+
+ private:
+  void apply(const std::vector<vrrp::Action>& actions);
+  void rearm_timer();
+  void send_advert(int priority);
+  void set_vips(bool present);
+  void start_announcements();
+  void announce_burst(int count);
+  void reevaluate_links(const std::string& why);
+  int effective_priority() const;
+  std::optional<IpAddress> source_address() const;
+  vrrp::RxCheckParams rx_params() const;
+
+  InstanceEnv env_;
+  config::Instance cfg_;
+  Family family_;
+  vrrp::VirtualRouter router_;
+  Timer protocol_timer_;      // fires at router_.next_deadline()
+  Timer garp_delay_timer_;    // the second burst, garp_master_delay after MASTER
+  Timer garp_refresh_timer_;  // garp_master_refresh
+  Timer garp_spacing_timer_;  // garp_interval between packets of a burst
+  int garp_left_in_burst_ = 0;
+  net::InterfaceInfo iface_;
+  std::map<std::string, bool> tracked_up_;  // tracked interface -> link up
+  int base_priority_;
+  std::string fault_reason_;
+  bool running_ = false;
+  bool warned_no_source_ = false;
+  InstanceStats stats_;
+  Transition last_transition_;
+};
+
+}  // namespace vrrpd
