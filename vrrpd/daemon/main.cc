@@ -2,6 +2,8 @@
 // config, daemonize, hold the pid file, run the Daemon.
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -178,6 +180,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Block the signals the daemon takes through signalfd before any thread
+  // starts: a thread without the mask would take SIGTERM's default action.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&handled, sig);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   log::init(log_opts);
   int rc = 1;
   try {

@@ -1,0 +1,200 @@
+"""IPv6, unicast peers, track_interface, SIGHUP reload, gratuitous ARP and
+unsolicited NA on the wire, sync groups, and the daemon's start-up guards."""
+
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from lab import Lab, VRRPD, instance_config, native_config, sh, wait_until
+
+VIP = "192.0.2.100"
+
+
+class FeatureTest(unittest.TestCase):
+    def lab(self, hosts=2, **kw):
+        lab = Lab(hosts=hosts, **kw)
+        self.addCleanup(lab.close)
+        return lab
+
+    def test_ipv6_instance_elects_and_fails_over(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        cfg = lambda prio: native_config(instance_config(priority=prio, vips=("2001:db8::100/64",)))
+        h1.start_vrrpd(cfg(200))
+        h2.start_vrrpd(cfg(100))
+        wait_until(lambda: h1.has_address("2001:db8::100") and h2.state("VI_1") == "BACKUP",
+                   what="h1 holds the IPv6 VIP")
+        inst = h2.instance("VI_1")
+        self.assertEqual(inst["family"], "ipv6")
+        self.assertTrue(inst["master"].startswith("fe80::"), inst["master"])  # link-local source
+        self.assertFalse(h2.has_address("2001:db8::100"))
+        h1.stop_vrrpd()
+        wait_until(lambda: h2.has_address("2001:db8::100"), what="h2 takes the IPv6 VIP")
+
+    def test_unicast_peers_work_where_multicast_is_dropped(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        # The switch drops all VRRP multicast.
+        lab.switch_run("nft", "add table bridge vt; add chain bridge vt filt { type filter hook forward "
+                       "priority 0; }; add rule bridge vt filt ip daddr 224.0.0.18 drop")
+        def cfg(me, peer, prio):
+            return native_config(instance_config(priority=prio, extra='unicast_src = "%s"; unicast_peers = [ "%s" ];'
+                                                 % (me.ipv4, peer.ipv4)))
+        h1.start_vrrpd(cfg(h1, h2, 200))
+        h2.start_vrrpd(cfg(h2, h1, 100))
+        wait_until(lambda: h1.state("VI_1") == "MASTER" and h2.state("VI_1") == "BACKUP", what="unicast election")
+        time.sleep(0.5)
+        self.assertEqual(h2.state("VI_1"), "BACKUP")
+        self.assertEqual(h2.instance("VI_1")["master"], h1.ipv4)
+        h1.stop_vrrpd()
+        wait_until(lambda: h2.has_address(VIP), what="h2 takes over over unicast")
+
+    def test_multicast_dropped_without_unicast_gives_two_masters(self):
+        # The control for the test above: the nft rule really drops the adverts.
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        lab.switch_run("nft", "add table bridge vt; add chain bridge vt filt { type filter hook forward "
+                       "priority 0; }; add rule bridge vt filt ip daddr 224.0.0.18 drop")
+        h1.start_vrrpd(native_config(instance_config(priority=200)))
+        h2.start_vrrpd(native_config(instance_config(priority=100)))
+        wait_until(lambda: h1.state("VI_1") == "MASTER" and h2.state("VI_1") == "MASTER", what="split")
+
+    def test_track_interface_faults_and_recovers(self):
+        lab = self.lab(second_link=True)
+        h1, h2 = lab.hosts
+        cfg = lambda prio: native_config(instance_config(priority=prio, extra='track_interfaces = ( "eth1" );'))
+        h1.start_vrrpd(cfg(200))
+        h2.start_vrrpd(cfg(100))
+        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 MASTER")
+        lab.cut(h1, port_prefix="q")  # h1's eth1 loses carrier
+        wait_until(lambda: h1.state("VI_1") == "FAULT", what="h1 FAULT")
+        self.assertIn("eth1", h1.instance("VI_1")["fault_reason"])
+        wait_until(lambda: h2.has_address(VIP), what="h2 takes over")
+        self.assertFalse(h1.has_address(VIP))
+        lab.restore(h1, port_prefix="q")
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 recovers and preempts")
+        wait_until(lambda: not h2.has_address(VIP), what="h2 released the VIP")
+
+    def test_track_interface_weight_lowers_priority(self):
+        lab = self.lab(second_link=True)
+        h1, h2 = lab.hosts
+        h1.start_vrrpd(native_config(instance_config(
+            priority=200, extra='track_interfaces = ( { name = "eth1"; weight = -150; } );')))
+        h2.start_vrrpd(native_config(instance_config(priority=100)))
+        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 MASTER")
+        lab.cut(h1, port_prefix="q")
+        wait_until(lambda: h1.instance("VI_1")["priority"] == 50, what="priority 200-150")
+        wait_until(lambda: h2.has_address(VIP) and h1.state("VI_1") == "BACKUP", what="h2 preempts")
+        lab.restore(h1, port_prefix="q")
+        wait_until(lambda: h1.instance("VI_1")["priority"] == 200 and h1.has_address(VIP), what="back")
+
+    def test_sighup_reload_does_not_flap_unchanged_instance(self):
+        lab = self.lab(hosts=1)
+        h1 = lab.hosts[0]
+        vi1 = instance_config("VI_1", vrid=51, priority=200)
+        vi2 = lambda prio: instance_config("VI_2", vrid=52, priority=prio, vips=("192.0.2.101/24",))
+        h1.start_vrrpd(native_config(vi1, vi2(200)))
+        wait_until(lambda: h1.has_address(VIP) and h1.has_address("192.0.2.101"), what="both MASTER")
+        before = h1.instance("VI_1")
+        # Watch every address event on the host while reloading.
+        monitor = h1.popen("ip", "monitor", "address")
+        time.sleep(0.2)
+        h1.write_config(native_config(vi1, vi2(150)))
+        h1.vrrpd.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reload done" in h1.log(), what="reload done")
+        wait_until(lambda: h1.state("VI_2") == "MASTER", what="VI_2 back to MASTER")
+        time.sleep(0.3)
+        monitor.terminate()
+        monitor.wait()
+        with open(monitor.log_path) as f:
+            events = f.read()
+        self.assertNotRegex(events, r"Deleted.*192\.0\.2\.100/")
+        after = h1.instance("VI_1")
+        self.assertEqual(after["stats"]["transitions"], before["stats"]["transitions"])
+        self.assertEqual(after["last_transition"], before["last_transition"])
+        self.assertEqual(h1.instance("VI_2")["priority"], 150)
+        self.assertIn("1 unchanged, 1 stopped, 1 started", h1.log())
+
+    def test_reload_with_broken_config_keeps_running_config(self):
+        lab = self.lab(hosts=1)
+        h1 = lab.hosts[0]
+        h1.start_vrrpd(native_config(instance_config(priority=200)))
+        wait_until(lambda: h1.has_address(VIP), what="MASTER")
+        h1.write_config(native_config(instance_config(priority=999)))
+        r = h1.vrrpctl("reload", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("priority = 999", r.stderr)
+        self.assertIn("configuration unchanged", r.stderr)
+        self.assertEqual(h1.state("VI_1"), "MASTER")
+        self.assertTrue(h1.has_address(VIP))
+
+    def test_gratuitous_arp_and_unsolicited_na_on_the_wire(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        cap = os.path.join(lab.dir, "wire.txt")
+        with open(cap, "w") as out:
+            dump = subprocess.Popen(["ip", "netns", "exec", lab.switch, "tcpdump", "-l", "-n", "-e", "-i", "br0",
+                                     "arp or icmp6"], stdout=out, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (dump.poll() is None and dump.kill(), dump.wait()))
+        time.sleep(1.0)  # tcpdump needs a moment to attach
+        vips = ("192.0.2.100/24", "2001:db8::100/64")
+        h1.start_vrrpd(native_config(instance_config(priority=200, vips=vips[:1]),
+                                     instance_config("VI_6", vrid=61, priority=200, vips=vips[1:])))
+        wait_until(lambda: h1.has_address(VIP) and h1.has_address("2001:db8::100"), what="MASTER")
+        mac = h1.run("cat", "/sys/class/net/eth0/address").stdout.strip()
+        def seen():
+            with open(cap) as f:
+                text = f.read()
+            garp = [l for l in text.splitlines() if mac in l and "Request who-has 192.0.2.100 tell 192.0.2.100" in l]
+            na = [l for l in text.splitlines() if mac in l and "neighbor advertisement" in l and "2001:db8::100" in l]
+            return len(garp) >= 5 and len(na) >= 5 and (garp, na)
+        garp, na = wait_until(seen, timeout=5, what="5 GARPs and 5 NAs from h1's MAC")
+        self.assertEqual(h1.instance("VI_1")["stats"]["garp_sent"], 5)
+
+    def test_sync_group_members_move_together(self):
+        lab = self.lab(second_link=True)
+        h1, h2 = lab.hosts
+        def cfg(prio):
+            return native_config(
+                instance_config("VI_A", vrid=51, priority=prio),
+                instance_config("VI_B", vrid=52, priority=prio, interface="eth1", vips=("198.51.100.100/24",)),
+                tail='sync_groups = ( { name = "G"; members = [ "VI_A", "VI_B" ]; } );')
+        h1.start_vrrpd(cfg(200))
+        h2.start_vrrpd(cfg(100))
+        wait_until(lambda: h1.has_address(VIP) and h1.has_address("198.51.100.100", dev="eth1"), what="h1 both")
+        wait_until(lambda: h2.state("VI_A") == "BACKUP" and h2.state("VI_B") == "BACKUP", what="h2 backups")
+        lab.cut(h1, port_prefix="q")  # only VI_B's link fails...
+        # ...and VI_A follows it: both move to h2.
+        wait_until(lambda: h2.has_address(VIP) and h2.has_address("198.51.100.100", dev="eth1"), what="h2 both")
+        self.assertEqual(h1.state("VI_A"), "FAULT")
+        self.assertFalse(h1.has_address(VIP))
+        self.assertIn("VRRP_Group(G) MASTER -> FAULT", h1.log())
+
+    def test_second_daemon_with_same_pid_file_refuses(self):
+        lab = self.lab(hosts=1)
+        h1 = lab.hosts[0]
+        h1.start_vrrpd(native_config(instance_config()))
+        r = h1.run(VRRPD, "-n", "-S", "-f", os.path.join(h1.dir, "vrrpd.conf"), "-p", os.path.join(h1.dir, "vrrpd.pid"),
+                   "--control-socket", os.path.join(h1.dir, "other.sock"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("another vrrpd is running (pid %d" % h1.vrrpd.pid, r.stderr)
+        self.assertIsNone(h1.vrrpd.poll(), "the first daemon must keep running")
+        self.assertEqual(h1.state("VI_1"), "MASTER")
+
+    def test_config_test_mode(self):
+        lab = self.lab(hosts=1)
+        h1 = lab.hosts[0]
+        good = h1.write_config(native_config(instance_config()), "good.conf")
+        r = sh(VRRPD, "-t", "-f", good, check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+        bad = h1.write_config(native_config(instance_config(vrid=300)), "bad.conf")
+        r = sh(VRRPD, "-t", "-f", bad, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"bad\.conf:\d+: virtual_router_id = 300")
+
+
+if __name__ == "__main__":
+    unittest.main()
