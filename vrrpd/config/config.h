@@ -2,8 +2,10 @@
 // BOM, CRLF), parse it into the typed model, validate. Throws ConfigError.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vrrpd/config/config_error.h"
 #include "vrrpd/config/model.h"
@@ -24,6 +26,12 @@ Config load_text(std::string_view text, const std::string& file_name, Format for
 
 // Strips a leading UTF-8 BOM and turns CRLF (and lone CR) into LF.
 std::string normalize_text(std::string_view text);
+
+// Splits a notify command line into argv like a POSIX shell word list but
+// without any expansion: blanks separate words, '...' and "..." quote, a
+// backslash escapes the next character (inside "..." only \ " $ `).
+// nullopt when a quote is left open. Shared by both front ends.
+std::optional<std::vector<std::string>> split_command(std::string_view line);
 
 // Front ends: syntax and types only; ranges and cross-checks are validate()'s.
 Config parse_native(std::string_view text, const std::string& file_name);

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vrrpd/base/ip_address.h"
@@ -18,24 +19,47 @@ namespace vrrpd::config {
 struct SourceLocation {
   std::string file;
   int line = 0;
-  std::string to_string() const { return file + ":" + std::to_string(line); }
+  // "file:line"; just "file" when the line is unknown (0), e.g. unreadable file.
+  std::string to_string() const {
+    return line > 0 ? file + ":" + std::to_string(line) : file;
+  }
 };
 
 // Location of each key that was set explicitly, so the validator can name the
 // line of the offending key ("priority" -> file:12). Missing keys fall back to
-// the block's own location.
+// the block's own location. Keys are the native format's names
+// ("advert_interval_ms") whatever the syntax of the file.
 class KeyLocations {
  public:
   void set(const std::string& key, SourceLocation where) { keys_[key] = std::move(where); }
+  // Also records how the user wrote the key and its value (keepalived
+  // "advert_int" "0.1" for key "advert_interval_ms"), so the validator's
+  // messages quote the user's own text whatever the syntax.
+  void set(const std::string& key, SourceLocation where, std::string spelled,
+           std::string written) {
+    keys_[key] = std::move(where);
+    written_[key] = {std::move(spelled), std::move(written)};
+  }
   bool has(const std::string& key) const { return keys_.count(key) != 0; }
   // The key's location, or `block` when the key was not set.
   SourceLocation of(const std::string& key, const SourceLocation& block) const {
     auto it = keys_.find(key);
     return it == keys_.end() ? block : it->second;
   }
+  // The key as the user spelled it; `key` itself when not recorded.
+  std::string spelled(const std::string& key) const {
+    auto it = written_.find(key);
+    return it == written_.end() || it->second.first.empty() ? key : it->second.first;
+  }
+  // The value as the user wrote it; empty when not recorded.
+  std::string written(const std::string& key) const {
+    auto it = written_.find(key);
+    return it == written_.end() ? std::string() : it->second.second;
+  }
 
  private:
   std::map<std::string, SourceLocation> keys_;
+  std::map<std::string, std::pair<std::string, std::string>> written_;  // key -> (spelled, value)
 };
 
 // A program to run: argv[0] is an absolute path; no shell is involved.
