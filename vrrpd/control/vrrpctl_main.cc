@@ -45,7 +45,7 @@ std::string join(const json& arr) {
 }
 
 void print_status_table(const json& data) {
-  std::printf("%-16s %-10s %4s %-7s %4s %-28s %-30s %s\n", "INSTANCE", "INTERFACE", "VRID", "STATE", "PRIO",
+  std::printf("%-16s %-10s %4s %-7s %4s %-34s %-24s %s\n", "INSTANCE", "INTERFACE", "VRID", "STATE", "PRIO",
               "MASTER", "VIPS", "LAST TRANSITION");
   for (const auto& i : data["instances"]) {
     const auto& t = i["last_transition"];
@@ -54,7 +54,7 @@ void print_status_table(const json& data) {
     std::string state = i["state"].get<std::string>();
     if (i["maintenance"].get<bool>()) state += "*";
     std::string master = i["master"].get<std::string>();
-    std::printf("%-16s %-10s %4d %-7s %4d %-28s %-30s %s\n", i["name"].get<std::string>().c_str(),
+    std::printf("%-16s %-10s %4d %-7s %4d %-34s %-24s %s\n", i["name"].get<std::string>().c_str(),
                 i["interface"].get<std::string>().c_str(), i["vrid"].get<int>(), state.c_str(),
                 i["priority"].get<int>(), master.empty() ? "-" : master.c_str(), join(i["vips"]).c_str(),
                 trans.c_str());

@@ -338,7 +338,7 @@ nlohmann::json Instance::to_json() const {
   std::string master;
   if (router_.state() == State::kMaster) {
     auto src = source_address();
-    master = src ? src->to_string() + " (this node)" : "this node";
+    master = src ? src->to_string() + " (self)" : "self";
   } else if (router_.master_address()) {
     master = router_.master_address()->to_string();
   }
