@@ -172,6 +172,69 @@ class FeatureTest(unittest.TestCase):
         self.assertFalse(h1.has_address(VIP))
         self.assertIn("VRRP_Group(G) MASTER -> FAULT", h1.log())
 
+    def test_notify_programs_run_in_order_as_notify_user(self):
+        lab = self.lab(hosts=1)
+        h1 = lab.hosts[0]
+        out = os.path.join(h1.dir, "notify.out")
+        os.chmod(lab.dir, 0o711)  # the programs run as nobody and append here
+        os.chmod(h1.dir, 0o777)
+        # Tests may use a shell as the program under test; vrrpd itself never does.
+        rec = lambda tag: '[ "/bin/sh", "-c", "echo %s $(id -un) \\"$@\\" >> %s", "sh" ]' % (tag, out)
+        extra = "notify_master = %s; notify_backup = %s; notify_stop = %s; notify = %s;" % (
+            rec("master"), rec("backup"), rec("stop"), rec("generic"))
+        h1.start_vrrpd(native_config(instance_config(priority=150, extra=extra),
+                                     global_extra='notify_user = "nobody";'))
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="MASTER")
+        h1.stop_vrrpd()
+        with open(out) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines, [
+            "backup nobody",
+            "generic nobody INSTANCE VI_1 BACKUP 150",
+            "master nobody",
+            "generic nobody INSTANCE VI_1 MASTER 150",
+            "stop nobody",
+            "generic nobody INSTANCE VI_1 STOP 150",
+        ])
+
+    def test_keepalived_format_config_runs_unchanged(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        def ka_conf(prio):
+            return """! a keepalived.conf as people have it\r
+global_defs {\r
+    router_id node\r
+    notification_email { ops@example.com }\r
+}\r
+vrrp_script chk_web {\r
+    script "/usr/bin/true"\r
+}\r
+vrrp_instance VI_1 {\r
+    state BACKUP\r
+    interface eth0\r
+    virtual_router_id 51\r
+    priority %d\r
+    advert_int 1\r
+    authentication {\r
+        auth_type PASS\r
+        auth_pass s3cret\r
+    }\r
+    virtual_ipaddress {\r
+        192.0.2.100/24 dev eth0 label eth0:vip\r
+    }\r
+}\r
+""" % prio
+        h1.start_vrrpd("\ufeff" + ka_conf(200), fmt="keepalived")  # BOM and CRLF, as saved by some editors
+        h2.start_vrrpd(ka_conf(100), fmt="keepalived")
+        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", timeout=15, what="election")
+        inst = h1.instance("VI_1")
+        self.assertEqual(inst["version"], 2)  # keepalived's default
+        self.assertIn("vrrpd.conf:4: keyword 'notification_email' is not supported", h1.log())
+        self.assertIn("vrrpd.conf:6: block 'vrrp_script' is not supported", h1.log())
+        labels = h1.run("ip", "-o", "addr", "show", "dev", "eth0").stdout
+        self.assertIn("eth0:vip", labels)
+        self.assertEqual(h2.instance("VI_1")["stats"]["auth_errors"], 0)
+
     def test_second_daemon_with_same_pid_file_refuses(self):
         lab = self.lab(hosts=1)
         h1 = lab.hosts[0]
