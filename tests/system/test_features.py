@@ -244,7 +244,7 @@ vrrp_instance VI_1 {\r
         self.assertEqual(r.returncode, 1)
         self.assertIn("another vrrpd is running (pid %d" % h1.vrrpd.pid, r.stderr)
         self.assertIsNone(h1.vrrpd.poll(), "the first daemon must keep running")
-        self.assertEqual(h1.state("VI_1"), "MASTER")
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="the first daemon still works")
 
     def test_config_test_mode(self):
         lab = self.lab(hosts=1)
