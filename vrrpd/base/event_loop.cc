@@ -5,6 +5,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,9 +29,17 @@ EventLoop::EventLoop(const Clock& clock) : clock_(clock) {
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  real_clock_ = dynamic_cast<const MonotonicClock*>(&clock_) != nullptr;
+  if (real_clock_) {
+    timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (timer_fd_ < 0) throw std::runtime_error(std::string("timerfd: ") + std::strerror(errno));
+    ev.data.fd = timer_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev);
+  }
 }
 
 EventLoop::~EventLoop() {
+  if (timer_fd_ >= 0) close(timer_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
@@ -115,23 +124,45 @@ void EventLoop::fire_due_timers() {
   }
 }
 
+namespace {
+
+timespec to_timespec(Duration d) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+  ts.tv_nsec = static_cast<long>((d - std::chrono::seconds(ts.tv_sec)).count());
+  return ts;
+}
+
+}  // namespace
+
 void EventLoop::run_once(Duration max_wait) {
+  const TimePoint now = clock_.now();
+  const TimePoint next = next_deadline();
   Duration wait = max_wait;
-  TimePoint next = next_deadline();
-  if (next != TimePoint::max()) {
-    Duration until = next - clock_.now();
-    if (until < wait) wait = until;
+  bool by_timerfd = false;
+  if (next != TimePoint::max() && next - now < wait) {
+    wait = next - now;
+    by_timerfd = real_clock_ && wait > Duration::zero();
   }
   if (wait < Duration::zero()) wait = Duration::zero();
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(wait).count());
-  ts.tv_nsec = static_cast<long>((wait - std::chrono::seconds(ts.tv_sec)).count());
+  if (timer_fd_ >= 0) {
+    // steady_clock is CLOCK_MONOTONIC, so deadlines are absolute timerfd times.
+    itimerspec its{};
+    if (by_timerfd) its.it_value = to_timespec(next.time_since_epoch());
+    timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+  }
+  timespec ts = to_timespec(wait);
   epoll_event events[32];
-  int n = epoll_pwait2(epoll_fd_, events, 32, &ts, nullptr);
+  int n = epoll_pwait2(epoll_fd_, events, 32, by_timerfd ? nullptr : &ts, nullptr);
   if (n < 0 && errno != EINTR)
     throw std::runtime_error(std::string("epoll_pwait2: ") + std::strerror(errno));
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
+    if (fd == timer_fd_) {
+      std::uint64_t expirations;
+      [[maybe_unused]] auto r = read(timer_fd_, &expirations, sizeof expirations);
+      continue;  // fire_due_timers() below
+    }
     if (fd == wake_fd_) {
       std::uint64_t count;
       [[maybe_unused]] auto r = read(wake_fd_, &count, sizeof count);
