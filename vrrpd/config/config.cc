@@ -1,7 +1,7 @@
 // Loading configuration: file reading, text normalisation (BOM, CRLF), the
 // choice of front end, the notify command splitter both front ends share, and
-// the reload comparison. Parsing is in native_parser.cc/keepalived_parser.cc,
-// the rules in validate.cc.
+// the reload comparisons (instances, checks). Parsing is in native_parser.cc
+// and keepalived_parser.cc, the rules in validate.cc.
 #include "vrrpd/config/config.h"
 
 #include <fcntl.h>
@@ -161,16 +161,40 @@ bool same_settings(const Instance& a, const Instance& b) {
     }
     return true;
   };
+  auto same_checks = [&] {
+    if (a.track_checks.size() != b.track_checks.size()) return false;
+    for (std::size_t i = 0; i < a.track_checks.size(); ++i) {
+      const auto& x = a.track_checks[i];
+      const auto& y = b.track_checks[i];
+      if (x.name != y.name || x.weight != y.weight) return false;
+    }
+    return true;
+  };
   return a.name == b.name && a.interface == b.interface &&
          a.virtual_router_id == b.virtual_router_id && a.priority == b.priority &&
          a.version == b.version && a.family == b.family &&
          a.advert_interval == b.advert_interval && a.preempt == b.preempt &&
          a.preempt_delay == b.preempt_delay && a.initial_state == b.initial_state &&
          same_vips() && a.unicast_src == b.unicast_src && a.unicast_peers == b.unicast_peers &&
-         a.auth_pass == b.auth_pass && same_tracks() &&
+         a.auth_pass == b.auth_pass && same_tracks() && same_checks() &&
          a.v3_checksum_pseudo_header == b.v3_checksum_pseudo_header &&
          same_garp(a.garp, b.garp) && same_notify(a.notify, b.notify) &&
          a.sync_group == b.sync_group;
+}
+
+bool same_settings(const Check& a, const Check& b) {
+  // Every field but `where`, `keys` and the program's location.
+  return a.name == b.name && a.kind == b.kind && a.interval == b.interval &&
+         a.timeout == b.timeout && a.rise == b.rise && a.fall == b.fall &&
+         a.initially_up == b.initially_up && a.weight == b.weight && a.address == b.address &&
+         a.port == b.port && a.send == b.send && a.expect == b.expect &&
+         a.query_name == b.query_name && a.query_type == b.query_type &&
+         a.query_class == b.query_class && a.recursion_desired == b.recursion_desired &&
+         a.expect_rcode == b.expect_rcode && a.expect_answers == b.expect_answers &&
+         same_program(a.program, b.program) && a.user == b.user && a.password == b.password &&
+         a.database == b.database && a.query == b.query && a.tls == b.tls &&
+         a.expect_role == b.expect_role && a.max_replica_lag_s == b.max_replica_lag_s &&
+         a.galera == b.galera;
 }
 
 }  // namespace vrrpd::config

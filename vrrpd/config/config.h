@@ -37,13 +37,19 @@ std::optional<std::vector<std::string>> split_command(std::string_view line);
 Config parse_native(std::string_view text, const std::string& file_name);
 Config parse_keepalived(std::string_view text, const std::string& file_name);
 
-// Range checks, defaults that depend on other keys (family from VIPs),
-// cross-checks (duplicate VRID per interface and family, sync-group members
-// exist and belong to one group). Throws ConfigError listing every issue.
+// Range checks, defaults that depend on other keys (family from VIPs, a
+// dns/mysql check's port from its kind), cross-checks (duplicate VRID per
+// interface and family, sync-group members exist and belong to one group,
+// tracked checks exist). Adds a Warning per check no instance tracks. Throws
+// ConfigError listing every issue.
 void validate(Config& config);
 
-// True when two instances would behave identically (locations ignored); a
-// SIGHUP reload leaves such instances untouched.
+// True when two instances would behave identically (locations ignored,
+// tracked checks included); a SIGHUP reload leaves such instances untouched.
 bool same_settings(const Instance& a, const Instance& b);
+
+// True when two checks would behave identically (locations ignored); a
+// SIGHUP reload keeps such a check running with its current state.
+bool same_settings(const Check& a, const Check& b);
 
 }  // namespace vrrpd::config

@@ -8,6 +8,10 @@
 // keepalived values are in seconds (advert_int 0.1), the model in ms.
 // keepalived's default VRRP version is 2 (native format: 3); `vrrp_version`
 // in global_defs changes it, `version` in an instance overrides it.
+//
+// vrrp_script blocks become health checks of kind "exec" and track_script
+// their use by an instance; vrrpd also takes decimal seconds for a script's
+// interval and timeout (keepalived: whole seconds).
 #include <glob.h>
 #include <strings.h>
 
@@ -186,6 +190,7 @@ class KeepalivedParser {
       if (kw.is("global_defs")) global_defs(kw);
       else if (kw.is("vrrp_instance")) vrrp_instance(kw, a);
       else if (kw.is("vrrp_sync_group")) vrrp_sync_group(kw, a);
+      else if (kw.is("vrrp_script")) vrrp_script(kw, a);
       else ignore(kw, "block '" + kw.text + "' is not supported by vrrpd yet; ignored",
                   "keyword '" + kw.text + "' is not supported by vrrpd; ignored");
     }
@@ -556,7 +561,11 @@ class KeepalivedParser {
              }
            });
          }},
-        {"authentication", [&](const Token& w, const Args&) { authentication(w, inst); }}};
+        {"authentication", [&](const Token& w, const Args&) { authentication(w, inst); }},
+        {"track_script", [&](const Token& w, const Args&) {
+           k.set("track_checks", w.where(), w.text, "");
+           value_lines(w, [&](const Args& line) { track_script_line(inst, line); });
+         }}};
     for (const char* name : {"virtual_ipaddress", "virtual_ipaddress_excluded"}) {
       table[name] = [&](const Token& w, const Args&) {
         k.set("virtual_addresses", w.where(), w.text, "");
@@ -583,6 +592,77 @@ class KeepalivedParser {
     add_notify(table, group.notify, group.keys);
     statements(kw, table);
     config_.sync_groups.push_back(std::move(group));
+  }
+
+  // One line of track_script: NAME [weight N [reverse|noreverse]], possibly
+  // several names on a line (as track_interface).
+  void track_script_line(Instance& inst, const Args& line) {
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      TrackedCheck t{line[i].text, std::nullopt, line[i].where()};
+      if (i + 2 < line.size() && line[i + 1].is("weight")) {
+        auto n = integer(line[i + 1], line[i + 2], "-253..253");
+        i += 2;
+        if (!n) continue;
+        t.weight = std::clamp<long>(*n, -1000000, 1000000);
+        if (i + 1 < line.size() && (line[i + 1].is("reverse") || line[i + 1].is("noreverse"))) {
+          // Ignoring 'reverse' would invert the check's effect: refuse it.
+          if (line[i + 1].is("reverse"))
+            error(line[i + 1], "track_script", "reverse",
+                  "option 'reverse' is not supported by vrrpd; valid: weight N [noreverse]");
+          ++i;
+        }
+      }
+      inst.track_checks.push_back(std::move(t));
+    }
+  }
+
+  // vrrp_script NAME { ... }: a check of kind "exec". keepalived's defaults:
+  // interval 1 s, timeout = interval, rise/fall 1, weight 0, initially up.
+  void vrrp_script(const Token& kw, const Args& a) {
+    Check c;
+    c.where = kw.where();
+    c.kind = "exec";
+    c.interval = std::chrono::milliseconds(1000);
+    auto& k = c.keys;
+    if (a.empty()) error(kw, kw.text, "", "missing script name; valid: vrrp_script NAME { ... }");
+    else set_name(c.name, k, kw, a[0]);
+    bool have_script = false;  // a bad `script` line is reported by itself
+    Handler script = set_program(c.program, k, "program");
+    KeywordTable table{
+        {"script", [&](const Token& w, const Args& args) {
+           have_script = true;
+           script(w, args);
+         }},
+        {"interval", set_seconds(c.interval, k, "interval_ms")},
+        {"timeout", set_seconds(c.timeout, k, "timeout_ms")},
+        {"rise", set_integer(c.rise, k, "rise", "1..100")},
+        {"fall", set_integer(c.fall, k, "fall", "1..100")},
+        {"weight", [&](const Token& w, const Args& args) {
+           if (args.empty()) return error(w, w.text, "", "missing value; valid: -253..253");
+           if (auto n = integer(w, args[0], "-253..253")) {
+             c.weight = std::clamp<long>(*n, INT_MIN, INT_MAX);
+             k.set("weight", w.where(), w.text, args[0].text);
+           }
+           // Ignoring 'reverse' would invert the check's effect: refuse it.
+           if (args.size() > 1 && args[1].is("reverse"))
+             error(args[1], w.text, args[0].text + " reverse",
+                   "option 'reverse' is not supported by vrrpd; valid: weight N [noreverse]");
+           else if (args.size() > 1 && !args[1].is("noreverse"))
+             warn(args[1], "extra words after '" + w.text + " " + args[0].text + "' ignored");
+         }},
+        {"user", [&](const Token& w, const Args&) {
+           warn(w, "per-script user is not supported by vrrpd; ignored (the script runs as "
+                   "script_user, or root without it)");
+         }},
+        {"init_fail", [&](const Token& w, const Args&) {
+           c.initially_up = false;
+           k.set("initial_state", w.where(), w.text, "");
+         }}};
+    statements(kw, table);
+    if (!k.has("timeout_ms")) c.timeout = c.interval;
+    if (!have_script)
+      error(kw, "script", "", "missing in vrrp_script " + c.name + "; valid: script \"/path/to/check ARGS\"");
+    config_.checks.push_back(std::move(c));
   }
 
   // Defaults that depend on keywords which may come after the instances.

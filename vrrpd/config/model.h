@@ -103,6 +103,60 @@ struct GarpSettings {
 
 enum class InitialState { kBackup, kMaster };
 
+// A health check (checkers/). keepalived's vrrp_script maps onto kind "exec".
+struct Check {
+  std::string name;
+  SourceLocation where;
+  KeyLocations keys;
+
+  std::string kind;                            // "tcp", "dns", "exec", "mysql"
+  std::chrono::milliseconds interval{2000};    // between the starts of two attempts, 10 ms..1 h
+  std::chrono::milliseconds timeout{1000};     // one attempt fails after this, 1 ms..1 h
+  long rise = 1;                               // consecutive successes to become up, 1..100
+  long fall = 1;                               // consecutive failures to become down, 1..100
+  bool initially_up = true;                    // keepalived's default; "init_fail" = false
+  long weight = 0;                             // default effect when tracked without a weight, -253..253
+
+  // tcp, dns, mysql: where the server is.
+  std::optional<IpAddress> address;
+  long port = 0;                               // 0: the kind's default (53, 3306); tcp: required
+  // tcp: optional exchange after connecting.
+  std::string send;                            // bytes to send ("\n" escapes are the parser's job)
+  std::string expect;                          // the reply must start with this
+
+  // dns: the question and the judgement of the answer.
+  std::string query_name;
+  std::string query_type = "A";                // A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, ANY
+  std::string query_class = "IN";              // IN, CH
+  bool recursion_desired = true;
+  std::string expect_rcode = "NOERROR";        // NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...
+  std::vector<std::string> expect_answers;     // each must appear in the answer section (e.g. an address)
+
+  // exec: the program (no shell); exit 0 is healthy.
+  std::optional<Program> program;
+
+  // mysql (MariaDB Connector/C, non-blocking API).
+  std::string user;
+  std::string password;
+  std::string database;
+  std::string query = "SELECT 1";
+  bool tls = false;
+  std::string expect_role = "any";             // "any", "writable" (read_only OFF), "read-only"
+  long max_replica_lag_s = -1;                 // >= 0: must be a replica with both threads running and lag <= this
+  bool galera = false;                         // wsrep_ready=ON and wsrep_local_state_comment=Synced
+};
+
+// An instance's use of a check (track_checks / keepalived track_script).
+// Effect (keepalived semantics), with w = weight if set, else the check's:
+//   w == 0: the instance goes FAULT while the check is down;
+//   w > 0:  w is added to the priority while the check is up;
+//   w < 0:  w is added (subtracted) while the check is down.
+struct TrackedCheck {
+  std::string name;
+  std::optional<long> weight;                  // -253..253
+  SourceLocation where;
+};
+
 struct Instance {
   std::string name;
   SourceLocation where;  // the block's opening line
@@ -128,6 +182,7 @@ struct Instance {
   bool v3_checksum_pseudo_header = true;
   GarpSettings garp;
   NotifyPrograms notify;
+  std::vector<TrackedCheck> track_checks;
   std::string sync_group;  // filled in by the validator from the groups
 };
 
@@ -161,6 +216,7 @@ struct Config {
   Global global;
   std::vector<Instance> instances;
   std::vector<SyncGroup> sync_groups;
+  std::vector<Check> checks;
   std::vector<Warning> warnings;
 };
 

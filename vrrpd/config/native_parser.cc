@@ -9,6 +9,7 @@
 #include <cctype>
 #include <climits>
 #include <functional>
+#include <map>
 #include <tuple>
 #include <utility>
 
@@ -122,6 +123,9 @@ class NativeParser {
                }},
               {"sync_groups", [&](const Setting& s) {
                  each_group(s, [&](const Setting& g) { parse_sync_group(g, config); });
+               }},
+              {"checks", [&](const Setting& s) {
+                 each_group(s, [&](const Setting& g) { parse_check(g, config); });
                }}});
   }
 
@@ -139,7 +143,11 @@ class NativeParser {
   }
 
   void issue(const Setting& s, std::string problem) {
-    issues_.push_back({at(s), key_of(s), written(s), std::move(problem)});
+    std::string value = written(s);
+    // A check's password is not echoed: error output ends up in logs.
+    if (key_of(s) == "password" && s.getType() == Setting::TypeString)
+      value = "(" + std::to_string(std::string(s.c_str()).size()) + " bytes, not shown)";
+    issues_.push_back({at(s), key_of(s), std::move(value), std::move(problem)});
   }
 
   void wrong_type(const Setting& s, const char* expected) {
@@ -152,8 +160,16 @@ class NativeParser {
     keys.set(key, where, key, written(s));
   }
 
-  // Visits every member of `group`; an unknown key is an issue listing the valid keys.
-  void each_key(const Setting& group, const std::string& block, const KeyTable& table) {
+  static std::string key_list(const KeyTable& table) {
+    std::string valid;
+    for (const auto& e : table) valid += (valid.empty() ? "" : ", ") + e.first;
+    return valid;
+  }
+
+  // Visits every member of `group`; an unknown key is an issue listing the
+  // valid keys, unless `explain` has a better problem text for it.
+  void each_key(const Setting& group, const std::string& block, const KeyTable& table,
+                const std::function<std::string(const Setting&)>& explain = {}) {
     for (const Setting& s : group) {
       auto it = std::find_if(table.begin(), table.end(),
                              [&](const auto& e) { return e.first == s.getName(); });
@@ -161,9 +177,9 @@ class NativeParser {
         it->second(s);
         continue;
       }
-      std::string valid;
-      for (const auto& e : table) valid += (valid.empty() ? "" : ", ") + e.first;
-      issue(s, "unknown key in " + block + "; valid keys: " + valid);
+      std::string problem = explain ? explain(s) : "";
+      issue(s, problem.empty() ? "unknown key in " + block + "; valid keys: " + key_list(table)
+                               : problem);
     }
   }
 
@@ -357,6 +373,7 @@ class NativeParser {
     };
   }
 
+  // A string that must be one of `valid` (any case); `store` gets its index.
   Handler set_choice(KeyLocations& keys, std::vector<std::string> valid,
                      std::function<void(std::size_t)> store) {
     return [this, keys_p = &keys, valid, store](const Setting& s) {
@@ -368,7 +385,10 @@ class NativeParser {
           return record(*keys_p, s.getName(), at(s), s);
         }
       }
-      issue(s, "unknown value; valid: \"" + valid[0] + "\" or \"" + valid[1] + "\"");
+      std::string list;
+      for (std::size_t i = 0; i < valid.size(); ++i)
+        list += (i == 0 ? "" : i + 1 == valid.size() ? " or " : ", ") + ("\"" + valid[i] + "\"");
+      issue(s, "unknown value; valid: " + list);
     };
   }
 
@@ -404,6 +424,7 @@ class NativeParser {
          })},
         {"auth_pass", set_string(inst.auth_pass, k)},
         {"track_interfaces", set_items(k, [&](const Setting& e) { parse_track(e, inst); })},
+        {"track_checks", set_items(k, [&](const Setting& e) { parse_tracked_check(e, inst); })},
         {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)}};
     add_garp_keys(table, inst.garp, k);
     add_notify_keys(table, inst.notify, k);
@@ -422,6 +443,128 @@ class NativeParser {
     add_notify_keys(table, group.notify, k);
     each_key(s, "sync_groups", table);
     config.sync_groups.push_back(std::move(group));
+  }
+
+  void parse_tracked_check(const Setting& s, Instance& inst) {
+    TrackedCheck t{"", std::nullopt, at(s)};
+    if (s.getType() == Setting::TypeString) {
+      t.name = s.c_str();
+    } else if (s.isGroup()) {
+      each_key(s, "a tracked check",
+               {{"name", [&](const Setting& e) {
+                   if (auto v = string(e)) t.name = *v;
+                 }},
+                {"weight", [&](const Setting& e) {
+                   if (auto v = integer(e)) t.weight = saturate(*v);
+                 }}});
+    } else {
+      return wrong_type(s, "a string (check name) or a group { name = ...; weight = ...; }");
+    }
+    inst.track_checks.push_back(std::move(t));
+  }
+
+  // The keys every check has, then each kind's own (see kKindKeys).
+  KeyTable common_check_keys(Check& c) {
+    auto& k = c.keys;
+    return {{"name", set_string(c.name, k)},
+            {"kind", set_choice(k, check_kinds(), [&c](std::size_t i) { c.kind = kKindKeys[i].first; })},
+            {"interval_ms", set_ms(c.interval, k)},
+            {"timeout_ms", set_ms(c.timeout, k)},
+            {"rise", set_long(c.rise, k)},
+            {"fall", set_long(c.fall, k)},
+            {"initial_state", set_choice(k, {"up", "down"}, [&c](std::size_t i) { c.initially_up = i == 0; })},
+            {"weight", set_long(c.weight, k)}};
+  }
+
+  // Handlers for every kind-specific key, by name.
+  std::map<std::string, Handler> kind_check_keys(Check& c) {
+    auto& k = c.keys;
+    return {
+        {"address", [this, &c](const Setting& e) {
+           if (auto a = address(e)) {
+             c.address = *a;
+             record(c.keys, e.getName(), at(e), e);
+           }
+         }},
+        {"port", set_long(c.port, k)},
+        {"send", set_string(c.send, k)},
+        {"expect", set_string(c.expect, k)},
+        {"query_name", set_string(c.query_name, k)},
+        {"query_type", set_string(c.query_type, k)},
+        {"query_class", set_string(c.query_class, k)},
+        {"recursion", set_bool(c.recursion_desired, k)},
+        {"expect_rcode", set_string(c.expect_rcode, k)},
+        {"expect_answers", [this, &c](const Setting& e) {
+           // One string, or a list/array of them.
+           if (e.getType() == Setting::TypeString) {
+             c.expect_answers = {e.c_str()};
+           } else if (e.isList() || e.isArray()) {
+             for (const Setting& a : e)
+               if (auto v = string(a)) c.expect_answers.push_back(*v);
+           } else {
+             return wrong_type(e, "a string or an array of strings");
+           }
+           record(c.keys, e.getName(), at(e), e);
+         }},
+        {"program", set_program(c.program, k)},
+        {"user", set_string(c.user, k)},
+        {"password", set_string(c.password, k)},
+        {"database", set_string(c.database, k)},
+        {"query", set_string(c.query, k)},
+        {"tls", set_bool(c.tls, k)},
+        {"expect_role", set_string(c.expect_role, k)},
+        {"max_replica_lag_s", set_long(c.max_replica_lag_s, k)},
+        {"galera", set_bool(c.galera, k)}};
+  }
+
+  // A check. Its kind decides which keys are valid, so it is read first
+  // wherever it appears in the group; without a valid kind every check key is
+  // accepted here and validate() reports the missing or unknown kind.
+  void parse_check(const Setting& s, Config& config) {
+    Check c;
+    c.where = at(s);
+    const std::vector<std::string>* own = nullptr;  // the kind's keys
+    std::string kind;
+    if (s.exists("kind") && s["kind"].getType() == Setting::TypeString) {
+      for (const auto& [name, keys] : kKindKeys)
+        if (strcasecmp(name.c_str(), s["kind"].c_str()) == 0) {
+          own = &keys;
+          kind = name;
+          break;
+        }
+    }
+    KeyTable table = common_check_keys(c);
+    auto kind_keys = kind_check_keys(c);
+    if (own != nullptr) {
+      for (const auto& key : *own) table.emplace_back(key, kind_keys.at(key));
+    } else {
+      for (const auto& [name, keys] : kKindKeys)
+        for (const auto& key : keys)
+          if (std::none_of(table.begin(), table.end(), [&](const auto& e) { return e.first == key; }))
+            table.emplace_back(key, kind_keys.at(key));
+    }
+    std::string block = own != nullptr ? "a check of kind " + kind : "checks";
+    each_key(s, block, table, [&](const Setting& e) -> std::string {
+      if (own == nullptr || kind_keys.count(e.getName()) == 0) return "";
+      return "key '" + std::string(e.getName()) + "' is not valid for a check of kind " + kind +
+             "; valid keys for " + kind + ": " + key_list(table);
+    });
+    config.checks.push_back(std::move(c));
+  }
+
+  // Each check kind and its keys beyond the common ones.
+  static inline const std::vector<std::pair<std::string, std::vector<std::string>>> kKindKeys{
+      {"tcp", {"address", "port", "send", "expect"}},
+      {"dns", {"address", "port", "query_name", "query_type", "query_class", "recursion",
+               "expect_rcode", "expect_answers"}},
+      {"exec", {"program"}},
+      {"mysql", {"address", "port", "user", "password", "database", "query", "tls", "expect_role",
+                 "max_replica_lag_s", "galera"}}};
+
+  static std::vector<std::string> check_kinds() {
+    std::vector<std::string> kinds;
+    for (const auto& entry : kKindKeys) kinds.push_back(entry.first);
+    return kinds;
   }
 
   std::string file_;

@@ -1,9 +1,10 @@
 // The validator both front ends share: ranges, defaults that depend on other
-// keys (family from the VIPs), and cross-checks between instances and sync
-// groups. It collects every issue before throwing so the user fixes them all
-// in one go. Keys are named as the user wrote them (KeyLocations::spelled), so
-// a keepalived user reads "advert_int = 0.015", a native user
-// "advert_interval_ms = 15"; the canonical key names are the native ones.
+// keys (family from the VIPs, a check's port from its kind), and cross-checks
+// between instances, sync groups and health checks. It collects every issue
+// before throwing so the user fixes them all in one go. Keys are named as the
+// user wrote them (KeyLocations::spelled), so a keepalived user reads
+// "advert_int = 0.015", a native user "advert_interval_ms = 15"; the
+// canonical key names are the native ones.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -31,6 +32,19 @@ constexpr int kTrackWeightMax = 253;       // keepalived: -253..253
 constexpr std::size_t kIfNameMax = 15;      // IFNAMSIZ - 1
 constexpr std::size_t kNameMax = 64;
 constexpr std::size_t kAuthPassMax = 8;     // RFC 3768 authentication data
+// Health checks.
+constexpr long kCheckIntervalMinMs = 10, kCheckIntervalMaxMs = 3600000;
+constexpr long kCheckTimeoutMinMs = 1, kCheckTimeoutMaxMs = 3600000;
+constexpr long kRiseFallMin = 1, kRiseFallMax = 100;
+constexpr long kPortMin = 1, kPortMax = 65535;
+constexpr long kDnsPort = 53, kMysqlPort = 3306;
+constexpr long kReplicaLagMaxS = 86400;
+constexpr std::size_t kDnsNameMax = 253, kDnsLabelMax = 63;  // RFC 1035 2.3.4, text form
+const std::vector<std::string> kCheckKinds{"tcp", "dns", "exec", "mysql"};
+const std::vector<std::string> kQueryTypes{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "ANY"};
+const std::vector<std::string> kQueryClasses{"IN", "CH"};
+const std::vector<std::string> kRcodes{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+const std::vector<std::string> kMysqlRoles{"any", "writable", "read-only"};
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
@@ -58,6 +72,42 @@ bool valid_name(const std::string& s) {
   });
 }
 
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// Replaces `value` by the entry of `valid` it equals in any case; false if none.
+bool canonicalize(std::string& value, const std::vector<std::string>& valid) {
+  for (const auto& v : valid) {
+    if (v.size() == value.size() &&
+        std::equal(v.begin(), v.end(), value.begin(), [](unsigned char a, unsigned char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
+      value = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A DNS name in text form: "." or dot-separated labels of 1..63 characters,
+// at most 253 characters without the trailing dot.
+bool valid_dns_name(std::string name) {
+  if (name == ".") return true;
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  if (name.empty() || name.size() > kDnsNameMax) return false;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = name.find('.', start);
+    std::size_t len = (dot == std::string::npos ? name.size() : dot) - start;
+    if (len == 0 || len > kDnsLabelMax) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
 std::string argv_text(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
@@ -70,9 +120,12 @@ class Validator {
 
   std::vector<ConfigIssue> run() {
     check_global();
+    for (auto& check : config_.checks) check_check(check);
+    check_check_names();
     for (auto& inst : config_.instances) check_instance(inst);
     check_duplicates();
     check_sync_groups();
+    check_tracked_checks();
     return std::move(issues_);
   }
 
@@ -131,14 +184,15 @@ class Validator {
   }
 
   void check_program(const std::optional<Program>& p, const KeyLocations& keys,
-                     const SourceLocation& block, const std::string& key) {
+                     const SourceLocation& block, const std::string& key,
+                     const std::string& example = "/usr/local/bin/notify.sh") {
     if (!p) return;
     if (p->argv.empty())
       key_issue(keys, block, key, "\"\"", "empty command; valid: an absolute path and arguments");
     else if (p->argv[0].empty() || p->argv[0][0] != '/')
       key_issue(keys, block, key, argv_text(p->argv),
-                "program \"" + p->argv[0] +
-                    "\" is not an absolute path; valid: e.g. /usr/local/bin/notify.sh (no shell, no PATH search)");
+                "program \"" + p->argv[0] + "\" is not an absolute path; valid: e.g. " + example +
+                    " (no shell, no PATH search)");
   }
 
   void check_notify(const NotifyPrograms& n, const KeyLocations& keys, const SourceLocation& block) {
@@ -353,6 +407,143 @@ class Validator {
                           " member(s); a sync group only matters with two or more"});
       check_notify(g.notify, g.keys, g.where);
     }
+  }
+
+  // ---- health checks ----
+
+  // A key of `c` that must be one of `valid` (any case; stored canonical).
+  void check_choice(Check& c, const std::string& key, std::string& value,
+                    const std::vector<std::string>& valid, const std::string& what) {
+    if (!canonicalize(value, valid))
+      key_issue(c.keys, c.where, key, quoted(value), "unknown " + what + "; valid: " + join(valid));
+  }
+
+  void require(const Check& c, const std::string& key, bool present, const std::string& valid) {
+    if (!present)
+      key_issue(c.keys, c.where, key, "", "required for a check of kind " + c.kind + "; valid: " + valid);
+  }
+
+  void check_check_timing(const Check& c) {
+    const auto& k = c.keys;
+    check_ms(k, c.where, "interval_ms", c.interval, kCheckIntervalMinMs, kCheckIntervalMaxMs);
+    check_ms(k, c.where, "timeout_ms", c.timeout, kCheckTimeoutMinMs, kCheckTimeoutMaxMs);
+    if (c.timeout > c.interval) {
+      // One attempt per interval: a longer timeout would overlap the next one.
+      std::string interval = k.written("interval_ms");
+      if (interval.empty()) interval = std::to_string(c.interval.count()) + " ms (the default)";
+      key_issue(k, c.where, "timeout_ms", std::to_string(c.timeout.count()),
+                "timeout is longer than " + k.spelled("interval_ms") + " = " + interval + " (" +
+                    k.of("interval_ms", c.where).to_string() +
+                    "); valid: a timeout at most the interval");
+    }
+    check_range(k, c.where, "rise", c.rise, kRiseFallMin, kRiseFallMax);
+    check_range(k, c.where, "fall", c.fall, kRiseFallMin, kRiseFallMax);
+    check_range(k, c.where, "weight", c.weight, -kTrackWeightMax, kTrackWeightMax);
+  }
+
+  // address/port of the network kinds; `default_port` 0: the port is required.
+  void check_endpoint(Check& c, long default_port) {
+    const auto& k = c.keys;
+    require(c, "address", c.address.has_value(), "an IP address such as 192.0.2.1 or 2001:db8::1");
+    if (c.port == 0 && !k.has("port")) {
+      if (default_port == 0) require(c, "port", false, range(kPortMin, kPortMax));
+      else c.port = default_port;
+    } else {
+      check_range(k, c.where, "port", c.port, kPortMin, kPortMax);
+    }
+  }
+
+  void check_dns(Check& c) {
+    const auto& k = c.keys;
+    check_endpoint(c, kDnsPort);
+    bool named = !c.query_name.empty() || k.has("query_name");
+    require(c, "query_name", named, "a domain name such as example.com");
+    if (named && !valid_dns_name(c.query_name))
+      key_issue(k, c.where, "query_name", quoted(c.query_name),
+                "not a domain name; valid: labels of 1..63 characters separated by dots, at most 253 characters");
+    check_choice(c, "query_type", c.query_type, kQueryTypes, "query type");
+    check_choice(c, "query_class", c.query_class, kQueryClasses, "query class");
+    check_choice(c, "expect_rcode", c.expect_rcode, kRcodes, "response code");
+  }
+
+  void check_mysql(Check& c) {
+    const auto& k = c.keys;
+    check_endpoint(c, kMysqlPort);
+    require(c, "user", !c.user.empty(), "the MySQL/MariaDB account the check logs in as");
+    if (c.query.empty())
+      key_issue(k, c.where, "query", "\"\"", "empty query; valid: a statement such as SELECT 1");
+    check_choice(c, "expect_role", c.expect_role, kMysqlRoles, "role");
+    if (k.has("max_replica_lag_s") || c.max_replica_lag_s != -1)
+      check_range(k, c.where, "max_replica_lag_s", c.max_replica_lag_s, 0, kReplicaLagMaxS);
+  }
+
+  void check_check(Check& c) {
+    const auto& k = c.keys;
+    if (c.name.empty())
+      key_issue(k, c.where, "name", "", "required; valid: [A-Za-z0-9_.-]+, at most 64 characters");
+    else if (!valid_name(c.name) || c.name.size() > kNameMax)
+      key_issue(k, c.where, "name", quoted(c.name), "invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters");
+    check_check_timing(c);
+    if (c.kind.empty() && !k.has("kind"))
+      return key_issue(k, c.where, "kind", "", "required; valid: " + join(kCheckKinds));
+    if (!canonicalize(c.kind, kCheckKinds))
+      return key_issue(k, c.where, "kind", quoted(c.kind), "unknown check kind; valid: " + join(kCheckKinds));
+    if (c.kind == "tcp") {
+      check_endpoint(c, 0);
+    } else if (c.kind == "dns") {
+      check_dns(c);
+    } else if (c.kind == "exec") {
+      require(c, "program", c.program.has_value(), "an absolute path and arguments");
+      check_program(c.program, k, c.where, "program", "/usr/local/bin/check-haproxy");
+    } else {
+      check_mysql(c);
+    }
+  }
+
+  void check_check_names() {
+    std::map<std::string, const Check*> by_name;
+    for (const auto& c : config_.checks) {
+      if (c.name.empty()) continue;
+      auto [it, fresh] = by_name.emplace(c.name, &c);
+      if (!fresh)
+        key_issue(c.keys, c.where, "name", quoted(c.name),
+                  "duplicate check name, first defined at " + it->second->where.to_string() +
+                      "; valid: a unique name");
+    }
+  }
+
+  // Instances' track_checks: known names, once each, weights in range; and
+  // a warning for each check no instance tracks (it would run for nothing).
+  void check_tracked_checks() {
+    std::vector<std::string> names;
+    for (const auto& c : config_.checks)
+      if (!c.name.empty()) names.push_back(c.name);
+    std::string defined = names.empty() ? std::string("(none defined)") : join(names);
+    std::set<std::string> tracked;
+    for (const auto& inst : config_.instances) {
+      const auto& k = inst.keys;
+      std::set<std::string> seen;
+      for (const auto& t : inst.track_checks) {
+        std::string shown = quoted(t.name) + (t.weight ? " weight " + std::to_string(*t.weight) : "");
+        if (t.name.empty())
+          item_issue(k, "track_checks", t.where, "", "check name required; valid: one of " + defined);
+        else if (std::find(names.begin(), names.end(), t.name) == names.end())
+          item_issue(k, "track_checks", t.where, shown,
+                     "instance " + inst.name + " tracks unknown check '" + t.name +
+                         "'; defined checks: " + defined);
+        else if (!seen.insert(t.name).second)
+          item_issue(k, "track_checks", t.where, shown,
+                     "instance " + inst.name + " tracks check '" + t.name +
+                         "' twice; valid: each check once per instance");
+        tracked.insert(t.name);
+        if (t.weight && (*t.weight < -kTrackWeightMax || *t.weight > kTrackWeightMax))
+          item_issue(k, "track_checks", t.where, shown,
+                     "weight out of range; valid: -253..253 (0: go FAULT while the check is down)");
+      }
+    }
+    for (const auto& c : config_.checks)
+      if (!c.name.empty() && tracked.count(c.name) == 0)
+        config_.warnings.push_back({c.where, "check '" + c.name + "' is not tracked by any instance"});
   }
 
   Config& config_;

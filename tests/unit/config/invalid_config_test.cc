@@ -119,6 +119,129 @@ TEST(InvalidNative, DuplicateKeyIsASyntaxError) { expectInvalid(kNative, nativeI
 TEST(InvalidNative, IntegerWiderThan32Bits) { expectInvalid(kNative, nativeInstance("priority = 4294967396;"), 3, "integer 4294967396 does not fit in 32 bits"); }
 TEST(InvalidNative, NotAConfigAtAll) { expectInvalid(kNative, "<html>\n</html>\n", 1, "syntax error"); }
 
+// ---- health checks ----
+
+// Line 1: the list; line 2: check "c" of `kind` with its required keys;
+// line 3: `extra`; line 5: instance VI_1 tracking "c".
+std::string nativeCheck(const std::string& kind, const std::string& extra) {
+  std::string base = kind == "tcp"    ? "address = \"192.0.2.1\"; port = 80;"
+                     : kind == "dns"  ? "address = \"192.0.2.53\"; query_name = \"example.com\";"
+                     : kind == "exec" ? "program = \"/bin/true\";"
+                                      : "address = \"127.0.0.1\"; user = \"monitor\";";
+  return "checks = ( {\n  name = \"c\"; kind = \"" + kind + "\"; " + base + "\n  " + extra +
+         "\n} );\nvrrp_instances = ( { name = \"VI_1\"; interface = \"eth0\"; virtual_router_id = 51;"
+         " track_checks = ( \"c\" ); } );\n";
+}
+
+// Line 2: check "c" with exactly `keys`; line 3: instance VI_1 tracking it.
+std::string nativeBareCheck(const std::string& keys) {
+  return "checks = (\n  { name = \"c\"; " + keys + " } );\n"
+         "vrrp_instances = ( { name = \"VI_1\"; interface = \"eth0\"; virtual_router_id = 51; track_checks = ( \"c\" ); } );\n";
+}
+
+// Line 2: check "c" (exec); lines 3..: instance VI_1 with `extra` on line 4.
+std::string nativeTracking(const std::string& extra) {
+  return "checks = (\n  { name = \"c\"; kind = \"exec\"; program = \"/bin/true\"; } );\n"
+         "vrrp_instances = ( { name = \"VI_1\"; interface = \"eth0\"; virtual_router_id = 51;\n  " +
+         extra + "\n} );\n";
+}
+
+TEST(InvalidCheck, NameMissing) { expectInvalid(kNative, "checks = (\n { kind = \"exec\"; program = \"/bin/true\"; } );", 2, "name: required; valid: [A-Za-z0-9_.-]+"); }
+TEST(InvalidCheck, NameWithSpace) { expectInvalid(kNative, "checks = (\n { name = \"a b\"; kind = \"exec\"; program = \"/bin/true\"; } );", 2, "name = \"a b\": invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters"); }
+TEST(InvalidCheck, NameTooLong) { expectInvalid(kNative, "checks = (\n { name = \"" + std::string(65, 'x') + "\"; kind = \"exec\"; program = \"/bin/true\"; } );", 2, "invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters"); }
+TEST(InvalidCheck, NameDuplicate) { expectInvalid(kNative, "checks = ( { name = \"c\"; kind = \"exec\"; program = \"/bin/true\"; },\n { name = \"c\"; kind = \"tcp\"; address = \"192.0.2.1\"; port = 1; } );", 2, "name = \"c\": duplicate check name, first defined at test.conf:1; valid: a unique name"); }
+TEST(InvalidCheck, KindMissing) { expectInvalid(kNative, nativeBareCheck("program = \"/bin/true\";"), 2, "kind: required; valid: tcp, dns, exec, mysql"); }
+TEST(InvalidCheck, KindUnknown) { expectInvalid(kNative, nativeBareCheck("kind = \"http\";"), 2, "kind = \"http\": unknown value; valid: \"tcp\", \"dns\", \"exec\" or \"mysql\""); }
+TEST(InvalidCheck, KindNotAString) { expectInvalid(kNative, nativeBareCheck("kind = 1;"), 2, "kind = 1: wrong type (an integer); expected a string"); }
+TEST(InvalidCheck, IntervalTooShort) { expectInvalid(kNative, nativeCheck("tcp", "interval_ms = 9; timeout_ms = 5;"), 3, "interval_ms = 9: out of range; valid: 10..3600000 ms (0.01..3600 s)"); }
+TEST(InvalidCheck, IntervalTooLong) { expectInvalid(kNative, nativeCheck("tcp", "interval_ms = 3600001;"), 3, "interval_ms = 3600001: out of range; valid: 10..3600000 ms"); }
+TEST(InvalidCheck, TimeoutZero) { expectInvalid(kNative, nativeCheck("tcp", "timeout_ms = 0;"), 3, "timeout_ms = 0: out of range; valid: 1..3600000 ms (0.001..3600 s)"); }
+TEST(InvalidCheck, TimeoutLongerThanInterval) { expectInvalid(kNative, nativeCheck("tcp", "interval_ms = 1000;\n timeout_ms = 1500;"), 4, "timeout_ms = 1500: timeout is longer than interval_ms = 1000 (test.conf:3); valid: a timeout at most the interval"); }
+TEST(InvalidCheck, TimeoutLongerThanDefaultInterval) { expectInvalid(kNative, nativeCheck("tcp", "timeout_ms = 3000;"), 3, "timeout_ms = 3000: timeout is longer than interval_ms = 2000 ms (the default)"); }
+TEST(InvalidCheck, RiseZero) { expectInvalid(kNative, nativeCheck("tcp", "rise = 0;"), 3, "rise = 0: out of range; valid: 1..100"); }
+TEST(InvalidCheck, Fall101) { expectInvalid(kNative, nativeCheck("tcp", "fall = 101;"), 3, "fall = 101: out of range; valid: 1..100"); }
+TEST(InvalidCheck, Weight254) { expectInvalid(kNative, nativeCheck("tcp", "weight = 254;"), 3, "weight = 254: out of range; valid: -253..253"); }
+TEST(InvalidCheck, WeightMinus254) { expectInvalid(kNative, nativeCheck("tcp", "weight = -254;"), 3, "weight = -254: out of range; valid: -253..253"); }
+TEST(InvalidCheck, InitialStateUnknown) { expectInvalid(kNative, nativeCheck("tcp", "initial_state = \"maybe\";"), 3, "initial_state = \"maybe\": unknown value; valid: \"up\" or \"down\""); }
+TEST(InvalidCheck, UnknownKeyListsTheKindsKeys) { expectInvalid(kNative, nativeCheck("tcp", "intervall_ms = 100;"), 3, "intervall_ms = 100: unknown key in a check of kind tcp; valid keys: name, kind, interval_ms, timeout_ms, rise, fall, initial_state, weight, address, port, send, expect"); }
+TEST(InvalidCheck, UnknownKeyWithoutKind) { expectInvalid(kNative, nativeBareCheck("\n bogus = 1;"), 3, "bogus = 1: unknown key in checks; valid keys: name, kind,"); }
+TEST(InvalidCheck, ChecksNotAList) { expectInvalid(kNative, "\nchecks = { };", 2, "checks = { ... }: wrong type (a group { ... }); expected a list of groups"); }
+// Keys of another kind.
+TEST(InvalidCheck, QueryNameOnTcp) { expectInvalid(kNative, nativeCheck("tcp", "query_name = \"x\";"), 3, "query_name = \"x\": key 'query_name' is not valid for a check of kind tcp; valid keys for tcp: name, kind, interval_ms, timeout_ms, rise, fall, initial_state, weight, address, port, send, expect"); }
+TEST(InvalidCheck, ExpectRoleOnlyForMysql) { expectInvalid(kNative, nativeCheck("dns", "expect_role = \"writable\";"), 3, "key 'expect_role' is not valid for a check of kind dns; valid keys for dns:"); }
+TEST(InvalidCheck, MaxReplicaLagOnlyForMysql) { expectInvalid(kNative, nativeCheck("tcp", "max_replica_lag_s = 5;"), 3, "key 'max_replica_lag_s' is not valid for a check of kind tcp"); }
+TEST(InvalidCheck, GaleraOnlyForMysql) { expectInvalid(kNative, nativeCheck("exec", "galera = true;"), 3, "galera = true: key 'galera' is not valid for a check of kind exec; valid keys for exec: name, kind, interval_ms, timeout_ms, rise, fall, initial_state, weight, program"); }
+TEST(InvalidCheck, AddressOnExec) { expectInvalid(kNative, nativeCheck("exec", "address = \"192.0.2.1\";"), 3, "key 'address' is not valid for a check of kind exec"); }
+TEST(InvalidCheck, ProgramOnTcp) { expectInvalid(kNative, nativeCheck("tcp", "program = \"/bin/true\";"), 3, "key 'program' is not valid for a check of kind tcp"); }
+TEST(InvalidCheck, PasswordOnDnsIsNotEchoed) { expectInvalid(kNative, nativeCheck("dns", "password = \"hunter2\";"), 3, "password = (7 bytes, not shown): key 'password' is not valid for a check of kind dns"); }
+// tcp
+TEST(InvalidCheck, TcpAddressMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"tcp\"; port = 80;"), 2, "address: required for a check of kind tcp; valid: an IP address"); }
+TEST(InvalidCheck, TcpPortMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"tcp\"; address = \"192.0.2.1\";"), 2, "port: required for a check of kind tcp; valid: 1..65535"); }
+TEST(InvalidCheck, TcpPortZero) { expectInvalid(kNative, nativeBareCheck("kind = \"tcp\"; address = \"192.0.2.1\"; port = 0;"), 2, "port = 0: out of range; valid: 1..65535"); }
+TEST(InvalidCheck, TcpPort65536) { expectInvalid(kNative, nativeBareCheck("kind = \"tcp\"; address = \"192.0.2.1\"; port = 65536;"), 2, "port = 65536: out of range; valid: 1..65535"); }
+TEST(InvalidCheck, TcpAddressNotAnIp) { expectInvalid(kNative, nativeBareCheck("kind = \"tcp\"; port = 80; address = \"db.example.com\";"), 2, "address = \"db.example.com\": not an IP address; valid: e.g. 192.0.2.1 or 2001:db8::1"); }
+TEST(InvalidCheck, SendNotAString) { expectInvalid(kNative, nativeCheck("tcp", "send = 5;"), 3, "send = 5: wrong type (an integer); expected a string"); }
+// dns
+TEST(InvalidCheck, DnsAddressMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"dns\"; query_name = \"example.com\";"), 2, "address: required for a check of kind dns"); }
+TEST(InvalidCheck, DnsQueryNameMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"dns\"; address = \"192.0.2.53\";"), 2, "query_name: required for a check of kind dns; valid: a domain name such as example.com"); }
+TEST(InvalidCheck, DnsQueryNameEmptyLabel) { expectInvalid(kNative, nativeBareCheck("kind = \"dns\"; address = \"192.0.2.53\"; query_name = \"a..example\";"), 2, "query_name = \"a..example\": not a domain name; valid: labels of 1..63 characters"); }
+TEST(InvalidCheck, DnsQueryNameLabelTooLong) { expectInvalid(kNative, nativeBareCheck("kind = \"dns\"; address = \"192.0.2.53\"; query_name = \"" + std::string(64, 'a') + ".com\";"), 2, "not a domain name"); }
+TEST(InvalidCheck, DnsQueryTypeUnknown) { expectInvalid(kNative, nativeCheck("dns", "query_type = \"AXFR\";"), 3, "query_type = \"AXFR\": unknown query type; valid: A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, ANY"); }
+TEST(InvalidCheck, DnsQueryClassUnknown) { expectInvalid(kNative, nativeCheck("dns", "query_class = \"HS\";"), 3, "query_class = \"HS\": unknown query class; valid: IN, CH"); }
+TEST(InvalidCheck, DnsRcodeUnknown) { expectInvalid(kNative, nativeCheck("dns", "expect_rcode = \"YXDOMAIN\";"), 3, "expect_rcode = \"YXDOMAIN\": unknown response code; valid: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED"); }
+TEST(InvalidCheck, DnsPortZero) { expectInvalid(kNative, nativeCheck("dns", "port = 0;"), 3, "port = 0: out of range; valid: 1..65535"); }
+TEST(InvalidCheck, DnsRecursionNotABoolean) { expectInvalid(kNative, nativeCheck("dns", "recursion = \"yes\";"), 3, "recursion = \"yes\": wrong type (a string); expected a boolean"); }
+TEST(InvalidCheck, DnsExpectAnswersNotStrings) { expectInvalid(kNative, nativeCheck("dns", "expect_answers = 5;"), 3, "expect_answers = 5: wrong type (an integer); expected a string or an array of strings"); }
+TEST(InvalidCheck, DnsExpectAnswersElementNotAString) { expectInvalid(kNative, nativeCheck("dns", "expect_answers = ( \"a\", 5 );"), 3, "expect_answers[1] = 5: wrong type (an integer); expected a string"); }
+// exec
+TEST(InvalidCheck, ExecProgramMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"exec\";"), 2, "program: required for a check of kind exec; valid: an absolute path and arguments"); }
+TEST(InvalidCheck, ExecProgramRelative) { expectInvalid(kNative, nativeBareCheck("kind = \"exec\"; program = \"check.sh -q\";"), 2, "program = \"check.sh -q\": program \"check.sh\" is not an absolute path; valid: e.g. /usr/local/bin/check-haproxy (no shell, no PATH search)"); }
+TEST(InvalidCheck, ExecProgramEmpty) { expectInvalid(kNative, nativeBareCheck("kind = \"exec\"; program = \"\";"), 2, "program = \"\": empty command"); }
+TEST(InvalidCheck, ExecProgramUnterminatedQuote) { expectInvalid(kNative, nativeBareCheck("kind = \"exec\"; program = \"/bin/x 'open\";"), 2, "program = \"/bin/x 'open\": unterminated quote"); }
+TEST(InvalidCheck, ExecProgramNotAString) { expectInvalid(kNative, nativeBareCheck("kind = \"exec\"; program = 5;"), 2, "program = 5: wrong type (an integer); expected a command line string or an array of strings"); }
+// mysql
+TEST(InvalidCheck, MysqlAddressMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"mysql\"; user = \"monitor\";"), 2, "address: required for a check of kind mysql"); }
+TEST(InvalidCheck, MysqlUserMissing) { expectInvalid(kNative, nativeBareCheck("kind = \"mysql\"; address = \"127.0.0.1\";"), 2, "user: required for a check of kind mysql"); }
+TEST(InvalidCheck, MysqlPort70000) { expectInvalid(kNative, nativeCheck("mysql", "port = 70000;"), 3, "port = 70000: out of range; valid: 1..65535"); }
+TEST(InvalidCheck, MysqlExpectRoleUnknown) { expectInvalid(kNative, nativeCheck("mysql", "expect_role = \"primary\";"), 3, "expect_role = \"primary\": unknown role; valid: any, writable, read-only"); }
+TEST(InvalidCheck, MysqlReplicaLagNegative) { expectInvalid(kNative, nativeCheck("mysql", "max_replica_lag_s = -2;"), 3, "max_replica_lag_s = -2: out of range; valid: 0..86400"); }
+TEST(InvalidCheck, MysqlReplicaLagTooLarge) { expectInvalid(kNative, nativeCheck("mysql", "max_replica_lag_s = 86401;"), 3, "max_replica_lag_s = 86401: out of range; valid: 0..86400"); }
+TEST(InvalidCheck, MysqlQueryEmpty) { expectInvalid(kNative, nativeCheck("mysql", "query = \"\";"), 3, "query = \"\": empty query; valid: a statement such as SELECT 1"); }
+TEST(InvalidCheck, MysqlTlsNotABoolean) { expectInvalid(kNative, nativeCheck("mysql", "tls = 1;"), 3, "tls = 1: wrong type (an integer); expected a boolean"); }
+// track_checks
+TEST(InvalidCheck, TrackUnknownCheck) { expectInvalid(kNative, nativeTracking("track_checks = ( \"c\", \"x\" );"), 4, "track_checks = \"x\": instance VI_1 tracks unknown check 'x'; defined checks: c"); }
+TEST(InvalidCheck, TrackWithoutAnyCheck) { expectInvalid(kNative, nativeInstance("track_checks = ( \"x\" );"), 3, "instance VI_1 tracks unknown check 'x'; defined checks: (none defined)"); }
+TEST(InvalidCheck, TrackTwice) { expectInvalid(kNative, nativeTracking("track_checks = ( \"c\", { name = \"c\"; weight = 5; } );"), 4, "track_checks = \"c\" weight 5: instance VI_1 tracks check 'c' twice; valid: each check once per instance"); }
+TEST(InvalidCheck, TrackWeight254) { expectInvalid(kNative, nativeTracking("track_checks = ( { name = \"c\"; weight = 254; } );"), 4, "track_checks = \"c\" weight 254: weight out of range; valid: -253..253"); }
+TEST(InvalidCheck, TrackGroupWithoutName) { expectInvalid(kNative, nativeTracking("track_checks = ( { weight = 5; } );"), 4, "track_checks: check name required; valid: one of c"); }
+TEST(InvalidCheck, TrackUnknownKey) { expectInvalid(kNative, nativeTracking("track_checks = ( { name = \"c\"; wieght = 5; } );"), 4, "wieght = 5: unknown key in a tracked check; valid keys: name, weight"); }
+TEST(InvalidCheck, TrackElementNotAString) { expectInvalid(kNative, nativeTracking("track_checks = ( 5 );"), 4, "track_checks[0] = 5: wrong type (an integer); expected a string (check name) or a group"); }
+
+// keepalived: line 1 vrrp_script chk; line 2 its script; line 3: `extra`;
+// then instance VI_1 tracking chk.
+std::string kaScript(const std::string& extra) {
+  return "vrrp_script chk {\n  script /bin/true\n" + extra +
+         "\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  track_script {\n    chk\n  }\n}\n";
+}
+
+TEST(InvalidKeepalivedCheck, ScriptMissing) { expectInvalid(kKa, "\nvrrp_script chk {\n  interval 2\n}\n", 2, "script: missing in vrrp_script chk; valid: script \"/path/to/check ARGS\""); }
+TEST(InvalidKeepalivedCheck, ScriptWithoutCommand) { expectInvalid(kKa, kaScript("  script"), 3, "script: missing command"); }
+TEST(InvalidKeepalivedCheck, ScriptNameMissing) { expectInvalid(kKa, "\nvrrp_script {\n script /bin/true\n}\n", 2, "vrrp_script: missing script name; valid: vrrp_script NAME { ... }"); }
+TEST(InvalidKeepalivedCheck, ScriptRelative) { expectInvalid(kKa, "vrrp_script chk {\n  script \"killall -0 haproxy\"\n}\n", 2, "script = \"killall -0 haproxy\": program \"killall\" is not an absolute path; valid: e.g. /usr/local/bin/check-haproxy (no shell, no PATH search)"); }
+TEST(InvalidKeepalivedCheck, IntervalNotANumber) { expectInvalid(kKa, kaScript("  interval fast"), 3, "interval = fast: not a number of seconds"); }
+TEST(InvalidKeepalivedCheck, IntervalTooShort) { expectInvalid(kKa, kaScript("  interval 0.005"), 3, "interval = 0.005: out of range; valid: 10..3600000 ms (0.01..3600 s)"); }
+TEST(InvalidKeepalivedCheck, TimeoutLongerThanInterval) { expectInvalid(kKa, kaScript("  interval 2\n  timeout 5"), 4, "timeout = 5: timeout is longer than interval = 2 (test.conf:3); valid: a timeout at most the interval"); }
+TEST(InvalidKeepalivedCheck, TimeoutZero) { expectInvalid(kKa, kaScript("  timeout 0"), 3, "timeout = 0: out of range; valid: 1..3600000 ms"); }
+TEST(InvalidKeepalivedCheck, RiseZero) { expectInvalid(kKa, kaScript("  rise 0"), 3, "rise = 0: out of range; valid: 1..100"); }
+TEST(InvalidKeepalivedCheck, FallNotANumber) { expectInvalid(kKa, kaScript("  fall many"), 3, "fall = many: not an integer; valid: 1..100"); }
+TEST(InvalidKeepalivedCheck, Weight254) { expectInvalid(kKa, kaScript("  weight 254"), 3, "weight = 254: out of range; valid: -253..253"); }
+TEST(InvalidKeepalivedCheck, WeightMissing) { expectInvalid(kKa, kaScript("  weight"), 3, "weight: missing value; valid: -253..253"); }
+TEST(InvalidKeepalivedCheck, TrackUnknownScript) { expectInvalid(kKa, kaScript("") + "vrrp_instance VI_2 {\n  interface eth0\n  virtual_router_id 52\n  track_script {\n    chk_nope\n  }\n}\n", 16, "track_script = \"chk_nope\": instance VI_2 tracks unknown check 'chk_nope'; defined checks: chk"); }
+TEST(InvalidKeepalivedCheck, TrackWeightOutOfRange) { expectInvalid(kKa, kaInstance("  track_script {\n    chk weight 300\n  }") + "vrrp_script chk {\n script /bin/true\n}\n", 5, "track_script = \"chk\" weight 300: weight out of range; valid: -253..253"); }
+TEST(InvalidKeepalivedCheck, TrackWeightNotANumber) { expectInvalid(kKa, kaInstance("  track_script {\n    chk weight heavy\n  }") + "vrrp_script chk {\n script /bin/true\n}\n", 5, "weight = heavy: not an integer; valid: -253..253"); }
+TEST(InvalidKeepalivedCheck, TrackTwice) { expectInvalid(kKa, kaInstance("  track_script {\n    chk\n    chk weight 2\n  }") + "vrrp_script chk {\n script /bin/true\n}\n", 6, "instance VI_1 tracks check 'chk' twice"); }
+TEST(InvalidKeepalivedCheck, TrackScriptWithoutBlock) { expectInvalid(kKa, kaInstance("  track_script chk"), 4, "track_script: expects a block: track_script { ... }"); }
+
 // ---- keepalived format: bad values of supported keywords are errors ----
 TEST(InvalidKeepalived, Priority300) { expectInvalid(kKa, kaInstance("  priority 300"), 4, "priority = 300: out of range; valid: 1..255"); }
 TEST(InvalidKeepalived, PriorityHugeDoesNotWrap) { expectInvalid(kKa, kaInstance("  priority 4294967396"), 4, "priority = 4294967396: out of range; valid: 1..255"); }
