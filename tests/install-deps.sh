@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libnl-3-dev libnl-route-3-dev libmnl-dev libconfig++-dev libssl-dev nlohmann-json3-dev
   libgtest-dev googletest
-  python3 iproute2 nftables tcpdump keepalived procps
+  python3 iproute2 nftables tcpdump keepalived dnsmasq-base procps
 )
 
 missing=()

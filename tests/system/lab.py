@@ -131,6 +131,9 @@ class Host:
                 return i
         raise KeyError(name)
 
+    def status_checks(self):
+        return json.loads(self.vrrpctl("checks", "--json").stdout)["checks"]
+
     def state(self, name):
         return self.instance(name)["state"]
 

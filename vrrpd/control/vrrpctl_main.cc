@@ -20,6 +20,7 @@ void usage(std::FILE* out) {
                "  status [--json]                 every instance: state, priority, master, VIPs, last transition\n"
                "  show INSTANCE [--json]          one instance in detail\n"
                "  stats [--json]                  advert and error counters\n"
+               "  checks [--json]                 health checks: state, counts, last result, latency\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -58,6 +59,31 @@ void print_status_table(const json& data) {
                 i["interface"].get<std::string>().c_str(), i["vrid"].get<int>(), state.c_str(),
                 i["priority"].get<int>(), master.empty() ? "-" : master.c_str(), join(i["vips"]).c_str(),
                 trans.c_str());
+    // Say why when the effective priority is not the base priority.
+    if (i["priority"].get<int>() != i["base_priority"].get<int>() || !i["fault_reason"].get<std::string>().empty()) {
+      std::printf("%-16s   priority: %s", "", i["priority_detail"].get<std::string>().c_str());
+      if (!i["fault_reason"].get<std::string>().empty())
+        std::printf("; fault: %s", i["fault_reason"].get<std::string>().c_str());
+      std::printf("\n");
+    }
+  }
+}
+
+void print_checks(const json& data) {
+  std::printf("%-14s %-5s %-30s %-5s %4s %4s %8s %-12s %-14s %s\n", "CHECK", "KIND", "TARGET", "STATE", "OK",
+              "FAIL", "LATENCY", "LAST CHANGE", "TRACKED BY", "LAST RESULT");
+  for (const auto& c : data["checks"]) {
+    std::string users = join(c["tracked_by"]);
+    char latency[32] = "-";
+    if (c["has_result"].get<bool>()) std::snprintf(latency, sizeof latency, "%.1fms", c["last_latency_ms"].get<double>());
+    std::string result = c["has_result"].get<bool>()
+                             ? c["last_result"].get<std::string>() + ": " + c["last_reason"].get<std::string>()
+                             : "(no attempt yet)";
+    std::printf("%-14s %-5s %-30s %-5s %4d %4d %8s %-12s %-14s %s\n", c["name"].get<std::string>().c_str(),
+                c["kind"].get<std::string>().c_str(), c["target"].get<std::string>().c_str(),
+                c["state"].get<std::string>().c_str(), c["consecutive_successes"].get<int>(),
+                c["consecutive_failures"].get<int>(), latency, ago(c["last_change_ms"].get<long long>()).c_str(),
+                users.c_str(), result.c_str());
   }
 }
 
@@ -113,7 +139,7 @@ int main(int argc, char** argv) {
       std::exit(2);
     }
   };
-  if (cmd == "status" || cmd == "stats" || cmd == "reload") {
+  if (cmd == "status" || cmd == "stats" || cmd == "reload" || cmd == "checks") {
     need(0);
   } else if (cmd == "show") {
     need(1);
@@ -161,6 +187,7 @@ int main(int argc, char** argv) {
   if (cmd == "status") print_status_table(resp["data"]);
   else if (cmd == "show") print_show(resp["data"]);
   else if (cmd == "stats") print_stats(resp["data"]);
+  else if (cmd == "checks") print_checks(resp["data"]);
   else std::printf("%s\n", resp.value("result_text", std::string("ok")).c_str());
   return 0;
 }

@@ -74,6 +74,13 @@ int Daemon::run() {
   control_ = std::make_unique<control::ControlServer>(
       loop_, path, [this](const std::string& c, const nlohmann::json& a) { return handle_command(c, a); });
   for (const auto& w : config_.warnings) log::warning(w.where.to_string() + ": " + w.message);
+  init_check_status(config_.checks, {});
+  checks_ = std::make_unique<checkers::CheckerService>(
+      run_options(config_.global), [this](checkers::CheckStatus st, bool changed) {
+        // On the checker thread: hand the result to the VRRP loop.
+        loop_.post([this, st = std::move(st), changed] { on_check_status(st, changed); });
+      });
+  checks_->start(config_.checks);
   start_instances(config_.instances);
   log::notice("vrrpd started: " + std::to_string(instances_.size()) + " VRRP instance(s), control socket " + path);
   loop_.run();
@@ -108,6 +115,7 @@ void Daemon::on_signal() {
 }
 
 void Daemon::shutdown_all() {
+  if (checks_) checks_->stop();
   for (auto& i : instances_) i->stop();
   // Give the STOP notify programs a chance to run before we go.
   const TimePoint limit = loop_.now() + std::chrono::seconds(5);
@@ -137,6 +145,7 @@ std::unique_ptr<Instance> Daemon::make_instance(const config::Instance& cfg) {
 void Daemon::start_instances(const std::vector<config::Instance>& list) {
   for (const auto& cfg : list) {
     auto inst = make_instance(cfg);
+    attach_checks(*inst);
     ensure_socket(cfg.interface, inst->family());
     instances_.push_back(std::move(inst));
     instances_.back()->start();
@@ -227,6 +236,44 @@ void Daemon::on_link_events() {
   }
 }
 
+void Daemon::init_check_status(const std::vector<config::Check>& checks,
+                               const std::vector<config::Check>& previous) {
+  std::map<std::string, checkers::CheckStatus> next;
+  for (const auto& c : checks) {
+    auto old = std::find_if(previous.begin(), previous.end(), [&](const config::Check& p) { return p.name == c.name; });
+    auto it = check_status_.find(c.name);
+    if (old != previous.end() && config::same_settings(*old, c) && it != check_status_.end()) {
+      next[c.name] = it->second;  // unchanged: the checker keeps running it
+      continue;
+    }
+    checkers::CheckStatus st;
+    st.name = c.name;
+    st.kind = c.kind;
+    st.up = c.initially_up;
+    next[c.name] = st;
+  }
+  check_status_ = std::move(next);
+}
+
+void Daemon::attach_checks(Instance& instance) {
+  for (const auto& t : instance.config().track_checks) {
+    auto c = std::find_if(config_.checks.begin(), config_.checks.end(),
+                          [&](const config::Check& k) { return k.name == t.name; });
+    if (c == config_.checks.end()) continue;  // the validator forbids this
+    const auto st = check_status_.find(t.name);
+    const bool up = st != check_status_.end() ? st->second.up : c->initially_up;
+    instance.track_check(t.name, static_cast<int>(t.weight.value_or(c->weight)), up);
+  }
+}
+
+void Daemon::on_check_status(const checkers::CheckStatus& status, bool changed) {
+  auto it = check_status_.find(status.name);
+  if (it == check_status_.end()) return;  // removed by a reload meanwhile
+  it->second = status;
+  if (!changed) return;
+  for (auto& inst : instances_) inst->set_check_health(status.name, status.up, status.last.reason);
+}
+
 Instance* Daemon::find_instance(const std::string& name) {
   for (auto& i : instances_)
     if (i->name() == name) return i.get();
@@ -290,6 +337,13 @@ std::string Daemon::reload() {
     return e.what();
   }
   for (const auto& w : next.warnings) log::warning(w.where.to_string() + ": " + w.message);
+  try {
+    checks_->replace(next.checks);
+  } catch (const std::exception& e) {
+    log::error(std::string("reload failed, keeping the running configuration: ") + e.what());
+    return e.what();
+  }
+  init_check_status(next.checks, config_.checks);
   if (next.global.notify_user != config_.global.notify_user ||
       next.global.notify_group != config_.global.notify_group)
     log::warning("reload: notify_user/notify_group changes take effect after a restart");
@@ -300,7 +354,19 @@ std::string Daemon::reload() {
   for (auto& inst : instances_) {
     auto it = std::find_if(next.instances.begin(), next.instances.end(),
                            [&](const config::Instance& c) { return c.name == inst->name(); });
-    if (it != next.instances.end() && config::same_settings(inst->config(), *it)) {
+    // An instance also counts as changed when a check it tracks was redefined
+    // (the check's default weight may be what it uses).
+    auto checks_same = [&] {
+      for (const auto& t : inst->config().track_checks) {
+        auto find = [&](const std::vector<config::Check>& v) {
+          return std::find_if(v.begin(), v.end(), [&](const config::Check& c) { return c.name == t.name; });
+        };
+        auto a = find(config_.checks), b = find(next.checks);
+        if (a == config_.checks.end() || b == next.checks.end() || !config::same_settings(*a, *b)) return false;
+      }
+      return true;
+    };
+    if (it != next.instances.end() && config::same_settings(inst->config(), *it) && checks_same()) {
       kept.push_back(std::move(inst));
       ++unchanged;
     } else {
@@ -343,6 +409,19 @@ nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann
     nlohmann::json all = nlohmann::json::object();
     for (auto& i : instances_) all[i->name()] = i->stats().to_json();
     return make_response(ResultCode::kOk, "", {{"instances", all}});
+  }
+  if (command == "checks") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [name, st] : check_status_) {
+      nlohmann::json j = st.to_json();
+      nlohmann::json users = nlohmann::json::array();
+      for (auto& i : instances_)
+        for (const auto& t : i->config().track_checks)
+          if (t.name == name) users.push_back(i->name());
+      j["tracked_by"] = users;
+      list.push_back(j);
+    }
+    return make_response(ResultCode::kOk, "", {{"checks", list}});
   }
   if (command == "reload") {
     std::string err = reload();

@@ -19,6 +19,7 @@
 #include "vrrpd/net/garp.h"
 #include "vrrpd/net/link_monitor.h"
 #include "vrrpd/net/vrrp_socket.h"
+#include "checkers/checker_service.h"
 #include "notify/program_runner.h"
 #include "notify/state_notifier.h"
 
@@ -54,6 +55,12 @@ class Daemon {
   // Re-reads the config file; on error keeps the running config. Returns "" or the error.
   std::string reload();
   void on_transition(Instance& instance, const Transition& t);
+  // A check's status arrived from the checker thread (posted to this loop).
+  void on_check_status(const checkers::CheckStatus& status, bool changed);
+  // Resets the status table for `checks`, keeping the state of unchanged ones.
+  void init_check_status(const std::vector<config::Check>& checks, const std::vector<config::Check>& previous);
+  // Tells a new instance about the checks it tracks and their current state.
+  void attach_checks(Instance& instance);
   void sync_group_follow(Instance& instance, const Transition& t);
   Instance* find_instance(const std::string& name);
 
@@ -69,6 +76,8 @@ class Daemon {
   net::LinkMonitor links_;
   notify::ProgramRunner programs_;
   notify::StateNotifier notifier_;
+  std::unique_ptr<checkers::CheckerService> checks_;
+  std::map<std::string, checkers::CheckStatus> check_status_;  // by check name; VRRP thread only
   std::unique_ptr<control::ControlServer> control_;
   int signal_fd_ = -1;
   // One socket per (interface, family), shared by that link's instances.

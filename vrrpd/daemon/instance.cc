@@ -66,7 +66,7 @@ void Instance::start() {
   running_ = true;
   iface_ = env_.read_interface(cfg_.interface);
   for (const auto& t : cfg_.track_interfaces) tracked_up_[t.name] = env_.read_interface(t.name).up;
-  reevaluate_links("startup");
+  reevaluate_links();
   if (auto src = source_address()) router_.set_local_address(*src);
   log::info("VRRP_Instance(" + cfg_.name + ") starting on " + cfg_.interface + " VRID " +
             std::to_string(cfg_.virtual_router_id) + " " + family_name(family_) + " v" +
@@ -158,7 +158,7 @@ void Instance::on_link_change(const std::string& ifname) {
       relevant = true;
     }
   }
-  if (relevant) reevaluate_links("link change");
+  if (relevant) reevaluate_links();
 }
 
 int Instance::effective_priority() const {
@@ -169,10 +169,44 @@ int Instance::effective_priority() const {
     auto it = tracked_up_.find(t.name);
     if (t.weight != 0 && it != tracked_up_.end() && !it->second) p += t.weight;
   }
+  // keepalived's track_script rule: a positive weight counts while the check
+  // is up, a negative one while it is down.
+  for (const auto& [name, c] : checks_) {
+    if (c.weight > 0 && c.up) p += c.weight;
+    if (c.weight < 0 && !c.up) p += c.weight;
+  }
   return std::clamp(p, 1, 254);
 }
 
-void Instance::reevaluate_links(const std::string& /*why*/) {
+std::string Instance::priority_detail() const {
+  std::string d = "base " + std::to_string(base_priority_);
+  if (base_priority_ == vrrp::kPriorityOwner) return d + " (address owner, never adjusted)";
+  auto signed_str = [](int w) { return (w > 0 ? "+" : "") + std::to_string(w); };
+  for (const auto& t : cfg_.track_interfaces) {
+    auto it = tracked_up_.find(t.name);
+    if (t.weight != 0 && it != tracked_up_.end() && !it->second)
+      d += ", " + t.name + " down " + signed_str(t.weight);
+  }
+  for (const auto& [name, c] : checks_) {
+    if (c.weight > 0 && c.up) d += ", check " + name + " up " + signed_str(c.weight);
+    if (c.weight < 0 && !c.up) d += ", check " + name + " down " + signed_str(c.weight);
+  }
+  return d;
+}
+
+void Instance::track_check(const std::string& name, int weight, bool up) {
+  checks_[name] = {weight, up, up ? "initial state up" : "initial state down"};
+}
+
+void Instance::set_check_health(const std::string& name, bool up, const std::string& reason) {
+  auto it = checks_.find(name);
+  if (it == checks_.end()) return;
+  it->second.up = up;
+  it->second.reason = reason;
+  if (running_) reevaluate_links();
+}
+
+void Instance::reevaluate_links() {
   std::string fault;
   if (iface_.index == 0) {
     fault = "interface " + cfg_.interface + " does not exist";
@@ -184,6 +218,9 @@ void Instance::reevaluate_links(const std::string& /*why*/) {
         fault = "tracked interface " + t.name + " is down";
         break;
       }
+    }
+    for (const auto& [name, c] : checks_) {
+      if (fault.empty() && c.weight == 0 && !c.up) fault = "check " + name + " is down: " + c.reason;
     }
   }
   const TimePoint now = env_.loop.now();
@@ -200,13 +237,11 @@ void Instance::reevaluate_links(const std::string& /*why*/) {
     apply(router_.set_priority(now, effective_priority()));
   }
   if (fault.empty() != fault_reason_.empty()) {
-    const std::string reason = fault.empty() ? "fault cleared: " + fault_reason_ + " no more" : fault;
+    const std::string reason = fault.empty() ? "fault cleared (was: " + fault_reason_ + ")" : fault;
     fault_reason_ = fault;
-    if (fault.empty() && iface_.index != 0) {
-      // The link came back: the kernel may have dropped our memberships.
-      log::info("VRRP_Instance(" + cfg_.name + ") " + cfg_.interface + " is up");
-    }
-    apply(router_.set_fault(now, !fault.empty(), fault.empty() ? "link up" : fault));
+    apply(router_.set_fault(now, !fault.empty(), reason));
+  } else {
+    fault_reason_ = fault;  // still faulted, perhaps for another reason now
   }
 }
 
@@ -296,6 +331,9 @@ void Instance::start_announcements() {
 }
 
 void Instance::apply(const std::vector<Action>& actions) {
+  // The transition happened when the event arrived, not after the adverts,
+  // VIP changes and GARPs done for it.
+  const long long event_wall_ms = wall_clock_ms();
   for (const auto& a : actions) {
     switch (a.kind) {
       case Action::Kind::kSendAdvert: send_advert(a.priority); break;
@@ -308,7 +346,7 @@ void Instance::apply(const std::vector<Action>& actions) {
         break;
       case Action::Kind::kSendGarp: start_announcements(); break;
       case Action::Kind::kStateChange: {
-        last_transition_ = {a.from, a.to, a.reason, wall_clock_ms()};
+        last_transition_ = {a.from, a.to, a.reason, event_wall_ms};
         ++stats_.transitions;
         if (a.to == State::kMaster) ++stats_.became_master;
         if (a.from == State::kMaster) ++stats_.released_master;
@@ -351,6 +389,7 @@ nlohmann::json Instance::to_json() const {
           {"priority", router_.priority()},
           {"base_priority", base_priority_},
           {"configured_priority", cfg_.priority},
+          {"priority_detail", priority_detail()},
           {"master", master},
           {"master_priority", router_.state() == State::kMaster ? router_.priority() : router_.master_priority()},
           {"advert_interval_ms", cfg_.advert_interval.count()},

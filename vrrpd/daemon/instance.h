@@ -83,6 +83,11 @@ class Instance {
   void on_packet(const net::ReceivedPacket& packet);
   // The kernel said a link or the addresses on it changed (ifname may be any).
   void on_link_change(const std::string& ifname);
+  // Declares a tracked health check (before start()): its resolved weight
+  // (0: FAULT while down) and its initial state.
+  void track_check(const std::string& name, int weight, bool up);
+  // A tracked check changed state (from the checker thread, via the loop).
+  void set_check_health(const std::string& name, bool up, const std::string& reason);
   // vrrpctl set-priority: replaces the configured priority (1..254, or 255 if owner).
   void set_base_priority(int priority);
   void set_maintenance(bool on);
@@ -106,8 +111,11 @@ class Instance {
   void set_vips(bool present);
   void start_announcements();
   void announce_burst(int count);
-  void reevaluate_links(const std::string& why);
+  // Recomputes fault and effective priority from links and checks.
+  void reevaluate_links();
   int effective_priority() const;
+  // Why the priority is what it is: "base 200, check db down -50, eth1 down -20".
+  std::string priority_detail() const;
   std::optional<IpAddress> source_address() const;
   vrrp::RxCheckParams rx_params() const;
 
@@ -122,6 +130,12 @@ class Instance {
   int garp_left_in_burst_ = 0;
   net::InterfaceInfo iface_;
   std::map<std::string, bool> tracked_up_;  // tracked interface -> link up
+  struct TrackedCheckState {
+    int weight = 0;
+    bool up = true;
+    std::string reason;
+  };
+  std::map<std::string, TrackedCheckState> checks_;  // tracked check name -> state
   int base_priority_;
   std::string fault_reason_;
   bool running_ = false;
