@@ -19,6 +19,15 @@ class ElectionTest(unittest.TestCase):
         self.addCleanup(lab.close)
         return lab
 
+    def start_pair(self, lab, master_priority=200, backup_priority=100):
+        """h1 and h2 with the given priorities; returns once h1 holds the VIP."""
+        h1, h2 = lab.hosts
+        h1.start_vrrpd(native_config(instance_config(priority=master_priority)))
+        h2.start_vrrpd(native_config(instance_config(priority=backup_priority)))
+        wait_until(lambda: h1.has_address(VIP) and h1.state("VI_1") == "MASTER" and h2.state("VI_1") == "BACKUP",
+                   what="h1 MASTER holding the VIP, h2 BACKUP")
+        return h1, h2
+
     def assert_single_master(self, hosts, name="VI_1"):
         states = [h.state(name) for h in hosts]
         self.assertEqual(states.count("MASTER"), 1, states)
@@ -56,10 +65,7 @@ class ElectionTest(unittest.TestCase):
 
     def test_sigterm_moves_vip_and_releases_it(self):
         lab = self.lab()
-        h1, h2 = lab.hosts
-        h1.start_vrrpd(native_config(instance_config(priority=200)))
-        h2.start_vrrpd(native_config(instance_config(priority=100)))
-        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 holds VIP")
+        h1, h2 = self.start_pair(lab, 200, 100)
         self.assertEqual(h1.stop_vrrpd(signal.SIGTERM), 0)
         self.assertFalse(h1.has_address(VIP), "SIGTERM must remove the VIP")
         wait_until(lambda: h2.has_address(VIP), what="h2 takes the VIP")
@@ -70,10 +76,7 @@ class ElectionTest(unittest.TestCase):
 
     def test_link_cut_moves_vip_and_preempt_takes_it_back(self):
         lab = self.lab()
-        h1, h2 = lab.hosts
-        h1.start_vrrpd(native_config(instance_config(priority=200)))
-        h2.start_vrrpd(native_config(instance_config(priority=100)))
-        wait_until(lambda: h1.state("VI_1") == "MASTER" and h2.state("VI_1") == "BACKUP", what="h1 MASTER")
+        h1, h2 = self.start_pair(lab, 200, 100)
         lab.cut(h1)
         wait_until(lambda: h2.state("VI_1") == "MASTER", what="h2 MASTER after cut")
         self.assertTrue(h2.has_address(VIP))
@@ -112,10 +115,7 @@ class ElectionTest(unittest.TestCase):
 
     def test_priority_change_moves_vip(self):
         lab = self.lab()
-        h1, h2 = lab.hosts
-        h1.start_vrrpd(native_config(instance_config(priority=200)))
-        h2.start_vrrpd(native_config(instance_config(priority=150)))
-        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 holds VIP")
+        h1, h2 = self.start_pair(lab, 200, 150)
         self.assertIn("set to 50", h1.vrrpctl("set-priority", "VI_1", "50").stdout)
         wait_until(lambda: h2.has_address(VIP), what="h2 preempts the lowered master")
         wait_until(lambda: h1.state("VI_1") == "BACKUP", what="h1 BACKUP")
@@ -128,10 +128,7 @@ class ElectionTest(unittest.TestCase):
 
     def test_maintenance_hands_mastership_away(self):
         lab = self.lab()
-        h1, h2 = lab.hosts
-        h1.start_vrrpd(native_config(instance_config(priority=200)))
-        h2.start_vrrpd(native_config(instance_config(priority=100)))
-        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 holds VIP")
+        h1, h2 = self.start_pair(lab, 200, 100)
         h1.vrrpctl("maintenance", "VI_1", "on")
         wait_until(lambda: h2.has_address(VIP), what="h2 takes over")
         time.sleep(1.0)
