@@ -158,6 +158,31 @@ TEST_F(InstanceTest, GarpBurstThenSecondBurstAfterDelay) {
   EXPECT_EQ(inst->stats().garp_sent, 10u);
 }
 
+TEST_F(InstanceTest, GarpRefreshRepeatsWhileMasterAndStopsOnLeaving) {
+  auto c = cfg();
+  c.garp.master_repeat = 2;
+  c.garp.master_delay = milliseconds(0);
+  c.garp.master_refresh = milliseconds(2000);
+  c.garp.master_refresh_repeat = 3;
+  c.garp.interval = milliseconds(50);
+  auto inst = make(c);
+  inst->start();
+  run_for(milliseconds(500));
+  ASSERT_EQ(inst->state(), vrrp::State::kMaster);
+  ASSERT_EQ(announcer.sent.size(), 2u);
+  EXPECT_EQ(announcer.sent[1].first - announcer.sent[0].first, milliseconds(50));  // garp_interval
+  run_for(milliseconds(4200));  // two refreshes of 3 packets each
+  ASSERT_EQ(announcer.sent.size(), 8u);
+  EXPECT_EQ(announcer.sent[2].first - announcer.sent[0].first, milliseconds(2000));
+  // A better master appears and keeps advertising: no refresh for a BACKUP.
+  for (int i = 0; i < 100; ++i) {
+    inst->on_packet(packet_from("192.0.2.9", 200));
+    run_for(milliseconds(100));
+  }
+  EXPECT_EQ(inst->state(), vrrp::State::kBackup);
+  EXPECT_EQ(announcer.sent.size(), 8u);
+}
+
 TEST_F(InstanceTest, HigherPriorityAdvertMakesMasterStepDownAndRemoveVips) {
   auto inst = make(cfg());
   inst->start();
