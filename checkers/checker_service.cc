@@ -7,6 +7,7 @@
 
 #include "checkers/dns_probe.h"
 #include "checkers/exec_probe.h"
+#include "checkers/mysql_probe.h"
 #include "checkers/tcp_probe.h"
 #include "vrrpd/config/config.h"
 
@@ -16,8 +17,9 @@ std::unique_ptr<Probe> make_probe(EventLoop& loop, const config::Check& check, c
   if (check.kind == "tcp") return std::make_unique<TcpProbe>(loop, check);
   if (check.kind == "dns") return std::make_unique<DnsProbe>(loop, check);
   if (check.kind == "exec") return std::make_unique<ExecProbe>(loop, check, run_as);
+  if (check.kind == "mysql") return std::make_unique<MysqlProbe>(loop, check);
   throw std::invalid_argument("check '" + check.name + "': kind '" + check.kind +
-                              "' is not available in this build; available: tcp, dns, exec");
+                              "' is not available in this build; available: tcp, dns, exec, mysql");
 }
 
 CheckerService::CheckerService(notify::RunOptions run_as, Sink sink)
