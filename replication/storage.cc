@@ -1,0 +1,119 @@
+// FileStorage and StorageRegion; see storage.h.
+#include "replication/storage.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+
+namespace vrrpd::replication {
+
+namespace {
+
+std::string errno_text(const std::string& what, const std::string& path, int err) {
+  return what + " " + path + ": " + std::strerror(err);
+}
+
+Result<uint64_t> storage_size(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Result<uint64_t>::failure(errno_text("fstat", path, errno));
+  if (S_ISBLK(st.st_mode)) {
+    uint64_t bytes = 0;
+    if (::ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+      return Result<uint64_t>::failure(errno_text("BLKGETSIZE64", path, errno));
+    }
+    return bytes;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Result<uint64_t>::failure(path + " is neither a regular file nor a block device");
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileStorage>> FileStorage::open(const std::string& path) {
+  using R = Result<std::unique_ptr<FileStorage>>;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return R::failure(errno_text("cannot open", path, errno));
+  auto size = storage_size(fd, path);
+  if (!size) {
+    ::close(fd);
+    return R::failure(size.error());
+  }
+  return std::unique_ptr<FileStorage>(new FileStorage(fd, size.value(), path));
+}
+
+Result<std::unique_ptr<FileStorage>> FileStorage::create(const std::string& path, uint64_t size) {
+  using R = Result<std::unique_ptr<FileStorage>>;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return R::failure(errno_text("cannot create", path, errno));
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return R::failure(errno_text("cannot size", path, err));
+  }
+  return std::unique_ptr<FileStorage>(new FileStorage(fd, size, path));
+}
+
+FileStorage::~FileStorage() { ::close(fd_); }
+
+IoStatus FileStorage::read(uint64_t offset, std::span<uint8_t> out) {
+  if (!range_fits(offset, out.size(), size_)) return IoStatus::error(EINVAL);
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoStatus::error(errno);
+    }
+    if (n == 0) return IoStatus::error(EIO);  // file shrank under us
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+IoStatus FileStorage::write(uint64_t offset, std::span<const uint8_t> data) {
+  if (!range_fits(offset, data.size(), size_)) return IoStatus::error(EINVAL);
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoStatus::error(errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+IoStatus FileStorage::flush() {
+  // fdatasync: the data and the metadata needed to read it back (file size);
+  // timestamps need not be durable.
+  while (::fdatasync(fd_) != 0) {
+    if (errno != EINTR) return IoStatus::error(errno);
+  }
+  return {};
+}
+
+StorageRegion::StorageRegion(BlockStorage& parent, uint64_t base, uint64_t length)
+    : parent_(parent), base_(base), length_(length) {
+  assert(range_fits(base, length, parent.size()));
+}
+
+IoStatus StorageRegion::read(uint64_t offset, std::span<uint8_t> out) {
+  if (!range_fits(offset, out.size(), length_)) return IoStatus::error(EINVAL);
+  return parent_.read(base_ + offset, out);
+}
+
+IoStatus StorageRegion::write(uint64_t offset, std::span<const uint8_t> data) {
+  if (!range_fits(offset, data.size(), length_)) return IoStatus::error(EINVAL);
+  return parent_.write(base_ + offset, data);
+}
+
+}  // namespace vrrpd::replication

@@ -1,0 +1,85 @@
+// Backing storage of a replicated volume: the BlockStorage interface that the
+// engine reads and writes through, FileStorage (a regular file or a block
+// device), and StorageRegion (a bounds-checked window onto another storage,
+// used to keep data I/O out of an internal metadata area). The fake with
+// crash and error injection lives in tests/unit/replication/fake_storage.h.
+//
+// Data path: no exceptions, every call returns IoStatus. Offsets and lengths
+// are in bytes. Not thread-safe by itself: the owner serialises calls or the
+// implementation says otherwise.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "replication/result.h"
+
+namespace vrrpd::replication {
+
+// Byte-addressed storage with explicit durability: data written by write() is
+// durable only once a later flush() has returned success.
+class BlockStorage {
+ public:
+  virtual ~BlockStorage() = default;
+  // Size in bytes; fixed for the lifetime of the object.
+  virtual uint64_t size() const = 0;
+  // Reads exactly out.size() bytes at `offset`. EINVAL if the range exceeds size().
+  virtual IoStatus read(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Writes all of `data` at `offset`. EINVAL if the range exceeds size().
+  virtual IoStatus write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Makes every completed write durable (fdatasync for files).
+  virtual IoStatus flush() = 0;
+};
+
+// True if [offset, offset+length) lies within [0, size) without overflow.
+inline bool range_fits(uint64_t offset, uint64_t length, uint64_t size) {
+  return offset <= size && length <= size - offset;
+}
+
+// A regular file or block device, accessed with pread/pwrite/fdatasync.
+class FileStorage final : public BlockStorage {
+ public:
+  // Opens `path` read-write (O_CLOEXEC). The size is the file size, or the
+  // device size (BLKGETSIZE64) for a block device.
+  static Result<std::unique_ptr<FileStorage>> open(const std::string& path);
+  // Creates (or truncates) a regular file of `size` bytes (sparse) and opens it.
+  static Result<std::unique_ptr<FileStorage>> create(const std::string& path, uint64_t size);
+
+  ~FileStorage() override;
+  FileStorage(const FileStorage&) = delete;
+  FileStorage& operator=(const FileStorage&) = delete;
+
+  uint64_t size() const override { return size_; }
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
+  IoStatus flush() override;
+  const std::string& path() const { return path_; }
+
+ private:
+  FileStorage(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  int fd_;
+  uint64_t size_;
+  std::string path_;
+};
+
+// The bytes [base, base+length) of `parent`, seen as a storage of its own
+// starting at 0. Any access beyond `length` fails with EINVAL, so a data-area
+// region can never overwrite the metadata that follows it on the same device.
+class StorageRegion final : public BlockStorage {
+ public:
+  // `parent` must outlive the region; the range must fit in parent.size().
+  StorageRegion(BlockStorage& parent, uint64_t base, uint64_t length);
+  uint64_t size() const override { return length_; }
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
+  IoStatus flush() override { return parent_.flush(); }
+
+ private:
+  BlockStorage& parent_;
+  uint64_t base_;
+  uint64_t length_;
+};
+
+}  // namespace vrrpd::replication

@@ -1,0 +1,128 @@
+// FakeStorage: an in-memory BlockStorage for tests, with the durability model
+// of a real disk made explicit. Writes are visible to reads at once but are
+// durable only after flush(); crash() throws away what was not flushed, or,
+// with a torn crash, keeps some pending writes and only a prefix of the next
+// one. Read, write and flush errors can be injected on byte ranges. Counts
+// and records every write so tests can prove what was (not) written.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "replication/storage.h"
+
+namespace vrrpd::replication::testing {
+
+class FakeStorage final : public BlockStorage {
+ public:
+  struct WriteRecord {
+    uint64_t offset;
+    uint64_t length;
+  };
+  // How much of the unflushed writes survives crash(): the first
+  // `complete_writes` pending writes fully, then `torn_bytes` bytes of the
+  // next one (a torn write), and nothing after that.
+  struct CrashOptions {
+    size_t complete_writes = 0;
+    size_t torn_bytes = 0;
+  };
+
+  explicit FakeStorage(uint64_t size) : current_(size, 0) {}
+
+  uint64_t size() const override { return current_.size(); }
+
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override {
+    if (!range_fits(offset, out.size(), size())) return IoStatus::error(EINVAL);
+    if (int err = injected(read_errors_, offset, out.size())) return IoStatus::error(err);
+    std::memcpy(out.data(), current_.data() + offset, out.size());
+    return {};
+  }
+
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override {
+    if (!range_fits(offset, data.size(), size())) return IoStatus::error(EINVAL);
+    if (int err = injected(write_errors_, offset, data.size())) return IoStatus::error(err);
+    pending_.push_back(Pending{offset, std::vector<uint8_t>(current_.begin() + offset,
+                                                            current_.begin() + offset + data.size())});
+    std::memcpy(current_.data() + offset, data.data(), data.size());
+    writes_.push_back(WriteRecord{offset, data.size()});
+    return {};
+  }
+
+  IoStatus flush() override {
+    ++flush_calls_;
+    if (flush_error_ != 0) {
+      const int err = flush_error_;
+      if (flush_error_once_) flush_error_ = 0;
+      return IoStatus::error(err);
+    }
+    pending_.clear();  // everything written so far is now durable
+    return {};
+  }
+
+  // Power loss: the contents become what was durable plus what `opts` lets
+  // survive of the pending writes, in submission order.
+  void crash() { crash(CrashOptions{}); }
+  void crash(CrashOptions opts) {
+    // Undo the lost writes newest first, so each restores what it overwrote.
+    for (size_t i = pending_.size(); i-- > 0;) {
+      const Pending& p = pending_[i];
+      size_t kept = 0;
+      if (i < opts.complete_writes) kept = p.old_data.size();
+      else if (i == opts.complete_writes) kept = std::min(opts.torn_bytes, p.old_data.size());
+      std::memcpy(current_.data() + p.offset + kept, p.old_data.data() + kept, p.old_data.size() - kept);
+    }
+    pending_.clear();
+  }
+
+  // Error injection: any access overlapping [offset, offset+length) fails with `err`.
+  void fail_reads(uint64_t offset, uint64_t length, int err = EIO) { read_errors_.push_back({offset, length, err}); }
+  void fail_writes(uint64_t offset, uint64_t length, int err = EIO) { write_errors_.push_back({offset, length, err}); }
+  // The next flush (once) or every flush fails with `err`; nothing becomes durable.
+  void fail_flush(int err = EIO, bool once = true) {
+    flush_error_ = err;
+    flush_error_once_ = once;
+  }
+  void clear_faults() {
+    read_errors_.clear();
+    write_errors_.clear();
+    flush_error_ = 0;
+  }
+
+  // Direct access to the current contents, for corrupting bytes in tests.
+  std::vector<uint8_t>& bytes() { return current_; }
+  const std::vector<WriteRecord>& writes() const { return writes_; }
+  void clear_write_log() { writes_.clear(); }
+  size_t pending_writes() const { return pending_.size(); }
+  size_t flush_calls() const { return flush_calls_; }
+
+ private:
+  // An unflushed write and the bytes it replaced (the undo log of crash()).
+  struct Pending {
+    uint64_t offset;
+    std::vector<uint8_t> old_data;
+  };
+  struct Fault {
+    uint64_t offset, length;
+    int err;
+  };
+  static int injected(const std::vector<Fault>& faults, uint64_t off, uint64_t len) {
+    for (const Fault& f : faults) {
+      if (off < f.offset + f.length && f.offset < off + len) return f.err;
+    }
+    return 0;
+  }
+
+  std::vector<uint8_t> current_;  // what reads return; minus pending_ = what survives crash()
+  std::vector<Pending> pending_;  // written since the last successful flush
+  std::vector<WriteRecord> writes_;
+  std::vector<Fault> read_errors_, write_errors_;
+  int flush_error_ = 0;
+  bool flush_error_once_ = true;
+  size_t flush_calls_ = 0;
+};
+
+}  // namespace vrrpd::replication::testing
