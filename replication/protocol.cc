@@ -1,0 +1,597 @@
+// Replication wire protocol v1 codec; see protocol.h and PROTOCOL.md.
+#include "replication/protocol.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+
+#include "replication/crc32c.h"
+
+namespace vrrpd::replication::wire {
+namespace {
+
+// Appends big-endian fields to a byte vector. Calls chain, so each encoder
+// below reads as its payload's field list in wire order.
+class Writer {
+ public:
+  explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
+  Writer& u8(uint8_t v) { return be(v, 1); }
+  Writer& u16(uint16_t v) { return be(v, 2); }
+  Writer& u32(uint32_t v) { return be(v, 4); }
+  Writer& u64(uint64_t v) { return be(v, 8); }
+  Writer& bytes(std::span<const uint8_t> b) {
+    out_.insert(out_.end(), b.begin(), b.end());
+    return *this;
+  }
+  // u16 length + bytes; callers keep text within its limit (asserted).
+  Writer& text(const std::string& s, size_t limit) {
+    assert(s.size() <= limit);
+    (void)limit;
+    u16(static_cast<uint16_t>(s.size()));
+    return bytes({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+  }
+  template <typename E>
+  Writer& e8(E v) { return u8(static_cast<uint8_t>(v)); }
+
+ private:
+  Writer& be(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    return *this;
+  }
+  std::vector<uint8_t>& out_;
+};
+
+// Reads big-endian fields from a payload. A read past the end returns 0 and
+// marks the reader short; the caller checks status() once at the end, which
+// keeps each decoder a straight list of fields.
+class Reader {
+ public:
+  explicit Reader(std::span<const uint8_t> in) : in_(in) {}
+  uint8_t u8() { return static_cast<uint8_t>(be(1)); }
+  uint16_t u16() { return static_cast<uint16_t>(be(2)); }
+  uint32_t u32() { return static_cast<uint32_t>(be(4)); }
+  uint64_t u64() { return be(8); }
+  template <size_t N>
+  void array(std::array<uint8_t, N>& a) {
+    if (!take(N)) return;
+    std::copy_n(in_.begin() + pos_ - N, N, a.begin());
+  }
+  // Everything not read yet.
+  std::vector<uint8_t> rest() {
+    std::vector<uint8_t> v(in_.begin() + std::min(pos_, in_.size()), in_.end());
+    pos_ = in_.size();
+    return v;
+  }
+  std::string text(size_t limit) {
+    size_t n = u16();
+    if (n > limit) bad("text of " + std::to_string(n) + " bytes, limit " + std::to_string(limit));
+    if (!take(n) || !status_.ok()) return {};
+    return std::string(reinterpret_cast<const char*>(in_.data() + pos_ - n), n);
+  }
+  // Reads n bytes (1, 2 or 4) of reserved space, which must be zero.
+  void zero(int n, const char* what) { reserved_zero(be(n), what); }
+  void reserved_zero(uint64_t v, const char* what) {
+    if (v != 0 && status_.ok())
+      status_ = {DecodeError::kReservedNonZero, std::string(what) + " is not zero"};
+  }
+  void bad(const std::string& detail) {
+    if (status_.ok()) status_ = {DecodeError::kBadField, detail};
+  }
+  void length_mismatch(const std::string& detail) {
+    if (status_.ok()) status_ = {DecodeError::kPayloadLengthMismatch, detail};
+  }
+  // Final verdict: first field error, else a length mismatch if the payload
+  // was too short or had bytes left over.
+  DecodeStatus status() const {
+    if (short_ || pos_ != in_.size())
+      return {DecodeError::kPayloadLengthMismatch,
+              "payload of " + std::to_string(in_.size()) + " bytes " +
+                  (short_ ? "too short" : "has trailing bytes")};
+    return status_;
+  }
+
+ private:
+  bool take(size_t n) {
+    if (short_ || in_.size() - pos_ < n) {
+      short_ = true;
+      return false;
+    }
+    pos_ += n;
+    return true;
+  }
+  uint64_t be(int n) {
+    if (!take(static_cast<size_t>(n))) return 0;
+    uint64_t v = 0;
+    for (int i = n; i > 0; --i) v = (v << 8) | in_[pos_ - i];
+    return v;
+  }
+  std::span<const uint8_t> in_;
+  size_t pos_ = 0;
+  bool short_ = false;
+  DecodeStatus status_;
+};
+
+// Enum validation: each decoder lists the values it accepts.
+template <typename E>
+E read_enum(Reader& r, std::initializer_list<E> allowed, const char* what) {
+  auto raw = r.u8();
+  for (E e : allowed)
+    if (static_cast<uint8_t>(e) == raw) return e;
+  r.bad(std::string("unknown ") + what + " " + std::to_string(raw));
+  return *allowed.begin();
+}
+Role read_role(Reader& r) { return read_enum(r, {Role::kSecondary, Role::kPrimary}, "role"); }
+DiskState read_disk(Reader& r) {
+  using enum DiskState;
+  return read_enum(r, {kDiskless, kAttaching, kInconsistent, kOutdated, kUpToDate, kConsistent},
+                   "disk state");
+}
+
+// Offset/length of a block on the data device: sector aligned, 1..1 MiB.
+void check_extent(Reader& r, uint64_t offset, uint64_t length) {
+  if (offset % kSectorSize != 0 || length % kSectorSize != 0)
+    r.bad("offset " + std::to_string(offset) + " / length " + std::to_string(length) +
+          " not a multiple of 512");
+  else if (length == 0 || length > kMaxDataBytes)
+    r.bad("length " + std::to_string(length) + " not in 1.." + std::to_string(kMaxDataBytes));
+}
+
+// u64 offset, u32 length of a block, checked.
+void get_extent(Reader& r, uint64_t& offset, uint32_t& length) {
+  offset = r.u64();
+  length = r.u32();
+  check_extent(r, offset, length);
+}
+
+// ---- BitmapChunk run-length encoding ----
+
+void put_uleb(std::vector<uint8_t>& out, uint64_t v) {
+  do {
+    uint8_t b = v & 0x7F;
+    v >>= 7;
+    out.push_back(v ? (b | 0x80) : b);
+  } while (v);
+}
+// Reads one ULEB128 value; false on a truncated or over-long (> 64 bit) one.
+bool get_uleb(std::span<const uint8_t> in, size_t& pos, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && pos < in.size(); shift += 7) {
+    uint8_t b = in[pos++];
+    v |= uint64_t{b & 0x7Fu} << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+bool bit_at(std::span<const uint8_t> bits, uint64_t n) { return (bits[n / 8] >> (n % 8)) & 1; }
+
+// Calls fn(first, length, value) for each maximal run of equal bits in
+// [0, bit_count).
+template <typename Fn>
+void walk_runs(std::span<const uint8_t> bits, uint64_t bit_count, Fn fn) {
+  for (uint64_t n = 0; n < bit_count;) {
+    uint64_t start = n;
+    bool value = bit_at(bits, n);
+    while (n < bit_count && bit_at(bits, n) == value) ++n;
+    fn(start, n - start, value);
+  }
+}
+std::vector<uint8_t> rle_encode(std::span<const uint8_t> bits, uint64_t bit_count) {
+  std::vector<uint8_t> out;
+  if (bit_at(bits, 0)) put_uleb(out, 0);  // runs start with clear bits
+  walk_runs(bits, bit_count, [&out](uint64_t, uint64_t len, bool) { put_uleb(out, len); });
+  return out;
+}
+// Checks runs sum to bit_count with no empty run after the first (so every
+// bitmap has exactly one encoding and a hostile chunk cannot loop forever).
+bool rle_valid(std::span<const uint8_t> runs, uint64_t bit_count) {
+  size_t pos = 0;
+  uint64_t total = 0;
+  bool first = true;
+  while (pos < runs.size()) {
+    uint64_t len;
+    if (!get_uleb(runs, pos, len) || (len == 0 && !first) || len > bit_count - total)
+      return false;
+    total += len;
+    first = false;
+  }
+  return total == bit_count;
+}
+
+// ---- per-type payload encoders (overloads picked by std::visit) ----
+
+void put(Writer& w, const Hello& m) {
+  w.u16(m.min_version).u16(m.max_version).u32(m.node_id).u64(m.device_size);
+  w.e8(m.protocol).e8(m.role).e8(m.disk_state).u8(0).u32(m.flags);
+  w.u64(m.generations.current).u64(m.generations.bitmap);
+  w.u64(m.generations.history[0]).u64(m.generations.history[1]);
+  w.text(m.node_name, kMaxNodeNameBytes);
+}
+void put(Writer& w, const AuthChallenge& m) { w.bytes(m.nonce); }
+void put(Writer& w, const AuthResponse& m) { w.bytes(m.mac); }
+void put(Writer& w, const AuthResult& m) { w.u8(m.ok).u8(0).text(m.reason, kMaxReasonBytes); }
+void put(Writer& w, const Data& m) {
+  w.u64(m.offset).u32(m.flags).u32(static_cast<uint32_t>(m.data.size())).bytes(m.data);
+}
+void put(Writer& w, const DataAck& m) { w.u64(m.sequence).e8(m.kind).u8(0).u16(0); }
+void put(Writer& w, const Barrier& m) { w.u32(m.barrier); }
+void put(Writer& w, const BarrierAck& m) { w.u32(m.barrier).u32(m.write_count); }
+void put(Writer& w, const BitmapChunk& m) {
+  w.u64(m.offset_bits).u64(m.bit_count).e8(m.encoding).u8(0).u16(0).bytes(m.bytes);
+}
+void put(Writer& w, const ResyncRequest& m) {
+  w.u64(m.offset).u32(m.length).u32(m.want_checksum ? 1 : 0);
+}
+void put(Writer& w, const ResyncReply& m) {
+  w.u64(m.offset).u32(static_cast<uint32_t>(m.data.size())).bytes(m.data);
+}
+void put(Writer& w, const ChecksumReply& m) { w.u64(m.offset).u32(m.length).bytes(m.digest); }
+void put(Writer& w, const VerifyRequest& m) { w.u64(m.offset).u32(m.length); }
+void put(Writer& w, const VerifyReply& m) { w.u64(m.offset).u32(m.length).bytes(m.digest); }
+void put(Writer& w, const StateChange& m) { w.e8(m.role).e8(m.disk_state).u16(0); }
+void put(Writer&, const Ping&) {}
+void put(Writer&, const PingAck&) {}
+void put(Writer& w, const Disconnect& m) {
+  w.u16(static_cast<uint16_t>(m.code)).text(m.reason, kMaxReasonBytes);
+}
+
+// ---- per-type payload decoders; each reads every field, then validates ----
+
+void get(Reader& r, Hello& m) {
+  m.min_version = r.u16();
+  m.max_version = r.u16();
+  m.node_id = r.u32();
+  m.device_size = r.u64();
+  m.protocol = read_enum(r, {ReplicationProtocol::kA, ReplicationProtocol::kB,
+                             ReplicationProtocol::kC}, "replication protocol");
+  m.role = read_role(r);
+  m.disk_state = read_disk(r);
+  r.zero(1, "Hello reserved byte");
+  // Unknown flag bits are kept, not refused: they may be a later version's.
+  m.flags = r.u32();
+  m.generations.current = r.u64();
+  m.generations.bitmap = r.u64();
+  m.generations.history[0] = r.u64();
+  m.generations.history[1] = r.u64();
+  m.node_name = r.text(kMaxNodeNameBytes);
+  if (m.min_version == 0 || m.min_version > m.max_version)
+    r.bad("version range " + std::to_string(m.min_version) + ".." +
+          std::to_string(m.max_version));
+}
+void get(Reader& r, AuthChallenge& m) { r.array(m.nonce); }
+void get(Reader& r, AuthResponse& m) { r.array(m.mac); }
+void get(Reader& r, AuthResult& m) {
+  uint8_t ok = r.u8();
+  if (ok > 1) r.bad("AuthResult ok " + std::to_string(ok));
+  m.ok = ok == 1;
+  r.zero(1, "AuthResult reserved byte");
+  m.reason = r.text(kMaxReasonBytes);
+}
+// Shared by Data and ResyncReply: a length field that must equal what follows.
+std::vector<uint8_t> get_block(Reader& r, uint64_t offset) {
+  uint32_t length = r.u32();
+  std::vector<uint8_t> data = r.rest();
+  if (length != data.size())
+    r.length_mismatch("length field " + std::to_string(length) + " but " +
+                      std::to_string(data.size()) + " data bytes");
+  check_extent(r, offset, data.size());
+  return data;
+}
+void get(Reader& r, Data& m) {
+  m.offset = r.u64();
+  m.flags = r.u32();
+  r.reserved_zero(m.flags & ~kDataKnownFlags, "Data flags");
+  m.data = get_block(r, m.offset);
+}
+void get(Reader& r, DataAck& m) {
+  m.sequence = r.u64();
+  m.kind = read_enum(r, {AckKind::kReceived, AckKind::kWritten, AckKind::kFailed}, "ack kind");
+  r.zero(3, "DataAck reserved");
+}
+void get(Reader& r, Barrier& m) { m.barrier = r.u32(); }
+void get(Reader& r, BarrierAck& m) {
+  m.barrier = r.u32();
+  m.write_count = r.u32();  // not checked here: the receiver compares it with its count
+}
+void get(Reader& r, BitmapChunk& m) {
+  m.offset_bits = r.u64();
+  m.bit_count = r.u64();
+  m.encoding = read_enum(r, {BitmapEncoding::kRaw, BitmapEncoding::kRle}, "bitmap encoding");
+  r.zero(3, "BitmapChunk reserved");
+  m.bytes = r.rest();
+  if (m.bit_count == 0 || m.bit_count > kMaxBitmapChunkBits) {
+    r.bad("bit count " + std::to_string(m.bit_count) + " not in 1.." +
+          std::to_string(kMaxBitmapChunkBits));
+  } else if (m.encoding == BitmapEncoding::kRaw) {
+    if (m.bytes.size() != (m.bit_count + 7) / 8)
+      r.bad("raw bitmap of " + std::to_string(m.bytes.size()) + " bytes for " +
+            std::to_string(m.bit_count) + " bits");
+    else if (m.bit_count % 8 && (m.bytes.back() >> (m.bit_count % 8)))
+      r.reserved_zero(1, "raw bitmap padding");
+  } else if (!rle_valid(m.bytes, m.bit_count)) {
+    r.bad("run-length bitmap does not describe exactly " + std::to_string(m.bit_count) + " bits");
+  }
+}
+void get(Reader& r, ResyncRequest& m) {
+  get_extent(r, m.offset, m.length);
+  uint32_t flags = r.u32();
+  r.reserved_zero(flags & ~1u, "ResyncRequest flags");
+  m.want_checksum = flags & 1;
+}
+void get(Reader& r, ResyncReply& m) {
+  m.offset = r.u64();
+  m.data = get_block(r, m.offset);
+}
+void get(Reader& r, ChecksumReply& m) {
+  get_extent(r, m.offset, m.length);
+  r.array(m.digest);
+}
+void get(Reader& r, VerifyRequest& m) { get_extent(r, m.offset, m.length); }
+void get(Reader& r, VerifyReply& m) {
+  get_extent(r, m.offset, m.length);
+  r.array(m.digest);
+}
+void get(Reader& r, StateChange& m) {
+  m.role = read_role(r);
+  m.disk_state = read_disk(r);
+  r.zero(2, "StateChange reserved");
+}
+void get(Reader&, Ping&) {}
+void get(Reader&, PingAck&) {}
+void get(Reader& r, Disconnect& m) {
+  // Unknown codes are kept: a later version may add reasons.
+  m.code = static_cast<DisconnectCode>(r.u16());
+  m.reason = r.text(kMaxReasonBytes);
+}
+
+template <typename T>
+DecodeStatus decode_as(std::span<const uint8_t> payload, Message& out) {
+  T m;
+  Reader r(payload);
+  get(r, m);
+  DecodeStatus s = r.status();
+  if (s.ok()) out = std::move(m);
+  return s;
+}
+
+void put_header(std::span<uint8_t, kHeaderSize> b, uint16_t version, uint16_t type,
+                uint16_t flags, uint64_t sequence, std::span<const uint8_t> payload) {
+  std::vector<uint8_t> h;
+  h.reserve(kHeaderSize);
+  Writer w(h);
+  w.u32(kMagic).u16(version).u16(type).u16(flags).u16(0 /* reserved */).u64(sequence);
+  w.u32(static_cast<uint32_t>(payload.size())).u32(crc32c(payload));
+  w.u32(crc32c(h));  // over bytes 0..27
+  std::copy(h.begin(), h.end(), b.begin());
+}
+
+}  // namespace
+
+const char* to_string(DecodeError e) {
+  // In DecodeError order.
+  static constexpr const char* kNames[] = {
+      "ok",           "truncated",       "bad-magic",    "unsupported-version",
+      "bad-header-crc", "bad-payload-crc", "unknown-type", "payload-too-large",
+      "payload-length-mismatch",         "reserved-non-zero", "bad-field"};
+  auto i = static_cast<size_t>(e);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
+}
+
+std::string DecodeStatus::message() const {
+  return detail.empty() ? to_string(error) : std::string(to_string(error)) + ": " + detail;
+}
+
+// Frame types and names, in the order of the Message variant's alternatives,
+// so a variant index maps to its type (checked by the static_assert).
+namespace {
+struct TypeInfo {
+  FrameType type;
+  const char* name;
+};
+constexpr TypeInfo kTypes[] = {
+    {FrameType::kHello, "Hello"},           {FrameType::kAuthChallenge, "AuthChallenge"},
+    {FrameType::kAuthResponse, "AuthResponse"}, {FrameType::kAuthResult, "AuthResult"},
+    {FrameType::kData, "Data"},             {FrameType::kDataAck, "DataAck"},
+    {FrameType::kBarrier, "Barrier"},       {FrameType::kBarrierAck, "BarrierAck"},
+    {FrameType::kBitmapChunk, "BitmapChunk"}, {FrameType::kResyncRequest, "ResyncRequest"},
+    {FrameType::kResyncReply, "ResyncReply"}, {FrameType::kChecksumReply, "ChecksumReply"},
+    {FrameType::kVerifyRequest, "VerifyRequest"}, {FrameType::kVerifyReply, "VerifyReply"},
+    {FrameType::kStateChange, "StateChange"}, {FrameType::kPing, "Ping"},
+    {FrameType::kPingAck, "PingAck"},       {FrameType::kDisconnect, "Disconnect"},
+};
+static_assert(std::size(kTypes) == std::variant_size_v<Message>);
+
+template <size_t I = 0>
+DecodeStatus decode_index(size_t index, std::span<const uint8_t> payload, Message& out) {
+  if constexpr (I < std::variant_size_v<Message>) {
+    if (index == I) return decode_as<std::variant_alternative_t<I, Message>>(payload, out);
+    return decode_index<I + 1>(index, payload, out);
+  } else {
+    return {DecodeError::kUnknownType, ""};
+  }
+}
+}  // namespace
+
+const char* to_string(FrameType t) {
+  for (const TypeInfo& i : kTypes)
+    if (i.type == t) return i.name;
+  return "unknown";
+}
+
+FrameType type_of(const Message& m) { return kTypes[m.index()].type; }
+
+std::vector<uint8_t> encode_payload(const Message& m) {
+  std::vector<uint8_t> out;
+  Writer w(out);
+  std::visit([&w](const auto& msg) { put(w, msg); }, m);
+  return out;
+}
+
+DecodeStatus decode_payload(uint16_t type, std::span<const uint8_t> payload, Message& out) {
+  for (size_t i = 0; i < std::size(kTypes); ++i)
+    if (static_cast<uint16_t>(kTypes[i].type) == type) return decode_index(i, payload, out);
+  return {DecodeError::kUnknownType, "frame type " + std::to_string(type)};
+}
+
+std::vector<uint8_t> encode_raw_frame(const FrameHeader& h, std::span<const uint8_t> payload) {
+  std::vector<uint8_t> out(kHeaderSize);
+  put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), h.version, h.type, h.flags,
+             h.sequence, payload);
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+std::vector<uint8_t> encode_frame(const Frame& f) {
+  // Payload is written after a header-sized gap, so the frame is built in one
+  // buffer without copying the (up to 1 MiB) payload again.
+  std::vector<uint8_t> out(kHeaderSize);
+  Writer w(out);
+  std::visit([&w](const auto& msg) { put(w, msg); }, f.message);
+  FrameType type = type_of(f.message);
+  uint16_t version = type == FrameType::kHello ? kHelloVersion : kProtocolVersion;
+  put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), version,
+             static_cast<uint16_t>(type), 0, f.sequence,
+             std::span<const uint8_t>(out).subspan(kHeaderSize));
+  return out;
+}
+
+DecodeStatus decode_header(std::span<const uint8_t> b, FrameHeader& h) {
+  if (b.size() < kHeaderSize)
+    return {DecodeError::kTruncated, std::to_string(b.size()) + " of 32 header bytes"};
+  Reader r(b.first(kHeaderSize));
+  uint32_t magic = r.u32();
+  h.version = r.u16();
+  h.type = r.u16();
+  h.flags = r.u16();
+  uint16_t reserved = r.u16();
+  h.sequence = r.u64();
+  h.payload_length = r.u32();
+  h.payload_crc = r.u32();
+  // Magic first: a stream from something else (or out of step) is reported
+  // as such rather than as a CRC error.
+  if (magic != kMagic) {
+    char hex[48];
+    std::snprintf(hex, sizeof hex, "magic 0x%08x, want 0x%08x", magic, kMagic);
+    return {DecodeError::kBadMagic, hex};
+  }
+  if (crc32c(b.first(28)) != r.u32()) return {DecodeError::kBadHeaderCrc, ""};
+  bool hello = h.type == static_cast<uint16_t>(FrameType::kHello);
+  if (hello ? h.version != kHelloVersion
+            : (h.version < kMinProtocolVersion || h.version > kMaxProtocolVersion))
+    return {DecodeError::kUnsupportedVersion,
+            "frame version " + std::to_string(h.version) + ", this node speaks " +
+                (hello ? std::to_string(kHelloVersion) + " for Hello"
+                       : std::to_string(kMinProtocolVersion) + ".." +
+                             std::to_string(kMaxProtocolVersion))};
+  if (h.flags != 0 || reserved != 0)
+    return {DecodeError::kReservedNonZero, "header flags/reserved are not zero"};
+  if (h.payload_length > kMaxPayloadSize)
+    return {DecodeError::kPayloadTooLarge, "payload of " + std::to_string(h.payload_length) +
+                                               " bytes, limit " + std::to_string(kMaxPayloadSize)};
+  return {};
+}
+
+DecodeResult decode_frame(std::span<const uint8_t> bytes) {
+  DecodeResult res;
+  FrameHeader h;
+  res.status = decode_header(bytes, h);
+  if (!res.status.ok()) return res;
+  if (bytes.size() - kHeaderSize < h.payload_length) {
+    res.status = {DecodeError::kTruncated,
+                  std::to_string(bytes.size() - kHeaderSize) + " of " +
+                      std::to_string(h.payload_length) + " payload bytes"};
+    return res;
+  }
+  auto payload = bytes.subspan(kHeaderSize, h.payload_length);
+  if (crc32c(payload) != h.payload_crc) {
+    res.status = {DecodeError::kBadPayloadCrc,
+                  std::string(to_string(static_cast<FrameType>(h.type))) + " frame, sequence " +
+                      std::to_string(h.sequence)};
+    return res;
+  }
+  res.status = decode_payload(h.type, payload, res.frame.message);
+  if (!res.status.ok()) {
+    // Name the frame: "payload-length-mismatch: Data frame: ..." is what an
+    // operator needs to report a peer bug.
+    if (res.status.error != DecodeError::kUnknownType)
+      res.status.detail =
+          std::string(to_string(static_cast<FrameType>(h.type))) + " frame: " + res.status.detail;
+    return res;
+  }
+  res.frame.sequence = h.sequence;
+  res.consumed = kHeaderSize + h.payload_length;
+  return res;
+}
+
+FrameReader::FrameReader(size_t max_buffered) : max_buffered_(max_buffered) {
+  // Smaller than one frame would dead-lock a reader waiting for a full frame.
+  assert(max_buffered_ >= kMaxFrameSize);
+}
+
+size_t FrameReader::space() const { return max_buffered_ - buffered(); }
+
+bool FrameReader::feed(std::span<const uint8_t> chunk) {
+  if (chunk.size() > space()) return false;
+  // Drop consumed bytes before growing, so the buffer never exceeds the bound.
+  if (start_ > 0) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start_));
+    start_ = 0;
+  }
+  buf_.insert(buf_.end(), chunk.begin(), chunk.end());
+  return true;
+}
+
+FrameReader::Next FrameReader::next(Frame& out) {
+  if (!error_.ok()) return Next::kError;
+  auto avail = std::span<const uint8_t>(buf_).subspan(start_);
+  if (avail.size() < kHeaderSize) return Next::kNeedMore;
+  // Check the header as soon as it is complete, so a bad or oversize header
+  // fails now instead of after buffering up to 4 GiB of "payload".
+  FrameHeader h;
+  DecodeStatus s = decode_header(avail, h);
+  if (s.ok() && avail.size() < kHeaderSize + h.payload_length) return Next::kNeedMore;
+  DecodeResult r = s.ok() ? decode_frame(avail) : DecodeResult{std::move(s), {}, 0};
+  if (!r.status.ok()) {
+    error_ = std::move(r.status);
+    return Next::kError;
+  }
+  start_ += r.consumed;
+  out = std::move(r.frame);
+  return Next::kFrame;
+}
+
+BitmapChunk make_bitmap_chunk(uint64_t offset_bits, std::span<const uint8_t> bits,
+                              uint64_t bit_count) {
+  assert(bit_count > 0 && bit_count <= kMaxBitmapChunkBits && bits.size() * 8 >= bit_count);
+  BitmapChunk c;
+  c.offset_bits = offset_bits;
+  c.bit_count = bit_count;
+  std::vector<uint8_t> rle = rle_encode(bits, bit_count);
+  size_t raw_size = (bit_count + 7) / 8;
+  if (rle.size() < raw_size) {
+    c.encoding = BitmapEncoding::kRle;
+    c.bytes = std::move(rle);
+  } else {
+    c.encoding = BitmapEncoding::kRaw;
+    c.bytes.assign(bits.begin(), bits.begin() + static_cast<std::ptrdiff_t>(raw_size));
+    if (bit_count % 8) c.bytes.back() &= static_cast<uint8_t>((1u << (bit_count % 8)) - 1);
+  }
+  return c;
+}
+
+void for_each_set_run(const BitmapChunk& c,
+                      const std::function<void(uint64_t first_bit, uint64_t count)>& fn) {
+  if (c.encoding == BitmapEncoding::kRle) {
+    size_t pos = 0;
+    uint64_t n = 0, len = 0;
+    for (bool set = false; pos < c.bytes.size() && get_uleb(c.bytes, pos, len); set = !set) {
+      if (set && len) fn(c.offset_bits + n, len);
+      n += len;
+    }
+    return;
+  }
+  walk_runs(c.bytes, c.bit_count, [&](uint64_t first, uint64_t len, bool set) {
+    if (set) fn(c.offset_bits + first, len);
+  });
+}
+
+}  // namespace vrrpd::replication::wire

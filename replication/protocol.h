@@ -1,0 +1,353 @@
+// Replication wire protocol, version 1: the frames two replication peers
+// exchange over one TCP connection, as bytes in and bytes out (no sockets, no
+// clock). The byte layout is documented in replication/PROTOCOL.md; keep both
+// in step, and never renumber a frame type or an enum value that has shipped.
+//
+// Every integer on the wire is big-endian (network order) and written byte by
+// byte, so the layout does not depend on the host or on struct padding. Every
+// frame carries a CRC32C of its header and one of its payload: TCP's 16-bit
+// checksum lets roughly one corrupted segment in 65536 through, which over a
+// multi-terabyte full sync is a real chance of silently writing bad data to
+// the peer's disk (NIC offload bugs and bad RAM on middleboxes included).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "replication/generations.h"
+
+namespace vrrpd::replication::wire {
+
+inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
+// Versions this node speaks. A connection uses the highest version both
+// peers speak (see AuthSession). Hello frames are always sent and read with
+// header version 1 and the frozen v1 Hello layout, so that nodes with
+// disjoint ranges can still tell each other what they speak.
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kMinProtocolVersion = 1;
+inline constexpr uint16_t kMaxProtocolVersion = 1;
+inline constexpr uint16_t kHelloVersion = 1;
+
+inline constexpr size_t kHeaderSize = 32;
+// Largest block of data in one Data/ResyncReply frame. A bigger write is split
+// by the sender; 1 MiB is DRBD's max_bio_size.
+inline constexpr uint32_t kMaxDataBytes = 1u << 20;
+// Largest payload of any frame: one data block plus room for its fields. A
+// header announcing more is a protocol error before any payload is buffered.
+inline constexpr uint32_t kMaxPayloadSize = kMaxDataBytes + 4096;
+inline constexpr size_t kMaxFrameSize = kHeaderSize + kMaxPayloadSize;
+// Data offsets and lengths are whole 512-byte sectors.
+inline constexpr uint32_t kSectorSize = 512;
+inline constexpr size_t kNonceSize = 32;          // AuthChallenge nonce
+inline constexpr size_t kMacSize = 32;            // HMAC-SHA256
+inline constexpr size_t kDigestSize = 32;         // SHA-256 (checksum resync, verify)
+inline constexpr size_t kMaxNodeNameBytes = 64;   // Hello node name (UTF-8)
+inline constexpr size_t kMaxReasonBytes = 256;    // AuthResult / Disconnect text
+// A BitmapChunk may describe at most this many bits (one bit per 4 KiB: 512
+// GiB of data), which bounds what a receiver expands a run-length chunk to.
+inline constexpr uint64_t kMaxBitmapChunkBits = uint64_t{1} << 27;
+
+// Frame types; values are on the wire. Grouped: 1.. handshake, 16.. data path,
+// 32.. resync/verify, 48.. connection state.
+enum class FrameType : uint16_t {
+  kHello = 1,
+  kAuthChallenge = 2,
+  kAuthResponse = 3,
+  kAuthResult = 4,
+  kData = 16,
+  kDataAck = 17,
+  kBarrier = 18,
+  kBarrierAck = 19,
+  kBitmapChunk = 32,
+  kResyncRequest = 33,
+  kResyncReply = 34,
+  kChecksumReply = 35,
+  kVerifyRequest = 36,
+  kVerifyReply = 37,
+  kStateChange = 48,
+  kPing = 49,
+  kPingAck = 50,
+  kDisconnect = 51,
+};
+// "Hello", "Data", ...; "unknown" for other values.
+const char* to_string(FrameType t);
+
+// DRBD's replication protocols: when a write counts as complete on the primary.
+enum class ReplicationProtocol : uint8_t {
+  kA = 'A',  // asynchronous: written locally and in the TCP send buffer
+  kB = 'B',  // memory-synchronous: peer has received it (DataAck kReceived)
+  kC = 'C',  // synchronous: peer has written it (DataAck kWritten)
+};
+enum class Role : uint8_t { kSecondary = 1, kPrimary = 2 };
+// DRBD's disk states, as reported to the peer.
+enum class DiskState : uint8_t {
+  kDiskless = 0,
+  kAttaching = 1,
+  kInconsistent = 2,
+  kOutdated = 3,
+  kUpToDate = 4,
+  kConsistent = 5,  // consistent, but whether it is up to date is unknown
+};
+
+// Hello.flags bits.
+inline constexpr uint32_t kHelloCrashedPrimary = 1u << 0;  // HandshakeFlags::*_crashed_primary
+inline constexpr uint32_t kHelloDiscardMyData = 1u << 1;   // operator chose this node as split-brain victim
+inline constexpr uint32_t kHelloKnownFlags = kHelloCrashedPrimary | kHelloDiscardMyData;
+
+// First frame each side sends. Its v1 layout is frozen for all versions.
+struct Hello {
+  uint16_t min_version = kMinProtocolVersion;
+  uint16_t max_version = kMaxProtocolVersion;
+  uint32_t node_id = 0;
+  std::string node_name;  // at most kMaxNodeNameBytes
+  uint64_t device_size = 0;  // replicated size in bytes
+  ReplicationProtocol protocol = ReplicationProtocol::kC;
+  Role role = Role::kSecondary;
+  DiskState disk_state = DiskState::kDiskless;
+  Generations generations;
+  uint32_t flags = 0;  // kHello* bits
+  bool operator==(const Hello&) const = default;
+};
+struct AuthChallenge {
+  std::array<uint8_t, kNonceSize> nonce{};
+  bool operator==(const AuthChallenge&) const = default;
+};
+struct AuthResponse {
+  std::array<uint8_t, kMacSize> mac{};  // see auth.h for what it covers
+  bool operator==(const AuthResponse&) const = default;
+};
+struct AuthResult {
+  bool ok = false;
+  std::string reason;  // why refused; at most kMaxReasonBytes
+  bool operator==(const AuthResult&) const = default;
+};
+
+// Data.flags bits: the primary's request flags, to be applied by the peer.
+inline constexpr uint32_t kDataFua = 1u << 0;    // forced unit access
+inline constexpr uint32_t kDataFlush = 1u << 1;  // flush the peer's disk cache first
+inline constexpr uint32_t kDataKnownFlags = kDataFua | kDataFlush;
+
+// One mirrored write. Its header sequence number names it in DataAck.
+struct Data {
+  uint64_t offset = 0;  // bytes, multiple of kSectorSize
+  uint32_t flags = 0;   // kData* bits
+  std::vector<uint8_t> data;  // 1..kMaxDataBytes, multiple of kSectorSize
+  bool operator==(const Data&) const = default;
+};
+enum class AckKind : uint8_t {
+  kReceived = 1,  // protocol B
+  kWritten = 2,   // protocol C
+  kFailed = 3,    // the peer's write failed; the block is out of sync
+};
+struct DataAck {
+  uint64_t sequence = 0;  // header sequence of the acknowledged Data frame
+  AckKind kind = AckKind::kWritten;
+  bool operator==(const DataAck&) const = default;
+};
+// Write-ordering epoch boundary: the peer flushes every write before it,
+// then answers BarrierAck (DRBD's P_BARRIER / P_BARRIER_ACK).
+struct Barrier {
+  uint32_t barrier = 0;
+  bool operator==(const Barrier&) const = default;
+};
+struct BarrierAck {
+  uint32_t barrier = 0;
+  uint32_t write_count = 0;  // Data frames in the epoch, for cross-checking
+  bool operator==(const BarrierAck&) const = default;
+};
+
+enum class BitmapEncoding : uint8_t {
+  kRaw = 0,  // bit n is bit (n % 8) of byte n / 8, as OutOfSyncBitmap on disk
+  kRle = 1,  // ULEB128 run lengths, alternating clear/set, starting with clear
+};
+// Part of the out-of-sync bitmap, exchanged before a bitmap resync.
+struct BitmapChunk {
+  uint64_t offset_bits = 0;  // first bitmap bit described
+  uint64_t bit_count = 0;    // 1..kMaxBitmapChunkBits
+  BitmapEncoding encoding = BitmapEncoding::kRaw;
+  std::vector<uint8_t> bytes;
+  bool operator==(const BitmapChunk&) const = default;
+};
+// Sync target asks for a block. With want_checksum the source answers
+// ChecksumReply (and the target asks again without it if its own block
+// differs); without, ResyncReply with the data.
+struct ResyncRequest {
+  uint64_t offset = 0;  // bytes, sector aligned
+  uint32_t length = 0;  // bytes, 1..kMaxDataBytes, sector multiple
+  bool want_checksum = false;
+  bool operator==(const ResyncRequest&) const = default;
+};
+struct ResyncReply {
+  uint64_t offset = 0;
+  std::vector<uint8_t> data;  // same limits as Data::data
+  bool operator==(const ResyncReply&) const = default;
+};
+using Digest = std::array<uint8_t, kDigestSize>;
+struct ChecksumReply {
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  Digest digest{};  // SHA-256 of the source's block
+  bool operator==(const ChecksumReply&) const = default;
+};
+// Online verify: the verify source asks the peer for the digest of a block.
+struct VerifyRequest {
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  bool operator==(const VerifyRequest&) const = default;
+};
+struct VerifyReply {
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  Digest digest{};
+  bool operator==(const VerifyReply&) const = default;
+};
+struct StateChange {
+  Role role = Role::kSecondary;
+  DiskState disk_state = DiskState::kDiskless;
+  bool operator==(const StateChange&) const = default;
+};
+// Keep-alive for ping-int / ping-timeout: any PingAck after a Ping proves the
+// peer's receive path is alive.
+struct Ping {
+  bool operator==(const Ping&) const = default;
+};
+struct PingAck {
+  bool operator==(const PingAck&) const = default;
+};
+enum class DisconnectCode : uint16_t {
+  kOther = 0,
+  kShutdown = 1,       // the peer is stopping or the operator disconnected
+  kProtocolError = 2,  // we received something we could not accept
+  kSplitBrain = 3,
+  kIncompatible = 4,   // sizes, protocols or versions do not fit
+};
+struct Disconnect {
+  DisconnectCode code = DisconnectCode::kOther;
+  std::string reason;  // at most kMaxReasonBytes
+  bool operator==(const Disconnect&) const = default;
+};
+
+using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
+                             Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
+                             ChecksumReply, VerifyRequest, VerifyReply, StateChange, Ping,
+                             PingAck, Disconnect>;
+
+// Frame type of a message.
+FrameType type_of(const Message& m);
+
+struct Frame {
+  // Per-direction counter stamped by the sender's connection; DataAck refers
+  // to it. The codec only carries it.
+  uint64_t sequence = 0;
+  Message message;
+  bool operator==(const Frame&) const = default;
+};
+
+// The fixed 32-byte header, as found on the wire.
+struct FrameHeader {
+  uint16_t version = kProtocolVersion;
+  uint16_t type = 0;
+  uint16_t flags = 0;  // none defined in v1: must be 0
+  uint64_t sequence = 0;
+  uint32_t payload_length = 0;
+  uint32_t payload_crc = 0;
+};
+
+enum class DecodeError : uint8_t {
+  kNone,
+  kTruncated,              // fewer bytes than the header or the payload length
+  kBadMagic,               // not a replication stream (or out of step)
+  kUnsupportedVersion,     // header version outside this node's range
+  kBadHeaderCrc,
+  kBadPayloadCrc,
+  kUnknownType,
+  kPayloadTooLarge,        // payload length above kMaxPayloadSize
+  kPayloadLengthMismatch,  // payload shorter or longer than its fields say
+  kReservedNonZero,        // header flags/reserved or a reserved payload byte set
+  kBadField,               // a field value out of range (enum, alignment, limit)
+};
+// Stable lower-case name: "truncated", "bad-magic", ...
+const char* to_string(DecodeError e);
+
+// An error and an operator-readable detail, e.g. kUnsupportedVersion with
+// "frame version 2, this node speaks 1..1". Cheap when ok.
+struct DecodeStatus {
+  DecodeError error = DecodeError::kNone;
+  std::string detail;
+  bool ok() const { return error == DecodeError::kNone; }
+  // "<name>: <detail>".
+  std::string message() const;
+};
+
+// Payload bytes of a message (what follows the header).
+std::vector<uint8_t> encode_payload(const Message& m);
+// Parses a payload of the given type, strictly: exact length, known enum
+// values and flag bits, zero reserved bytes, limits. Leaves `out` unspecified
+// on error.
+DecodeStatus decode_payload(uint16_t type, std::span<const uint8_t> payload, Message& out);
+
+// Header + payload, with both CRCs. The header version is kHelloVersion for
+// Hello and kProtocolVersion otherwise.
+std::vector<uint8_t> encode_frame(const Frame& f);
+// A frame from an arbitrary header and payload (CRCs computed here, the
+// header's payload_length/payload_crc ignored): for tests and for writing a
+// future version's frames.
+std::vector<uint8_t> encode_raw_frame(const FrameHeader& h, std::span<const uint8_t> payload);
+
+// Parses and checks the 32-byte header at the start of `bytes` (magic, CRC,
+// version, flags, length limit; not the type).
+DecodeStatus decode_header(std::span<const uint8_t> bytes, FrameHeader& out);
+
+struct DecodeResult {
+  DecodeStatus status;
+  Frame frame;
+  size_t consumed = 0;  // bytes of the frame, when ok
+};
+// Decodes the one frame at the start of `bytes` (trailing bytes are left).
+DecodeResult decode_frame(std::span<const uint8_t> bytes);
+
+// Reassembles frames from a TCP byte stream delivered in arbitrary chunks.
+// Memory is bounded: a header announcing an oversize payload fails at once,
+// and feed() refuses to buffer more than `max_buffered` bytes. After an error
+// the stream is out of step for good: every later next() repeats the error
+// and the connection must be dropped.
+class FrameReader {
+ public:
+  explicit FrameReader(size_t max_buffered = 2 * kMaxFrameSize);
+
+  // Bytes feed() accepts now; read at most this much from the socket.
+  size_t space() const;
+  // Appends a chunk. Returns false, buffering nothing, if it does not fit in
+  // space(): the caller must drain next() first.
+  [[nodiscard]] bool feed(std::span<const uint8_t> chunk);
+
+  enum class Next { kFrame, kNeedMore, kError };
+  // The next complete frame into `out`, kNeedMore, or kError (see error()).
+  Next next(Frame& out);
+  const DecodeStatus& error() const { return error_; }
+  size_t buffered() const { return buf_.size() - start_; }
+
+ private:
+  size_t max_buffered_;
+  std::vector<uint8_t> buf_;
+  size_t start_ = 0;  // first unconsumed byte in buf_
+  DecodeStatus error_;
+};
+
+// Builds a BitmapChunk for bits [0, bit_count) of `bits` (LSB first), choosing
+// whichever of raw and run-length encoding is smaller.
+BitmapChunk make_bitmap_chunk(uint64_t offset_bits, std::span<const uint8_t> bits,
+                              uint64_t bit_count);
+// Calls fn(first_bit, count) for each run of set bits, in order, with bit
+// numbers absolute (offset_bits added). The chunk must have been decoded by
+// decode_payload() or built by make_bitmap_chunk() (it is not re-validated).
+void for_each_set_run(const BitmapChunk& chunk,
+                      const std::function<void(uint64_t first_bit, uint64_t count)>& fn);
+
+}  // namespace vrrpd::replication::wire

@@ -1,0 +1,415 @@
+// Tests of the replication wire codec (replication/protocol.h): every frame
+// type round-trips, the header sits at the offsets PROTOCOL.md documents,
+// every decode error is reported precisely, FrameReader reassembles frames
+// from arbitrary TCP chunks with bounded memory, and bitmap chunks encode.
+#include "replication/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "replication/crc32c.h"
+
+namespace vrrpd::replication::wire {
+namespace {
+
+std::vector<uint8_t> filled(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 7);
+  return v;
+}
+
+// One message of every type, with non-default values in every field so a
+// field dropped by the encoder or decoder shows up as a mismatch.
+std::vector<Message> one_of_each() {
+  Hello h;
+  h.min_version = 1;
+  h.max_version = 1;
+  h.node_id = 0x01020304;
+  h.node_name = "node-a.example";
+  h.device_size = 0x0000010000000000;  // 1 TiB
+  h.protocol = ReplicationProtocol::kB;
+  h.role = Role::kPrimary;
+  h.disk_state = DiskState::kUpToDate;
+  h.generations = {0x1111222233334445, 0x5555666677778888, {0x99, 0xAA}};
+  h.flags = kHelloCrashedPrimary;
+  AuthChallenge ch;
+  ch.nonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+              17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+  AuthResponse rsp;
+  rsp.mac.fill(0xA5);
+  Digest dg;
+  dg.fill(0x5A);
+  BitmapChunk bm = make_bitmap_chunk(4096, std::vector<uint8_t>{0x00, 0xF0, 0x00, 0x00}, 32);
+  return {h,
+          ch,
+          rsp,
+          AuthResult{false, "wrong secret"},
+          Data{1 << 20, kDataFua | kDataFlush, filled(4096, 3)},
+          DataAck{77, AckKind::kReceived},
+          Barrier{9},
+          BarrierAck{9, 31},
+          bm,
+          ResyncRequest{8192, 4096, true},
+          ResyncReply{8192, filled(512, 9)},
+          ChecksumReply{8192, 4096, dg},
+          VerifyRequest{1 << 30, 65536},
+          VerifyReply{1 << 30, 65536, dg},
+          StateChange{Role::kPrimary, DiskState::kOutdated},
+          Ping{},
+          PingAck{},
+          Disconnect{DisconnectCode::kSplitBrain, "split brain detected"}};
+}
+
+// Rewrites the header CRC after a test has patched header bytes, so the
+// decoder gets past the CRC check to the check under test.
+void reseal(std::vector<uint8_t>& f) {
+  uint32_t c = crc32c(std::span<const uint8_t>(f).first(28));
+  for (int i = 0; i < 4; ++i) f[28 + i] = static_cast<uint8_t>(c >> (24 - 8 * i));
+}
+
+std::vector<uint8_t> raw(uint16_t type, std::vector<uint8_t> payload, uint16_t version = 1) {
+  FrameHeader h;
+  h.version = version;
+  h.type = type;
+  h.sequence = 5;
+  return encode_raw_frame(h, payload);
+}
+
+DecodeError error_of(const std::vector<uint8_t>& bytes) { return decode_frame(bytes).status.error; }
+
+TEST(ProtocolCodec, EveryFrameTypeRoundTrips) {
+  std::set<FrameType> seen;
+  uint64_t seq = 1000;
+  for (const Message& m : one_of_each()) {
+    SCOPED_TRACE(to_string(type_of(m)));
+    Frame f{seq++, m};
+    std::vector<uint8_t> bytes = encode_frame(f);
+    DecodeResult r = decode_frame(bytes);
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(r.consumed, bytes.size());
+    EXPECT_EQ(r.frame, f);
+    seen.insert(type_of(m));
+  }
+  // The sample must cover every alternative, or a new type would go untested.
+  EXPECT_EQ(seen.size(), std::variant_size_v<Message>);
+}
+
+TEST(ProtocolCodec, HeaderFieldsAreBigEndianAtDocumentedOffsets) {
+  std::vector<uint8_t> f = encode_frame({0x0102030405060708, DataAck{0x1122334455667788,
+                                                                     AckKind::kWritten}});
+  ASSERT_EQ(f.size(), kHeaderSize + 12);
+  const std::vector<uint8_t> head(f.begin(), f.begin() + 24);
+  EXPECT_EQ(head, (std::vector<uint8_t>{0x56, 0x52, 0x45, 0x50,  // magic "VREP"
+                                        0x00, 0x01,              // version 1
+                                        0x00, 17,                // type DataAck
+                                        0x00, 0x00, 0x00, 0x00,  // flags, reserved
+                                        1, 2, 3, 4, 5, 6, 7, 8,  // sequence
+                                        0x00, 0x00, 0x00, 12}));  // payload length
+  auto span = std::span<const uint8_t>(f);
+  uint32_t payload_crc = crc32c(span.subspan(32));
+  uint32_t header_crc = crc32c(span.first(28));
+  EXPECT_EQ(f[24], payload_crc >> 24);
+  EXPECT_EQ(f[27], payload_crc & 0xFF);
+  EXPECT_EQ(f[28], header_crc >> 24);
+  EXPECT_EQ(f[31], header_crc & 0xFF);
+  // DataAck payload: sequence u64, kind u8, 3 reserved bytes.
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 32, f.end()),
+            (std::vector<uint8_t>{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 2, 0, 0, 0}));
+}
+
+TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
+  // PROTOCOL.md's "Frame types" table; variable parts set to known sizes.
+  auto size = [](const Message& m) { return encode_payload(m).size(); };
+  Hello h;
+  h.node_name = "abc";
+  EXPECT_EQ(size(h), 58u + 3);
+  EXPECT_EQ(size(AuthChallenge{}), 32u);
+  EXPECT_EQ(size(AuthResponse{}), 32u);
+  EXPECT_EQ(size(AuthResult{false, "ab"}), 4u + 2);
+  EXPECT_EQ(size(Data{0, 0, filled(512, 0)}), 16u + 512);
+  EXPECT_EQ(size(DataAck{}), 12u);
+  EXPECT_EQ(size(Barrier{}), 4u);
+  EXPECT_EQ(size(BarrierAck{}), 8u);
+  EXPECT_EQ(size(BitmapChunk{0, 8, BitmapEncoding::kRaw, {0}}), 20u + 1);
+  EXPECT_EQ(size(ResyncRequest{}), 16u);
+  EXPECT_EQ(size(ResyncReply{0, filled(512, 0)}), 12u + 512);
+  EXPECT_EQ(size(ChecksumReply{}), 44u);
+  EXPECT_EQ(size(VerifyRequest{}), 12u);
+  EXPECT_EQ(size(VerifyReply{}), 44u);
+  EXPECT_EQ(size(StateChange{}), 4u);
+  EXPECT_EQ(size(Ping{}), 0u);
+  EXPECT_EQ(size(PingAck{}), 0u);
+  EXPECT_EQ(size(Disconnect{DisconnectCode::kShutdown, "x"}), 4u + 1);
+}
+
+TEST(ProtocolCodec, DataPayloadLayout) {
+  std::vector<uint8_t> f = encode_frame({1, Data{0x200, kDataFua, filled(512, 1)}});
+  ASSERT_EQ(f.size(), kHeaderSize + 16 + 512);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 32, f.begin() + 48),
+            (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0x02, 0x00,  // offset
+                                  0, 0, 0, 1,                    // flags FUA
+                                  0, 0, 0x02, 0x00}));           // length 512
+}
+
+TEST(ProtocolCodec, TruncatedHeaderAndPayloadAreReported) {
+  std::vector<uint8_t> f = encode_frame({1, Data{0, 0, filled(1024, 0)}});
+  EXPECT_EQ(error_of({f.begin(), f.begin() + 31}), DecodeError::kTruncated);
+  DecodeResult r = decode_frame(std::span<const uint8_t>(f).first(f.size() - 1));
+  EXPECT_EQ(r.status.error, DecodeError::kTruncated);
+  EXPECT_NE(r.status.detail.find("1039 of 1040 payload bytes"), std::string::npos)
+      << r.status.detail;
+}
+
+TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
+  std::vector<uint8_t> f = encode_frame({1, Ping{}});
+  f[0] = 'X';
+  DecodeResult r = decode_frame(f);
+  EXPECT_EQ(r.status.error, DecodeError::kBadMagic);
+  EXPECT_NE(r.status.detail.find("want 0x56524550"), std::string::npos) << r.status.detail;
+}
+
+TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 2));
+  EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
+  EXPECT_EQ(r.status.detail, "frame version 2, this node speaks 1..1");
+}
+
+TEST(ProtocolCodec, HelloIsOnlyReadWithTheFrozenHelloVersion) {
+  auto payload = encode_payload(Hello{});
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kHello), payload, 1)),
+            DecodeError::kNone);
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kHello), payload, 2)),
+            DecodeError::kUnsupportedVersion);
+}
+
+TEST(ProtocolCodec, CorruptedHeaderFailsHeaderCrc) {
+  std::vector<uint8_t> f = encode_frame({42, Ping{}});
+  f[19] ^= 0x01;  // one bit of the sequence number
+  EXPECT_EQ(error_of(f), DecodeError::kBadHeaderCrc);
+}
+
+TEST(ProtocolCodec, CorruptedPayloadFailsPayloadCrc) {
+  std::vector<uint8_t> f = encode_frame({42, Data{0, 0, filled(4096, 1)}});
+  f[kHeaderSize + 2000] ^= 0x80;  // one bit inside the data block
+  DecodeResult r = decode_frame(f);
+  EXPECT_EQ(r.status.error, DecodeError::kBadPayloadCrc);
+  EXPECT_EQ(r.status.detail, "Data frame, sequence 42");
+}
+
+TEST(ProtocolCodec, UnknownTypeIsReported) {
+  DecodeResult r = decode_frame(raw(999, {}));
+  EXPECT_EQ(r.status.error, DecodeError::kUnknownType);
+  EXPECT_EQ(r.status.detail, "frame type 999");
+}
+
+TEST(ProtocolCodec, OversizePayloadIsRejectedFromTheHeaderAlone) {
+  std::vector<uint8_t> f = encode_frame({1, Ping{}});
+  uint32_t len = kMaxPayloadSize + 1;
+  for (int i = 0; i < 4; ++i) f[20 + i] = static_cast<uint8_t>(len >> (24 - 8 * i));
+  reseal(f);
+  EXPECT_EQ(error_of(f), DecodeError::kPayloadTooLarge);
+}
+
+TEST(ProtocolCodec, LargestDataBlockIsAcceptedOneSectorMoreIsNot) {
+  std::vector<uint8_t> f = encode_frame({1, Data{0, 0, filled(kMaxDataBytes, 0)}});
+  EXPECT_EQ(error_of(f), DecodeError::kNone);
+  f = encode_frame({1, Data{0, 0, filled(kMaxDataBytes + kSectorSize, 0)}});
+  EXPECT_EQ(error_of(f), DecodeError::kBadField);
+}
+
+TEST(ProtocolCodec, PayloadLengthMismatchIsReported) {
+  auto t = [](FrameType ft) { return static_cast<uint16_t>(ft); };
+  EXPECT_EQ(error_of(raw(t(FrameType::kPing), {0})), DecodeError::kPayloadLengthMismatch);
+  EXPECT_EQ(error_of(raw(t(FrameType::kDataAck), filled(11, 0))),
+            DecodeError::kPayloadLengthMismatch);
+  EXPECT_EQ(error_of(raw(t(FrameType::kAuthChallenge), filled(31, 0))),
+            DecodeError::kPayloadLengthMismatch);
+  // Data whose length field says 1024 but carries 512 bytes.
+  auto p = encode_payload(Data{0, 0, filled(512, 0)});
+  p[14] = 0x04;
+  DecodeResult r = decode_frame(raw(t(FrameType::kData), p));
+  EXPECT_EQ(r.status.error, DecodeError::kPayloadLengthMismatch);
+  EXPECT_EQ(r.status.detail, "Data frame: length field 1024 but 512 data bytes");
+}
+
+TEST(ProtocolCodec, ReservedBitsMustBeZero) {
+  std::vector<uint8_t> f = encode_frame({1, Ping{}});
+  f[9] = 1;  // header flags
+  reseal(f);
+  EXPECT_EQ(error_of(f), DecodeError::kReservedNonZero);
+  auto p = encode_payload(DataAck{1, AckKind::kWritten});
+  p[9] = 1;
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kDataAck), p)),
+            DecodeError::kReservedNonZero);
+  auto d = encode_payload(Data{0, 0, filled(512, 0)});
+  d[8] = 0x80;  // an undefined Data flag
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kData), d)),
+            DecodeError::kReservedNonZero);
+}
+
+TEST(ProtocolCodec, OutOfRangeFieldsAreBadField) {
+  auto t = [](FrameType ft) { return static_cast<uint16_t>(ft); };
+  // Role 7 does not exist.
+  EXPECT_EQ(error_of(raw(t(FrameType::kStateChange), {7, 4, 0, 0})), DecodeError::kBadField);
+  // Replication protocol 'D' does not exist (Hello byte 16).
+  auto h = encode_payload(Hello{});
+  h[16] = 'D';
+  EXPECT_EQ(error_of(raw(t(FrameType::kHello), h)), DecodeError::kBadField);
+  // A write not on a sector boundary.
+  auto d = encode_payload(Data{0, 0, filled(512, 0)});
+  d[7] = 1;
+  EXPECT_EQ(error_of(raw(t(FrameType::kData), d)), DecodeError::kBadField);
+  // Hello version range upside down.
+  Hello bad;
+  bad.min_version = 3;
+  bad.max_version = 2;
+  DecodeResult r = decode_frame(encode_frame({1, bad}));
+  EXPECT_EQ(r.status.error, DecodeError::kBadField);
+  EXPECT_EQ(r.status.detail, "Hello frame: version range 3..2");
+  // A 300-byte reason exceeds kMaxReasonBytes.
+  std::vector<uint8_t> reason{0, 0, 0x01, 0x2C};
+  reason.resize(4 + 300, 'x');
+  EXPECT_EQ(error_of(raw(t(FrameType::kAuthResult), reason)), DecodeError::kBadField);
+}
+
+TEST(ProtocolCodec, ErrorMessageNamesErrorAndDetail) {
+  DecodeStatus s{DecodeError::kBadPayloadCrc, "Data frame, sequence 3"};
+  EXPECT_EQ(s.message(), "bad-payload-crc: Data frame, sequence 3");
+}
+
+// ---- FrameReader ----
+
+std::vector<uint8_t> stream_of(const std::vector<Frame>& frames) {
+  std::vector<uint8_t> s;
+  for (const Frame& f : frames) {
+    auto b = encode_frame(f);
+    s.insert(s.end(), b.begin(), b.end());
+  }
+  return s;
+}
+
+TEST(FrameReader, ByteByByteFeedingYieldsEveryFrameOnce) {
+  std::vector<Frame> sent;
+  uint64_t seq = 1;
+  for (const Message& m : one_of_each()) sent.push_back({seq++, m});
+  std::vector<uint8_t> s = stream_of(sent);
+  FrameReader reader;
+  std::vector<Frame> got;
+  for (uint8_t b : s) {
+    ASSERT_TRUE(reader.feed({&b, 1}));
+    Frame f;
+    FrameReader::Next n;
+    while ((n = reader.next(f)) == FrameReader::Next::kFrame) got.push_back(f);
+    ASSERT_EQ(n, FrameReader::Next::kNeedMore) << reader.error().message();
+  }
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(reader.buffered(), 0u);
+}
+
+TEST(FrameReader, TwoFramesInOneChunkAndAPartialThird) {
+  std::vector<uint8_t> s = stream_of({{1, Ping{}}, {2, Barrier{5}}, {3, PingAck{}}});
+  FrameReader reader;
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(s).first(s.size() - 3)));
+  Frame f;
+  ASSERT_EQ(reader.next(f), FrameReader::Next::kFrame);
+  EXPECT_EQ(f, (Frame{1, Ping{}}));
+  ASSERT_EQ(reader.next(f), FrameReader::Next::kFrame);
+  EXPECT_EQ(f, (Frame{2, Barrier{5}}));
+  EXPECT_EQ(reader.next(f), FrameReader::Next::kNeedMore);
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(s).last(3)));
+  ASSERT_EQ(reader.next(f), FrameReader::Next::kFrame);
+  EXPECT_EQ(f, (Frame{3, PingAck{}}));
+}
+
+TEST(FrameReader, OversizeHeaderFailsWithoutWaitingForThePayload) {
+  std::vector<uint8_t> f = encode_frame({1, Ping{}});
+  uint32_t len = 0xFFFFFFFF;
+  for (int i = 0; i < 4; ++i) f[20 + i] = static_cast<uint8_t>(len >> (24 - 8 * i));
+  reseal(f);
+  FrameReader reader;
+  ASSERT_TRUE(reader.feed(f));
+  Frame out;
+  EXPECT_EQ(reader.next(out), FrameReader::Next::kError);
+  EXPECT_EQ(reader.error().error, DecodeError::kPayloadTooLarge);
+}
+
+TEST(FrameReader, CorruptionIsDetectedAndTheErrorSticks) {
+  std::vector<uint8_t> s = stream_of({{1, Data{0, 0, filled(512, 1)}}, {2, Ping{}}});
+  s[kHeaderSize + 100] ^= 0x10;  // inside the first frame's data
+  FrameReader reader;
+  ASSERT_TRUE(reader.feed(s));
+  Frame out;
+  EXPECT_EQ(reader.next(out), FrameReader::Next::kError);
+  EXPECT_EQ(reader.error().error, DecodeError::kBadPayloadCrc);
+  // The intact Ping behind it is not delivered: the stream cannot be trusted.
+  EXPECT_EQ(reader.next(out), FrameReader::Next::kError);
+}
+
+TEST(FrameReader, FeedBeyondTheBoundIsRefusedUntilDrained) {
+  FrameReader reader(kMaxFrameSize);
+  std::vector<uint8_t> big = encode_frame({1, Data{0, 0, filled(kMaxDataBytes, 2)}});
+  ASSERT_TRUE(reader.feed(big));
+  std::vector<uint8_t> more = encode_frame({2, Data{0, 0, filled(kMaxDataBytes, 3)}});
+  EXPECT_LT(reader.space(), more.size());
+  EXPECT_FALSE(reader.feed(more));
+  EXPECT_EQ(reader.buffered(), big.size());  // nothing of `more` was taken
+  Frame out;
+  ASSERT_EQ(reader.next(out), FrameReader::Next::kFrame);
+  EXPECT_TRUE(reader.feed(more));  // drained: room again
+  ASSERT_EQ(reader.next(out), FrameReader::Next::kFrame);
+  EXPECT_EQ(out.sequence, 2u);
+}
+
+// ---- BitmapChunk ----
+
+std::vector<std::pair<uint64_t, uint64_t>> set_runs(const BitmapChunk& c) {
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  for_each_set_run(c, [&](uint64_t first, uint64_t n) { runs.emplace_back(first, n); });
+  return runs;
+}
+
+TEST(BitmapChunk, SparseBitmapIsRunLengthEncodedAndExpandsToItsRuns) {
+  std::vector<uint8_t> bits(4096, 0);  // 32768 bits = 128 MiB of data
+  bits[10] = 0xFF;                      // bits 80..87
+  bits[4095] = 0x80;                    // bit 32767
+  BitmapChunk c = make_bitmap_chunk(1000, bits, 32768);
+  EXPECT_EQ(c.encoding, BitmapEncoding::kRle);
+  EXPECT_LT(c.bytes.size(), 16u);
+  using Runs = std::vector<std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(set_runs(c), (Runs{{1080, 8}, {1000 + 32767, 1}}));
+  DecodeResult r = decode_frame(encode_frame({1, c}));
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(std::get<BitmapChunk>(r.frame.message), c);
+}
+
+TEST(BitmapChunk, NoisyBitmapStaysRawAndExpandsToTheSameRuns) {
+  std::vector<uint8_t> bits = {0x55, 0xAA, 0x0F};  // alternating: RLE would be larger
+  BitmapChunk c = make_bitmap_chunk(0, bits, 20);
+  EXPECT_EQ(c.encoding, BitmapEncoding::kRaw);
+  EXPECT_EQ(c.bytes.back(), 0x0F);  // bits 16..19 set, padding clear
+  using Runs = std::vector<std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(set_runs(c), (Runs{{0, 1}, {2, 1}, {4, 1}, {6, 1}, {9, 1}, {11, 1}, {13, 1},
+                               {15, 5}}));
+}
+
+TEST(BitmapChunk, MalformedChunksAreRejected) {
+  auto chunk = [](uint64_t bits, BitmapEncoding enc, std::vector<uint8_t> bytes) {
+    return decode_frame(encode_frame({1, BitmapChunk{0, bits, enc, std::move(bytes)}}))
+        .status.error;
+  };
+  // Runs adding up to 9 for a 10-bit chunk.
+  EXPECT_EQ(chunk(10, BitmapEncoding::kRle, {4, 5}), DecodeError::kBadField);
+  // An empty run after the first would let a chunk be encoded many ways.
+  EXPECT_EQ(chunk(10, BitmapEncoding::kRle, {4, 0, 6}), DecodeError::kBadField);
+  // A truncated ULEB128.
+  EXPECT_EQ(chunk(10, BitmapEncoding::kRle, {0x80}), DecodeError::kBadField);
+  // Raw with padding bits set beyond bit_count.
+  EXPECT_EQ(chunk(4, BitmapEncoding::kRaw, {0x1F}), DecodeError::kReservedNonZero);
+  // More bits than a receiver agrees to expand.
+  EXPECT_EQ(chunk(kMaxBitmapChunkBits + 1, BitmapEncoding::kRle, {0x80}), DecodeError::kBadField);
+  EXPECT_EQ(chunk(10, BitmapEncoding::kRle, {0, 10}), DecodeError::kNone);
+}
+
+}  // namespace
+}  // namespace vrrpd::replication::wire
