@@ -1,0 +1,69 @@
+// How the engine reaches its peer: a Connector that (re)establishes one byte
+// stream to the peer and hands it over as a Connection. The engine speaks the
+// wire protocol (protocol.h) over the Connection; it never touches sockets.
+//
+// Everything here runs on the engine's EventLoop thread: callbacks are made
+// there, and methods are called there. Nothing blocks: send() queues.
+// Implementations: TcpConnector (tcp_transport.*, real sockets on the loop)
+// and the in-memory pair in tests/unit/replication/fake_transport.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vrrpd::replication {
+
+// One established, ordered, reliable byte stream to the peer.
+class Connection {
+ public:
+  struct Callbacks {
+    // Bytes arrived, in order. The span is valid only during the call.
+    std::function<void(std::span<const uint8_t>)> on_bytes;
+    // The stream ended (peer closed, reset, error). Called at most once and
+    // never after close(); the Connection may be destroyed from inside it.
+    std::function<void(const std::string& reason)> on_closed;
+  };
+  virtual ~Connection() = default;
+  // Must be called once, before any bytes are delivered.
+  virtual void start(Callbacks cb) = 0;
+  // Queues bytes; they go out in order. Never blocks, never fails: an error
+  // shows up later as on_closed.
+  virtual void send(std::vector<uint8_t> bytes) = 0;
+  // Bytes queued by send() and not yet handed to the kernel: what protocol A
+  // and the resync rate controller use as back-pressure.
+  virtual size_t queued_bytes() const = 0;
+  // Closes at once; queued bytes may be dropped. No callback follows.
+  virtual void close() = 0;
+  // "192.0.2.1:7789" or similar, for logs.
+  virtual std::string peer_description() const = 0;
+};
+
+// Keeps trying to establish a connection to the peer until stopped.
+class Connector {
+ public:
+  struct Callbacks {
+    // A new connection to the peer. While the engine holds one, the
+    // connector does not offer another; after the engine drops it (close()
+    // or on_closed), the connector retries by itself.
+    std::function<void(std::unique_ptr<Connection>)> on_connected;
+    // A set-up problem worth telling the operator (port in use, connection
+    // refused...). Repeats of the same text are the connector's to rate-limit.
+    std::function<void(const std::string& message)> on_error;
+  };
+  virtual ~Connector() = default;
+  // Starts listening and/or connecting. False with `error` set when it cannot
+  // start at all (address not local, port already in use).
+  virtual bool start(Callbacks cb, std::string& error) = 0;
+  // Stops listening and connecting; no callback follows.
+  virtual void stop() = 0;
+  // Tells the connector the engine dropped its connection, so it may offer a
+  // new one (after its retry interval).
+  virtual void connection_lost() = 0;
+};
+
+}  // namespace vrrpd::replication

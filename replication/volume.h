@@ -1,0 +1,57 @@
+// The replicated volume as the kernel-facing frontend sees it: a fixed-size
+// byte range with read, write and flush, called from frontend threads (FUSE
+// workers). The engine's Resource implements it; the FUSE/loop frontend
+// (fuse_export.*) serves any Volume, so it can be tested on a plain file.
+//
+// Calls may block the calling thread until the I/O is complete in the sense
+// of the replication protocol (protocol C: on both disks), so they must never
+// be made from the VRRP loop or from the engine's own loop thread.
+// Implementations are thread-safe: several frontend threads call at once.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <span>
+
+#include "replication/result.h"
+#include "replication/storage.h"
+
+namespace vrrpd::replication {
+
+class Volume {
+ public:
+  virtual ~Volume() = default;
+  // Size in bytes seen by the file system; fixed while the volume is exported.
+  virtual uint64_t size() const = 0;
+  // EINVAL for a range beyond size(); EIO (or the backing errno) for a failed
+  // read that the io-error policy passes through.
+  virtual IoStatus read(uint64_t offset, std::span<uint8_t> out) = 0;
+  // EROFS when this node may not write (not Primary); otherwise as read().
+  virtual IoStatus write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Every write completed before the call is durable wherever the
+  // replication protocol says it must be (both disks under protocol C).
+  virtual IoStatus flush() = 0;
+  // True when the frontend may open the volume for writing (the node is
+  // Primary). The frontend refuses a writable open otherwise.
+  virtual bool writable() const = 0;
+};
+
+// A Volume over a BlockStorage with a mutex around every call: what the
+// frontend's tests serve, and a Secondary-less stand-alone volume.
+class StorageVolume final : public Volume {
+ public:
+  StorageVolume(BlockStorage& storage, bool writable);
+  uint64_t size() const override;
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
+  IoStatus flush() override;
+  bool writable() const override;
+  void set_writable(bool w);
+
+ private:
+  BlockStorage& storage_;
+  mutable std::mutex mutex_;  // guards storage_ calls and writable_
+  bool writable_;
+};
+
+}  // namespace vrrpd::replication
