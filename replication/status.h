@@ -1,0 +1,80 @@
+// The states of a replicated resource as operators know them from DRBD, with
+// DRBD's names (to_string), and ResourceStatus: the plain-data snapshot that
+// the daemon, vrrpctl and the "replication" health check read. Nothing here
+// has behaviour; Resource (resource.h) fills it in.
+//
+// Role and disk state reuse the wire enums (protocol.h), because they are
+// what each side reports to the other; the peer's are std::optional, empty
+// while no peer is connected (DRBD prints "Unknown" / "DUnknown").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "replication/protocol.h"
+
+namespace vrrpd::replication {
+
+using Role = wire::Role;
+using DiskState = wire::DiskState;
+
+// The link to the peer (DRBD 9 connection states; the handshake is part of
+// kConnecting, as in DRBD 9).
+enum class ConnectionState {
+  kStandAlone,     // not trying to connect (never connected, or gave up: split brain, refusal)
+  kDisconnecting,  // tearing the link down on request
+  kConnecting,     // waiting for a connection, or authenticating / exchanging bitmaps on one
+  kConnected,      // handshake done; see ReplicationState
+};
+
+// What the connected pair is doing with the data (DRBD 9 replication states).
+enum class ReplicationState {
+  kOff,          // not connected
+  kEstablished,  // in sync; writes are mirrored
+  kSyncSource,   // resyncing the peer from our data
+  kSyncTarget,   // resyncing our data from the peer
+  kVerifyS,      // online verify, we ask for digests
+  kVerifyT,      // online verify, the peer asks
+};
+
+// "Primary", "Secondary"; "Unknown" for an absent peer role.
+const char* to_string(Role r);
+const char* to_string(std::optional<Role> r);
+// "Diskless", "Attaching", "Inconsistent", "Outdated", "UpToDate",
+// "Consistent"; "DUnknown" for an absent peer disk.
+const char* to_string(DiskState d);
+const char* to_string(std::optional<DiskState> d);
+// "StandAlone", "Disconnecting", "Connecting", "Connected".
+const char* to_string(ConnectionState c);
+// "Off", "Established", "SyncSource", "SyncTarget", "VerifyS", "VerifyT".
+const char* to_string(ReplicationState r);
+
+// A snapshot of one resource. Sizes in bytes, rates in bytes per second.
+struct ResourceStatus {
+  std::string name;
+  Role role = Role::kSecondary;
+  DiskState disk = DiskState::kDiskless;
+  std::optional<Role> peer_role;       // empty unless connected
+  std::optional<DiskState> peer_disk;  // empty unless connected
+  ConnectionState connection = ConnectionState::kStandAlone;
+  ReplicationState replication = ReplicationState::kOff;
+  std::string peer;  // the connection's peer_description(); empty unless connected
+
+  uint64_t size_bytes = 0;         // replicated data size (0 while Diskless)
+  uint64_t out_of_sync_bytes = 0;  // DRBD's "oos", in bytes
+  uint64_t resync_total_bytes = 0;  // what the running (or last) resync had to move
+  uint64_t resync_done_bytes = 0;
+  uint64_t resync_rate_limit = 0;  // configured, bytes/s
+
+  uint64_t io_errors = 0;       // failed local reads/writes since start
+  uint64_t sent_bytes = 0;      // frames sent to the peer, headers included
+  uint64_t received_bytes = 0;  // bytes received from the peer
+  uint64_t written_bytes = 0;   // data written to the local disk (application, peer, resync)
+
+  bool split_brain = false;  // detected and not resolved automatically
+  std::string split_brain_text;  // the decision and why (also when resolved)
+  std::string last_error;        // the last refusal or failure, for the operator
+};
+
+}  // namespace vrrpd::replication
