@@ -144,6 +144,12 @@ struct Check {
   std::string expect_role = "any";             // "any", "writable" (read_only OFF), "read-only"
   long max_replica_lag_s = -1;                 // >= 0: must be a replica with both threads running and lag <= this
   bool galera = false;                         // wsrep_ready=ON and wsrep_local_state_comment=Synced
+
+  // replication: a replication resource's local state must meet every
+  // condition in `require` ("up-to-date", "connected", "established",
+  // "no-split-brain"); default: up-to-date and no-split-brain.
+  std::string resource;
+  std::vector<std::string> require;
 };
 
 // An instance's use of a check (track_checks / keepalived track_script).
@@ -194,6 +200,44 @@ struct SyncGroup {
   NotifyPrograms notify;
 };
 
+// A replicated volume (replication/), DRBD's "resource": the backing device,
+// where its metadata lives, the replication link, and how to mount it.
+// Names keep DRBD's where users know them (protocol, after-sb-*, on-io-error).
+struct Resource {
+  std::string name;  // [A-Za-z0-9_.-]+; also names /run/vrrpd/NAME
+  SourceLocation where;
+  KeyLocations keys;
+
+  std::string device;                  // backing block device or file (absolute path, required)
+  std::string metadata = "internal";   // "internal" (end of the device) or an absolute path
+  std::optional<IpAddress> address;    // this node's replication address (required)
+  long port = 7789;                    // this node's replication port (DRBD's habit)
+  std::optional<IpAddress> peer_address;  // the peer's (required, same family)
+  long peer_port = 0;                  // 0: the same as port
+  std::string protocol = "C";          // "A", "B" or "C" (see README)
+  std::string shared_secret;           // HMAC key for peer authentication (required, 8..255 bytes)
+  long resync_rate_kib = 102400;       // resync rate limit, KiB/s (100 MiB/s)
+  std::string on_io_error = "passthrough";  // "passthrough", "detach", "call-handler"
+  std::optional<Program> io_error_handler;   // run on a disk error with call-handler
+  std::string after_sb_0pri = "disconnect";  // "disconnect", "discard-younger-primary",
+                                             // "discard-older-primary", "discard-zero-changes",
+                                             // "discard-least-changes"
+  std::string after_sb_1pri = "disconnect";  // "disconnect", "consensus", "discard-secondary"
+  std::string after_sb_2pri = "disconnect";  // "disconnect"
+  // Link supervision in the spirit of DRBD's net section.
+  std::chrono::milliseconds ping_interval{10000};    // ping-int: idle link probe
+  // ping-timeout: a PingAck must arrive within this. DRBD's 0.5 s drops the
+  // link (and starts a resync) on a half-second blip; 5 s rides it out.
+  std::chrono::milliseconds ping_timeout{5000};
+  std::chrono::milliseconds timeout{6000};           // timeout: a data ack must arrive within
+  long ko_count = 7;                                 // ko-count: timeouts before the peer is dropped
+  std::chrono::milliseconds connect_interval{2000};  // connect-int: between connection attempts
+  // The file system on the volume (optional; mount/umount are in-process).
+  std::string mount_point;             // absolute path; empty: not mounted by vrrpd
+  std::string fs_type = "ext4";
+  std::string mount_options;           // as for mount(8) -o: "noatime,errors=remount-ro"
+};
+
 struct Global {
   SourceLocation where;
   KeyLocations keys;
@@ -217,6 +261,7 @@ struct Config {
   std::vector<Instance> instances;
   std::vector<SyncGroup> sync_groups;
   std::vector<Check> checks;
+  std::vector<Resource> resources;
   std::vector<Warning> warnings;
 };
 

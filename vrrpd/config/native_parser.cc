@@ -126,6 +126,9 @@ class NativeParser {
                }},
               {"checks", [&](const Setting& s) {
                  each_group(s, [&](const Setting& g) { parse_check(g, config); });
+               }},
+              {"resources", [&](const Setting& s) {
+                 each_group(s, [&](const Setting& g) { parse_resource(g, config); });
                }}});
   }
 
@@ -144,8 +147,8 @@ class NativeParser {
 
   void issue(const Setting& s, std::string problem) {
     std::string value = written(s);
-    // A check's password is not echoed: error output ends up in logs.
-    if (key_of(s) == "password" && s.getType() == Setting::TypeString)
+    // Passwords and secrets are not echoed: error output ends up in logs.
+    if ((key_of(s) == "password" || key_of(s) == "shared_secret") && s.getType() == Setting::TypeString)
       value = "(" + std::to_string(std::string(s.c_str()).size()) + " bytes, not shown)";
     issues_.push_back({at(s), key_of(s), std::move(value), std::move(problem)});
   }
@@ -364,6 +367,22 @@ class NativeParser {
     inst.track_interfaces.push_back(std::move(t));
   }
 
+  // One string, or a list/array of strings.
+  Handler set_strings(std::vector<std::string>& out, KeyLocations& keys) {
+    return [this, out_p = &out, keys_p = &keys](const Setting& s) {
+      out_p->clear();
+      if (s.getType() == Setting::TypeString) {
+        out_p->push_back(s.c_str());
+      } else if (s.isList() || s.isArray()) {
+        for (const Setting& e : s)
+          if (auto v = string(e)) out_p->push_back(*v);
+      } else {
+        return wrong_type(s, "a string or an array of strings");
+      }
+      record(*keys_p, s.getName(), at(s), s);
+    };
+  }
+
   // A list or array whose elements `fn` parses; records the key once.
   Handler set_items(KeyLocations& keys, std::function<void(const Setting&)> fn) {
     return [this, keys_p = &keys, fn](const Setting& s) {
@@ -494,18 +513,7 @@ class NativeParser {
         {"query_class", set_string(c.query_class, k)},
         {"recursion", set_bool(c.recursion_desired, k)},
         {"expect_rcode", set_string(c.expect_rcode, k)},
-        {"expect_answers", [this, &c](const Setting& e) {
-           // One string, or a list/array of them.
-           if (e.getType() == Setting::TypeString) {
-             c.expect_answers = {e.c_str()};
-           } else if (e.isList() || e.isArray()) {
-             for (const Setting& a : e)
-               if (auto v = string(a)) c.expect_answers.push_back(*v);
-           } else {
-             return wrong_type(e, "a string or an array of strings");
-           }
-           record(c.keys, e.getName(), at(e), e);
-         }},
+        {"expect_answers", set_strings(c.expect_answers, k)},
         {"program", set_program(c.program, k)},
         {"user", set_string(c.user, k)},
         {"password", set_string(c.password, k)},
@@ -514,7 +522,9 @@ class NativeParser {
         {"tls", set_bool(c.tls, k)},
         {"expect_role", set_string(c.expect_role, k)},
         {"max_replica_lag_s", set_long(c.max_replica_lag_s, k)},
-        {"galera", set_bool(c.galera, k)}};
+        {"galera", set_bool(c.galera, k)},
+        {"resource", set_string(c.resource, k)},
+        {"require", set_strings(c.require, k)}};
   }
 
   // A check. Its kind decides which keys are valid, so it is read first
@@ -552,6 +562,52 @@ class NativeParser {
     config.checks.push_back(std::move(c));
   }
 
+  void parse_resource(const Setting& s, Config& config) {
+    Resource r;
+    r.where = at(s);
+    auto& k = r.keys;
+    auto set_address = [&](std::optional<IpAddress>& out) -> Handler {
+      return [this, &out, &k](const Setting& e) {
+        if (auto a = address(e)) {
+          out = *a;
+          record(k, e.getName(), at(e), e);
+        }
+      };
+    };
+    KeyTable table{{"name", set_string(r.name, k)},
+                   {"device", set_string(r.device, k)},
+                   {"metadata", set_string(r.metadata, k)},
+                   {"address", set_address(r.address)},
+                   {"port", set_long(r.port, k)},
+                   {"peer_address", set_address(r.peer_address)},
+                   {"peer_port", set_long(r.peer_port, k)},
+                   {"protocol", set_string(r.protocol, k)},
+                   {"shared_secret", [this, &r, &k](const Setting& e) {
+                      // Recorded without its value: messages must not echo it.
+                      if (auto v = string(e)) {
+                        r.shared_secret = *v;
+                        k.set(e.getName(), at(e), e.getName(),
+                              "(" + std::to_string(v->size()) + " bytes, not shown)");
+                      }
+                    }},
+                   {"resync_rate_kib", set_long(r.resync_rate_kib, k)},
+                   {"on_io_error", set_string(r.on_io_error, k)},
+                   {"io_error_handler", set_program(r.io_error_handler, k)},
+                   {"after_sb_0pri", set_string(r.after_sb_0pri, k)},
+                   {"after_sb_1pri", set_string(r.after_sb_1pri, k)},
+                   {"after_sb_2pri", set_string(r.after_sb_2pri, k)},
+                   {"ping_interval_ms", set_ms(r.ping_interval, k)},
+                   {"ping_timeout_ms", set_ms(r.ping_timeout, k)},
+                   {"timeout_ms", set_ms(r.timeout, k)},
+                   {"ko_count", set_long(r.ko_count, k)},
+                   {"connect_interval_ms", set_ms(r.connect_interval, k)},
+                   {"mount_point", set_string(r.mount_point, k)},
+                   {"fs_type", set_string(r.fs_type, k)},
+                   {"mount_options", set_string(r.mount_options, k)}};
+    each_key(s, "resources", table);
+    config.resources.push_back(std::move(r));
+  }
+
   // Each check kind and its keys beyond the common ones.
   static inline const std::vector<std::pair<std::string, std::vector<std::string>>> kKindKeys{
       {"tcp", {"address", "port", "send", "expect"}},
@@ -559,7 +615,8 @@ class NativeParser {
                "expect_rcode", "expect_answers"}},
       {"exec", {"program"}},
       {"mysql", {"address", "port", "user", "password", "database", "query", "tls", "expect_role",
-                 "max_replica_lag_s", "galera"}}};
+                 "max_replica_lag_s", "galera"}},
+      {"replication", {"resource", "require"}}};
 
   static std::vector<std::string> check_kinds() {
     std::vector<std::string> kinds;

@@ -40,7 +40,23 @@ constexpr long kPortMin = 1, kPortMax = 65535;
 constexpr long kDnsPort = 53, kMysqlPort = 3306;
 constexpr long kReplicaLagMaxS = 86400;
 constexpr std::size_t kDnsNameMax = 253, kDnsLabelMax = 63;  // RFC 1035 2.3.4, text form
-const std::vector<std::string> kCheckKinds{"tcp", "dns", "exec", "mysql"};
+const std::vector<std::string> kCheckKinds{"tcp", "dns", "exec", "mysql", "replication"};
+const std::vector<std::string> kReplicationRequirements{"up-to-date", "connected", "established",
+                                                        "no-split-brain"};
+// Replication resources (DRBD's names and, where they are sane, its limits).
+const std::vector<std::string> kProtocols{"A", "B", "C"};
+const std::vector<std::string> kIoErrorPolicies{"passthrough", "detach", "call-handler"};
+const std::vector<std::string> kAfterSb0Pri{"disconnect", "discard-younger-primary", "discard-older-primary",
+                                            "discard-zero-changes", "discard-least-changes"};
+const std::vector<std::string> kAfterSb1Pri{"disconnect", "consensus", "discard-secondary"};
+const std::vector<std::string> kAfterSb2Pri{"disconnect"};
+constexpr std::size_t kSecretMinBytes = 8, kSecretMaxBytes = 255;
+constexpr long kResyncRateMinKib = 1, kResyncRateMaxKib = 10L * 1024 * 1024;  // 1 KiB/s .. 10 GiB/s
+constexpr long kPingIntervalMinMs = 1000, kPingIntervalMaxMs = 120000;
+constexpr long kPingTimeoutMinMs = 100, kPingTimeoutMaxMs = 30000;
+constexpr long kAckTimeoutMinMs = 100, kAckTimeoutMaxMs = 600000;
+constexpr long kKoCountMax = 200;  // 0: never drop the peer for slow acks
+constexpr long kConnectIntervalMinMs = 100, kConnectIntervalMaxMs = 120000;
 const std::vector<std::string> kQueryTypes{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "ANY"};
 const std::vector<std::string> kQueryClasses{"IN", "CH"};
 const std::vector<std::string> kRcodes{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
@@ -120,6 +136,8 @@ class Validator {
 
   std::vector<ConfigIssue> run() {
     check_global();
+    for (auto& resource : config_.resources) check_resource(resource);
+    check_resource_conflicts();
     for (auto& check : config_.checks) check_check(check);
     check_check_names();
     for (auto& inst : config_.instances) check_instance(inst);
@@ -492,11 +510,127 @@ class Validator {
       check_endpoint(c, 0);
     } else if (c.kind == "dns") {
       check_dns(c);
+    } else if (c.kind == "replication") {
+      check_replication_check(c);
     } else if (c.kind == "exec") {
       require(c, "program", c.program.has_value(), "an absolute path and arguments");
       check_program(c.program, k, c.where, "program", "/usr/local/bin/check-haproxy");
     } else {
       check_mysql(c);
+    }
+  }
+
+  void check_replication_check(Check& c) {
+    const auto& k = c.keys;
+    std::vector<std::string> names;
+    for (const auto& r : config_.resources)
+      if (!r.name.empty()) names.push_back(r.name);
+    std::string defined = names.empty() ? std::string("(none defined)") : join(names);
+    if (c.resource.empty())
+      require(c, "resource", false, "the name of a replication resource; defined: " + defined);
+    else if (std::find(names.begin(), names.end(), c.resource) == names.end())
+      key_issue(k, c.where, "resource", quoted(c.resource),
+                "unknown replication resource; defined: " + defined);
+    if (c.require.empty() && !k.has("require")) c.require = {"up-to-date", "no-split-brain"};
+    if (c.require.empty())
+      key_issue(k, c.where, "require", "[ ]", "empty; valid: one or more of " + join(kReplicationRequirements));
+    for (auto& condition : c.require)
+      if (!canonicalize(condition, kReplicationRequirements))
+        key_issue(k, c.where, "require", quoted(condition),
+                  "unknown condition; valid: " + join(kReplicationRequirements));
+  }
+
+  // A string key that must be one of `valid` (any case; stored canonical).
+  void check_choice(Resource& r, const std::string& key, std::string& value,
+                    const std::vector<std::string>& valid) {
+    if (!canonicalize(value, valid))
+      key_issue(r.keys, r.where, key, quoted(value), "unknown value; valid: " + join(valid));
+  }
+
+  void check_path(const Resource& r, const std::string& key, const std::string& value,
+                  const std::string& example) {
+    if (value.empty() || value[0] != '/')
+      key_issue(r.keys, r.where, key, quoted(value), "not an absolute path; valid: e.g. " + example);
+  }
+
+  void check_resource(Resource& r) {
+    const auto& k = r.keys;
+    if (r.name.empty())
+      key_issue(k, r.where, "name", "", "required; valid: [A-Za-z0-9_.-]+, at most 64 characters");
+    else if (!valid_name(r.name) || r.name.size() > kNameMax || r.name == "." || r.name == "..")
+      key_issue(k, r.where, "name", quoted(r.name), "invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters");
+    if (r.device.empty())
+      key_issue(k, r.where, "device", "", "required; valid: a block device or file, e.g. /dev/sdb1 or /var/lib/vrrpd/r0.img");
+    else
+      check_path(r, "device", r.device, "/dev/sdb1 or /var/lib/vrrpd/r0.img");
+    if (r.metadata != "internal") {
+      check_path(r, "metadata", r.metadata, "\"internal\" or /var/lib/vrrpd/r0.md");
+      if (r.metadata == r.device)
+        key_issue(k, r.where, "metadata", quoted(r.metadata),
+                  "external metadata on the data device itself; valid: \"internal\" or another file or device");
+    }
+    if (!r.address) key_issue(k, r.where, "address", "", "required; valid: this node's replication address, e.g. 198.51.100.1");
+    if (!r.peer_address) key_issue(k, r.where, "peer_address", "", "required; valid: the peer's replication address, e.g. 198.51.100.2");
+    if (r.address && r.peer_address) {
+      if (r.address->family() != r.peer_address->family())
+        key_issue(k, r.where, "peer_address", r.peer_address->to_string(),
+                  "address family differs from address = " + r.address->to_string() + "; valid: both IPv4 or both IPv6");
+      else if (*r.address == *r.peer_address)
+        key_issue(k, r.where, "peer_address", r.peer_address->to_string(),
+                  "same as address; valid: the peer's own address");
+    }
+    check_range(k, r.where, "port", r.port, kPortMin, kPortMax);
+    if (r.peer_port == 0 && !k.has("peer_port")) r.peer_port = r.port;
+    else check_range(k, r.where, "peer_port", r.peer_port, kPortMin, kPortMax);
+    check_choice(r, "protocol", r.protocol, kProtocols);
+    if (r.shared_secret.empty() && !k.has("shared_secret"))
+      key_issue(k, r.where, "shared_secret", "", "required; valid: 8..255 bytes shared by both nodes");
+    else if (r.shared_secret.size() < kSecretMinBytes || r.shared_secret.size() > kSecretMaxBytes)
+      key_issue(k, r.where, "shared_secret", "", "length out of range; valid: 8..255 bytes");
+    check_range(k, r.where, "resync_rate_kib", r.resync_rate_kib, kResyncRateMinKib, kResyncRateMaxKib);
+    check_choice(r, "on_io_error", r.on_io_error, kIoErrorPolicies);
+    if (r.on_io_error == "call-handler" && !r.io_error_handler)
+      key_issue(k, r.where, "io_error_handler", "",
+                "required with on_io_error = \"call-handler\"; valid: an absolute path and arguments");
+    check_program(r.io_error_handler, k, r.where, "io_error_handler", "/usr/local/sbin/disk-failed");
+    check_choice(r, "after_sb_0pri", r.after_sb_0pri, kAfterSb0Pri);
+    check_choice(r, "after_sb_1pri", r.after_sb_1pri, kAfterSb1Pri);
+    check_choice(r, "after_sb_2pri", r.after_sb_2pri, kAfterSb2Pri);
+    check_ms(k, r.where, "ping_interval_ms", r.ping_interval, kPingIntervalMinMs, kPingIntervalMaxMs);
+    check_ms(k, r.where, "ping_timeout_ms", r.ping_timeout, kPingTimeoutMinMs, kPingTimeoutMaxMs);
+    if (r.ping_timeout >= r.ping_interval && k.has("ping_timeout_ms"))
+      key_issue(k, r.where, "ping_timeout_ms", std::to_string(r.ping_timeout.count()),
+                "not shorter than ping_interval_ms = " + std::to_string(r.ping_interval.count()) +
+                    "; valid: a ping timeout below the ping interval");
+    check_ms(k, r.where, "timeout_ms", r.timeout, kAckTimeoutMinMs, kAckTimeoutMaxMs);
+    check_range(k, r.where, "ko_count", r.ko_count, 0, kKoCountMax);
+    check_ms(k, r.where, "connect_interval_ms", r.connect_interval, kConnectIntervalMinMs, kConnectIntervalMaxMs);
+    if (!r.mount_point.empty() || k.has("mount_point")) {
+      check_path(r, "mount_point", r.mount_point, "/srv/data");
+      if (r.fs_type.empty() || !valid_name(r.fs_type))
+        key_issue(k, r.where, "fs_type", quoted(r.fs_type), "not a file system type; valid: e.g. ext4 or xfs");
+    }
+  }
+
+  // Two resources must not share a name, a backing device, a metadata
+  // file, a listening endpoint or a mount point.
+  void check_resource_conflicts() {
+    std::map<std::string, const Resource*> names, devices, endpoints, mounts;
+    auto unique = [&](std::map<std::string, const Resource*>& seen, const Resource& r,
+                      const std::string& key, const std::string& value, const std::string& what) {
+      if (value.empty()) return;
+      auto [it, fresh] = seen.emplace(value, &r);
+      if (!fresh)
+        key_issue(r.keys, r.where, key, quoted(value),
+                  what + " already used by resource " + quoted(it->second->name) + " (" +
+                      it->second->where.to_string() + "); valid: one resource each");
+    };
+    for (const auto& r : config_.resources) {
+      unique(names, r, "name", r.name, "name");
+      unique(devices, r, "device", r.device, "device");
+      if (r.metadata != "internal") unique(devices, r, "metadata", r.metadata, "device");
+      if (r.address) unique(endpoints, r, "port", r.address->to_string() + ":" + std::to_string(r.port), "address and port");
+      unique(mounts, r, "mount_point", r.mount_point, "mount point");
     }
   }
 

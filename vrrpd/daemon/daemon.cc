@@ -74,6 +74,11 @@ int Daemon::run() {
   control_ = std::make_unique<control::ControlServer>(
       loop_, path, [this](const std::string& c, const nlohmann::json& a) { return handle_command(c, a); });
   for (const auto& w : config_.warnings) log::warning(w.where.to_string() + ": " + w.message);
+  // The replication engine (replication/) is a library today; the daemon
+  // does not run it yet. Say so rather than look as if the volume were mirrored.
+  for (const auto& r : config_.resources)
+    log::warning(r.where.to_string() + ": resource '" + r.name +
+                 "' is not replicated: this build does not run replication resources yet");
   init_check_status(config_.checks, {});
   checks_ = std::make_unique<checkers::CheckerService>(
       run_options(config_.global), [this](checkers::CheckStatus st, bool changed) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "tests/unit/config/expect_invalid.h"
 #include "vrrpd/config/config.h"
 
 namespace vrrpd::config {
@@ -13,23 +14,6 @@ namespace {
 
 constexpr Format kNative = Format::kNative;
 constexpr Format kKa = Format::kKeepalived;
-
-// Asserts loading `text` fails with an issue at test.conf:`line` whose text
-// contains `expected`.
-void expectInvalid(Format format, const std::string& text, int line, const std::string& expected) {
-  SCOPED_TRACE(text);
-  try {
-    load_text(text, "test.conf", format);
-    ADD_FAILURE() << "config was accepted; expected: " << expected;
-  } catch (const ConfigError& e) {
-    std::string at = "test.conf:" + std::to_string(line) + ": ";
-    for (const auto& issue : e.issues()) {
-      std::string s = issue.to_string();
-      if (s.rfind(at, 0) == 0 && s.find(expected) != std::string::npos) return;
-    }
-    ADD_FAILURE() << "no issue at " << at << " containing '" << expected << "' in:\n" << e.what();
-  }
-}
 
 // Line 1: the block; line 2: name, interface, VRID 51; line 3: `extra`.
 std::string nativeInstance(const std::string& extra) {
@@ -151,7 +135,7 @@ TEST(InvalidCheck, NameWithSpace) { expectInvalid(kNative, "checks = (\n { name 
 TEST(InvalidCheck, NameTooLong) { expectInvalid(kNative, "checks = (\n { name = \"" + std::string(65, 'x') + "\"; kind = \"exec\"; program = \"/bin/true\"; } );", 2, "invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters"); }
 TEST(InvalidCheck, NameDuplicate) { expectInvalid(kNative, "checks = ( { name = \"c\"; kind = \"exec\"; program = \"/bin/true\"; },\n { name = \"c\"; kind = \"tcp\"; address = \"192.0.2.1\"; port = 1; } );", 2, "name = \"c\": duplicate check name, first defined at test.conf:1; valid: a unique name"); }
 TEST(InvalidCheck, KindMissing) { expectInvalid(kNative, nativeBareCheck("program = \"/bin/true\";"), 2, "kind: required; valid: tcp, dns, exec, mysql"); }
-TEST(InvalidCheck, KindUnknown) { expectInvalid(kNative, nativeBareCheck("kind = \"http\";"), 2, "kind = \"http\": unknown value; valid: \"tcp\", \"dns\", \"exec\" or \"mysql\""); }
+TEST(InvalidCheck, KindUnknown) { expectInvalid(kNative, nativeBareCheck("kind = \"http\";"), 2, "kind = \"http\": unknown value; valid: \"tcp\", \"dns\", \"exec\", \"mysql\" or \"replication\""); }
 TEST(InvalidCheck, KindNotAString) { expectInvalid(kNative, nativeBareCheck("kind = 1;"), 2, "kind = 1: wrong type (an integer); expected a string"); }
 TEST(InvalidCheck, IntervalTooShort) { expectInvalid(kNative, nativeCheck("tcp", "interval_ms = 9; timeout_ms = 5;"), 3, "interval_ms = 9: out of range; valid: 10..3600000 ms (0.01..3600 s)"); }
 TEST(InvalidCheck, IntervalTooLong) { expectInvalid(kNative, nativeCheck("tcp", "interval_ms = 3600001;"), 3, "interval_ms = 3600001: out of range; valid: 10..3600000 ms"); }

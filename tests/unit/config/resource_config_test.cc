@@ -1,0 +1,193 @@
+// Replication resources in the native config: every key maps onto the model,
+// defaults and derived values (peer_port, canonical spellings), a config
+// with resources and no VRRP instance is valid (the engine runs on its own),
+// the "replication" check kind, and one test per rejected resource config
+// (the error names file:line, key, value and what would be valid; the
+// shared secret is never echoed).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/unit/config/expect_invalid.h"
+#include "vrrpd/config/config.h"
+
+namespace vrrpd::config {
+namespace {
+
+using std::chrono::milliseconds;
+
+Config native(const std::string& text) { return load_text(text, "test.conf", Format::kNative); }
+
+constexpr const char* kFull = R"(resources = (
+  { name = "r0"; device = "/dev/vdb"; metadata = "/var/lib/vrrpd/r0.md";
+    address = "198.51.100.1"; port = 7790; peer_address = "198.51.100.2"; peer_port = 7791;
+    protocol = "b"; shared_secret = "0123456789abcdef"; resync_rate_kib = 40960;
+    on_io_error = "Call-Handler"; io_error_handler = "/usr/local/sbin/disk-failed r0";
+    after_sb_0pri = "discard-least-changes"; after_sb_1pri = "discard-secondary";
+    after_sb_2pri = "disconnect"; ping_interval_ms = 2000; ping_timeout_ms = 1000;
+    timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500;
+    mount_point = "/srv/data"; fs_type = "xfs"; mount_options = "noatime"; }
+);
+)";
+
+TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
+  Config c = native(kFull);
+  ASSERT_EQ(c.resources.size(), 1u);
+  const Resource& r = c.resources[0];
+  EXPECT_EQ(r.name, "r0");
+  EXPECT_EQ(r.device, "/dev/vdb");
+  EXPECT_EQ(r.metadata, "/var/lib/vrrpd/r0.md");
+  EXPECT_EQ(r.address->to_string(), "198.51.100.1");
+  EXPECT_EQ(r.port, 7790);
+  EXPECT_EQ(r.peer_address->to_string(), "198.51.100.2");
+  EXPECT_EQ(r.peer_port, 7791);
+  EXPECT_EQ(r.protocol, "B");  // canonical spelling
+  EXPECT_EQ(r.shared_secret, "0123456789abcdef");
+  EXPECT_EQ(r.resync_rate_kib, 40960);
+  EXPECT_EQ(r.on_io_error, "call-handler");
+  ASSERT_TRUE(r.io_error_handler);
+  EXPECT_EQ(r.io_error_handler->argv, (std::vector<std::string>{"/usr/local/sbin/disk-failed", "r0"}));
+  EXPECT_EQ(r.after_sb_0pri, "discard-least-changes");
+  EXPECT_EQ(r.after_sb_1pri, "discard-secondary");
+  EXPECT_EQ(r.after_sb_2pri, "disconnect");
+  EXPECT_EQ(r.ping_interval, milliseconds(2000));
+  EXPECT_EQ(r.ping_timeout, milliseconds(1000));
+  EXPECT_EQ(r.timeout, milliseconds(3000));
+  EXPECT_EQ(r.ko_count, 3);
+  EXPECT_EQ(r.connect_interval, milliseconds(500));
+  EXPECT_EQ(r.mount_point, "/srv/data");
+  EXPECT_EQ(r.fs_type, "xfs");
+  EXPECT_EQ(r.mount_options, "noatime");
+  EXPECT_TRUE(c.instances.empty());  // resources alone are a valid config
+}
+
+TEST(ResourceConfig, DefaultsAreDrbdsWhereSaneAndPeerPortFollowsPort) {
+  Config c = native(R"(resources = ( { name = "r0"; device = "/var/lib/vrrpd/r0.img";
+    address = "2001:db8::1"; port = 7800; peer_address = "2001:db8::2"; shared_secret = "s3cret-s3cret"; } );)");
+  const Resource& r = c.resources.at(0);
+  EXPECT_EQ(r.metadata, "internal");
+  EXPECT_EQ(r.peer_port, 7800);
+  EXPECT_EQ(r.protocol, "C");
+  EXPECT_EQ(r.on_io_error, "passthrough");
+  EXPECT_EQ(r.after_sb_0pri, "disconnect");
+  EXPECT_EQ(r.ping_interval, milliseconds(10000));
+  EXPECT_EQ(r.ko_count, 7);
+  EXPECT_TRUE(r.mount_point.empty());
+}
+
+TEST(ResourceConfig, ReplicationCheckNamesAResourceAndDefaultsToUpToDateWithoutSplitBrain) {
+  Config c = native(std::string(kFull) + R"(checks = (
+  { name = "data"; kind = "replication"; resource = "r0"; },
+  { name = "link"; kind = "replication"; resource = "r0"; require = [ "Connected", "established" ]; } );
+vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; track_checks = ( "data", "link" ); } );
+)");
+  ASSERT_EQ(c.checks.size(), 2u);
+  EXPECT_EQ(c.checks[0].resource, "r0");
+  EXPECT_EQ(c.checks[0].require, (std::vector<std::string>{"up-to-date", "no-split-brain"}));
+  EXPECT_EQ(c.checks[1].require, (std::vector<std::string>{"connected", "established"}));
+}
+
+// ---- rejected resources: one line each ----
+
+// Line 1: the list; line 2: the keys a valid resource "r0" needs, except
+// `omit` and those `extra` sets (libconfig refuses a key written twice);
+// line 3: `extra`.
+std::string resource(const std::string& extra, const std::string& omit = "") {
+  std::string base;
+  auto add = [&](const std::string& key, const std::string& text) {
+    if (key != omit && (" " + extra).find(" " + key + " =") == std::string::npos) base += text + " ";
+  };
+  add("name", "name = \"r0\";");
+  add("device", "device = \"/dev/vdb\";");
+  add("address", "address = \"198.51.100.1\";");
+  add("peer_address", "peer_address = \"198.51.100.2\";");
+  add("shared_secret", "shared_secret = \"0123456789\";");
+  return "resources = (\n { " + base + "\n " + extra + " } );\n";
+}
+
+void expectInvalid(const std::string& text, int line, const std::string& expected) {
+  config::expectInvalid(Format::kNative, text, line, expected);
+}
+
+TEST(InvalidResource, NameMissing) { expectInvalid(resource("", "name"), 2, "name: required; valid: [A-Za-z0-9_.-]+"); }
+TEST(InvalidResource, NameWithSlash) { expectInvalid(resource("name = \"r/0\";"), 3, "name = \"r/0\": invalid name; valid: [A-Za-z0-9_.-]+"); }
+TEST(InvalidResource, NameDotDot) { expectInvalid(resource("name = \"..\";"), 3, "name = \"..\": invalid name"); }
+TEST(InvalidResource, UnknownKey) { expectInvalid(resource("disk = \"/dev/vdb\";"), 3, "disk = \"/dev/vdb\": unknown key in resources; valid keys: name, device, metadata"); }
+TEST(InvalidResource, DeviceMissing) { expectInvalid(resource("", "device"), 2, "device: required; valid: a block device or file"); }
+TEST(InvalidResource, DeviceRelative) { expectInvalid(resource("device = \"vdb\";"), 3, "device = \"vdb\": not an absolute path; valid: e.g. /dev/sdb1"); }
+TEST(InvalidResource, MetadataRelative) { expectInvalid(resource("metadata = \"r0.md\";"), 3, "metadata = \"r0.md\": not an absolute path; valid: e.g. \"internal\""); }
+TEST(InvalidResource, MetadataOnTheDataDevice) { expectInvalid(resource("metadata = \"/dev/vdb\";"), 3, "metadata = \"/dev/vdb\": external metadata on the data device itself"); }
+TEST(InvalidResource, AddressMissing) { expectInvalid(resource("", "address"), 2, "address: required; valid: this node's replication address"); }
+TEST(InvalidResource, AddressNotAnAddress) { expectInvalid(resource("address = \"node1\";"), 3, "address = \"node1\": not an IP address"); }
+TEST(InvalidResource, PeerAddressMissing) { expectInvalid(resource("", "peer_address"), 2, "peer_address: required; valid: the peer's replication address"); }
+TEST(InvalidResource, PeerAddressOtherFamily) { expectInvalid(resource("peer_address = \"2001:db8::2\";"), 3, "peer_address = \"2001:db8::2\": address family differs from address = 198.51.100.1; valid: both IPv4 or both IPv6"); }
+TEST(InvalidResource, PeerAddressIsOurs) { expectInvalid(resource("peer_address = \"198.51.100.1\";"), 3, "peer_address = \"198.51.100.1\": same as address"); }
+TEST(InvalidResource, PortZero) { expectInvalid(resource("port = 0;"), 3, "port = 0: out of range; valid: 1..65535"); }
+TEST(InvalidResource, PeerPortTooBig) { expectInvalid(resource("peer_port = 65536;"), 3, "peer_port = 65536: out of range; valid: 1..65535"); }
+TEST(InvalidResource, ProtocolD) { expectInvalid(resource("protocol = \"D\";"), 3, "protocol = \"D\": unknown value; valid: A, B, C"); }
+TEST(InvalidResource, SecretMissing) { expectInvalid(resource("", "shared_secret"), 2, "shared_secret: required; valid: 8..255 bytes"); }
+TEST(InvalidResource, SecretTooShortIsNotEchoed) {
+  std::string text = resource("shared_secret = \"hunter2\";");
+  expectInvalid(text, 3, "shared_secret = (7 bytes, not shown): length out of range; valid: 8..255 bytes");
+  try { native(text); } catch (const ConfigError& e) { EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos); }
+}
+TEST(InvalidResource, SecretWrongTypeIsNotEchoed) {
+  try {
+    native(resource("shared_secret = 12345678;"));
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("wrong type (an integer); expected a string"), std::string::npos) << e.what();
+  }
+}
+TEST(InvalidResource, ResyncRateZero) { expectInvalid(resource("resync_rate_kib = 0;"), 3, "resync_rate_kib = 0: out of range; valid: 1..10485760"); }
+TEST(InvalidResource, OnIoErrorUnknown) { expectInvalid(resource("on_io_error = \"panic\";"), 3, "on_io_error = \"panic\": unknown value; valid: passthrough, detach, call-handler"); }
+TEST(InvalidResource, CallHandlerWithoutHandler) { expectInvalid(resource("on_io_error = \"call-handler\";"), 2, "io_error_handler: required with on_io_error = \"call-handler\""); }
+TEST(InvalidResource, HandlerRelative) { expectInvalid(resource("io_error_handler = \"disk-failed\";"), 3, "io_error_handler = \"disk-failed\": program \"disk-failed\" is not an absolute path"); }
+TEST(InvalidResource, AfterSb0PriUnknown) { expectInvalid(resource("after_sb_0pri = \"discard-local\";"), 3, "after_sb_0pri = \"discard-local\": unknown value; valid: disconnect, discard-younger-primary"); }
+TEST(InvalidResource, AfterSb1PriUnknown) { expectInvalid(resource("after_sb_1pri = \"call-pri-lost-after-sb\";"), 3, "after_sb_1pri = \"call-pri-lost-after-sb\": unknown value; valid: disconnect, consensus, discard-secondary"); }
+TEST(InvalidResource, AfterSb2PriDiscard) { expectInvalid(resource("after_sb_2pri = \"discard-secondary\";"), 3, "after_sb_2pri = \"discard-secondary\": unknown value; valid: disconnect"); }
+TEST(InvalidResource, PingIntervalTooShort) { expectInvalid(resource("ping_interval_ms = 999;"), 3, "ping_interval_ms = 999: out of range; valid: 1000..120000 ms"); }
+TEST(InvalidResource, PingTimeoutTooShort) { expectInvalid(resource("ping_timeout_ms = 99;"), 3, "ping_timeout_ms = 99: out of range; valid: 100..30000 ms"); }
+TEST(InvalidResource, PingTimeoutNotBelowInterval) { expectInvalid(resource("ping_interval_ms = 2000; ping_timeout_ms = 2000;"), 3, "ping_timeout_ms = 2000: not shorter than ping_interval_ms = 2000"); }
+TEST(InvalidResource, TimeoutZero) { expectInvalid(resource("timeout_ms = 0;"), 3, "timeout_ms = 0: out of range; valid: 100..600000 ms"); }
+TEST(InvalidResource, KoCountNegative) { expectInvalid(resource("ko_count = -1;"), 3, "ko_count = -1: out of range; valid: 0..200"); }
+TEST(InvalidResource, ConnectIntervalTooLong) { expectInvalid(resource("connect_interval_ms = 120001;"), 3, "connect_interval_ms = 120001: out of range; valid: 100..120000 ms"); }
+TEST(InvalidResource, MountPointRelative) { expectInvalid(resource("mount_point = \"srv\";"), 3, "mount_point = \"srv\": not an absolute path; valid: e.g. /srv/data"); }
+TEST(InvalidResource, FsTypeEmpty) { expectInvalid(resource("mount_point = \"/srv\"; fs_type = \"\";"), 3, "fs_type = \"\": not a file system type"); }
+TEST(InvalidResource, DuplicateName) {
+  expectInvalid("resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; },\n"
+                " { name = \"r0\"; device = \"/dev/vdc\"; address = \"198.51.100.1\"; port = 7790; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; } );",
+                2, "name = \"r0\": name already used by resource \"r0\" (test.conf:1)");
+}
+TEST(InvalidResource, SharedDevice) {
+  expectInvalid("resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; },\n"
+                " { name = \"r1\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; port = 7790; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; } );",
+                2, "device = \"/dev/vdb\": device already used by resource \"r0\" (test.conf:1); valid: one resource each");
+}
+TEST(InvalidResource, SharedEndpoint) {
+  expectInvalid("resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; },\n"
+                " { name = \"r1\"; device = \"/dev/vdc\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; } );",
+                2, "address and port already used by resource \"r0\"");
+}
+TEST(InvalidResource, SharedMountPoint) {
+  expectInvalid("resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; mount_point = \"/srv\"; },\n"
+                " { name = \"r1\"; device = \"/dev/vdc\"; address = \"198.51.100.1\"; port = 7790; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; mount_point = \"/srv\"; } );",
+                2, "mount_point = \"/srv\": mount point already used by resource \"r0\"");
+}
+
+// ---- rejected replication checks ----
+TEST(InvalidReplicationCheck, ResourceMissing) {
+  expectInvalid(std::string(kFull) + "checks = (\n { name = \"c\"; kind = \"replication\"; } );", 12, "resource: required for a check of kind replication; valid: the name of a replication resource; defined: r0");
+}
+TEST(InvalidReplicationCheck, ResourceUnknown) {
+  expectInvalid(std::string(kFull) + "checks = (\n { name = \"c\"; kind = \"replication\"; resource = \"r9\"; } );", 12, "resource = \"r9\": unknown replication resource; defined: r0");
+}
+TEST(InvalidReplicationCheck, ConditionUnknown) {
+  expectInvalid(std::string(kFull) + "checks = (\n { name = \"c\"; kind = \"replication\"; resource = \"r0\"; require = \"UpToDate\"; } );", 12, "require = \"UpToDate\": unknown condition; valid: up-to-date, connected, established, no-split-brain");
+}
+TEST(InvalidReplicationCheck, KeyOfAnotherKind) {
+  expectInvalid(std::string(kFull) + "checks = (\n { name = \"c\"; kind = \"replication\"; resource = \"r0\"; port = 1; } );", 12, "key 'port' is not valid for a check of kind replication");
+}
+
+}  // namespace
+}  // namespace vrrpd::config
