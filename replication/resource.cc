@@ -1,0 +1,313 @@
+// Resource: construction, metadata, attach/detach, roles, status, the
+// blocking Volume adapter and the state transitions. See resource.h for the
+// threading rules and for where the rest of the engine lives.
+#include "replication/resource.h"
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "vrrpd/base/log.h"
+
+namespace vrrpd::replication {
+
+Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
+                   BlockStorage* external_md)
+    : loop_(loop),
+      options_(std::move(options)),
+      data_device_(data),
+      external_md_(external_md),
+      reap_timer_(loop, [this] { closed_conns_.clear(); }),
+      handshake_timer_(loop, [this] { on_handshake_timeout(); }),
+      ping_timer_(loop, [this] { on_ping_due(); }),
+      ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
+      watchdog_timer_(loop, [this] { on_watchdog(); }),
+      epoch_timer_(loop, [this] { close_epoch(); }),
+      resync_timer_(loop, [this] { request_resync_blocks(); }) {}
+
+Resource::~Resource() {
+  if (connector_ != nullptr) connector_->stop();
+  if (conn_) conn_->close();
+}
+
+// ---- transitions ----
+
+void Resource::log(const std::string& message) const {
+  log::notice("replication " + options_.name + ": " + message);
+}
+
+void Resource::report_error(const std::string& message) {
+  last_error_ = message;
+  log::warning("replication " + options_.name + ": " + message);
+}
+
+void Resource::set_role(Role to, const std::string& why) {
+  if (role_ == to) return;
+  log(std::string("role ") + to_string(role_) + " -> " + to_string(to) + ": " + why);
+  role_ = to;
+  published_writable_ = role_ == Role::kPrimary;
+}
+
+void Resource::set_disk(DiskState to, const std::string& why) {
+  if (disk_ == to) return;
+  log(std::string("disk ") + to_string(disk_) + " -> " + to_string(to) + ": " + why);
+  disk_ = to;
+}
+
+void Resource::set_connection(ConnectionState to, const std::string& why) {
+  if (connection_ == to) return;
+  log(std::string("connection ") + to_string(connection_) + " -> " + to_string(to) + ": " + why);
+  connection_ = to;
+}
+
+void Resource::set_replication(ReplicationState to, const std::string& why) {
+  if (replication_ == to) return;
+  log(std::string("replication ") + to_string(replication_) + " -> " + to_string(to) + ": " +
+      why);
+  replication_ = to;
+}
+
+void Resource::publish_local_state() {
+  published_writable_ = role_ == Role::kPrimary;
+  if (phase_ == Phase::kRunning) send(wire::StateChange{role_, disk_});
+}
+
+// ---- metadata ----
+
+IoStatus Resource::persist_superblock() {
+  IoStatus s = write_superblock(md_storage(), sb_);
+  if (!s.ok()) {
+    ++io_errors_;
+    report_error("writing the superblock failed: " + s.message());
+  }
+  return s;
+}
+
+IoStatus Resource::persist_bitmap() {
+  if (!bitmap_) return {};
+  IoStatus s = bitmap_->flush_dirty_pages(md_storage(), sb_.bitmap_offset);
+  if (!s.ok()) {
+    ++io_errors_;
+    report_error("writing the bitmap failed: " + s.message());
+  }
+  return s;
+}
+
+uint64_t Resource::random_u64() const {
+  const auto uuid = random_device_uuid();  // getrandom(2)
+  uint64_t v = 0;
+  std::memcpy(&v, uuid.data(), sizeof v);
+  return v;
+}
+
+void Resource::start_new_generation(const std::string& why) {
+  if (sb_.generations.bitmap != 0) return;  // the bitmap already records since the split
+  new_current_uuid(sb_.generations, random_u64(), role_ == Role::kPrimary);
+  log("new current generation " + std::to_string(sb_.generations.current) + ": " + why);
+  (void)persist_superblock();
+}
+
+CommandResult Resource::create_md() {
+  if (disk_ != DiskState::kDiskless)
+    return CommandResult::failure("create-md refused: the disk is attached (detach first)");
+  CreateMetadataParams p;
+  p.layout = options_.metadata_layout;
+  p.external_data_size = data_device_.size();
+  p.node_id = options_.node_id;
+  p.device_uuid = random_device_uuid();
+  p.al_slots = options_.al_slots;
+  if (p.layout == MetadataLayout::kExternal && external_md_ == nullptr)
+    return CommandResult::failure("create-md: external metadata configured but no metadata storage given");
+  Result<Superblock> sb = create_metadata(md_storage(), p);
+  if (!sb.ok()) return CommandResult::failure("create-md failed: " + sb.error());
+  log("created metadata: " + std::to_string(sb->data_size) + " bytes of data");
+  return Ok{};
+}
+
+CommandResult Resource::attach() {
+  if (disk_ != DiskState::kDiskless) return CommandResult::failure("attach: already attached");
+  if (options_.metadata_layout == MetadataLayout::kExternal && external_md_ == nullptr)
+    return CommandResult::failure("attach: external metadata configured but no metadata storage given");
+  Result<Superblock> sb = read_metadata(md_storage(), options_.metadata_layout);
+  if (!sb.ok()) return CommandResult::failure("attach failed: " + sb.error());
+  if (sb->data_size > data_device_.size())
+    return CommandResult::failure("attach failed: metadata describes " + std::to_string(sb->data_size) +
+                                  " bytes of data but the data device has " +
+                                  std::to_string(data_device_.size()));
+  set_disk(DiskState::kAttaching, "attach");
+  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), sb->bitmap_offset, sb->data_size);
+  if (!bm.ok()) {
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: reading the bitmap: " + bm.error());
+  }
+  bitmap_.emplace(std::move(bm.value()));
+  // A crashed Primary's hot extents may differ from the peer: into the bitmap.
+  Result<AlRecovery> rec = recover_after_attach(md_storage(), sb.value(), *bitmap_);
+  if (!rec.ok()) {
+    bitmap_.reset();
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: activity-log recovery: " + rec.error());
+  }
+  sb_ = sb.value();
+  crashed_primary_ = sb_.flags.was_primary;
+  if (crashed_primary_)
+    log("crashed while Primary: " + std::to_string(rec->extents.size()) +
+        " activity-log extents marked out of sync");
+  al_.emplace(md_storage(), sb_, rec->last_sequence);
+  data_ = std::make_unique<StorageRegion>(data_device_, 0, sb_.data_size);
+  published_size_ = sb_.data_size;
+  // A Primary that crashed comes back Secondary; its generation keeps the flag
+  // only in the history of the peer's decisions, not in our current.
+  set_primary_flag(sb_.generations, false);
+  DiskState d = !sb_.flags.consistent ? DiskState::kInconsistent
+                : sb_.flags.outdated  ? DiskState::kOutdated
+                                      : DiskState::kUpToDate;
+  set_disk(d, "metadata read");
+  return Ok{};
+}
+
+CommandResult Resource::detach() {
+  if (disk_ == DiskState::kDiskless) return CommandResult::failure("detach: not attached");
+  if (role_ == Role::kPrimary) return CommandResult::failure("detach refused: Primary (demote first)");
+  if (conn_) drop_connection("detaching the disk", After::kReconnect, wire::DisconnectCode::kShutdown);
+  (void)persist_bitmap();
+  al_.reset();
+  bitmap_.reset();
+  data_.reset();
+  published_size_ = 0;
+  set_disk(DiskState::kDiskless, "detach");
+  return Ok{};
+}
+
+// ---- roles ----
+
+CommandResult Resource::primary(bool force) {
+  if (role_ == Role::kPrimary) return Ok{};
+  if (disk_ == DiskState::kDiskless)
+    return CommandResult::failure("primary refused: no disk attached");
+  if (peer_role_ == Role::kPrimary)
+    return CommandResult::failure("primary refused: the peer is Primary (dual-primary is not supported)");
+  if (split_brain_)
+    return CommandResult::failure("primary refused: unresolved split brain (" + split_brain_text_ +
+                                  "); pick a victim with discard-my-data and reconnect");
+  if (replication_ == ReplicationState::kSyncTarget)
+    return CommandResult::failure("primary refused: resync in progress as SyncTarget (" +
+                                  std::to_string(bitmap_->out_of_sync_bytes()) + " bytes left)");
+  if (disk_ != DiskState::kUpToDate && !force)
+    return CommandResult::failure(std::string("primary refused: disk is ") + to_string(disk_) +
+                                  ", not UpToDate (use force to promote anyway)");
+  bool forced_data = disk_ != DiskState::kUpToDate;
+  set_role(Role::kPrimary, force && forced_data ? "primary --force" : "primary");
+  // Before the first write as Primary: was_primary on disk, so a crash is
+  // recognised and the activity log replayed.
+  sb_.flags.was_primary = true;
+  set_primary_flag(sb_.generations, true);
+  if (forced_data) {
+    // The operator declares this data the good copy (initial sync).
+    sb_.flags.consistent = true;
+    sb_.flags.outdated = false;
+    bitmap_->clear_all();
+    (void)persist_bitmap();
+    set_disk(DiskState::kUpToDate, "primary --force");
+  }
+  if (forced_data) {
+    // Always a new generation: it is what makes the peer the SyncTarget.
+    new_current_uuid(sb_.generations, random_u64(), true);
+  } else if (!replicating()) {
+    start_new_generation("promoted without a connected peer");
+  }
+  (void)persist_superblock();
+  if (forced_data && conn_) {
+    renegotiate("forced primary: resync the peer from this node");
+    return Ok{};
+  }
+  publish_local_state();
+  return Ok{};
+}
+
+CommandResult Resource::secondary() {
+  if (role_ == Role::kSecondary) return Ok{};
+  set_role(Role::kSecondary, "secondary");
+  set_primary_flag(sb_.generations, false);
+  if (!crashed_primary_) sb_.flags.was_primary = false;
+  (void)persist_bitmap();
+  (void)persist_superblock();
+  publish_local_state();
+  return Ok{};
+}
+
+CommandResult Resource::invalidate() {
+  if (disk_ == DiskState::kDiskless) return CommandResult::failure("invalidate: not attached");
+  if (role_ == Role::kPrimary) return CommandResult::failure("invalidate refused: Primary (demote first)");
+  if (peer_disk_ && *peer_disk_ != DiskState::kUpToDate)
+    return CommandResult::failure(std::string("invalidate refused: the peer's disk is ") +
+                                  to_string(peer_disk_) + ", it cannot be the SyncSource");
+  bitmap_->set_all();
+  sb_.flags.consistent = false;
+  // Just-created: the handshake then always makes us SyncTarget (full).
+  sb_.generations = just_created_generations();
+  (void)persist_bitmap();
+  (void)persist_superblock();
+  set_disk(DiskState::kInconsistent, "invalidate");
+  if (conn_) renegotiate("invalidate: full resync from the peer");
+  return Ok{};
+}
+
+// ---- status ----
+
+ResourceStatus Resource::status() const {
+  ResourceStatus s;
+  s.name = options_.name;
+  s.role = role_;
+  s.disk = disk_;
+  s.peer_role = peer_role_;
+  s.peer_disk = peer_disk_;
+  s.connection = connection_;
+  s.replication = replication_;
+  if (conn_ && phase_ == Phase::kRunning) s.peer = conn_->peer_description();
+  s.size_bytes = disk_ == DiskState::kDiskless ? 0 : sb_.data_size;
+  s.out_of_sync_bytes = bitmap_ ? bitmap_->out_of_sync_bytes() : 0;
+  s.resync_total_bytes = resync_total_bytes_;
+  s.resync_done_bytes = resync_done_bytes_;
+  s.resync_rate_limit = options_.resync_rate;
+  s.io_errors = io_errors_;
+  s.sent_bytes = sent_bytes_;
+  s.received_bytes = received_bytes_;
+  s.written_bytes = written_bytes_;
+  s.split_brain = split_brain_;
+  s.split_brain_text = split_brain_text_;
+  s.last_error = last_error_;
+  return s;
+}
+
+// ---- Volume adapter: frontend threads post to the loop and wait ----
+
+uint64_t Resource::size() const { return published_size_; }
+bool Resource::writable() const { return published_writable_; }
+
+namespace {
+
+// Runs `start(done)` on the loop and blocks the calling thread until `done`
+// has been called there.
+IoStatus run_on_loop(EventLoop& loop, std::function<void(Resource::IoCallback)> start) {
+  std::promise<IoStatus> result;
+  std::future<IoStatus> f = result.get_future();
+  loop.post([&start, &result] { start([&result](IoStatus s) { result.set_value(s); }); });
+  return f.get();
+}
+
+}  // namespace
+
+IoStatus Resource::read(uint64_t offset, std::span<uint8_t> out) {
+  return run_on_loop(loop_, [&](IoCallback done) { submit_read(offset, out, std::move(done)); });
+}
+
+IoStatus Resource::write(uint64_t offset, std::span<const uint8_t> data) {
+  return run_on_loop(loop_, [&](IoCallback done) { submit_write(offset, data, 0, std::move(done)); });
+}
+
+IoStatus Resource::flush() {
+  return run_on_loop(loop_, [&](IoCallback done) { submit_flush(std::move(done)); });
+}
+
+}  // namespace vrrpd::replication

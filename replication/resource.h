@@ -1,0 +1,335 @@
+// Resource: one replicated volume, the engine core. It owns the local disk
+// (data and metadata: superblock, out-of-sync bitmap, activity log), the
+// connection to the peer (handshake, bitmap exchange, sync decision), the
+// write path with DRBD's protocols A/B/C, resync, and the keep-alive.
+//
+// Threads: everything runs on ONE EventLoop thread, the engine's loop (never
+// the VRRP loop). The control API, submit_*() and status() must be called on
+// that thread; tests drive it with an EventLoop on a FakeClock. The Volume
+// methods (read/write/flush) are the exception: they are for frontend threads
+// (FUSE workers), post the request to the loop and block until it completes,
+// so they must never be called on the loop thread itself.
+//
+// The implementation is split by concern:
+//   resource.cc         construction, metadata, attach/detach, roles, status,
+//                       the Volume adapter, the state transitions
+//   resource_io.cc      the write path (activity log, protocols, barriers),
+//                       reads, and applying the peer's writes
+//   resource_peer.cc    the connection: framing, authentication, handshake
+//                       checks, keep-alive, dropping a connection
+//   resource_resync.cc  bitmap exchange, sync decision, split-brain
+//                       resolution, resync as source and as target
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "replication/activity_log.h"
+#include "replication/auth.h"
+#include "replication/bitmap.h"
+#include "replication/metadata.h"
+#include "replication/protocol.h"
+#include "replication/split_brain.h"
+#include "replication/status.h"
+#include "replication/storage.h"
+#include "replication/transport.h"
+#include "replication/volume.h"
+#include "vrrpd/base/event_loop.h"
+
+namespace vrrpd::replication {
+
+// Configuration of one resource; defaults follow DRBD where users know them.
+struct ResourceOptions {
+  std::string name;
+  // This node's and the peer's node id (must differ). The lower id is the
+  // authentication "initiator" whichever end opened the TCP connection (the
+  // Connection does not say, and both ends may dial at once).
+  uint32_t node_id = 0;
+  uint32_t peer_node_id = 1;
+  std::string node_name;  // shown to the peer; at most 64 bytes
+  wire::ReplicationProtocol protocol = wire::ReplicationProtocol::kC;
+  std::string shared_secret;  // HMAC key; must not be empty
+  SplitBrainPolicy split_brain;  // after-sb-0pri/1pri/2pri, all "disconnect" by default
+  // The operator picked this node as the split-brain victim: its changes are
+  // discarded at the next handshake (drbdadm connect --discard-my-data).
+  bool discard_my_data = false;
+
+  MetadataLayout metadata_layout = MetadataLayout::kInternal;
+  uint32_t al_slots = kDefaultAlSlots;  // create_md(): activity-log ring slots
+
+  // Resync bandwidth, bytes/s (a token bucket on the loop clock). DRBD's
+  // fixed-rate default (250 KiB/s) is far too slow for today's links; 100 MiB/s
+  // leaves room for application writes on a 1 GbE replication link.
+  uint64_t resync_rate = 100u << 20;
+  // Keep-alive. DRBD sends a ping every ping-int (10 s) and drops the link
+  // when the answer takes longer than ping-timeout (0.5 s). We keep ping-int
+  // but allow 5 s for the answer: a TCP link that stalls for a few seconds
+  // (the flap that causes a needless multi-GB resync) is ridden out, while a
+  // dead peer is still noticed within ping_interval + ping_timeout.
+  std::chrono::nanoseconds ping_interval = std::chrono::seconds(10);
+  std::chrono::nanoseconds ping_timeout = std::chrono::seconds(5);
+  // A request (write ack, resync reply, barrier ack) unanswered while the
+  // peer sends nothing for timeout × ko_count (DRBD: 6 s × 7 = 42 s) drops
+  // the connection; `timeout` also bounds the connect handshake.
+  std::chrono::nanoseconds timeout = std::chrono::seconds(6);
+  uint32_t ko_count = 7;
+};
+
+// Outcome of a control command: success, or a message for the operator.
+struct Ok {};
+using CommandResult = Result<Ok>;
+
+// Request flags of submit_write().
+inline constexpr uint32_t kWriteFua = wire::kDataFua;      // durable on completion
+inline constexpr uint32_t kWriteFlush = wire::kDataFlush;  // flush caches before writing
+
+class Resource final : public Volume {
+ public:
+  using IoCallback = std::function<void(IoStatus)>;
+
+  // `data` holds the replicated data and, for internal metadata, the metadata
+  // at its end; `external_md` is the metadata storage for the external
+  // layout (nullptr for internal). Both must outlive the Resource. Nothing is
+  // read or written until create_md() / attach().
+  Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
+           BlockStorage* external_md = nullptr);
+  ~Resource() override;
+  Resource(const Resource&) = delete;
+  Resource& operator=(const Resource&) = delete;
+
+  // ---- Control API (loop thread). Errors are operator-readable. ----
+
+  // Writes fresh metadata (drbdadm create-md). Refused while attached.
+  CommandResult create_md();
+  // Reads the metadata and bitmap, recovers the activity log of a crashed
+  // Primary (its hot extents become out of sync), and goes Inconsistent,
+  // Outdated or UpToDate from the superblock flags (drbdadm attach / up).
+  CommandResult attach();
+  // Saves the bitmap and goes Diskless; drops the connection. Refused while Primary.
+  CommandResult detach();
+  // Promotes. Refused unless the disk is UpToDate (force overrides that, as
+  // for the initial full sync), and always refused while the peer is Primary,
+  // an unresolved split brain stands, or we are SyncTarget.
+  CommandResult primary(bool force = false);
+  // Demotes; writes are refused (EROFS) from now on.
+  CommandResult secondary();
+  // Starts connecting through `connector` (kept by reference until
+  // disconnect()). Requires an attached disk.
+  CommandResult connect(Connector& connector);
+  // Tells the peer, drops the link, stops the connector: StandAlone.
+  CommandResult disconnect();
+  // Discards the local data: every block out of sync, disk Inconsistent; a
+  // full resync from the peer follows (now if connected). Only as Secondary.
+  CommandResult invalidate();
+  // The discard-my-data flag for the next handshake (split-brain victim).
+  void set_discard_my_data(bool on) { options_.discard_my_data = on; }
+
+  ResourceStatus status() const;
+  // For tests and diagnostics.
+  const Generations& generations() const { return sb_.generations; }
+  const OutOfSyncBitmap* bitmap() const { return bitmap_ ? &*bitmap_ : nullptr; }
+  const ResourceOptions& options() const { return options_; }
+
+  // ---- Non-blocking I/O (loop thread). `done` may run before return. ----
+
+  // Writes `data` at `offset` (bytes; need not be sector-aligned). Completes
+  // per protocol: A when written locally and queued to the peer, B when the
+  // peer has received it, C when the peer has written it. EROFS unless
+  // Primary; EINVAL beyond the end; the local errno on a failed local write.
+  void submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done);
+  // Reads from the local disk into `out` (kept valid by the caller until `done`).
+  void submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback done);
+  // Makes every write completed before the call durable on the local disk
+  // and, under protocols B and C, on the peer's (Barrier / BarrierAck).
+  void submit_flush(IoCallback done);
+
+  // ---- Volume: blocking adapter for frontend threads (not the loop). ----
+  uint64_t size() const override;
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
+  IoStatus flush() override;
+  bool writable() const override;
+
+ private:
+  // ---- resource.cc ----
+  BlockStorage& md_storage() { return external_md_ ? *external_md_ : data_device_; }
+  // The only places the four state variables change; each logs "old -> new"
+  // with the reason.
+  void set_role(Role to, const std::string& why);
+  void set_disk(DiskState to, const std::string& why);
+  void set_connection(ConnectionState to, const std::string& why);
+  void set_replication(ReplicationState to, const std::string& why);
+  void log(const std::string& message) const;
+  void report_error(const std::string& message);  // last_error + log
+  IoStatus persist_superblock();
+  IoStatus persist_bitmap();
+  uint64_t random_u64() const;
+  // Starts a new data generation if no bitmap generation is set yet (the
+  // peer no longer sees our writes); persists it.
+  void start_new_generation(const std::string& why);
+  // Called after every role/disk change: tells the peer and the frontend.
+  void publish_local_state();
+
+  // ---- resource_io.cc ----
+  // One application write, from submit to retirement (acknowledged by the
+  // peer, or its blocks recorded in the bitmap).
+  struct WriteRequest {
+    uint64_t offset = 0;        // bytes, sector aligned
+    std::vector<uint8_t> data;  // widened to whole sectors
+    uint32_t flags = 0;         // kWrite* bits
+    IoCallback done;            // empty once the caller has its answer
+    std::vector<uint32_t> pinned;  // activity-log extents pinned for it
+    bool written = false;          // the local write is done
+    bool mirrored = false;         // Data frames went to the peer
+    uint32_t acks_outstanding = 0;  // DataAcks still expected (B, C)
+    uint32_t epoch = 0;             // barrier that closes it (A, B)
+    bool peer_done = false;         // on the peer's disk, or recorded in the bitmap
+  };
+  // A flush waiting for the peer's BarrierAck (protocols B, C).
+  struct FlushRequest {
+    uint32_t barrier = 0;
+    IoCallback done;
+  };
+  void start_blocked_writes();
+  // Returns false if the request must wait (activity log busy).
+  bool start_write(uint64_t id);
+  // Answers the caller once; the request may be gone when this returns.
+  void complete_write_to_caller(uint64_t id, IoStatus status);
+  void maybe_retire_write(uint64_t id);
+  void on_data_ack(const wire::DataAck& ack);
+  void on_barrier_ack(const wire::BarrierAck& ack);
+  void close_epoch();
+  void apply_peer_data(uint64_t sequence, const wire::Data& d);
+  void apply_barrier(const wire::Barrier& b);
+  // Connection gone: writes still waiting for the peer are complete locally
+  // and their blocks go into the bitmap; waiting flushes complete.
+  void fail_over_pending_peer_io();
+  bool replicating() const;  // Data frames go to the peer now
+  bool handshake_in_progress() const;
+
+  // ---- resource_peer.cc ----
+  void on_connected(std::unique_ptr<Connection> conn);
+  void on_bytes(std::span<const uint8_t> bytes);
+  void on_frame(const wire::Frame& frame);
+  void on_authenticated();
+  void on_peer_state(const wire::StateChange& s);
+  void send(wire::Message m);
+  // Sends on the link; returns the frame's sequence number.
+  uint64_t send_frame(wire::Message m);
+  wire::Hello make_hello() const;
+  void on_ping_due();
+  void on_ping_timeout();
+  void on_handshake_timeout();
+  void on_watchdog();
+  // Ends the connection. StandAlone stops the connector (refusals, split
+  // brain, operator); otherwise it reconnects. `tell_peer` sends a
+  // Disconnect first.
+  enum class After { kReconnect, kStandAlone };
+  void drop_connection(const std::string& reason, After after,
+                       std::optional<wire::DisconnectCode> tell_peer);
+  void refuse(const std::string& reason, wire::DisconnectCode code);
+  // After invalidate() or a forced primary on a connected pair: drop and
+  // redo the handshake so the generations pick the new direction.
+  void renegotiate(const std::string& why);
+
+  // ---- resource_resync.cc ----
+  void send_bitmap();
+  void on_bitmap_chunk(const wire::BitmapChunk& chunk);
+  void finish_handshake();
+  // Our bitmap becomes what to resync: every block, or ours ∪ the peer's.
+  void mark_resync_blocks(bool full);
+  void start_sync_source(bool full, const std::string& why);
+  void start_sync_target(bool full, const std::string& why);
+  void request_resync_blocks();
+  void on_resync_request(const wire::ResyncRequest& r);
+  void on_resync_reply(const wire::ResyncReply& r);
+  void finish_resync_as_target();
+  void finish_resync_as_source();
+  void refill_resync_tokens();
+
+  EventLoop& loop_;
+  ResourceOptions options_;
+  BlockStorage& data_device_;
+  BlockStorage* external_md_;
+
+  Role role_ = Role::kSecondary;
+  DiskState disk_ = DiskState::kDiskless;
+  ConnectionState connection_ = ConnectionState::kStandAlone;
+  ReplicationState replication_ = ReplicationState::kOff;
+  std::optional<Role> peer_role_;
+  std::optional<DiskState> peer_disk_;
+
+  // Attached state (disk_ != kDiskless).
+  Superblock sb_;
+  std::unique_ptr<StorageRegion> data_;  // the replicated bytes only
+  std::optional<OutOfSyncBitmap> bitmap_;
+  std::optional<ActivityLog> al_;
+  bool crashed_primary_ = false;  // was_primary found at attach; cleared after the next resync
+
+  // Connection state; reset by drop_connection().
+  Connector* connector_ = nullptr;
+  std::unique_ptr<Connection> conn_;
+  std::vector<std::unique_ptr<Connection>> closed_conns_;  // destroyed off the call stack
+  Timer reap_timer_;
+  std::optional<AuthSession> auth_;
+  wire::FrameReader reader_;
+  uint64_t next_send_sequence_ = 1;
+  uint64_t link_generation_ = 0;  // bumped per drop: stale callbacks check it
+  enum class Phase { kNone, kAuthenticating, kBitmaps, kRunning };
+  Phase phase_ = Phase::kNone;
+  wire::Hello peer_hello_;
+  HandshakeResult handshake_;  // compare_generations() of this connection
+  std::optional<OutOfSyncBitmap> peer_bitmap_;  // as received in the exchange
+  uint64_t peer_bitmap_bits_ = 0;               // bits received so far
+  bool was_replicating_ = false;  // the peer had our data when the link went down
+  Timer handshake_timer_, ping_timer_, ping_timeout_timer_, watchdog_timer_;
+  TimePoint last_answer_{};  // last DataAck, BarrierAck or ResyncReply (ko-count)
+  TimePoint last_watchdog_check_{};
+  uint32_t ko_ = 0;
+
+  // Write path.
+  std::map<uint64_t, WriteRequest> writes_;  // by id; started and waiting
+  std::deque<uint64_t> blocked_writes_;  // ids waiting for the handshake or the AL, in order
+  struct FrameRange {
+    uint64_t write_id, offset, length;
+  };
+  std::unordered_map<uint64_t, FrameRange> data_frames_;  // Data sequence -> its write
+  std::deque<FlushRequest> flushes_;
+  uint64_t next_write_id_ = 1;
+  uint32_t epoch_ = 1;  // barrier number of the open epoch
+  bool epoch_has_writes_ = false;
+  Timer epoch_timer_;
+  uint32_t peer_epoch_writes_ = 0;  // Data applied since the last Barrier (secondary side)
+
+  // Resync.
+  uint64_t resync_cursor_ = 0;  // next block to request (target)
+  uint64_t resync_in_flight_bytes_ = 0;
+  uint64_t resync_total_bytes_ = 0;
+  uint64_t resync_done_bytes_ = 0;
+  uint64_t resync_unflushed_bytes_ = 0;  // cleared since the bitmap was last saved
+  double resync_tokens_ = 0;  // bytes that may be requested now
+  TimePoint resync_tokens_at_{};
+  Timer resync_timer_;
+
+  // Counters and reports.
+  uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0;
+  bool split_brain_ = false;
+  std::string split_brain_text_;
+  std::string last_error_;
+
+  // Read by frontend threads.
+  std::atomic<uint64_t> published_size_{0};
+  std::atomic<bool> published_writable_{false};
+};
+
+}  // namespace vrrpd::replication

@@ -1,0 +1,303 @@
+// Resource: the data path. Application writes on the Primary (activity log,
+// local write, Data frames, completion per protocol A/B/C, barriers and
+// flushes), reads, and the Secondary's side: applying the peer's Data and
+// Barrier frames and acknowledging them.
+//
+// A write's life: submitted -> (blocked while a handshake decides where
+// writes go, or while the activity log is full) -> AL extents pinned ->
+// written locally -> Data frames queued to the peer, or its blocks set in the
+// bitmap when there is no peer -> caller answered (per protocol) -> retired
+// once the peer has it on disk (C: DataAck Written; A/B: BarrierAck of its
+// epoch) or the link is gone: AL extents unpinned.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "replication/resource.h"
+
+namespace vrrpd::replication {
+
+bool Resource::replicating() const {
+  return phase_ == Phase::kRunning && (replication_ == ReplicationState::kEstablished ||
+                                       replication_ == ReplicationState::kSyncSource);
+}
+
+bool Resource::handshake_in_progress() const { return conn_ && phase_ != Phase::kRunning; }
+
+void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
+                            IoCallback done) {
+  if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
+  if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
+  if (!range_fits(offset, data.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
+  if (data.empty()) return done(IoStatus());
+  WriteRequest w;
+  w.offset = offset;
+  w.data.assign(data.begin(), data.end());
+  w.flags = flags & (kWriteFua | kWriteFlush);
+  w.done = std::move(done);
+  const uint64_t id = next_write_id_++;
+  writes_.emplace(id, std::move(w));
+  blocked_writes_.push_back(id);
+  start_blocked_writes();
+}
+
+void Resource::start_blocked_writes() {
+  // While a handshake runs, nobody knows yet whether a write must go to the
+  // peer or into the bitmap (the bitmap we sent is already on its way).
+  if (handshake_in_progress()) return;
+  while (!blocked_writes_.empty()) {
+    const uint64_t id = blocked_writes_.front();
+    blocked_writes_.pop_front();
+    if (!start_write(id)) {
+      blocked_writes_.push_front(id);  // activity log full: wait for a release
+      return;
+    }
+    maybe_retire_write(id);
+  }
+}
+
+namespace {
+
+uint64_t round_down(uint64_t v, uint64_t to) { return v / to * to; }
+uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+}  // namespace
+
+bool Resource::start_write(uint64_t id) {
+  WriteRequest& w = writes_.at(id);
+  // Activity log first: the extent is on disk as "hot" before we touch it.
+  const uint32_t first = al_extent_of(w.offset);
+  const uint32_t last = al_extent_of(w.offset + w.data.size() - 1);
+  for (uint32_t e = first; e <= last; ++e) {
+    if (std::find(w.pinned.begin(), w.pinned.end(), e) != w.pinned.end()) continue;
+    // Activating may evict a cold extent: what the bitmap says about it
+    // must be on disk before the log forgets it.
+    if (!al_->is_active(e)) (void)persist_bitmap();
+    IoStatus s = al_->activate(e);
+    if (s.errno_value() == EBUSY) return false;
+    if (!s.ok()) {
+      ++io_errors_;
+      report_error("activity-log write failed: " + s.message());
+      w.written = true;
+      complete_write_to_caller(id, s);
+      return true;
+    }
+    w.pinned.push_back(e);
+  }
+  // Widen to whole sectors (the wire's unit) with the bytes we already have:
+  // on a Primary the local disk is the current data.
+  const uint64_t begin = round_down(w.offset, wire::kSectorSize);
+  const uint64_t end = std::min(round_up(w.offset + w.data.size(), wire::kSectorSize), sb_.data_size);
+  IoStatus s;
+  if (begin != w.offset || end != w.offset + w.data.size()) {
+    std::vector<uint8_t> whole(end - begin);
+    s = data_->read(begin, whole);
+    if (s.ok()) std::memcpy(whole.data() + (w.offset - begin), w.data.data(), w.data.size());
+    w.offset = begin;
+    w.data = std::move(whole);
+  }
+  if (s.ok() && (w.flags & kWriteFlush)) s = data_->flush();
+  if (s.ok()) s = data_->write(w.offset, w.data);
+  if (s.ok() && (w.flags & kWriteFua)) s = data_->flush();
+  w.written = true;
+  if (!s.ok()) {
+    // on-io-error passthrough: the caller gets the error, the block may now
+    // differ from the peer's.
+    ++io_errors_;
+    bitmap_->set_range(w.offset, w.data.size());
+    report_error("local write failed at offset " + std::to_string(w.offset) + ": " + s.message());
+    complete_write_to_caller(id, s);
+    return true;
+  }
+  written_bytes_ += w.data.size();
+  if (!replicating()) {
+    bitmap_->set_range(w.offset, w.data.size());
+    complete_write_to_caller(id, IoStatus());
+    return true;
+  }
+  w.mirrored = true;
+  w.epoch = epoch_;
+  uint32_t frames = 0;
+  for (uint64_t pos = 0; pos < w.data.size(); pos += wire::kMaxDataBytes) {
+    const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.data.size() - pos);
+    wire::Data d;
+    d.offset = w.offset + pos;
+    d.flags = w.flags;
+    d.data.assign(w.data.begin() + static_cast<long>(pos), w.data.begin() + static_cast<long>(pos + n));
+    const uint64_t seq = send_frame(std::move(d));
+    data_frames_[seq] = FrameRange{id, w.offset + pos, n};
+    ++frames;
+  }
+  epoch_has_writes_ = true;
+  if (options_.protocol == wire::ReplicationProtocol::kC) {
+    w.acks_outstanding = frames;
+  } else {
+    // A and B learn that the peer wrote it only from the epoch's BarrierAck.
+    if (options_.protocol == wire::ReplicationProtocol::kB) w.acks_outstanding = frames;
+    if (!epoch_timer_.armed()) epoch_timer_.arm_at(loop_.now());
+  }
+  if (options_.protocol == wire::ReplicationProtocol::kA) complete_write_to_caller(id, IoStatus());
+  return true;
+}
+
+void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
+  auto it = writes_.find(id);
+  if (it == writes_.end() || !it->second.done) return;
+  IoCallback done = std::move(it->second.done);
+  it->second.done = nullptr;
+  done(status);  // may re-enter; `it` is not used after this
+}
+
+void Resource::maybe_retire_write(uint64_t id) {
+  auto it = writes_.find(id);
+  if (it == writes_.end()) return;
+  WriteRequest& w = it->second;
+  if (!w.written || w.done || (w.mirrored && !w.peer_done)) return;
+  for (uint32_t e : w.pinned) al_->release(e);
+  for (auto f = data_frames_.begin(); f != data_frames_.end();) {
+    f = f->second.write_id == id ? data_frames_.erase(f) : std::next(f);
+  }
+  writes_.erase(it);
+  start_blocked_writes();  // an AL extent may be free now
+}
+
+void Resource::on_data_ack(const wire::DataAck& ack) {
+  auto f = data_frames_.find(ack.sequence);
+  if (f == data_frames_.end()) return;  // its write already retired (e.g. a late Failed under A)
+  const FrameRange r = f->second;
+  auto it = writes_.find(r.write_id);
+  if (it == writes_.end()) return;
+  WriteRequest& w = it->second;
+  const bool c = options_.protocol == wire::ReplicationProtocol::kC;
+  if (ack.kind == wire::AckKind::kFailed) {
+    // Our copy is fine; the peer's is not: resync it later.
+    bitmap_->set_range(r.offset, r.length);
+    report_error("peer failed to write offset " + std::to_string(r.offset) + "; marked out of sync");
+    if (!c) return;
+  }
+  if (w.acks_outstanding > 0) --w.acks_outstanding;
+  if (w.acks_outstanding > 0) return;
+  if (c) w.peer_done = true;
+  complete_write_to_caller(r.write_id, IoStatus());
+  maybe_retire_write(r.write_id);
+}
+
+void Resource::close_epoch() {
+  if (!replicating()) return;
+  send(wire::Barrier{epoch_});
+  ++epoch_;
+  epoch_has_writes_ = false;
+}
+
+void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
+  std::vector<uint64_t> done;
+  for (auto& [id, w] : writes_) {
+    if (w.mirrored && !w.peer_done && w.epoch <= ack.barrier) {
+      w.peer_done = true;
+      done.push_back(id);
+    }
+  }
+  for (uint64_t id : done) maybe_retire_write(id);
+  while (!flushes_.empty() && flushes_.front().barrier <= ack.barrier) {
+    IoCallback cb = std::move(flushes_.front().done);
+    flushes_.pop_front();
+    cb(IoStatus());
+  }
+}
+
+void Resource::submit_flush(IoCallback done) {
+  if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
+  IoStatus s = data_->flush();
+  if (!s.ok()) {
+    ++io_errors_;
+    report_error("local flush failed: " + s.message());
+    return done(s);
+  }
+  if (!replicating()) return done(IoStatus());
+  // The Barrier makes the peer flush everything before it; under A we do
+  // not wait for that (asynchronous by definition).
+  const uint32_t barrier = epoch_;
+  epoch_timer_.disarm();
+  close_epoch();
+  if (options_.protocol == wire::ReplicationProtocol::kA) return done(IoStatus());
+  flushes_.push_back(FlushRequest{barrier, std::move(done)});
+}
+
+void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback done) {
+  if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
+  if (!range_fits(offset, out.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
+  IoStatus s = data_->read(offset, out);
+  if (!s.ok()) {
+    ++io_errors_;
+    report_error("local read failed at offset " + std::to_string(offset) + ": " + s.message());
+  }
+  done(s);
+}
+
+void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
+  if (role_ == Role::kPrimary) {
+    drop_connection("peer sent Data while this node is Primary", After::kReconnect,
+                    wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  if (!range_fits(d.offset, d.data.size(), sb_.data_size)) {
+    drop_connection("peer sent Data beyond the end of the device", After::kReconnect,
+                    wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  if (options_.protocol == wire::ReplicationProtocol::kB)
+    send(wire::DataAck{sequence, wire::AckKind::kReceived});
+  IoStatus s;
+  if (d.flags & wire::kDataFlush) s = data_->flush();
+  if (s.ok()) s = data_->write(d.offset, d.data);
+  if (s.ok() && (d.flags & wire::kDataFua)) s = data_->flush();
+  ++peer_epoch_writes_;
+  if (!s.ok()) {
+    ++io_errors_;
+    bitmap_->set_range(d.offset, d.data.size());
+    report_error("writing the peer's data at offset " + std::to_string(d.offset) +
+                 " failed: " + s.message() + "; marked out of sync");
+    send(wire::DataAck{sequence, wire::AckKind::kFailed});
+    return;
+  }
+  written_bytes_ += d.data.size();
+  // During a resync an application write is as good as a resync reply.
+  if (replication_ == ReplicationState::kSyncTarget) bitmap_->clear_range(d.offset, d.data.size());
+  if (options_.protocol == wire::ReplicationProtocol::kC)
+    send(wire::DataAck{sequence, wire::AckKind::kWritten});
+}
+
+void Resource::apply_barrier(const wire::Barrier& b) {
+  // Every Data before the Barrier was written when it arrived (in order, on
+  // this thread); the flush makes them durable before we say so.
+  IoStatus s = data_->flush();
+  if (!s.ok()) {
+    ++io_errors_;
+    report_error("flush for the peer's barrier failed: " + s.message());
+  }
+  send(wire::BarrierAck{b.barrier, peer_epoch_writes_});
+  peer_epoch_writes_ = 0;
+}
+
+void Resource::fail_over_pending_peer_io() {
+  std::vector<uint64_t> ids;
+  for (auto& [id, w] : writes_) {
+    if (w.mirrored && !w.peer_done) {
+      // Whether the peer got it is unknown: resync it on reconnect.
+      bitmap_->set_range(w.offset, w.data.size());
+      w.peer_done = true;
+      w.acks_outstanding = 0;
+      ids.push_back(id);
+    }
+  }
+  data_frames_.clear();
+  std::deque<FlushRequest> flushes;
+  flushes.swap(flushes_);
+  for (uint64_t id : ids) {
+    complete_write_to_caller(id, IoStatus());
+    maybe_retire_write(id);
+  }
+  for (FlushRequest& f : flushes) f.done(IoStatus());
+}
+
+}  // namespace vrrpd::replication

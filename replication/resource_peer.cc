@@ -1,0 +1,349 @@
+// Resource: the connection to the peer. Framing (FrameReader, sequence
+// numbers), authentication (AuthSession), the checks on the peer's Hello
+// that refuse a connection before any data moves, dispatch of the frames,
+// the keep-alive (Ping/PingAck, ko-count watchdog) and dropping a link.
+//
+// Connect sequence on each side (both run it at once):
+//   Hello + AuthChallenge -> AuthResponse -> AuthResult   (auth.h)
+//   checks: peer node id, device size, protocol, generations not unrelated
+//   our bitmap in BitmapChunks; the peer's bitmap received
+//   decision (resource_resync.cc) -> Connected, Established / SyncSource /
+//   SyncTarget; StateChange with our role and disk
+// The lower node id is the AuthSession initiator (see ResourceOptions).
+#include <algorithm>
+
+#include "replication/resource.h"
+#include "vrrpd/base/log.h"
+
+namespace vrrpd::replication {
+
+namespace {
+
+std::string ms(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace
+
+CommandResult Resource::connect(Connector& connector) {
+  if (disk_ == DiskState::kDiskless) return CommandResult::failure("connect refused: attach a disk first");
+  if (connector_ != nullptr)
+    return CommandResult::failure("connect refused: already connecting or connected (disconnect first)");
+  Connector::Callbacks cb;
+  cb.on_connected = [this](std::unique_ptr<Connection> c) { on_connected(std::move(c)); };
+  cb.on_error = [this](const std::string& m) { report_error("connector: " + m); };
+  std::string error;
+  if (!connector.start(std::move(cb), error)) return CommandResult::failure("connect failed: " + error);
+  connector_ = &connector;
+  split_brain_ = false;
+  set_connection(ConnectionState::kConnecting, "connect");
+  return Ok{};
+}
+
+CommandResult Resource::disconnect() {
+  set_connection(ConnectionState::kDisconnecting, "disconnect");
+  if (conn_) {
+    drop_connection("disconnected by the operator", After::kStandAlone, wire::DisconnectCode::kShutdown);
+  } else {
+    if (connector_ != nullptr) connector_->stop();
+    connector_ = nullptr;
+    set_connection(ConnectionState::kStandAlone, "disconnect");
+  }
+  return Ok{};
+}
+
+wire::Hello Resource::make_hello() const {
+  wire::Hello h;
+  h.node_id = options_.node_id;
+  h.node_name = options_.node_name.substr(0, wire::kMaxNodeNameBytes);
+  h.device_size = sb_.data_size;
+  h.protocol = options_.protocol;
+  h.role = role_;
+  h.disk_state = disk_;
+  h.generations = sb_.generations;
+  if (crashed_primary_) h.flags |= wire::kHelloCrashedPrimary;
+  if (options_.discard_my_data) h.flags |= wire::kHelloDiscardMyData;
+  return h;
+}
+
+void Resource::on_connected(std::unique_ptr<Connection> conn) {
+  if (conn_ || connector_ == nullptr || disk_ == DiskState::kDiskless) {
+    conn->close();
+    return;
+  }
+  conn_ = std::move(conn);
+  const uint64_t link = ++link_generation_;
+  Connection::Callbacks cb;
+  cb.on_bytes = [this, link](std::span<const uint8_t> b) {
+    if (link == link_generation_) on_bytes(b);
+  };
+  cb.on_closed = [this, link](const std::string& why) {
+    if (link == link_generation_) drop_connection("connection lost: " + why, After::kReconnect, std::nullopt);
+  };
+  conn_->start(std::move(cb));
+  reader_ = wire::FrameReader();
+  next_send_sequence_ = 1;
+  phase_ = Phase::kAuthenticating;
+  log("connection from/to " + conn_->peer_description() + ": authenticating");
+  Result<Nonce> nonce = random_nonce();
+  if (!nonce.ok()) {
+    drop_connection("no random nonce: " + nonce.error(), After::kReconnect, std::nullopt);
+    return;
+  }
+  const AuthRole role =
+      options_.node_id < options_.peer_node_id ? AuthRole::kInitiator : AuthRole::kResponder;
+  Result<AuthSession> session = AuthSession::create(role, options_.shared_secret, make_hello(), nonce.value());
+  if (!session.ok()) {
+    refuse(session.error(), wire::DisconnectCode::kOther);
+    return;
+  }
+  auth_.emplace(std::move(session.value()));
+  handshake_timer_.arm_in(options_.timeout);
+  for (wire::Message& m : auth_->start()) send(std::move(m));
+}
+
+void Resource::send(wire::Message m) { (void)send_frame(std::move(m)); }
+
+uint64_t Resource::send_frame(wire::Message m) {
+  if (!conn_) return 0;
+  wire::Frame f{next_send_sequence_++, std::move(m)};
+  std::vector<uint8_t> bytes = wire::encode_frame(f);
+  sent_bytes_ += bytes.size();
+  conn_->send(std::move(bytes));
+  return f.sequence;
+}
+
+void Resource::on_bytes(std::span<const uint8_t> bytes) {
+  received_bytes_ += bytes.size();
+  const uint64_t link = link_generation_;
+  while (!bytes.empty()) {
+    // We drain every complete frame after each feed, so space() is at least
+    // one maximal frame.
+    const size_t n = std::min(reader_.space(), bytes.size());
+    if (!reader_.feed(bytes.first(n))) return;  // cannot happen: n <= space()
+    bytes = bytes.subspan(n);
+    wire::Frame frame;
+    for (;;) {
+      const wire::FrameReader::Next r = reader_.next(frame);
+      if (r == wire::FrameReader::Next::kNeedMore) break;
+      if (r == wire::FrameReader::Next::kError) {
+        drop_connection("protocol error: " + reader_.error().message(), After::kReconnect,
+                        wire::DisconnectCode::kProtocolError);
+        return;
+      }
+      on_frame(frame);
+      if (link != link_generation_) return;  // that frame ended this connection
+    }
+  }
+}
+
+void Resource::on_frame(const wire::Frame& frame) {
+  const bool was_authenticated = auth_->state() == AuthState::kAuthenticated;
+  AuthSession::Step step = auth_->on_message(frame.message);
+  for (wire::Message& m : step.to_send) send(std::move(m));
+  if (auth_->state() == AuthState::kRefused) {
+    const std::string why = auth_->reason();
+    // A refusal of the handshake is a configuration problem (secret,
+    // version, node id): retrying would only repeat it.
+    if (!was_authenticated) refuse("authentication failed: " + why, wire::DisconnectCode::kIncompatible);
+    else drop_connection("protocol error: " + why, After::kReconnect, std::nullopt);
+    return;
+  }
+  if (!was_authenticated) {
+    if (auth_->state() == AuthState::kAuthenticated) on_authenticated();
+    return;
+  }
+  if (!step.deliver) return;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::BitmapChunk>) {
+          on_bitmap_chunk(m);
+        } else if constexpr (std::is_same_v<T, wire::Data>) {
+          apply_peer_data(frame.sequence, m);
+        } else if constexpr (std::is_same_v<T, wire::DataAck>) {
+          last_answer_ = loop_.now();
+          on_data_ack(m);
+        } else if constexpr (std::is_same_v<T, wire::Barrier>) {
+          apply_barrier(m);
+        } else if constexpr (std::is_same_v<T, wire::BarrierAck>) {
+          last_answer_ = loop_.now();
+          on_barrier_ack(m);
+        } else if constexpr (std::is_same_v<T, wire::ResyncRequest>) {
+          on_resync_request(m);
+        } else if constexpr (std::is_same_v<T, wire::ResyncReply>) {
+          last_answer_ = loop_.now();
+          on_resync_reply(m);
+        } else if constexpr (std::is_same_v<T, wire::StateChange>) {
+          on_peer_state(m);
+        } else if constexpr (std::is_same_v<T, wire::Ping>) {
+          send(wire::PingAck{});
+        } else if constexpr (std::is_same_v<T, wire::PingAck>) {
+          ping_timeout_timer_.disarm();
+        } else if constexpr (std::is_same_v<T, wire::Disconnect>) {
+          const bool final = m.code == wire::DisconnectCode::kSplitBrain ||
+                             m.code == wire::DisconnectCode::kIncompatible;
+          if (final) report_error("peer disconnected: " + m.reason);
+          drop_connection("peer disconnected: " + m.reason, final ? After::kStandAlone : After::kReconnect,
+                          std::nullopt);
+        } else {
+          // ChecksumReply, VerifyRequest, VerifyReply: not implemented here.
+          drop_connection(std::string("peer sent ") + wire::to_string(wire::type_of(m)) +
+                              ", which this node does not implement",
+                          After::kReconnect, wire::DisconnectCode::kIncompatible);
+        }
+      },
+      frame.message);
+}
+
+void Resource::refuse(const std::string& reason, wire::DisconnectCode code) {
+  report_error(reason);
+  drop_connection(reason, After::kStandAlone, code);
+}
+
+void Resource::on_authenticated() {
+  const wire::Hello& ph = auth_->peer_hello();
+  peer_hello_ = ph;
+  log("authenticated peer " + std::to_string(ph.node_id) + " (" + ph.node_name + ")");
+  // Refusals before any data moves; each names both values.
+  if (ph.node_id != options_.peer_node_id) {
+    refuse("peer has node id " + std::to_string(ph.node_id) + ", configured peer node id is " +
+               std::to_string(options_.peer_node_id),
+           wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  if (ph.device_size != sb_.data_size) {
+    refuse(std::string("peer's disk is ") + (ph.device_size < sb_.data_size ? "smaller" : "larger") +
+               " than ours: " + std::to_string(ph.device_size) + " bytes, this node " +
+               std::to_string(sb_.data_size) + " bytes; both must replicate the same size",
+           wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  if (ph.protocol != options_.protocol) {
+    refuse(std::string("peer replicates with protocol ") + static_cast<char>(ph.protocol) +
+               ", this node " + static_cast<char>(options_.protocol) +
+               ": configure the same protocol on both nodes",
+           wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  if (ph.disk_state == DiskState::kDiskless) {
+    refuse("peer has no disk attached", wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  HandshakeFlags flags;
+  flags.self_crashed_primary = crashed_primary_;
+  flags.peer_crashed_primary = (ph.flags & wire::kHelloCrashedPrimary) != 0;
+  flags.self_resolves_conflicts = options_.node_id > options_.peer_node_id;
+  handshake_ = compare_generations(sb_.generations, ph.generations, flags);
+  log(std::string("generations: ") + to_string(handshake_.decision) + " (rule " +
+      std::to_string(handshake_.rule) + ": " + handshake_.reason + ")");
+  if (handshake_.decision == SyncDecision::kUnrelated) {
+    refuse("unrelated data: the peer's generations share nothing with ours (" + handshake_.reason +
+               "); wrong peer or disk? re-create the metadata on the node to be overwritten",
+           wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  peer_role_ = ph.role;
+  peer_disk_ = ph.disk_state;
+  phase_ = Phase::kBitmaps;
+  peer_bitmap_.emplace(sb_.data_size);
+  peer_bitmap_bits_ = 0;
+  send_bitmap();
+  ping_timer_.arm_in(options_.ping_interval);
+}
+
+void Resource::on_peer_state(const wire::StateChange& s) {
+  if (s.role == Role::kPrimary && role_ == Role::kPrimary) {
+    refuse("both nodes are Primary: dual-primary is not supported", wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  peer_role_ = s.role;
+  peer_disk_ = s.disk_state;
+  if (replication_ == ReplicationState::kSyncSource && s.disk_state == DiskState::kUpToDate)
+    finish_resync_as_source();
+}
+
+void Resource::on_ping_due() {
+  send(wire::Ping{});
+  if (!ping_timeout_timer_.armed()) ping_timeout_timer_.arm_in(options_.ping_timeout);
+  ping_timer_.arm_in(options_.ping_interval);
+}
+
+void Resource::on_ping_timeout() {
+  drop_connection("ping timeout: no PingAck within " + ms(options_.ping_timeout), After::kReconnect,
+                  std::nullopt);
+}
+
+void Resource::on_handshake_timeout() {
+  drop_connection("handshake did not complete within " + ms(options_.timeout), After::kReconnect,
+                  wire::DisconnectCode::kProtocolError);
+}
+
+void Resource::on_watchdog() {
+  bool waiting = !flushes_.empty() || resync_in_flight_bytes_ > 0;
+  for (const auto& [id, w] : writes_) waiting = waiting || (w.mirrored && !w.peer_done);
+  const TimePoint now = loop_.now();
+  if (waiting && last_answer_ < now - options_.timeout) {
+    if (++ko_ >= options_.ko_count) {
+      drop_connection("peer answered no request for " + ms(options_.timeout * options_.ko_count) +
+                          " (timeout " + ms(options_.timeout) + " x ko-count " +
+                          std::to_string(options_.ko_count) + ")",
+                      After::kReconnect, wire::DisconnectCode::kOther);
+      return;
+    }
+  } else {
+    ko_ = 0;
+  }
+  watchdog_timer_.arm_in(options_.timeout);
+}
+
+void Resource::renegotiate(const std::string& why) {
+  drop_connection(why, After::kReconnect, wire::DisconnectCode::kOther);
+}
+
+void Resource::drop_connection(const std::string& reason, After after,
+                               std::optional<wire::DisconnectCode> tell_peer) {
+  const bool was_replicating = replicating();
+  if (conn_) {
+    if (tell_peer) send(wire::Disconnect{*tell_peer, reason.substr(0, wire::kMaxReasonBytes)});
+    ++link_generation_;  // callbacks of this connection are stale from now on
+    conn_->close();
+    // Not destroyed here: we may be inside its own callback.
+    closed_conns_.push_back(std::move(conn_));
+    reap_timer_.arm_at(loop_.now());
+    log("connection dropped: " + reason);
+  }
+  auth_.reset();
+  phase_ = Phase::kNone;
+  handshake_timer_.disarm();
+  ping_timer_.disarm();
+  ping_timeout_timer_.disarm();
+  watchdog_timer_.disarm();
+  epoch_timer_.disarm();
+  resync_timer_.disarm();
+  resync_in_flight_bytes_ = 0;
+  ko_ = 0;
+  peer_bitmap_.reset();
+  if (disk_ != DiskState::kDiskless) {
+    fail_over_pending_peer_io();
+    // A Primary that loses its peer starts a new generation, so that the
+    // next handshake knows its data is newer (DRBD's new current UUID).
+    if (role_ == Role::kPrimary && was_replicating) start_new_generation("lost the peer while Primary");
+    (void)persist_bitmap();
+  }
+  set_replication(ReplicationState::kOff, reason);
+  peer_role_.reset();
+  peer_disk_.reset();
+  Connector* connector = connector_;
+  if (after == After::kStandAlone || connector == nullptr) {
+    if (connector != nullptr) connector->stop();
+    connector_ = nullptr;
+    set_connection(ConnectionState::kStandAlone, reason);
+  } else {
+    set_connection(ConnectionState::kConnecting, reason);
+  }
+  start_blocked_writes();  // writes held for a handshake now go to the bitmap
+  if (after == After::kReconnect && connector != nullptr) connector->connection_lost();
+}
+
+}  // namespace vrrpd::replication

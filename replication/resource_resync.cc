@@ -1,0 +1,318 @@
+// Resource: the second half of the connect handshake and resync. Both sides
+// send their out-of-sync bitmap (BitmapChunk); with the peer's bitmap and
+// Hello in hand each side takes the same decision from its own point of view
+// (generations.h decide(), then split_brain.h for diverged data, then the
+// disk-state overrides), and the resync runs over the union of both bitmaps.
+//
+// Resync: the SyncTarget walks its bitmap and asks for runs of out-of-sync
+// blocks (ResyncRequest, at most 1 MiB each, at most kResyncWindowBytes in
+// flight, paced by a token bucket of resync_rate bytes/s on the loop clock).
+// The SyncSource reads the block when it answers (ResyncReply), so
+// application writes that go out on the same ordered stream stay correct in
+// either order. The target clears bits as blocks land and saves the bitmap
+// every kResyncSaveBytes; at the end it adopts the source's generations and
+// becomes UpToDate; the source then drops its bitmap generation.
+#include <algorithm>
+#include <cmath>
+
+#include "replication/resource.h"
+#include "vrrpd/base/log.h"
+
+namespace vrrpd::replication {
+
+namespace {
+
+// Bits per BitmapChunk: 1 MiB of raw bitmap, within the frame payload limit.
+constexpr uint64_t kBitmapChunkBits = uint64_t{8} << 20;
+// Resync requests in flight, bytes: keeps the link busy without flooding it.
+constexpr uint64_t kResyncWindowBytes = 4u << 20;
+// The target saves its bitmap after this much progress, bounding the repeat
+// work after a crash of the target.
+constexpr uint64_t kResyncSaveBytes = 64u << 20;
+
+bool is_target(SyncDecision d) { return d == SyncDecision::kTargetBitmap || d == SyncDecision::kTargetFull; }
+bool is_source(SyncDecision d) { return d == SyncDecision::kSourceBitmap || d == SyncDecision::kSourceFull; }
+
+}  // namespace
+
+void Resource::send_bitmap() {
+  const uint64_t blocks = bitmap_->block_count();
+  for (uint64_t first = 0; first < blocks; first += kBitmapChunkBits) {
+    const uint64_t n = std::min(kBitmapChunkBits, blocks - first);
+    std::vector<uint8_t> bits((n + 7) / 8, 0);
+    uint64_t from = first;
+    while (auto run = bitmap_->find_next_dirty_run(from)) {
+      if (run->first_block >= first + n) break;
+      const uint64_t end = std::min(run->first_block + run->block_count, first + n);
+      for (uint64_t b = run->first_block; b < end; ++b) bits[(b - first) / 8] |= uint8_t(1u << ((b - first) % 8));
+      from = end;
+    }
+    send(wire::make_bitmap_chunk(first, bits, n));
+  }
+}
+
+void Resource::on_bitmap_chunk(const wire::BitmapChunk& chunk) {
+  if (phase_ != Phase::kBitmaps || chunk.offset_bits != peer_bitmap_bits_ ||
+      chunk.bit_count > peer_bitmap_->block_count() - peer_bitmap_bits_) {
+    drop_connection("unexpected BitmapChunk at bit " + std::to_string(chunk.offset_bits),
+                    After::kReconnect, wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  wire::for_each_set_run(chunk, [this](uint64_t first, uint64_t count) {
+    peer_bitmap_->set_range(first * kBlockSize, count * kBlockSize);
+  });
+  peer_bitmap_bits_ += chunk.bit_count;
+  if (peer_bitmap_bits_ == peer_bitmap_->block_count()) finish_handshake();
+}
+
+void Resource::finish_handshake() {
+  const wire::Hello& ph = peer_hello_;
+  SyncDecision d = handshake_.decision;
+  std::string why = std::string(to_string(d)) + " (rule " + std::to_string(handshake_.rule) + ": " +
+                    handshake_.reason + ")";
+  if (d == SyncDecision::kSplitBrain) {
+    const bool self_discard = options_.discard_my_data;
+    const bool peer_discard = (ph.flags & wire::kHelloDiscardMyData) != 0;
+    SplitBrainWinner winner = SplitBrainWinner::kNone;
+    std::string text;
+    if (self_discard && peer_discard) {
+      text = "both nodes have discard-my-data set; clear it on the node whose data must survive";
+    } else if (self_discard || peer_discard) {
+      winner = self_discard ? SplitBrainWinner::kPeer : SplitBrainWinner::kSelf;
+      text = std::string("discard-my-data on ") + (self_discard ? "this node" : "the peer") +
+             ": its changes are discarded";
+    } else if (handshake_.auto_resolvable) {
+      SplitBrainFacts f;
+      f.self_primary = role_ == Role::kPrimary;
+      f.peer_primary = ph.role == Role::kPrimary;
+      f.self_changed_blocks = bitmap_->count();
+      f.peer_changed_blocks = peer_bitmap_->count();
+      f.self_primary_at_split = (sb_.generations.bitmap & kUuidPrimaryBit) != 0;
+      f.peer_primary_at_split = (ph.generations.bitmap & kUuidPrimaryBit) != 0;
+      f.self_resolves_conflicts = options_.node_id > options_.peer_node_id;
+      SplitBrainResolution r = resolve_split_brain(options_.split_brain, f);
+      winner = r.winner;
+      text = r.reason;
+    } else {
+      text = "the data diverged before either bitmap generation (" + handshake_.reason +
+             "); set discard-my-data on the victim (a full sync follows)";
+    }
+    split_brain_text_ = "split brain detected: " + text;
+    if (winner == SplitBrainWinner::kNone) {
+      split_brain_ = true;
+      log::error("replication " + options_.name + ": " + split_brain_text_);
+      refuse(split_brain_text_, wire::DisconnectCode::kSplitBrain);
+      return;
+    }
+    log(split_brain_text_);
+    const bool full = !handshake_.auto_resolvable;
+    d = winner == SplitBrainWinner::kSelf ? (full ? SyncDecision::kSourceFull : SyncDecision::kSourceBitmap)
+                                          : (full ? SyncDecision::kTargetFull : SyncDecision::kTargetBitmap);
+    why = std::string(to_string(d)) + " (" + split_brain_text_ + ")";
+  }
+  if (role_ == Role::kPrimary && ph.role == Role::kPrimary) {
+    refuse("both nodes are Primary: dual-primary is not supported", wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  // Disk-state overrides: an Inconsistent disk is never a source.
+  if (disk_ == DiskState::kInconsistent && ph.disk_state == DiskState::kUpToDate && !is_target(d)) {
+    d = SyncDecision::kTargetBitmap;
+    why = "this node is Inconsistent and the peer UpToDate";
+  } else if (disk_ == DiskState::kUpToDate && ph.disk_state == DiskState::kInconsistent && !is_source(d)) {
+    d = SyncDecision::kSourceBitmap;
+    why = "the peer is Inconsistent and this node UpToDate";
+  }
+  if (role_ == Role::kPrimary && is_target(d)) {
+    refuse("this node is Primary but must become SyncTarget: " + why + "; demote it first",
+           wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  handshake_timer_.disarm();
+  phase_ = Phase::kRunning;
+  peer_bitmap_bits_ = 0;
+  set_connection(ConnectionState::kConnected, why);
+  last_answer_ = loop_.now();
+  watchdog_timer_.arm_in(options_.timeout);
+  if (is_source(d)) {
+    start_sync_source(d == SyncDecision::kSourceFull, why);
+  } else if (is_target(d)) {
+    start_sync_target(d == SyncDecision::kTargetFull, why);
+  } else {
+    set_replication(ReplicationState::kEstablished, why);
+    if (crashed_primary_) {
+      crashed_primary_ = false;
+      sb_.flags.was_primary = role_ == Role::kPrimary;
+      (void)persist_superblock();
+    }
+  }
+  peer_bitmap_.reset();
+  send(wire::StateChange{role_, disk_});
+  if (replication_ == ReplicationState::kSyncTarget) resync_timer_.arm_at(loop_.now());
+  start_blocked_writes();
+}
+
+void Resource::mark_resync_blocks(bool full) {
+  if (full) {
+    bitmap_->set_all();
+    return;
+  }
+  // The union: the peer's own changes since the split must be overwritten too.
+  uint64_t from = 0;
+  while (auto run = peer_bitmap_->find_next_dirty_run(from)) {
+    bitmap_->set_range(run->first_block * kBlockSize, run->block_count * kBlockSize);
+    from = run->first_block + run->block_count;
+  }
+}
+
+void Resource::start_sync_source(bool full, const std::string& why) {
+  mark_resync_blocks(full);
+  (void)persist_bitmap();
+  resync_total_bytes_ = bitmap_->out_of_sync_bytes();
+  resync_done_bytes_ = 0;
+  set_replication(ReplicationState::kSyncSource,
+                  why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
+}
+
+void Resource::start_sync_target(bool full, const std::string& why) {
+  mark_resync_blocks(full);
+  // Inconsistent on disk before the first block is overwritten: a crash
+  // mid-resync must not leave a half-old image that claims to be usable.
+  sb_.flags.consistent = false;
+  (void)persist_bitmap();
+  (void)persist_superblock();
+  set_disk(DiskState::kInconsistent, "SyncTarget");
+  resync_total_bytes_ = bitmap_->out_of_sync_bytes();
+  resync_done_bytes_ = 0;
+  resync_unflushed_bytes_ = 0;
+  resync_cursor_ = 0;
+  resync_in_flight_bytes_ = 0;
+  resync_tokens_ = 0;
+  resync_tokens_at_ = loop_.now();
+  set_replication(ReplicationState::kSyncTarget,
+                  why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
+}
+
+void Resource::refill_resync_tokens() {
+  const TimePoint now = loop_.now();
+  const double seconds = std::chrono::duration<double>(now - resync_tokens_at_).count();
+  const double rate = static_cast<double>(options_.resync_rate);
+  // Burst: 100 ms of bandwidth, at least one maximal request.
+  const double capacity = std::max(rate / 10, static_cast<double>(wire::kMaxDataBytes));
+  resync_tokens_ = std::min(capacity, resync_tokens_ + seconds * rate);
+  resync_tokens_at_ = now;
+}
+
+void Resource::request_resync_blocks() {
+  if (replication_ != ReplicationState::kSyncTarget || phase_ != Phase::kRunning) return;
+  refill_resync_tokens();
+  const uint64_t max_blocks = wire::kMaxDataBytes / kBlockSize;
+  while (resync_in_flight_bytes_ < kResyncWindowBytes) {
+    auto run = bitmap_->find_next_dirty_run(resync_cursor_, max_blocks);
+    if (!run) break;
+    const uint64_t offset = run->first_block * kBlockSize;
+    const uint64_t length = std::min(run->block_count * kBlockSize, sb_.data_size - offset);
+    if (resync_tokens_ < static_cast<double>(length)) {
+      const double wait_s = (static_cast<double>(length) - resync_tokens_) / static_cast<double>(options_.resync_rate);
+      resync_timer_.arm_in(std::chrono::nanoseconds(static_cast<int64_t>(std::ceil(wait_s * 1e9))));
+      return;
+    }
+    resync_tokens_ -= static_cast<double>(length);
+    send(wire::ResyncRequest{offset, static_cast<uint32_t>(length), false});
+    resync_in_flight_bytes_ += length;
+    resync_cursor_ = run->first_block + run->block_count;
+  }
+  if (resync_in_flight_bytes_ == 0 && !bitmap_->find_next_dirty_run(resync_cursor_))
+    finish_resync_as_target();
+}
+
+void Resource::on_resync_request(const wire::ResyncRequest& r) {
+  if (!range_fits(r.offset, r.length, sb_.data_size) || r.want_checksum) {
+    drop_connection(r.want_checksum ? "peer asked for checksum-based resync, which this node does not implement"
+                                    : "peer asked for a resync block beyond the end of the device",
+                    After::kReconnect, wire::DisconnectCode::kIncompatible);
+    return;
+  }
+  wire::ResyncReply reply;
+  reply.offset = r.offset;
+  reply.data.resize(r.length);
+  IoStatus s = data_->read(r.offset, reply.data);
+  if (!s.ok()) {
+    ++io_errors_;
+    drop_connection("reading offset " + std::to_string(r.offset) + " for the SyncTarget failed: " + s.message(),
+                    After::kReconnect, wire::DisconnectCode::kOther);
+    return;
+  }
+  send(std::move(reply));
+  // The target keeps its bit until the block lands, so a reply lost with the
+  // link is still resynced next time.
+  bitmap_->clear_range(r.offset, r.length);
+}
+
+void Resource::on_resync_reply(const wire::ResyncReply& r) {
+  if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.data.size(), sb_.data_size)) {
+    drop_connection("unexpected ResyncReply at offset " + std::to_string(r.offset), After::kReconnect,
+                    wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.data.size());
+  IoStatus s = data_->write(r.offset, r.data);
+  if (!s.ok()) {
+    // The bit stays set; the resync ends Inconsistent and says why.
+    ++io_errors_;
+    report_error("resync write at offset " + std::to_string(r.offset) + " failed: " + s.message());
+  } else {
+    written_bytes_ += r.data.size();
+    const uint64_t cleared = bitmap_->clear_range(r.offset, r.data.size()) * kBlockSize;
+    resync_done_bytes_ += cleared;
+    resync_unflushed_bytes_ += cleared;
+    if (resync_unflushed_bytes_ >= kResyncSaveBytes) {
+      resync_unflushed_bytes_ = 0;
+      (void)data_->flush();  // data before the bitmap that says it is there
+      (void)persist_bitmap();
+    }
+  }
+  request_resync_blocks();
+}
+
+void Resource::finish_resync_as_target() {
+  if (bitmap_->count() > 0) {
+    report_error("resync finished with " + std::to_string(bitmap_->out_of_sync_bytes()) +
+                 " bytes still out of sync (local write errors); the disk stays Inconsistent");
+    set_replication(ReplicationState::kEstablished, "resync finished with errors");
+    return;
+  }
+  IoStatus s = data_->flush();
+  if (!s.ok()) {
+    ++io_errors_;
+    report_error("flushing the resynced data failed: " + s.message() + "; the disk stays Inconsistent");
+    return;
+  }
+  adopt_sync_source_generations(sb_.generations, peer_hello_.generations);
+  sb_.flags.consistent = true;
+  sb_.flags.outdated = false;
+  crashed_primary_ = false;
+  sb_.flags.was_primary = role_ == Role::kPrimary;
+  (void)persist_bitmap();
+  (void)persist_superblock();
+  resync_done_bytes_ = resync_total_bytes_;
+  set_disk(DiskState::kUpToDate, "resync finished");
+  set_replication(ReplicationState::kEstablished, "resync finished");
+  send(wire::StateChange{role_, disk_});
+}
+
+void Resource::finish_resync_as_source() {
+  // The target has every block: whatever our bitmap still holds (blocks the
+  // target got through application writes) is in sync now.
+  bitmap_->clear_all();
+  (void)persist_bitmap();
+  clear_bitmap_uuid(sb_.generations);
+  if (crashed_primary_) {
+    crashed_primary_ = false;
+    sb_.flags.was_primary = role_ == Role::kPrimary;
+  }
+  (void)persist_superblock();
+  resync_done_bytes_ = resync_total_bytes_;
+  set_replication(ReplicationState::kEstablished, "resync finished: the peer is UpToDate");
+}
+
+}  // namespace vrrpd::replication

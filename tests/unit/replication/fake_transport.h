@@ -1,0 +1,210 @@
+// FakeNetwork: an in-memory link between two replication endpoints on one
+// EventLoop, for deterministic engine tests. Each side has a FakeConnector;
+// when both are started (or have reported connection_lost()) and the link is
+// up, the network hands each side one end of a new in-memory Connection.
+//
+// Bytes are delivered by timers on the loop at now + latency (0 by
+// default), so EventLoop::run_fake_until() moves them, in order, with no
+// threads and no real time. cut() ends both connections (each side gets
+// on_closed); set_link_up(false) also keeps them from reconnecting;
+// set_stalled(true) holds every byte in flight (a link that stops passing
+// traffic without a reset) until set_stalled(false). Frames sent are counted
+// by type and can be observed or dropped (drop_if), which assumes one frame
+// per send() call, as the engine sends.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "replication/protocol.h"
+#include "replication/transport.h"
+#include "vrrpd/base/event_loop.h"
+
+namespace vrrpd::replication::testing {
+
+class FakeNetwork {
+ public:
+  struct TypeStats {
+    uint64_t frames = 0;
+    uint64_t bytes = 0;  // whole frames, headers included
+  };
+
+  explicit FakeNetwork(EventLoop& loop) : loop_(loop), connectors_{Side(*this, 0), Side(*this, 1)} {}
+  FakeNetwork(const FakeNetwork&) = delete;
+  FakeNetwork& operator=(const FakeNetwork&) = delete;
+
+  // The connector of side 0 or 1.
+  Connector& connector(int side) { return connectors_[side]; }
+
+  // Ends both current connections; each side gets on_closed(reason).
+  void cut(const std::string& reason = "link cut") {
+    if (!pipe_) return;
+    auto pipe = std::move(pipe_);
+    pipe->broken = true;
+    held_.clear();
+    for (int side = 0; side < 2; ++side) schedule_closed(pipe, side, reason);
+  }
+  // Down: cut, and no new connection until up again.
+  void set_link_up(bool up) {
+    link_up_ = up;
+    if (!up) cut("link down");
+    else maybe_connect();
+  }
+  // Holds (true) or releases (false) every byte in flight.
+  void set_stalled(bool stalled) {
+    stalled_ = stalled;
+    if (stalled) return;
+    auto held = std::move(held_);
+    held_.clear();
+    for (Held& h : held) schedule_bytes(h.pipe, h.to, std::move(h.bytes));
+  }
+  void set_latency(Duration d) { latency_ = d; }
+
+  // Frames sent from side `from` of this type so far (all connections).
+  TypeStats sent(int from, wire::FrameType type) const {
+    auto it = stats_[from].find(type);
+    return it == stats_[from].end() ? TypeStats{} : it->second;
+  }
+  void reset_stats() {
+    stats_[0].clear();
+    stats_[1].clear();
+  }
+  // Called for every frame sent; return true from drop_if to lose it.
+  std::function<void(int from, const wire::Frame&)> on_frame;
+  std::function<bool(int from, const wire::Frame&)> drop_if;
+  // Connections established so far.
+  int connections() const { return connections_; }
+
+ private:
+  // Both ends of one connection.
+  struct Pipe {
+    Connection::Callbacks cb[2];
+    bool open[2] = {true, true};  // false after close() or on_closed
+    bool broken = false;          // cut: nothing is delivered any more
+  };
+
+  class FakeConnection final : public Connection {
+   public:
+    FakeConnection(FakeNetwork& net, std::shared_ptr<Pipe> pipe, int side)
+        : net_(net), pipe_(std::move(pipe)), side_(side) {}
+    ~FakeConnection() override { close(); }
+    void start(Callbacks cb) override { pipe_->cb[side_] = std::move(cb); }
+    void send(std::vector<uint8_t> bytes) override {
+      if (!pipe_->open[side_] || pipe_->broken) return;
+      net_.transmit(pipe_, side_, std::move(bytes));
+    }
+    size_t queued_bytes() const override { return 0; }
+    void close() override {
+      if (!pipe_->open[side_]) return;
+      pipe_->open[side_] = false;
+      pipe_->cb[side_] = {};
+      // The peer sees the end of the stream after what was already sent.
+      if (!pipe_->broken) net_.schedule_closed(pipe_, 1 - side_, "peer closed the connection");
+    }
+    std::string peer_description() const override { return "fake:side" + std::to_string(1 - side_); }
+
+   private:
+    FakeNetwork& net_;
+    std::shared_ptr<Pipe> pipe_;
+    int side_;
+  };
+
+  class Side final : public Connector {
+   public:
+    Side(FakeNetwork& net, int side) : net_(net), side_(side) {}
+    bool start(Callbacks cb, std::string&) override {
+      cb_ = std::move(cb);
+      started_ = true;
+      wants_ = true;
+      net_.maybe_connect();
+      return true;
+    }
+    void stop() override { started_ = wants_ = false; }
+    void connection_lost() override {
+      wants_ = true;
+      net_.maybe_connect();
+    }
+    FakeNetwork& net_;
+    int side_;
+    Callbacks cb_;
+    bool started_ = false;
+    bool wants_ = false;  // has no connection and would take one
+  };
+
+  void maybe_connect() {
+    for (Side& s : connectors_)
+      if (!s.started_ || !s.wants_) return;
+    if (!link_up_ || connect_pending_) return;
+    connect_pending_ = true;
+    loop_.add_timer(loop_.now() + latency_, [this] {
+      connect_pending_ = false;
+      for (Side& s : connectors_)
+        if (!s.started_ || !s.wants_) return;
+      if (!link_up_) return;
+      auto pipe = std::make_shared<Pipe>();
+      pipe_ = pipe;
+      ++connections_;
+      for (Side& s : connectors_) s.wants_ = false;
+      for (int side = 0; side < 2; ++side) {
+        if (connectors_[side].started_)
+          connectors_[side].cb_.on_connected(std::make_unique<FakeConnection>(*this, pipe, side));
+      }
+    });
+  }
+
+  void transmit(const std::shared_ptr<Pipe>& pipe, int from, std::vector<uint8_t> bytes) {
+    wire::DecodeResult d = wire::decode_frame(bytes);
+    if (d.status.ok()) {
+      TypeStats& s = stats_[from][wire::type_of(d.frame.message)];
+      ++s.frames;
+      s.bytes += bytes.size();
+      if (on_frame) on_frame(from, d.frame);
+      if (drop_if && drop_if(from, d.frame)) return;
+    }
+    if (stalled_) {
+      held_.push_back(Held{pipe, 1 - from, std::move(bytes)});
+      return;
+    }
+    schedule_bytes(pipe, 1 - from, std::move(bytes));
+  }
+
+  void schedule_bytes(const std::shared_ptr<Pipe>& pipe, int to, std::vector<uint8_t> bytes) {
+    loop_.add_timer(loop_.now() + latency_, [pipe, to, bytes = std::move(bytes)] {
+      if (pipe->broken || !pipe->open[to] || !pipe->cb[to].on_bytes) return;
+      auto on_bytes = pipe->cb[to].on_bytes;  // the receiver may close inside
+      on_bytes(bytes);
+    });
+  }
+
+  void schedule_closed(const std::shared_ptr<Pipe>& pipe, int to, std::string reason) {
+    loop_.add_timer(loop_.now() + latency_, [pipe, to, reason = std::move(reason)] {
+      if (!pipe->open[to]) return;
+      pipe->open[to] = false;
+      auto on_closed = std::move(pipe->cb[to].on_closed);
+      pipe->cb[to] = {};
+      if (on_closed) on_closed(reason);
+    });
+  }
+
+  EventLoop& loop_;
+  Side connectors_[2];
+  std::shared_ptr<Pipe> pipe_;  // the current connection, if any
+  bool link_up_ = true;
+  bool stalled_ = false;
+  bool connect_pending_ = false;
+  Duration latency_{0};
+  struct Held {
+    std::shared_ptr<Pipe> pipe;
+    int to;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Held> held_;  // in flight while stalled
+  std::map<wire::FrameType, TypeStats> stats_[2];
+  int connections_ = 0;
+};
+
+}  // namespace vrrpd::replication::testing

@@ -1,0 +1,176 @@
+// Resource: the engine core on two nodes linked in memory. Initial sync,
+// mirrored writes per protocol, flush durability, roles.
+#include "replication/resource.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "tests/unit/replication/resource_harness.h"
+
+namespace vrrpd::replication::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_F(ResourcePairTest, ForcedPrimaryFullySyncsTheFreshPeer) {
+  make();
+  create_and_attach(*a);
+  create_and_attach(*b);
+  // Fresh data on the future primary's disk, as if it had been in use.
+  const std::vector<uint8_t> old = pattern(0, 1 << 20, 9);
+  std::copy(old.begin(), old.end(), disk_a.bytes().begin());
+  ok(a->connect(net.connector(0)));
+  ok(b->connect(net.connector(1)));
+  settle();
+  // Both just created: connected, but nobody knows which side is good.
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
+  EXPECT_EQ(a->status().disk, DiskState::kInconsistent);
+  EXPECT_EQ(b->status().peer_disk, DiskState::kInconsistent);
+  ok(a->primary(/*force=*/true));
+  advance(seconds(1));
+  ResourceStatus sa = a->status(), sb = b->status();
+  EXPECT_EQ(sa.role, Role::kPrimary);
+  EXPECT_EQ(sa.disk, DiskState::kUpToDate);
+  EXPECT_EQ(sa.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(sb.disk, DiskState::kUpToDate);
+  EXPECT_EQ(sb.peer_role, Role::kPrimary);
+  EXPECT_EQ(sb.resync_done_bytes, data_size());
+  EXPECT_EQ(resync_data_bytes(0), data_size());  // every block once
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+}
+
+TEST_F(ResourcePairTest, PrimaryRefusedUnlessUpToDateAllowedWithForce) {
+  make();
+  create_and_attach(*a);
+  CommandResult r = a->primary();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("disk is Inconsistent, not UpToDate"), std::string::npos) << r.error();
+  EXPECT_EQ(a->status().role, Role::kSecondary);
+  ok(a->primary(/*force=*/true));
+  EXPECT_EQ(a->status().role, Role::kPrimary);
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
+}
+
+TEST_F(ResourcePairTest, PrimaryRefusedWhilePeerIsPrimary) {
+  bring_up_synced();
+  CommandResult r = b->primary();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("the peer is Primary"), std::string::npos) << r.error();
+}
+
+TEST_F(ResourcePairTest, SecondaryRefusesWritesWithErofs) {
+  bring_up_synced();
+  EXPECT_EQ(write_now(*b, 0, pattern(0, 4096, 1)).errno_value(), EROFS);
+  EXPECT_FALSE(b->writable());
+  EXPECT_TRUE(a->writable());
+}
+
+TEST_F(ResourcePairTest, WritesAreMirroredToThePeersDisk) {
+  bring_up_synced();
+  disk_b.clear_write_log();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 1)).ok());
+  ASSERT_TRUE(write_now(*a, 5 << 20, pattern(5 << 20, 3 << 20, 2)).ok());  // spans 3 Data frames
+  ASSERT_TRUE(write_now(*a, 12345, pattern(12345, 1000, 3)).ok());         // not sector aligned
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(read_back(disk_b, 12345, 1000), pattern(12345, 1000, 3));
+  EXPECT_FALSE(disk_b.writes().empty());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  // b wrote the initial sync and then exactly what a wrote.
+  EXPECT_EQ(b->status().written_bytes, data_size() + a->status().written_bytes);
+}
+
+TEST_F(ResourcePairTest, ProtocolCCompletesOnlyAfterThePeerWrote) {
+  bring_up_synced();
+  net.set_latency(milliseconds(1));
+  auto done = submit(*a, 8192, pattern(8192, 4096, 4));
+  settle();
+  EXPECT_FALSE(done->has_value()) << "completed before the peer's DataAck";
+  EXPECT_EQ(read_back(disk_a, 8192, 4096), pattern(8192, 4096, 4));  // written locally already
+  advance(milliseconds(1));  // Data reaches b, b writes and acks
+  EXPECT_FALSE(done->has_value());
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
+  advance(milliseconds(1));  // the ack reaches a
+  ASSERT_TRUE(done->has_value());
+  EXPECT_TRUE(done->value().ok());
+}
+
+TEST_F(ResourcePairTest, ProtocolACompletesBeforeThePeerHasIt) {
+  make_with_protocol(wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  net.set_latency(milliseconds(1));
+  auto done = submit(*a, 8192, pattern(8192, 4096, 4));
+  ASSERT_TRUE(done->has_value()) << "protocol A waits only for the local write";
+  EXPECT_NE(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
+  advance(milliseconds(5));
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
+  EXPECT_GE(net.sent(0, wire::FrameType::kBarrier).frames, 1u);  // the epoch was closed
+}
+
+TEST_F(ResourcePairTest, ProtocolBCompletesWhenThePeerReceived) {
+  make_with_protocol(wire::ReplicationProtocol::kB);
+  bring_up_synced();
+  net.set_latency(milliseconds(1));
+  auto done = submit(*a, 0, pattern(0, 4096, 5));
+  advance(milliseconds(1));
+  EXPECT_FALSE(done->has_value());
+  advance(milliseconds(1));
+  ASSERT_TRUE(done->has_value());
+  EXPECT_EQ(net.sent(1, wire::FrameType::kDataAck).frames, 1u);
+}
+
+TEST_F(ResourcePairTest, FlushUnderProtocolCIsDurableOnBothDisks) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 8192, 6)).ok());
+  auto flushed = std::make_shared<std::optional<IoStatus>>();
+  net.set_latency(milliseconds(1));
+  a->submit_flush([flushed](IoStatus s) { *flushed = s; });
+  advance(milliseconds(1));
+  EXPECT_FALSE(flushed->has_value()) << "flush completed before the peer's BarrierAck";
+  advance(milliseconds(1));
+  ASSERT_TRUE(flushed->has_value());
+  ASSERT_TRUE(flushed->value().ok());
+  // Power loss on both nodes: what the flush covered survives.
+  disk_a.crash();
+  disk_b.crash();
+  EXPECT_EQ(read_back(disk_a, 4096, 8192), pattern(4096, 8192, 6));
+  EXPECT_EQ(read_back(disk_b, 4096, 8192), pattern(4096, 8192, 6));
+}
+
+TEST_F(ResourcePairTest, WriteBeyondTheEndIsEinval) {
+  bring_up_synced();
+  EXPECT_EQ(write_now(*a, data_size() - 512, pattern(0, 1024, 1)).errno_value(), EINVAL);
+}
+
+TEST_F(ResourcePairTest, LocalWriteErrorGoesToTheCallerAndMarksOutOfSync) {
+  bring_up_synced();
+  disk_a.fail_writes(40960, 4096);
+  EXPECT_EQ(write_now(*a, 40960, pattern(40960, 4096, 1)).errno_value(), EIO);
+  EXPECT_EQ(a->status().io_errors, 1u);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
+  EXPECT_NE(a->status().last_error.find("local write failed at offset 40960"), std::string::npos);
+}
+
+TEST_F(ResourcePairTest, PeerWriteErrorMarksTheBlockOutOfSyncOnBothSides) {
+  bring_up_synced();
+  disk_b.fail_writes(40960, 4096);
+  ASSERT_TRUE(write_now(*a, 40960, pattern(40960, 4096, 1)).ok());  // our copy is fine
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
+  EXPECT_EQ(b->status().io_errors, 1u);
+}
+
+TEST_F(ResourcePairTest, DetachRefusedWhilePrimary) {
+  bring_up_synced();
+  CommandResult r = a->detach();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("Primary"), std::string::npos);
+  ok(b->detach());
+  EXPECT_EQ(b->status().disk, DiskState::kDiskless);
+  settle();
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
+}
+
+}  // namespace
+}  // namespace vrrpd::replication::testing
