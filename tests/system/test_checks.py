@@ -73,6 +73,15 @@ class ChecksTest(unittest.TestCase):
         wait_until(lambda: h1.has_address(VIP), what="h1 preempts back")
         wait_until(lambda: not h2.has_address(VIP), what="h2 released")
         self.assertIn("Check(web) DOWN -> UP", h1.log())
+        # The journal has the whole story in order: check down, FAULT, check up, MASTER again.
+        events = json.loads(h1.vrrpctl("events", "--json").stdout)["events"]
+        story = [(e["what"], e["detail"].get("to", "")) for e in events
+                 if e["what"] in ("check-down", "check-up") or e["detail"].get("to") in ("FAULT", "MASTER")]
+        self.assertEqual(story, [("transition", "MASTER"), ("check-down", ""), ("transition", "FAULT"),
+                                 ("check-up", ""), ("transition", "MASTER")], events)
+        down = [e for e in events if e["what"] == "check-down"][0]
+        self.assertEqual(down["subject"], "web")
+        self.assertIn("Connection refused", down["text"])
 
     def test_dns_check_with_dnsmasq(self):
         lab = self.lab()

@@ -1,6 +1,7 @@
 """IPv6, unicast peers, track_interface, SIGHUP reload, gratuitous ARP and
 unsolicited NA on the wire, sync groups, and the daemon's start-up guards."""
 
+import json
 import os
 import signal
 import subprocess
@@ -235,6 +236,54 @@ vrrp_instance VI_1 {\r
         labels = h1.run("ip", "-o", "addr", "show", "dev", "eth0").stdout
         self.assertIn("eth0:vip", labels)
         self.assertEqual(h2.instance("VI_1")["stats"]["auth_errors"], 0)
+
+    def test_event_journal_tells_the_failover_story(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        journal = os.path.join(h2.dir, "events.jsonl")
+        check = 'checks = ( { name = "gw"; kind = "exec"; program = "/usr/bin/true"; interval_ms = 200; timeout_ms = 100; } );'
+        h1.start_vrrpd(native_config(instance_config(priority=200)))
+        h2.start_vrrpd(native_config(instance_config(priority=100, extra='track_checks = ( "gw" );'),
+                                     global_extra='journal_file = "%s";' % journal, tail=check))
+        wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 MASTER")
+        # --since takes whole seconds: cut just after the next second begins.
+        before_cut = int(time.time()) + 1
+        time.sleep(before_cut - time.time() + 0.05)
+        lab.cut(h1)
+        wait_until(lambda: h2.has_address(VIP), what="h2 takes over")
+        h2.vrrpctl("set-priority", "VI_1", "120")
+        data = json.loads(h2.vrrpctl("events", "--json").stdout)
+        whats = [(e["source"], e["subject"], e["what"]) for e in data["events"]]
+        self.assertEqual(whats[0], ("daemon", "", "start"))
+        self.assertIn(("vrrp", "VI_1", "transition"), whats)
+        self.assertIn(("vrrp", "VI_1", "set-priority"), whats)
+        takeover = [e for e in data["events"] if e["what"] == "transition" and e["detail"]["to"] == "MASTER"]
+        self.assertEqual(len(takeover), 1, data["events"])
+        self.assertEqual(takeover[0]["text"], "BACKUP -> MASTER (master down timer expired)")
+        seqs = [e["seq"] for e in data["events"]]
+        self.assertEqual(seqs, sorted(seqs))
+        # --since keeps only what happened after the cut; the table is readable.
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before_cut))
+        recent = json.loads(h2.vrrpctl("events", "--since", since, "--json").stdout)["events"]
+        self.assertNotIn("start", [e["what"] for e in recent])
+        self.assertIn("transition", [e["what"] for e in recent])
+        table = h2.vrrpctl("events", "--limit", "2").stdout
+        self.assertIn("BACKUP -> MASTER (master down timer expired)", table)
+        self.assertIn("priority set to 120 by vrrpctl", table)
+        bad = h2.vrrpctl("events", "--since", "yesterday", check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--since 'yesterday' is not a time", bad.stderr)
+        # The file holds the same events as JSON lines (format version 1).
+        h2.stop_vrrpd()
+        with open(journal) as f:
+            lines = [json.loads(l) for l in f]
+        self.assertTrue(all(l["v"] == 1 for l in lines))
+        self.assertIn("BACKUP -> MASTER (master down timer expired)", [l["text"] for l in lines])
+        # SIGTERM: the daemon says it is stopping, then the instance leaves MASTER.
+        whats = [l["what"] for l in lines]
+        self.assertIn("stop", whats)
+        self.assertEqual(lines[-1]["what"], "transition", lines[-1])
+        self.assertEqual(lines[-1]["detail"]["from"], "MASTER")
 
     def test_second_daemon_with_same_pid_file_refuses(self):
         lab = self.lab(hosts=1)

@@ -301,7 +301,9 @@ class NativeParser {
                    {"notify_user", set_string(g.notify_user, g.keys)},
                    {"notify_group", set_string(g.notify_group, g.keys)},
                    {"notify_timeout_ms", set_ms(g.notify_timeout, g.keys)},
-                   {"control_socket", set_string(g.control_socket, g.keys)}};
+                   {"control_socket", set_string(g.control_socket, g.keys)},
+                   {"journal_file", set_string(g.journal_file, g.keys)},
+                   {"journal_capacity", set_long(g.journal_capacity, g.keys)}};
     add_garp_keys(table, g.garp, g.keys);
     each_key(s, "global", table);
   }

@@ -25,6 +25,7 @@ constexpr long kV3AdvertMinMs = 10, kV3AdvertMaxMs = 40950, kV3AdvertStepMs = 10
 constexpr long kV2AdvertMinMs = 1000, kV2AdvertMaxMs = 255000, kV2AdvertStepMs = 1000;  // 8-bit seconds
 constexpr long kPreemptDelayMaxMs = 1000000;
 constexpr long kNotifyTimeoutMinMs = 1, kNotifyTimeoutMaxMs = 3600000;
+constexpr long kJournalCapacityMin = 100, kJournalCapacityMax = 1000000;  // events in memory
 constexpr long kGarpDelayMaxMs = 3600000, kGarpRefreshMinMs = 1000, kGarpRefreshMaxMs = 3600000;
 constexpr long kGarpIntervalMaxMs = 1000;
 constexpr int kGarpRepeatMin = 1, kGarpRepeatMax = 255;
@@ -226,6 +227,11 @@ class Validator {
     check_ms(g.keys, g.where, "notify_timeout_ms", g.notify_timeout, kNotifyTimeoutMinMs,
              kNotifyTimeoutMaxMs);
     check_garp(g.garp, g.keys, g.where, nullptr);
+    check_range(g.keys, g.where, "journal_capacity", g.journal_capacity, kJournalCapacityMin,
+                kJournalCapacityMax);
+    if (g.keys.has("journal_file") && (g.journal_file.empty() || g.journal_file[0] != '/'))
+      key_issue(g.keys, g.where, "journal_file", quoted(g.journal_file),
+                "not an absolute path; valid: e.g. /var/lib/vrrpd/events.jsonl");
   }
 
   void check_interface_name(const KeyLocations& keys, const SourceLocation& block,

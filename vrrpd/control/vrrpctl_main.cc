@@ -2,10 +2,12 @@
 // over the control socket (protocol in protocol.h).
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "notify/event_journal.h"
 #include "vrrpd/control/control_client.h"
 #include "vrrpd/control/protocol.h"
 
@@ -21,6 +23,9 @@ void usage(std::FILE* out) {
                "  show INSTANCE [--json]          one instance in detail\n"
                "  stats [--json]                  advert and error counters\n"
                "  checks [--json]                 health checks: state, counts, last result, latency\n"
+               "  events [--since T] [--limit N] [--json]\n"
+               "                                  the node's event journal, oldest first; T: 15m, 2h,\n"
+               "                                  04:27, '2026-11-30 04:27:26' (local) or ...Z (UTC)\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -87,6 +92,30 @@ void print_checks(const json& data) {
   }
 }
 
+void print_events(const json& data) {
+  std::printf("%-23s %-11s %-14s %s\n", "TIME", "SOURCE", "SUBJECT", "EVENT");
+  for (const auto& e : data["events"]) {
+    // The journal's time is UTC; people read tables next to local logs.
+    std::string utc = e["time"].get<std::string>();
+    tm parts{};
+    std::string local = utc;
+    if (strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%S", &parts) != nullptr) {
+      const long long ms = std::atoll(utc.substr(20, 3).c_str());
+      local = vrrpd::notify::format_local(std::chrono::system_clock::from_time_t(timegm(&parts)) +
+                                          std::chrono::milliseconds(ms));
+    }
+    std::string subject = e["subject"].get<std::string>();
+    std::printf("%-23s %-11s %-14s %s\n", local.c_str(), e["source"].get<std::string>().c_str(),
+                subject.empty() ? "-" : subject.c_str(), e["text"].get<std::string>().c_str());
+  }
+  if (data.value("evicted", 0) > 0)
+    std::printf("(%llu older events no longer in memory%s)\n", data["evicted"].get<unsigned long long>(),
+                data.value("file", std::string()).empty() ? "" : "; see the journal file");
+  if (!data.value("file_error", std::string()).empty())
+    std::printf("journal file: %s (%llu lines not written)\n", data["file_error"].get<std::string>().c_str(),
+                data["file_lines_dropped"].get<unsigned long long>());
+}
+
 void print_show(const json& i) {
   for (const auto& [k, v] : i.items()) {
     if (k == "stats" || k == "last_transition") continue;
@@ -113,10 +142,15 @@ int main(int argc, char** argv) {
   std::string socket_path = vrrpd::control::kDefaultSocketPath;
   std::vector<std::string> args;
   bool as_json = false;
+  std::string since, limit;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-s" || a == "--socket") && i + 1 < argc) {
       socket_path = argv[++i];
+    } else if (a == "--since" && i + 1 < argc) {
+      since = argv[++i];
+    } else if (a == "--limit" && i + 1 < argc) {
+      limit = argv[++i];
     } else if (a == "--json") {
       as_json = true;
     } else if (a == "-h" || a == "--help") {
@@ -141,6 +175,27 @@ int main(int argc, char** argv) {
   };
   if (cmd == "status" || cmd == "stats" || cmd == "reload" || cmd == "checks") {
     need(0);
+  } else if (cmd == "events") {
+    need(0);
+    if (!since.empty()) {
+      auto t = vrrpd::notify::parse_since(since, std::chrono::system_clock::now());
+      if (!t) {
+        std::fprintf(stderr, "vrrpctl: --since '%s' is not a time; valid: 90s, 15m, 2h, 1d, 04:27[:26], "
+                             "'2026-11-30 04:27[:26]' (local) or 2026-11-30T04:27:26Z (UTC)\n", since.c_str());
+        return 2;
+      }
+      req_args["since_ms"] =
+          std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+    }
+    if (!limit.empty()) {
+      char* end = nullptr;
+      long n = std::strtol(limit.c_str(), &end, 10);
+      if (!end || *end || n < 1) {
+        std::fprintf(stderr, "vrrpctl: --limit '%s' is not a positive number\n", limit.c_str());
+        return 2;
+      }
+      req_args["limit"] = n;
+    }
   } else if (cmd == "show") {
     need(1);
     req_args["instance"] = args[1];
@@ -188,6 +243,7 @@ int main(int argc, char** argv) {
   else if (cmd == "show") print_show(resp["data"]);
   else if (cmd == "stats") print_stats(resp["data"]);
   else if (cmd == "checks") print_checks(resp["data"]);
+  else if (cmd == "events") print_events(resp["data"]);
   else std::printf("%s\n", resp.value("result_text", std::string("ok")).c_str());
   return 0;
 }

@@ -51,7 +51,9 @@ Daemon::Daemon(DaemonOptions opts, config::Config initial)
       config_(std::move(initial)),
       loop_(clock_),
       programs_(loop_, run_options(config_.global)),
-      notifier_(programs_) {}
+      notifier_(programs_),
+      journal_({.capacity = static_cast<std::size_t>(config_.global.journal_capacity),
+                .file = config_.global.journal_file}) {}
 
 Daemon::~Daemon() {
   if (signal_fd_ >= 0) {
@@ -86,9 +88,15 @@ int Daemon::run() {
         loop_.post([this, st = std::move(st), changed] { on_check_status(st, changed); });
       });
   checks_->start(config_.checks);
+  // First in the journal, before the instances' INIT -> BACKUP.
+  journal_.record("daemon", "", "start",
+                  "vrrpd starting: " + std::to_string(config_.instances.size()) + " VRRP instance(s), " +
+                      std::to_string(config_.checks.size()) + " check(s)",
+                  {{"pid", getpid()}, {"config_file", opts_.config_file}});
   start_instances(config_.instances);
   log::notice("vrrpd started: " + std::to_string(instances_.size()) + " VRRP instance(s), control socket " + path);
   loop_.run();
+  journal_.record("daemon", "", "stop", "vrrpd stopping");
   shutdown_all();
   log::notice("vrrpd stopped");
   return exit_code_;
@@ -276,6 +284,9 @@ void Daemon::on_check_status(const checkers::CheckStatus& status, bool changed) 
   if (it == check_status_.end()) return;  // removed by a reload meanwhile
   it->second = status;
   if (!changed) return;
+  journal_.record("check", status.name, status.up ? "check-up" : "check-down",
+                  "check " + status.name + " " + (status.up ? "up" : "down") + ": " + status.last.reason,
+                  {{"kind", status.kind}, {"target", status.target}, {"reason", status.last.reason}});
   for (auto& inst : instances_) inst->set_check_health(status.name, status.up, status.last.reason);
 }
 
@@ -286,6 +297,10 @@ Instance* Daemon::find_instance(const std::string& name) {
 }
 
 void Daemon::on_transition(Instance& instance, const Transition& t) {
+  journal_.record("vrrp", instance.name(), "transition",
+                  std::string(vrrp::state_name(t.from)) + " -> " + vrrp::state_name(t.to) + " (" + t.reason + ")",
+                  {{"from", vrrp::state_name(t.from)}, {"to", vrrp::state_name(t.to)}, {"reason", t.reason},
+                   {"priority", instance.priority()}});
   if (auto st = notify_state_for(t))
     notifier_.notify(instance.config().notify,
                      notify::StateChange{false, instance.name(), *st, instance.priority()});
@@ -339,6 +354,7 @@ std::string Daemon::reload() {
     next = config::load_file(opts_.config_file, opts_.config_format);
   } catch (const std::exception& e) {
     log::error(std::string("reload failed, keeping the running configuration: ") + e.what());
+    journal_.record("daemon", "", "reload-failed", std::string("reload failed: ") + e.what());
     return e.what();
   }
   for (const auto& w : next.warnings) log::warning(w.where.to_string() + ": " + w.message);
@@ -346,12 +362,16 @@ std::string Daemon::reload() {
     checks_->replace(next.checks);
   } catch (const std::exception& e) {
     log::error(std::string("reload failed, keeping the running configuration: ") + e.what());
+    journal_.record("daemon", "", "reload-failed", std::string("reload failed: ") + e.what());
     return e.what();
   }
   init_check_status(next.checks, config_.checks);
   if (next.global.notify_user != config_.global.notify_user ||
       next.global.notify_group != config_.global.notify_group)
     log::warning("reload: notify_user/notify_group changes take effect after a restart");
+  if (next.global.journal_file != config_.global.journal_file ||
+      next.global.journal_capacity != config_.global.journal_capacity)
+    log::warning("reload: journal_file/journal_capacity changes take effect after a restart");
   // Stop instances that went away or changed; untouched ones keep running
   // (no VIP flap, no state change).
   std::vector<std::unique_ptr<Instance>> kept;
@@ -386,8 +406,11 @@ std::string Daemon::reload() {
   config_ = std::move(next);
   close_unused_sockets();
   start_instances(fresh);
-  log::notice("reload done: " + std::to_string(unchanged) + " unchanged, " + std::to_string(stopped) +
-              " stopped, " + std::to_string(fresh.size()) + " started");
+  const std::string summary = "reload done: " + std::to_string(unchanged) + " unchanged, " +
+                              std::to_string(stopped) + " stopped, " + std::to_string(fresh.size()) + " started";
+  log::notice(summary);
+  journal_.record("daemon", "", "reload", summary,
+                  {{"unchanged", unchanged}, {"stopped", stopped}, {"started", fresh.size()}});
   return "";
 }
 
@@ -445,6 +468,8 @@ nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann
                            "priority " + std::to_string(p) + " out of range; valid: 1..254 (255 only for the address owner)");
     i->set_base_priority(p);
     log::notice("VRRP_Instance(" + i->name() + ") priority set to " + std::to_string(p) + " by vrrpctl");
+    journal_.record("vrrp", i->name(), "set-priority", "priority set to " + std::to_string(p) + " by vrrpctl",
+                    {{"priority", p}});
     return make_response(ResultCode::kOk, "priority of " + i->name() + " set to " + std::to_string(p));
   }
   if (command == "maintenance") {
@@ -453,9 +478,34 @@ nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann
     if (!args.contains("on") || !args["on"].is_boolean())
       return make_response(ResultCode::kBadArguments, "\"on\" must be true or false");
     bool on = args["on"].get<bool>();
+    journal_.record("vrrp", i->name(), "maintenance", std::string("maintenance ") + (on ? "on" : "off") + " by vrrpctl",
+                    {{"on", on}});
     i->set_maintenance(on);
     log::notice("VRRP_Instance(" + i->name() + ") maintenance " + (on ? "on" : "off") + " by vrrpctl");
     return make_response(ResultCode::kOk, i->name() + " maintenance " + (on ? "on" : "off"));
+  }
+  if (command == "events") {
+    // since_ms: wall-clock milliseconds since the epoch (vrrpctl parses --since).
+    std::optional<notify::WallTime> since;
+    if (args.contains("since_ms")) {
+      if (!args["since_ms"].is_number_integer())
+        return make_response(ResultCode::kBadArguments, "since_ms must be an integer (ms since the epoch)");
+      since = notify::WallTime(std::chrono::milliseconds(args["since_ms"].get<long long>()));
+    }
+    std::size_t limit = SIZE_MAX;
+    if (args.contains("limit")) {
+      if (!args["limit"].is_number_unsigned() || args["limit"].get<long long>() < 1)
+        return make_response(ResultCode::kBadArguments, "limit must be a positive integer");
+      limit = args["limit"].get<std::size_t>();
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& e : journal_.events(since, limit)) list.push_back(notify::to_json(e));
+    return make_response(ResultCode::kOk, "",
+                         {{"events", list},
+                          {"evicted", journal_.evicted()},
+                          {"file", config_.global.journal_file},
+                          {"file_error", journal_.file_error()},
+                          {"file_lines_dropped", journal_.file_lines_dropped()}});
   }
   return make_response(ResultCode::kUnknownCommand, "unknown command '" + command + "'");
 }

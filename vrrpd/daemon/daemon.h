@@ -20,6 +20,7 @@
 #include "vrrpd/net/link_monitor.h"
 #include "vrrpd/net/vrrp_socket.h"
 #include "checkers/checker_service.h"
+#include "notify/event_journal.h"
 #include "notify/program_runner.h"
 #include "notify/state_notifier.h"
 
@@ -76,6 +77,7 @@ class Daemon {
   net::LinkMonitor links_;
   notify::ProgramRunner programs_;
   notify::StateNotifier notifier_;
+  notify::EventJournal journal_;  // the node's incident timeline (vrrpctl events)
   std::unique_ptr<checkers::CheckerService> checks_;
   std::map<std::string, checkers::CheckStatus> check_status_;  // by check name; VRRP thread only
   std::unique_ptr<control::ControlServer> control_;

@@ -103,6 +103,10 @@ TEST(InvalidNative, DuplicateKeyIsASyntaxError) { expectInvalid(kNative, nativeI
 TEST(InvalidNative, IntegerWiderThan32Bits) { expectInvalid(kNative, nativeInstance("priority = 4294967396;"), 3, "integer 4294967396 does not fit in 32 bits"); }
 TEST(InvalidNative, NotAConfigAtAll) { expectInvalid(kNative, "<html>\n</html>\n", 1, "syntax error"); }
 
+// ---- event journal ----
+TEST(InvalidGlobal, JournalCapacityTooSmall) { expectInvalid(kNative, "global = {\n journal_capacity = 99; };", 2, "journal_capacity = 99: out of range; valid: 100..1000000"); }
+TEST(InvalidGlobal, JournalFileRelative) { expectInvalid(kNative, "global = {\n journal_file = \"events.jsonl\"; };", 2, "journal_file = \"events.jsonl\": not an absolute path; valid: e.g. /var/lib/vrrpd/events.jsonl"); }
+
 // ---- health checks ----
 
 // Line 1: the list; line 2: check "c" of `kind` with its required keys;
