@@ -238,6 +238,8 @@ class Resource final : public Volume {
   void drop_connection(const std::string& reason, After after,
                        std::optional<wire::DisconnectCode> tell_peer);
   void refuse(const std::string& reason, wire::DisconnectCode code);
+  // A link failure worth telling the operator (last_error); reconnects.
+  void fail_link(const std::string& reason, std::optional<wire::DisconnectCode> tell_peer);
   // After invalidate() or a forced primary on a connected pair: drop and
   // redo the handshake so the generations pick the new direction.
   void renegotiate(const std::string& why);

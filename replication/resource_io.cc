@@ -22,7 +22,10 @@ bool Resource::replicating() const {
                                        replication_ == ReplicationState::kSyncSource);
 }
 
-bool Resource::handshake_in_progress() const { return conn_ && phase_ != Phase::kRunning; }
+// Only between sending our bitmap and the decision: a write before that is
+// in the bitmap we send, one after it goes to the peer or the bitmap as
+// decided. Authentication may stall on a bad link; writes go on meanwhile.
+bool Resource::handshake_in_progress() const { return conn_ && phase_ == Phase::kBitmaps; }
 
 void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
                             IoCallback done) {
@@ -42,8 +45,8 @@ void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint
 }
 
 void Resource::start_blocked_writes() {
-  // While a handshake runs, nobody knows yet whether a write must go to the
-  // peer or into the bitmap (the bitmap we sent is already on its way).
+  // While the bitmaps are exchanged nobody knows yet whether a write must go
+  // to the peer or into the bitmap (the bitmap we sent is already on its way).
   if (handshake_in_progress()) return;
   while (!blocked_writes_.empty()) {
     const uint64_t id = blocked_writes_.front();
@@ -236,13 +239,11 @@ void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback d
 
 void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
   if (role_ == Role::kPrimary) {
-    drop_connection("peer sent Data while this node is Primary", After::kReconnect,
-                    wire::DisconnectCode::kProtocolError);
+    fail_link("peer sent Data while this node is Primary", wire::DisconnectCode::kProtocolError);
     return;
   }
   if (!range_fits(d.offset, d.data.size(), sb_.data_size)) {
-    drop_connection("peer sent Data beyond the end of the device", After::kReconnect,
-                    wire::DisconnectCode::kProtocolError);
+    fail_link("peer sent Data beyond the end of the device", wire::DisconnectCode::kProtocolError);
     return;
   }
   if (options_.protocol == wire::ReplicationProtocol::kB)

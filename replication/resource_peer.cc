@@ -78,7 +78,7 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
     if (link == link_generation_) on_bytes(b);
   };
   cb.on_closed = [this, link](const std::string& why) {
-    if (link == link_generation_) drop_connection("connection lost: " + why, After::kReconnect, std::nullopt);
+    if (link == link_generation_) fail_link("connection lost: " + why, std::nullopt);
   };
   conn_->start(std::move(cb));
   reader_ = wire::FrameReader();
@@ -87,7 +87,7 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
   log("connection from/to " + conn_->peer_description() + ": authenticating");
   Result<Nonce> nonce = random_nonce();
   if (!nonce.ok()) {
-    drop_connection("no random nonce: " + nonce.error(), After::kReconnect, std::nullopt);
+    fail_link("no random nonce: " + nonce.error(), std::nullopt);
     return;
   }
   const AuthRole role =
@@ -127,8 +127,7 @@ void Resource::on_bytes(std::span<const uint8_t> bytes) {
       const wire::FrameReader::Next r = reader_.next(frame);
       if (r == wire::FrameReader::Next::kNeedMore) break;
       if (r == wire::FrameReader::Next::kError) {
-        drop_connection("protocol error: " + reader_.error().message(), After::kReconnect,
-                        wire::DisconnectCode::kProtocolError);
+        fail_link("protocol error: " + reader_.error().message(), wire::DisconnectCode::kProtocolError);
         return;
       }
       on_frame(frame);
@@ -146,7 +145,7 @@ void Resource::on_frame(const wire::Frame& frame) {
     // A refusal of the handshake is a configuration problem (secret,
     // version, node id): retrying would only repeat it.
     if (!was_authenticated) refuse("authentication failed: " + why, wire::DisconnectCode::kIncompatible);
-    else drop_connection("protocol error: " + why, After::kReconnect, std::nullopt);
+    else fail_link("protocol error: " + why, std::nullopt);
     return;
   }
   if (!was_authenticated) {
@@ -188,12 +187,16 @@ void Resource::on_frame(const wire::Frame& frame) {
                           std::nullopt);
         } else {
           // ChecksumReply, VerifyRequest, VerifyReply: not implemented here.
-          drop_connection(std::string("peer sent ") + wire::to_string(wire::type_of(m)) +
-                              ", which this node does not implement",
-                          After::kReconnect, wire::DisconnectCode::kIncompatible);
+          fail_link(std::string("peer sent ") + wire::to_string(wire::type_of(m)) +
+                              ", which this node does not implement", wire::DisconnectCode::kIncompatible);
         }
       },
       frame.message);
+}
+
+void Resource::fail_link(const std::string& reason, std::optional<wire::DisconnectCode> tell_peer) {
+  report_error(reason);
+  drop_connection(reason, After::kReconnect, tell_peer);
 }
 
 void Resource::refuse(const std::string& reason, wire::DisconnectCode code) {
@@ -270,13 +273,11 @@ void Resource::on_ping_due() {
 }
 
 void Resource::on_ping_timeout() {
-  drop_connection("ping timeout: no PingAck within " + ms(options_.ping_timeout), After::kReconnect,
-                  std::nullopt);
+  fail_link("ping timeout: no PingAck within " + ms(options_.ping_timeout), std::nullopt);
 }
 
 void Resource::on_handshake_timeout() {
-  drop_connection("handshake did not complete within " + ms(options_.timeout), After::kReconnect,
-                  wire::DisconnectCode::kProtocolError);
+  fail_link("handshake did not complete within " + ms(options_.timeout), wire::DisconnectCode::kProtocolError);
 }
 
 void Resource::on_watchdog() {
@@ -285,10 +286,9 @@ void Resource::on_watchdog() {
   const TimePoint now = loop_.now();
   if (waiting && last_answer_ < now - options_.timeout) {
     if (++ko_ >= options_.ko_count) {
-      drop_connection("peer answered no request for " + ms(options_.timeout * options_.ko_count) +
+      fail_link("peer answered no request for " + ms(options_.timeout * options_.ko_count) +
                           " (timeout " + ms(options_.timeout) + " x ko-count " +
-                          std::to_string(options_.ko_count) + ")",
-                      After::kReconnect, wire::DisconnectCode::kOther);
+                          std::to_string(options_.ko_count) + ")", wire::DisconnectCode::kOther);
       return;
     }
   } else {

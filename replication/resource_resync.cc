@@ -54,8 +54,8 @@ void Resource::send_bitmap() {
 void Resource::on_bitmap_chunk(const wire::BitmapChunk& chunk) {
   if (phase_ != Phase::kBitmaps || chunk.offset_bits != peer_bitmap_bits_ ||
       chunk.bit_count > peer_bitmap_->block_count() - peer_bitmap_bits_) {
-    drop_connection("unexpected BitmapChunk at bit " + std::to_string(chunk.offset_bits),
-                    After::kReconnect, wire::DisconnectCode::kProtocolError);
+    fail_link("unexpected BitmapChunk at bit " + std::to_string(chunk.offset_bits),
+              wire::DisconnectCode::kProtocolError);
     return;
   }
   wire::for_each_set_run(chunk, [this](uint64_t first, uint64_t count) {
@@ -227,9 +227,8 @@ void Resource::request_resync_blocks() {
 
 void Resource::on_resync_request(const wire::ResyncRequest& r) {
   if (!range_fits(r.offset, r.length, sb_.data_size) || r.want_checksum) {
-    drop_connection(r.want_checksum ? "peer asked for checksum-based resync, which this node does not implement"
-                                    : "peer asked for a resync block beyond the end of the device",
-                    After::kReconnect, wire::DisconnectCode::kIncompatible);
+    fail_link(r.want_checksum ? "peer asked for checksum-based resync, which this node does not implement"
+                                    : "peer asked for a resync block beyond the end of the device", wire::DisconnectCode::kIncompatible);
     return;
   }
   wire::ResyncReply reply;
@@ -238,8 +237,8 @@ void Resource::on_resync_request(const wire::ResyncRequest& r) {
   IoStatus s = data_->read(r.offset, reply.data);
   if (!s.ok()) {
     ++io_errors_;
-    drop_connection("reading offset " + std::to_string(r.offset) + " for the SyncTarget failed: " + s.message(),
-                    After::kReconnect, wire::DisconnectCode::kOther);
+    fail_link("reading offset " + std::to_string(r.offset) + " for the SyncTarget failed: " + s.message(),
+              wire::DisconnectCode::kOther);
     return;
   }
   send(std::move(reply));
@@ -250,8 +249,7 @@ void Resource::on_resync_request(const wire::ResyncRequest& r) {
 
 void Resource::on_resync_reply(const wire::ResyncReply& r) {
   if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.data.size(), sb_.data_size)) {
-    drop_connection("unexpected ResyncReply at offset " + std::to_string(r.offset), After::kReconnect,
-                    wire::DisconnectCode::kProtocolError);
+    fail_link("unexpected ResyncReply at offset " + std::to_string(r.offset), wire::DisconnectCode::kProtocolError);
     return;
   }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.data.size());

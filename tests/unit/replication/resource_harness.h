@@ -64,8 +64,8 @@ class ResourcePairTest : public ::testing::Test {
     ok(r.attach());
   }
 
-  // Both created, connected, a forced Primary, full initial sync done.
-  void bring_up_synced() {
+  // Both created and connected, a forced Primary: the full sync starts.
+  void start_initial_sync() {
     if (!a) make();
     create_and_attach(*a);
     create_and_attach(*b);
@@ -73,6 +73,11 @@ class ResourcePairTest : public ::testing::Test {
     ok(b->connect(net.connector(1)));
     settle();
     ok(a->primary(/*force=*/true));
+    settle();
+  }
+  // ... and done.
+  void bring_up_synced() {
+    start_initial_sync();
     advance(std::chrono::seconds(1));
     ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
     ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;

@@ -1,0 +1,187 @@
+// Resource: what happens around a lost link and a crash. Writes of a
+// disconnected Primary go to the bitmap and only those blocks are resynced;
+// a crashed Primary resyncs its activity-log extents, not the whole disk;
+// the resync is rate-limited and application writes during it stay correct;
+// ping timeouts drop the link and the pair comes back by itself.
+#include <gtest/gtest.h>
+
+#include "replication/resource.h"
+#include "tests/unit/replication/resource_harness.h"
+
+namespace vrrpd::replication::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_F(ResourcePairTest, ReconnectResyncsOnlyTheBlocksWrittenWhileDisconnected) {
+  bring_up_synced();
+  const Generations before = a->generations();
+  net.set_link_up(false);
+  settle();
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
+  EXPECT_EQ(b->status().connection, ConnectionState::kConnecting);
+  // The Primary keeps writing; it completes locally and records the blocks.
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 1)).ok());
+  ASSERT_TRUE(write_now(*a, 1 << 20, pattern(1 << 20, 8192, 2)).ok());
+  ASSERT_TRUE(write_now(*a, 9 << 20, pattern(9 << 20, 100, 3)).ok());  // one partial block
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4 * 4096u);
+  // A new data generation, so the handshake knows a is newer (DRBD's new current UUID).
+  EXPECT_EQ(uuid_value(a->generations().bitmap), uuid_value(before.current));
+  EXPECT_NE(uuid_value(a->generations().current), uuid_value(before.current));
+  EXPECT_FALSE(disks_equal());
+
+  net.reset_stats();
+  net.set_link_up(true);
+  advance(seconds(1));
+  EXPECT_EQ(resync_data_bytes(0), 4 * 4096u) << "only the changed blocks travel";
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+  // Generations agree again; a's bitmap generation went into its history.
+  EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+  EXPECT_EQ(a->generations().bitmap, 0u);
+}
+
+TEST_F(ResourcePairTest, WriteDuringAuthenticationIsNotHeldAndIsResynced) {
+  bring_up_synced();
+  net.set_link_up(false);
+  settle();
+  net.set_latency(milliseconds(1));
+  net.set_link_up(true);
+  advance(milliseconds(1));  // connected, authenticating
+  ASSERT_EQ(a->status().connection, ConnectionState::kConnecting);
+  // A stalling handshake must not stall the application: into the bitmap,
+  // which goes to the peer once authenticated.
+  auto done = submit(*a, 4096, pattern(4096, 4096, 7));
+  ASSERT_TRUE(done->has_value());
+  EXPECT_TRUE(done->value().ok());
+  advance(milliseconds(50));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+}
+
+TEST_F(ResourcePairTest, PrimaryCrashResyncsTheActivityLogExtentsOnly) {
+  bring_up_synced();
+  // Writes in extents 0 and 2 (4 MiB each); the disk has 4 extents.
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 1)).ok());
+  ASSERT_TRUE(write_now(*a, (8 << 20) + 512, pattern(0, 4096, 2)).ok());
+  // Power loss of the Primary: the unflushed data writes are lost.
+  disk_a.crash();
+  a.reset();
+  net.set_link_up(false);
+  settle();
+  EXPECT_EQ(b->status().connection, ConnectionState::kConnecting);
+
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  EXPECT_EQ(a->status().role, Role::kSecondary);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 2 * kAlExtentSize) << "the two hot extents";
+  net.reset_stats();
+  net.set_link_up(true);
+  ok(a->connect(net.connector(0)));
+  advance(seconds(1));
+  // Rule 40: the crashed primary is the SyncSource for its hot extents.
+  EXPECT_EQ(resync_data_bytes(0), 2 * kAlExtentSize);
+  EXPECT_EQ(resync_data_bytes(1), 0u);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+  // The crash is dealt with: the next start is not a crashed primary again.
+  a.reset();
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+}
+
+TEST_F(ResourcePairTest, ResyncTakesAsLongAsTheRateSays) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.resync_rate = ob.resync_rate = 4u << 20;  // bytes/s
+  make(oa, ob);
+  start_initial_sync();
+  advance(seconds(2));
+  ResourceStatus s = b->status();
+  EXPECT_EQ(s.replication, ReplicationState::kSyncTarget);
+  // 2 s at 4 MiB/s plus the initial 1 MiB burst allowance, one request of slack.
+  EXPECT_GE(s.resync_done_bytes, 8u << 20);
+  EXPECT_LE(s.resync_done_bytes, (2 * 4 + 1 + 1) << 20);
+  advance(seconds(3));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResourcePairTest, ApplicationWritesDuringResyncEndUpOnBothDisks) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.resync_rate = ob.resync_rate = 4u << 20;
+  make(oa, ob);
+  start_initial_sync();
+  advance(seconds(2));  // about half done
+  ASSERT_EQ(b->status().replication, ReplicationState::kSyncTarget);
+  // Blocks already resynced, not yet resynced, and one in flight right now.
+  const uint64_t offsets[] = {4096, 12u << 20, 14u << 20, (8u << 20) + 4096};
+  uint8_t seed = 10;
+  for (uint64_t off : offsets) ASSERT_TRUE(write_now(*a, off, pattern(off, 3 * 4096, seed++)).ok());
+  advance(seconds(4));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  seed = 10;
+  for (uint64_t off : offsets) EXPECT_EQ(read_back(disk_b, off, 3 * 4096), pattern(off, 3 * 4096, seed++));
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResourcePairTest, PingTimeoutDropsTheLinkAndThePairComesBack) {
+  bring_up_synced();
+  net.set_stalled(true);  // nothing gets through, no reset either
+  advance(seconds(10) + seconds(5) + milliseconds(1));  // ping-int, then ping-timeout
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
+  EXPECT_NE(a->status().last_error.find("ping timeout: no PingAck within 5000 ms"), std::string::npos)
+      << a->status().last_error;
+  // Meanwhile the Primary writes into its bitmap.
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 3)).ok());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
+  net.set_stalled(false);
+  advance(seconds(10));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+  EXPECT_GE(net.connections(), 3);
+}
+
+TEST_F(ResourcePairTest, ShortStallIsRiddenOut) {
+  bring_up_synced();
+  const int connections = net.connections();
+  advance(seconds(9));
+  net.set_stalled(true);
+  advance(seconds(4));  // the ping at 10 s waits 3 s for its answer
+  net.set_stalled(false);
+  advance(seconds(30));
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
+  EXPECT_EQ(net.connections(), connections);
+}
+
+TEST_F(ResourcePairTest, UnansweredWritesDropTheLinkAfterKoCount) {
+  bring_up_synced();
+  // The peer keeps answering pings but never acknowledges data (stuck disk).
+  net.drop_if = [](int from, const wire::Frame& f) {
+    return from == 1 && std::holds_alternative<wire::DataAck>(f.message);
+  };
+  auto done = submit(*a, 0, pattern(0, 4096, 1));
+  advance(seconds(6 * 7 - 1));
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
+  EXPECT_FALSE(done->has_value());
+  advance(seconds(7));
+  net.drop_if = nullptr;
+  // Dropped: the write completes locally, its block goes to the bitmap and
+  // is resynced after the reconnect.
+  ASSERT_TRUE(done->has_value());
+  EXPECT_TRUE(done->value().ok());
+  EXPECT_NE(a->status().last_error.find("ko-count 7"), std::string::npos) << a->status().last_error;
+  advance(seconds(1));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(disks_equal());
+}
+
+}  // namespace
+}  // namespace vrrpd::replication::testing
