@@ -106,7 +106,7 @@ void set_int_option(int fd, int level, int name, int value) {
 
 // EventLoop::watch_fd throws (epoll_ctl failed: ENOMEM, max_user_watches);
 // no exception may cross the loop, so it becomes an error text here.
-bool watch(EventLoop& loop, int fd, uint32_t events, EventLoop::FdCallback cb, std::string& error) {
+bool watch(EventLoop& loop, int fd, uint32_t events, std::string& error, EventLoop::FdCallback cb) {
   try {
     loop.watch_fd(fd, events, std::move(cb));
     return true;
@@ -125,7 +125,8 @@ Result<TcpEndpoint> TcpEndpoint::parse(std::string_view text) {
   auto failure = [&](const std::string& why) {
     return Result<TcpEndpoint>::failure("'" + std::string(text) +
                                         "' is not address:port (e.g. 192.0.2.1:7789 or "
-                                        "[2001:db8::1]:7789): " + why);
+                                        "[2001:db8::1]:7789): " +
+                                        why);
   };
   std::string_view host;
   std::string_view port_text;
@@ -143,10 +144,14 @@ Result<TcpEndpoint> TcpEndpoint::parse(std::string_view text) {
       return failure("an IPv6 address needs brackets: [2001:db8::1]:7789");
   }
   const auto address = IpAddress::parse(host);
-  if (!address) return failure("'" + std::string(host) + "' is not a literal IP address (names are not looked up)");
-  if (text.front() == '[' && !address->is_v6()) return failure("brackets are for IPv6 addresses only");
+  if (!address)
+    return failure("'" + std::string(host) +
+                   "' is not a literal IP address (names are not looked up)");
+  if (text.front() == '[' && !address->is_v6())
+    return failure("brackets are for IPv6 addresses only");
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
       port == 0 || port > 65535)
     return failure("port '" + std::string(port_text) + "' is not a number from 1 to 65535");
@@ -219,8 +224,8 @@ void TcpConnection::start(Callbacks cb) {
   if (fd_ < 0) return;  // closed before it was started
   interest_ = EPOLLIN | (send_queue_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
   std::string error;
-  watching_ = watch(loop_, fd_, interest_, [this](uint32_t events) { on_socket_events(events); },
-                    error);
+  watching_ =
+      watch(loop_, fd_, interest_, error, [this](uint32_t events) { on_socket_events(events); });
   if (!watching_) fail_later(error);
 }
 
@@ -300,7 +305,8 @@ int TcpConnection::write_queued() {
   while (!send_queue_.empty()) {
     iovec iov[kMaxIovecs];
     int count = 0;
-    for (auto it = send_queue_.begin(); it != send_queue_.end() && count < kMaxIovecs; ++it, ++count) {
+    for (auto it = send_queue_.begin(); it != send_queue_.end() && count < kMaxIovecs;
+         ++it, ++count) {
       const size_t skip = count == 0 ? front_written_ : 0;
       iov[count].iov_base = it->data() + skip;
       iov[count].iov_len = it->size() - skip;
@@ -418,7 +424,8 @@ bool TcpConnector::open_listener(std::string& error) {
   // Exactly the configured address: no IPv4-mapped peers on an IPv6 socket.
   if (options_.local.address.is_v6()) set_int_option(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, 1);
   const SocketAddress local = socket_address(options_.local.address, options_.local.port);
-  if (::bind(listen_fd_, local.get(), local.length) < 0 || ::listen(listen_fd_, kListenBacklog) < 0) {
+  if (::bind(listen_fd_, local.get(), local.length) < 0 ||
+      ::listen(listen_fd_, kListenBacklog) < 0) {
     const int e = errno;
     if (e == EADDRINUSE)
       error = where + "address already in use";
@@ -430,7 +437,7 @@ bool TcpConnector::open_listener(std::string& error) {
     close_fd(listen_fd_);
     return false;
   }
-  if (!watch(loop_, listen_fd_, EPOLLIN, [this](uint32_t) { on_listener_readable(); }, error)) {
+  if (!watch(loop_, listen_fd_, EPOLLIN, error, [this](uint32_t) { on_listener_readable(); })) {
     error = where + error;
     ::close(listen_fd_);
     listen_fd_ = -1;
@@ -473,13 +480,13 @@ void TcpConnector::attempt_connect() {
   set_int_option(connect_fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
   const SocketAddress local = socket_address(options_.local.address, 0);
   if (::bind(connect_fd_, local.get(), local.length) < 0)
-    return connect_failed("cannot use local address " + options_.local.address.to_string() +
-                          ": " + errno_text(errno));
+    return connect_failed("cannot use local address " + options_.local.address.to_string() + ": " +
+                          errno_text(errno));
   const SocketAddress peer = socket_address(options_.peer.address, options_.peer.port);
   if (::connect(connect_fd_, peer.get(), peer.length) == 0) return connect_established();
   if (errno != EINPROGRESS) return connect_failed(errno_text(errno));
   std::string error;
-  if (!watch(loop_, connect_fd_, EPOLLOUT, [this](uint32_t) { on_connect_events(); }, error))
+  if (!watch(loop_, connect_fd_, EPOLLOUT, error, [this](uint32_t) { on_connect_events(); }))
     return connect_failed(error);
   connect_timeout_.arm_in(options_.connect_timeout);
 }

@@ -66,7 +66,8 @@ std::string add_address(int ifindex, const IpAddress& address) {
     attribute->rta_type = type;
     attribute->rta_len = static_cast<unsigned short>(RTA_LENGTH(address.size()));
     std::memcpy(RTA_DATA(attribute), address.bytes(), address.size());
-    request.header.nlmsg_len = NLMSG_ALIGN(request.header.nlmsg_len) + RTA_ALIGN(attribute->rta_len);
+    request.header.nlmsg_len =
+        NLMSG_ALIGN(request.header.nlmsg_len) + RTA_ALIGN(attribute->rta_len);
   }
   std::string error;
   char reply[512];
@@ -189,13 +190,16 @@ struct Node {
     ++connections;
     connection = std::move(c);
     if (callbacks_override) return connection->start(*callbacks_override);
-    connection->start(
-        {.on_bytes = [this](std::span<const uint8_t> b) { received.insert(received.end(), b.begin(), b.end()); },
-         .on_closed = [this](const std::string& reason) {
-           closed_reasons.push_back(reason);
-           connection.reset();
-           connector.connection_lost();
-         }});
+    connection->start({.on_bytes =
+                           [this](std::span<const uint8_t> b) {
+                             received.insert(received.end(), b.begin(), b.end());
+                           },
+                       .on_closed =
+                           [this](const std::string& reason) {
+                             closed_reasons.push_back(reason);
+                             connection.reset();
+                             connector.connection_lost();
+                           }});
   }
   void send(std::string_view text) { connection->send({text.begin(), text.end()}); }
   std::string received_text() const { return {received.begin(), received.end()}; }
@@ -231,7 +235,9 @@ class TcpTransportTest : public ::testing::Test {
     }
     return true;
   }
-  void run_for(Duration d) { run_until([] { return false; }, d); }
+  void run_for(Duration d) {
+    run_until([] { return false; }, d);
+  }
 
   // A port of its own for each test, so no test meets another's sockets.
   static uint16_t fresh_port() {
@@ -289,7 +295,8 @@ TEST(TcpEndpoint, ParsesLiteralAddressesAndRejectsNames) {
   auto name = TcpEndpoint::parse("peer.example:7789");
   ASSERT_FALSE(name);
   EXPECT_NE(name.error().find("not a literal IP address"), std::string::npos) << name.error();
-  EXPECT_NE(TcpEndpoint::parse("2001:db8::1:7789").error().find("needs brackets"), std::string::npos);
+  EXPECT_NE(TcpEndpoint::parse("2001:db8::1:7789").error().find("needs brackets"),
+            std::string::npos);
   EXPECT_NE(TcpEndpoint::parse("192.0.2.1").error().find("missing ':port'"), std::string::npos);
   for (const char* bad : {"192.0.2.1:0", "192.0.2.1:65536", "192.0.2.1:", "192.0.2.1:77x",
                           "[192.0.2.1]:7789", "[2001:db8::1]7789"})
@@ -299,7 +306,8 @@ TEST(TcpEndpoint, ParsesLiteralAddressesAndRejectsNames) {
 TEST(TcpEndpoint, LowerAddressThenLowerPortComparesLower) {
   EXPECT_LT((TcpEndpoint{kNodeA, 7790}), (TcpEndpoint{kNodeB, 7789}));
   EXPECT_LT((TcpEndpoint{kNodeA, 7789}), (TcpEndpoint{kNodeA, 7790}));
-  EXPECT_LT((TcpEndpoint{ip("192.0.2.9"), 1}), (TcpEndpoint{ip("192.0.2.10"), 1}));  // numeric, not text
+  EXPECT_LT((TcpEndpoint{ip("192.0.2.9"), 1}),
+            (TcpEndpoint{ip("192.0.2.10"), 1}));  // numeric, not text
 }
 
 TEST(TcpRepeatedMessageFilter, PassesChangesAndOneRepeatPerInterval) {
@@ -362,8 +370,9 @@ TEST_F(TcpConnectionOnSocketpair, BytesSentBeforeStartGoOutAfterStart) {
 }
 
 TEST_F(TcpConnectionOnSocketpair, PeerCloseIsReportedOnceWithItsReason) {
-  connection_->start({.on_bytes = [&](std::span<const uint8_t> b) { received_.append(b.begin(), b.end()); },
-                      .on_closed = [&](const std::string& reason) { closed_.push_back(reason); }});
+  connection_->start(
+      {.on_bytes = [&](std::span<const uint8_t> b) { received_.append(b.begin(), b.end()); },
+       .on_closed = [&](const std::string& reason) { closed_.push_back(reason); }});
   ASSERT_EQ(::send(other_end_, "last words", 10, 0), 10);
   ::shutdown(other_end_, SHUT_WR);
   run_briefly();
@@ -391,11 +400,12 @@ TEST_F(TcpConnectionOnSocketpair, CloseSilencesCallbacks) {
 TEST_F(TcpConnectionOnSocketpair, WriteErrorInsideSendIsReportedLaterNotFromSend) {
   connection_->start({.on_closed = [&](const std::string& reason) { closed_.push_back(reason); }});
   ::close(std::exchange(other_end_, -1));  // the other end goes away entirely
-  connection_->send({'x'});  // EPIPE here must not call back from inside send()
+  connection_->send({'x'});                // EPIPE here must not call back from inside send()
   EXPECT_TRUE(closed_.empty());
   run_briefly();
   ASSERT_EQ(closed_.size(), 1u);
-  EXPECT_TRUE(closed_[0] == "connection reset by peer" || closed_[0] == "peer closed the connection")
+  EXPECT_TRUE(closed_[0] == "connection reset by peer" ||
+              closed_[0] == "peer closed the connection")
       << closed_[0];
 }
 
@@ -558,7 +568,8 @@ TEST_F(TcpTransportTest, ConnectionFromANonPeerAddressIsRefusedAndReportedOnce) 
     run_for(20ms);
   }
   ASSERT_EQ(b_->errors.size(), 1u) << "identical refusals are rate-limited";
-  EXPECT_EQ(b_->errors[0], "connection from 203.0.113.9 refused: not the configured peer 192.0.2.1");
+  EXPECT_EQ(b_->errors[0],
+            "connection from 203.0.113.9 refused: not the configured peer 192.0.2.1");
   EXPECT_EQ(b_->connections, 0);
   for (int fd : strangers) {
     EXPECT_TRUE(closed_by_other_end(fd));
@@ -605,13 +616,15 @@ TEST_F(TcpTransportTest, DestroyingTheConnectionInsideOnBytesOrOnClosedIsSafe) {
   // B destroys its connection from inside on_bytes on the first chunk;
   // A's Node destroys its own inside on_closed when B's close reaches it.
   int chunks = 0;
-  b_->callbacks_override = Connection::Callbacks{.on_bytes = [&](std::span<const uint8_t> bytes) {
-                           ++chunks;
-                           EXPECT_FALSE(bytes.empty());
-                           b_->connection.reset();
-                           EXPECT_EQ(bytes[0], 'x');  // the span outlives the connection
-                         },
-                         .on_closed = [&](const std::string&) { ADD_FAILURE() << "on_closed after destruction"; }};
+  b_->callbacks_override = Connection::Callbacks{
+      .on_bytes =
+          [&](std::span<const uint8_t> bytes) {
+            ++chunks;
+            EXPECT_FALSE(bytes.empty());
+            b_->connection.reset();
+            EXPECT_EQ(bytes[0], 'x');  // the span outlives the connection
+          },
+      .on_closed = [&](const std::string&) { ADD_FAILURE() << "on_closed after destruction"; }};
   start_pair();
   a_->connection->send(std::vector<uint8_t>(256 * 1024, 'x'));
   ASSERT_TRUE(run_until([&] { return !a_->connected(); }));
@@ -624,11 +637,13 @@ TEST_F(TcpTransportTest, CloseInsideOnBytesStopsDelivery) {
   make_pair();
   int chunks = 0;
   bool closed_called = false;
-  b_->callbacks_override = Connection::Callbacks{.on_bytes = [&](std::span<const uint8_t>) {
-                           ++chunks;
-                           b_->connection->close();
-                         },
-                         .on_closed = [&](const std::string&) { closed_called = true; }};
+  b_->callbacks_override =
+      Connection::Callbacks{.on_bytes =
+                                [&](std::span<const uint8_t>) {
+                                  ++chunks;
+                                  b_->connection->close();
+                                },
+                            .on_closed = [&](const std::string&) { closed_called = true; }};
   start_pair();
   a_->connection->send(std::vector<uint8_t>(256 * 1024, 'y'));
   ASSERT_TRUE(run_until([&] { return !a_->connected(); }));
