@@ -179,7 +179,8 @@ std::optional<std::string> RepeatedMessageFilter::filter(const std::string& text
   }
   std::string passed = text;
   if (suppressed_ > 0)
-    passed += " (repeated " + std::to_string(suppressed_) + " times since last reported)";
+    passed += " (repeated " + (suppressed_ == 1 ? "once" : std::to_string(suppressed_) + " times") +
+              " since last reported)";
   last_passed_ = now;
   suppressed_ = 0;
   return passed;

@@ -87,7 +87,7 @@ class RepeatedMessageFilter {
  public:
   explicit RepeatedMessageFilter(Duration repeat_interval) : repeat_interval_(repeat_interval) {}
   // The text to report now, or nullopt to stay quiet. A passed repeat reads
-  // "<text> (repeated N times since last reported)".
+  // "<text> (repeated N times since last reported)" or "(repeated once ...)".
   std::optional<std::string> filter(const std::string& text, TimePoint now);
   // Forgets the last text: the situation changed (say, a connection came up),
   // so the next error is news even if it reads as before.

@@ -321,6 +321,11 @@ TEST(TcpRepeatedMessageFilter, PassesChangesAndOneRepeatPerInterval) {
   clock.advance(40s);  // 60 s since it was last passed
   EXPECT_EQ(filter.filter("refused", clock.now()),
             "refused (repeated 2 times since last reported)");
+  clock.advance(60s);
+  EXPECT_EQ(filter.filter("refused", clock.now()), "refused");  // nothing swallowed meanwhile
+  EXPECT_EQ(filter.filter("refused", clock.now()), std::nullopt);
+  clock.advance(60s);
+  EXPECT_EQ(filter.filter("refused", clock.now()), "refused (repeated once since last reported)");
   EXPECT_EQ(filter.filter("timed out", clock.now()), "timed out");
   EXPECT_EQ(filter.filter("refused", clock.now()), "refused");  // a change is news
   filter.reset();
@@ -503,6 +508,21 @@ TEST_F(TcpTransportTest, PeerDownMeansConnectionRefusedReportedOnceThenRetried) 
   EXPECT_EQ(a_->errors[0], "cannot connect to " + b_end_.to_string() + ": connection refused");
   ASSERT_TRUE(b_->start()) << b_->start_error;
   EXPECT_TRUE(run_until([&] { return a_->connected() && b_->connected(); }));
+}
+
+TEST_F(TcpTransportTest, UnchangedErrorIsRepeatedAfterTheRepeatIntervalWithACount) {
+  make_pair();
+  TcpConnectorOptions o = options(a_end_, b_end_);
+  o.error_repeat_interval = 250ms;  // a minute in the daemon
+  Node a(loop_, o);
+  ASSERT_TRUE(a.start()) << a.start_error;
+  ASSERT_TRUE(run_until([&] { return a.errors.size() == 2; }, 1s));
+  const std::string refused = "cannot connect to " + b_end_.to_string() + ": connection refused";
+  EXPECT_EQ(a.errors[0], refused);
+  // Attempts about every 100 ms: one or two in between were swallowed.
+  EXPECT_TRUE(a.errors[1] == refused + " (repeated 2 times since last reported)" ||
+              a.errors[1] == refused + " (repeated once since last reported)")
+      << a.errors[1];
 }
 
 TEST_F(TcpTransportTest, NoNewConnectionUntilConnectionLostThenRetry) {
