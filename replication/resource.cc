@@ -11,8 +11,7 @@
 
 namespace vrrpd::replication {
 
-Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
-                   BlockStorage* external_md)
+Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data, BlockStorage* external_md)
     : loop_(loop),
       options_(std::move(options)),
       data_device_(data),
@@ -62,8 +61,7 @@ void Resource::set_connection(ConnectionState to, const std::string& why) {
 
 void Resource::set_replication(ReplicationState to, const std::string& why) {
   if (replication_ == to) return;
-  log(std::string("replication ") + to_string(replication_) + " -> " + to_string(to) + ": " +
-      why);
+  log(std::string("replication ") + to_string(replication_) + " -> " + to_string(to) + ": " + why);
   replication_ = to;
 }
 
@@ -183,8 +181,7 @@ CommandResult Resource::detach() {
 
 CommandResult Resource::primary(bool force) {
   if (role_ == Role::kPrimary) return Ok{};
-  if (disk_ == DiskState::kDiskless)
-    return CommandResult::failure("primary refused: no disk attached");
+  if (disk_ == DiskState::kDiskless) return CommandResult::failure("primary refused: no disk attached");
   if (peer_role_ == Role::kPrimary)
     return CommandResult::failure("primary refused: the peer is Primary (dual-primary is not supported)");
   if (split_brain_)

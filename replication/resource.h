@@ -58,7 +58,7 @@ struct ResourceOptions {
   uint32_t peer_node_id = 1;
   std::string node_name;  // shown to the peer; at most 64 bytes
   wire::ReplicationProtocol protocol = wire::ReplicationProtocol::kC;
-  std::string shared_secret;  // HMAC key; must not be empty
+  std::string shared_secret;     // HMAC key; must not be empty
   SplitBrainPolicy split_brain;  // after-sb-0pri/1pri/2pri, all "disconnect" by default
   // The operator picked this node as the split-brain victim: its changes are
   // discarded at the next handshake (drbdadm connect --discard-my-data).
@@ -101,8 +101,7 @@ class Resource final : public Volume {
   // at its end; `external_md` is the metadata storage for the external
   // layout (nullptr for internal). Both must outlive the Resource. Nothing is
   // read or written until create_md() / attach().
-  Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
-           BlockStorage* external_md = nullptr);
+  Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data, BlockStorage* external_md = nullptr);
   ~Resource() override;
   Resource(const Resource&) = delete;
   Resource& operator=(const Resource&) = delete;
@@ -184,13 +183,13 @@ class Resource final : public Volume {
   // One application write, from submit to retirement (acknowledged by the
   // peer, or its blocks recorded in the bitmap).
   struct WriteRequest {
-    uint64_t offset = 0;        // bytes, sector aligned
-    std::vector<uint8_t> data;  // widened to whole sectors
-    uint32_t flags = 0;         // kWrite* bits
-    IoCallback done;            // empty once the caller has its answer
-    std::vector<uint32_t> pinned;  // activity-log extents pinned for it
-    bool written = false;          // the local write is done
-    bool mirrored = false;         // Data frames went to the peer
+    uint64_t offset = 0;            // bytes, sector aligned
+    std::vector<uint8_t> data;      // widened to whole sectors
+    uint32_t flags = 0;             // kWrite* bits
+    IoCallback done;                // empty once the caller has its answer
+    std::vector<uint32_t> pinned;   // activity-log extents pinned for it
+    bool written = false;           // the local write is done
+    bool mirrored = false;          // Data frames went to the peer
     uint32_t acks_outstanding = 0;  // DataAcks still expected (B, C)
     uint32_t epoch = 0;             // barrier that closes it (A, B)
     bool peer_done = false;         // on the peer's disk, or recorded in the bitmap
@@ -235,8 +234,7 @@ class Resource final : public Volume {
   // brain, operator); otherwise it reconnects. `tell_peer` sends a
   // Disconnect first.
   enum class After { kReconnect, kStandAlone };
-  void drop_connection(const std::string& reason, After after,
-                       std::optional<wire::DisconnectCode> tell_peer);
+  void drop_connection(const std::string& reason, After after, std::optional<wire::DisconnectCode> tell_peer);
   void refuse(const std::string& reason, wire::DisconnectCode code);
   // A link failure worth telling the operator (last_error); reconnects.
   void fail_link(const std::string& reason, std::optional<wire::DisconnectCode> tell_peer);
@@ -290,10 +288,10 @@ class Resource final : public Volume {
   enum class Phase { kNone, kAuthenticating, kBitmaps, kRunning };
   Phase phase_ = Phase::kNone;
   wire::Hello peer_hello_;
-  HandshakeResult handshake_;  // compare_generations() of this connection
+  HandshakeResult handshake_;                   // compare_generations() of this connection
   std::optional<OutOfSyncBitmap> peer_bitmap_;  // as received in the exchange
   uint64_t peer_bitmap_bits_ = 0;               // bits received so far
-  bool was_replicating_ = false;  // the peer had our data when the link went down
+  bool was_replicating_ = false;                // the peer had our data when the link went down
   Timer handshake_timer_, ping_timer_, ping_timeout_timer_, watchdog_timer_;
   TimePoint last_answer_{};  // last DataAck, BarrierAck or ResyncReply (ko-count)
   TimePoint last_watchdog_check_{};
@@ -301,7 +299,7 @@ class Resource final : public Volume {
 
   // Write path.
   std::map<uint64_t, WriteRequest> writes_;  // by id; started and waiting
-  std::deque<uint64_t> blocked_writes_;  // ids waiting for the handshake or the AL, in order
+  std::deque<uint64_t> blocked_writes_;      // ids waiting for the handshake or the AL, in order
   struct FrameRange {
     uint64_t write_id, offset, length;
   };
@@ -319,7 +317,7 @@ class Resource final : public Volume {
   uint64_t resync_total_bytes_ = 0;
   uint64_t resync_done_bytes_ = 0;
   uint64_t resync_unflushed_bytes_ = 0;  // cleared since the bitmap was last saved
-  double resync_tokens_ = 0;  // bytes that may be requested now
+  double resync_tokens_ = 0;             // bytes that may be requested now
   TimePoint resync_tokens_at_{};
   Timer resync_timer_;
 

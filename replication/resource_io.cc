@@ -18,8 +18,8 @@
 namespace vrrpd::replication {
 
 bool Resource::replicating() const {
-  return phase_ == Phase::kRunning && (replication_ == ReplicationState::kEstablished ||
-                                       replication_ == ReplicationState::kSyncSource);
+  return phase_ == Phase::kRunning &&
+         (replication_ == ReplicationState::kEstablished || replication_ == ReplicationState::kSyncSource);
 }
 
 // Only between sending our bitmap and the decision: a write before that is
@@ -27,8 +27,7 @@ bool Resource::replicating() const {
 // decided. Authentication may stall on a bad link; writes go on meanwhile.
 bool Resource::handshake_in_progress() const { return conn_ && phase_ == Phase::kBitmaps; }
 
-void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
-                            IoCallback done) {
+void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done) {
   if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
   if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
   if (!range_fits(offset, data.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
@@ -256,8 +255,8 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
   if (!s.ok()) {
     ++io_errors_;
     bitmap_->set_range(d.offset, d.data.size());
-    report_error("writing the peer's data at offset " + std::to_string(d.offset) +
-                 " failed: " + s.message() + "; marked out of sync");
+    report_error("writing the peer's data at offset " + std::to_string(d.offset) + " failed: " + s.message() +
+                 "; marked out of sync");
     send(wire::DataAck{sequence, wire::AckKind::kFailed});
     return;
   }

@@ -92,7 +92,8 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
   }
   const AuthRole role =
       options_.node_id < options_.peer_node_id ? AuthRole::kInitiator : AuthRole::kResponder;
-  Result<AuthSession> session = AuthSession::create(role, options_.shared_secret, make_hello(), nonce.value());
+  Result<AuthSession> session =
+      AuthSession::create(role, options_.shared_secret, make_hello(), nonce.value());
   if (!session.ok()) {
     refuse(session.error(), wire::DisconnectCode::kOther);
     return;
@@ -144,8 +145,10 @@ void Resource::on_frame(const wire::Frame& frame) {
     const std::string why = auth_->reason();
     // A refusal of the handshake is a configuration problem (secret,
     // version, node id): retrying would only repeat it.
-    if (!was_authenticated) refuse("authentication failed: " + why, wire::DisconnectCode::kIncompatible);
-    else fail_link("protocol error: " + why, std::nullopt);
+    if (!was_authenticated)
+      refuse("authentication failed: " + why, wire::DisconnectCode::kIncompatible);
+    else
+      fail_link("protocol error: " + why, std::nullopt);
     return;
   }
   if (!was_authenticated) {
@@ -180,15 +183,16 @@ void Resource::on_frame(const wire::Frame& frame) {
         } else if constexpr (std::is_same_v<T, wire::PingAck>) {
           ping_timeout_timer_.disarm();
         } else if constexpr (std::is_same_v<T, wire::Disconnect>) {
-          const bool final = m.code == wire::DisconnectCode::kSplitBrain ||
-                             m.code == wire::DisconnectCode::kIncompatible;
+          const bool final =
+              m.code == wire::DisconnectCode::kSplitBrain || m.code == wire::DisconnectCode::kIncompatible;
           if (final) report_error("peer disconnected: " + m.reason);
           drop_connection("peer disconnected: " + m.reason, final ? After::kStandAlone : After::kReconnect,
                           std::nullopt);
         } else {
           // ChecksumReply, VerifyRequest, VerifyReply: not implemented here.
           fail_link(std::string("peer sent ") + wire::to_string(wire::type_of(m)) +
-                              ", which this node does not implement", wire::DisconnectCode::kIncompatible);
+                        ", which this node does not implement",
+                    wire::DisconnectCode::kIncompatible);
         }
       },
       frame.message);
@@ -223,9 +227,8 @@ void Resource::on_authenticated() {
     return;
   }
   if (ph.protocol != options_.protocol) {
-    refuse(std::string("peer replicates with protocol ") + static_cast<char>(ph.protocol) +
-               ", this node " + static_cast<char>(options_.protocol) +
-               ": configure the same protocol on both nodes",
+    refuse(std::string("peer replicates with protocol ") + static_cast<char>(ph.protocol) + ", this node " +
+               static_cast<char>(options_.protocol) + ": configure the same protocol on both nodes",
            wire::DisconnectCode::kIncompatible);
     return;
   }
@@ -277,7 +280,8 @@ void Resource::on_ping_timeout() {
 }
 
 void Resource::on_handshake_timeout() {
-  fail_link("handshake did not complete within " + ms(options_.timeout), wire::DisconnectCode::kProtocolError);
+  fail_link("handshake did not complete within " + ms(options_.timeout),
+            wire::DisconnectCode::kProtocolError);
 }
 
 void Resource::on_watchdog() {
@@ -286,9 +290,9 @@ void Resource::on_watchdog() {
   const TimePoint now = loop_.now();
   if (waiting && last_answer_ < now - options_.timeout) {
     if (++ko_ >= options_.ko_count) {
-      fail_link("peer answered no request for " + ms(options_.timeout * options_.ko_count) +
-                          " (timeout " + ms(options_.timeout) + " x ko-count " +
-                          std::to_string(options_.ko_count) + ")", wire::DisconnectCode::kOther);
+      fail_link("peer answered no request for " + ms(options_.timeout * options_.ko_count) + " (timeout " +
+                    ms(options_.timeout) + " x ko-count " + std::to_string(options_.ko_count) + ")",
+                wire::DisconnectCode::kOther);
       return;
     }
   } else {

@@ -44,7 +44,8 @@ void Resource::send_bitmap() {
     while (auto run = bitmap_->find_next_dirty_run(from)) {
       if (run->first_block >= first + n) break;
       const uint64_t end = std::min(run->first_block + run->block_count, first + n);
-      for (uint64_t b = run->first_block; b < end; ++b) bits[(b - first) / 8] |= uint8_t(1u << ((b - first) % 8));
+      for (uint64_t b = run->first_block; b < end; ++b)
+        bits[(b - first) / 8] |= uint8_t(1u << ((b - first) % 8));
       from = end;
     }
     send(wire::make_bitmap_chunk(first, bits, n));
@@ -212,7 +213,8 @@ void Resource::request_resync_blocks() {
     const uint64_t offset = run->first_block * kBlockSize;
     const uint64_t length = std::min(run->block_count * kBlockSize, sb_.data_size - offset);
     if (resync_tokens_ < static_cast<double>(length)) {
-      const double wait_s = (static_cast<double>(length) - resync_tokens_) / static_cast<double>(options_.resync_rate);
+      const double wait_s =
+          (static_cast<double>(length) - resync_tokens_) / static_cast<double>(options_.resync_rate);
       resync_timer_.arm_in(std::chrono::nanoseconds(static_cast<int64_t>(std::ceil(wait_s * 1e9))));
       return;
     }
@@ -228,7 +230,8 @@ void Resource::request_resync_blocks() {
 void Resource::on_resync_request(const wire::ResyncRequest& r) {
   if (!range_fits(r.offset, r.length, sb_.data_size) || r.want_checksum) {
     fail_link(r.want_checksum ? "peer asked for checksum-based resync, which this node does not implement"
-                                    : "peer asked for a resync block beyond the end of the device", wire::DisconnectCode::kIncompatible);
+                              : "peer asked for a resync block beyond the end of the device",
+              wire::DisconnectCode::kIncompatible);
     return;
   }
   wire::ResyncReply reply;
@@ -249,7 +252,8 @@ void Resource::on_resync_request(const wire::ResyncRequest& r) {
 
 void Resource::on_resync_reply(const wire::ResyncReply& r) {
   if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.data.size(), sb_.data_size)) {
-    fail_link("unexpected ResyncReply at offset " + std::to_string(r.offset), wire::DisconnectCode::kProtocolError);
+    fail_link("unexpected ResyncReply at offset " + std::to_string(r.offset),
+              wire::DisconnectCode::kProtocolError);
     return;
   }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.data.size());

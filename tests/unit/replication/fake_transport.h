@@ -51,8 +51,10 @@ class FakeNetwork {
   // Down: cut, and no new connection until up again.
   void set_link_up(bool up) {
     link_up_ = up;
-    if (!up) cut("link down");
-    else maybe_connect();
+    if (!up)
+      cut("link down");
+    else
+      maybe_connect();
   }
   // Holds (true) or releases (false) every byte in flight.
   void set_stalled(bool stalled) {

@@ -133,7 +133,7 @@ TEST_F(ResourcePairTest, ApplicationWritesDuringResyncEndUpOnBothDisks) {
 
 TEST_F(ResourcePairTest, PingTimeoutDropsTheLinkAndThePairComesBack) {
   bring_up_synced();
-  net.set_stalled(true);  // nothing gets through, no reset either
+  net.set_stalled(true);                                // nothing gets through, no reset either
   advance(seconds(10) + seconds(5) + milliseconds(1));  // ping-int, then ping-timeout
   EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
   EXPECT_NE(a->status().last_error.find("ping timeout: no PingAck within 5000 ms"), std::string::npos)

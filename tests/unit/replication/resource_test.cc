@@ -89,7 +89,7 @@ TEST_F(ResourcePairTest, ProtocolCCompletesOnlyAfterThePeerWrote) {
   settle();
   EXPECT_FALSE(done->has_value()) << "completed before the peer's DataAck";
   EXPECT_EQ(read_back(disk_a, 8192, 4096), pattern(8192, 4096, 4));  // written locally already
-  advance(milliseconds(1));  // Data reaches b, b writes and acks
+  advance(milliseconds(1));                                          // Data reaches b, b writes and acks
   EXPECT_FALSE(done->has_value());
   EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
   advance(milliseconds(1));  // the ack reaches a
