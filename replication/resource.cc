@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <memory>
 
 #include "vrrpd/base/log.h"
 
@@ -287,9 +288,13 @@ namespace {
 // Runs `start(done)` on the loop and blocks the calling thread until `done`
 // has been called there.
 IoStatus run_on_loop(EventLoop& loop, std::function<void(Resource::IoCallback)> start) {
-  std::promise<IoStatus> result;
-  std::future<IoStatus> f = result.get_future();
-  loop.post([&start, &result] { start([&result](IoStatus s) { result.set_value(s); }); });
+  // Shared: the loop thread may still be inside set_value() when the caller
+  // has returned from get() and gone.
+  auto result = std::make_shared<std::promise<IoStatus>>();
+  std::future<IoStatus> f = result->get_future();
+  // `start` by value for the same reason; what it refers to (the caller's
+  // buffers) is used only before `done`.
+  loop.post([start = std::move(start), result] { start([result](IoStatus s) { result->set_value(s); }); });
   return f.get();
 }
 

@@ -1,0 +1,48 @@
+// Resource as a Volume: the blocking adapter that frontend threads (FUSE
+// workers) call. The one test in this suite with threads: the engine loop
+// runs on its own thread (still on a FakeClock), the test thread blocks in
+// read/write/flush until the loop has completed them, under protocol C
+// including the peer's acknowledgement.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "replication/resource.h"
+#include "tests/unit/replication/resource_harness.h"
+
+namespace vrrpd::replication::testing {
+namespace {
+
+TEST_F(ResourcePairTest, VolumeAdapterBlocksUntilTheLoopCompletedTheRequest) {
+  bring_up_synced();
+  Volume& volume = *a;
+  Volume& secondary = *b;
+  EXPECT_EQ(volume.size(), data_size());
+  EXPECT_TRUE(volume.writable());
+  EXPECT_FALSE(secondary.writable());
+
+  std::thread engine([this] { loop.run(); });
+  const std::vector<uint8_t> data = pattern(65536, 16384, 3);
+  const IoStatus w = volume.write(65536, data);
+  const IoStatus f = volume.flush();
+  std::vector<uint8_t> back(data.size());
+  const IoStatus r = volume.read(65536, back);
+  const IoStatus refused = secondary.write(0, data);
+  std::vector<uint8_t> beyond(4096);
+  const IoStatus out_of_range = volume.read(data_size(), beyond);
+  loop.stop();
+  engine.join();
+
+  EXPECT_TRUE(w.ok()) << w.message();
+  EXPECT_TRUE(f.ok()) << f.message();
+  EXPECT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(back, data);
+  EXPECT_EQ(refused.errno_value(), EROFS);
+  EXPECT_EQ(out_of_range.errno_value(), EINVAL);
+  // Protocol C: the write had reached the peer's disk when write() returned.
+  EXPECT_EQ(read_back(disk_b, 65536, data.size()), data);
+}
+
+}  // namespace
+}  // namespace vrrpd::replication::testing
