@@ -9,7 +9,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libconfig++-dev libssl-dev nlohmann-json3-dev
   libgtest-dev googletest
   python3 iproute2 nftables tcpdump keepalived dnsmasq-base procps
-  libmariadb-dev mariadb-server
+  libmariadb-dev mariadb-server libfuse3-dev fuse3 e2fsprogs
 )
 
 missing=()

@@ -1,0 +1,102 @@
+// The replicated volume as one file, served through FUSE by threads of this
+// process: a FUSE file system at a directory (e.g. /run/vrrpd/r0/fuse) that
+// holds exactly one regular file, `dev`, of volume.size() bytes. Reads,
+// writes, fsync and flush of that file go to the Volume. A loop device
+// (loop_device.h) attached to the file turns it into a block device.
+//
+// FUSE options: direct_io on every open (no page cache in the FUSE layer;
+// the loop device and the file system above have their own), max_write and
+// max_read of 1 MiB, no allow_other (root only).
+//
+// Deadlocks: loop I/O enters FUSE and waits for our worker threads, so a
+// worker never waits on the loop device or the file system above it; workers
+// are marked PR_SET_IO_FLUSHER so their memory allocations do not wait for
+// writeback of that same file system.
+//
+// Stop order: unmount the file system, detach the loop device, then stop().
+// stop() refuses (and says why) while `dev` is still open, which is what an
+// attached loop device looks like from here.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "replication/result.h"
+#include "replication/volume.h"
+
+struct fuse_session;
+
+namespace vrrpd::replication {
+
+struct FuseExportOptions {
+  // Directory to mount on; created (with parents) if missing. Typically
+  // /run/vrrpd/NAME/fuse.
+  std::string mount_point;
+  // Resource name; the mount shows as source "vrrpd:NAME", type fuse.vrrpd.
+  std::string name;
+  // Upper bound of FUSE worker threads (libfuse starts them on demand).
+  unsigned max_threads = 8;
+  // Largest single read or write request the kernel sends, bytes (≤ 1 MiB,
+  // libfuse's buffer limit).
+  uint32_t max_request_bytes = 1u << 20;
+};
+
+// Request counters, for status output. Monotonic since start().
+struct FuseExportCounters {
+  uint64_t reads = 0;
+  uint64_t read_bytes = 0;
+  uint64_t writes = 0;
+  uint64_t write_bytes = 0;
+  uint64_t flushes = 0;  // fsync and close-time flush requests that reached the Volume
+  uint64_t errors = 0;   // requests answered with an errno from the Volume
+};
+
+class FuseExport {
+ public:
+  // Name of the one file in the export.
+  static constexpr const char* kFileName = "dev";
+
+  // Mounts the export and starts the session loop thread. `volume` must
+  // outlive the export. Errors read like
+  // "cannot export r0 at /run/vrrpd/r0/fuse: /dev/fuse: No such file or directory".
+  static Result<std::unique_ptr<FuseExport>> start(Volume& volume, FuseExportOptions options);
+
+  // stop() if still running. If stop() fails (the file is still open, i.e. the
+  // stop order was not kept) the connection is aborted: pending and later I/O
+  // on the file fails with ENOTCONN, and the file system above sees I/O errors.
+  ~FuseExport();
+  FuseExport(const FuseExport&) = delete;
+  FuseExport& operator=(const FuseExport&) = delete;
+
+  // Unmounts the export and joins its threads. Refuses while `dev` is open,
+  // naming the loop device attached to it ("detach /dev/loop3 first"); the
+  // export keeps serving in that case. Success if already stopped.
+  Result<std::monostate> stop();
+
+  bool running() const { return session_ != nullptr; }
+  const std::string& mount_point() const { return options_.mount_point; }
+  // mount_point + "/dev": what the loop device is attached to.
+  std::string file_path() const;
+  // Open handles on `dev` right now (an attached loop device holds one).
+  unsigned open_handles() const { return open_handles_.load(); }
+  FuseExportCounters counters() const;
+
+ private:
+  friend struct FuseExportOps;
+  FuseExport(Volume& volume, FuseExportOptions options);
+  void abort_connection();
+
+  Volume& volume_;
+  FuseExportOptions options_;
+  fuse_session* session_ = nullptr;
+  std::thread loop_thread_;  // runs fuse_session_loop_mt, which owns the workers
+  unsigned connection_id_ = 0;  // minor of the mount's st_dev: /sys/fs/fuse/connections/N
+  std::atomic<unsigned> open_handles_{0};
+  std::atomic<uint64_t> reads_{0}, read_bytes_{0}, writes_{0}, write_bytes_{0}, flushes_{0}, errors_{0};
+};
+
+}  // namespace vrrpd::replication
