@@ -268,6 +268,9 @@ ResourceStatus Resource::status() const {
   s.resync_total_bytes = resync_total_bytes_;
   s.resync_done_bytes = resync_done_bytes_;
   s.resync_rate_limit = options_.resync_rate;
+  s.resync_equal_bytes = resync_equal_bytes_;
+  s.verify_done_bytes = verify_done_bytes_;
+  s.verify_out_of_sync_bytes = verify_out_of_sync_bytes_;
   s.io_errors = io_errors_;
   s.sent_bytes = sent_bytes_;
   s.received_bytes = received_bytes_;

@@ -48,6 +48,18 @@
 
 namespace vrrpd::replication {
 
+// DRBD's on-io-error.
+enum class IoErrorPolicy {
+  // The failed request returns the error; a failed write's blocks are marked
+  // out of sync (resynced later); io_errors counts it. Transient errors are
+  // survived.
+  kPassthrough,
+  // Give up the local disk: Diskless. A Primary connected to an UpToDate
+  // peer goes on serving reads and writes through the peer; otherwise
+  // requests fail with EIO. Replace the disk, create-md, attach, resync.
+  kDetach,
+};
+
 // Configuration of one resource; defaults follow DRBD where users know them.
 struct ResourceOptions {
   std::string name;
@@ -71,6 +83,15 @@ struct ResourceOptions {
   // fixed-rate default (250 KiB/s) is far too slow for today's links; 100 MiB/s
   // leaves room for application writes on a 1 GbE replication link.
   uint64_t resync_rate = 100u << 20;
+  // Checksum-based resync (DRBD's csums-alg, here always SHA-256): the
+  // SyncTarget first asks for a digest of each out-of-sync run and fetches
+  // the data only if its own copy differs. Saves bandwidth when most blocks
+  // marked out of sync are in fact equal (after invalidate, or a crash whose
+  // activity-log extents were mostly written on both sides); costs a read
+  // of the block on both sides and one more round trip.
+  bool checksum_resync = false;
+  // What a local disk error does (DRBD's on-io-error).
+  IoErrorPolicy on_io_error = IoErrorPolicy::kPassthrough;
   // Keep-alive. DRBD sends a ping every ping-int (10 s) and drops the link
   // when the answer takes longer than ping-timeout (0.5 s). We keep ping-int
   // but allow 5 s for the answer: a TCP link that stalls for a few seconds
@@ -127,6 +148,10 @@ class Resource final : public Volume {
   CommandResult connect(Connector& connector);
   // Tells the peer, drops the link, stops the connector: StandAlone.
   CommandResult disconnect();
+  // Online verify (drbdadm verify): compares every block with the peer's by
+  // SHA-256 digest, paced by resync_rate; differing blocks are marked out of
+  // sync (resynced at the next connect, as in DRBD). Needs an Established link.
+  CommandResult verify();
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();
@@ -256,6 +281,18 @@ class Resource final : public Volume {
   void finish_resync_as_target();
   void finish_resync_as_source();
   void refill_resync_tokens();
+  // True when `length` more bytes may be requested now; otherwise arms
+  // resync_timer_ for when they may.
+  bool take_resync_tokens(uint64_t length);
+  void on_checksum_reply(const wire::ChecksumReply& r);
+  // A local block the peer asked for; counts and reports a read error.
+  std::optional<std::vector<uint8_t>> read_for_peer(uint64_t offset, uint32_t length, const char* purpose);
+
+  // ---- resource_verify.cc ----
+  void request_verify_blocks();
+  void on_verify_request(const wire::VerifyRequest& r);
+  void on_verify_reply(const wire::VerifyReply& r);
+  void finish_verify();
 
   EventLoop& loop_;
   ResourceOptions options_;
@@ -319,7 +356,14 @@ class Resource final : public Volume {
   uint64_t resync_unflushed_bytes_ = 0;  // cleared since the bitmap was last saved
   double resync_tokens_ = 0;             // bytes that may be requested now
   TimePoint resync_tokens_at_{};
+  uint64_t resync_equal_bytes_ = 0;  // checksum resync: found equal, not transferred
   Timer resync_timer_;
+
+  // Online verify (source side).
+  uint64_t verify_cursor_ = 0;  // next byte offset to ask about
+  uint64_t verify_in_flight_bytes_ = 0;
+  uint64_t verify_done_bytes_ = 0;
+  uint64_t verify_out_of_sync_bytes_ = 0;
 
   // Counters and reports.
   uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0;

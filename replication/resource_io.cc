@@ -19,7 +19,8 @@ namespace vrrpd::replication {
 
 bool Resource::replicating() const {
   return phase_ == Phase::kRunning &&
-         (replication_ == ReplicationState::kEstablished || replication_ == ReplicationState::kSyncSource);
+         (replication_ == ReplicationState::kEstablished || replication_ == ReplicationState::kSyncSource ||
+          replication_ == ReplicationState::kVerifyS || replication_ == ReplicationState::kVerifyT);
 }
 
 // Only between sending our bitmap and the decision: a write before that is

@@ -188,11 +188,18 @@ void Resource::on_frame(const wire::Frame& frame) {
           if (final) report_error("peer disconnected: " + m.reason);
           drop_connection("peer disconnected: " + m.reason, final ? After::kStandAlone : After::kReconnect,
                           std::nullopt);
+        } else if constexpr (std::is_same_v<T, wire::ChecksumReply>) {
+          last_answer_ = loop_.now();
+          on_checksum_reply(m);
+        } else if constexpr (std::is_same_v<T, wire::VerifyRequest>) {
+          on_verify_request(m);
+        } else if constexpr (std::is_same_v<T, wire::VerifyReply>) {
+          last_answer_ = loop_.now();
+          on_verify_reply(m);
         } else {
-          // ChecksumReply, VerifyRequest, VerifyReply: not implemented here.
-          fail_link(std::string("peer sent ") + wire::to_string(wire::type_of(m)) +
-                        ", which this node does not implement",
-                    wire::DisconnectCode::kIncompatible);
+          // Handshake frames: AuthSession refused them above.
+          fail_link(std::string("unexpected ") + wire::to_string(wire::type_of(m)),
+                    wire::DisconnectCode::kProtocolError);
         }
       },
       frame.message);
@@ -285,7 +292,7 @@ void Resource::on_handshake_timeout() {
 }
 
 void Resource::on_watchdog() {
-  bool waiting = !flushes_.empty() || resync_in_flight_bytes_ > 0;
+  bool waiting = !flushes_.empty() || resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0;
   for (const auto& [id, w] : writes_) waiting = waiting || (w.mirrored && !w.peer_done);
   const TimePoint now = loop_.now();
   if (waiting && last_answer_ < now - options_.timeout) {
@@ -326,6 +333,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   epoch_timer_.disarm();
   resync_timer_.disarm();
   resync_in_flight_bytes_ = 0;
+  verify_in_flight_bytes_ = 0;
   ko_ = 0;
   peer_bitmap_.reset();
   if (disk_ != DiskState::kDiskless) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "replication/block_digest.h"
 #include "replication/resource.h"
 #include "vrrpd/base/log.h"
 
@@ -187,6 +188,7 @@ void Resource::start_sync_target(bool full, const std::string& why) {
   resync_unflushed_bytes_ = 0;
   resync_cursor_ = 0;
   resync_in_flight_bytes_ = 0;
+  resync_equal_bytes_ = 0;
   resync_tokens_ = 0;
   resync_tokens_at_ = loop_.now();
   set_replication(ReplicationState::kSyncTarget,
@@ -203,23 +205,30 @@ void Resource::refill_resync_tokens() {
   resync_tokens_at_ = now;
 }
 
-void Resource::request_resync_blocks() {
-  if (replication_ != ReplicationState::kSyncTarget || phase_ != Phase::kRunning) return;
+bool Resource::take_resync_tokens(uint64_t length) {
   refill_resync_tokens();
+  const double need = static_cast<double>(length);
+  if (resync_tokens_ >= need) {
+    resync_tokens_ -= need;
+    return true;
+  }
+  const double wait_s = (need - resync_tokens_) / static_cast<double>(options_.resync_rate);
+  resync_timer_.arm_in(std::chrono::nanoseconds(static_cast<int64_t>(std::ceil(wait_s * 1e9))));
+  return false;
+}
+
+void Resource::request_resync_blocks() {
+  if (phase_ != Phase::kRunning) return;
+  if (replication_ == ReplicationState::kVerifyS) return request_verify_blocks();
+  if (replication_ != ReplicationState::kSyncTarget) return;
   const uint64_t max_blocks = wire::kMaxDataBytes / kBlockSize;
   while (resync_in_flight_bytes_ < kResyncWindowBytes) {
     auto run = bitmap_->find_next_dirty_run(resync_cursor_, max_blocks);
     if (!run) break;
     const uint64_t offset = run->first_block * kBlockSize;
     const uint64_t length = std::min(run->block_count * kBlockSize, sb_.data_size - offset);
-    if (resync_tokens_ < static_cast<double>(length)) {
-      const double wait_s =
-          (static_cast<double>(length) - resync_tokens_) / static_cast<double>(options_.resync_rate);
-      resync_timer_.arm_in(std::chrono::nanoseconds(static_cast<int64_t>(std::ceil(wait_s * 1e9))));
-      return;
-    }
-    resync_tokens_ -= static_cast<double>(length);
-    send(wire::ResyncRequest{offset, static_cast<uint32_t>(length), false});
+    if (!take_resync_tokens(length)) return;
+    send(wire::ResyncRequest{offset, static_cast<uint32_t>(length), options_.checksum_resync});
     resync_in_flight_bytes_ += length;
     resync_cursor_ = run->first_block + run->block_count;
   }
@@ -227,27 +236,59 @@ void Resource::request_resync_blocks() {
     finish_resync_as_target();
 }
 
+std::optional<std::vector<uint8_t>> Resource::read_for_peer(uint64_t offset, uint32_t length,
+                                                            const char* purpose) {
+  std::vector<uint8_t> block(length);
+  IoStatus s = data_->read(offset, block);
+  if (s.ok()) return block;
+  ++io_errors_;
+  report_error(std::string(purpose) + ": reading offset " + std::to_string(offset) +
+               " failed: " + s.message());
+  return std::nullopt;
+}
+
 void Resource::on_resync_request(const wire::ResyncRequest& r) {
-  if (!range_fits(r.offset, r.length, sb_.data_size) || r.want_checksum) {
-    fail_link(r.want_checksum ? "peer asked for checksum-based resync, which this node does not implement"
-                              : "peer asked for a resync block beyond the end of the device",
+  if (!range_fits(r.offset, r.length, sb_.data_size) || !data_) {
+    fail_link(!data_ ? "peer asked for a block but this node has no disk"
+                     : "peer asked for a resync block beyond the end of the device",
               wire::DisconnectCode::kIncompatible);
     return;
   }
-  wire::ResyncReply reply;
-  reply.offset = r.offset;
-  reply.data.resize(r.length);
-  IoStatus s = data_->read(r.offset, reply.data);
-  if (!s.ok()) {
-    ++io_errors_;
-    fail_link("reading offset " + std::to_string(r.offset) + " for the SyncTarget failed: " + s.message(),
-              wire::DisconnectCode::kOther);
+  std::optional<std::vector<uint8_t>> block = read_for_peer(r.offset, r.length, "resync");
+  if (!block) {
+    // A ResyncReply cannot say "failed"; the target must find another source.
+    fail_link("cannot serve the SyncTarget: " + last_error_, wire::DisconnectCode::kOther);
     return;
   }
-  send(std::move(reply));
+  if (r.want_checksum) {
+    send(wire::ChecksumReply{r.offset, r.length, block_digest(*block)});
+    return;
+  }
+  send(wire::ResyncReply{r.offset, std::move(*block)});
   // The target keeps its bit until the block lands, so a reply lost with the
   // link is still resynced next time.
-  bitmap_->clear_range(r.offset, r.length);
+  if (replication_ == ReplicationState::kSyncSource) bitmap_->clear_range(r.offset, r.length);
+}
+
+void Resource::on_checksum_reply(const wire::ChecksumReply& r) {
+  if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.length, sb_.data_size)) {
+    fail_link("unexpected ChecksumReply at offset " + std::to_string(r.offset),
+              wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  std::vector<uint8_t> ours(r.length);
+  IoStatus s = data_->read(r.offset, ours);
+  if (!s.ok() || block_digest(ours) != r.digest) {
+    if (!s.ok()) ++io_errors_;
+    // Different (or unreadable here): fetch the data; it stays in flight.
+    send(wire::ResyncRequest{r.offset, r.length, false});
+    return;
+  }
+  resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.length);
+  const uint64_t cleared = bitmap_->clear_range(r.offset, r.length) * kBlockSize;
+  resync_done_bytes_ += cleared;
+  resync_equal_bytes_ += cleared;
+  request_resync_blocks();
 }
 
 void Resource::on_resync_reply(const wire::ResyncReply& r) {

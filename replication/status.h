@@ -61,18 +61,21 @@ struct ResourceStatus {
   ReplicationState replication = ReplicationState::kOff;
   std::string peer;  // the connection's peer_description(); empty unless connected
 
-  uint64_t size_bytes = 0;         // replicated data size (0 while Diskless)
-  uint64_t out_of_sync_bytes = 0;  // DRBD's "oos", in bytes
+  uint64_t size_bytes = 0;          // replicated data size (0 while Diskless)
+  uint64_t out_of_sync_bytes = 0;   // DRBD's "oos", in bytes
   uint64_t resync_total_bytes = 0;  // what the running (or last) resync had to move
   uint64_t resync_done_bytes = 0;
-  uint64_t resync_rate_limit = 0;  // configured, bytes/s
+  uint64_t resync_rate_limit = 0;         // configured, bytes/s
+  uint64_t resync_equal_bytes = 0;        // checksum-based resync: found equal, not transferred
+  uint64_t verify_done_bytes = 0;         // online verify: compared so far (or in the last run)
+  uint64_t verify_out_of_sync_bytes = 0;  // online verify: found different
 
   uint64_t io_errors = 0;       // failed local reads/writes since start
   uint64_t sent_bytes = 0;      // frames sent to the peer, headers included
   uint64_t received_bytes = 0;  // bytes received from the peer
   uint64_t written_bytes = 0;   // data written to the local disk (application, peer, resync)
 
-  bool split_brain = false;  // detected and not resolved automatically
+  bool split_brain = false;      // detected and not resolved automatically
   std::string split_brain_text;  // the decision and why (also when resolved)
   std::string last_error;        // the last refusal or failure, for the operator
 };

@@ -183,5 +183,53 @@ TEST_F(ResourcePairTest, UnansweredWritesDropTheLinkAfterKoCount) {
   EXPECT_TRUE(disks_equal());
 }
 
+TEST_F(ResourcePairTest, ChecksumResyncTransfersOnlyTheBlocksThatDiffer) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.checksum_resync = ob.checksum_resync = true;
+  make(oa, ob);
+  bring_up_synced();
+  disk_b.bytes()[40960] ^= 0xff;  // one damaged block the operator knows of
+  net.reset_stats();
+  ok(b->invalidate());  // every block out of sync; all but one are equal
+  advance(seconds(2));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_TRUE(disks_equal());
+  // Digests for every run, data only for the 1 MiB run with the damaged block.
+  EXPECT_EQ(resync_data_bytes(0), uint64_t{wire::kMaxDataBytes});
+  EXPECT_EQ(net.sent(0, wire::FrameType::kChecksumReply).frames,
+            (data_size() + wire::kMaxDataBytes - 1) / wire::kMaxDataBytes);
+  EXPECT_EQ(b->status().resync_equal_bytes, data_size() - wire::kMaxDataBytes);
+}
+
+TEST_F(ResourcePairTest, OnlineVerifyFindsTheDifferingBlocksAndReconnectRepairsThem) {
+  bring_up_synced();
+  disk_b.bytes()[3 * 4096 + 7] ^= 0x01;  // silent corruption on the peer
+  ok(a->verify());
+  EXPECT_EQ(a->status().replication, ReplicationState::kVerifyS);
+  advance(seconds(1));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(s.verify_done_bytes, data_size());
+  EXPECT_EQ(s.verify_out_of_sync_bytes, uint64_t{wire::kMaxDataBytes});  // the 1 MiB step that differs
+  EXPECT_EQ(s.out_of_sync_bytes, uint64_t{wire::kMaxDataBytes});
+  EXPECT_NE(s.last_error.find("online verify finished: 1048576 of"), std::string::npos) << s.last_error;
+  EXPECT_FALSE(disks_equal()) << "verify reports, it does not repair";
+  // As in DRBD: disconnect and connect resyncs what verify found.
+  net.reset_stats();
+  ok(a->disconnect());
+  ok(a->connect(net.connector(0)));
+  advance(seconds(1));
+  EXPECT_EQ(resync_data_bytes(0), uint64_t{wire::kMaxDataBytes});
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResourcePairTest, VerifyRefusedWhenNotEstablished) {
+  make();
+  create_and_attach(*a);
+  CommandResult r = a->verify();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("it must be Established"), std::string::npos) << r.error();
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
