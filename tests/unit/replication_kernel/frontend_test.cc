@@ -1,0 +1,285 @@
+// The volume's path to the kernel, for real: FUSE export -> loop device ->
+// ext4 -> mount, the read-only case, a busy unmount, and the stop order.
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+
+#include <cstring>
+#include <thread>
+
+#include "tests/unit/replication_kernel/kernel_fixture.h"
+
+namespace vrrpd::replication {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kContent = "vrrpd frontend test: the quick brown fox jumps over the lazy dog\n";
+
+void write_file_durably(const std::string& file, const std::string& content) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << file << ": " << std::strerror(errno);
+  ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ASSERT_EQ(::fsync(fd), 0);
+  ASSERT_EQ(::close(fd), 0);
+}
+
+std::string loop_file_name(const std::string& device) {
+  int fd = ::open(device.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  loop_info64 info{};
+  int rc = ::ioctl(fd, LOOP_GET_STATUS64, &info);
+  ::close(fd);
+  return rc == 0 ? reinterpret_cast<const char*>(info.lo_file_name) : "";
+}
+
+TEST_F(KernelFrontendTest, ExportServesTheVolumeAsOneFile) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
+  ASSERT_TRUE(volume.write(4096, std::span(reinterpret_cast<const uint8_t*>(kContent.data()), kContent.size())).ok());
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(fuse->mount_point())) {
+    names.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"dev"});
+  EXPECT_EQ(std::filesystem::file_size(fuse->file_path()), 1u << 20);
+  auto mount = find_mount(fuse->mount_point());
+  ASSERT_TRUE(mount.has_value());
+  EXPECT_EQ(mount->fstype, "fuse.vrrpd");
+  EXPECT_EQ(mount->source, "vrrpd:r0");
+
+  int fd = ::open(fuse->file_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  std::string read_back(kContent.size(), '\0');
+  ASSERT_EQ(::pread(fd, read_back.data(), read_back.size(), 4096), static_cast<ssize_t>(kContent.size()));
+  EXPECT_EQ(read_back, kContent);
+  const std::string patch = "written through FUSE";
+  ASSERT_EQ(::pwrite(fd, patch.data(), patch.size(), 8192), static_cast<ssize_t>(patch.size()));
+  ASSERT_EQ(::fsync(fd), 0);
+  // Past the end: nothing to read; no room to write.
+  char byte;
+  EXPECT_EQ(::pread(fd, &byte, 1, 1 << 20), 0);
+  EXPECT_EQ(::pwrite(fd, &byte, 1, 1 << 20), -1);
+  EXPECT_EQ(fuse->open_handles(), 1u);
+  ::close(fd);
+
+  std::string on_volume(patch.size(), '\0');
+  ASSERT_TRUE(volume.read(8192, std::span(reinterpret_cast<uint8_t*>(on_volume.data()), on_volume.size())).ok());
+  EXPECT_EQ(on_volume, patch);
+  EXPECT_GE(fuse->counters().flushes, 1u);
+  EXPECT_GE(fuse->counters().write_bytes, patch.size());
+
+  auto stopped = fuse->stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+  EXPECT_FALSE(find_mount(fuse->mount_point()).has_value());
+}
+
+TEST_F(KernelFrontendTest, FileWrittenOnExt4OverLoopOverFuseLandsInTheBackingFile) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0", .link_path = path("r0/dev")});
+  ASSERT_NE(loop, nullptr);
+  EXPECT_EQ(std::filesystem::read_symlink(path("r0/dev")), loop->device_path());
+  EXPECT_EQ(loop_file_name(loop->device_path()), "vrrpd:r0");
+  EXPECT_EQ(loop_devices_backed_by(fuse->file_path()), std::vector<std::string>{loop->device_path()});
+  EXPECT_FALSE(loop->read_only());
+  std::cout << "[          ] loop direct I/O over FUSE: " << (loop->direct_io() ? "on" : "off") << "\n";
+
+  const std::string mount_point = format_and_mount(*loop, "noatime,errors=remount-ro");
+  ASSERT_FALSE(mount_point.empty());
+  SystemMounter mounter;
+  write_file_durably(mount_point + "/hello.txt", kContent);
+
+  auto unmounted = mounter.unmount(mount_point, {.grace = 2s});
+  ASSERT_TRUE(unmounted.ok()) << unmounted.error();
+  auto detached = loop->detach();
+  ASSERT_TRUE(detached.ok()) << detached.error();
+  EXPECT_FALSE(std::filesystem::is_symlink(path("r0/dev")));
+  auto stopped = fuse->stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+
+  // Read the file out of the backing file with e2fsprogs, not through our code.
+  const std::string out = path("debugfs.out");
+  ASSERT_EQ(run({"debugfs", "-R", "cat /hello.txt", path("r0.img")}, out), 0);
+  EXPECT_EQ(read_text(out), kContent);
+}
+
+TEST_F(KernelFrontendTest, NonWritableVolumeAttachesReadOnlyAndMountsOnlyWithRo) {
+  // Put a file system with a file on the volume while it is writable.
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  {
+    FuseExport* fuse = export_volume(volume, "r0");
+    ASSERT_NE(fuse, nullptr);
+    auto loop = LoopDevice::attach(fuse->file_path(), {.name = "r0"});
+    ASSERT_TRUE(loop.ok()) << loop.error();
+    ASSERT_FALSE(format_and_mount(*loop.value(), "").empty());
+    write_file_durably(path("mnt/hello.txt"), kContent);
+    ASSERT_TRUE(SystemMounter().unmount(path("mnt"), {}).ok());
+    ASSERT_TRUE(loop.value()->detach().ok());
+    ASSERT_TRUE(fuse->stop().ok());
+  }
+
+  volume.set_writable(false);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  EXPECT_EQ(::open(fuse->file_path().c_str(), O_RDWR | O_CLOEXEC), -1);
+  EXPECT_EQ(errno, EROFS);
+
+  auto writable_attach = LoopDevice::attach(fuse->file_path(), {.name = "r0"});
+  ASSERT_FALSE(writable_attach.ok());
+  EXPECT_NE(writable_attach.error().find("cannot attach " + fuse->file_path() + " to a loop device"), std::string::npos)
+      << writable_attach.error();
+  EXPECT_NE(writable_attach.error().find("Read-only file system"), std::string::npos) << writable_attach.error();
+
+  auto attached = LoopDevice::attach(fuse->file_path(), {.read_only = true, .name = "r0"});
+  ASSERT_TRUE(attached.ok()) << attached.error();
+  LoopDevice* loop = keep(std::move(attached.value()));
+  EXPECT_TRUE(loop->read_only());
+  EXPECT_EQ(read_text("/sys/block/loop" + std::to_string(loop->number()) + "/ro"), "1\n");
+  int fd = ::open(loop->device_path().c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {  // the kernel lets a read-only disk be opened for writing, but not written
+    char block[512] = {};
+    EXPECT_EQ(::pwrite(fd, block, sizeof block, 0), -1);
+    EXPECT_EQ(errno, EPERM);
+    ::close(fd);
+  }
+
+  SystemMounter mounter;
+  auto rw_mount = mounter.mount(loop->device_path(), path("mnt"), "ext4", "noatime");
+  ASSERT_FALSE(rw_mount.ok());
+  EXPECT_NE(rw_mount.error().find(loop->device_path() + " is read-only"), std::string::npos) << rw_mount.error();
+  EXPECT_NE(rw_mount.error().find("mount it with \"ro\""), std::string::npos) << rw_mount.error();
+
+  auto ro_mount = mounter.mount(loop->device_path(), path("mnt"), "ext4", "ro,noatime");
+  ASSERT_TRUE(ro_mount.ok()) << ro_mount.error();
+  EXPECT_EQ(read_text(path("mnt/hello.txt")), kContent);
+  EXPECT_EQ(fuse->counters().writes, 0u);
+  ASSERT_TRUE(mounter.unmount(path("mnt"), {}).ok());
+}
+
+TEST_F(KernelFrontendTest, BusyUnmountNamesTheHolderAndSucceedsOnceItIsGone) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+  const std::string mount_point = format_and_mount(*loop, "noatime");
+  ASSERT_FALSE(mount_point.empty());
+  SystemMounter mounter;
+  write_file_durably(mount_point + "/db.ibd", kContent);
+
+  pid_t holder = spawn_holder(mount_point + "/db.ibd");
+  ASSERT_GT(holder, 0);
+  // Wait until the child has exec'd and holds the file.
+  std::vector<HoldingProcess> holders;
+  for (int i = 0; i < 100; ++i) {
+    holders = mounter.processes_holding(mount_point);
+    if (!holders.empty() && holders[0].comm == "sleep") break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(holders.size(), 1u);
+  EXPECT_EQ(holders[0].pid, holder);
+  EXPECT_EQ(holders[0].comm, "sleep");
+  EXPECT_EQ(holders[0].how, "fd 3 (" + mount_point + "/db.ibd)");
+
+  const auto started = std::chrono::steady_clock::now();
+  auto busy = mounter.unmount(mount_point, {.grace = 500ms});
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(busy.ok());
+  EXPECT_GE(waited, 500ms);
+  EXPECT_NE(busy.error().find("still in use after"), std::string::npos) << busy.error();
+  EXPECT_NE(busy.error().find("sleep (pid " + std::to_string(holder) + ")"), std::string::npos) << busy.error();
+  EXPECT_TRUE(find_mount(mount_point).has_value());
+
+  // Still mounted, so the loop device may not go, nor the export under it.
+  auto early_detach = loop->detach();
+  ASSERT_FALSE(early_detach.ok());
+  EXPECT_NE(early_detach.error().find("mounted at " + mount_point + "; unmount it first"), std::string::npos)
+      << early_detach.error();
+
+  kill_child(holder);
+  auto unmounted = mounter.unmount(mount_point, {.grace = 2s});
+  ASSERT_TRUE(unmounted.ok()) << unmounted.error();
+  EXPECT_TRUE(mounter.processes_holding(mount_point).empty());
+}
+
+TEST_F(KernelFrontendTest, UnmountKillsTheHoldersWhenThePolicySaysSo) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+  ASSERT_FALSE(format_and_mount(*loop, "").empty());
+  SystemMounter mounter;
+  write_file_durably(path("mnt/data"), kContent);
+  pid_t holder = spawn_holder(path("mnt/data"));
+  ASSERT_GT(holder, 0);
+  for (int i = 0; i < 100 && mounter.processes_holding(path("mnt")).empty(); ++i) std::this_thread::sleep_for(20ms);
+
+  // The child is ours, so it stays a zombie until reaped, but a zombie holds no files.
+  auto unmounted = mounter.unmount(path("mnt"), {.grace = 200ms, .kill_holders = true, .kill_grace = 2s});
+  ASSERT_TRUE(unmounted.ok()) << unmounted.error();
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+}
+
+TEST_F(KernelFrontendTest, StopOutOfOrderIsRefusedAndNamesTheLoopDevice) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+
+  auto refused = fuse->stop();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("loop device " + loop->device_path() + " is attached to " + fuse->file_path()),
+            std::string::npos)
+      << refused.error();
+  EXPECT_TRUE(fuse->running());
+  // The export still serves the loop device.
+  int fd = ::open(loop->device_path().c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  char block[4096];
+  EXPECT_EQ(::pread(fd, block, sizeof block, 0), static_cast<ssize_t>(sizeof block));
+  ::close(fd);
+
+  ASSERT_TRUE(loop->detach().ok());
+  auto stopped = fuse->stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+  EXPECT_FALSE(fuse->running());
+}
+
+TEST_F(KernelFrontendTest, ExportDestroyedOutOfOrderAbortsTheConnectionInsteadOfHanging) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  auto started = FuseExport::start(volume, {.mount_point = path("r0/fuse"), .name = "r0"});
+  ASSERT_TRUE(started.ok()) << started.error();
+  std::unique_ptr<FuseExport> fuse = std::move(started.value());
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+
+  fuse.reset();  // stop() is refused (loop attached), so the destructor aborts
+  EXPECT_FALSE(find_mount(path("r0/fuse")).has_value());
+  int fd = ::open(loop->device_path().c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  alignas(4096) static char block[4096];
+  EXPECT_EQ(::pread(fd, block, sizeof block, 0), -1) << "I/O must fail once the export is gone";
+  ::close(fd);
+  auto detached = loop->detach();
+  EXPECT_TRUE(detached.ok()) << detached.error();
+}
+
+TEST_F(KernelFrontendTest, SecondExportAtTheSameDirectoryIsRefused) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  auto second = FuseExport::start(volume, {.mount_point = fuse->mount_point(), .name = "r0"});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().find("already exported there"), std::string::npos) << second.error();
+}
+
+}  // namespace
+}  // namespace vrrpd::replication
