@@ -76,6 +76,17 @@ void mark_io_flusher() {
   if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) log::debug("fuse: PR_SET_IO_FLUSHER: " + std::string(std::strerror(errno)));
 }
 
+// Polls `done` every 10 ms for up to `limit`; returns its last answer.
+template <typename Predicate>
+bool wait_until(Predicate done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 // One reusable read buffer per worker thread: no allocation per request.
 std::vector<uint8_t>& read_buffer(size_t size) {
   thread_local std::vector<uint8_t> buffer;
@@ -346,7 +357,7 @@ Result<std::unique_ptr<FuseExport>> FuseExport::start(Volume& volume, FuseExport
 
   fuse_session* session = e->session_;
   const unsigned max_threads = std::max(1u, e->options_.max_threads);
-  e->loop_thread_ = std::thread([session, max_threads] {
+  e->loop_thread_ = std::thread([session, max_threads, &loop_ended = e->loop_ended_] {
     fuse_loop_config* config = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(config, max_threads);
     fuse_loop_cfg_set_idle_threads(config, max_threads);
@@ -354,6 +365,7 @@ Result<std::unique_ptr<FuseExport>> FuseExport::start(Volume& volume, FuseExport
     int rc = fuse_session_loop_mt(session, config);
     fuse_loop_cfg_destroy(config);
     if (rc != 0) log::debug("fuse: session loop ended with " + std::to_string(rc));
+    loop_ended.store(true);
   });
   return e;
 }
@@ -370,10 +382,7 @@ Result<std::monostate> FuseExport::stop() {
   }
   // The kernel sends RELEASE asynchronously after the last close (also after
   // a loop device let go of the file), so give in-flight releases a moment.
-  const auto deadline = std::chrono::steady_clock::now() + kReleaseGrace;
-  while (open_handles_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_until([this] { return open_handles_.load() == 0; }, kReleaseGrace);
   if (unsigned handles = open_handles_.load(); handles > 0) {
     std::string holders = describe_holders(SystemMounter().processes_holding(options_.mount_point));
     return R::failure(what + file_path() + " is still open (" + std::to_string(handles) + " handle(s)" +
@@ -392,11 +401,23 @@ Result<std::monostate> FuseExport::stop() {
     // Unmounted behind our back: the loop has ended the same way.
   }
   fuse_session_exit(session_);
+  // A copy of the mount in a private mount namespace created meanwhile (a
+  // service with PrivateTmp=, say) keeps the connection alive after our
+  // unmount; nothing may use it there, so abort it rather than wait forever.
+  if (!wait_until([this] { return loop_ended_.load(); }, kReleaseGrace)) {
+    log::warning("FUSE export at " + options_.mount_point + " still connected after unmount (mounted in another "
+                 "mount namespace?); aborting the connection");
+    abort_connection();
+  }
+  finish_session();
+  return std::monostate{};
+}
+
+void FuseExport::finish_session() {
   loop_thread_.join();
   fuse_session_unmount(session_);  // sees the connection gone; no second umount
   fuse_session_destroy(session_);
   session_ = nullptr;
-  return std::monostate{};
 }
 
 // Last resort when stop() was refused: detach the mount lazily and abort the
@@ -426,10 +447,7 @@ FuseExport::~FuseExport() {
   if (stopped) return;
   log::error(stopped.error() + "; aborting the connection (I/O on " + file_path() + " now fails)");
   abort_connection();
-  loop_thread_.join();
-  fuse_session_unmount(session_);
-  fuse_session_destroy(session_);
-  session_ = nullptr;
+  finish_session();
 }
 
 }  // namespace vrrpd::replication

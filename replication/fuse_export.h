@@ -89,11 +89,14 @@ class FuseExport {
   friend struct FuseExportOps;
   FuseExport(Volume& volume, FuseExportOptions options);
   void abort_connection();
+  // Joins the session loop (which must be ending) and frees the session.
+  void finish_session();
 
   Volume& volume_;
   FuseExportOptions options_;
   fuse_session* session_ = nullptr;
   std::thread loop_thread_;  // runs fuse_session_loop_mt, which owns the workers
+  std::atomic<bool> loop_ended_{false};  // set by loop_thread_ as it returns
   unsigned connection_id_ = 0;  // minor of the mount's st_dev: /sys/fs/fuse/connections/N
   std::atomic<unsigned> open_handles_{0};
   std::atomic<uint64_t> reads_{0}, read_bytes_{0}, writes_{0}, write_bytes_{0}, flushes_{0}, errors_{0};

@@ -211,7 +211,18 @@ LoopDevice::LoopDevice(int fd, int number, std::string backing_file, LoopAttachO
 LoopDevice::~LoopDevice() {
   if (!attached()) return;
   auto detached = detach();
-  if (!detached) log::error(detached.error());
+  if (detached) return;
+  // Typically still mounted: let go anyway. Autoclear releases the device
+  // when the file system on it is unmounted.
+  log::error(detached.error() + "; leaving " + device_path_ + " to autoclear");
+  if (fd_ >= 0) ::close(fd_);
+  remove_link();
+}
+
+void LoopDevice::remove_link() const {
+  if (options_.link_path.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::read_symlink(options_.link_path, ec) == device_path_) ::unlink(options_.link_path.c_str());
 }
 
 bool LoopDevice::direct_io() const { return read_first_line(sysfs_loop_dir(number_) + "/dio") == "1"; }
@@ -248,10 +259,7 @@ Result<std::monostate> LoopDevice::detach() {
   ::close(fd_);
   fd_ = -1;
   // Nobody should find the device through the stable path from here on.
-  if (!options_.link_path.empty()) {
-    std::error_code ec;
-    if (std::filesystem::read_symlink(options_.link_path, ec) == device_path_) ::unlink(options_.link_path.c_str());
-  }
+  remove_link();
 
   // The loop/ directory in sysfs exists only while the device is bound.
   const std::string backing_file_sysfs = sysfs_loop_dir(number_) + "/backing_file";

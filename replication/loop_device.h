@@ -72,6 +72,8 @@ class LoopDevice {
 
  private:
   LoopDevice(int fd, int number, std::string backing_file, LoopAttachOptions options);
+  // Removes link_path if it still points at this device.
+  void remove_link() const;
   int fd_;  // open /dev/loopN, held while attached (keeps autoclear from firing)
   int number_;
   std::string device_path_;

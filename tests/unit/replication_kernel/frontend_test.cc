@@ -272,6 +272,25 @@ TEST_F(KernelFrontendTest, ExportDestroyedOutOfOrderAbortsTheConnectionInsteadOf
   EXPECT_TRUE(detached.ok()) << detached.error();
 }
 
+TEST_F(KernelFrontendTest, StopEndsTheExportEvenIfAnotherMountNamespaceKeptACopy) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  // A private mount namespace made now holds its own copy of the FUSE mount,
+  // which our unmount does not remove (a service with PrivateTmp= does this).
+  pid_t child = spawn_child({"unshare", "--mount", "--propagation", "private", "sleep", "600"});
+  ASSERT_GT(child, 0);
+  for (int i = 0; i < 100 && read_text("/proc/" + std::to_string(child) + "/comm") != "sleep\n"; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(read_text("/proc/" + std::to_string(child) + "/comm"), "sleep\n");
+
+  auto stopped = fuse->stop();  // must not wait for the other namespace
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+  EXPECT_FALSE(fuse->running());
+  kill_child(child);
+}
+
 TEST_F(KernelFrontendTest, SecondExportAtTheSameDirectoryIsRefused) {
   StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
   FuseExport* fuse = export_volume(volume, "r0");

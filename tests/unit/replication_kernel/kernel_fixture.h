@@ -142,8 +142,11 @@ class KernelFrontendTest : public ::testing::Test {
  protected:
   // Starts `sleep 600` with `held_file` open as its fd 3: a process that keeps
   // a mount busy. Killed by the tear-down if the test does not reap it.
-  pid_t spawn_holder(const std::string& held_file) {
-    pid_t pid = spawn({"sleep", "600"}, "", held_file);
+  pid_t spawn_holder(const std::string& held_file) { return spawn_child({"sleep", "600"}, held_file); }
+
+  // Starts `argv` as a child the tear-down kills; `fd3_path` opened as fd 3.
+  pid_t spawn_child(const std::vector<std::string>& argv, const std::string& fd3_path = "") {
+    pid_t pid = spawn(argv, "", fd3_path);
     if (pid > 0) children_.push_back(pid);
     return pid;
   }
