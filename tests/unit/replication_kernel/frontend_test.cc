@@ -3,6 +3,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -225,6 +226,57 @@ TEST_F(KernelFrontendTest, UnmountKillsTheHoldersWhenThePolicySaysSo) {
   ASSERT_EQ(::waitpid(holder, &status, 0), holder);
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
+}
+
+TEST_F(KernelFrontendTest, ProcessesHoldingFindsWorkingDirectoriesAndExecutables) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+  const std::string mount_point = format_and_mount(*loop, "");
+  ASSERT_FALSE(mount_point.empty());
+  std::filesystem::create_directory(mount_point + "/data");
+  std::filesystem::copy_file("/bin/sleep", mount_point + "/mysqld");
+  pid_t in_cwd = spawn_child({"sleep", "600"}, "", mount_point + "/data");
+  pid_t running_from = spawn_child({mount_point + "/mysqld", "600"});
+  ASSERT_GT(in_cwd, 0);
+  ASSERT_GT(running_from, 0);
+
+  SystemMounter mounter;
+  std::vector<HoldingProcess> holders;
+  for (int i = 0; i < 100 && holders.size() < 2; ++i) {
+    std::this_thread::sleep_for(20ms);
+    holders = mounter.processes_holding(mount_point);
+  }
+  ASSERT_EQ(holders.size(), 2u) << describe_holders(holders);
+  std::sort(holders.begin(), holders.end(), [&](auto& a, auto& b) { return (a.pid == in_cwd) > (b.pid == in_cwd); });
+  EXPECT_EQ(holders[0].pid, in_cwd);
+  EXPECT_EQ(holders[0].how, "cwd");
+  EXPECT_EQ(holders[1].pid, running_from);
+  EXPECT_EQ(holders[1].comm, "mysqld");
+  EXPECT_EQ(holders[1].how, "exe");
+}
+
+TEST_F(KernelFrontendTest, StaleExportOfACrashedDaemonIsReplaced) {
+  // What a vrrpd killed with SIGKILL leaves: a fuse.vrrpd mount whose
+  // /dev/fuse descriptor is closed, so every access fails with ENOTCONN.
+  const std::string mount_point = path("r0/fuse");
+  std::filesystem::create_directories(mount_point);
+  int fuse_fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fuse_fd, 0);
+  const std::string data = "fd=" + std::to_string(fuse_fd) + ",rootmode=40000,user_id=0,group_id=0";
+  ASSERT_EQ(::mount("vrrpd:r0", mount_point.c_str(), "fuse.vrrpd", MS_NOSUID | MS_NODEV, data.c_str()), 0)
+      << std::strerror(errno);
+  ::close(fuse_fd);
+  struct stat st;
+  ASSERT_NE(::stat(mount_point.c_str(), &st), 0);
+  ASSERT_EQ(errno, ENOTCONN);
+
+  StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  EXPECT_EQ(std::filesystem::file_size(fuse->file_path()), 1u << 20);
 }
 
 TEST_F(KernelFrontendTest, StopOutOfOrderIsRefusedAndNamesTheLoopDevice) {

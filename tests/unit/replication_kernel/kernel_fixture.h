@@ -132,7 +132,7 @@ class KernelFrontendTest : public ::testing::Test {
   // Runs a program (no shell) and returns its exit status, -1 if it did not
   // exit normally. stdout goes to `stdout_path` when given.
   static int run(const std::vector<std::string>& argv, const std::string& stdout_path = "") {
-    pid_t pid = spawn(argv, stdout_path, "");
+    pid_t pid = spawn(argv, stdout_path, "", "");
     if (pid < 0) return -1;
     int status = 0;
     if (::waitpid(pid, &status, 0) != pid) return -1;
@@ -144,9 +144,11 @@ class KernelFrontendTest : public ::testing::Test {
   // a mount busy. Killed by the tear-down if the test does not reap it.
   pid_t spawn_holder(const std::string& held_file) { return spawn_child({"sleep", "600"}, held_file); }
 
-  // Starts `argv` as a child the tear-down kills; `fd3_path` opened as fd 3.
-  pid_t spawn_child(const std::vector<std::string>& argv, const std::string& fd3_path = "") {
-    pid_t pid = spawn(argv, "", fd3_path);
+  // Starts `argv` as a child the tear-down kills; `fd3_path` opened as fd 3,
+  // `cwd` its working directory.
+  pid_t spawn_child(const std::vector<std::string>& argv, const std::string& fd3_path = "",
+                    const std::string& cwd = "") {
+    pid_t pid = spawn(argv, "", fd3_path, cwd);
     if (pid > 0) children_.push_back(pid);
     return pid;
   }
@@ -168,13 +170,14 @@ class KernelFrontendTest : public ::testing::Test {
 
  private:
   static pid_t spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
-                     const std::string& fd3_path) {
+                     const std::string& fd3_path, const std::string& cwd = "") {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     if (!stdout_path.empty()) {
       posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     }
     if (!fd3_path.empty()) posix_spawn_file_actions_addopen(&actions, 3, fd3_path.c_str(), O_RDONLY, 0);
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
