@@ -161,13 +161,10 @@ TEST_F(KernelFrontendTest, NonWritableVolumeAttachesReadOnlyAndMountsOnlyWithRo)
 }
 
 TEST_F(KernelFrontendTest, BusyUnmountNamesTheHolderAndSucceedsOnceItIsGone) {
-  StorageVolume& volume = make_volume("r0", /*writable=*/true);
-  FuseExport* fuse = export_volume(volume, "r0");
-  ASSERT_NE(fuse, nullptr);
-  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
-  ASSERT_NE(loop, nullptr);
-  const std::string mount_point = format_and_mount(*loop, "noatime");
-  ASSERT_FALSE(mount_point.empty());
+  const Frontend frontend = mounted_frontend("noatime");
+  ASSERT_FALSE(frontend.mount_point.empty());
+  const std::string& mount_point = frontend.mount_point;
+  LoopDevice* loop = frontend.loop;
   SystemMounter mounter;
   write_file_durably(mount_point + "/db.ibd", kContent);
 
@@ -207,12 +204,7 @@ TEST_F(KernelFrontendTest, BusyUnmountNamesTheHolderAndSucceedsOnceItIsGone) {
 }
 
 TEST_F(KernelFrontendTest, UnmountKillsTheHoldersWhenThePolicySaysSo) {
-  StorageVolume& volume = make_volume("r0", /*writable=*/true);
-  FuseExport* fuse = export_volume(volume, "r0");
-  ASSERT_NE(fuse, nullptr);
-  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
-  ASSERT_NE(loop, nullptr);
-  ASSERT_FALSE(format_and_mount(*loop, "").empty());
+  ASSERT_FALSE(mounted_frontend("").mount_point.empty());
   SystemMounter mounter;
   write_file_durably(path("mnt/data"), kContent);
   pid_t holder = spawn_holder(path("mnt/data"));
@@ -229,12 +221,7 @@ TEST_F(KernelFrontendTest, UnmountKillsTheHoldersWhenThePolicySaysSo) {
 }
 
 TEST_F(KernelFrontendTest, ProcessesHoldingFindsWorkingDirectoriesAndExecutables) {
-  StorageVolume& volume = make_volume("r0", /*writable=*/true);
-  FuseExport* fuse = export_volume(volume, "r0");
-  ASSERT_NE(fuse, nullptr);
-  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
-  ASSERT_NE(loop, nullptr);
-  const std::string mount_point = format_and_mount(*loop, "");
+  const std::string mount_point = mounted_frontend("").mount_point;
   ASSERT_FALSE(mount_point.empty());
   std::filesystem::create_directory(mount_point + "/data");
   std::filesystem::copy_file("/bin/sleep", mount_point + "/mysqld");

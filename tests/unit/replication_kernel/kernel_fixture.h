@@ -128,6 +128,22 @@ class KernelFrontendTest : public ::testing::Test {
     return mounted.ok() ? mount_point : "";
   }
 
+  // The whole frontend on a fresh writable 64 MiB volume "r0": export, loop
+  // device, ext4 mounted at root_/mnt with `mount_options`. On a failed step
+  // the test has failed and mount_point is "".
+  struct Frontend {
+    FuseExport* fuse = nullptr;
+    LoopDevice* loop = nullptr;
+    std::string mount_point;
+  };
+  Frontend mounted_frontend(const std::string& mount_options) {
+    Frontend f;
+    f.fuse = export_volume(make_volume("r0", /*writable=*/true), "r0");
+    if (f.fuse != nullptr) f.loop = attach_loop(*f.fuse, {.name = "r0"});
+    if (f.loop != nullptr) f.mount_point = format_and_mount(*f.loop, mount_options);
+    return f;
+  }
+
  public:
   // Runs a program (no shell) and returns its exit status, -1 if it did not
   // exit normally. stdout goes to `stdout_path` when given.
