@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "checkers/check_runner.h"
+#include "checkers/replication_probe.h"
 #include "notify/program_runner.h"
 #include "vrrpd/base/clock.h"
 #include "vrrpd/base/event_loop.h"
@@ -19,14 +20,18 @@ namespace vrrpd::checkers {
 
 // Builds the probe for a check's kind. Throws std::invalid_argument for a kind
 // this build does not have.
-std::unique_ptr<Probe> make_probe(EventLoop& loop, const config::Check& check, const notify::RunOptions& run_as);
+// `replication_status` serves the "replication" kind.
+std::unique_ptr<Probe> make_probe(EventLoop& loop, const config::Check& check, const notify::RunOptions& run_as,
+                                  const ReplicationStatusFn& replication_status = {});
 
 class CheckerService {
  public:
   // Called on the checker thread after every attempt of every check.
   using Sink = std::function<void(CheckStatus status, bool changed)>;
 
-  CheckerService(notify::RunOptions run_as, Sink sink);
+  // `replication_status` answers "replication" checks; it is called on the
+  // checker thread and must be thread-safe.
+  CheckerService(notify::RunOptions run_as, Sink sink, ReplicationStatusFn replication_status = {});
   ~CheckerService();
 
   // Creates the probes (throws std::invalid_argument for an unknown kind)
@@ -43,6 +48,7 @@ class CheckerService {
 
   notify::RunOptions run_as_;
   Sink sink_;
+  ReplicationStatusFn replication_status_;
   MonotonicClock clock_;
   EventLoop loop_;
   std::thread thread_;
