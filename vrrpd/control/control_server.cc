@@ -21,6 +21,11 @@ constexpr auto kClientTimeout = std::chrono::seconds(5);
 }  // namespace
 
 ControlServer::ControlServer(EventLoop& loop, std::string path, Handler handler)
+    : ControlServer(loop, std::move(path),
+                    AsyncHandler([h = std::move(handler)](const std::string& command, const nlohmann::json& args,
+                                                          Respond respond) { respond(h(command, args)); })) {}
+
+ControlServer::ControlServer(EventLoop& loop, std::string path, AsyncHandler handler)
     : loop_(loop), path_(std::move(path)), handler_(std::move(handler)) {
   sockaddr_un addr{};
   if (path_.size() >= sizeof addr.sun_path)
@@ -61,6 +66,7 @@ void ControlServer::on_accept() {
     if (fd < 0) return;
     Connection& c = connections_[fd];
     c.fd = fd;
+    c.id = next_connection_id_++;
     c.deadline = std::make_unique<Timer>(loop_, [this, fd] { close_connection(fd); });
     c.deadline->arm_in(kClientTimeout);
     loop_.watch_fd(fd, EPOLLIN, [this, fd](std::uint32_t ev) { on_io(fd, ev); });
@@ -68,23 +74,40 @@ void ControlServer::on_accept() {
 }
 
 nlohmann::json ControlServer::handle_line(const std::string& line) {
+  nlohmann::json out;
+  dispatch_line(line, [&out](nlohmann::json r) { out = std::move(r); });
+  if (out.is_null()) return make_response(ResultCode::kError, "command did not answer at once");
+  return out;
+}
+
+void ControlServer::dispatch_line(const std::string& line, Respond respond) {
   nlohmann::json req = nlohmann::json::parse(line, nullptr, false);
   if (req.is_discarded() || !req.is_object())
-    return make_response(ResultCode::kBadRequest, "request is not a JSON object");
+    return respond(make_response(ResultCode::kBadRequest, "request is not a JSON object"));
   if (!req.contains("version") || !req["version"].is_number_integer() ||
       req["version"].get<int>() != kProtocolVersion)
-    return make_response(ResultCode::kVersionMismatch,
-                         "this daemon speaks control protocol version " + std::to_string(kProtocolVersion));
+    return respond(make_response(ResultCode::kVersionMismatch,
+                                 "this daemon speaks control protocol version " + std::to_string(kProtocolVersion)));
   if (!req.contains("command") || !req["command"].is_string())
-    return make_response(ResultCode::kBadRequest, "request has no \"command\" string");
+    return respond(make_response(ResultCode::kBadRequest, "request has no \"command\" string"));
   nlohmann::json args = req.value("args", nlohmann::json::object());
-  if (!args.is_object()) return make_response(ResultCode::kBadRequest, "\"args\" must be an object");
+  if (!args.is_object()) return respond(make_response(ResultCode::kBadRequest, "\"args\" must be an object"));
   try {
-    return handler_(req["command"].get<std::string>(), args);
+    handler_(req["command"].get<std::string>(), args, respond);
   } catch (const std::exception& e) {
-    // No exception crosses the event loop.
-    return make_response(ResultCode::kError, e.what());
+    // No exception crosses the event loop. (A handler that throws after
+    // answering would answer twice; ours answer last.)
+    respond(make_response(ResultCode::kError, e.what()));
   }
+}
+
+void ControlServer::respond_to(int fd, uint64_t connection_id, nlohmann::json response) {
+  auto it = connections_.find(fd);
+  if (it == connections_.end() || it->second.id != connection_id) return;  // the client went away
+  Connection& c = it->second;
+  c.out = response.dump() + "\n";
+  c.deadline->arm_in(kClientTimeout);  // now only the write is left
+  loop_.modify_fd(fd, EPOLLOUT);
 }
 
 void ControlServer::on_io(int fd, std::uint32_t events) {
@@ -106,14 +129,21 @@ void ControlServer::on_io(int fd, std::uint32_t events) {
       }
       break;
     }
-    if (c.out.empty()) {
+    if (c.out.empty() && !c.dispatched) {
       auto nl = c.in.find('\n');
       if (c.in.size() > kMaxRequestBytes) {
         c.out = make_response(ResultCode::kBadRequest, "request larger than 64 KiB").dump() + "\n";
+        loop_.modify_fd(fd, EPOLLOUT);
       } else if (nl != std::string::npos) {
-        c.out = handle_line(c.in.substr(0, nl)).dump() + "\n";
+        c.dispatched = true;
+        // The handler may answer now or later; until then, wait for nothing
+        // but a hang-up, and give a slow command its own deadline.
+        loop_.modify_fd(fd, 0);
+        c.deadline->arm_in(kAsyncResponseTimeout);
+        const uint64_t id = c.id;
+        dispatch_line(c.in.substr(0, nl),
+                      [this, fd, id](nlohmann::json r) { respond_to(fd, id, std::move(r)); });
       }
-      if (!c.out.empty()) loop_.modify_fd(fd, EPOLLOUT);
     }
   }
   if ((events & EPOLLOUT) && !c.out.empty()) {

@@ -71,6 +71,70 @@ TEST_F(ControlServerTest, SocketIsRootOnly) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// A command that answers later (a mount, a promotion): the loop keeps
+// running meanwhile, and the client gets the late answer.
+TEST(AsyncControlServer, AnswersLaterWhileTheLoopRuns) {
+  MonotonicClock clock;
+  EventLoop loop(clock);
+  const std::string path = "/tmp/vrrpd-ctl-async-" + std::to_string(getpid()) + ".sock";
+  std::vector<ControlServer::Respond> pending;
+  int ticks = 0;
+  ControlServer server(loop, path, [&](const std::string& cmd, const nlohmann::json&, ControlServer::Respond respond) {
+    if (cmd == "slow") pending.push_back(std::move(respond));
+    else respond(make_response(ResultCode::kOk, "at once"));
+  });
+  std::atomic<bool> done{false};
+  nlohmann::json slow, fast;
+  std::thread client([&] {
+    slow = call(path, make_request("slow"));
+    done = true;
+  });
+  // The loop goes on serving others while "slow" waits.
+  const auto limit = clock.now() + std::chrono::seconds(5);
+  while (pending.empty() && clock.now() < limit) loop.run_once(std::chrono::milliseconds(10));
+  ASSERT_EQ(pending.size(), 1u);
+  std::thread other([&] { fast = call(path, make_request("fast")); });
+  while (fast.is_null() && clock.now() < limit) {
+    loop.run_once(std::chrono::milliseconds(10));
+    ++ticks;
+  }
+  other.join();
+  EXPECT_EQ(fast["result_text"], "at once");
+  EXPECT_FALSE(done);
+  pending[0](make_response(ResultCode::kOk, "done later", {{"took", "a while"}}));
+  while (!done && clock.now() < limit) loop.run_once(std::chrono::milliseconds(10));
+  client.join();
+  EXPECT_EQ(slow["result_text"], "done later");
+  EXPECT_EQ(slow["data"]["took"], "a while");
+  EXPECT_GT(ticks, 0);
+}
+
+TEST(AsyncControlServer, LateAnswerToAClientThatLeftIsDropped) {
+  MonotonicClock clock;
+  EventLoop loop(clock);
+  const std::string path = "/tmp/vrrpd-ctl-async2-" + std::to_string(getpid()) + ".sock";
+  std::vector<ControlServer::Respond> pending;
+  ControlServer server(loop, path, [&](const std::string&, const nlohmann::json&, ControlServer::Respond respond) {
+    pending.push_back(std::move(respond));
+  });
+  std::thread client([&] {
+    try {
+      call(path, make_request("slow"), std::chrono::milliseconds(200));
+    } catch (const std::runtime_error&) {
+      // expected: the client gives up and closes
+    }
+  });
+  const auto limit = clock.now() + std::chrono::seconds(3);
+  while (clock.now() < limit && (pending.empty() || clock.now() < limit - std::chrono::milliseconds(2500)))
+    loop.run_once(std::chrono::milliseconds(10));
+  client.join();
+  for (int i = 0; i < 10; ++i) loop.run_once(std::chrono::milliseconds(10));  // sees the hang-up
+  ASSERT_EQ(pending.size(), 1u);
+  pending[0](make_response(ResultCode::kOk, "nobody listens"));  // must not crash or write anywhere
+  loop.run_once(std::chrono::milliseconds(10));
+  SUCCEED();
+}
+
 TEST(ControlClient, ExplainsMissingDaemon) {
   try {
     call("/tmp/vrrpd-no-such-socket.sock", make_request("status"));
