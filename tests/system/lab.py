@@ -62,6 +62,12 @@ class Host:
     def run(self, *args, check=True, timeout=30):
         return sh("ip", "netns", "exec", self.ns, *args, check=check, timeout=timeout)
 
+    def in_daemon(self, *args, check=True, timeout=60):
+        """Runs a command in vrrpd's network and mount namespaces. `ip netns
+        exec` gives every process its own mount namespace, so the file systems
+        vrrpd mounts are visible only from inside its own."""
+        return sh("nsenter", "-t", str(self.vrrpd.pid), "-m", "-n", "--", *args, check=check, timeout=timeout)
+
     def popen(self, *args, **kw):
         log = open(os.path.join(self.dir, os.path.basename(args[0]) + ".%d.log" % len(self.procs)), "w")
         p = subprocess.Popen(["ip", "netns", "exec", self.ns] + list(args), stdout=log,
@@ -213,6 +219,7 @@ class Lab:
     def close(self):
         for h in self.hosts:
             h.close()
+        self._release_volumes()
         for ns in reversed(self._namespaces):
             sh("ip", "netns", "del", ns, check=False)
         self._namespaces = []
@@ -220,6 +227,25 @@ class Lab:
             print("lab files kept in", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _release_volumes(self):
+        """Safety net after the daemons are gone: mounts under the lab's
+        directory (in this mount namespace) and loop devices whose backing
+        file is under it, as left by a daemon killed with SIGKILL."""
+        with open("/proc/self/mounts") as f:
+            points = [l.split()[1].replace("\\040", " ") for l in f]
+        for p in reversed(points):
+            if p.startswith(self.dir + "/"):
+                sh("umount", "-l", p, check=False)
+        for dev in os.listdir("/sys/block"):
+            backing = os.path.join("/sys/block", dev, "loop", "backing_file")
+            try:
+                with open(backing) as f:
+                    path = f.read().strip()
+            except OSError:
+                continue
+            if path.startswith(self.dir + "/"):
+                sh("losetup", "-d", "/dev/" + dev, check=False)
 
     def __enter__(self):
         return self

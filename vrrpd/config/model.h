@@ -246,6 +246,7 @@ struct Global {
   std::string notify_group;                      // group for the above (empty: the user's group)
   std::chrono::milliseconds notify_timeout{10000};  // kill a notify program after this
   std::string control_socket;                    // empty: the built-in default path
+  std::string runtime_dir = "/run/vrrpd";         // replication exports and device links: DIR/NAME/{fuse,dev}
   std::string journal_file;                      // event journal as JSON lines (empty: memory only)
   long journal_capacity = 10000;                 // events kept in memory for vrrpctl events
   GarpSettings garp;                             // defaults for every instance

@@ -303,6 +303,7 @@ class NativeParser {
                    {"notify_timeout_ms", set_ms(g.notify_timeout, g.keys)},
                    {"control_socket", set_string(g.control_socket, g.keys)},
                    {"journal_file", set_string(g.journal_file, g.keys)},
+                   {"runtime_dir", set_string(g.runtime_dir, g.keys)},
                    {"journal_capacity", set_long(g.journal_capacity, g.keys)}};
     add_garp_keys(table, g.garp, g.keys);
     each_key(s, "global", table);

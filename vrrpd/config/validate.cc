@@ -229,6 +229,8 @@ class Validator {
     check_garp(g.garp, g.keys, g.where, nullptr);
     check_range(g.keys, g.where, "journal_capacity", g.journal_capacity, kJournalCapacityMin,
                 kJournalCapacityMax);
+    if (g.runtime_dir.empty() || g.runtime_dir[0] != '/')
+      key_issue(g.keys, g.where, "runtime_dir", quoted(g.runtime_dir), "not an absolute path; valid: e.g. /run/vrrpd");
     if (g.keys.has("journal_file") && (g.journal_file.empty() || g.journal_file[0] != '/'))
       key_issue(g.keys, g.where, "journal_file", quoted(g.journal_file),
                 "not an absolute path; valid: e.g. /var/lib/vrrpd/events.jsonl");

@@ -26,6 +26,11 @@ void usage(std::FILE* out) {
                "  events [--since T] [--limit N] [--json]\n"
                "                                  the node's event journal, oldest first; T: 15m, 2h,\n"
                "                                  04:27, '2026-11-30 04:27:26' (local) or ...Z (UTC)\n"
+               "  replication status [NAME] [--json]\n"
+               "                                  replicated volumes: role, disk, peer, connection,\n"
+               "                                  out-of-sync, resync progress, I/O errors, traffic\n"
+               "  replication OP NAME [--force]   OP: create-md, up, down, primary (--force), secondary,\n"
+               "                                  connect, disconnect, invalidate, verify, mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -116,6 +121,47 @@ void print_events(const json& data) {
                 data["file_lines_dropped"].get<unsigned long long>());
 }
 
+std::string kib(unsigned long long k) {
+  char buf[32];
+  if (k >= 1024ull * 1024) std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(k) / (1024.0 * 1024));
+  else if (k >= 1024) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(k) / 1024);
+  else std::snprintf(buf, sizeof buf, "%llu KiB", k);
+  return buf;
+}
+
+void print_replication(const json& data) {
+  std::printf("%-10s %-9s %-12s %-9s %-12s %-13s %-12s %10s %s\n", "RESOURCE", "ROLE", "DISK", "PEER", "PEER DISK",
+              "CONNECTION", "REPLICATION", "OUT-SYNC", "DEVICE");
+  for (const auto& r : data["resources"]) {
+    std::string device = r["device_link"].get<std::string>();
+    if (!device.empty()) device += " -> " + r["device"].get<std::string>();
+    if (r["mounted"].get<bool>()) device += " on " + r["mount_point"].get<std::string>();
+    if (!r["up"].get<bool>()) device = "(down)";
+    std::printf("%-10s %-9s %-12s %-9s %-12s %-13s %-12s %10s %s\n", r["name"].get<std::string>().c_str(),
+                r["role"].get<std::string>().c_str(), r["disk"].get<std::string>().c_str(),
+                r["peer_role"].get<std::string>().c_str(), r["peer_disk"].get<std::string>().c_str(),
+                r["connection"].get<std::string>().c_str(), r["replication"].get<std::string>().c_str(),
+                kib(r["out_of_sync_kib"].get<unsigned long long>()).c_str(), device.c_str());
+    const auto total = r["resync_total_kib"].get<unsigned long long>();
+    if (!r["resync_eta_s"].is_null() && total > 0)
+      std::printf("  resync: %s of %s done (%.0f%%), about %llu s left\n",
+                  kib(r["resync_done_kib"].get<unsigned long long>()).c_str(), kib(total).c_str(),
+                  100.0 * static_cast<double>(r["resync_done_kib"].get<unsigned long long>()) / static_cast<double>(total),
+                  r["resync_eta_s"].get<unsigned long long>());
+    std::printf("  sent %s, received %s, written %s, I/O errors %llu%s%s\n",
+                kib(r["sent_kib"].get<unsigned long long>()).c_str(),
+                kib(r["received_kib"].get<unsigned long long>()).c_str(),
+                kib(r["written_kib"].get<unsigned long long>()).c_str(), r["io_errors"].get<unsigned long long>(),
+                r["peer"].get<std::string>().empty() ? "" : (", peer " + r["peer"].get<std::string>()).c_str(), "");
+    if (r["split_brain"].get<bool>())
+      std::printf("  SPLIT BRAIN: %s\n", r["split_brain_text"].get<std::string>().c_str());
+    if (!r["problem"].get<std::string>().empty())
+      std::printf("  problem: %s\n", r["problem"].get<std::string>().c_str());
+    else if (!r["last_error"].get<std::string>().empty())
+      std::printf("  last error: %s\n", r["last_error"].get<std::string>().c_str());
+  }
+}
+
 void print_show(const json& i) {
   for (const auto& [k, v] : i.items()) {
     if (k == "stats" || k == "last_transition") continue;
@@ -142,6 +188,7 @@ int main(int argc, char** argv) {
   std::string socket_path = vrrpd::control::kDefaultSocketPath;
   std::vector<std::string> args;
   bool as_json = false;
+  bool force = false;
   std::string since, limit;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -153,6 +200,8 @@ int main(int argc, char** argv) {
       limit = argv[++i];
     } else if (a == "--json") {
       as_json = true;
+    } else if (a == "--force") {
+      force = true;
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
       return 0;
@@ -164,8 +213,11 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
-  const std::string cmd = args[0];
+  std::string cmd = args[0];
   json req_args = json::object();
+  // Replication operations may take a while (a promotion attaches a loop
+  // device, an unmount waits for a busy file system).
+  auto timeout = std::chrono::milliseconds(5000);
   auto need = [&](std::size_t n) {
     if (args.size() != n + 1) {
       std::fprintf(stderr, "vrrpctl: %s takes %zu argument(s)\n", cmd.c_str(), n);
@@ -175,6 +227,25 @@ int main(int argc, char** argv) {
   };
   if (cmd == "status" || cmd == "stats" || cmd == "reload" || cmd == "checks") {
     need(0);
+  } else if (cmd == "replication") {
+    if (args.size() >= 2 && args[1] == "status") {
+      if (args.size() > 3) {
+        std::fprintf(stderr, "vrrpctl: replication status takes at most one resource name\n");
+        return 2;
+      }
+      if (args.size() == 3) req_args["resource"] = args[2];
+      cmd = "replication-status";
+    } else {
+      if (args.size() != 3) {
+        std::fprintf(stderr, "vrrpctl: replication takes an operation and a resource name\n");
+        usage(stderr);
+        return 2;
+      }
+      req_args["op"] = args[1];
+      req_args["resource"] = args[2];
+      if (force) req_args["force"] = true;
+      timeout = std::chrono::milliseconds(300000);
+    }
   } else if (cmd == "events") {
     need(0);
     if (!since.empty()) {
@@ -225,7 +296,7 @@ int main(int argc, char** argv) {
 
   json resp;
   try {
-    resp = vrrpd::control::call(socket_path, vrrpd::control::make_request(cmd, req_args));
+    resp = vrrpd::control::call(socket_path, vrrpd::control::make_request(cmd, req_args), timeout);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vrrpctl: %s\n", e.what());
     return 3;
@@ -244,6 +315,7 @@ int main(int argc, char** argv) {
   else if (cmd == "stats") print_stats(resp["data"]);
   else if (cmd == "checks") print_checks(resp["data"]);
   else if (cmd == "events") print_events(resp["data"]);
+  else if (cmd == "replication-status") print_replication(resp["data"]);
   else std::printf("%s\n", resp.value("result_text", std::string("ok")).c_str());
   return 0;
 }

@@ -74,18 +74,36 @@ int Daemon::run() {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   control_ = std::make_unique<control::ControlServer>(
-      loop_, path, [this](const std::string& c, const nlohmann::json& a) { return handle_command(c, a); });
+      loop_, path,
+      control::ControlServer::AsyncHandler(
+          [this](const std::string& c, const nlohmann::json& a, control::ControlServer::Respond respond) {
+            dispatch_command(c, a, std::move(respond));
+          }));
   for (const auto& w : config_.warnings) log::warning(w.where.to_string() + ": " + w.message);
-  // The replication engine (replication/) is a library today; the daemon
-  // does not run it yet. Say so rather than look as if the volume were mirrored.
-  for (const auto& r : config_.resources)
-    log::warning(r.where.to_string() + ": resource '" + r.name +
-                 "' is not replicated: this build does not run replication resources yet");
+  if (!config_.resources.empty()) {
+    replication_ = std::make_unique<ReplicationService>(
+        config_.global.runtime_dir,
+        [this](const std::string& resource, const std::string& what, const std::string& text, nlohmann::json detail) {
+          // On a replication thread: the journal lives on this loop.
+          loop_.post([this, resource, what, text, detail = std::move(detail)]() mutable {
+            journal_.record("replication", resource, what, text, std::move(detail));
+          });
+        });
+    replication_->start(config_.resources);
+  }
   init_check_status(config_.checks, {});
   checks_ = std::make_unique<checkers::CheckerService>(
-      run_options(config_.global), [this](checkers::CheckStatus st, bool changed) {
+      run_options(config_.global),
+      [this](checkers::CheckStatus st, bool changed) {
         // On the checker thread: hand the result to the VRRP loop.
         loop_.post([this, st = std::move(st), changed] { on_check_status(st, changed); });
+      },
+      [this](const std::string& resource) -> std::optional<replication::ResourceStatus> {
+        // On the checker thread; views() takes the service's own lock.
+        if (!replication_) return std::nullopt;
+        auto v = replication_->view(resource);
+        if (!v || !v->up) return std::nullopt;
+        return v->status;
       });
   checks_->start(config_.checks);
   // First in the journal, before the instances' INIT -> BACKUP.
@@ -136,6 +154,8 @@ void Daemon::shutdown_all() {
     loop_.run_once(std::chrono::milliseconds(50));
   programs_.shutdown(std::chrono::seconds(2));
   instances_.clear();
+  // VIPs are gone; now the data: unmount, demote, disconnect, detach.
+  if (replication_) replication_->stop();
 }
 
 std::unique_ptr<Instance> Daemon::make_instance(const config::Instance& cfg) {
@@ -414,6 +434,69 @@ std::string Daemon::reload() {
   return "";
 }
 
+void Daemon::dispatch_command(const std::string& command, const nlohmann::json& args,
+                              control::ControlServer::Respond respond) {
+  if (command != "replication") return respond(handle_command(command, args));
+  // {"resource": NAME, "op": "primary", "force": false}: runs on the
+  // replication threads; the answer comes back to this loop.
+  if (!args.contains("resource") || !args["resource"].is_string() || !args.contains("op") || !args["op"].is_string())
+    return respond(make_response(ResultCode::kBadArguments, "replication needs \"resource\" and \"op\" strings"));
+  const std::string name = args["resource"].get<std::string>(), op = args["op"].get<std::string>();
+  if (!replication_ || !replication_->has(name))
+    return respond(make_response(ResultCode::kNotFound, "no replication resource named '" + name + "'"));
+  const bool force = args.value("force", false);
+  journal_.record("replication", name, "command", "vrrpctl replication " + op + (force ? " --force " : " ") + name);
+  replication_->command(name, op, force, [this, respond, name, op](bool ok, std::string text) {
+    loop_.post([this, respond, name, op, ok, text = std::move(text)] {
+      if (!ok) journal_.record("replication", name, "command-failed", op + " failed: " + text);
+      respond(make_response(ok ? ResultCode::kOk : ResultCode::kError, text));
+    });
+  });
+}
+
+nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
+  nlohmann::json list = nlohmann::json::array();
+  const std::string only = args.value("resource", std::string());
+  if (!only.empty() && (!replication_ || !replication_->has(only)))
+    return make_response(ResultCode::kNotFound, "no replication resource named '" + only + "'");
+  for (const auto& v : replication_ ? replication_->views() : std::vector<ReplicationService::View>{}) {
+    if (!only.empty() && v.name != only) continue;
+    const auto& s = v.status;
+    // Seconds left at the configured rate, from what is still out of sync.
+    nlohmann::json eta = nullptr;
+    if ((s.replication == replication::ReplicationState::kSyncSource ||
+         s.replication == replication::ReplicationState::kSyncTarget) && s.resync_rate_limit > 0)
+      eta = s.out_of_sync_bytes / s.resync_rate_limit;
+    list.push_back({{"name", v.name},
+                    {"up", v.up},
+                    {"role", replication::to_string(s.role)},
+                    {"disk", replication::to_string(s.disk)},
+                    {"peer_role", replication::to_string(s.peer_role)},
+                    {"peer_disk", replication::to_string(s.peer_disk)},
+                    {"connection", replication::to_string(s.connection)},
+                    {"replication", replication::to_string(s.replication)},
+                    {"peer", s.peer},
+                    {"size_kib", s.size_bytes / 1024},
+                    {"out_of_sync_kib", s.out_of_sync_bytes / 1024},
+                    {"resync_total_kib", s.resync_total_bytes / 1024},
+                    {"resync_done_kib", s.resync_done_bytes / 1024},
+                    {"resync_eta_s", eta},
+                    {"io_errors", s.io_errors},
+                    {"sent_kib", s.sent_bytes / 1024},
+                    {"received_kib", s.received_bytes / 1024},
+                    {"written_kib", s.written_bytes / 1024},
+                    {"split_brain", s.split_brain},
+                    {"split_brain_text", s.split_brain_text},
+                    {"last_error", s.last_error},
+                    {"device", v.device},
+                    {"device_link", v.device_link},
+                    {"mount_point", v.mount_point},
+                    {"mounted", v.mounted},
+                    {"problem", v.problem}});
+  }
+  return make_response(ResultCode::kOk, "", {{"resources", list}});
+}
+
 nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann::json& args) {
   auto instance_arg = [&]() -> Instance* {
     if (!args.contains("instance") || !args["instance"].is_string()) return nullptr;
@@ -484,6 +567,7 @@ nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann
     log::notice("VRRP_Instance(" + i->name() + ") maintenance " + (on ? "on" : "off") + " by vrrpctl");
     return make_response(ResultCode::kOk, i->name() + " maintenance " + (on ? "on" : "off"));
   }
+  if (command == "replication-status") return replication_status(args);
   if (command == "events") {
     // since_ms: wall-clock milliseconds since the epoch (vrrpctl parses --since).
     std::optional<notify::WallTime> since;

@@ -15,6 +15,7 @@
 #include "vrrpd/config/config.h"
 #include "vrrpd/control/control_server.h"
 #include "vrrpd/daemon/instance.h"
+#include "vrrpd/daemon/replication_service.h"
 #include "vrrpd/net/address_manager.h"
 #include "vrrpd/net/garp.h"
 #include "vrrpd/net/link_monitor.h"
@@ -66,7 +67,10 @@ class Daemon {
   Instance* find_instance(const std::string& name);
 
   // --- control socket ---
+  // Commands that finish later (replication) answer through `respond`.
+  void dispatch_command(const std::string& command, const nlohmann::json& args, control::ControlServer::Respond respond);
   nlohmann::json handle_command(const std::string& command, const nlohmann::json& args);
+  nlohmann::json replication_status(const nlohmann::json& args);
 
   DaemonOptions opts_;
   config::Config config_;
@@ -78,6 +82,7 @@ class Daemon {
   notify::ProgramRunner programs_;
   notify::StateNotifier notifier_;
   notify::EventJournal journal_;  // the node's incident timeline (vrrpctl events)
+  std::unique_ptr<ReplicationService> replication_;  // only with resources configured
   std::unique_ptr<checkers::CheckerService> checks_;
   std::map<std::string, checkers::CheckStatus> check_status_;  // by check name; VRRP thread only
   std::unique_ptr<control::ControlServer> control_;

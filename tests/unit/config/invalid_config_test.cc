@@ -107,6 +107,8 @@ TEST(InvalidNative, NotAConfigAtAll) { expectInvalid(kNative, "<html>\n</html>\n
 TEST(InvalidGlobal, JournalCapacityTooSmall) { expectInvalid(kNative, "global = {\n journal_capacity = 99; };", 2, "journal_capacity = 99: out of range; valid: 100..1000000"); }
 TEST(InvalidGlobal, JournalFileRelative) { expectInvalid(kNative, "global = {\n journal_file = \"events.jsonl\"; };", 2, "journal_file = \"events.jsonl\": not an absolute path; valid: e.g. /var/lib/vrrpd/events.jsonl"); }
 
+TEST(InvalidGlobal, RuntimeDirRelative) { expectInvalid(kNative, "global = {\n runtime_dir = \"run\"; };", 2, "runtime_dir = \"run\": not an absolute path; valid: e.g. /run/vrrpd"); }
+
 // ---- health checks ----
 
 // Line 1: the list; line 2: check "c" of `kind` with its required keys;

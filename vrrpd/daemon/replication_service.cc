@@ -1,0 +1,512 @@
+#include "vrrpd/daemon/replication_service.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <future>
+
+#include "replication/fuse_export.h"
+#include "replication/loop_device.h"
+#include "replication/metadata.h"
+#include "replication/mounter.h"
+#include "replication/resource.h"
+#include "replication/storage.h"
+#include "replication/tcp_transport.h"
+#include "vrrpd/base/log.h"
+
+namespace vrrpd {
+
+using replication::CommandResult;
+using replication::Role;
+
+namespace {
+
+constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
+// How long an unmount waits for the file system to become idle before it
+// reports who holds it (the failover orchestration will make this a setting).
+constexpr auto kUnmountGrace = std::chrono::seconds(5);
+
+replication::SplitBrainPolicy split_brain_policy(const config::Resource& r) {
+  using namespace replication;
+  SplitBrainPolicy p;
+  static const std::map<std::string, AfterSb0Pri> k0{
+      {"disconnect", AfterSb0Pri::kDisconnect},
+      {"discard-younger-primary", AfterSb0Pri::kDiscardYoungerPrimary},
+      {"discard-older-primary", AfterSb0Pri::kDiscardOlderPrimary},
+      {"discard-zero-changes", AfterSb0Pri::kDiscardZeroChanges},
+      {"discard-least-changes", AfterSb0Pri::kDiscardLeastChanges}};
+  static const std::map<std::string, AfterSb1Pri> k1{{"disconnect", AfterSb1Pri::kDisconnect},
+                                                     {"consensus", AfterSb1Pri::kConsensus},
+                                                     {"discard-secondary", AfterSb1Pri::kDiscardSecondary}};
+  // The validator only lets known names through.
+  p.after_sb_0pri = k0.at(r.after_sb_0pri);
+  p.after_sb_1pri = k1.at(r.after_sb_1pri);
+  p.after_sb_2pri = AfterSb2Pri::kDisconnect;
+  return p;
+}
+
+replication::TcpEndpoint endpoint(const IpAddress& a, long port) {
+  return {a, static_cast<uint16_t>(port)};
+}
+
+// Bytes an external metadata file needs for `data_size` bytes of data:
+// two superblock slots, the activity-log ring and the bitmap, in 4 KiB units.
+uint64_t external_metadata_bytes(uint64_t data_size) {
+  using namespace replication;
+  return 2 * kSuperblockSlotSize + uint64_t{kDefaultAlSlots} * kAlTransactionSize +
+         bitmap_bytes_for(data_size) + kBlockSize;
+}
+
+}  // namespace
+
+struct ReplicationService::Runtime {
+  config::Resource cfg;
+  // Engine thread.
+  std::unique_ptr<replication::FileStorage> data;
+  std::unique_ptr<replication::FileStorage> md;  // external metadata only
+  std::unique_ptr<replication::Resource> resource;
+  std::unique_ptr<replication::TcpConnector> connector;
+  bool attached = false;
+  replication::ResourceStatus last_status;  // for change events
+  bool have_last_status = false;
+  // Ops thread.
+  std::unique_ptr<replication::FuseExport> exported;
+  std::unique_ptr<replication::LoopDevice> loop;
+  bool mounted = false;
+  replication::SystemMounter mounter;
+
+  std::string dir(const std::string& run_dir) const { return run_dir + "/" + cfg.name; }
+};
+
+ReplicationService::ReplicationService(std::string run_dir, EventSink sink)
+    : run_dir_(std::move(run_dir)), sink_(std::move(sink)), engine_loop_(clock_) {}
+
+ReplicationService::~ReplicationService() { stop(); }
+
+void ReplicationService::start(const std::vector<config::Resource>& resources) {
+  for (const auto& r : resources) {
+    auto rt = std::make_unique<Runtime>();
+    rt->cfg = r;
+    View v;
+    v.name = r.name;
+    v.mount_point = r.mount_point;
+    v.problem = "starting";
+    views_[r.name] = v;
+    runtimes_[r.name] = std::move(rt);
+  }
+  started_ = true;
+  refresh_timer_ = std::make_unique<Timer>(engine_loop_, [this] {
+    refresh();
+    refresh_timer_->arm_in(kRefreshInterval);
+  });
+  refresh_timer_->arm_in(kRefreshInterval);
+  engine_thread_ = std::thread([this] { engine_main(); });
+  ops_thread_ = std::thread([this] { ops_main(); });
+  for (auto& [name, rt] : runtimes_) {
+    command(name, "up", false, [name = name](bool ok, const std::string& text) {
+      if (!ok) log::warning("replication " + name + ": not up: " + text);
+    });
+  }
+}
+
+void ReplicationService::stop() {
+  if (!started_) return;
+  started_ = false;
+  // Every resource down in order, one at a time; each waits for the last.
+  for (auto& [name, rt] : runtimes_) {
+    std::promise<std::string> finished;
+    Runtime* r = rt.get();
+    // Demote (unmount, detach the loop device), stop the export even if
+    // that failed (the process is leaving; the FUSE connection is aborted),
+    // then disconnect and detach the disk. Best effort, each step logged.
+    ops_post([this, r, &finished] {
+      ops_secondary(*r, [this, r, &finished](bool, const std::string& demoted) {
+        ops_post([this, r, &finished, demoted] {
+          r->loop.reset();
+          r->exported.reset();
+          engine_loop_.post([this, r, &finished, demoted] {
+            engine_down(*r, [&finished, demoted](bool, const std::string& t) { finished.set_value(demoted + "; " + t); });
+          });
+        });
+      });
+    });
+    log::info("replication " + name + ": stopped: " + finished.get_future().get());
+  }
+  engine_loop_.post([this] { refresh_timer_.reset(); });
+  engine_loop_.stop();
+  if (engine_thread_.joinable()) engine_thread_.join();
+  {
+    std::lock_guard lock(ops_mutex_);
+    ops_stopping_ = true;
+  }
+  ops_wake_.notify_all();
+  if (ops_thread_.joinable()) ops_thread_.join();
+}
+
+void ReplicationService::engine_main() { engine_loop_.run(); }
+
+void ReplicationService::ops_post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(ops_mutex_);
+    ops_queue_.push_back(std::move(fn));
+  }
+  ops_wake_.notify_one();
+}
+
+void ReplicationService::ops_main() {
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::unique_lock lock(ops_mutex_);
+      ops_wake_.wait(lock, [this] { return ops_stopping_ || !ops_queue_.empty(); });
+      if (ops_queue_.empty()) return;
+      fn = std::move(ops_queue_.front());
+      ops_queue_.pop_front();
+    }
+    fn();
+  }
+}
+
+ReplicationService::Runtime* ReplicationService::find(const std::string& name) {
+  auto it = runtimes_.find(name);
+  return it == runtimes_.end() ? nullptr : it->second.get();
+}
+
+bool ReplicationService::has(const std::string& name) const { return runtimes_.count(name) != 0; }
+
+std::vector<ReplicationService::View> ReplicationService::views() const {
+  std::lock_guard lock(views_mutex_);
+  std::vector<View> out;
+  for (const auto& [name, v] : views_) out.push_back(v);
+  return out;
+}
+
+std::optional<ReplicationService::View> ReplicationService::view(const std::string& name) const {
+  std::lock_guard lock(views_mutex_);
+  auto it = views_.find(name);
+  if (it == views_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ReplicationService::emit(const std::string& resource, const std::string& what, const std::string& text,
+                              nlohmann::json detail) {
+  log::notice("replication " + resource + ": " + text);
+  if (sink_) sink_(resource, what, text, std::move(detail));
+}
+
+// ---- status (engine thread) ----
+
+void ReplicationService::publish(Runtime& rt) {
+  std::lock_guard lock(views_mutex_);
+  View& v = views_[rt.cfg.name];
+  v.up = rt.attached;
+  if (rt.resource) v.status = rt.resource->status();
+  else v.status = replication::ResourceStatus{.name = rt.cfg.name};
+}
+
+void ReplicationService::refresh() {
+  for (auto& [name, rt] : runtimes_) {
+    if (!rt->resource) {
+      publish(*rt);
+      continue;
+    }
+    replication::ResourceStatus now = rt->resource->status();
+    if (rt->have_last_status) {
+      const auto& was = rt->last_status;
+      auto change = [&](const char* what, const std::string& from, const std::string& to) {
+        if (from != to) emit(name, what, std::string(what) + " " + from + " -> " + to, {{"from", from}, {"to", to}});
+      };
+      change("role", replication::to_string(was.role), replication::to_string(now.role));
+      change("disk", replication::to_string(was.disk), replication::to_string(now.disk));
+      change("connection", replication::to_string(was.connection), replication::to_string(now.connection));
+      change("replication", replication::to_string(was.replication), replication::to_string(now.replication));
+      change("peer-disk", replication::to_string(was.peer_disk), replication::to_string(now.peer_disk));
+      if (now.split_brain && !was.split_brain)
+        emit(name, "split-brain", "split brain: " + now.split_brain_text, {{"text", now.split_brain_text}});
+    }
+    rt->last_status = now;
+    rt->have_last_status = true;
+    publish(*rt);
+  }
+}
+
+// ---- commands ----
+
+void ReplicationService::command(const std::string& name, const std::string& op, bool force, Done done) {
+  Runtime* rt = find(name);
+  if (rt == nullptr) return done(false, "no replication resource named '" + name + "'");
+  auto failed_view = [this, name](Done d) {
+    return [this, name, d](bool ok, std::string text) {
+      {
+        std::lock_guard lock(views_mutex_);
+        views_[name].problem = ok ? "" : text;
+      }
+      d(ok, std::move(text));
+    };
+  };
+  done = failed_view(std::move(done));
+  auto on_engine = [this](std::function<void()> fn) { engine_loop_.post(std::move(fn)); };
+  auto engine_result = [this, rt](const CommandResult& r, const std::string& ok_text, Done d) {
+    refresh();  // change events now, not at the next tick
+    if (r.ok()) d(true, ok_text);
+    else d(false, r.error());
+  };
+  if (op == "create-md") return on_engine([this, rt, done] { engine_create_md(*rt, done); });
+  if (op == "up") return on_engine([this, rt, done] { engine_up(*rt, done); });
+  if (op == "down") return ops_post([this, rt, done] { ops_down(*rt, done); });
+  if (op == "primary") return on_engine([this, rt, force, done] { engine_primary(*rt, force, done); });
+  if (op == "secondary") return ops_post([this, rt, done] { ops_secondary(*rt, done); });
+  if (op == "mount") return ops_post([this, rt, done] { ops_mount(*rt, done); });
+  if (op == "umount") return ops_post([this, rt, done] { ops_umount(*rt, done); });
+  if (op == "connect")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource || !rt->connector) return done(false, "connect refused: the resource is down (vrrpctl replication up " + rt->cfg.name + ")");
+      engine_result(rt->resource->connect(*rt->connector), rt->cfg.name + " connecting to " + rt->cfg.peer_address->to_string(), done);
+    });
+  if (op == "disconnect")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource) return done(false, "disconnect refused: the resource is down");
+      engine_result(rt->resource->disconnect(), rt->cfg.name + " is StandAlone", done);
+    });
+  if (op == "invalidate")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource) return done(false, "invalidate refused: the resource is down");
+      engine_result(rt->resource->invalidate(), rt->cfg.name + ": local data invalidated; a full resync from the peer follows", done);
+    });
+  if (op == "verify") return done(false, "verify: online verify is not implemented yet");
+  done(false, "unknown replication operation '" + op +
+                  "'; valid: create-md, up, down, primary, secondary, connect, disconnect, invalidate, verify, mount, umount");
+}
+
+void ReplicationService::engine_create_md(Runtime& rt, Done done) {
+  if (rt.attached) return done(false, "create-md refused: " + rt.cfg.name + " is up (vrrpctl replication down " + rt.cfg.name + " first)");
+  rt.resource.reset();
+  auto data = replication::FileStorage::open(rt.cfg.device);
+  if (!data.ok()) return done(false, "create-md: " + data.error());
+  std::unique_ptr<replication::FileStorage> md;
+  if (rt.cfg.metadata != "internal") {
+    struct stat st{};
+    replication::Result<std::unique_ptr<replication::FileStorage>> opened =
+        stat(rt.cfg.metadata.c_str(), &st) == 0
+            ? replication::FileStorage::open(rt.cfg.metadata)
+            : replication::FileStorage::create(rt.cfg.metadata, external_metadata_bytes(data.value()->size()));
+    if (!opened.ok()) return done(false, "create-md: " + opened.error());
+    md = std::move(opened.value());
+  }
+  rt.data = std::move(data.value());
+  rt.md = std::move(md);
+  replication::ResourceOptions o;  // only what create-md reads
+  o.name = rt.cfg.name;
+  o.metadata_layout = rt.md ? replication::MetadataLayout::kExternal : replication::MetadataLayout::kInternal;
+  replication::Resource tmp(engine_loop_, o, *rt.data, rt.md.get());
+  CommandResult r = tmp.create_md();
+  if (!r.ok()) return done(false, r.error());
+  emit(rt.cfg.name, "create-md", "metadata created on " + (rt.md ? rt.cfg.metadata : rt.cfg.device));
+  done(true, "metadata created for " + rt.cfg.name + "; next: vrrpctl replication up " + rt.cfg.name);
+}
+
+void ReplicationService::engine_up(Runtime& rt, Done done) {
+  if (rt.attached) return done(true, rt.cfg.name + " is already up");
+  const auto& c = rt.cfg;
+  auto data = replication::FileStorage::open(c.device);
+  if (!data.ok()) return done(false, "up: " + data.error());
+  std::unique_ptr<replication::FileStorage> md;
+  if (c.metadata != "internal") {
+    auto m = replication::FileStorage::open(c.metadata);
+    if (!m.ok()) return done(false, "up: " + m.error() + " (run vrrpctl replication create-md " + c.name + ")");
+    md = std::move(m.value());
+  }
+  replication::ResourceOptions o;
+  o.name = c.name;
+  const auto local = endpoint(*c.address, c.port), peer = endpoint(*c.peer_address, c.peer_port);
+  // Node ids from the endpoints: both sides compute the same order.
+  o.node_id = local < peer ? 0 : 1;
+  o.peer_node_id = 1 - o.node_id;
+  o.node_name = local.to_string();
+  o.protocol = static_cast<replication::wire::ReplicationProtocol>(c.protocol[0]);
+  o.shared_secret = c.shared_secret;
+  o.split_brain = split_brain_policy(c);
+  o.metadata_layout = md ? replication::MetadataLayout::kExternal : replication::MetadataLayout::kInternal;
+  o.resync_rate = static_cast<uint64_t>(c.resync_rate_kib) * 1024;
+  o.ping_interval = c.ping_interval;
+  o.ping_timeout = c.ping_timeout;
+  o.timeout = c.timeout;
+  o.ko_count = static_cast<uint32_t>(c.ko_count);
+  rt.data = std::move(data.value());
+  rt.md = std::move(md);
+  rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
+  CommandResult attached = rt.resource->attach();
+  if (!attached.ok()) {
+    rt.resource.reset();
+    std::string hint = attached.error().find("magic") != std::string::npos
+                           ? " (no metadata yet? vrrpctl replication create-md " + c.name + ")"
+                           : "";
+    return done(false, attached.error() + hint);
+  }
+  rt.attached = true;
+  replication::TcpConnectorOptions co;
+  co.local = local;
+  co.peer = peer;
+  co.connect_interval = c.connect_interval;
+  co.connect_timeout = std::max<Duration>(c.connect_interval, std::chrono::seconds(1));
+  rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, co);
+  CommandResult connecting = rt.resource->connect(*rt.connector);
+  if (!connecting.ok()) log::warning("replication " + c.name + ": " + connecting.error());
+  refresh();
+  emit(c.name, "up", c.name + " attached (" + std::string(replication::to_string(rt.resource->status().disk)) + ")");
+  ops_post([this, &rt, done] { ops_export(rt, done); });
+}
+
+void ReplicationService::ops_export(Runtime& rt, Done done) {
+  replication::FuseExportOptions fo;
+  fo.mount_point = rt.dir(run_dir_) + "/fuse";
+  fo.name = rt.cfg.name;
+  auto exported = replication::FuseExport::start(*rt.resource, fo);
+  if (!exported.ok()) {
+    // Keep the replication running; only the local device is missing.
+    return done(false, rt.cfg.name + " is up but not exported: " + exported.error());
+  }
+  rt.exported = std::move(exported.value());
+  {
+    std::lock_guard lock(views_mutex_);
+    views_[rt.cfg.name].export_file = rt.exported->file_path();
+  }
+  done(true, rt.cfg.name + " is up");
+}
+
+void ReplicationService::ops_down(Runtime& rt, Done done) {
+  if (rt.loop) return done(false, "down refused: " + rt.cfg.name + " is Primary (vrrpctl replication secondary " + rt.cfg.name + " first)");
+  if (rt.exported) {
+    auto stopped = rt.exported->stop();
+    if (!stopped.ok()) return done(false, "down: " + stopped.error());
+    rt.exported.reset();
+    std::lock_guard lock(views_mutex_);
+    views_[rt.cfg.name].export_file.clear();
+  }
+  engine_loop_.post([this, &rt, done] { engine_down(rt, done); });
+}
+
+void ReplicationService::engine_down(Runtime& rt, Done done) {
+  if (!rt.resource) {
+    refresh();
+    return done(true, rt.cfg.name + " is down");
+  }
+  if (rt.resource->status().role == Role::kPrimary) {
+    CommandResult r = rt.resource->secondary();
+    if (!r.ok()) return done(false, "down: " + r.error());
+  }
+  (void)rt.resource->disconnect();  // StandAlone already is fine
+  CommandResult detached = rt.resource->detach();
+  if (!detached.ok()) return done(false, "down: " + detached.error());
+  rt.connector.reset();
+  rt.resource.reset();
+  rt.md.reset();
+  rt.data.reset();
+  rt.attached = false;
+  rt.have_last_status = false;
+  refresh();
+  emit(rt.cfg.name, "down", rt.cfg.name + " is down");
+  done(true, rt.cfg.name + " is down");
+}
+
+void ReplicationService::engine_primary(Runtime& rt, bool force, Done done) {
+  if (!rt.resource) return done(false, "primary refused: " + rt.cfg.name + " is down (vrrpctl replication up " + rt.cfg.name + ")");
+  CommandResult r = rt.resource->primary(force);
+  refresh();
+  if (!r.ok()) return done(false, r.error());
+  ops_post([this, &rt, done] { ops_attach_loop(rt, done); });
+}
+
+void ReplicationService::ops_attach_loop(Runtime& rt, Done done) {
+  auto demote = [this, &rt, done](const std::string& why) {
+    // Undo the promotion: a Primary without a device is of no use and
+    // blocks the peer.
+    engine_loop_.post([this, &rt, done, why] {
+      if (rt.resource) (void)rt.resource->secondary();
+      refresh();
+      done(false, why + "; " + rt.cfg.name + " stays Secondary");
+    });
+  };
+  if (rt.loop) return done(true, rt.cfg.name + " is Primary; device " + rt.loop->link_path() + " -> " + rt.loop->device_path());
+  if (!rt.exported) return demote("primary: " + rt.cfg.name + " is not exported (see vrrpctl replication status)");
+  replication::LoopAttachOptions lo;
+  lo.name = rt.cfg.name;
+  lo.link_path = rt.dir(run_dir_) + "/dev";
+  auto attached = replication::LoopDevice::attach(rt.exported->file_path(), lo);
+  if (!attached.ok()) return demote("primary: " + attached.error());
+  rt.loop = std::move(attached.value());
+  {
+    std::lock_guard lock(views_mutex_);
+    View& v = views_[rt.cfg.name];
+    v.device = rt.loop->device_path();
+    v.device_link = rt.loop->link_path();
+  }
+  emit(rt.cfg.name, "device", "device " + rt.loop->link_path() + " -> " + rt.loop->device_path(),
+       {{"device", rt.loop->device_path()}});
+  done(true, rt.cfg.name + " is Primary; device " + rt.loop->link_path() + " -> " + rt.loop->device_path());
+}
+
+void ReplicationService::ops_secondary(Runtime& rt, Done done) {
+  if (rt.mounted) {
+    replication::UnmountPolicy policy;
+    policy.grace = kUnmountGrace;
+    auto r = rt.mounter.unmount(rt.cfg.mount_point, policy);
+    if (!r.ok()) return done(false, "secondary refused: " + r.error());
+    rt.mounted = false;
+    std::lock_guard lock(views_mutex_);
+    views_[rt.cfg.name].mounted = false;
+  }
+  if (rt.loop) {
+    auto r = rt.loop->detach();
+    if (!r.ok()) return done(false, "secondary refused: " + r.error());
+    rt.loop.reset();
+    std::lock_guard lock(views_mutex_);
+    views_[rt.cfg.name].device.clear();
+    views_[rt.cfg.name].device_link.clear();
+  }
+  engine_loop_.post([this, &rt, done] {
+    if (!rt.resource) return done(true, rt.cfg.name + " is down");
+    CommandResult r = rt.resource->secondary();
+    refresh();
+    if (!r.ok()) return done(false, r.error());
+    done(true, rt.cfg.name + " is Secondary");
+  });
+}
+
+void ReplicationService::ops_mount(Runtime& rt, Done done) {
+  const auto& c = rt.cfg;
+  if (c.mount_point.empty()) return done(false, "mount: no mount_point configured for " + c.name);
+  if (rt.mounted) return done(true, c.name + " is mounted on " + c.mount_point);
+  if (!rt.loop) return done(false, "mount refused: " + c.name + " is not Primary (vrrpctl replication primary " + c.name + ")");
+  std::error_code ec;
+  std::filesystem::create_directories(c.mount_point, ec);
+  auto r = rt.mounter.mount(rt.loop->device_path(), c.mount_point, c.fs_type, c.mount_options);
+  if (!r.ok()) return done(false, "mount: " + r.error());
+  rt.mounted = true;
+  {
+    std::lock_guard lock(views_mutex_);
+    views_[c.name].mounted = true;
+  }
+  emit(c.name, "mount", c.fs_type + " on " + rt.loop->device_path() + " mounted at " + c.mount_point);
+  done(true, c.name + " mounted on " + c.mount_point);
+}
+
+void ReplicationService::ops_umount(Runtime& rt, Done done) {
+  const auto& c = rt.cfg;
+  if (c.mount_point.empty()) return done(false, "umount: no mount_point configured for " + c.name);
+  replication::UnmountPolicy policy;
+  policy.grace = kUnmountGrace;
+  auto r = rt.mounter.unmount(c.mount_point, policy);
+  if (!r.ok()) return done(false, "umount: " + r.error());
+  rt.mounted = false;
+  {
+    std::lock_guard lock(views_mutex_);
+    views_[c.name].mounted = false;
+  }
+  emit(c.name, "umount", c.mount_point + " unmounted");
+  done(true, c.mount_point + " unmounted");
+}
+
+}  // namespace vrrpd

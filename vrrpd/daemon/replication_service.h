@@ -1,0 +1,135 @@
+// ReplicationService: runs the configured replication resources inside the
+// daemon. Each resource gets its backing storage, a replication::Resource
+// (the engine), a TCP connector to the peer and, while up, a FUSE export of
+// the volume; while Primary a loop device on that export
+// (/run/vrrpd/NAME/dev) on which the file system is mounted.
+//
+// Threads (none of them is the VRRP loop, which only posts requests here):
+//   engine thread  one EventLoop that owns every Resource and connector:
+//                  replication I/O, handshakes, resync, keep-alive.
+//   ops thread     the blocking frontend work, one step at a time: FUSE
+//                  export start/stop, loop attach/detach, mount/umount. It
+//                  must not be the engine thread: mounting reads the volume
+//                  through FUSE, whose workers wait for the engine loop.
+//   FUSE workers   serve the kernel's requests (replication/fuse_export.*).
+// Command completions (Done) run on the engine or ops thread; the daemon
+// posts them back to its own loop.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "replication/status.h"
+#include "vrrpd/base/clock.h"
+#include "vrrpd/base/event_loop.h"
+#include "vrrpd/config/model.h"
+
+namespace vrrpd {
+
+class ReplicationService {
+ public:
+  // What vrrpctl and the replication health check see of one resource.
+  struct View {
+    std::string name;
+    bool up = false;                    // attached, connecting, exported
+    replication::ResourceStatus status;  // the engine's snapshot (while up)
+    std::string export_file;            // the FUSE file the loop device reads
+    std::string device;                 // /dev/loopN while Primary
+    std::string device_link;            // the stable path, e.g. /run/vrrpd/r0/dev
+    std::string mount_point;            // configured ("" if none)
+    bool mounted = false;
+    std::string problem;                // why it is not up, or the last command failure
+  };
+  // A completion: success and a text for the operator. Called once, on a
+  // service thread.
+  using Done = std::function<void(bool ok, std::string text)>;
+  // Replication events for the journal: resource, what ("role", "disk",
+  // "connection", "replication", "up", "down", "mount", ...), text, detail.
+  // Called on a service thread.
+  using EventSink =
+      std::function<void(const std::string& resource, const std::string& what, const std::string& text,
+                         nlohmann::json detail)>;
+
+  // `run_dir`: where each resource's export and device link live
+  // (RUN_DIR/NAME/fuse/dev, RUN_DIR/NAME/dev).
+  explicit ReplicationService(std::string run_dir, EventSink sink = {});
+  // stop() if still running.
+  ~ReplicationService();
+  ReplicationService(const ReplicationService&) = delete;
+  ReplicationService& operator=(const ReplicationService&) = delete;
+
+  // Starts the threads and brings every resource up (as `drbdadm up` would);
+  // a resource that cannot come up (no metadata yet, device missing) stays
+  // down with the reason in its View and the log.
+  void start(const std::vector<config::Resource>& resources);
+  // Orderly shutdown of every resource (unmount, detach the loop device,
+  // demote, disconnect, stop the export, detach the disk), then the threads.
+  // Blocks; call it after the VRRP loop has stopped.
+  void stop();
+
+  // Operations, as vrrpctl names them: "create-md", "up", "down", "primary"
+  // (force), "secondary", "connect", "disconnect", "invalidate", "verify",
+  // "mount", "umount". Unknown resource or op: done(false, ...) at once.
+  void command(const std::string& resource, const std::string& op, bool force, Done done);
+
+  std::vector<View> views() const;
+  std::optional<View> view(const std::string& name) const;
+  bool has(const std::string& name) const;
+
+ private:
+  struct Runtime;  // per resource; defined in the .cc
+
+  // Queues fn on the ops thread.
+  void ops_post(std::function<void()> fn);
+  void ops_main();
+  void engine_main();
+  // Engine thread: refreshes the status views, reports changes as events.
+  void refresh();
+  void publish(Runtime& rt);
+  void emit(const std::string& resource, const std::string& what, const std::string& text,
+            nlohmann::json detail = nlohmann::json::object());
+  Runtime* find(const std::string& name);
+
+  // The steps; each runs on the thread its name says and ends in `done`.
+  void engine_create_md(Runtime& rt, Done done);
+  void engine_up(Runtime& rt, Done done);
+  void ops_export(Runtime& rt, Done done);
+  void ops_down(Runtime& rt, Done done);
+  void engine_down(Runtime& rt, Done done);
+  void engine_primary(Runtime& rt, bool force, Done done);
+  void ops_attach_loop(Runtime& rt, Done done);
+  void ops_secondary(Runtime& rt, Done done);
+  void ops_mount(Runtime& rt, Done done);
+  void ops_umount(Runtime& rt, Done done);
+
+  const std::string run_dir_;
+  const EventSink sink_;
+  MonotonicClock clock_;
+  EventLoop engine_loop_;
+  std::unique_ptr<Timer> refresh_timer_;  // engine thread
+  std::map<std::string, std::unique_ptr<Runtime>> runtimes_;  // fixed after start()
+
+  mutable std::mutex views_mutex_;  // guards views_
+  std::map<std::string, View> views_;
+
+  std::mutex ops_mutex_;  // guards ops_queue_ and ops_stopping_
+  std::condition_variable ops_wake_;
+  std::deque<std::function<void()>> ops_queue_;
+  bool ops_stopping_ = false;
+
+  bool started_ = false;
+  std::thread engine_thread_;
+  std::thread ops_thread_;
+};
+
+}  // namespace vrrpd
