@@ -73,7 +73,13 @@ void mark_io_flusher() {
   thread_local bool marked = false;
   if (marked) return;
   marked = true;
-  if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0) log::debug("fuse: PR_SET_IO_FLUSHER: " + std::string(std::strerror(errno)));
+  if (::prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0) return;
+  const int e = errno;
+  static std::once_flag warned;  // once per process, not per worker
+  std::call_once(warned, [e] {
+    log::warning(std::string("FUSE workers not marked PR_SET_IO_FLUSHER (") + std::strerror(e) +
+                 "; needs CAP_SYS_RESOURCE): under heavy memory pressure the loop device can stall");
+  });
 }
 
 // Polls `done` every 10 ms for up to `limit`; returns its last answer.
