@@ -74,6 +74,7 @@ void Resource::publish_local_state() {
 // ---- metadata ----
 
 IoStatus Resource::persist_superblock() {
+  if (!data_) return {};  // Diskless: nothing to record it on
   IoStatus s = write_superblock(md_storage(), sb_);
   if (!s.ok()) {
     ++io_errors_;
@@ -83,7 +84,7 @@ IoStatus Resource::persist_superblock() {
 }
 
 IoStatus Resource::persist_bitmap() {
-  if (!bitmap_) return {};
+  if (!bitmap_ || !data_) return {};
   IoStatus s = bitmap_->flush_dirty_pages(md_storage(), sb_.bitmap_offset);
   if (!s.ok()) {
     ++io_errors_;
@@ -173,6 +174,7 @@ CommandResult Resource::detach() {
   al_.reset();
   bitmap_.reset();
   data_.reset();
+  sb_ = Superblock{};
   published_size_ = 0;
   set_disk(DiskState::kDiskless, "detach");
   return Ok{};
@@ -263,7 +265,7 @@ ResourceStatus Resource::status() const {
   s.connection = connection_;
   s.replication = replication_;
   if (conn_ && phase_ == Phase::kRunning) s.peer = conn_->peer_description();
-  s.size_bytes = disk_ == DiskState::kDiskless ? 0 : sb_.data_size;
+  s.size_bytes = sb_.data_size;  // kept by a Primary that detached after a disk error
   s.out_of_sync_bytes = bitmap_ ? bitmap_->out_of_sync_bytes() : 0;
   s.resync_total_bytes = resync_total_bytes_;
   s.resync_done_bytes = resync_done_bytes_;

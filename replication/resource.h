@@ -227,6 +227,11 @@ class Resource final : public Volume {
   void start_blocked_writes();
   // Returns false if the request must wait (activity log busy).
   bool start_write(uint64_t id);
+  enum class LocalWrite { kWritten, kWaitForActivityLog, kFailed, kDetached };
+  // AL, sector widening and the local write of a started request. kFailed:
+  // the caller has its error already; kDetached: the disk is gone, only the
+  // peer can take it.
+  LocalWrite write_locally(uint64_t id);
   // Answers the caller once; the request may be gone when this returns.
   void complete_write_to_caller(uint64_t id, IoStatus status);
   void maybe_retire_write(uint64_t id);
@@ -239,6 +244,8 @@ class Resource final : public Volume {
   // and their blocks go into the bitmap; waiting flushes complete.
   void fail_over_pending_peer_io();
   bool replicating() const;  // Data frames go to the peer now
+  // Replicating to an UpToDate peer: a Diskless Primary can serve through it.
+  bool can_serve_through_peer() const;
   bool handshake_in_progress() const;
 
   // ---- resource_peer.cc ----
@@ -287,6 +294,14 @@ class Resource final : public Volume {
   void on_checksum_reply(const wire::ChecksumReply& r);
   // A local block the peer asked for; counts and reports a read error.
   std::optional<std::vector<uint8_t>> read_for_peer(uint64_t offset, uint32_t length, const char* purpose);
+
+  // ---- resource_diskless.cc ----
+  // on-io-error detach: gives up the local disk after `what` failed. False
+  // (nothing done) under passthrough; the caller then reports the error.
+  bool detach_on_io_error(const std::string& what);
+  void read_through_peer(uint64_t offset, std::span<uint8_t> out, IoCallback done);
+  void on_remote_read_reply(const wire::ResyncReply& r);
+  void fail_remote_reads();  // link gone: EIO
 
   // ---- resource_verify.cc ----
   void request_verify_blocks();
@@ -343,7 +358,8 @@ class Resource final : public Volume {
   std::unordered_map<uint64_t, FrameRange> data_frames_;  // Data sequence -> its write
   std::deque<FlushRequest> flushes_;
   uint64_t next_write_id_ = 1;
-  uint32_t epoch_ = 1;  // barrier number of the open epoch
+  bool starting_writes_ = false;  // start_blocked_writes() is running
+  uint32_t epoch_ = 1;            // barrier number of the open epoch
   bool epoch_has_writes_ = false;
   Timer epoch_timer_;
   uint32_t peer_epoch_writes_ = 0;  // Data applied since the last Barrier (secondary side)
@@ -358,6 +374,22 @@ class Resource final : public Volume {
   TimePoint resync_tokens_at_{};
   uint64_t resync_equal_bytes_ = 0;  // checksum resync: found equal, not transferred
   Timer resync_timer_;
+
+  // Reads of a Diskless Primary, served by the peer (ResyncRequest/Reply).
+  struct RemoteRead {
+    uint64_t offset = 0;  // sector-aligned start of `buffer`
+    std::vector<uint8_t> buffer;
+    uint64_t user_offset = 0;
+    std::span<uint8_t> out;
+    IoCallback done;
+    uint32_t replies_outstanding = 0;
+  };
+  struct ExpectedReply {
+    uint64_t read_id, offset, length;
+  };
+  std::map<uint64_t, RemoteRead> remote_reads_;
+  std::deque<ExpectedReply> expected_replies_;  // in the order the peer answers
+  uint64_t next_read_id_ = 1;
 
   // Online verify (source side).
   uint64_t verify_cursor_ = 0;  // next byte offset to ask about

@@ -17,6 +17,8 @@
 
 namespace vrrpd::replication {
 
+bool Resource::can_serve_through_peer() const { return replicating() && peer_disk_ == DiskState::kUpToDate; }
+
 bool Resource::replicating() const {
   return phase_ == Phase::kRunning &&
          (replication_ == ReplicationState::kEstablished || replication_ == ReplicationState::kSyncSource ||
@@ -29,8 +31,8 @@ bool Resource::replicating() const {
 bool Resource::handshake_in_progress() const { return conn_ && phase_ == Phase::kBitmaps; }
 
 void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done) {
-  if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
   if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
+  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   if (!range_fits(offset, data.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
   if (data.empty()) return done(IoStatus());
   WriteRequest w;
@@ -47,16 +49,19 @@ void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint
 void Resource::start_blocked_writes() {
   // While the bitmaps are exchanged nobody knows yet whether a write must go
   // to the peer or into the bitmap (the bitmap we sent is already on its way).
-  if (handshake_in_progress()) return;
-  while (!blocked_writes_.empty()) {
+  // Not re-entered from a completion callback: writes start in order.
+  if (handshake_in_progress() || starting_writes_) return;
+  starting_writes_ = true;
+  while (!blocked_writes_.empty() && !handshake_in_progress()) {
     const uint64_t id = blocked_writes_.front();
     blocked_writes_.pop_front();
     if (!start_write(id)) {
       blocked_writes_.push_front(id);  // activity log full: wait for a release
-      return;
+      break;
     }
     maybe_retire_write(id);
   }
+  starting_writes_ = false;
 }
 
 namespace {
@@ -66,54 +71,76 @@ uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 }  // namespace
 
-bool Resource::start_write(uint64_t id) {
+Resource::LocalWrite Resource::write_locally(uint64_t id) {
   WriteRequest& w = writes_.at(id);
+  IoStatus s;
   // Activity log first: the extent is on disk as "hot" before we touch it.
   const uint32_t first = al_extent_of(w.offset);
   const uint32_t last = al_extent_of(w.offset + w.data.size() - 1);
-  for (uint32_t e = first; e <= last; ++e) {
+  for (uint32_t e = first; e <= last && s.ok(); ++e) {
     if (std::find(w.pinned.begin(), w.pinned.end(), e) != w.pinned.end()) continue;
     // Activating may evict a cold extent: what the bitmap says about it
     // must be on disk before the log forgets it.
     if (!al_->is_active(e)) (void)persist_bitmap();
-    IoStatus s = al_->activate(e);
-    if (s.errno_value() == EBUSY) return false;
-    if (!s.ok()) {
-      ++io_errors_;
-      report_error("activity-log write failed: " + s.message());
-      w.written = true;
-      complete_write_to_caller(id, s);
-      return true;
-    }
-    w.pinned.push_back(e);
+    s = al_->activate(e);
+    if (s.errno_value() == EBUSY) return LocalWrite::kWaitForActivityLog;
+    if (s.ok()) w.pinned.push_back(e);
   }
   // Widen to whole sectors (the wire's unit) with the bytes we already have:
   // on a Primary the local disk is the current data.
   const uint64_t begin = round_down(w.offset, wire::kSectorSize);
   const uint64_t end = std::min(round_up(w.offset + w.data.size(), wire::kSectorSize), sb_.data_size);
-  IoStatus s;
-  if (begin != w.offset || end != w.offset + w.data.size()) {
+  if (s.ok() && (begin != w.offset || end != w.offset + w.data.size())) {
     std::vector<uint8_t> whole(end - begin);
     s = data_->read(begin, whole);
-    if (s.ok()) std::memcpy(whole.data() + (w.offset - begin), w.data.data(), w.data.size());
-    w.offset = begin;
-    w.data = std::move(whole);
+    if (s.ok()) {
+      std::memcpy(whole.data() + (w.offset - begin), w.data.data(), w.data.size());
+      w.offset = begin;
+      w.data = std::move(whole);
+    }
   }
   if (s.ok() && (w.flags & kWriteFlush)) s = data_->flush();
   if (s.ok()) s = data_->write(w.offset, w.data);
   if (s.ok() && (w.flags & kWriteFua)) s = data_->flush();
-  w.written = true;
-  if (!s.ok()) {
-    // on-io-error passthrough: the caller gets the error, the block may now
-    // differ from the peer's.
-    ++io_errors_;
-    bitmap_->set_range(w.offset, w.data.size());
-    report_error("local write failed at offset " + std::to_string(w.offset) + ": " + s.message());
-    complete_write_to_caller(id, s);
-    return true;
+  if (s.ok()) {
+    written_bytes_ += w.data.size();
+    return LocalWrite::kWritten;
   }
-  written_bytes_ += w.data.size();
-  if (!replicating()) {
+  ++io_errors_;
+  const std::string what = "local write at offset " + std::to_string(w.offset) + " failed: " + s.message();
+  if (detach_on_io_error(what)) return LocalWrite::kDetached;
+  // on-io-error passthrough: the caller gets the error; the block may now
+  // differ from the peer's.
+  bitmap_->set_range(w.offset, w.data.size());
+  report_error(what);
+  w.written = true;
+  complete_write_to_caller(id, s);
+  return LocalWrite::kFailed;
+}
+
+bool Resource::start_write(uint64_t id) {
+  if (data_) {
+    switch (write_locally(id)) {
+      case LocalWrite::kWaitForActivityLog:
+        return false;
+      case LocalWrite::kFailed:
+        return true;
+      case LocalWrite::kWritten:
+      case LocalWrite::kDetached:
+        break;
+    }
+  }
+  WriteRequest& w = writes_.at(id);
+  w.written = true;
+  if (!data_) {
+    // Diskless: the peer's disk is the only one. It needs whole sectors,
+    // and we have nothing to fill a partial one with.
+    if (!can_serve_through_peer() || w.offset % wire::kSectorSize != 0 ||
+        w.data.size() % wire::kSectorSize != 0) {
+      complete_write_to_caller(id, IoStatus::error(EIO));
+      return true;
+    }
+  } else if (!replicating()) {
     bitmap_->set_range(w.offset, w.data.size());
     complete_write_to_caller(id, IoStatus());
     return true;
@@ -156,7 +183,8 @@ void Resource::maybe_retire_write(uint64_t id) {
   if (it == writes_.end()) return;
   WriteRequest& w = it->second;
   if (!w.written || w.done || (w.mirrored && !w.peer_done)) return;
-  for (uint32_t e : w.pinned) al_->release(e);
+  if (al_)
+    for (uint32_t e : w.pinned) al_->release(e);
   for (auto f = data_frames_.begin(); f != data_frames_.end();) {
     f = f->second.write_id == id ? data_frames_.erase(f) : std::next(f);
   }
@@ -173,9 +201,15 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
   WriteRequest& w = it->second;
   const bool c = options_.protocol == wire::ReplicationProtocol::kC;
   if (ack.kind == wire::AckKind::kFailed) {
-    // Our copy is fine; the peer's is not: resync it later.
-    bitmap_->set_range(r.offset, r.length);
-    report_error("peer failed to write offset " + std::to_string(r.offset) + "; marked out of sync");
+    if (!data_) {
+      // Diskless: the peer's copy was the only one.
+      report_error("peer failed to write offset " + std::to_string(r.offset) + " and this node is Diskless");
+      complete_write_to_caller(r.write_id, IoStatus::error(EIO));
+    } else {
+      // Our copy is fine; the peer's is not: resync it later.
+      bitmap_->set_range(r.offset, r.length);
+      report_error("peer failed to write offset " + std::to_string(r.offset) + "; marked out of sync");
+    }
     if (!c) return;
   }
   if (w.acks_outstanding > 0) --w.acks_outstanding;
@@ -209,13 +243,18 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
 }
 
 void Resource::submit_flush(IoCallback done) {
-  if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
-  IoStatus s = data_->flush();
-  if (!s.ok()) {
-    ++io_errors_;
-    report_error("local flush failed: " + s.message());
-    return done(s);
+  if (data_) {
+    IoStatus s = data_->flush();
+    if (!s.ok()) {
+      ++io_errors_;
+      const std::string what = "local flush failed: " + s.message();
+      if (!detach_on_io_error(what)) {
+        report_error(what);
+        return done(s);
+      }
+    }
   }
+  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   if (!replicating()) return done(IoStatus());
   // The Barrier makes the peer flush everything before it; under A we do
   // not wait for that (asynchronous by definition).
@@ -227,14 +266,19 @@ void Resource::submit_flush(IoCallback done) {
 }
 
 void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback done) {
-  if (disk_ == DiskState::kDiskless) return done(IoStatus::error(EIO));
+  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   if (!range_fits(offset, out.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
-  IoStatus s = data_->read(offset, out);
-  if (!s.ok()) {
+  if (data_) {
+    IoStatus s = data_->read(offset, out);
+    if (s.ok()) return done(s);
     ++io_errors_;
-    report_error("local read failed at offset " + std::to_string(offset) + ": " + s.message());
+    const std::string what = "local read at offset " + std::to_string(offset) + " failed: " + s.message();
+    if (!detach_on_io_error(what)) {
+      report_error(what);
+      return done(s);
+    }
   }
-  done(s);
+  read_through_peer(offset, out, std::move(done));
 }
 
 void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
@@ -248,6 +292,10 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
   }
   if (options_.protocol == wire::ReplicationProtocol::kB)
     send(wire::DataAck{sequence, wire::AckKind::kReceived});
+  if (!data_) {
+    send(wire::DataAck{sequence, wire::AckKind::kFailed});
+    return;
+  }
   IoStatus s;
   if (d.flags & wire::kDataFlush) s = data_->flush();
   if (s.ok()) s = data_->write(d.offset, d.data);
@@ -255,10 +303,12 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
   ++peer_epoch_writes_;
   if (!s.ok()) {
     ++io_errors_;
-    bitmap_->set_range(d.offset, d.data.size());
-    report_error("writing the peer's data at offset " + std::to_string(d.offset) + " failed: " + s.message() +
-                 "; marked out of sync");
     send(wire::DataAck{sequence, wire::AckKind::kFailed});
+    const std::string what =
+        "writing the peer's data at offset " + std::to_string(d.offset) + " failed: " + s.message();
+    if (detach_on_io_error(what)) return;
+    bitmap_->set_range(d.offset, d.data.size());
+    report_error(what + "; marked out of sync");
     return;
   }
   written_bytes_ += d.data.size();
@@ -271,8 +321,8 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
 void Resource::apply_barrier(const wire::Barrier& b) {
   // Every Data before the Barrier was written when it arrived (in order, on
   // this thread); the flush makes them durable before we say so.
-  IoStatus s = data_->flush();
-  if (!s.ok()) {
+  IoStatus s = data_ ? data_->flush() : IoStatus::error(EIO);
+  if (!s.ok() && data_) {
     ++io_errors_;
     report_error("flush for the peer's barrier failed: " + s.message());
   }
@@ -285,7 +335,7 @@ void Resource::fail_over_pending_peer_io() {
   for (auto& [id, w] : writes_) {
     if (w.mirrored && !w.peer_done) {
       // Whether the peer got it is unknown: resync it on reconnect.
-      bitmap_->set_range(w.offset, w.data.size());
+      if (bitmap_) bitmap_->set_range(w.offset, w.data.size());
       w.peer_done = true;
       w.acks_outstanding = 0;
       ids.push_back(id);
@@ -294,11 +344,14 @@ void Resource::fail_over_pending_peer_io() {
   data_frames_.clear();
   std::deque<FlushRequest> flushes;
   flushes.swap(flushes_);
+  // Diskless, the peer's copy was the only one: those writes are lost.
+  const IoStatus status = data_ ? IoStatus() : IoStatus::error(EIO);
   for (uint64_t id : ids) {
-    complete_write_to_caller(id, IoStatus());
+    complete_write_to_caller(id, status);
     maybe_retire_write(id);
   }
-  for (FlushRequest& f : flushes) f.done(IoStatus());
+  for (FlushRequest& f : flushes) f.done(status);
+  fail_remote_reads();
 }
 
 }  // namespace vrrpd::replication

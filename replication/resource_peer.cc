@@ -292,7 +292,8 @@ void Resource::on_handshake_timeout() {
 }
 
 void Resource::on_watchdog() {
-  bool waiting = !flushes_.empty() || resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0;
+  bool waiting = !flushes_.empty() || resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0 ||
+                 !expected_replies_.empty();
   for (const auto& [id, w] : writes_) waiting = waiting || (w.mirrored && !w.peer_done);
   const TimePoint now = loop_.now();
   if (waiting && last_answer_ < now - options_.timeout) {
@@ -336,8 +337,8 @@ void Resource::drop_connection(const std::string& reason, After after,
   verify_in_flight_bytes_ = 0;
   ko_ = 0;
   peer_bitmap_.reset();
-  if (disk_ != DiskState::kDiskless) {
-    fail_over_pending_peer_io();
+  fail_over_pending_peer_io();
+  if (data_) {
     // A Primary that loses its peer starts a new generation, so that the
     // next handshake knows its data is newer (DRBD's new current UUID).
     if (role_ == Role::kPrimary && was_replicating) start_new_generation("lost the peer while Primary");

@@ -292,6 +292,7 @@ void Resource::on_checksum_reply(const wire::ChecksumReply& r) {
 }
 
 void Resource::on_resync_reply(const wire::ResyncReply& r) {
+  if (!data_ && !expected_replies_.empty()) return on_remote_read_reply(r);
   if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.data.size(), sb_.data_size)) {
     fail_link("unexpected ResyncReply at offset " + std::to_string(r.offset),
               wire::DisconnectCode::kProtocolError);

@@ -150,7 +150,8 @@ TEST_F(ResourcePairTest, LocalWriteErrorGoesToTheCallerAndMarksOutOfSync) {
   EXPECT_EQ(write_now(*a, 40960, pattern(40960, 4096, 1)).errno_value(), EIO);
   EXPECT_EQ(a->status().io_errors, 1u);
   EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
-  EXPECT_NE(a->status().last_error.find("local write failed at offset 40960"), std::string::npos);
+  EXPECT_NE(a->status().last_error.find("local write at offset 40960 failed: Input/output error"),
+            std::string::npos);
 }
 
 TEST_F(ResourcePairTest, PeerWriteErrorMarksTheBlockOutOfSyncOnBothSides) {
