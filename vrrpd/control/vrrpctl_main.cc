@@ -153,6 +153,10 @@ void print_replication(const json& data) {
                 kib(r["received_kib"].get<unsigned long long>()).c_str(),
                 kib(r["written_kib"].get<unsigned long long>()).c_str(), r["io_errors"].get<unsigned long long>(),
                 r["peer"].get<std::string>().empty() ? "" : (", peer " + r["peer"].get<std::string>()).c_str(), "");
+    if (r["replication"] == "VerifyS" || r["verify_done_kib"].get<unsigned long long>() > 0)
+      std::printf("  verify: %s compared, %s found out of sync\n",
+                  kib(r["verify_done_kib"].get<unsigned long long>()).c_str(),
+                  kib(r["verify_out_of_sync_kib"].get<unsigned long long>()).c_str());
     if (r["split_brain"].get<bool>())
       std::printf("  SPLIT BRAIN: %s\n", r["split_brain_text"].get<std::string>().c_str());
     if (!r["problem"].get<std::string>().empty())

@@ -481,6 +481,8 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"resync_total_kib", s.resync_total_bytes / 1024},
                     {"resync_done_kib", s.resync_done_bytes / 1024},
                     {"resync_eta_s", eta},
+                    {"verify_done_kib", s.verify_done_bytes / 1024},
+                    {"verify_out_of_sync_kib", s.verify_out_of_sync_bytes / 1024},
                     {"io_errors", s.io_errors},
                     {"sent_kib", s.sent_bytes / 1024},
                     {"received_kib", s.received_bytes / 1024},

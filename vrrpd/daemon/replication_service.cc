@@ -275,7 +275,12 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       if (!rt->resource) return done(false, "invalidate refused: the resource is down");
       engine_result(rt->resource->invalidate(), rt->cfg.name + ": local data invalidated; a full resync from the peer follows", done);
     });
-  if (op == "verify") return done(false, "verify: online verify is not implemented yet");
+  if (op == "verify")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource) return done(false, "verify refused: the resource is down");
+      engine_result(rt->resource->verify(),
+                    rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
+    });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, down, primary, secondary, connect, disconnect, invalidate, verify, mount, umount");
 }
