@@ -50,6 +50,7 @@ void route_fuse_log(enum fuse_log_level level, const char* fmt, va_list ap) {
   std::vsnprintf(text, sizeof text, fmt, ap);
   std::string message(text);
   while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (message.starts_with("fuse: ")) message.erase(0, 6);  // most libfuse messages carry it already
   {
     std::lock_guard lock(last_fuse_message_mutex);
     last_fuse_message = message;

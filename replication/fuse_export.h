@@ -13,6 +13,10 @@
 // are marked PR_SET_IO_FLUSHER so their memory allocations do not wait for
 // writeback of that same file system.
 //
+// Threads: start(), stop() and the destructor are called from one thread (the
+// daemon's replication operations thread); the workers only read the
+// counters and open_handles atomics and call the (thread-safe) Volume.
+//
 // Stop order: unmount the file system, detach the loop device, then stop().
 // stop() refuses (and says why) while `dev` is still open, which is what an
 // attached loop device looks like from here.
