@@ -13,6 +13,7 @@
 // every kResyncSaveBytes; at the end it adopts the source's generations and
 // becomes UpToDate; the source then drops its bitmap generation.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 
 #include "replication/block_digest.h"
@@ -319,16 +320,14 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
 }
 
 void Resource::finish_resync_as_target() {
-  if (bitmap_->count() > 0) {
-    report_error("resync finished with " + std::to_string(bitmap_->out_of_sync_bytes()) +
-                 " bytes still out of sync (local write errors); the disk stays Inconsistent");
-    set_replication(ReplicationState::kEstablished, "resync finished with errors");
-    return;
-  }
-  IoStatus s = data_->flush();
+  IoStatus s = bitmap_->count() > 0 ? IoStatus::error(EIO) : data_->flush();
   if (!s.ok()) {
-    ++io_errors_;
-    report_error("flushing the resynced data failed: " + s.message() + "; the disk stays Inconsistent");
+    // Blocks that could not be written (or made durable) here: the disk
+    // stays Inconsistent, and the next connection retries what is left.
+    if (bitmap_->count() == 0) ++io_errors_;
+    fail_link("resync incomplete: " + std::to_string(bitmap_->out_of_sync_bytes()) +
+                  " bytes still out of sync after local disk errors; the disk stays Inconsistent",
+              wire::DisconnectCode::kOther);
     return;
   }
   adopt_sync_source_generations(sb_.generations, peer_hello_.generations);

@@ -65,6 +65,9 @@ class FakeNetwork {
     for (Held& h : held) schedule_bytes(h.pipe, h.to, std::move(h.bytes));
   }
   void set_latency(Duration d) { latency_ = d; }
+  // A real connector waits its retry interval (connect-int) before it offers
+  // the next connection; 0 (the default) reconnects at once.
+  void set_reconnect_delay(Duration d) { reconnect_delay_ = d; }
 
   // Frames sent from side `from` of this type so far (all connections).
   TypeStats sent(int from, wire::FrameType type) const {
@@ -142,7 +145,7 @@ class FakeNetwork {
       if (!s.started_ || !s.wants_) return;
     if (!link_up_ || connect_pending_) return;
     connect_pending_ = true;
-    loop_.add_timer(loop_.now() + latency_, [this] {
+    loop_.add_timer(loop_.now() + latency_ + (connections_ > 0 ? reconnect_delay_ : Duration{0}), [this] {
       connect_pending_ = false;
       for (Side& s : connectors_)
         if (!s.started_ || !s.wants_) return;
@@ -199,6 +202,7 @@ class FakeNetwork {
   bool stalled_ = false;
   bool connect_pending_ = false;
   Duration latency_{0};
+  Duration reconnect_delay_{0};
   struct Held {
     std::shared_ptr<Pipe> pipe;
     int to;

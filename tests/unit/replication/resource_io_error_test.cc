@@ -105,5 +105,29 @@ TEST_F(IoErrorTest, DetachedSecondaryLeavesThePrimaryWritingToItsBitmap) {
   EXPECT_EQ(a->status().out_of_sync_bytes, 2 * 4096u);
 }
 
+TEST_F(IoErrorTest, ResyncTargetWithABadBlockStaysInconsistentAndRetries) {
+  make_with_policy(IoErrorPolicy::kPassthrough);
+  bring_up_synced();
+  net.set_link_up(false);
+  settle();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 8192, 1)).ok());
+  disk_b.fail_writes(4096, 4096);  // b cannot write the second block
+  net.set_reconnect_delay(seconds(2));
+  const int connections = net.connections();
+  net.set_link_up(true);
+  advance(seconds(3));
+  EXPECT_EQ(b->status().disk, DiskState::kInconsistent);
+  // Both blocks came in one ResyncReply, whose write failed.
+  EXPECT_NE(b->status().last_error.find("resync incomplete: 8192 bytes still out of sync"), std::string::npos)
+      << b->status().last_error;
+  EXPECT_EQ(net.connections(), connections + 1) << "no retry before the connector's interval";
+  EXPECT_FALSE(b->primary().ok());
+  disk_b.clear_faults();  // the sector was remapped
+  advance(seconds(3));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(disks_equal());
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
