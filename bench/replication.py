@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Replication benchmark: what the mirrored volume costs, against ext4 on a
+plain loop device over the same backing storage, measured in the same run.
+
+Cases (each on fresh sparse backing files in the lab's directory, all on the
+same file system; ext4 with default mkfs options, mounted noatime):
+  raw         ext4 on a loop device (direct I/O) over the plain backing file:
+              the baseline every other case is divided by
+  standalone  the vrrpd volume (FUSE export -> loop -> ext4), Primary, no peer
+  protocol C  connected to a peer in another namespace, protocol C
+  protocol A  the same with protocol A
+Workload (bench/replication_workload.py, run in the namespace that sees the
+mount): sequential 1 MiB O_DIRECT writes (MB/s, per-write latency), then 4 KiB
+writes each followed by fdatasync at random offsets (ops/s, latency
+percentiles: what a database commit costs).
+Also, with protocol C: the initial full sync (MB/s) and the resync after
+writing --resync-mib while the link was cut (seconds, MB/s, KiB moved).
+The resync rate limit is raised to 4 GiB/s so the engine, not the limiter,
+is measured.
+
+Two namespaces on one machine share its 2 cores and its disk: "the peer"
+here costs CPU and disk bandwidth on the same machine, which a real pair
+does not. Read ratios, not absolute figures.
+
+Run as root from the repository root after a build:
+  python3 bench/replication.py [--size-mib 512] [--seq-mib 256] [--sync-count 2000]
+                               [--resync-mib 64] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "system"))
+from lab import Lab, sh, wait_until  # noqa: E402
+
+WORKLOAD = os.path.join(HERE, "replication_workload.py")
+
+
+def config(host, peer, protocol):
+    return """global = { router_id = "%s"; runtime_dir = "%s"; };
+resources = ( {
+  name = "r0"; device = "%s";
+  address = "%s"; port = 7789; peer_address = "%s";
+  shared_secret = "bench-secret"; protocol = "%s"; resync_rate_kib = 4194304;
+  connect_interval_ms = 300;
+  mount_point = "%s"; fs_type = "ext4"; mount_options = "noatime";
+} );
+""" % (host.name, os.path.join(host.dir, "run"), os.path.join(host.dir, "r0.img"), host.ipv4, peer.ipv4,
+       protocol, os.path.join(host.dir, "mnt"))
+
+
+def make_backing(host, size_mib):
+    with open(os.path.join(host.dir, "r0.img"), "wb") as f:
+        f.truncate(size_mib << 20)
+
+
+def ctl(host, *args):
+    return host.vrrpctl("replication", *args)
+
+
+def status(host):
+    return json.loads(host.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
+
+
+def run_workload(runner, directory, args):
+    out = runner("python3", WORKLOAD, directory, str(args.seq_mib), str(args.sync_count)).stdout
+    return json.loads(out)
+
+
+def case_raw(args):
+    with Lab(hosts=1) as lab:
+        h = lab.hosts[0]
+        make_backing(h, args.size_mib)
+        dev = sh("losetup", "-f", "--show", "--direct-io=on", os.path.join(h.dir, "r0.img")).stdout.strip()
+        mnt = os.path.join(h.dir, "mnt")
+        os.makedirs(mnt)
+        try:
+            sh("mkfs.ext4", "-q", "-F", dev)
+            sh("mount", "-o", "noatime", dev, mnt)
+            try:
+                return run_workload(lambda *a: sh(*a, timeout=600), mnt, args)
+            finally:
+                sh("umount", mnt)
+        finally:
+            sh("losetup", "-d", dev, check=False)
+
+
+def start_pair(lab, args, protocol, peer=True):
+    h1, h2 = lab.hosts
+    nodes = [(h1, h2), (h2, h1)] if peer else [(h1, h2)]
+    for h, p in nodes:
+        make_backing(h, args.size_mib)
+        h.start_vrrpd(config(h, p, protocol))
+        ctl(h, "create-md", "r0")
+        ctl(h, "up", "r0")
+    return h1, h2
+
+
+def case_volume(args, protocol, peer, measure_resync=False):
+    result = {}
+    with Lab(hosts=2) as lab:
+        h1, h2 = start_pair(lab, args, protocol, peer)
+        try:
+            if peer:
+                wait_until(lambda: status(h1)["connection"] == "Connected", timeout=30, what="connected")
+            t0 = time.monotonic()
+            ctl(h1, "primary", "--force", "r0")
+            if peer:
+                wait_until(lambda: status(h2)["disk"] == "UpToDate", timeout=600, interval=0.05,
+                           what="initial sync")
+                seconds = time.monotonic() - t0
+                size_mib = status(h1)["size_kib"] / 1024
+                result["initial_sync"] = {"mib": size_mib, "seconds": seconds, "mb_s": size_mib * 1.048576 / seconds}
+            dev = status(h1)["device"]
+            h1.in_daemon("mkfs.ext4", "-q", "-F", dev, timeout=300)
+            ctl(h1, "mount", "r0")
+            mnt = os.path.join(h1.dir, "mnt")
+            result.update(run_workload(lambda *a: h1.in_daemon(*a, timeout=900), mnt, args))
+            if measure_resync:
+                lab.cut(h2)
+                wait_until(lambda: status(h1)["connection"] != "Connected", timeout=60, what="link down")
+                h1.in_daemon("dd", "if=/dev/urandom", "of=" + mnt + "/resync.bin", "bs=1M",
+                             "count=%d" % args.resync_mib, "oflag=direct", "conv=fsync", "status=none", timeout=300)
+                oos_kib = status(h1)["out_of_sync_kib"]
+                before = status(h2)["received_kib"]
+                t0 = time.monotonic()
+                lab.restore(h2)
+                wait_until(lambda: status(h1)["out_of_sync_kib"] == 0 and status(h1)["replication"] == "Established",
+                           timeout=600, interval=0.05, what="resync")
+                seconds = time.monotonic() - t0
+                moved = status(h2)["received_kib"] - before
+                result["resync"] = {"written_mib": args.resync_mib, "out_of_sync_kib": oos_kib,
+                                    "received_kib": moved, "seconds": seconds,
+                                    "mb_s": oos_kib * 1.024 / 1000 / seconds}
+            ctl(h1, "secondary", "r0")
+        finally:
+            for h in (h1, h2):
+                if h.vrrpd:
+                    h.stop_vrrpd(timeout=60)
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size-mib", type=int, default=512)
+    ap.add_argument("--seq-mib", type=int, default=256)
+    ap.add_argument("--sync-count", type=int, default=2000)
+    ap.add_argument("--resync-mib", type=int, default=64)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root")
+
+    results = {"raw": case_raw(args)}
+    results["standalone"] = case_volume(args, "C", peer=False)
+    results["protocol C"] = case_volume(args, "C", peer=True, measure_resync=True)
+    results["protocol A"] = case_volume(args, "A", peer=True)
+
+    base = results["raw"]
+    print("\nvolume %d MiB; sequential %d MiB of 1 MiB O_DIRECT writes; %d x 4 KiB write+fdatasync"
+          % (args.size_mib, args.seq_mib, args.sync_count))
+    print("%-12s %9s %7s %9s %9s %7s %9s %9s %9s" % ("case", "seq MB/s", "ratio", "seq p99", "sync op/s", "ratio",
+                                                       "sync p50", "sync p90", "sync p99"))
+    for name, r in results.items():
+        print("%-12s %9.1f %6.0f%% %7.2fms %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms" % (
+            name, r["seq"]["mb_s"], 100 * r["seq"]["mb_s"] / base["seq"]["mb_s"], r["seq"]["p99_ms"],
+            r["sync"]["ops_s"], 100 * r["sync"]["ops_s"] / base["sync"]["ops_s"], r["sync"]["p50_ms"],
+            r["sync"]["p90_ms"], r["sync"]["p99_ms"]))
+    c = results["protocol C"]
+    print("initial full sync (protocol C): %.0f MiB in %.1f s = %.1f MB/s" % (
+        c["initial_sync"]["mib"], c["initial_sync"]["seconds"], c["initial_sync"]["mb_s"]))
+    rs = c["resync"]
+    print("resync after %d MiB written while cut: %d KiB out of sync, %d KiB received, %.2f s = %.1f MB/s" % (
+        rs["written_mib"], rs["out_of_sync_kib"], rs["received_kib"], rs["seconds"], rs["mb_s"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
