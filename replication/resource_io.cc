@@ -7,8 +7,8 @@
 // writes go, or while the activity log is full) -> AL extents pinned ->
 // written locally -> Data frames queued to the peer, or its blocks set in the
 // bitmap when there is no peer -> caller answered (per protocol) -> retired
-// once the peer has it on disk (C: DataAck Written; A/B: BarrierAck of its
-// epoch) or the link is gone: AL extents unpinned.
+// once the peer has flushed it (the BarrierAck of its epoch, under every
+// protocol) or its blocks are in the bitmap (link gone): AL extents unpinned.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -159,13 +159,13 @@ bool Resource::start_write(uint64_t id) {
     ++frames;
   }
   epoch_has_writes_ = true;
-  if (options_.protocol == wire::ReplicationProtocol::kC) {
-    w.acks_outstanding = frames;
-  } else {
-    // A and B learn that the peer wrote it only from the epoch's BarrierAck.
-    if (options_.protocol == wire::ReplicationProtocol::kB) w.acks_outstanding = frames;
-    if (!epoch_timer_.armed()) epoch_timer_.arm_at(loop_.now());
-  }
+  // The caller's answer: A now, B and C on the DataAcks. But "written" on
+  // the peer may still sit in its volatile disk cache: only the BarrierAck of
+  // the epoch (the peer flushed) retires the write. Until then a lost link
+  // puts its blocks into the bitmap, so a peer that crashed and lost them is
+  // resynced. The epoch closes after this loop turn's writes.
+  if (options_.protocol != wire::ReplicationProtocol::kA) w.acks_outstanding = frames;
+  if (!epoch_timer_.armed()) epoch_timer_.arm_at(loop_.now());
   if (options_.protocol == wire::ReplicationProtocol::kA) complete_write_to_caller(id, IoStatus());
   return true;
 }
@@ -196,9 +196,6 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
   auto f = data_frames_.find(ack.sequence);
   if (f == data_frames_.end()) return;  // its write already retired (e.g. a late Failed under A)
   const FrameRange r = f->second;
-  auto it = writes_.find(r.write_id);
-  if (it == writes_.end()) return;
-  WriteRequest& w = it->second;
   const bool c = options_.protocol == wire::ReplicationProtocol::kC;
   if (ack.kind == wire::AckKind::kFailed) {
     if (!data_) {
@@ -210,11 +207,11 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
       bitmap_->set_range(r.offset, r.length);
       report_error("peer failed to write offset " + std::to_string(r.offset) + "; marked out of sync");
     }
-    if (!c) return;
+    if (!c) return;  // under B the Received ack was the one that counted
   }
-  if (w.acks_outstanding > 0) --w.acks_outstanding;
-  if (w.acks_outstanding > 0) return;
-  if (c) w.peer_done = true;
+  auto it = writes_.find(r.write_id);  // looked up again: the callback above may have run
+  if (it == writes_.end() || it->second.acks_outstanding == 0) return;
+  if (--it->second.acks_outstanding > 0) return;
   complete_write_to_caller(r.write_id, IoStatus());
   maybe_retire_write(r.write_id);
 }
@@ -333,13 +330,12 @@ void Resource::apply_barrier(const wire::Barrier& b) {
 void Resource::fail_over_pending_peer_io() {
   std::vector<uint64_t> ids;
   for (auto& [id, w] : writes_) {
-    if (w.mirrored && !w.peer_done) {
-      // Whether the peer got it is unknown: resync it on reconnect.
-      if (bitmap_) bitmap_->set_range(w.offset, w.data.size());
-      w.peer_done = true;
-      w.acks_outstanding = 0;
-      ids.push_back(id);
-    }
+    if (!w.mirrored || (w.peer_done && w.acks_outstanding == 0)) continue;
+    // Whether the peer has it on disk is unknown: resync it on reconnect.
+    if (bitmap_ && !w.peer_done) bitmap_->set_range(w.offset, w.data.size());
+    w.peer_done = true;
+    w.acks_outstanding = 0;
+    ids.push_back(id);
   }
   data_frames_.clear();
   std::deque<FlushRequest> flushes;

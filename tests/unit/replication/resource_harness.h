@@ -47,6 +47,11 @@ class ResourcePairTest : public ::testing::Test {
     b = std::make_unique<Resource>(loop, std::move(ob), disk_b);
   }
   void make() { make(options_for(0), options_for(1)); }
+  void make_with_resync_rate(uint64_t bytes_per_second) {
+    ResourceOptions oa = options_for(0), ob = options_for(1);
+    oa.resync_rate = ob.resync_rate = bytes_per_second;
+    make(oa, ob);
+  }
   void make_with_protocol(wire::ReplicationProtocol p) {
     ResourceOptions oa = options_for(0), ob = options_for(1);
     oa.protocol = ob.protocol = p;

@@ -98,9 +98,7 @@ TEST_F(ResourcePairTest, PrimaryCrashResyncsTheActivityLogExtentsOnly) {
 }
 
 TEST_F(ResourcePairTest, ResyncTakesAsLongAsTheRateSays) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  oa.resync_rate = ob.resync_rate = 4u << 20;  // bytes/s
-  make(oa, ob);
+  make_with_resync_rate(4u << 20);  // bytes/s
   start_initial_sync();
   advance(seconds(2));
   ResourceStatus s = b->status();
@@ -114,9 +112,7 @@ TEST_F(ResourcePairTest, ResyncTakesAsLongAsTheRateSays) {
 }
 
 TEST_F(ResourcePairTest, ApplicationWritesDuringResyncEndUpOnBothDisks) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  oa.resync_rate = ob.resync_rate = 4u << 20;
-  make(oa, ob);
+  make_with_resync_rate(4u << 20);
   start_initial_sync();
   advance(seconds(2));  // about half done
   ASSERT_EQ(b->status().replication, ReplicationState::kSyncTarget);
@@ -229,6 +225,70 @@ TEST_F(ResourcePairTest, VerifyRefusedWhenNotEstablished) {
   CommandResult r = a->verify();
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("it must be Established"), std::string::npos) << r.error();
+}
+
+TEST_F(ResourcePairTest, SecondaryCrashLosingAckedButUnflushedWritesIsResynced) {
+  bring_up_synced();
+  // The peer's BarrierAcks (its flushes) do not get through for a while.
+  net.drop_if = [](int, const wire::Frame& f) { return std::holds_alternative<wire::Barrier>(f.message); };
+  ASSERT_TRUE(write_now(*a, 20480, pattern(20480, 8192, 5)).ok());  // protocol C: b wrote it
+  EXPECT_EQ(read_back(disk_b, 20480, 8192), pattern(20480, 8192, 5));
+  // b loses power: the write was only in its volatile cache.
+  disk_b.crash();
+  EXPECT_NE(read_back(disk_b, 20480, 8192), pattern(20480, 8192, 5));
+  b.reset();
+  net.drop_if = nullptr;
+  settle();
+  EXPECT_EQ(a->status().out_of_sync_bytes, 8192u) << "not flushed on the peer: into the bitmap";
+  b = std::make_unique<Resource>(loop, options_for(1), disk_b);
+  ok(b->attach());
+  net.reset_stats();
+  ok(b->connect(net.connector(1)));
+  advance(seconds(1));
+  EXPECT_EQ(resync_data_bytes(0), 8192u);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResourcePairTest, InterruptedResyncResumesWhereItStopped) {
+  make_with_resync_rate(4u << 20);
+  start_initial_sync();
+  advance(seconds(5));  // the initial full sync (16 MiB at 4 MiB/s) is done
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  net.set_link_up(false);
+  settle();
+  for (uint64_t off = 0; off < (8u << 20); off += 4096)
+    ASSERT_TRUE(write_now(*a, off, pattern(off, 4096, 8)).ok());
+  net.reset_stats();
+  net.set_link_up(true);
+  advance(seconds(1));  // about half of the 8 MiB
+  ASSERT_EQ(b->status().replication, ReplicationState::kSyncTarget);
+  const uint64_t first_part = resync_data_bytes(0);
+  net.set_link_up(false);
+  settle();
+  EXPECT_EQ(b->status().disk, DiskState::kInconsistent);
+  net.set_link_up(true);
+  advance(seconds(5));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+  // What was already resynced is not sent again (only requests in flight when
+  // the link went down could be); starting over would be first_part + 8 MiB.
+  EXPECT_GT(first_part, 0u);
+  EXPECT_LT(resync_data_bytes(0), first_part + (8u << 20));
+  EXPECT_GE(resync_data_bytes(0), 8u << 20);
+}
+
+TEST_F(ResourcePairTest, SwitchoverWhileConnected) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 1)).ok());
+  ok(a->secondary());
+  settle();
+  ok(b->primary());
+  settle();
+  EXPECT_EQ(a->status().peer_role, Role::kPrimary);
+  ASSERT_TRUE(write_now(*b, 4096, pattern(4096, 4096, 2)).ok());
+  EXPECT_EQ(write_now(*a, 8192, pattern(8192, 4096, 3)).errno_value(), EROFS);
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
 }
 
 }  // namespace
