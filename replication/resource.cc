@@ -3,6 +3,7 @@
 // threading rules and for where the rest of the engine lives.
 #include "replication/resource.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -269,6 +270,8 @@ ResourceStatus Resource::status() const {
   s.out_of_sync_bytes = bitmap_ ? bitmap_->out_of_sync_bytes() : 0;
   s.resync_total_bytes = resync_total_bytes_;
   s.resync_done_bytes = resync_done_bytes_;
+  if (replication_ == ReplicationState::kSyncSource)  // the target counts; we see our bitmap shrink
+    s.resync_done_bytes = resync_total_bytes_ - std::min(resync_total_bytes_, s.out_of_sync_bytes);
   s.resync_rate_limit = options_.resync_rate;
   s.resync_equal_bytes = resync_equal_bytes_;
   s.verify_done_bytes = verify_done_bytes_;

@@ -5,6 +5,7 @@
 // ping timeouts drop the link and the pair comes back by itself.
 #include <gtest/gtest.h>
 
+#include "replication/metadata.h"
 #include "replication/resource.h"
 #include "tests/unit/replication/resource_harness.h"
 
@@ -289,6 +290,63 @@ TEST_F(ResourcePairTest, SwitchoverWhileConnected) {
   EXPECT_EQ(write_now(*a, 8192, pattern(8192, 4096, 3)).errno_value(), EROFS);
   EXPECT_TRUE(disks_equal());
   EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+}
+
+TEST_F(ResourcePairTest, FailoverAfterPrimaryCrashMakesTheOldPrimaryATarget) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 1)).ok());
+  disk_a.crash();
+  a.reset();
+  net.set_link_up(false);
+  settle();
+  // The survivor takes over and writes (VRRP made it MASTER).
+  ok(b->primary());
+  ASSERT_TRUE(write_now(*b, 12u << 20, pattern(12u << 20, 4096, 2)).ok());
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  net.reset_stats();
+  net.set_link_up(true);
+  ok(a->connect(net.connector(0)));
+  advance(seconds(1));
+  // b is newer (rule 50): a is the target for b's changes and its own hot
+  // extent, which may hold writes b never saw.
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(resync_data_bytes(1), kAlExtentSize + 4096);
+  EXPECT_EQ(resync_data_bytes(0), 0u);
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(b->status().role, Role::kPrimary);
+}
+
+TEST_F(ResourcePairTest, WritesWaitForAFullActivityLog) {
+  make();
+  // An activity log of one extent, so a second hot extent must wait until
+  // the first one's write is retired (its BarrierAck).
+  for (FakeStorage* d : {&disk_a, &disk_b}) {
+    CreateMetadataParams p;
+    Result<Superblock> sb = create_metadata(*d, p);
+    ASSERT_TRUE(sb.ok());
+    sb->al_max_extents = 1;
+    ASSERT_TRUE(write_superblock(*d, sb.value()).ok());
+  }
+  ok(a->attach());
+  ok(b->attach());
+  ok(a->connect(net.connector(0)));
+  ok(b->connect(net.connector(1)));
+  settle();
+  ok(a->primary(true));
+  advance(seconds(1));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  net.set_latency(std::chrono::milliseconds(1));
+  auto first = submit(*a, 0, pattern(0, 4096, 1));               // extent 0
+  auto second = submit(*a, kAlExtentSize, pattern(0, 4096, 2));  // extent 1: waits
+  settle();
+  EXPECT_NE(read_back(disk_a, kAlExtentSize, 4096), pattern(0, 4096, 2)) << "not started yet";
+  advance(std::chrono::milliseconds(10));
+  ASSERT_TRUE(first->has_value() && second->has_value());
+  EXPECT_TRUE(first->value().ok());
+  EXPECT_TRUE(second->value().ok());
+  EXPECT_TRUE(disks_equal());
 }
 
 }  // namespace
