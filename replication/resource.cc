@@ -19,6 +19,10 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       data_device_(data),
       external_md_(external_md),
       reap_timer_(loop, [this] { closed_conns_.clear(); }),
+      observer_timer_(loop,
+                      [this] {
+                        if (observer_) observer_();
+                      }),
       handshake_timer_(loop, [this] { on_handshake_timeout(); }),
       ping_timer_(loop, [this] { on_ping_due(); }),
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
@@ -46,6 +50,7 @@ void Resource::set_role(Role to, const std::string& why) {
   if (role_ == to) return;
   log(std::string("role ") + to_string(role_) + " -> " + to_string(to) + ": " + why);
   role_ = to;
+  state_changed();
   published_writable_ = role_ == Role::kPrimary;
 }
 
@@ -53,18 +58,25 @@ void Resource::set_disk(DiskState to, const std::string& why) {
   if (disk_ == to) return;
   log(std::string("disk ") + to_string(disk_) + " -> " + to_string(to) + ": " + why);
   disk_ = to;
+  state_changed();
 }
 
 void Resource::set_connection(ConnectionState to, const std::string& why) {
   if (connection_ == to) return;
   log(std::string("connection ") + to_string(connection_) + " -> " + to_string(to) + ": " + why);
   connection_ = to;
+  state_changed();
 }
 
 void Resource::set_replication(ReplicationState to, const std::string& why) {
   if (replication_ == to) return;
   log(std::string("replication ") + to_string(replication_) + " -> " + to_string(to) + ": " + why);
   replication_ = to;
+  state_changed();
+}
+
+void Resource::state_changed() {
+  if (observer_ && !observer_timer_.armed()) observer_timer_.arm_at(loop_.now());
 }
 
 void Resource::publish_local_state() {

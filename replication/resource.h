@@ -159,6 +159,11 @@ class Resource final : public Volume {
   void set_discard_my_data(bool on) { options_.discard_my_data = on; }
 
   ResourceStatus status() const;
+  // Called on the loop thread after role, disk, connection or replication
+  // state (or the split-brain flag) changed; several changes in one loop
+  // turn give one call. Deferred through a zero-delay timer, so the observer
+  // may call the control API (it never runs inside a transition).
+  void set_state_observer(std::function<void()> observer) { observer_ = std::move(observer); }
   // For tests and diagnostics.
   const Generations& generations() const { return sb_.generations; }
   const OutOfSyncBitmap* bitmap() const { return bitmap_ ? &*bitmap_ : nullptr; }
@@ -194,6 +199,7 @@ class Resource final : public Volume {
   void set_connection(ConnectionState to, const std::string& why);
   void set_replication(ReplicationState to, const std::string& why);
   void log(const std::string& message) const;
+  void state_changed();                           // schedules the observer
   void report_error(const std::string& message);  // last_error + log
   IoStatus persist_superblock();
   IoStatus persist_bitmap();
@@ -333,6 +339,8 @@ class Resource final : public Volume {
   std::unique_ptr<Connection> conn_;
   std::vector<std::unique_ptr<Connection>> closed_conns_;  // destroyed off the call stack
   Timer reap_timer_;
+  std::function<void()> observer_;
+  Timer observer_timer_;  // armed at "now" by a state change
   std::optional<AuthSession> auth_;
   wire::FrameReader reader_;
   uint64_t next_send_sequence_ = 1;

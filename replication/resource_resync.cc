@@ -103,6 +103,7 @@ void Resource::finish_handshake() {
     split_brain_text_ = "split brain detected: " + text;
     if (winner == SplitBrainWinner::kNone) {
       split_brain_ = true;
+      state_changed();
       log::error("replication " + options_.name + ": " + split_brain_text_);
       refuse(split_brain_text_, wire::DisconnectCode::kSplitBrain);
       return;

@@ -173,5 +173,25 @@ TEST_F(ResourcePairTest, DetachRefusedWhilePrimary) {
   EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
 }
 
+TEST_F(ResourcePairTest, ObserverHearsOfStateChangesOncePerLoopTurn) {
+  make();
+  int calls = 0;
+  std::vector<std::string> seen;
+  a->set_state_observer([&] {
+    ++calls;
+    seen.push_back(std::string(to_string(a->status().disk)) + "/" + to_string(a->status().connection));
+  });
+  create_and_attach(*a);  // Diskless -> Attaching -> Inconsistent in one turn
+  EXPECT_EQ(calls, 0) << "never from inside a transition";
+  settle();
+  EXPECT_EQ(calls, 1);
+  create_and_attach(*b);
+  ok(a->connect(net.connector(0)));
+  ok(b->connect(net.connector(1)));
+  settle();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), "Inconsistent/Connected");
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
