@@ -33,6 +33,17 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
 Resource::~Resource() {
   if (connector_ != nullptr) connector_->stop();
   if (conn_) conn_->close();
+  // Nobody may wait forever (a frontend thread blocks in the Volume adapter):
+  // whatever has not completed fails with EIO.
+  std::vector<IoCallback> pending;
+  for (auto& [id, w] : writes_)
+    if (w.done) pending.push_back(std::move(w.done));
+  for (FlushRequest& f : flushes_) pending.push_back(std::move(f.done));
+  for (auto& [id, r] : remote_reads_) pending.push_back(std::move(r.done));
+  writes_.clear();
+  flushes_.clear();
+  remote_reads_.clear();
+  for (IoCallback& done : pending) done(IoStatus::error(EIO));
 }
 
 // ---- transitions ----

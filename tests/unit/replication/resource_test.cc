@@ -193,5 +193,15 @@ TEST_F(ResourcePairTest, ObserverHearsOfStateChangesOncePerLoopTurn) {
   EXPECT_EQ(seen.back(), "Inconsistent/Connected");
 }
 
+TEST_F(ResourcePairTest, DestroyingTheResourceFailsWhatIsStillPending) {
+  bring_up_synced();
+  net.set_latency(milliseconds(1));
+  auto done = submit(*a, 0, pattern(0, 4096, 1));
+  ASSERT_FALSE(done->has_value());
+  a.reset();
+  ASSERT_TRUE(done->has_value());
+  EXPECT_EQ(done->value().errno_value(), EIO);
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
