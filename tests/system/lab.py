@@ -99,6 +99,8 @@ class Host:
 
     def start_vrrpd(self, config_text, fmt="native", extra=()):
         path = self.write_config(config_text)
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)  # left by a daemon killed with SIGKILL; wait for the new one
         args = [VRRPD, "-n", "-l", "-D", "-S", "-f", path, "--config-format", fmt,
                 "-p", os.path.join(self.dir, "vrrpd.pid"), "--control-socket", self.socket] + list(extra)
         self.vrrpd = self.popen(*args)

@@ -39,9 +39,10 @@ class ReplicationTest(unittest.TestCase):
         self.addCleanup(lab.close)
         return lab
 
-    def start(self, host, peer, **kw):
-        with open(os.path.join(host.dir, "r0.img"), "wb") as f:
-            f.truncate(SIZE_MIB << 20)
+    def start(self, host, peer, fresh=True, **kw):
+        if fresh:
+            with open(os.path.join(host.dir, "r0.img"), "wb") as f:
+                f.truncate(SIZE_MIB << 20)
         host.start_vrrpd(resource_config(host, peer, **kw))
         # A graceful stop unmounts and detaches; runs before lab.close().
         self.addCleanup(host.stop_vrrpd)
@@ -171,6 +172,95 @@ class ReplicationTest(unittest.TestCase):
             a.seek(8 << 20)
             b.seek(8 << 20)
             self.assertEqual(a.read(4096), b.read(4096))
+
+    def data_digest(self, host):
+        """SHA-256 of the replicated data area of host's backing file."""
+        size = self.status(host)["size_kib"] * 1024
+        return sh("sh", "-c", "head -c %d %s | sha256sum" % (size, os.path.join(host.dir, "r0.img"))).stdout.split()[0]
+
+    def test_primary_killed_during_writes_resyncs_its_hot_extents(self):
+        lab = self.lab()
+        h1, h2 = self.bring_up_pair(lab, extra='after_sb_0pri = "disconnect";')
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        dev = self.status(h1)["device"]
+        # Writes all over the volume while the daemon dies under them.
+        writer = h1.popen("nsenter", "-t", str(h1.vrrpd.pid), "-m", "-n", "--", "sh", "-c",
+                          "while :; do for i in 2 9 17 30 41 50; do dd if=/dev/urandom of=%s bs=64k count=16 "
+                          "seek=$((i*16)) oflag=direct status=none || exit 0; done; done" % dev)
+        time.sleep(1.0)
+        h1.vrrpd.kill()  # SIGKILL: no demotion, no bitmap flush, the activity log is what is left
+        h1.vrrpd.wait()
+        writer.wait(timeout=30)
+        # h2 noticed; the data it has is what protocol C acknowledged.
+        wait_until(lambda: self.status(h2)["connection"] != "Connected", timeout=15, what="h2 sees h1 gone")
+        h2_received_before = self.status(h2)["received_kib"]
+        # Restart: metadata exists, so the resource comes up by itself; the
+        # activity log of the crashed Primary marks its hot extents out of sync.
+        self.start(h1, h2, fresh=False, extra='after_sb_0pri = "disconnect";')
+        wait_until(lambda: self.status(h1)["up"] and self.status(h1)["connection"] == "Connected",
+                   timeout=30, what="h1 back and connected")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
+                   and self.status(h2)["out_of_sync_kib"] == 0, timeout=60, what="resync after the crash")
+        self.assertFalse(self.status(h1)["split_brain"])
+        # Only the activity log's extents (4 MiB each), not the whole volume, crossed.
+        moved = self.status(h2)["received_kib"] - h2_received_before + self.status(h1)["received_kib"]
+        self.assertLess(moved, SIZE_MIB * 1024 // 2, "resync moved %d KiB" % moved)
+        # Identical devices afterwards.
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def split(self, lab, h1, h2):
+        """Both nodes write while the link is cut: the data diverges."""
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        self.ctl(h1, "secondary", "r0")
+        lab.cut(h2)
+        wait_until(lambda: self.status(h1)["connection"] != "Connected" and self.status(h2)["connection"] != "Connected",
+                   timeout=15, what="both see the cut")
+        for h, mib in ((h1, 4), (h2, 1)):  # h1 changes more than h2
+            self.ctl(h, "primary", "r0")
+            h.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h)["device"], "bs=1M", "count=%d" % mib,
+                        "seek=%d" % (10 if h is h1 else 20), "oflag=direct", "status=none")
+            self.ctl(h, "secondary", "r0")
+        lab.restore(h2)
+
+    def test_split_brain_is_reported_and_resolved_by_the_operator(self):
+        lab = self.lab()
+        h1, h2 = self.bring_up_pair(lab)  # after_sb_0pri = disconnect (the default)
+        self.split(lab, h1, h2)
+        wait_until(lambda: self.status(h1)["split_brain"] and self.status(h2)["split_brain"], timeout=30,
+                   what="split brain detected on both")
+        for h in (h1, h2):
+            st = self.status(h)
+            self.assertEqual(st["connection"], "StandAlone", st)
+            self.assertIn("split brain detected", st["split_brain_text"])
+        self.assertIn("split brain", h1.log())
+        # Neither may become Primary while it stands.
+        refused = self.ctl(h1, "primary", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("split brain", refused.stderr)
+        # The operator picks h2 as the victim; h1's data survives.
+        self.ctl(h2, "discard-my-data", "r0")
+        self.ctl(h1, "connect", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="resolved by resync")
+        self.assertFalse(self.status(h1)["split_brain"])
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_split_brain_policy_discards_the_side_with_fewer_changes(self):
+        lab = self.lab()
+        h1, h2 = self.bring_up_pair(lab, extra='after_sb_0pri = "discard-least-changes";')
+        before = self.data_digest(h1)
+        self.split(lab, h1, h2)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
+                   and self.status(h2)["out_of_sync_kib"] == 0, timeout=60, what="resolved by policy")
+        text = self.status(h1)["split_brain_text"] + self.status(h2)["split_brain_text"]
+        self.assertIn("discard-least-changes", text)
+        # h1 wrote 4 MiB, h2 1 MiB: h2's changes were discarded.
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        self.assertNotEqual(self.data_digest(h1), before)
 
     def test_wrong_secret_is_refused_and_touches_no_data(self):
         lab = self.lab()

@@ -30,7 +30,8 @@ void usage(std::FILE* out) {
                "                                  replicated volumes: role, disk, peer, connection,\n"
                "                                  out-of-sync, resync progress, I/O errors, traffic\n"
                "  replication OP NAME [--force]   OP: create-md, up, down, primary (--force), secondary,\n"
-               "                                  connect, disconnect, invalidate, verify, mount, umount\n"
+               "                                  connect, disconnect, discard-my-data, invalidate, verify,\n"
+               "                                  mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -75,6 +76,16 @@ void print_status_table(const json& data) {
       if (!i["fault_reason"].get<std::string>().empty())
         std::printf("; fault: %s", i["fault_reason"].get<std::string>().c_str());
       std::printf("\n");
+    }
+    // Failover with data: the takeover or release in progress, or the last failure.
+    if (i.contains("failover")) {
+      const auto& f = i["failover"];
+      const std::string phase = f["phase"].get<std::string>(), error = f["last_error"].get<std::string>();
+      if (phase != "released" || !error.empty()) {
+        std::printf("%-16s   %s", "", f["display"].get<std::string>().c_str());
+        if (!error.empty()) std::printf("; last error: %s", error.c_str());
+        std::printf("\n");
+      }
     }
   }
 }

@@ -69,6 +69,7 @@ struct ReplicationService::Runtime {
   std::unique_ptr<replication::Resource> resource;
   std::unique_ptr<replication::TcpConnector> connector;
   bool attached = false;
+  bool discarding = false;  // discard-my-data set for the next handshake only
   replication::ResourceStatus last_status;  // for change events
   bool have_last_status = false;
   // Ops thread.
@@ -213,6 +214,11 @@ void ReplicationService::refresh() {
       continue;
     }
     replication::ResourceStatus now = rt->resource->status();
+    if (rt->discarding && now.connection == replication::ConnectionState::kConnected) {
+      // Used by that handshake; a later split brain needs a new decision.
+      rt->resource->set_discard_my_data(false);
+      rt->discarding = false;
+    }
     if (rt->have_last_status) {
       const auto& was = rt->last_status;
       auto change = [&](const char* what, const std::string& from, const std::string& to) {
@@ -265,6 +271,19 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       if (!rt->resource || !rt->connector) return done(false, "connect refused: the resource is down (vrrpctl replication up " + rt->cfg.name + ")");
       engine_result(rt->resource->connect(*rt->connector), rt->cfg.name + " connecting to " + rt->cfg.peer_address->to_string(), done);
     });
+  if (op == "discard-my-data")
+    return on_engine([rt, done, engine_result] {
+      // The split-brain victim (drbdadm connect --discard-my-data): our
+      // changes since the split are thrown away at the next handshake.
+      if (!rt->resource || !rt->connector) return done(false, "discard-my-data refused: the resource is down");
+      rt->resource->set_discard_my_data(true);
+      rt->discarding = true;
+      (void)rt->resource->disconnect();
+      engine_result(rt->resource->connect(*rt->connector),
+                    rt->cfg.name + ": reconnecting as the split-brain victim; this node's changes since the split "
+                                   "will be replaced by the peer's data",
+                    done);
+    });
   if (op == "disconnect")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource) return done(false, "disconnect refused: the resource is down");
@@ -282,7 +301,8 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                     rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
     });
   done(false, "unknown replication operation '" + op +
-                  "'; valid: create-md, up, down, primary, secondary, connect, disconnect, invalidate, verify, mount, umount");
+                  "'; valid: create-md, up, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
+                  "verify, mount, umount");
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {

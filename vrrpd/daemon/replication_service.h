@@ -78,8 +78,8 @@ class ReplicationService {
   void stop();
 
   // Operations, as vrrpctl names them: "create-md", "up", "down", "primary"
-  // (force), "secondary", "connect", "disconnect", "invalidate", "verify",
-  // "mount", "umount". Unknown resource or op: done(false, ...) at once.
+  // (force), "secondary", "connect", "disconnect", "discard-my-data" (connect
+  // as the split-brain victim), "invalidate", "verify", "mount", "umount". Unknown resource or op: done(false, ...) at once.
   void command(const std::string& resource, const std::string& op, bool force, Done done);
 
   std::vector<View> views() const;
