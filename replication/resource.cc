@@ -187,6 +187,8 @@ CommandResult Resource::attach() {
                 : sb_.flags.outdated  ? DiskState::kOutdated
                                       : DiskState::kUpToDate;
   set_disk(d, "metadata read");
+  // Connected before (detach keeps the connector): offer to connect again.
+  if (connector_ != nullptr && !conn_) connector_->connection_lost();
   return Ok{};
 }
 

@@ -68,6 +68,7 @@ wire::Hello Resource::make_hello() const {
 
 void Resource::on_connected(std::unique_ptr<Connection> conn) {
   if (conn_ || connector_ == nullptr || disk_ == DiskState::kDiskless) {
+    // Diskless: nothing to replicate; attach() asks the connector again.
     conn->close();
     return;
   }

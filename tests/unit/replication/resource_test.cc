@@ -162,7 +162,7 @@ TEST_F(ResourcePairTest, PeerWriteErrorMarksTheBlockOutOfSyncOnBothSides) {
   EXPECT_EQ(b->status().io_errors, 1u);
 }
 
-TEST_F(ResourcePairTest, DetachRefusedWhilePrimary) {
+TEST_F(ResourcePairTest, DetachRefusedWhilePrimaryAndReattachReconnects) {
   bring_up_synced();
   CommandResult r = a->detach();
   ASSERT_FALSE(r.ok());
@@ -171,6 +171,13 @@ TEST_F(ResourcePairTest, DetachRefusedWhilePrimary) {
   EXPECT_EQ(b->status().disk, DiskState::kDiskless);
   settle();
   EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 1)).ok());
+  // The disk comes back: the pair reconnects by itself and catches up.
+  ok(b->attach());
+  advance(std::chrono::seconds(1));
+  EXPECT_EQ(b->status().connection, ConnectionState::kConnected);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
 }
 
 TEST_F(ResourcePairTest, ObserverHearsOfStateChangesOncePerLoopTurn) {
