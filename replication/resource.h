@@ -18,7 +18,11 @@
 //   resource_peer.cc    the connection: framing, authentication, handshake
 //                       checks, keep-alive, dropping a connection
 //   resource_resync.cc  bitmap exchange, sync decision, split-brain
-//                       resolution, resync as source and as target
+//                       resolution, resync as source and as target,
+//                       checksum-based resync
+//   resource_verify.cc  online verify
+//   resource_diskless.cc on-io-error detach, a Diskless Primary served
+//                       through the peer
 #pragma once
 
 #include <atomic>

@@ -210,5 +210,25 @@ TEST_F(ResourcePairTest, DestroyingTheResourceFailsWhatIsStillPending) {
   EXPECT_EQ(done->value().errno_value(), EIO);
 }
 
+TEST_F(ResourcePairTest, ExternalMetadataLeavesTheWholeDeviceToData) {
+  FakeStorage md(1 << 20);
+  ResourceOptions o = options_for(0);
+  o.metadata_layout = MetadataLayout::kExternal;
+  Resource r(loop, o, disk_a, &md);
+  ok(r.create_md());
+  ok(r.attach());
+  EXPECT_EQ(r.status().size_bytes, kTestDiskBytes);
+  ok(r.primary(true));
+  disk_a.clear_write_log();
+  const uint64_t last = kTestDiskBytes - 4096;
+  auto done = std::make_shared<std::optional<IoStatus>>();
+  r.submit_write(last, pattern(last, 4096, 1), kWriteFua, [done](IoStatus s) { *done = s; });
+  ASSERT_TRUE(done->has_value() && done->value().ok());
+  ASSERT_EQ(disk_a.writes().size(), 1u) << "only the data: AL and bitmap are on the metadata storage";
+  EXPECT_EQ(disk_a.writes()[0].offset, last);
+  disk_a.crash();
+  EXPECT_EQ(read_back(disk_a, last, 4096), pattern(last, 4096, 1)) << "FUA made it durable";
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
