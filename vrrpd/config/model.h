@@ -190,6 +190,16 @@ struct Instance {
   NotifyPrograms notify;
   std::vector<TrackedCheck> track_checks;
   std::string sync_group;  // filled in by the validator from the groups
+  // Failover with data: replication resources this instance owns. On
+  // becoming MASTER each is promoted and mounted, in this order, before the
+  // VIPs are added; on leaving MASTER they are unmounted and demoted in
+  // reverse order after the VIPs are removed. Instances only (not sync groups).
+  std::vector<std::string> resources;
+  std::chrono::milliseconds takeover_timeout{30000};  // per takeover step (primary, mount)
+  std::chrono::milliseconds release_timeout{30000};   // per release step (umount, secondary)
+  // After a failed takeover the instance stays FAULT this long (priority-0
+  // advert, the peer takes over) before it may be elected again.
+  std::chrono::milliseconds fault_hold{10000};
 };
 
 struct SyncGroup {

@@ -447,7 +447,11 @@ class NativeParser {
         {"auth_pass", set_string(inst.auth_pass, k)},
         {"track_interfaces", set_items(k, [&](const Setting& e) { parse_track(e, inst); })},
         {"track_checks", set_items(k, [&](const Setting& e) { parse_tracked_check(e, inst); })},
-        {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)}};
+        {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)},
+        {"resources", set_strings(inst.resources, k)},
+        {"takeover_timeout_ms", set_ms(inst.takeover_timeout, k)},
+        {"release_timeout_ms", set_ms(inst.release_timeout, k)},
+        {"fault_hold_ms", set_ms(inst.fault_hold, k)}};
     add_garp_keys(table, inst.garp, k);
     add_notify_keys(table, inst.notify, k);
     each_key(s, "vrrp_instances", table);

@@ -58,6 +58,10 @@ constexpr long kPingTimeoutMinMs = 100, kPingTimeoutMaxMs = 30000;
 constexpr long kAckTimeoutMinMs = 100, kAckTimeoutMaxMs = 600000;
 constexpr long kKoCountMax = 200;  // 0: never drop the peer for slow acks
 constexpr long kConnectIntervalMinMs = 100, kConnectIntervalMaxMs = 120000;
+// Failover with data: one takeover/release step (primary, mount, umount,
+// secondary) may take this long; a failed takeover holds FAULT this long.
+constexpr long kStepTimeoutMinMs = 100, kStepTimeoutMaxMs = 3600000;
+constexpr long kFaultHoldMaxMs = 3600000;
 const std::vector<std::string> kQueryTypes{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "ANY"};
 const std::vector<std::string> kQueryClasses{"IN", "CH"};
 const std::vector<std::string> kRcodes{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
@@ -145,6 +149,7 @@ class Validator {
     check_duplicates();
     check_sync_groups();
     check_tracked_checks();
+    check_owned_resources();
     return std::move(issues_);
   }
 
@@ -686,6 +691,33 @@ class Validator {
     for (const auto& c : config_.checks)
       if (!c.name.empty() && tracked.count(c.name) == 0)
         config_.warnings.push_back({c.where, "check '" + c.name + "' is not tracked by any instance"});
+  }
+
+  // Instances' resources: known names, each owned by one instance at most
+  // (two instances promoting the same volume would fight over it), and the
+  // step timeouts in range.
+  void check_owned_resources() {
+    std::vector<std::string> names;
+    for (const auto& r : config_.resources)
+      if (!r.name.empty()) names.push_back(r.name);
+    const std::string defined = names.empty() ? std::string("(none defined)") : join(names);
+    std::map<std::string, const Instance*> owner;  // resource -> the instance that owns it
+    for (const auto& inst : config_.instances) {
+      const auto& k = inst.keys;
+      for (const auto& r : inst.resources) {
+        if (std::find(names.begin(), names.end(), r) == names.end())
+          item_issue(k, "resources", k.of("resources", inst.where), quoted(r),
+                     "instance " + inst.name + " owns unknown replication resource; defined: " + defined);
+        else if (auto [it, fresh] = owner.emplace(r, &inst); !fresh)
+          item_issue(k, "resources", k.of("resources", inst.where), quoted(r),
+                     it->second == &inst ? "listed twice; valid: each resource once"
+                                        : "already owned by instance " + quoted(it->second->name) + " (" +
+                                              it->second->where.to_string() + "); valid: one owner per resource");
+      }
+      check_ms(k, inst.where, "takeover_timeout_ms", inst.takeover_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
+      check_ms(k, inst.where, "release_timeout_ms", inst.release_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
+      check_ms(k, inst.where, "fault_hold_ms", inst.fault_hold, 0, kFaultHoldMaxMs);
+    }
   }
 
   Config& config_;

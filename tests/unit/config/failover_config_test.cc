@@ -1,0 +1,70 @@
+// Failover with data in the native config: an instance's `resources` and its
+// takeover/release/fault-hold timing map onto the model with their defaults,
+// a reload sees a change of them, and one line per rejected config.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/unit/config/expect_invalid.h"
+#include "vrrpd/config/config.h"
+
+namespace vrrpd::config {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Line 1: r0 and r1; line 2: the instance list; line 3: VI_1 with `extra`;
+// line 4: VI_2 with `extra2`.
+std::string with_instances(const std::string& extra, const std::string& extra2 = "") {
+  return "resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; mount_point = \"/srv/data\"; }, { name = \"r1\"; device = \"/dev/vdc\"; address = \"198.51.100.1\"; port = 7790; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; } );\n"
+         "vrrp_instances = (\n"
+         " { name = \"VI_1\"; interface = \"eth0\"; virtual_router_id = 51; " + extra + " },\n"
+         " { name = \"VI_2\"; interface = \"eth0\"; virtual_router_id = 52; " + extra2 + " } );\n";
+}
+
+Config native(const std::string& text) { return load_text(text, "test.conf", Format::kNative); }
+
+TEST(FailoverConfig, ResourcesAndTimingMapOntoTheModel) {
+  Config c = native(with_instances(
+      "resources = ( \"r0\", \"r1\" ); takeover_timeout_ms = 5000; release_timeout_ms = 7000; fault_hold_ms = 0;"));
+  const Instance& i = c.instances.at(0);
+  EXPECT_EQ(i.resources, (std::vector<std::string>{"r0", "r1"}));
+  EXPECT_EQ(i.takeover_timeout, milliseconds(5000));
+  EXPECT_EQ(i.release_timeout, milliseconds(7000));
+  EXPECT_EQ(i.fault_hold, milliseconds(0));
+}
+
+TEST(FailoverConfig, DefaultsAreThirtySecondsPerStepAndTenSecondsOfFault) {
+  Config c = native(with_instances("resources = \"r0\";"));
+  const Instance& i = c.instances.at(0);
+  EXPECT_EQ(i.resources, std::vector<std::string>{"r0"});
+  EXPECT_EQ(i.takeover_timeout, milliseconds(30000));
+  EXPECT_EQ(i.release_timeout, milliseconds(30000));
+  EXPECT_EQ(i.fault_hold, milliseconds(10000));
+  EXPECT_TRUE(c.instances.at(1).resources.empty());
+}
+
+TEST(FailoverConfig, ChangedResourcesOrTimingIsAChangedInstance) {
+  const Instance base = native(with_instances("resources = \"r0\";")).instances.at(0);
+  EXPECT_TRUE(same_settings(base, native(with_instances("resources = \"r0\";")).instances.at(0)));
+  EXPECT_FALSE(same_settings(base, native(with_instances("resources = ( \"r0\", \"r1\" );")).instances.at(0)));
+  EXPECT_FALSE(same_settings(base, native(with_instances("")).instances.at(0)));
+  EXPECT_FALSE(same_settings(base, native(with_instances("resources = \"r0\"; takeover_timeout_ms = 1000;")).instances.at(0)));
+  EXPECT_FALSE(same_settings(base, native(with_instances("resources = \"r0\"; release_timeout_ms = 1000;")).instances.at(0)));
+  EXPECT_FALSE(same_settings(base, native(with_instances("resources = \"r0\"; fault_hold_ms = 1000;")).instances.at(0)));
+}
+
+void expectInvalid(const std::string& text, int line, const std::string& expected) {
+  config::expectInvalid(Format::kNative, text, line, expected);
+}
+
+TEST(InvalidFailover, UnknownResource) { expectInvalid(with_instances("resources = \"r9\";"), 3, "resources = \"r9\": instance VI_1 owns unknown replication resource; defined: r0, r1"); }
+TEST(InvalidFailover, ResourceListedTwice) { expectInvalid(with_instances("resources = ( \"r0\", \"r0\" );"), 3, "resources = \"r0\": listed twice; valid: each resource once"); }
+TEST(InvalidFailover, ResourceOwnedByTwoInstances) { expectInvalid(with_instances("resources = \"r0\";", "resources = \"r0\";"), 4, "resources = \"r0\": already owned by instance \"VI_1\" (test.conf:3); valid: one owner per resource"); }
+TEST(InvalidFailover, ResourcesNotStrings) { expectInvalid(with_instances("resources = 5;"), 3, "wrong type (an integer); expected a string or an array of strings"); }
+TEST(InvalidFailover, TakeoverTimeoutTooShort) { expectInvalid(with_instances("takeover_timeout_ms = 99;"), 3, "takeover_timeout_ms = 99: out of range; valid: 100..3600000 ms"); }
+TEST(InvalidFailover, ReleaseTimeoutTooLong) { expectInvalid(with_instances("release_timeout_ms = 3600001;"), 3, "release_timeout_ms = 3600001: out of range; valid: 100..3600000 ms"); }
+TEST(InvalidFailover, FaultHoldNegative) { expectInvalid(with_instances("fault_hold_ms = -1;"), 3, "fault_hold_ms = -1: out of range; valid: 0..3600000 ms"); }
+
+}  // namespace
+}  // namespace vrrpd::config
