@@ -44,6 +44,23 @@ std::optional<notify::NotifyState> notify_state_for(const Transition& t) {
   return std::nullopt;
 }
 
+// The orchestrators' view of the ReplicationService: completions come back
+// on a service thread and are posted to the VRRP loop.
+class ServiceResourceCommands final : public ResourceCommands {
+ public:
+  ServiceResourceCommands(EventLoop& loop, ReplicationService& service) : loop_(loop), service_(service) {}
+  void run(const std::string& resource, const std::string& op, Done done) override {
+    // The loop outlives the service (member order in Daemon); this adapter may not.
+    service_.command(resource, op, false, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
+      loop->post([done, ok, text = std::move(text)]() mutable { done(ok, std::move(text)); });
+    });
+  }
+
+ private:
+  EventLoop& loop_;
+  ReplicationService& service_;
+};
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions opts, config::Config initial)
@@ -90,6 +107,7 @@ int Daemon::run() {
           });
         });
     replication_->start(config_.resources);
+    resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, *replication_);
   }
   init_check_status(config_.checks, {});
   checks_ = std::make_unique<checkers::CheckerService>(
@@ -148,12 +166,23 @@ void Daemon::on_signal() {
 void Daemon::shutdown_all() {
   if (checks_) checks_->stop();
   for (auto& i : instances_) i->stop();
-  // Give the STOP notify programs a chance to run before we go.
+  // VIPs are down; the orchestrators unmount and demote what their
+  // instances held (each step bounded by its release timeout), and the STOP
+  // notify programs get a chance to run before we go.
+  Duration release_budget = Duration::zero();
+  for (const auto& [name, o] : orchestrators_) release_budget = std::max(release_budget, o->release_budget());
+  const TimePoint release_limit = loop_.now() + release_budget;
+  auto releasing = [&] {
+    return std::any_of(orchestrators_.begin(), orchestrators_.end(), [](const auto& o) { return o.second->busy(); });
+  };
+  while (releasing() && loop_.now() < release_limit) loop_.run_once(std::chrono::milliseconds(50));
+  if (releasing()) log::error("shutdown: a release did not finish in time; the replication stop below demotes anyway");
   const TimePoint limit = loop_.now() + std::chrono::seconds(5);
   while ((programs_.running() > 0 || programs_.queued() > 0) && loop_.now() < limit)
     loop_.run_once(std::chrono::milliseconds(50));
   programs_.shutdown(std::chrono::seconds(2));
   instances_.clear();
+  orchestrators_.clear();
   // VIPs are gone; now the data: unmount, demote, disconnect, detach.
   if (replication_) replication_->stop();
 }
@@ -179,6 +208,7 @@ void Daemon::start_instances(const std::vector<config::Instance>& list) {
   for (const auto& cfg : list) {
     auto inst = make_instance(cfg);
     attach_checks(*inst);
+    attach_orchestrator(*inst);
     ensure_socket(cfg.interface, inst->family());
     instances_.push_back(std::move(inst));
     instances_.back()->start();
@@ -314,6 +344,57 @@ Instance* Daemon::find_instance(const std::string& name) {
   for (auto& i : instances_)
     if (i->name() == name) return i.get();
   return nullptr;
+}
+
+void Daemon::attach_orchestrator(Instance& instance) {
+  const config::Instance& c = instance.config();
+  if (c.resources.empty() || !resource_commands_) return;  // the validator checked the names
+  OrchestratorSettings s;
+  s.instance = c.name;
+  for (const auto& name : c.resources) {
+    auto r = std::find_if(config_.resources.begin(), config_.resources.end(),
+                          [&](const config::Resource& x) { return x.name == name; });
+    s.resources.push_back({name, r != config_.resources.end() && !r->mount_point.empty()});
+  }
+  s.takeover_timeout = c.takeover_timeout;
+  s.release_timeout = c.release_timeout;
+  s.fault_hold = c.fault_hold;
+  auto& slot = orchestrators_[c.name];
+  if (slot) {
+    slot->configure(std::move(s));
+  } else {
+    const std::string name = c.name;
+    OrchestratorHooks hooks{
+        [this, name] {
+          if (Instance* i = find_instance(name)) i->takeover_done();
+        },
+        [this, name](const std::string& reason) {
+          if (Instance* i = find_instance(name)) i->set_takeover_fault(reason);
+        },
+        [this, name] {
+          if (Instance* i = find_instance(name)) i->clear_takeover_fault();
+        },
+        [this, name](const std::string& what, const std::string& text, nlohmann::json detail) {
+          journal_.record("failover", name, what, text, std::move(detail));
+        }};
+    slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks));
+  }
+  Orchestrator* o = slot.get();
+  instance.set_gate({[o] {
+                       o->master_wanted();
+                       return false;  // the orchestrator calls takeover_done() when the data is ready
+                     },
+                     [o] { o->master_left(); }});
+}
+
+nlohmann::json Daemon::instance_json(const Instance& instance) const {
+  nlohmann::json j = instance.to_json();
+  auto it = orchestrators_.find(instance.name());
+  if (it != orchestrators_.end() && !instance.config().resources.empty()) {
+    j["failover"] = it->second->to_json();
+    j["takeover"] = j["failover"]["display"];
+  }
+  return j;
 }
 
 void Daemon::on_transition(Instance& instance, const Transition& t) {
@@ -510,13 +591,13 @@ nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann
   };
   if (command == "status") {
     nlohmann::json list = nlohmann::json::array();
-    for (auto& i : instances_) list.push_back(i->to_json());
+    for (auto& i : instances_) list.push_back(instance_json(*i));
     return make_response(ResultCode::kOk, "",
                          {{"router_id", config_.global.router_id}, {"pid", getpid()}, {"instances", list}});
   }
   if (command == "show") {
     Instance* i = instance_arg();
-    return i ? make_response(ResultCode::kOk, "", i->to_json()) : not_found();
+    return i ? make_response(ResultCode::kOk, "", instance_json(*i)) : not_found();
   }
   if (command == "stats") {
     nlohmann::json all = nlohmann::json::object();

@@ -15,6 +15,7 @@
 #include "vrrpd/config/config.h"
 #include "vrrpd/control/control_server.h"
 #include "vrrpd/daemon/instance.h"
+#include "vrrpd/daemon/orchestrator.h"
 #include "vrrpd/daemon/replication_service.h"
 #include "vrrpd/net/address_manager.h"
 #include "vrrpd/net/garp.h"
@@ -65,6 +66,11 @@ class Daemon {
   void attach_checks(Instance& instance);
   void sync_group_follow(Instance& instance, const Transition& t);
   Instance* find_instance(const std::string& name);
+  // Failover with data: the instance's orchestrator (created on first use,
+  // kept across reloads by instance name) gates its VIPs.
+  void attach_orchestrator(Instance& instance);
+  // The instance's JSON for status/show, with its failover state.
+  nlohmann::json instance_json(const Instance& instance) const;
 
   // --- control socket ---
   // Commands that finish later (replication) answer through `respond`.
@@ -83,6 +89,10 @@ class Daemon {
   notify::StateNotifier notifier_;
   notify::EventJournal journal_;  // the node's incident timeline (vrrpctl events)
   std::unique_ptr<ReplicationService> replication_;  // only with resources configured
+  std::unique_ptr<ResourceCommands> resource_commands_;  // replication_ seen by the orchestrators
+  // By instance name. Outlives the Instance (a release still runs after a
+  // reload stopped it), so its hooks look the instance up by name.
+  std::map<std::string, std::unique_ptr<Orchestrator>> orchestrators_;
   std::unique_ptr<checkers::CheckerService> checks_;
   std::map<std::string, checkers::CheckStatus> check_status_;  // by check name; VRRP thread only
   std::unique_ptr<control::ControlServer> control_;

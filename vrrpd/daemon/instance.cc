@@ -222,6 +222,7 @@ void Instance::reevaluate_links() {
     for (const auto& [name, c] : checks_) {
       if (fault.empty() && c.weight == 0 && !c.up) fault = "check " + name + " is down: " + c.reason;
     }
+    if (fault.empty()) fault = takeover_fault_;
   }
   const TimePoint now = env_.loop.now();
   if (router_.state() == State::kInit) {
@@ -254,6 +255,24 @@ void Instance::set_maintenance(bool on) { apply(router_.set_maintenance(env_.loo
 
 void Instance::force_state(State target, const std::string& reason) {
   apply(router_.force_state(env_.loop.now(), target, reason));
+}
+
+void Instance::takeover_done() {
+  if (!running_ || !vips_held_ || router_.state() != State::kMaster) return;
+  vips_held_ = false;
+  set_vips(true);
+  start_announcements();
+}
+
+void Instance::set_takeover_fault(const std::string& reason) {
+  takeover_fault_ = reason;
+  if (running_) reevaluate_links();
+}
+
+void Instance::clear_takeover_fault() {
+  if (takeover_fault_.empty()) return;
+  takeover_fault_.clear();
+  if (running_) reevaluate_links();
 }
 
 void Instance::send_advert(int priority) {
@@ -334,17 +353,31 @@ void Instance::apply(const std::vector<Action>& actions) {
   // The transition happened when the event arrived, not after the adverts,
   // VIP changes and GARPs done for it.
   const long long event_wall_ms = wall_clock_ms();
+  // With a gate the orchestrator is asked and told after the state change
+  // is logged, so the log reads "BACKUP -> MASTER" before the takeover steps.
+  bool ask_gate = false, tell_gate = false;
   for (const auto& a : actions) {
     switch (a.kind) {
       case Action::Kind::kSendAdvert: send_advert(a.priority); break;
-      case Action::Kind::kAddVips: set_vips(true); break;
+      case Action::Kind::kAddVips:
+        if (gate_.may_add_vips) {
+          vips_held_ = true;
+          ask_gate = true;
+        } else {
+          set_vips(true);
+        }
+        break;
       case Action::Kind::kRemoveVips:
         garp_delay_timer_.disarm();
         garp_refresh_timer_.disarm();
         garp_spacing_timer_.disarm();
-        set_vips(false);
+        if (!vips_held_) set_vips(false);
+        vips_held_ = false;
+        tell_gate = gate_.left_master != nullptr;
         break;
-      case Action::Kind::kSendGarp: start_announcements(); break;
+      case Action::Kind::kSendGarp:
+        if (!vips_held_) start_announcements();
+        break;
       case Action::Kind::kStateChange: {
         last_transition_ = {a.from, a.to, a.reason, event_wall_ms};
         ++stats_.transitions;
@@ -359,6 +392,8 @@ void Instance::apply(const std::vector<Action>& actions) {
     }
   }
   rearm_timer();
+  if (tell_gate) gate_.left_master();
+  if (ask_gate && vips_held_ && gate_.may_add_vips()) takeover_done();
 }
 
 void Instance::rearm_timer() {
@@ -397,6 +432,7 @@ nlohmann::json Instance::to_json() const {
           {"preempt", cfg_.preempt},
           {"maintenance", router_.in_maintenance()},
           {"fault_reason", fault_reason_},
+          {"vips_held", vips_held_},
           {"sync_group", cfg_.sync_group},
           {"vips", vips},
           {"unicast_peers", [&] {

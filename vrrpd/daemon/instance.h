@@ -68,6 +68,17 @@ struct InstanceEnv {
   std::function<void(class Instance& instance, const Transition& t)> on_transition;
 };
 
+// Failover with data: lets the daemon's Orchestrator hold the VIPs of a new
+// MASTER until the instance's resources are promoted and mounted, and hear
+// when the instance left MASTER (daemon/orchestrator.h). Unset: no hold.
+struct MasterGate {
+  // Asked on becoming MASTER, before the VIPs and GARP. false: hold them
+  // until takeover_done().
+  std::function<bool()> may_add_vips;
+  // Told after leaving MASTER, once the VIPs are removed (or were held).
+  std::function<void()> left_master;
+};
+
 class Instance {
  public:
   Instance(InstanceEnv env, config::Instance cfg);
@@ -93,6 +104,15 @@ class Instance {
   void set_maintenance(bool on);
   // Sync group: follow another member.
   void force_state(vrrp::State target, const std::string& reason);
+  // Failover with data (before start()).
+  void set_gate(MasterGate gate) { gate_ = std::move(gate); }
+  // The takeover finished: add the held VIPs and announce them, if still MASTER.
+  void takeover_done();
+  // A takeover failed: FAULT with this reason (priority-0 advert) until
+  // clear_takeover_fault().
+  void set_takeover_fault(const std::string& reason);
+  void clear_takeover_fault();
+  bool vips_held() const { return vips_held_; }
 
   const config::Instance& config() const { return cfg_; }
   const std::string& name() const { return cfg_.name; }
@@ -138,6 +158,9 @@ class Instance {
   std::map<std::string, TrackedCheckState> checks_;  // tracked check name -> state
   int base_priority_;
   std::string fault_reason_;
+  std::string takeover_fault_;  // set by the orchestrator after a failed takeover
+  MasterGate gate_;
+  bool vips_held_ = false;      // MASTER, VIPs not added yet: the takeover runs
   bool running_ = false;
   bool warned_no_source_ = false;
   InstanceStats stats_;

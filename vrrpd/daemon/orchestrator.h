@@ -1,0 +1,161 @@
+// Failover with data (DESIGN.md "Transitions", README "Failover with data"):
+// for one VRRP instance that owns replication resources, the Orchestrator
+// promotes and mounts them before the instance adds its VIPs, and unmounts
+// and demotes them after the instance removed its VIPs.
+//
+// It lives on the VRRP loop and never blocks it: every step is a request to
+// the replication side (ResourceCommands) whose completion comes back later
+// on the loop, with a timeout per step. Steps of one instance run strictly one
+// after another, so two operations on the same resource never overlap: a
+// release asked for during a takeover waits for the step in flight and then
+// undoes what was done, and a step that timed out is still waited for before
+// the next one starts (its late result is logged and undone if it succeeded).
+// A failed takeover is undone in reverse order and reported to the instance,
+// which goes FAULT (priority-0 advert, the peer takes over) for fault_hold.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vrrpd/base/clock.h"
+#include "vrrpd/base/event_loop.h"
+
+namespace vrrpd {
+
+// The replication side as the orchestrator sees it: the daemon's
+// ReplicationService behind a small adapter, a recording fake in tests.
+class ResourceCommands {
+ public:
+  using Done = std::function<void(bool ok, std::string text)>;
+  virtual ~ResourceCommands() = default;
+  // Starts `op` ("primary", "mount", "umount", "secondary") on `resource`.
+  // `done` runs once, later, on the VRRP loop (never inside this call).
+  virtual void run(const std::string& resource, const std::string& op, Done done) = 0;
+};
+
+struct OrchestratorSettings {
+  std::string instance;  // the VRRP instance's name, for logs and the journal
+  struct OwnedResource {
+    std::string name;
+    bool mount = false;  // it has a mount_point: mount after primary, umount before secondary
+  };
+  std::vector<OwnedResource> resources;  // takeover order; release is the reverse
+  Duration takeover_timeout = std::chrono::seconds(30);  // per takeover step
+  Duration release_timeout = std::chrono::seconds(30);   // per release step
+  Duration fault_hold = std::chrono::seconds(10);        // FAULT after a failed takeover
+  // While `primary` is refused because the peer is still Primary (it is
+  // releasing), ask again this often until the takeover timeout.
+  Duration peer_primary_retry = std::chrono::milliseconds(250);
+};
+
+// What the orchestrator tells the instance (through the daemon) and the journal.
+struct OrchestratorHooks {
+  std::function<void()> takeover_done;                            // add the VIPs and announce them now
+  std::function<void(const std::string& reason)> takeover_failed;  // go FAULT with this reason
+  std::function<void()> fault_hold_over;                           // that FAULT may clear now
+  // A journal event (source "failover"): what, text, detail.
+  std::function<void(const std::string& what, const std::string& text, nlohmann::json detail)> record;
+};
+
+class Orchestrator {
+ public:
+  enum class Phase {
+    kReleased,     // nothing held (as far as we know); VIPs may not be up
+    kTakingOver,   // primary/mount steps running; VIPs held back
+    kActive,       // every resource promoted and mounted; VIPs up
+    kReleasing,    // umount/secondary steps running after leaving MASTER
+    kRollingBack,  // undoing a failed takeover
+    kFaultHold,    // a takeover failed; the instance stays FAULT until the hold ends
+  };
+  static const char* phase_name(Phase p);  // "released", "takeover", ...
+
+  Orchestrator(EventLoop& loop, ResourceCommands& commands, OrchestratorSettings settings,
+               OrchestratorHooks hooks);
+  ~Orchestrator();
+  Orchestrator(const Orchestrator&) = delete;
+  Orchestrator& operator=(const Orchestrator&) = delete;
+
+  // The instance became MASTER and holds its VIPs: take the resources over
+  // (after a release still running, if any).
+  void master_wanted();
+  // The instance left MASTER; its VIPs are already removed: release the
+  // resources (after the step in flight, if any).
+  void master_left();
+  // New settings (a reload); they apply from the next takeover. What is
+  // held is released as it was acquired.
+  void configure(OrchestratorSettings settings);
+
+  Phase phase() const { return phase_; }
+  // A step runs or one is due: the daemon waits for this at shutdown.
+  bool busy() const;
+  // The longest a full release may take (every step at its timeout), for
+  // the shutdown wait.
+  Duration release_budget() const;
+  // For vrrpctl status/show: phase, the step in flight and for how long,
+  // "display" ("takeover: mount r0 (1.2 s)"), held resources, last error.
+  nlohmann::json to_json() const;
+
+ private:
+  struct Step {
+    std::string resource;
+    std::string op;  // "primary", "mount", "umount", "secondary"
+  };
+  struct InFlight {
+    Step step;
+    std::uint64_t id = 0;        // matches the completion to the request
+    TimePoint started{};         // first request (retries included in the duration)
+    bool timed_out = false;      // the timeout fired; the result is still awaited
+    bool awaiting_retry = false; // primary refused (peer Primary); asked again soon
+    std::string last_refusal;
+  };
+
+  // One place for every phase change: logs "old -> new (reason)".
+  void transition(Phase to, const std::string& reason);
+  // Decides and starts the next step when none is in flight (re-entrant safe).
+  void advance();
+  void advance_once();
+  void begin_takeover();
+  void start_release(Phase phase, const std::string& reason);
+  void finish_release();
+  void issue(InFlight& f);
+  void start_step(Step step, Duration timeout);
+  void on_step_done(std::uint64_t id, bool ok, std::string text);
+  void on_step_timeout();
+  void fail_takeover(const Step& step, const std::string& why);
+  void release_step_failed(const Step& step, const std::string& why);
+  std::string prefix() const;
+  // "promote r0 120 ms, mount r0 290 ms"
+  std::string durations_text() const;
+
+  EventLoop& loop_;
+  ResourceCommands& commands_;
+  OrchestratorSettings settings_;
+  OrchestratorHooks hooks_;
+  Phase phase_ = Phase::kReleased;
+  bool want_master_ = false;                 // the instance is MASTER (as last told)
+  std::vector<Step> plan_;                   // takeover steps, fixed when the takeover starts
+  std::size_t next_step_ = 0;                // index into plan_
+  std::vector<Step> acquired_;               // succeeded takeover steps, undone in reverse
+  std::set<std::string> given_up_;           // resources whose release failed in this pass
+  std::optional<InFlight> in_flight_;
+  std::uint64_t next_id_ = 1;
+  TimePoint phase_started_{};
+  std::vector<std::pair<std::string, long long>> step_ms_;  // "promote r0" -> ms, this pass
+  std::string last_error_;
+  TimePoint fault_hold_until_{};
+  bool advancing_ = false, advance_again_ = false;
+  Timer step_timer_;   // the step's timeout
+  Timer retry_timer_;  // the next `primary` while the peer is still Primary
+  Timer hold_timer_;   // the end of fault_hold
+  // Completions posted by the replication side may arrive after we are gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace vrrpd
