@@ -78,6 +78,7 @@ struct ResourceOptions {
   SplitBrainPolicy split_brain;  // after-sb-0pri/1pri/2pri, all "disconnect" by default
   // The operator picked this node as the split-brain victim: its changes are
   // discarded at the next handshake (drbdadm connect --discard-my-data).
+  // One-shot: cleared when a connection is established.
   bool discard_my_data = false;
 
   MetadataLayout metadata_layout = MetadataLayout::kInternal;
@@ -159,7 +160,8 @@ class Resource final : public Volume {
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();
-  // The discard-my-data flag for the next handshake (split-brain victim).
+  // The discard-my-data flag for the next handshake (split-brain victim);
+  // cleared once a connection has been established with it.
   void set_discard_my_data(bool on) { options_.discard_my_data = on; }
 
   ResourceStatus status() const;

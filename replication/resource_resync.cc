@@ -133,6 +133,12 @@ void Resource::finish_handshake() {
   }
   handshake_timer_.disarm();
   phase_ = Phase::kRunning;
+  // discard-my-data is for one connect (as drbdadm connect --discard-my-data):
+  // left set, it would silently throw away this node's data at the next split.
+  if (options_.discard_my_data) {
+    options_.discard_my_data = false;
+    log("discard-my-data cleared: used by this connection");
+  }
   peer_bitmap_bits_ = 0;
   set_connection(ConnectionState::kConnected, why);
   last_answer_ = loop_.now();

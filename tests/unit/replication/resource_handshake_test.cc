@@ -138,6 +138,7 @@ TEST_F(SplitBrainTest, OperatorResolvesWithDiscardMyData) {
   advance(seconds(1));
   expect_resolved_in_favour_of(*a, *b);
   EXPECT_NE(b->status().split_brain_text.find("discard-my-data on this node"), std::string::npos);
+  EXPECT_FALSE(b->options().discard_my_data) << "one-shot, as drbdadm connect --discard-my-data";
   EXPECT_EQ(read_back(disk_b, a_offset(0), 4096), pattern(a_offset(0), 4096, 1));
 }
 
