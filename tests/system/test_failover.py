@@ -1,8 +1,10 @@
 """Failover with data between two real daemons in network namespaces: a VRRP
 instance owns the replicated volume r0, so the node that becomes MASTER
 promotes and mounts r0 before it adds the VIP, and the node that leaves
-MASTER removes the VIP before it unmounts and demotes. A takeover whose mount
-fails is undone and leaves the node FAULT with the reason, without the VIP.
+MASTER removes the VIP before it unmounts and demotes. A new master whose
+promote is refused because the old one is still Primary (a busy unmount) asks
+again until the old one has demoted. A takeover whose mount fails is undone
+and leaves the node FAULT with the reason, without the VIP.
 
 The volume is prepared as in test_replication.py (create-md, up, an initial
 sync with primary --force on h1, mkfs, secondary); then a reload adds the
@@ -10,6 +12,7 @@ instance, so the election starts with the data ready."""
 
 import json
 import os
+import subprocess
 import time
 import unittest
 
@@ -104,6 +107,31 @@ class FailoverTest(unittest.TestCase):
         retries = [e["text"] for e in ev if e["what"] == "step-retry"]
         if retries:
             print("  h2 waited for h1's demote: %s" % retries[0])
+
+    def test_hand_over_waits_until_the_old_master_has_demoted(self):
+        h1, h2 = self.prepared_pair()
+        # A process keeps h1's mount busy for 2 s: h1's unmount waits for it
+        # (the engine's grace period), so h1 is still Primary when h2 becomes
+        # MASTER, and h2's promote is refused until h1 has demoted.
+        holder = subprocess.Popen(["nsenter", "-t", str(h1.vrrpd.pid), "-m", "--", "sh", "-c",
+                                   "cd %s && exec sleep 2" % os.path.join(h1.dir, "mnt")])
+        self.addCleanup(lambda: (holder.kill(), holder.wait()))
+        time.sleep(0.2)  # the holder is inside the mount
+        stopped_at = time.monotonic()
+        self.assertEqual(h1.stop_vrrpd(), 0)
+        wait_until(lambda: h2.has_address(VIP), timeout=25, what="VIP on h2")
+        moved_in = time.monotonic() - stopped_at
+        st = self.rstatus(h2)
+        self.assertEqual((st["role"], st["mounted"]), ("Primary", True))
+        ev = self.events(h2)
+        retries = [e for e in ev if e["what"] == "step-retry"]
+        self.assertEqual(len(retries), 1, ev)
+        self.assertIn("the peer is still Primary", retries[0]["text"])
+        done = [e for e in ev if e["what"] == "takeover-done"][-1]
+        self.assertGreaterEqual(done["detail"]["duration_ms"], 1000)
+        promote = [e for e in ev if e["what"] == "step" and e["detail"]["op"] == "primary"][-1]
+        print("\n  VIP moved %.2f s after SIGTERM; h2: %s (the promote waited %d ms for h1's demote)"
+              % (moved_in, done["text"], promote["detail"]["duration_ms"]))
 
     def test_takeover_with_a_failing_mount_goes_fault_and_undoes_the_promote(self):
         # h2's mount point is a regular file: the mount must fail there.
