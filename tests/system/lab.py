@@ -21,6 +21,7 @@ import time
 BUILD = os.environ.get("VRRPD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 VRRPD = os.environ.get("VRRPD_BIN", os.path.join(BUILD, "vrrpd", "vrrpd"))
 VRRPCTL = os.environ.get("VRRPCTL_BIN", os.path.join(BUILD, "vrrpd", "vrrpctl"))
+FAULTY_DISK = os.environ.get("FAULTY_DISK_BIN", os.path.join(BUILD, "tests", "faulty_disk"))
 
 
 def sh(*args, check=True, capture=True, timeout=30):

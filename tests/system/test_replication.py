@@ -11,12 +11,14 @@ import os
 import time
 import unittest
 
-from lab import Lab, native_config, sh, wait_until
+import subprocess
+
+from lab import FAULTY_DISK, Lab, native_config, sh, wait_until
 
 SIZE_MIB = 64
 
 
-def resource_config(host, peer, secret="s3cret-s3cret", extra=""):
+def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None):
     """A config with one resource r0 and no VRRP instance."""
     return """global = { router_id = "%s"; runtime_dir = "%s"; };
 resources = ( {
@@ -29,8 +31,8 @@ resources = ( {
   mount_point = "%s"; fs_type = "ext4"; mount_options = "noatime";
   %s
 } );
-""" % (host.name, os.path.join(host.dir, "run"), os.path.join(host.dir, "r0.img"), host.ipv4, peer.ipv4,
-       secret, os.path.join(host.dir, "mnt"), extra)
+""" % (host.name, os.path.join(host.dir, "run"), device or os.path.join(host.dir, "r0.img"), host.ipv4,
+       peer.ipv4, secret, os.path.join(host.dir, "mnt"), extra)
 
 
 class ReplicationTest(unittest.TestCase):
@@ -261,6 +263,93 @@ class ReplicationTest(unittest.TestCase):
         # h1 wrote 4 MiB, h2 1 MiB: h2's changes were discarded.
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
         self.assertNotEqual(self.data_digest(h1), before)
+
+    def faulty_disk(self, host):
+        """Serves host's r0.img as DIR/faulty/dev through a disk that fails on
+        command; started before vrrpd so that the daemon's mount namespace
+        (a copy made at its start) has the mount."""
+        with open(os.path.join(host.dir, "r0.img"), "wb") as f:
+            f.truncate(SIZE_MIB << 20)
+        log = open(os.path.join(host.dir, "faulty_disk.log"), "w")
+        p = subprocess.Popen([FAULTY_DISK, os.path.join(host.dir, "r0.img"), os.path.join(host.dir, "faulty")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+
+        def stop():
+            p.stdin.close()
+            p.wait(timeout=30)
+            p.stdout.close()
+            log.close()
+        self.addCleanup(stop)  # after the daemon stopped (cleanups run last-in, first-out)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+
+        def command(line):
+            p.stdin.write(line + "\n")
+            p.stdin.flush()
+            self.assertEqual(p.stdout.readline().strip(), "ok")
+        return os.path.join(host.dir, "faulty", "dev"), command
+
+    def pair_with_faulty_h1(self, lab, extra):
+        h1, h2 = lab.hosts
+        device, command = self.faulty_disk(h1)
+        self.start(h1, h2, fresh=False, device=device, extra=extra)
+        self.start(h2, h1, extra=extra)
+        for h in (h1, h2):
+            self.ctl(h, "create-md", "r0")
+            self.ctl(h, "up", "r0")
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        return h1, h2, command
+
+    def test_io_error_passthrough_reports_marks_and_calls_the_handler(self):
+        lab = self.lab()
+        h1 = lab.hosts[0]
+        handler_log = os.path.join(h1.dir, "handler.log")
+        extra = 'on_io_error = "call-handler"; io_error_handler = [ "/bin/sh", "-c", "echo \\"$0 $1\\" >> %s" ];' % handler_log
+        h1, h2, fail = self.pair_with_faulty_h1(lab, extra)
+        fail("fail-writes %d %d" % (20 << 20, 1 << 20))  # the disk fails 1 MiB at 20 MiB
+        dd = h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=64k", "count=1",
+                          "seek=%d" % (20 * 16), "oflag=direct", "status=none", check=False)
+        self.assertNotEqual(dd.returncode, 0, "the error reaches the writer (passthrough)")
+        wait_until(lambda: self.status(h1)["io_errors"] > 0, what="io error counted")
+        st = self.status(h1)
+        self.assertEqual(st["disk"], "UpToDate")  # a transient error does not end replication
+        self.assertEqual(st["connection"], "Connected")
+        self.assertGreater(st["out_of_sync_kib"], 0)
+        wait_until(lambda: os.path.exists(handler_log), what="the handler ran")
+        with open(handler_log) as f:
+            self.assertEqual(f.read().split()[0], "r0")
+        events = json.loads(h1.vrrpctl("events", "--json").stdout)["events"]
+        self.assertIn("io-error", [e["what"] for e in events])
+        # The disk heals; the next connect resyncs the marked blocks.
+        fail("heal")
+        self.ctl(h1, "disconnect", "r0")
+        self.ctl(h1, "connect", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0,
+                   timeout=30, what="resync after healing")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_io_error_detach_keeps_serving_through_the_peer(self):
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach";')
+        fail("fail-writes")
+        data = os.urandom(65536)
+        src = os.path.join(h1.dir, "block.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        dev = self.status(h1)["device"]
+        h1.in_daemon("dd", "if=" + src, "of=" + dev, "bs=64k", "count=1", "seek=%d" % (30 * 16), "oflag=direct",
+                     "status=none")  # succeeds: the peer took it
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 detached its disk")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["connection"], st["peer_disk"]), ("Primary", "Connected", "UpToDate"))
+        # Reads come from the peer too, and the peer's disk has the data.
+        back = h1.in_daemon("sh", "-c", "dd if=%s bs=64k count=1 skip=%d iflag=direct status=none | sha256sum"
+                            % (dev, 30 * 16)).stdout.split()[0]
+        self.assertEqual(back, sh("sha256sum", src).stdout.split()[0])
+        with open(os.path.join(h2.dir, "r0.img"), "rb") as f:
+            f.seek(30 << 20)
+            self.assertEqual(f.read(65536), data)
 
     def test_wrong_secret_is_refused_and_touches_no_data(self):
         lab = self.lab()

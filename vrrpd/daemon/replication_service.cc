@@ -98,6 +98,7 @@ void ReplicationService::start(const std::vector<config::Resource>& resources) {
     runtimes_[r.name] = std::move(rt);
   }
   started_ = true;
+  handlers_ = std::make_unique<notify::ProgramRunner>(engine_loop_, notify::RunOptions{});
   refresh_timer_ = std::make_unique<Timer>(engine_loop_, [this] {
     refresh();
     refresh_timer_->arm_in(kRefreshInterval);
@@ -138,6 +139,8 @@ void ReplicationService::stop() {
   engine_loop_.post([this] { refresh_timer_.reset(); });
   engine_loop_.stop();
   if (engine_thread_.joinable()) engine_thread_.join();
+  // The loop no longer runs: the runner drives it itself to reap.
+  handlers_->shutdown(std::chrono::seconds(2));
   {
     std::lock_guard lock(ops_mutex_);
     ops_stopping_ = true;
@@ -231,6 +234,26 @@ void ReplicationService::refresh() {
       change("peer-disk", replication::to_string(was.peer_disk), replication::to_string(now.peer_disk));
       if (now.split_brain && !was.split_brain)
         emit(name, "split-brain", "split brain: " + now.split_brain_text, {{"text", now.split_brain_text}});
+      if (now.io_errors > was.io_errors)
+        emit(name, "io-error",
+             "disk I/O error" + std::string(now.io_errors - was.io_errors > 1 ? "s" : "") + " (" +
+                 std::to_string(now.io_errors) + " in all; on_io_error " + rt->cfg.on_io_error + "): " +
+                 now.last_error,
+             {{"io_errors", now.io_errors}, {"policy", rt->cfg.on_io_error}});
+      if (now.io_errors > was.io_errors && rt->cfg.on_io_error == "call-handler" && rt->cfg.io_error_handler) {
+        // DRBD's local-io-error handler: the configured argv, then the
+        // resource name and the error count. Serialised per resource.
+        std::vector<std::string> argv = rt->cfg.io_error_handler->argv;
+        argv.push_back(name);
+        argv.push_back(std::to_string(now.io_errors));
+        handlers_->run("io-error/" + name, std::move(argv), [this, name](const notify::ProgramOutcome& o) {
+          const bool ok = o.exited && o.exit_code == 0;
+          emit(name, "io-error-handler",
+               std::string("io_error_handler ") + (ok ? "ran" : "failed") +
+                   (o.spawned ? (o.exited ? " (exit " + std::to_string(o.exit_code) + ")" : " (killed)")
+                              : ": " + o.spawn_error));
+        });
+      }
     }
     rt->last_status = now;
     rt->have_last_status = true;
@@ -359,9 +382,15 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
   o.ping_timeout = c.ping_timeout;
   o.timeout = c.timeout;
   o.ko_count = static_cast<uint32_t>(c.ko_count);
+  // call-handler is passthrough plus the handler program, which the daemon
+  // runs when the I/O error counter moves (see refresh()).
+  o.on_io_error = c.on_io_error == "detach" ? replication::IoErrorPolicy::kDetach
+                                            : replication::IoErrorPolicy::kPassthrough;
   rt.data = std::move(data.value());
   rt.md = std::move(md);
   rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
+  // State changes reach the journal at once, not at the next poll.
+  rt.resource->set_state_observer([this] { refresh(); });
   CommandResult attached = rt.resource->attach();
   if (!attached.ok()) {
     rt.resource.reset();

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "notify/program_runner.h"
 #include "replication/status.h"
 #include "vrrpd/base/clock.h"
 #include "vrrpd/base/event_loop.h"
@@ -117,6 +118,9 @@ class ReplicationService {
   MonotonicClock clock_;
   EventLoop engine_loop_;
   std::unique_ptr<Timer> refresh_timer_;  // engine thread
+  // Runs on_io_error call-handler programs on the engine loop (as root,
+  // like DRBD's handlers).
+  std::unique_ptr<notify::ProgramRunner> handlers_;
   std::map<std::string, std::unique_ptr<Runtime>> runtimes_;  // fixed after start()
 
   mutable std::mutex views_mutex_;  // guards views_
