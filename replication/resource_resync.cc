@@ -154,6 +154,12 @@ void Resource::finish_handshake() {
       sb_.flags.was_primary = role_ == Role::kPrimary;
       (void)persist_superblock();
     }
+    // Same generation as an UpToDate peer: our data is current after all.
+    if (disk_ == DiskState::kOutdated && ph.disk_state == DiskState::kUpToDate) {
+      sb_.flags.outdated = false;
+      (void)persist_superblock();
+      set_disk(DiskState::kUpToDate, "same data as the UpToDate peer");
+    }
   }
   peer_bitmap_.reset();
   send(wire::StateChange{role_, disk_});

@@ -283,5 +283,31 @@ TEST_F(ResourcePairTest, InvalidateOnAConnectedSecondaryResyncsEverything) {
   EXPECT_TRUE(disks_equal());
 }
 
+TEST_F(ResourcePairTest, OutdatedDiskWithTheSameDataBecomesUpToDateOnConnect) {
+  bring_up_synced();
+  ok(a->secondary());  // no new generation when the link goes
+  settle();
+  const Generations before = a->generations();
+  ok(b->disconnect());
+  settle();
+  b.reset();
+  // Marked outdated while away (as fencing would); its data did not change.
+  Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(sb.ok());
+  sb->flags.outdated = true;
+  ASSERT_TRUE(write_superblock(disk_b, sb.value()).ok());
+  b = std::make_unique<Resource>(loop, options_for(1), disk_b);
+  ok(b->attach());
+  EXPECT_EQ(b->status().disk, DiskState::kOutdated);
+  EXPECT_FALSE(b->primary().ok());
+  ok(b->connect(net.connector(1)));
+  advance(seconds(1));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(a->status().peer_disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->generations(), before) << "rule 40, no resync";
+  EXPECT_EQ(b->status().resync_total_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
