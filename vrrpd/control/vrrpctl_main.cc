@@ -172,7 +172,9 @@ void print_replication(const json& data) {
       std::printf("  SPLIT BRAIN: %s\n", r["split_brain_text"].get<std::string>().c_str());
     if (!r["problem"].get<std::string>().empty())
       std::printf("  problem: %s\n", r["problem"].get<std::string>().c_str());
-    else if (!r["last_error"].get<std::string>().empty())
+    else if (!r["last_error"].get<std::string>().empty() &&
+             !(r["connection"] == "Connected" && r["last_error"].get<std::string>().rfind("connector:", 0) == 0))
+      // A connection problem that has since been overcome is not news.
       std::printf("  last error: %s\n", r["last_error"].get<std::string>().c_str());
   }
 }
