@@ -118,6 +118,11 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(h2.in_daemon("sha256sum", mnt2 + "/blob").stdout.split()[0], digest)
         fsck = h2.in_daemon("sh", "-c", "umount %s && e2fsck -fn %s" % (mnt2, self.status(h2)["device"]), check=False)
         self.assertEqual(fsck.returncode, 0, fsck.stdout + fsck.stderr)
+        # Whole devices, not only files: the two copies are identical.
+        self.ctl(h2, "secondary", "r0")
+        wait_until(lambda: self.status(h1)["out_of_sync_kib"] == 0 and self.status(h2)["out_of_sync_kib"] == 0,
+                   what="both in sync")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
         # The journal tells the story of the resource.
         events = json.loads(h1.vrrpctl("events", "--json").stdout)["events"]
         texts = [e["text"] for e in events if e["source"] == "replication"]
