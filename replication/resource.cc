@@ -297,6 +297,11 @@ ResourceStatus Resource::status() const {
   s.resync_done_bytes = resync_done_bytes_;
   if (replication_ == ReplicationState::kSyncSource)  // the target counts; we see our bitmap shrink
     s.resync_done_bytes = resync_total_bytes_ - std::min(resync_total_bytes_, s.out_of_sync_bytes);
+  // Average since the resync started (until it ended, for a finished one).
+  const TimePoint until = resync_finished_at_ > resync_started_at_ ? resync_finished_at_ : loop_.now();
+  const double seconds = std::chrono::duration<double>(until - resync_started_at_).count();
+  if (resync_total_bytes_ > 0 && seconds > 0)
+    s.resync_rate = static_cast<uint64_t>(static_cast<double>(s.resync_done_bytes) / seconds);
   s.resync_rate_limit = options_.resync_rate;
   s.resync_equal_bytes = resync_equal_bytes_;
   s.verify_done_bytes = verify_done_bytes_;

@@ -386,7 +386,8 @@ class Resource final : public Volume {
   uint64_t resync_unflushed_bytes_ = 0;  // cleared since the bitmap was last saved
   double resync_tokens_ = 0;             // bytes that may be requested now
   TimePoint resync_tokens_at_{};
-  uint64_t resync_equal_bytes_ = 0;  // checksum resync: found equal, not transferred
+  uint64_t resync_equal_bytes_ = 0;                       // checksum resync: found equal, not transferred
+  TimePoint resync_started_at_{}, resync_finished_at_{};  // for the achieved rate
   Timer resync_timer_;
 
   // Reads of a Diskless Primary, served by the peer (ResyncRequest/Reply).

@@ -184,6 +184,7 @@ void Resource::start_sync_source(bool full, const std::string& why) {
   mark_resync_blocks(full);
   (void)persist_bitmap();
   resync_total_bytes_ = bitmap_->out_of_sync_bytes();
+  resync_started_at_ = loop_.now();
   resync_done_bytes_ = 0;
   set_replication(ReplicationState::kSyncSource,
                   why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
@@ -198,6 +199,7 @@ void Resource::start_sync_target(bool full, const std::string& why) {
   (void)persist_superblock();
   set_disk(DiskState::kInconsistent, "SyncTarget");
   resync_total_bytes_ = bitmap_->out_of_sync_bytes();
+  resync_started_at_ = loop_.now();
   resync_done_bytes_ = 0;
   resync_unflushed_bytes_ = 0;
   resync_cursor_ = 0;
@@ -351,6 +353,7 @@ void Resource::finish_resync_as_target() {
   (void)persist_bitmap();
   (void)persist_superblock();
   resync_done_bytes_ = resync_total_bytes_;
+  resync_finished_at_ = loop_.now();
   set_disk(DiskState::kUpToDate, "resync finished");
   set_replication(ReplicationState::kEstablished, "resync finished");
   send(wire::StateChange{role_, disk_});
@@ -368,6 +371,7 @@ void Resource::finish_resync_as_source() {
   }
   (void)persist_superblock();
   resync_done_bytes_ = resync_total_bytes_;
+  resync_finished_at_ = loop_.now();
   set_replication(ReplicationState::kEstablished, "resync finished: the peer is UpToDate");
 }
 

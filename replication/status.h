@@ -65,6 +65,7 @@ struct ResourceStatus {
   uint64_t out_of_sync_bytes = 0;   // DRBD's "oos", in bytes
   uint64_t resync_total_bytes = 0;  // what the running (or last) resync had to move
   uint64_t resync_done_bytes = 0;
+  uint64_t resync_rate = 0;               // achieved by the running (or last) resync, bytes/s
   uint64_t resync_rate_limit = 0;         // configured, bytes/s
   uint64_t resync_equal_bytes = 0;        // checksum-based resync: found equal, not transferred
   uint64_t verify_done_bytes = 0;         // online verify: compared so far (or in the last run)

@@ -107,6 +107,8 @@ TEST_F(ResourcePairTest, ResyncTakesAsLongAsTheRateSays) {
   // 2 s at 4 MiB/s plus the initial 1 MiB burst allowance, one request of slack.
   EXPECT_GE(s.resync_done_bytes, 8u << 20);
   EXPECT_LE(s.resync_done_bytes, (2 * 4 + 1 + 1) << 20);
+  EXPECT_NEAR(double(s.resync_rate), double(4u << 20), double(1u << 20)) << "achieved rate, bytes/s";
+  EXPECT_EQ(s.resync_rate_limit, 4u << 20);
   advance(seconds(3));
   EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
   EXPECT_TRUE(disks_equal());
