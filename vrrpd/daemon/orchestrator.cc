@@ -117,6 +117,7 @@ void Orchestrator::transition(Phase to, const std::string& reason) {
   log::info(prefix() + "failover " + phase_name(phase_) + " -> " + phase_name(to) + " (" + reason + ")");
   phase_ = to;
   phase_started_ = loop_.now();
+  ++transitions_;
 }
 
 void Orchestrator::advance() {
@@ -368,7 +369,8 @@ nlohmann::json Orchestrator::to_json() const {
           {"display", display},
           {"resources", owned},
           {"held", held},
-          {"last_error", last_error_}};
+          {"last_error", last_error_},
+          {"transitions", transitions_}};
 }
 
 }  // namespace vrrpd

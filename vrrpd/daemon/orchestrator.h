@@ -99,7 +99,8 @@ class Orchestrator {
   // the shutdown wait.
   Duration release_budget() const;
   // For vrrpctl status/show: phase, the step in flight and for how long,
-  // "display" ("takeover: mount r0 (1.2 s)"), held resources, last error.
+  // "display" ("takeover: mount r0 (1.2 s)"), held resources, last error,
+  // the number of phase changes.
   nlohmann::json to_json() const;
 
  private:
@@ -149,6 +150,7 @@ class Orchestrator {
   TimePoint phase_started_{};
   std::vector<std::pair<std::string, long long>> step_ms_;  // "promote r0" -> ms, this pass
   std::string last_error_;
+  std::uint64_t transitions_ = 0;  // phase changes, for vrrpctl
   TimePoint fault_hold_until_{};
   bool advancing_ = false, advance_again_ = false;
   Timer step_timer_;   // the step's timeout

@@ -172,6 +172,8 @@ TEST_F(FailoverTest, ReleaseUnmountsAndDemotesInReverseAfterTheVipsAreGone) {
   run_with_peer(seconds(1));
   EXPECT_EQ(commands.calls, (Calls{"secondary r1", "umount r0", "secondary r0"}));
   EXPECT_EQ(orchestrator->phase(), Orchestrator::Phase::kReleased);
+  // released -> takeover -> active -> release -> released
+  EXPECT_EQ(orchestrator->to_json()["transitions"], 4);
   EXPECT_EQ(journal.back().what, "release-done");
   EXPECT_EQ(journal.back().text, "release done in 300 ms (demote r1 100 ms, unmount r0 100 ms, demote r0 100 ms)");
 }
