@@ -357,10 +357,8 @@ class Resource final : public Volume {
   HandshakeResult handshake_;                   // compare_generations() of this connection
   std::optional<OutOfSyncBitmap> peer_bitmap_;  // as received in the exchange
   uint64_t peer_bitmap_bits_ = 0;               // bits received so far
-  bool was_replicating_ = false;                // the peer had our data when the link went down
   Timer handshake_timer_, ping_timer_, ping_timeout_timer_, watchdog_timer_;
   TimePoint last_answer_{};  // last DataAck, BarrierAck or ResyncReply (ko-count)
-  TimePoint last_watchdog_check_{};
   uint32_t ko_ = 0;
 
   // Write path.
@@ -374,7 +372,6 @@ class Resource final : public Volume {
   uint64_t next_write_id_ = 1;
   bool starting_writes_ = false;  // start_blocked_writes() is running
   uint32_t epoch_ = 1;            // barrier number of the open epoch
-  bool epoch_has_writes_ = false;
   Timer epoch_timer_;
   uint32_t peer_epoch_writes_ = 0;  // Data applied since the last Barrier (secondary side)
 

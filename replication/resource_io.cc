@@ -158,7 +158,6 @@ bool Resource::start_write(uint64_t id) {
     data_frames_[seq] = FrameRange{id, w.offset + pos, n};
     ++frames;
   }
-  epoch_has_writes_ = true;
   // The caller's answer: A now, B and C on the DataAcks. But "written" on
   // the peer may still sit in its volatile disk cache: only the BarrierAck of
   // the epoch (the peer flushed) retires the write. Until then a lost link
@@ -220,7 +219,6 @@ void Resource::close_epoch() {
   if (!replicating()) return;
   send(wire::Barrier{epoch_});
   ++epoch_;
-  epoch_has_writes_ = false;
 }
 
 void Resource::on_barrier_ack(const wire::BarrierAck& ack) {

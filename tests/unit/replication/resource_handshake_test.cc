@@ -117,6 +117,22 @@ TEST_F(SplitBrainTest, DiscardSecondaryKeepsTheRemainingPrimary) {
   EXPECT_EQ(a->status().role, Role::kPrimary);
 }
 
+TEST_F(SplitBrainTest, ConsensusAcceptsTheVerdictThatDiscardsTheSecondary) {
+  with_policy(AfterSb0Pri::kDiscardLeastChanges, AfterSb1Pri::kConsensus);
+  diverge(3, 1, /*a_stays_primary=*/true, false);  // least-changes discards b, the secondary
+  expect_resolved_in_favour_of(*a, *b);
+  EXPECT_NE(a->status().split_brain_text.find("consensus"), std::string::npos)
+      << a->status().split_brain_text;
+}
+
+TEST_F(SplitBrainTest, ConsensusRefusesAVerdictAgainstThePrimary) {
+  with_policy(AfterSb0Pri::kDiscardLeastChanges, AfterSb1Pri::kConsensus);
+  diverge(1, 3, /*a_stays_primary=*/true, false);  // least-changes would discard the primary
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(b->status().split_brain);
+  EXPECT_EQ(read_back(disk_a, a_offset(0), 4096), pattern(a_offset(0), 4096, 1));
+}
+
 TEST_F(SplitBrainTest, TwoPrimariesAreNeverResolvedAutomatically) {
   with_policy(AfterSb0Pri::kDiscardLeastChanges, AfterSb1Pri::kDiscardSecondary);
   diverge(1, 2, true, true);
