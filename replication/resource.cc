@@ -150,6 +150,10 @@ CommandResult Resource::create_md() {
 
 CommandResult Resource::attach() {
   if (disk_ != DiskState::kDiskless) return CommandResult::failure("attach: already attached");
+  // A Diskless Primary serves from the peer; a new disk under it would be
+  // read as if it held the data. (Attaching under a Primary is not done yet.)
+  if (role_ == Role::kPrimary)
+    return CommandResult::failure("attach refused: Primary without a disk (demote first, then attach)");
   if (options_.metadata_layout == MetadataLayout::kExternal && external_md_ == nullptr)
     return CommandResult::failure("attach: external metadata configured but no metadata storage given");
   Result<Superblock> sb = read_metadata(md_storage(), options_.metadata_layout);

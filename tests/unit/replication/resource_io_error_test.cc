@@ -64,6 +64,9 @@ TEST_F(IoErrorTest, DetachedPrimaryServesWritesAndReadsThroughThePeer) {
   EXPECT_EQ(out, std::vector<uint8_t>(written.begin() + 100, written.begin() + 5100));
   EXPECT_TRUE(disk_a.writes().empty()) << "no more I/O to the failed disk";
   EXPECT_EQ(a->status().io_errors, 1u);
+  CommandResult r = a->attach();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("attach refused: Primary without a disk"), std::string::npos) << r.error();
 }
 
 TEST_F(IoErrorTest, DetachedPrimaryWithoutPeerFailsRequests) {
