@@ -246,7 +246,12 @@ CommandResult Resource::primary(bool force) {
   } else if (!replicating()) {
     start_new_generation("promoted without a connected peer");
   }
-  (void)persist_superblock();
+  if (IoStatus st = persist_superblock(); !st.ok()) {
+    // Without was_primary on disk a crash would go unnoticed: no writes.
+    set_primary_flag(sb_.generations, false);
+    set_role(Role::kSecondary, "promotion failed");
+    return CommandResult::failure("primary failed: writing the superblock: " + st.message());
+  }
   if (forced_data && conn_) {
     renegotiate("forced primary: resync the peer from this node");
     return Ok{};

@@ -54,6 +54,17 @@ TEST_F(ResourcePairTest, PrimaryRefusedUnlessUpToDateAllowedWithForce) {
   EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
 }
 
+TEST_F(ResourcePairTest, PromotionFailsWhenTheSuperblockCannotBeWritten) {
+  make();
+  create_and_attach(*a);
+  disk_a.fail_writes(0, kTestDiskBytes);
+  CommandResult r = a->primary(true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("primary failed: writing the superblock"), std::string::npos) << r.error();
+  EXPECT_EQ(a->status().role, Role::kSecondary);
+  EXPECT_FALSE(a->writable());
+}
+
 TEST_F(ResourcePairTest, PrimaryRefusedWhilePeerIsPrimary) {
   bring_up_synced();
   CommandResult r = b->primary();
