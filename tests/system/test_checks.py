@@ -49,13 +49,15 @@ class ChecksTest(unittest.TestCase):
         lab = self.lab()
         h1, h2 = lab.hosts
         listeners = {h: self.start_listener(h) for h in (h1, h2)}
-        def cfg(prio):
+        def cfg(host, prio):
+            # The check's notify program records its arguments.
+            notify = '[ "/bin/sh", "-c", "echo \\"$*\\" >> %s", "sh" ]' % os.path.join(host.dir, "check-notify.log")
             return native_config(
                 instance_config(priority=prio, extra='track_checks = ( "web" );'),
                 tail=check_block('{ name = "web"; kind = "tcp"; address = "127.0.0.1"; port = 8080; '
-                                 'interval_ms = 100; timeout_ms = 50; fall = 2; rise = 2; }'))
-        h1.start_vrrpd(cfg(200))
-        h2.start_vrrpd(cfg(100))
+                                 'interval_ms = 100; timeout_ms = 50; fall = 2; rise = 2; notify = %s; }' % notify))
+        h1.start_vrrpd(cfg(h1, 200))
+        h2.start_vrrpd(cfg(h2, 100))
         wait_until(lambda: h1.has_address(VIP) and h2.state("VI_1") == "BACKUP", what="h1 MASTER")
         listeners[h1].kill()
         listeners[h1].wait()
@@ -79,6 +81,11 @@ class ChecksTest(unittest.TestCase):
                  if e["what"] in ("check-down", "check-up") or e["detail"].get("to") in ("FAULT", "MASTER")]
         self.assertEqual(story, [("transition", "MASTER"), ("check-down", ""), ("transition", "FAULT"),
                                  ("check-up", ""), ("transition", "MASTER")], events)
+        # The check's notify program ran for each change, in order.
+        with open(os.path.join(h1.dir, "check-notify.log")) as f:
+            calls = f.read().splitlines()
+        self.assertEqual([c.split()[:3] for c in calls], [["CHECK", "web", "DOWN"], ["CHECK", "web", "UP"]], calls)
+        self.assertIn("Connection refused", calls[0])
         down = [e for e in events if e["what"] == "check-down"][0]
         self.assertEqual(down["subject"], "web")
         self.assertIn("Connection refused", down["text"])

@@ -196,7 +196,8 @@ bool same_settings(const Check& a, const Check& b) {
          same_program(a.program, b.program) && a.user == b.user && a.password == b.password &&
          a.database == b.database && a.query == b.query && a.tls == b.tls &&
          a.expect_role == b.expect_role && a.max_replica_lag_s == b.max_replica_lag_s &&
-         a.galera == b.galera && a.resource == b.resource && a.require == b.require;
+         a.galera == b.galera && a.resource == b.resource && a.require == b.require &&
+         same_program(a.notify, b.notify);
 }
 
 }  // namespace vrrpd::config

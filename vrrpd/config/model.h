@@ -116,6 +116,9 @@ struct Check {
   long fall = 1;                               // consecutive failures to become down, 1..100
   bool initially_up = true;                    // keepalived's default; "init_fail" = false
   long weight = 0;                             // default effect when tracked without a weight, -253..253
+  // Run on every UP/DOWN change (no shell), with "CHECK", the name, "UP" or
+  // "DOWN" and the reason appended; serialised per check.
+  std::optional<Program> notify;
 
   // tcp, dns, mysql: where the server is.
   std::optional<IpAddress> address;

@@ -499,7 +499,8 @@ class NativeParser {
             {"rise", set_long(c.rise, k)},
             {"fall", set_long(c.fall, k)},
             {"initial_state", set_choice(k, {"up", "down"}, [&c](std::size_t i) { c.initially_up = i == 0; })},
-            {"weight", set_long(c.weight, k)}};
+            {"weight", set_long(c.weight, k)},
+            {"notify", set_program(c.notify, k)}};
   }
 
   // Handlers for every kind-specific key, by name.

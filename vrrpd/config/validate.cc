@@ -515,6 +515,7 @@ class Validator {
     else if (!valid_name(c.name) || c.name.size() > kNameMax)
       key_issue(k, c.where, "name", quoted(c.name), "invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters");
     check_check_timing(c);
+    check_program(c.notify, k, c.where, "notify", "/usr/local/bin/check-changed");
     if (c.kind.empty() && !k.has("kind"))
       return key_issue(k, c.where, "kind", "", "required; valid: " + join(kCheckKinds));
     if (!canonicalize(c.kind, kCheckKinds))

@@ -338,6 +338,12 @@ void Daemon::on_check_status(const checkers::CheckStatus& status, bool changed) 
                   "check " + status.name + " " + (status.up ? "up" : "down") + ": " + status.last.reason,
                   {{"kind", status.kind}, {"target", status.target}, {"reason", status.last.reason}});
   for (auto& inst : instances_) inst->set_check_health(status.name, status.up, status.last.reason);
+  for (const auto& c : config_.checks) {
+    if (c.name != status.name || !c.notify) continue;
+    std::vector<std::string> argv = c.notify->argv;
+    argv.insert(argv.end(), {"CHECK", status.name, status.up ? "UP" : "DOWN", status.last.reason});
+    programs_.run("check/" + status.name, std::move(argv));
+  }
 }
 
 Instance* Daemon::find_instance(const std::string& name) {
