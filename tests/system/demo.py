@@ -77,7 +77,10 @@ def main():
 
 def data_config(host, peer, priority):
     inst = instance_config("VI_db", vrid=61, priority=priority, interval_ms=100, vips=("192.0.2.100/24",),
-                           extra='    resources = "r0";')
+                           extra='    resources = "r0";\n'
+                                 # A returning node waits before it preempts: time for its
+                                 # replication handshake (see README, Failover with data).
+                                 '    preempt_delay_ms = 2000;')
     return resource_config(host, peer) + "vrrp_instances = (\n%s\n);\n" % inst
 
 
