@@ -356,6 +356,32 @@ class ReplicationTest(unittest.TestCase):
             f.seek(30 << 20)
             self.assertEqual(f.read(65536), data)
 
+    def test_replication_check_keeps_a_node_with_stale_data_from_master(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        check = ('checks = ( { name = "data"; kind = "replication"; resource = "r0"; interval_ms = 100; '
+                 'timeout_ms = 50; } );\n'
+                 'vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; priority = 200;'
+                 ' advert_interval_ms = 100; virtual_addresses = ( "192.0.2.100/24" ); track_checks = ( "data" ); } );\n')
+        with open(os.path.join(h1.dir, "r0.img"), "wb") as f:
+            f.truncate(SIZE_MIB << 20)
+        h1.start_vrrpd(resource_config(h1, h2) + check)
+        self.addCleanup(h1.stop_vrrpd)
+        # No metadata yet: the resource is not up, so the check is down and VI_1 FAULT.
+        wait_until(lambda: h1.state("VI_1") == "FAULT", what="FAULT while r0 is not up")
+        self.assertIn("check data is down: resource r0 is not up", h1.instance("VI_1")["fault_reason"])
+        self.ctl(h1, "create-md", "r0")
+        self.ctl(h1, "up", "r0")
+        # Up but Inconsistent (never synced): still not fit to be MASTER.
+        last_reason = lambda: json.loads(h1.vrrpctl("checks", "--json").stdout)["checks"][0]["last_reason"]
+        wait_until(lambda: last_reason() == "disk Inconsistent, expected UpToDate", what="check sees Inconsistent")
+        self.assertEqual(h1.state("VI_1"), "FAULT")
+        self.ctl(h1, "primary", "--force", "r0")  # the operator declares this copy good
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="MASTER once UpToDate")
+        checks = json.loads(h1.vrrpctl("checks", "--json").stdout)["checks"]
+        self.assertEqual(checks[0]["kind"], "replication")
+        self.assertIn("UpToDate", checks[0]["last_reason"])
+
     def test_wrong_secret_is_refused_and_touches_no_data(self):
         lab = self.lab()
         h1, h2 = lab.hosts
