@@ -20,32 +20,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/checkers/probe_test_support.h"
+
 namespace vrrpd::checkers {
 namespace {
 
+using testing::open_fd_count;
+using testing::run_for;
+using testing::run_until;
+
 using Bytes = std::vector<std::uint8_t>;
 using std::chrono::milliseconds;
-
-// Runs the loop until cond() holds or `limit` passes; returns cond().
-bool run_until(EventLoop& loop, const std::function<bool()>& cond,
-               Duration limit = std::chrono::seconds(5)) {
-  const TimePoint end = loop.now() + limit;
-  while (!cond() && loop.now() < end) loop.run_once(milliseconds(20));
-  return cond();
-}
-
-void run_for(EventLoop& loop, Duration d) {
-  run_until(loop, [] { return false; }, d);
-}
-
-int open_fd_count() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  closedir(d);
-  return n - 1;  // the DIR's own fd
-}
 
 std::uint16_t local_port(int fd) {
   sockaddr_in sin{};

@@ -22,57 +22,18 @@
 #include <vector>
 
 #include "checkers/check_runner.h"
+#include "tests/unit/checkers/probe_test_support.h"
 
 namespace vrrpd::checkers {
 namespace {
 
 using std::chrono::milliseconds;
 using Cell = std::optional<std::string>;
-
-// Runs the loop until cond() holds or `limit` passes; returns cond().
-bool run_until(EventLoop& loop, const std::function<bool()>& cond, Duration limit = std::chrono::seconds(5)) {
-  const TimePoint end = loop.now() + limit;
-  while (!cond() && loop.now() < end) loop.run_once(milliseconds(20));
-  return cond();
-}
-
-void run_for(EventLoop& loop, Duration d) { run_until(loop, [] { return false; }, d); }
-
-// Runs one attempt and waits (at most 5 s) for its result.
-std::optional<ProbeResult> run_once(EventLoop& loop, Probe& probe) {
-  std::optional<ProbeResult> result;
-  probe.start([&](ProbeResult r) { result = std::move(r); });
-  EXPECT_FALSE(result.has_value()) << "done must not be called from inside start()";
-  run_until(loop, [&] { return result.has_value(); });
-  return result;
-}
-
-int open_fd_count() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  closedir(d);
-  return n - 1;  // the DIR's own fd
-}
-
-// A listening socket on 127.0.0.1 with an ephemeral port.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  Listener() {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd, 8);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
-};
+using testing::Listener;
+using testing::open_fd_count;
+using testing::run_for;
+using testing::run_once;
+using testing::run_until;
 
 config::Check mysql_check(int port) {
   config::Check c;

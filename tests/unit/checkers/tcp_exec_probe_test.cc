@@ -9,39 +9,14 @@
 
 #include "checkers/exec_probe.h"
 #include "checkers/tcp_probe.h"
+#include "tests/unit/checkers/probe_test_support.h"
 
 namespace vrrpd::checkers {
 namespace {
 
 using std::chrono::milliseconds;
-
-// Runs the probe once and waits (at most 5 s) for its result.
-std::optional<ProbeResult> run_once(EventLoop& loop, Probe& probe, milliseconds limit = milliseconds(5000)) {
-  std::optional<ProbeResult> result;
-  probe.start([&](ProbeResult r) { result = std::move(r); });
-  EXPECT_FALSE(result.has_value()) << "done must not be called from inside start()";
-  const TimePoint end = loop.now() + limit;
-  while (!result && loop.now() < end) loop.run_once(milliseconds(20));
-  return result;
-}
-
-// A listening socket on 127.0.0.1 with an ephemeral port.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  Listener() {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd, 4);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
-};
+using testing::Listener;
+using testing::run_once;
 
 config::Check tcp_check(int port) {
   config::Check c;
