@@ -504,13 +504,7 @@ void ReplicationService::ops_attach_loop(Runtime& rt, Done done) {
 
 void ReplicationService::ops_secondary(Runtime& rt, Done done) {
   if (rt.mounted) {
-    replication::UnmountPolicy policy;
-    policy.grace = kUnmountGrace;
-    auto r = rt.mounter.unmount(rt.cfg.mount_point, policy);
-    if (!r.ok()) return done(false, "secondary refused: " + r.error());
-    rt.mounted = false;
-    std::lock_guard lock(views_mutex_);
-    views_[rt.cfg.name].mounted = false;
+    if (std::string error = ops_unmount(rt); !error.empty()) return done(false, "secondary refused: " + error);
   }
   if (rt.loop) {
     auto r = rt.loop->detach();
@@ -550,17 +544,22 @@ void ReplicationService::ops_mount(Runtime& rt, Done done) {
 void ReplicationService::ops_umount(Runtime& rt, Done done) {
   const auto& c = rt.cfg;
   if (c.mount_point.empty()) return done(false, "umount: no mount_point configured for " + c.name);
+  if (std::string error = ops_unmount(rt); !error.empty()) return done(false, "umount: " + error);
+  done(true, c.mount_point + " unmounted");
+}
+
+std::string ReplicationService::ops_unmount(Runtime& rt) {
   replication::UnmountPolicy policy;
   policy.grace = kUnmountGrace;
-  auto r = rt.mounter.unmount(c.mount_point, policy);
-  if (!r.ok()) return done(false, "umount: " + r.error());
+  auto r = rt.mounter.unmount(rt.cfg.mount_point, policy);
+  if (!r.ok()) return r.error();
   rt.mounted = false;
   {
     std::lock_guard lock(views_mutex_);
-    views_[c.name].mounted = false;
+    views_[rt.cfg.name].mounted = false;
   }
-  emit(c.name, "umount", c.mount_point + " unmounted");
-  done(true, c.mount_point + " unmounted");
+  emit(rt.cfg.name, "umount", rt.cfg.mount_point + " unmounted");
+  return "";
 }
 
 }  // namespace vrrpd

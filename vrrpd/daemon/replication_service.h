@@ -112,6 +112,8 @@ class ReplicationService {
   void ops_secondary(Runtime& rt, Done done);
   void ops_mount(Runtime& rt, Done done);
   void ops_umount(Runtime& rt, Done done);
+  // Unmounts rt's mount point, waiting out the grace period; "" or the error.
+  std::string ops_unmount(Runtime& rt);
 
   const std::string run_dir_;
   const EventSink sink_;
