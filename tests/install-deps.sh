@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libnl-3-dev libnl-route-3-dev libmnl-dev libconfig++-dev libssl-dev nlohmann-json3-dev
   libgtest-dev googletest
-  python3 iproute2 nftables tcpdump keepalived dnsmasq-base procps
+  python3 iproute2 nftables tcpdump keepalived dnsmasq-base procps util-linux mount
   libmariadb-dev mariadb-server libfuse3-dev fuse3 e2fsprogs
 )
 
