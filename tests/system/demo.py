@@ -121,7 +121,7 @@ def act_two():
             timed("node-a is MASTER with r0 Primary and mounted, then the VIP",
                   lambda: a.has_address("192.0.2.100") and rstatus(a)["mounted"])
             mnt = os.path.join(a.dir, "mnt")
-            a.in_daemon("sh", "-c", "echo 'order 1001: 3 widgets' > %s/orders.txt && sync" % mnt)
+            a.in_daemon("sh", "-c", "echo 'order 1001: 3 widgets' > %s/orders.txt && sync -f %s" % (mnt, mnt))
             print(">>> wrote %s/orders.txt on node-a" % mnt)
             show_data("node-a serves the data", (a, b))
 
@@ -131,7 +131,7 @@ def act_two():
                   lambda: b.has_address("192.0.2.100") and rstatus(b)["mounted"])
             text = b.in_daemon("cat", os.path.join(b.dir, "mnt", "orders.txt")).stdout.strip()
             print(">>> node-b reads orders.txt from its copy: %r" % text)
-            b.in_daemon("sh", "-c", "echo 'order 1002: 1 gadget' >> %s/orders.txt && sync" % os.path.join(b.dir, "mnt"))
+            b.in_daemon("sh", "-c", "echo 'order 1002: 1 gadget' >> %s/orders.txt && sync -f %s" % (os.path.join(b.dir, "mnt"), os.path.join(b.dir, "mnt")))
             print(">>> node-b appends order 1002 while node-a is away")
 
             print("\nRestarting node-a: it catches up from node-b's bitmap, then preempts back (priority 200)")

@@ -80,7 +80,7 @@ class FailoverTest(unittest.TestCase):
         # Write through h1's mount.
         payload = "written on h1 at %f\n" % time.time()
         mnt1 = os.path.join(h1.dir, "mnt")
-        h1.in_daemon("sh", "-c", "printf '%%s' '%s' > %s/hello && sync" % (payload, mnt1))
+        h1.in_daemon("sh", "-c", "printf '%%s' '%s' > %s/hello && sync -f %s" % (payload, mnt1, mnt1))
 
         # SIGTERM: h1 removes the VIP, unmounts, demotes, then stops replication.
         stopped_at = time.monotonic()

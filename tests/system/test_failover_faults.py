@@ -59,7 +59,7 @@ esac
 """ % {"port": PORT}
 
 
-def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra=""):
+def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra="", interval_ms=100):
     script = os.path.join(host.dir, "web.sh")
     mnt = os.path.join(host.dir, "mnt")
     pidfile = os.path.join(host.dir, "web.pid")
@@ -72,7 +72,7 @@ def pair_config(host, peer, priority, second_link=False, instance_extra="", reso
 """ % (argv("start"), argv("stop"), argv("status"))
     if "takeover_timeout_ms" not in instance_extra:
         instance_extra += "    takeover_timeout_ms = 20000;\n"
-    inst = instance_config(priority=priority, interval_ms=100,
+    inst = instance_config(priority=priority, interval_ms=interval_ms,
                            extra='    resources = "r0"; services = "web"; preempt = false; release_timeout_ms = 10000;\n'
                                  + instance_extra)
     return (resource_config(host, peer, second_link=second_link, extra=resource_extra) + services +
@@ -96,7 +96,7 @@ class FaultsTest(unittest.TestCase):
                        check=False)
         return r.stdout if r.returncode == 0 else None
 
-    def pair(self, second_link=False, h1_extra="", h2_extra="", resource_extra=""):
+    def pair(self, second_link=False, h1_extra="", h2_extra="", resource_extra="", interval_ms=100):
         """h1 MASTER with r0 Primary, mounted and the web service answering
         on the VIP; h2 BACKUP with r0 in sync; h3 the client."""
         lab = Lab(hosts=3, second_link=second_link)
@@ -118,14 +118,14 @@ class FaultsTest(unittest.TestCase):
                    timeout=40, what="initial sync to h2")
         h1.in_daemon("mkfs.ext4", "-q", "-F", self.rstatus(h1)["device_link"])
         h1.vrrpctl("replication", "secondary", "r0")
-        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra))
-        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra))
+        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms))
+        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms))
         h1.vrrpctl("reload")
         wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
         h2.vrrpctl("reload")
         wait_until(lambda: h1.has_address(VIP), timeout=20, what="VIP on h1 after the takeover")
         # The page the client reads, written on the volume through h1's mount.
-        h1.in_daemon("sh", "-c", "echo 'served from r0' > %s/hello && sync" % os.path.join(h1.dir, "mnt"))
+        h1.in_daemon("sh", "-c", "echo 'served from r0' > %s/hello && sync -f %s" % (os.path.join(h1.dir, "mnt"), os.path.join(h1.dir, "mnt")))
         wait_until(lambda: self.fetch(client) == "served from r0\n", timeout=10, what="the service on the VIP")
         self.assertEqual(h2.state("VI_1"), "BACKUP")
         return lab, h1, h2, client
@@ -146,7 +146,7 @@ class FaultsTest(unittest.TestCase):
     def test_kill_9_of_the_master_fails_over_and_the_old_master_rejoins_as_sync_target(self):
         lab, h1, h2, client = self.pair()
         mnt1 = os.path.join(h1.dir, "mnt")
-        h1.in_daemon("sh", "-c", "head -c 4194304 /dev/urandom > %s/blob && sync" % mnt1)
+        h1.in_daemon("sh", "-c", "head -c 4194304 /dev/urandom > %s/blob && sync -f %s" % (mnt1, mnt1))
         blob_sum = h1.in_daemon("sha256sum", mnt1 + "/blob").stdout.split()[0]
         killed_at = time.monotonic()
         h1.vrrpd.kill()  # SIGKILL: no release, the service dies with nobody to stop it
@@ -166,7 +166,7 @@ class FaultsTest(unittest.TestCase):
         print("\n  kill -9: the client was served again after %.2f s; h2: %s" % (took, self.takeover_text(h2)))
 
         # h2 writes while h1 is down; h1 comes back and catches up as SyncTarget.
-        h2.in_daemon("sh", "-c", "head -c 1048576 /dev/urandom > %s/later && sync" % mnt2)
+        h2.in_daemon("sh", "-c", "head -c 1048576 /dev/urandom > %s/later && sync -f %s" % (mnt2, mnt2))
         h1.start_vrrpd(pair_config(h1, h2, 200))
         wait_until(lambda: self.rstatus(h1)["connection"] == "Connected", timeout=20, what="h1 reconnects")
         wait_until(lambda: self.rstatus(h1)["disk"] == "UpToDate" and self.rstatus(h2)["out_of_sync_kib"] == 0,
@@ -205,7 +205,7 @@ class FaultsTest(unittest.TestCase):
         lab.cut(h1, port_prefix="q")  # eth1: the replication link only
         wait_until(lambda: self.rstatus(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
         mnt1 = os.path.join(h1.dir, "mnt")
-        h1.in_daemon("sh", "-c", "head -c 2097152 /dev/urandom > %s/while-cut && sync" % mnt1)
+        h1.in_daemon("sh", "-c", "head -c 2097152 /dev/urandom > %s/while-cut && sync -f %s" % (mnt1, mnt1))
         # A few seconds of a cut replication link: VRRP still sees h1, so no failover.
         end = time.monotonic() + 3
         while time.monotonic() < end:

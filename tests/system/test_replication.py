@@ -101,7 +101,7 @@ class ReplicationTest(unittest.TestCase):
         mnt = os.path.join(h1.dir, "mnt")
         payload = "written on h1 at %f\n" % time.time()
         h1.in_daemon("sh", "-c", "printf '%%s' '%s' > %s/hello && dd if=/dev/urandom of=%s/blob bs=1M count=8 "
-                     "status=none && sync" % (payload, mnt, mnt))
+                     "status=none && sync -f %s" % (payload, mnt, mnt, mnt))
         digest = h1.in_daemon("sha256sum", mnt + "/blob").stdout.split()[0]
         self.assertTrue(self.status(h1)["mounted"])
         # down while Primary is refused; secondary unmounts and detaches.
