@@ -10,6 +10,7 @@ packages=(
   libgtest-dev googletest
   python3 iproute2 nftables tcpdump keepalived dnsmasq-base procps util-linux mount
   libmariadb-dev mariadb-server libfuse3-dev fuse3 e2fsprogs
+  libsystemd-dev dbus-daemon python3-dbus python3-gi
 )
 
 missing=()

@@ -283,8 +283,11 @@ struct Service {
   SourceLocation where;
   KeyLocations keys;
 
-  std::optional<Program> start;   // required; exit 0 = started
-  std::optional<Program> stop;    // required; exit 0 = stopped
+  // Either a systemd unit, started and stopped over D-Bus...
+  std::string systemd_unit;       // "mariadb.service"
+  // ...or programs.
+  std::optional<Program> start;   // required without systemd_unit; exit 0 = started
+  std::optional<Program> stop;    // required without systemd_unit; exit 0 = stopped
   std::optional<Program> status;  // optional; exit 0 = running and ready (polled after start)
   std::chrono::milliseconds start_timeout{60000};   // start plus readiness, 100 ms..1 h
   std::chrono::milliseconds stop_timeout{60000};    // 100 ms..1 h

@@ -625,6 +625,7 @@ class NativeParser {
     svc.where = at(s);
     auto& k = svc.keys;
     KeyTable table{{"name", set_string(svc.name, k)},
+                   {"systemd_unit", set_string(svc.systemd_unit, k)},
                    {"start", set_program(svc.start, k)},
                    {"stop", set_program(svc.stop, k)},
                    {"status", set_program(svc.status, k)},

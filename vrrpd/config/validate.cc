@@ -737,14 +737,43 @@ class Validator {
                   "required; valid: an absolute path and arguments, e.g. [\"/usr/sbin/service-ctl\", \"" + key +
                       "\"] (no shell)");
     };
-    required(svc.start, "start");
-    required(svc.stop, "stop");
+    if (!svc.systemd_unit.empty()) {
+      check_unit_name(svc);
+      for (const auto& [key, program] : {std::pair{"start", &svc.start}, {"stop", &svc.stop}, {"status", &svc.status}})
+        if (*program)
+          key_issue(k, svc.where, key, argv_text((*program)->argv),
+                    "not used with systemd_unit = " + quoted(svc.systemd_unit) +
+                        "; valid: either systemd_unit or start/stop/status programs");
+      if (k.has("status_interval_ms"))
+        key_issue(k, svc.where, "status_interval_ms", std::to_string(svc.status_interval.count()),
+                  "not used with systemd_unit (systemd says when the unit is started); valid: remove it");
+    } else {
+      required(svc.start, "start");
+      required(svc.stop, "stop");
+    }
     check_program(svc.start, k, svc.where, "start", "/usr/sbin/service-ctl");
     check_program(svc.stop, k, svc.where, "stop", "/usr/sbin/service-ctl");
     check_program(svc.status, k, svc.where, "status", "/usr/sbin/service-ctl");
     check_ms(k, svc.where, "start_timeout_ms", svc.start_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
     check_ms(k, svc.where, "stop_timeout_ms", svc.stop_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
     check_ms(k, svc.where, "status_interval_ms", svc.status_interval, kStatusIntervalMinMs, kStatusIntervalMaxMs);
+  }
+
+  // A unit name as systemd accepts it: "name.service", "name@instance.service".
+  void check_unit_name(const Service& svc) {
+    static const char* const kSuffixes[] = {".service", ".target", ".mount", ".socket", ".timer", ".path", ".scope"};
+    const std::string& u = svc.systemd_unit;
+    const bool chars_ok = std::all_of(u.begin(), u.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '_' || c == '.' || c == '\\' ||
+             c == '@' || c == '-';
+    });
+    const bool suffix_ok = std::any_of(std::begin(kSuffixes), std::end(kSuffixes), [&](const char* sfx) {
+      const std::string s = sfx;
+      return u.size() > s.size() && u.compare(u.size() - s.size(), s.size(), s) == 0;
+    });
+    if (!chars_ok || !suffix_ok || u.size() > 255)
+      key_issue(svc.keys, svc.where, "systemd_unit", quoted(u),
+                "invalid unit name; valid: a systemd unit such as \"mariadb.service\" or \"app@blue.service\"");
   }
 
   // Instances' services: defined once, each owned by one instance at most

@@ -71,6 +71,7 @@ std::vector<ServiceSpec> service_specs(const std::vector<config::Service>& servi
   for (const auto& s : services) {
     ServiceSpec spec;
     spec.name = s.name;
+    spec.systemd_unit = s.systemd_unit;
     if (s.start) spec.start = s.start->argv;
     if (s.stop) spec.stop = s.stop->argv;
     if (s.status) spec.status = s.status->argv;

@@ -66,6 +66,13 @@ void ServiceManager::run(const std::string& service, const std::string& op_name,
   op->began = loop_.now();
   states_[service].state = op->start ? "starting" : "stopping";
   in_flight_.push_back(op);
+  if (!op->spec.systemd_unit.empty()) {
+    if (!units_) units_ = std::make_unique<SystemdUnits>(loop_);
+    log::info("service " + service + ": " + op_name + " systemd unit " + op->spec.systemd_unit);
+    units_->run(op->spec.systemd_unit, op_name, op->start ? op->spec.start_timeout : op->spec.stop_timeout,
+                [this, op](bool ok, std::string text) { finish(op, ok, std::move(text)); });
+    return;
+  }
   begin_stage(op);
 }
 

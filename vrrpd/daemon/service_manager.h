@@ -2,7 +2,9 @@
 // node that becomes MASTER, after its resources are promoted and mounted and
 // before the VIPs go up, and stops them before the file system is unmounted.
 //
-// A service is a program with start, stop and (optional) status commands,
+// A service is a systemd unit (started and stopped over D-Bus, see
+// systemd_units.h; systemd's job result is the answer), or a program with
+// start, stop and (optional) status commands,
 // run without a shell through a ProgramRunner of its own, like an init
 // script or `systemctl start` would be:
 //   start  must exit 0 within start_timeout; it may leave a daemon behind
@@ -26,12 +28,14 @@
 #include "vrrpd/base/clock.h"
 #include "vrrpd/base/event_loop.h"
 #include "vrrpd/daemon/orchestrator.h"
+#include "vrrpd/daemon/systemd_units.h"
 #include "notify/program_runner.h"
 
 namespace vrrpd {
 
 struct ServiceSpec {
   std::string name;
+  std::string systemd_unit;         // set: a systemd unit, the programs below unused
   std::vector<std::string> start;   // argv; argv[0] absolute
   std::vector<std::string> stop;    // argv
   std::vector<std::string> status;  // argv; empty: no readiness wait
@@ -75,6 +79,7 @@ class ServiceManager final : public ServiceCommands {
 
   EventLoop& loop_;
   notify::ProgramRunner runner_;
+  std::unique_ptr<SystemdUnits> units_;  // created at the first systemd service operation
   std::map<std::string, ServiceSpec> specs_;
   std::map<std::string, State> states_;
   std::vector<std::shared_ptr<Op>> in_flight_;  // a status poll waiting on a timer holds its Op here

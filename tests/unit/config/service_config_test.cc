@@ -102,7 +102,32 @@ TEST(InvalidService, DuplicateName) {
 TEST(InvalidService, StartTimeoutTooShort) { expectInvalid(with_services("", "start_timeout_ms = 99;"), 2, "start_timeout_ms = 99: out of range; valid: 100..3600000 ms"); }
 TEST(InvalidService, StopTimeoutTooLong) { expectInvalid(with_services("", "stop_timeout_ms = 3600001;"), 2, "stop_timeout_ms = 3600001: out of range; valid: 100..3600000 ms"); }
 TEST(InvalidService, StatusIntervalTooShort) { expectInvalid(with_services("", "status_interval_ms = 9;"), 2, "status_interval_ms = 9: out of range; valid: 10..60000 ms"); }
-TEST(InvalidService, UnknownKey) { expectInvalid(with_services("", "restart = true;"), 2, "restart = true: unknown key in services; valid keys: name, start, stop, status, start_timeout_ms, stop_timeout_ms, status_interval_ms"); }
+TEST(InvalidService, UnknownKey) { expectInvalid(with_services("", "restart = true;"), 2, "restart = true: unknown key in services; valid keys: name, systemd_unit, start, stop, status, start_timeout_ms, stop_timeout_ms, status_interval_ms"); }
+
+TEST(ServiceConfig, SystemdUnitNeedsNoPrograms) {
+  Config c = native("services = ( { name = \"db\"; systemd_unit = \"mariadb.service\"; start_timeout_ms = 90000; } );");
+  ASSERT_EQ(c.services.size(), 1u);
+  EXPECT_EQ(c.services[0].systemd_unit, "mariadb.service");
+  EXPECT_FALSE(c.services[0].start);
+  EXPECT_EQ(c.services[0].start_timeout, milliseconds(90000));
+}
+
+TEST(InvalidService, SystemdUnitWithAProgram) {
+  expectInvalid("services = ( { name = \"db\"; systemd_unit = \"mariadb.service\";\n start = \"/usr/sbin/db-start\"; } );", 2,
+                "start = \"/usr/sbin/db-start\": not used with systemd_unit = \"mariadb.service\"; valid: either systemd_unit or start/stop/status programs");
+}
+TEST(InvalidService, SystemdUnitWithAStatusInterval) {
+  expectInvalid("services = ( { name = \"db\"; systemd_unit = \"mariadb.service\";\n status_interval_ms = 100; } );", 2,
+                "status_interval_ms = 100: not used with systemd_unit (systemd says when the unit is started); valid: remove it");
+}
+TEST(InvalidService, SystemdUnitNameWithoutSuffix) {
+  expectInvalid("services = ( { name = \"db\"; systemd_unit = \"mariadb\"; } );", 1,
+                "systemd_unit = \"mariadb\": invalid unit name; valid: a systemd unit such as \"mariadb.service\" or \"app@blue.service\"");
+}
+TEST(InvalidService, SystemdUnitNameWithASpace) {
+  expectInvalid("services = ( { name = \"db\"; systemd_unit = \"maria db.service\"; } );", 1,
+                "systemd_unit = \"maria db.service\": invalid unit name");
+}
 
 }  // namespace
 }  // namespace vrrpd::config
