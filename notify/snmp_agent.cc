@@ -292,14 +292,16 @@ void SnmpAgent::run() {
   for (;;) {
     std::optional<Snapshot> snapshot;
     std::deque<Notification> notes;
+    bool stopping;
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) break;
+      stopping = stopping_;
       snapshot.swap(pending_);
       notes.swap(queue_);
     }
     if (snapshot) ns.view = build_view(*snapshot, start_);
-    for (const auto& n : notes) NetSnmp::send(n);
+    for (const auto& n : notes) NetSnmp::send(n);  // also the last ones at shutdown
+    if (stopping) break;
 
     int numfds = 0, block = 0;
     fd_set fds;

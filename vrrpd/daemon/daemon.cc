@@ -103,6 +103,7 @@ int Daemon::run() {
         [this](const std::string& resource, const std::string& what, const std::string& text, nlohmann::json detail) {
           // On a replication thread: the journal lives on this loop.
           loop_.post([this, resource, what, text, detail = std::move(detail)]() mutable {
+            if (snmp_) snmp_->on_replication_event(resource, what, text, detail);
             journal_.record("replication", resource, what, text, std::move(detail));
           });
         });
@@ -110,6 +111,13 @@ int Daemon::run() {
     resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, *replication_);
   }
   init_check_status(config_.checks, {});
+  const config::SnmpSettings& snmp = config_.global.snmp;
+  if (snmp.enable || (snmp.traps && !snmp.trap_receivers.empty())) {
+    // After open_signals(): the agent thread inherits the blocked signals.
+    snmp_ = std::make_unique<SnmpBridge>(
+        loop_, snmp, SnmpBridge::Sources{&instances_, &check_status_, [this] { return replication_.get(); }});
+    snmp_->start();
+  }
   checks_ = std::make_unique<checkers::CheckerService>(
       run_options(config_.global),
       [this](checkers::CheckStatus st, bool changed) {
@@ -185,6 +193,7 @@ void Daemon::shutdown_all() {
   orchestrators_.clear();
   // VIPs are gone; now the data: unmount, demote, disconnect, detach.
   if (replication_) replication_->stop();
+  if (snmp_) snmp_->stop();  // sends what is still queued, then leaves
 }
 
 std::unique_ptr<Instance> Daemon::make_instance(const config::Instance& cfg) {
@@ -258,11 +267,15 @@ void Daemon::on_socket_readable(const std::string& key) {
     if (!pkt) return;
     if (pkt->payload.size() < 2) continue;
     const int vrid = pkt->payload[1];
+    bool known = false;
     for (auto& inst : instances_) {
       if (inst->config().virtual_router_id == vrid && inst->config().interface == sock.ifname() &&
-          inst->family() == sock.family())
+          inst->family() == sock.family()) {
         inst->on_packet(*pkt);
+        known = true;
+      }
     }
+    if (!known && snmp_) snmp_->count_vrid_error();  // vrrpv3RouterVrIdErrors
   }
 }
 
@@ -381,6 +394,8 @@ void Daemon::attach_orchestrator(Instance& instance) {
           if (Instance* i = find_instance(name)) i->clear_takeover_fault();
         },
         [this, name](const std::string& what, const std::string& text, nlohmann::json detail) {
+          if (snmp_ && what == "takeover-failed" && detail.value("op", std::string()) == "primary")
+            snmp_->promotion_refused(detail.value("resource", std::string()), name + ": " + text);
           journal_.record("failover", name, what, text, std::move(detail));
         }};
     slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks));
@@ -404,6 +419,7 @@ nlohmann::json Daemon::instance_json(const Instance& instance) const {
 }
 
 void Daemon::on_transition(Instance& instance, const Transition& t) {
+  if (snmp_) snmp_->on_transition(instance, t);
   journal_.record("vrrp", instance.name(), "transition",
                   std::string(vrrp::state_name(t.from)) + " -> " + vrrp::state_name(t.to) + " (" + t.reason + ")",
                   {{"from", vrrp::state_name(t.from)}, {"to", vrrp::state_name(t.to)}, {"reason", t.reason},
@@ -536,6 +552,7 @@ void Daemon::dispatch_command(const std::string& command, const nlohmann::json& 
   replication_->command(name, op, force, [this, respond, name, op](bool ok, std::string text) {
     loop_.post([this, respond, name, op, ok, text = std::move(text)] {
       if (!ok) journal_.record("replication", name, "command-failed", op + " failed: " + text);
+      if (!ok && op == "primary" && snmp_) snmp_->promotion_refused(name, "vrrpctl replication primary " + name + ": " + text);
       respond(make_response(ok ? ResultCode::kOk : ResultCode::kError, text));
     });
   });

@@ -122,6 +122,11 @@ class Instance {
   bool own_fault() const { return router_.faulted(); }
   const InstanceStats& stats() const { return stats_; }
   const Transition& last_transition() const { return last_transition_; }
+  // For SNMP: our advert source address, the master heard as BACKUP, why FAULT.
+  std::optional<IpAddress> primary_address() const { return source_address(); }
+  const std::optional<IpAddress>& heard_master() const { return router_.master_address(); }
+  const std::string& fault_reason() const { return fault_reason_; }
+  int base_priority() const { return base_priority_; }
   nlohmann::json to_json() const;
 
  private:
