@@ -266,18 +266,26 @@ void SnmpAgent::run() {
   netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
   netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
   netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_LOAD_HOST_FILES, 1);
-  // No MIB text is needed: every OID here is numeric.
+  // No MIB text is needed (every OID here is numeric) and none is looked
+  // for: no MIB directory, and no errors about the default modules.
   netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIBDIRS, "/nonexistent");
+  char no_mibs[] = "mibs :";  // an empty module list, as Debian's snmp.conf says
+  netsnmp_config_remember(no_mibs);  // applied by init_snmp() even without config files
   const bool agentx = settings_.enable;
   if (agentx) {
     netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_ROLE, 1);  // subagent
     if (!settings_.agentx_socket.empty())
       netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET, settings_.agentx_socket.c_str());
-    netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL,
-                       static_cast<int>(settings_.agentx_ping_interval.count() / 1000));
+  }
+  if (const char* tokens = getenv("VRRPD_SNMP_DEBUG")) {  // net-snmp debug tokens, e.g. agentx/subagent
+    debug_register_tokens(tokens);
+    snmp_set_do_debugging(1);
   }
   init_agent(kAppName);
   if (agentx) {
+    // After init_agent(), which sets net-snmp's default of 15 s.
+    netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL,
+                       static_cast<int>(settings_.agentx_ping_interval.count() / 1000));
     ns.register_subtree("VRRPv3-MIB", kVrrpv3Mib);
     ns.register_subtree("VRRPD-MIB", kVrrpdMib);
   }

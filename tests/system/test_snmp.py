@@ -11,6 +11,7 @@ the MIB files are loaded by snmptranslate with the small self-written
 base-module stand-ins in tests/system/mibs/.
 """
 
+import json
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import time
 import unittest
 
-from lab import Lab, instance_config, native_config, sh, wait_until
+from lab import FAULTY_DISK, Lab, instance_config, native_config, sh, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -238,6 +239,116 @@ class SnmpTest(unittest.TestCase):
         vi1 = ".4.86.73.95.49"  # "VI_1"
         self.assertEqual(p2[VRRPD + ".1.1.1.2" + vi1], 3)
         self.assertEqual(p2[VRRPD + ".1.1.1.7" + vi1], b"master down timer expired")
+
+    def faulty_disk(self, host):
+        """Serves host's r0.img as DIR/faulty/dev through a disk that fails on
+        command (tests/tools/faulty_disk.cc); returns (device, command)."""
+        with open(os.path.join(host.dir, "r0.img"), "wb") as f:
+            f.truncate(64 << 20)
+        log = open(os.path.join(host.dir, "faulty_disk.log"), "w")
+        p = subprocess.Popen([FAULTY_DISK, os.path.join(host.dir, "r0.img"), os.path.join(host.dir, "faulty")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+
+        def stop():
+            if p.poll() is None:
+                p.stdin.close()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            log.close()
+        self.addCleanup(stop)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+
+        def command(line):
+            p.stdin.write(line + "\n")
+            p.stdin.flush()
+            self.assertEqual(p.stdout.readline().strip(), "ok")
+        return os.path.join(host.dir, "faulty", "dev"), command
+
+    def test_refused_promotion_and_disk_error_reach_v2c_and_v3_receivers(self):
+        """No AgentX master at all: the notifications go straight to the
+        receivers, a v2c trap and a v3 authPriv inform each."""
+        lab = self.lab(2)
+        h1, nms = lab.hosts
+        trapd = Snmptrapd(nms, ports=(162, 10162), v3_user="vrrpd")
+        device, fail = self.faulty_disk(h1)  # before vrrpd: its mount namespace copies the mount
+        receivers = ('{ address = "%s"; community = "public"; }, '
+                     '{ address = "%s:10162"; version = "3"; user = "vrrpd"; auth = "SHA"; auth_pass = "authpass1"; '
+                     'priv = "AES"; priv_pass = "privpass1"; inform = true; }' % (nms.ipv4, nms.ipv4))
+        self.start_vrrpd(h1, """global = { router_id = "h1"; runtime_dir = "%s"; %s };
+resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_address = "%s";
+  shared_secret = "s3cret-s3cret"; connect_interval_ms = 300; } );
+""" % (os.path.join(h1.dir, "run"), snmp_global(os.path.join(h1.dir, "no-master.sock"), receivers), device,
+       h1.ipv4, nms.ipv4))
+        h1.vrrpctl("replication", "create-md", "r0")
+        h1.vrrpctl("replication", "up", "r0")
+        # Inconsistent data (never synced): primary is refused.
+        refused = h1.vrrpctl("replication", "primary", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        got = wait_until(lambda: len(trapd.of(PROMOTION_REFUSED)) == 2 and trapd.of(PROMOTION_REFUSED),
+                         what="vrrpdPromotionRefused as v2c trap and v3 inform")
+        self.assertEqual(sorted("SNMP v3" in h for h, b in got), [False, True])
+        self.assertTrue(any("user vrrpd" in h or "vrrpd" in h for h, b in got if "SNMP v3" in h), got)
+        for _, b in got:
+            self.assertEqual(b[VRRPD + ".1.2.1.4" + R0], b"Inconsistent")
+            self.assertIn(b"vrrpctl replication primary r0", b[VRRPD + ".1.4.1.0"])
+        # The operator forces it; then the disk fails a write.
+        h1.vrrpctl("replication", "primary", "--force", "r0")
+        fail("fail-writes")
+        dev = json.loads(h1.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]["device"]
+        h1.in_daemon("dd", "if=/dev/zero", "of=" + dev, "bs=64k", "count=1", "oflag=direct", "status=none",
+                     check=False)
+        got = wait_until(lambda: len(trapd.of(DISK_ERROR)) >= 2 and trapd.of(DISK_ERROR),
+                         what="vrrpdDiskError at both receivers")
+        for _, b in got:
+            self.assertGreaterEqual(b[VRRPD + ".1.2.1.10" + R0], 1)  # io errors
+            self.assertIn(b"disk I/O error", b[VRRPD + ".1.4.1.0"])
+        # The absent master was reported, but not at every 1 s ping.
+        time.sleep(3)
+        agentx_lines = [l for l in h1.log().splitlines() if "SNMP:" in l and "agentx" in l.lower()]
+        self.assertLessEqual(len(agentx_lines), 2, agentx_lines)
+
+    def test_vrrp_keeps_its_timing_while_snmpd_is_absent_restarts_and_receivers_are_unreachable(self):
+        """h1 (MASTER, 100 ms adverts) runs the agent; its snmpd starts late,
+        is killed and restarted, and its trap receivers do not exist (a v3
+        inform waits for engine discovery, a v2c trap goes nowhere). h2
+        (BACKUP) must hear every advert in time: it never takes over."""
+        lab = self.lab(2)
+        h1, h2 = lab.hosts
+        snmpd = Snmpd(h1)  # started later
+        nowhere = ('{ address = "192.0.2.99"; version = "3"; user = "u"; auth = "SHA"; auth_pass = "authpass1"; '
+                   'inform = true; }, { address = "192.0.2.98"; }')
+        self.start_vrrpd(h1, native_config(instance_config(priority=200, interval_ms=100),
+                                           global_extra=snmp_global(snmpd.socket, nowhere)))
+        self.start_vrrpd(h2, native_config(instance_config(priority=100, interval_ms=100)))
+        wait_until(lambda: h1.state("VI_1") == "MASTER" and h2.state("VI_1") == "BACKUP", what="h1 MASTER")
+        stats = lambda h: json.loads(h.vrrpctl("stats", "--json").stdout)["instances"]["VI_1"]
+        before, started = stats(h2), time.monotonic()
+        idx = ".%d.51.1" % if_index(h1)
+        time.sleep(2)  # no master agent at all
+        snmpd.start()
+        wait_until(lambda: snmpd.walk(VRRPV3).get(OPS + "6" + idx) == 3, timeout=10,
+                   what="the subagent connects to the late snmpd")
+        snmpd.kill()
+        time.sleep(2)
+        snmpd.start()
+        wait_until(lambda: snmpd.walk(VRRPV3).get(OPS + "6" + idx) == 3, timeout=10,
+                   what="the subagent reconnects to the restarted snmpd")
+        h1.vrrpctl("maintenance", "VI_1", "on")  # notifications to the unreachable receivers
+        wait_until(lambda: h2.state("VI_1") == "MASTER", what="h2 MASTER while h1 is in maintenance")
+        h1.vrrpctl("maintenance", "VI_1", "off")
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 preempts back")
+        # While h1 was master on its own, h2 never timed out on it: exactly the
+        # two transitions asked for, and adverts kept coming.
+        after, elapsed = stats(h2), time.monotonic() - started
+        self.assertEqual(after["transitions"] - before["transitions"], 2, after)
+        self.assertGreater(after["adverts_received"] - before["adverts_received"], elapsed / 0.1 * 0.5)
+        self.assertEqual(stats(h1)["became_master"], 2)
+        # An absent master agent is not logged at every 1 s ping.
+        snmp_lines = [l for l in h1.log().splitlines() if " SNMP: " in l]
+        self.assertLessEqual(len(snmp_lines), 12, "\n".join(snmp_lines))
 
 
 if __name__ == "__main__":

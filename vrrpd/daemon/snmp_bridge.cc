@@ -139,6 +139,14 @@ void SnmpBridge::on_replication_event(const std::string& resource, const std::st
   auto kind = snmp::replication_notification(what, field("from"), field("to"));
   if (!kind) return;
   snmp::ResourceRow r = resource_row(resource).value_or(snmp::ResourceRow{.name = resource});
+  // The event is emitted before the service publishes its view: take the
+  // new values from the event itself.
+  if (detail.is_object() && detail.contains("io_errors") && detail["io_errors"].is_number_unsigned())
+    r.io_errors = std::max(r.io_errors, detail["io_errors"].get<std::uint64_t>());
+  if (*kind == snmp::NotificationKind::kResyncFinished) {
+    r.replication = field("to");
+    r.out_of_sync_kib = 0;
+  }
   agent_.notify({*kind, {}, std::move(r), text});
 }
 
