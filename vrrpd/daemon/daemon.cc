@@ -44,6 +44,19 @@ std::optional<notify::NotifyState> notify_state_for(const Transition& t) {
   return std::nullopt;
 }
 
+// The agent thread is configured once at start (README "SNMP").
+bool same_snmp(const config::SnmpSettings& a, const config::SnmpSettings& b) {
+  auto key = [](const config::SnmpSettings& s) {
+    std::vector<std::string> k{s.enable ? "1" : "0", s.traps ? "1" : "0", s.agentx_socket,
+                               std::to_string(s.agentx_ping_interval.count())};
+    for (const auto& r : s.trap_receivers)
+      k.insert(k.end(), {r.address, r.version, r.community, r.user, r.auth, r.auth_pass, r.priv, r.priv_pass,
+                         r.inform ? "1" : "0"});
+    return k;
+  };
+  return key(a) == key(b);
+}
+
 // The orchestrators' view of the ReplicationService: completions come back
 // on a service thread and are posted to the VRRP loop.
 class ServiceResourceCommands final : public ResourceCommands {
@@ -495,6 +508,8 @@ std::string Daemon::reload() {
   if (next.global.journal_file != config_.global.journal_file ||
       next.global.journal_capacity != config_.global.journal_capacity)
     log::warning("reload: journal_file/journal_capacity changes take effect after a restart");
+  if (!same_snmp(next.global.snmp, config_.global.snmp))
+    log::warning("reload: snmp changes take effect after a restart");
   // Stop instances that went away or changed; untouched ones keep running
   // (no VIP flap, no state change).
   std::vector<std::unique_ptr<Instance>> kept;
