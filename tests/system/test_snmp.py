@@ -20,6 +20,7 @@ import time
 import unittest
 
 from lab import FAULTY_DISK, Lab, instance_config, native_config, sh, wait_until
+from test_replication import resource_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -32,6 +33,8 @@ VRRPD = ".1.3.6.1.4.1.99999"
 TRAP_OID = ".1.3.6.1.6.3.1.1.4.1.0"
 NEW_MASTER = VRRPV3 + ".0.1"
 PROMOTION_REFUSED = VRRPD + ".0.2"
+SPLIT_BRAIN = VRRPD + ".0.3"
+RESYNC_FINISHED = VRRPD + ".0.4"
 DISK_ERROR = VRRPD + ".0.5"
 INSTANCE_FAULT = VRRPD + ".0.1"
 R0 = ".2.114.48"  # string index "r0"
@@ -349,6 +352,46 @@ resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_ad
         # An absent master agent is not logged at every 1 s ping.
         snmp_lines = [l for l in h1.log().splitlines() if " SNMP: " in l]
         self.assertLessEqual(len(snmp_lines), 12, "\n".join(snmp_lines))
+
+    def test_resync_finished_and_split_brain_are_notified(self):
+        """Two nodes mirror r0 and send v2c traps to a third: the initial
+        sync's end and a split brain (both wrote while the link was cut)."""
+        lab = self.lab(3)
+        h1, h2, nms = lab.hosts
+        trapd = Snmptrapd(nms)
+        for h, peer in ((h1, h2), (h2, h1)):
+            with open(os.path.join(h.dir, "r0.img"), "wb") as f:
+                f.truncate(16 << 20)
+            text = resource_config(h, peer).replace(
+                "};\nresources", snmp_global(receivers='{ address = "%s"; }' % nms.ipv4, enable=False) + " };\nresources", 1)
+            self.start_vrrpd(h, text)
+        status = lambda h: json.loads(h.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
+        for h in (h1, h2):
+            h.vrrpctl("replication", "create-md", "r0")
+            h.vrrpctl("replication", "up", "r0")
+        wait_until(lambda: status(h1)["connection"] == "Connected" and status(h2)["connection"] == "Connected",
+                   timeout=15, what="r0 connected")
+        h1.vrrpctl("replication", "primary", "--force", "r0")  # the initial full sync h1 -> h2
+        got = wait_until(lambda: len(trapd.of(RESYNC_FINISHED)) >= 2 and trapd.of(RESYNC_FINISHED), timeout=60,
+                         what="vrrpdResyncFinished from both nodes")
+        for _, b in got:
+            self.assertEqual(b[VRRPD + ".1.2.1.4" + R0], b"UpToDate")
+            self.assertEqual(b[VRRPD + ".1.2.1.9" + R0], 0)  # nothing out of sync
+        # Diverge: each side is Primary and writes while the link is cut.
+        h1.vrrpctl("replication", "secondary", "r0")
+        lab.cut(h2)
+        wait_until(lambda: status(h1)["connection"] != "Connected" and status(h2)["connection"] != "Connected",
+                   timeout=15, what="both see the cut")
+        for h in (h1, h2):
+            h.vrrpctl("replication", "primary", "r0")
+            h.in_daemon("dd", "if=/dev/urandom", "of=" + status(h)["device"], "bs=1M", "count=1", "oflag=direct",
+                        "status=none")
+            h.vrrpctl("replication", "secondary", "r0")
+        lab.restore(h2)
+        got = wait_until(lambda: len(trapd.of(SPLIT_BRAIN)) >= 2 and trapd.of(SPLIT_BRAIN), timeout=30,
+                         what="vrrpdSplitBrain from both nodes")
+        for _, b in got:
+            self.assertIn(b"split brain", b[VRRPD + ".1.4.1.0"])
 
 
 if __name__ == "__main__":
