@@ -90,6 +90,20 @@ std::optional<snmp::ResourceRow> SnmpBridge::resource_row(const std::string& nam
   return r;
 }
 
+snmp::ResourceRow SnmpBridge::resource_row_now(const std::string& name) const {
+  snmp::ResourceRow r = resource_row(name).value_or(snmp::ResourceRow{.name = name});
+  auto it = resource_events_.find(name);
+  if (it == resource_events_.end()) return r;
+  for (const auto& [what, to] : it->second) {
+    if (what == "role") r.role = to;
+    else if (what == "disk") r.disk = to;
+    else if (what == "peer-disk") r.peer_disk = to;
+    else if (what == "connection") r.connection = to;
+    else if (what == "replication") r.replication = to;
+  }
+  return r;
+}
+
 void SnmpBridge::publish() {
   snmp::Snapshot snap;
   snap.refresh_ms = kRefresh.count();
@@ -136,23 +150,21 @@ void SnmpBridge::on_replication_event(const std::string& resource, const std::st
     return detail.is_object() && detail.contains(k) && detail[k].is_string() ? detail[k].get<std::string>()
                                                                               : std::string();
   };
+  if (what == "role" || what == "disk" || what == "peer-disk" || what == "connection" || what == "replication")
+    resource_events_[resource][what] = field("to");
   auto kind = snmp::replication_notification(what, field("from"), field("to"));
   if (!kind) return;
-  snmp::ResourceRow r = resource_row(resource).value_or(snmp::ResourceRow{.name = resource});
+  snmp::ResourceRow r = resource_row_now(resource);
   // The event is emitted before the service publishes its view: take the
-  // new values from the event itself.
+  // new values from the events themselves.
   if (detail.is_object() && detail.contains("io_errors") && detail["io_errors"].is_number_unsigned())
     r.io_errors = std::max(r.io_errors, detail["io_errors"].get<std::uint64_t>());
-  if (*kind == snmp::NotificationKind::kResyncFinished) {
-    r.replication = field("to");
-    r.out_of_sync_kib = 0;
-  }
+  if (*kind == snmp::NotificationKind::kResyncFinished) r.out_of_sync_kib = 0;  // what a finished resync means
   agent_.notify({*kind, {}, std::move(r), text});
 }
 
 void SnmpBridge::promotion_refused(const std::string& resource, const std::string& text) {
-  snmp::ResourceRow r = resource_row(resource).value_or(snmp::ResourceRow{.name = resource});
-  agent_.notify({snmp::NotificationKind::kPromotionRefused, {}, std::move(r), text});
+  agent_.notify({snmp::NotificationKind::kPromotionRefused, {}, resource_row_now(resource), text});
 }
 
 }  // namespace vrrpd

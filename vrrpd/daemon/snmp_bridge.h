@@ -62,12 +62,18 @@ class SnmpBridge {
   void publish();
   notify::snmp::InstanceRow row(const Instance& i);
   std::optional<notify::snmp::ResourceRow> resource_row(const std::string& name) const;
+  // resource_row() with the newest values from change events.
+  notify::snmp::ResourceRow resource_row_now(const std::string& name) const;
 
   EventLoop& loop_;
   Sources sources_;
   notify::snmp::SnmpAgent agent_;
   Timer refresh_;
   std::map<std::string, InstanceMemory> memory_;  // by instance name
+  // The newest role/disk/peer-disk/connection/replication of each resource
+  // as its change events said. ReplicationService emits an event before it
+  // publishes its view, so a notification overlays these on the view.
+  std::map<std::string, std::map<std::string, std::string>> resource_events_;
   std::uint64_t vrid_errors_ = 0;
 };
 
