@@ -115,13 +115,16 @@ struct ProgramRunner::Child {
   Child(ProgramRunner& runner, std::string key_in, Job job_in)
       : key(std::move(key_in)),
         job(std::move(job_in)),
+        runner_timeout(runner.opts_.timeout),
         timeout_timer(runner.loop_, [&runner, this] { runner.on_timeout(*this); }),
         kill_timer(runner.loop_, [&runner, this] { runner.on_kill_grace_over(*this); }) {}
 
   const std::string& program() const { return job.argv.front(); }
+  Duration timeout() const { return job.timeout ? *job.timeout : runner_timeout; }
 
   std::string key;
   Job job;
+  Duration runner_timeout;  // RunOptions::timeout, unless the job has its own
   pid_t pid = -1;    // -1: not started; `failure` waits for delivery
   int pidfd = -1;
   TimePoint started{};
@@ -151,14 +154,21 @@ ProgramRunner::~ProgramRunner() {
     pollfd p{c->pidfd, POLLIN, 0};
     poll(&p, 1, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(kReapAfterKill).count()));
     if (waitpid(c->pid, nullptr, WNOHANG) != c->pid)
-      log::error("notify program not reaped at exit: " + who(c->program(), c->pid));
+      log::error(opts_.label + " not reaped at exit: " + who(c->program(), c->pid));
     close(c->pidfd);
   }
 }
 
 void ProgramRunner::run(const std::string& serial_key, std::vector<std::string> argv, ProgramDone done) {
   Lane& lane = lanes_[serial_key];
-  lane.waiting.push_back(Job{std::move(argv), std::move(done)});
+  lane.waiting.push_back(Job{std::move(argv), std::move(done), std::nullopt});
+  start_next(serial_key);
+}
+
+void ProgramRunner::run(const std::string& serial_key, std::vector<std::string> argv, Duration timeout,
+                        ProgramDone done) {
+  Lane& lane = lanes_[serial_key];
+  lane.waiting.push_back(Job{std::move(argv), std::move(done), timeout});
   start_next(serial_key);
 }
 
@@ -231,9 +241,9 @@ void ProgramRunner::spawn(const std::string& key, Lane& lane, Job job) {
     }
   }
   if (watch_error.empty()) {
-    if (opts_.timeout > Duration::zero()) c->timeout_timer.arm_in(opts_.timeout);
+    if (c->timeout() > Duration::zero()) c->timeout_timer.arm_in(c->timeout());
     lane.active = std::move(child);
-    log::debug("notify program started: " + who(c->program(), pid));
+    log::debug(opts_.label + " started: " + who(c->program(), pid));
     return;
   }
   // Cannot supervise it: do not leave it running unsupervised.
@@ -249,9 +259,9 @@ void ProgramRunner::fail_later(const std::string& key, Lane& lane, Job job, std:
   child->failure.spawn_error = std::move(error);
   const std::string text = child->program() + ": " + child->failure.spawn_error;
   if (shut_down_)
-    log::warning("notify program not started after shutdown: " + text);
+    log::warning(opts_.label + " not started after shutdown: " + text);
   else
-    log::error("notify program could not be started: " + text);
+    log::error(opts_.label + " could not be started: " + text);
   // Delivered from the loop, never from inside run(), so a caller's `done`
   // is not re-entered while it is still queueing.
   child->delivery = loop_.add_timer(loop_.now(), [this, key] {
@@ -277,7 +287,7 @@ void ProgramRunner::on_pidfd_readable(Child& c) {
   out.run_time = loop_.now() - c.started;
   if (r < 0) {
     // ECHILD: someone reaped it (SIGCHLD set to SIG_IGN?); the status is lost.
-    log::error("notify program status lost: " + who(c.program(), c.pid) + ": " + std::strerror(errno));
+    log::error(opts_.label + " status lost: " + who(c.program(), c.pid) + ": " + std::strerror(errno));
   } else if (WIFEXITED(status)) {
     out.exited = true;
     out.exit_code = WEXITSTATUS(status);
@@ -293,14 +303,14 @@ void ProgramRunner::on_pidfd_readable(Child& c) {
 void ProgramRunner::on_timeout(Child& c) {
   c.timed_out = true;
   c.signalled = true;
-  log::warning("notify program timed out: " + who(c.program(), c.pid) + " still running after " +
-               seconds_text(opts_.timeout) + ", sending SIGTERM");
+  log::warning(opts_.label + " timed out: " + who(c.program(), c.pid) + " still running after " +
+               seconds_text(c.timeout()) + ", sending SIGTERM");
   signal_group(c, SIGTERM);
   c.kill_timer.arm_in(opts_.kill_grace);
 }
 
 void ProgramRunner::on_kill_grace_over(Child& c) {
-  log::warning("notify program ignored SIGTERM: " + who(c.program(), c.pid) + " still running " +
+  log::warning(opts_.label + " ignored SIGTERM: " + who(c.program(), c.pid) + " still running " +
                seconds_text(opts_.kill_grace) + " later, sending SIGKILL");
   signal_group(c, SIGKILL);
 }
@@ -321,9 +331,9 @@ void ProgramRunner::complete(std::string key, ProgramOutcome outcome) {
     text += " after " + seconds_text(outcome.run_time);
     if (outcome.timed_out) text += " (timed out)";
     if (outcome.exited && outcome.exit_code == 0)
-      log::debug("notify program finished: " + text);
+      log::debug(opts_.label + " finished: " + text);
     else
-      log::warning("notify program failed: " + text);
+      log::warning(opts_.label + " failed: " + text);
   }
   ProgramDone done = std::move(child->job.done);
   child.reset();
@@ -338,7 +348,7 @@ void ProgramRunner::signal_group(const Child& c, int sig) const {
   // The program leads its own process group (POSIX_SPAWN_SETSID). Only
   // called before the leader is reaped, so the group id cannot be reused.
   if (c.pid > 0 && kill(-c.pid, sig) != 0 && errno != ESRCH)
-    log::error("cannot send " + signal_text(sig) + " to notify program " + who(c.program(), c.pid) +
+    log::error("cannot send " + signal_text(sig) + " to " + opts_.label + " " + who(c.program(), c.pid) +
                ": " + std::strerror(errno));
 }
 
@@ -365,7 +375,7 @@ void ProgramRunner::shutdown(Duration grace) {
   for (auto& [job, out] : dropped) {
     const std::string program = job.argv.empty() ? std::string("(empty argv)") : job.argv.front();
     if (!out.spawn_error.empty() && out.spawn_error.starts_with("not started"))
-      log::info("notify program dropped at shutdown: " + program);
+      log::info(opts_.label + " dropped at shutdown: " + program);
     call_done(job.done, out, program);
   }
 
@@ -380,7 +390,7 @@ void ProgramRunner::shutdown(Duration grace) {
   if (running() == 0) return;
   for (auto& [key, lane] : lanes_) {
     if (!lane.active || lane.active->pid <= 0) continue;
-    log::warning("notify program ignored SIGTERM at shutdown: " +
+    log::warning(opts_.label + " ignored SIGTERM at shutdown: " +
                  who(lane.active->program(), lane.active->pid) + ", sending SIGKILL");
     signal_group(*lane.active, SIGKILL);
   }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct RunOptions {
   // Our own binary, re-executed in --notify-run-as mode when `user` is set.
   // /proc/self/exe still works after the binary was replaced on disk.
   std::string self_exe = "/proc/self/exe";
+  // What the logs call the programs ("notify program", "service program").
+  std::string label = "notify program";
 };
 
 // What became of one program. Exactly one of these is delivered per run().
@@ -87,6 +90,8 @@ class ProgramRunner final : public ProgramQueue {
   // exit, timeout) are logged and reported to `done`, never thrown.
   void run(const std::string& serial_key, std::vector<std::string> argv,
            ProgramDone done = {}) override;
+  // The same with this program's own timeout instead of RunOptions::timeout.
+  void run(const std::string& serial_key, std::vector<std::string> argv, Duration timeout, ProgramDone done);
 
   // Programs started and not yet reaped.
   std::size_t running() const;
@@ -104,6 +109,7 @@ class ProgramRunner final : public ProgramQueue {
   struct Job {
     std::vector<std::string> argv;
     ProgramDone done;
+    std::optional<Duration> timeout;  // nullopt: RunOptions::timeout
   };
   struct Child;
   // The programs of one serial key: at most one active, the rest waiting.

@@ -128,8 +128,14 @@ class Host:
             return f.read()
 
     def vrrpctl(self, *args, check=True):
-        r = sh(VRRPCTL, "-s", self.socket, *args, check=check)
-        return r
+        try:
+            return sh(VRRPCTL, "-s", self.socket, *args, check=check)
+        except RuntimeError as e:
+            # A daemon that died is the news, not the refused connection.
+            if self.vrrpd is not None and self.vrrpd.poll() is not None:
+                raise RuntimeError("%s\nvrrpd on %s had exited with %d; the end of its log:\n%s"
+                                   % (e, self.name, self.vrrpd.returncode, self.log()[-3000:])) from None
+            raise
 
     def status(self):
         return json.loads(self.vrrpctl("status", "--json").stdout)

@@ -198,6 +198,10 @@ struct Instance {
   // VIPs are added; on leaving MASTER they are unmounted and demoted in
   // reverse order after the VIPs are removed. Instances only (not sync groups).
   std::vector<std::string> resources;
+  // Services this instance owns (`services` list): started in this order
+  // after its resources, before the VIPs; stopped in reverse after the VIPs
+  // are removed, before the resources are unmounted.
+  std::vector<std::string> services;
   std::chrono::milliseconds takeover_timeout{30000};  // per takeover step (primary, mount)
   std::chrono::milliseconds release_timeout{30000};   // per release step (umount, secondary)
   // After a failed takeover the instance stays FAULT this long (priority-0
@@ -301,6 +305,22 @@ struct Warning {
   std::string message;
 };
 
+// A service started by the daemon on the node that holds the data (an
+// instance's `services`): programs run without a shell, like an init
+// script's start/stop/status. See vrrpd/daemon/service_manager.h.
+struct Service {
+  std::string name;  // [A-Za-z0-9_.-]+
+  SourceLocation where;
+  KeyLocations keys;
+
+  std::optional<Program> start;   // required; exit 0 = started
+  std::optional<Program> stop;    // required; exit 0 = stopped
+  std::optional<Program> status;  // optional; exit 0 = running and ready (polled after start)
+  std::chrono::milliseconds start_timeout{60000};   // start plus readiness, 100 ms..1 h
+  std::chrono::milliseconds stop_timeout{60000};    // 100 ms..1 h
+  std::chrono::milliseconds status_interval{500};   // between readiness polls, 10 ms..60 s
+};
+
 struct Config {
   std::string file;  // the top-level file
   Global global;
@@ -308,6 +328,7 @@ struct Config {
   std::vector<SyncGroup> sync_groups;
   std::vector<Check> checks;
   std::vector<Resource> resources;
+  std::vector<Service> services;
   std::vector<Warning> warnings;
 };
 

@@ -129,6 +129,9 @@ class NativeParser {
                }},
               {"resources", [&](const Setting& s) {
                  each_group(s, [&](const Setting& g) { parse_resource(g, config); });
+               }},
+              {"services", [&](const Setting& s) {
+                 each_group(s, [&](const Setting& g) { parse_service(g, config); });
                }}});
   }
 
@@ -492,6 +495,7 @@ class NativeParser {
         {"track_checks", set_items(k, [&](const Setting& e) { parse_tracked_check(e, inst); })},
         {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)},
         {"resources", set_strings(inst.resources, k)},
+        {"services", set_strings(inst.services, k)},
         {"takeover_timeout_ms", set_ms(inst.takeover_timeout, k)},
         {"release_timeout_ms", set_ms(inst.release_timeout, k)},
         {"fault_hold_ms", set_ms(inst.fault_hold, k)}};
@@ -657,6 +661,21 @@ class NativeParser {
                    {"mount_options", set_string(r.mount_options, k)}};
     each_key(s, "resources", table);
     config.resources.push_back(std::move(r));
+  }
+
+  void parse_service(const Setting& s, Config& config) {
+    Service svc;
+    svc.where = at(s);
+    auto& k = svc.keys;
+    KeyTable table{{"name", set_string(svc.name, k)},
+                   {"start", set_program(svc.start, k)},
+                   {"stop", set_program(svc.stop, k)},
+                   {"status", set_program(svc.status, k)},
+                   {"start_timeout_ms", set_ms(svc.start_timeout, k)},
+                   {"stop_timeout_ms", set_ms(svc.stop_timeout, k)},
+                   {"status_interval_ms", set_ms(svc.status_interval, k)}};
+    each_key(s, "services", table);
+    config.services.push_back(std::move(svc));
   }
 
   // Each check kind and its keys beyond the common ones.

@@ -61,6 +61,8 @@ constexpr long kConnectIntervalMinMs = 100, kConnectIntervalMaxMs = 120000;
 // Failover with data: one takeover/release step (primary, mount, umount,
 // secondary) may take this long; a failed takeover holds FAULT this long.
 constexpr long kStepTimeoutMinMs = 100, kStepTimeoutMaxMs = 3600000;
+// A service's readiness poll (status program), ms.
+constexpr long kStatusIntervalMinMs = 10, kStatusIntervalMaxMs = 60000;
 constexpr long kFaultHoldMaxMs = 3600000;
 const std::vector<std::string> kQueryTypes{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "ANY"};
 const std::vector<std::string> kQueryClasses{"IN", "CH"};
@@ -156,7 +158,9 @@ class Validator {
     check_duplicates();
     check_sync_groups();
     check_tracked_checks();
+    for (auto& service : config_.services) check_service(service);
     check_owned_resources();
+    check_owned_services();
     return std::move(issues_);
   }
 
@@ -816,6 +820,61 @@ class Validator {
       check_ms(k, inst.where, "release_timeout_ms", inst.release_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
       check_ms(k, inst.where, "fault_hold_ms", inst.fault_hold, 0, kFaultHoldMaxMs);
     }
+  }
+
+  void check_service(const Service& svc) {
+    const auto& k = svc.keys;
+    if (svc.name.empty())
+      key_issue(k, svc.where, "name", "", "required; valid: [A-Za-z0-9_.-]+, at most 64 characters");
+    else if (!valid_name(svc.name) || svc.name.size() > kNameMax)
+      key_issue(k, svc.where, "name", quoted(svc.name), "invalid name; valid: [A-Za-z0-9_.-]+, at most 64 characters");
+    auto required = [&](const std::optional<Program>& p, const std::string& key) {
+      if (!p)
+        key_issue(k, svc.where, key, "",
+                  "required; valid: an absolute path and arguments, e.g. [\"/usr/sbin/service-ctl\", \"" + key +
+                      "\"] (no shell)");
+    };
+    required(svc.start, "start");
+    required(svc.stop, "stop");
+    check_program(svc.start, k, svc.where, "start", "/usr/sbin/service-ctl");
+    check_program(svc.stop, k, svc.where, "stop", "/usr/sbin/service-ctl");
+    check_program(svc.status, k, svc.where, "status", "/usr/sbin/service-ctl");
+    check_ms(k, svc.where, "start_timeout_ms", svc.start_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
+    check_ms(k, svc.where, "stop_timeout_ms", svc.stop_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
+    check_ms(k, svc.where, "status_interval_ms", svc.status_interval, kStatusIntervalMinMs, kStatusIntervalMaxMs);
+  }
+
+  // Instances' services: defined once, each owned by one instance at most
+  // (two instances starting the same service would fight over it).
+  void check_owned_services() {
+    std::vector<std::string> names;
+    std::map<std::string, const Service*> seen;
+    for (const auto& svc : config_.services) {
+      if (svc.name.empty()) continue;
+      if (auto [it, fresh] = seen.emplace(svc.name, &svc); !fresh)
+        key_issue(svc.keys, svc.where, "name", quoted(svc.name),
+                  "already used by the service at " + it->second->where.to_string() + "; valid: a unique name");
+      else
+        names.push_back(svc.name);
+    }
+    const std::string defined = names.empty() ? std::string("(none defined)") : join(names);
+    std::map<std::string, const Instance*> owner;
+    for (const auto& inst : config_.instances) {
+      const auto& k = inst.keys;
+      for (const auto& name : inst.services) {
+        if (seen.count(name) == 0)
+          item_issue(k, "services", k.of("services", inst.where), quoted(name),
+                     "instance " + inst.name + " owns unknown service; defined: " + defined);
+        else if (auto [it, fresh] = owner.emplace(name, &inst); !fresh)
+          item_issue(k, "services", k.of("services", inst.where), quoted(name),
+                     it->second == &inst ? "listed twice; valid: each service once"
+                                        : "already owned by instance " + quoted(it->second->name) + " (" +
+                                              it->second->where.to_string() + "); valid: one owner per service");
+      }
+    }
+    for (const auto& svc : config_.services)
+      if (!svc.name.empty() && owner.count(svc.name) == 0)
+        config_.warnings.push_back({svc.where, "service '" + svc.name + "' is not owned by any instance"});
   }
 
   Config& config_;

@@ -58,21 +58,42 @@ bool same_snmp(const config::SnmpSettings& a, const config::SnmpSettings& b) {
 }
 
 // The orchestrators' view of the ReplicationService: completions come back
-// on a service thread and are posted to the VRRP loop.
+// on a service thread and are posted to the VRRP loop. Without resources
+// (an instance that owns only services) there is no service to ask.
 class ServiceResourceCommands final : public ResourceCommands {
  public:
-  ServiceResourceCommands(EventLoop& loop, ReplicationService& service) : loop_(loop), service_(service) {}
+  ServiceResourceCommands(EventLoop& loop, ReplicationService* service) : loop_(loop), service_(service) {}
   void run(const std::string& resource, const std::string& op, Done done) override {
+    if (service_ == nullptr) {
+      loop_.post([done] { done(false, "no replication resources are configured"); });
+      return;
+    }
     // The loop outlives the service (member order in Daemon); this adapter may not.
-    service_.command(resource, op, false, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
+    service_->command(resource, op, false, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
       loop->post([done, ok, text = std::move(text)]() mutable { done(ok, std::move(text)); });
     });
   }
 
  private:
   EventLoop& loop_;
-  ReplicationService& service_;
+  ReplicationService* service_;
 };
+
+std::vector<ServiceSpec> service_specs(const std::vector<config::Service>& services) {
+  std::vector<ServiceSpec> specs;
+  for (const auto& s : services) {
+    ServiceSpec spec;
+    spec.name = s.name;
+    if (s.start) spec.start = s.start->argv;
+    if (s.stop) spec.stop = s.stop->argv;
+    if (s.status) spec.status = s.status->argv;
+    spec.start_timeout = s.start_timeout;
+    spec.stop_timeout = s.stop_timeout;
+    spec.status_interval = s.status_interval;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
 
 }  // namespace
 
@@ -121,8 +142,10 @@ int Daemon::run() {
           });
         });
     replication_->start(config_.resources);
-    resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, *replication_);
   }
+  resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, replication_.get());
+  services_ = std::make_unique<ServiceManager>(loop_, run_options(config_.global));
+  services_->configure(service_specs(config_.services));
   init_check_status(config_.checks, {});
   const config::SnmpSettings& snmp = config_.global.snmp;
   if (snmp.enable || (snmp.traps && !snmp.trap_receivers.empty())) {
@@ -202,6 +225,7 @@ void Daemon::shutdown_all() {
   while ((programs_.running() > 0 || programs_.queued() > 0) && loop_.now() < limit)
     loop_.run_once(std::chrono::milliseconds(50));
   programs_.shutdown(std::chrono::seconds(2));
+  if (services_) services_->shutdown(std::chrono::seconds(2));
   instances_.clear();
   orchestrators_.clear();
   // VIPs are gone; now the data: unmount, demote, disconnect, detach.
@@ -380,13 +404,18 @@ Instance* Daemon::find_instance(const std::string& name) {
 
 void Daemon::attach_orchestrator(Instance& instance) {
   const config::Instance& c = instance.config();
-  if (c.resources.empty() || !resource_commands_) return;  // the validator checked the names
+  if ((c.resources.empty() && c.services.empty()) || !resource_commands_) return;  // the validator checked the names
   OrchestratorSettings s;
   s.instance = c.name;
   for (const auto& name : c.resources) {
     auto r = std::find_if(config_.resources.begin(), config_.resources.end(),
                           [&](const config::Resource& x) { return x.name == name; });
     s.resources.push_back({name, r != config_.resources.end() && !r->mount_point.empty()});
+  }
+  for (const auto& name : c.services) {
+    auto svc = std::find_if(config_.services.begin(), config_.services.end(),
+                            [&](const config::Service& x) { return x.name == name; });
+    if (svc != config_.services.end()) s.services.push_back({name, svc->start_timeout, svc->stop_timeout});
   }
   s.takeover_timeout = c.takeover_timeout;
   s.release_timeout = c.release_timeout;
@@ -411,7 +440,7 @@ void Daemon::attach_orchestrator(Instance& instance) {
             snmp_->promotion_refused(detail.value("resource", std::string()), name + ": " + text);
           journal_.record("failover", name, what, text, std::move(detail));
         }};
-    slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks));
+    slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks), services_.get());
   }
   Orchestrator* o = slot.get();
   instance.set_gate({[o] {
@@ -424,7 +453,7 @@ void Daemon::attach_orchestrator(Instance& instance) {
 nlohmann::json Daemon::instance_json(const Instance& instance) const {
   nlohmann::json j = instance.to_json();
   auto it = orchestrators_.find(instance.name());
-  if (it != orchestrators_.end() && !instance.config().resources.empty()) {
+  if (it != orchestrators_.end() && (!instance.config().resources.empty() || !instance.config().services.empty())) {
     j["failover"] = it->second->to_json();
     j["takeover"] = j["failover"]["display"];
   }
@@ -542,6 +571,7 @@ std::string Daemon::reload() {
   for (const auto& c : next.instances)
     if (!find_instance(c.name)) fresh.push_back(c);
   config_ = std::move(next);
+  services_->configure(service_specs(config_.services));
   close_unused_sockets();
   start_instances(fresh);
   const std::string summary = "reload done: " + std::to_string(unchanged) + " unchanged, " +

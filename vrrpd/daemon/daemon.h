@@ -17,6 +17,7 @@
 #include "vrrpd/daemon/instance.h"
 #include "vrrpd/daemon/orchestrator.h"
 #include "vrrpd/daemon/replication_service.h"
+#include "vrrpd/daemon/service_manager.h"
 #include "vrrpd/daemon/snmp_bridge.h"
 #include "vrrpd/net/address_manager.h"
 #include "vrrpd/net/garp.h"
@@ -91,6 +92,7 @@ class Daemon {
   notify::EventJournal journal_;  // the node's incident timeline (vrrpctl events)
   std::unique_ptr<ReplicationService> replication_;  // only with resources configured
   std::unique_ptr<ResourceCommands> resource_commands_;  // replication_ seen by the orchestrators
+  std::unique_ptr<ServiceManager> services_;  // the instances' services (programs)
   // By instance name. Outlives the Instance (a release still runs after a
   // reload stopped it), so its hooks look the instance up by name.
   std::map<std::string, std::unique_ptr<Orchestrator>> orchestrators_;

@@ -11,10 +11,34 @@
 namespace vrrpd {
 namespace {
 
-// The engine's refusal while the peer is still Primary (replication/resource.cc,
-// Resource::primary). During a failover that usually means the peer is still
-// releasing, so the takeover asks again until its step timeout.
-constexpr const char* kPeerPrimaryRefusal = "the peer is Primary";
+// The engine's refusals (replication/resource.cc, Resource::primary) that
+// pass by themselves during a failover, so the takeover asks again until its
+// step timeout instead of failing at once. Each with what we tell the operator.
+struct PassingRefusal {
+  const char* match;
+  const char* why;
+};
+constexpr PassingRefusal kPassingRefusals[] = {
+    // The old master is still releasing (a busy unmount, a slow service stop).
+    {"the peer is Primary", "the peer is still Primary; asking again until it demotes (the engine never allows two "
+                            "primaries)"},
+    // Restarted and not yet connected: DRBD's rule, the data may be stale
+    // until the handshake with the peer says otherwise.
+    {"disk is Consistent", "the disk is Consistent, not UpToDate, until the handshake with the peer; asking again "
+                           "until the peer connects (promote by hand with: vrrpctl replication primary --force)"},
+    {"resync in progress as SyncTarget", "a resync as SyncTarget is running; asking again until it is done"},
+};
+
+const PassingRefusal* passing_refusal(const std::string& text) {
+  for (const auto& r : kPassingRefusals)
+    if (text.find(r.match) != std::string::npos) return &r;
+  return nullptr;
+}
+
+// The orchestrator's limit for a service step: the service side's own
+// timeout plus the grace it gives a program between SIGTERM and SIGKILL, so
+// that its clearer reason arrives first.
+constexpr Duration kServiceStepMargin = std::chrono::seconds(5);
 
 long long to_ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -24,17 +48,23 @@ std::string seconds_text(Duration d) {
   return buf;
 }
 
-bool is_takeover_op(const std::string& op) { return op == "primary" || op == "mount"; }
+bool is_takeover_op(const std::string& op) { return op == "primary" || op == "mount" || op == "start"; }
 
 // The word an operator reads in the summaries: "promote r0 120 ms".
 const char* verb(const std::string& op) {
   if (op == "primary") return "promote";
   if (op == "secondary") return "demote";
   if (op == "umount") return "unmount";
+  if (op == "start") return "start";
+  if (op == "stop") return "stop";
   return "mount";
 }
 
-std::string undo_op(const std::string& op) { return op == "primary" ? "secondary" : "umount"; }
+std::string undo_op(const std::string& op) {
+  if (op == "primary") return "secondary";
+  if (op == "start") return "stop";
+  return "umount";
+}
 
 }  // namespace
 
@@ -51,9 +81,10 @@ const char* Orchestrator::phase_name(Phase p) {
 }
 
 Orchestrator::Orchestrator(EventLoop& loop, ResourceCommands& commands, OrchestratorSettings settings,
-                           OrchestratorHooks hooks)
+                           OrchestratorHooks hooks, ServiceCommands* services)
     : loop_(loop),
       commands_(commands),
+      services_(services),
       settings_(std::move(settings)),
       hooks_(std::move(hooks)),
       step_timer_(loop, [this] { on_step_timeout(); }),
@@ -91,8 +122,9 @@ void Orchestrator::master_left() {
     retry_timer_.disarm();
     step_timer_.disarm();
     if (hooks_.record)
-      hooks_.record("step", "primary " + in_flight_->step.resource + " abandoned: left MASTER while the peer was Primary",
-                    {{"resource", in_flight_->step.resource}, {"op", "primary"}, {"ok", false},
+      hooks_.record("step", "primary " + in_flight_->step.target + " abandoned: left MASTER while waiting (" +
+                                in_flight_->last_refusal + ")",
+                    {{"resource", in_flight_->step.target}, {"op", "primary"}, {"ok", false},
                      {"duration_ms", to_ms(loop_.now() - in_flight_->started)}, {"phase", phase_name(phase_)}});
     in_flight_.reset();
   }
@@ -106,9 +138,15 @@ bool Orchestrator::busy() const {
 
 Duration Orchestrator::release_budget() const {
   // umount and secondary per resource, each at most the release timeout,
-  // plus a takeover step that may still be in flight.
+  // a stop per service, plus a takeover step that may still be in flight.
   const auto steps = static_cast<long>(2 * settings_.resources.size());
-  return settings_.release_timeout * steps + settings_.takeover_timeout + std::chrono::seconds(1);
+  Duration budget = settings_.release_timeout * steps + settings_.takeover_timeout + std::chrono::seconds(1);
+  Duration longest_start{0};
+  for (const auto& s : settings_.services) {
+    budget += s.stop_timeout + kServiceStepMargin;
+    longest_start = std::max(longest_start, s.start_timeout + kServiceStepMargin);
+  }
+  return budget + longest_start;
 }
 
 void Orchestrator::transition(Phase to, const std::string& reason) {
@@ -143,7 +181,7 @@ void Orchestrator::advance_once() {
       return;
     case Phase::kTakingOver:
       if (!want_master_) return start_release(Phase::kReleasing, "left MASTER during the takeover: undoing it");
-      if (next_step_ < plan_.size()) return start_step(plan_[next_step_], settings_.takeover_timeout);
+      if (next_step_ < plan_.size()) return start_step(plan_[next_step_]);
       {
         const std::string summary = "takeover done in " + std::to_string(to_ms(loop_.now() - phase_started_)) +
                                     " ms (" + durations_text() + ")";
@@ -152,7 +190,7 @@ void Orchestrator::advance_once() {
         if (hooks_.record)
           hooks_.record("takeover-done", summary, {{"duration_ms", to_ms(loop_.now() - phase_started_)}});
         last_error_.clear();
-        transition(Phase::kActive, "every resource promoted and mounted");
+        transition(Phase::kActive, "every resource promoted and mounted, every service started");
         if (hooks_.takeover_done) hooks_.takeover_done();
       }
       return;
@@ -163,9 +201,9 @@ void Orchestrator::advance_once() {
     case Phase::kRollingBack:
       // Skip what belongs to a resource whose release already failed: its
       // next step would be refused too (secondary while still mounted).
-      while (!acquired_.empty() && given_up_.count(acquired_.back().resource) != 0) acquired_.pop_back();
+      while (!acquired_.empty() && given_up_.count(acquired_.back().key()) != 0) acquired_.pop_back();
       if (acquired_.empty()) return finish_release();
-      return start_step({acquired_.back().resource, undo_op(acquired_.back().op)}, settings_.release_timeout);
+      return start_step(undo_step(acquired_.back()));
     case Phase::kFaultHold: return;
   }
 }
@@ -173,14 +211,16 @@ void Orchestrator::advance_once() {
 void Orchestrator::begin_takeover() {
   plan_.clear();
   for (const auto& r : settings_.resources) {
-    plan_.push_back({r.name, "primary"});
-    if (r.mount) plan_.push_back({r.name, "mount"});
+    plan_.push_back({r.name, "primary", false, settings_.takeover_timeout});
+    if (r.mount) plan_.push_back({r.name, "mount", false, settings_.takeover_timeout});
   }
+  for (const auto& s : settings_.services) plan_.push_back({s.name, "start", true, s.start_timeout + kServiceStepMargin});
   next_step_ = 0;
   step_ms_.clear();
   transition(Phase::kTakingOver, "became MASTER: " + std::to_string(plan_.size()) + " step(s) before the VIPs");
   if (hooks_.record)
-    hooks_.record("takeover-start", "takeover started: VIPs held until every resource is promoted and mounted",
+    hooks_.record("takeover-start",
+                  "takeover started: VIPs held until every resource is promoted and mounted and every service started",
                   {{"steps", plan_.size()}});
   advance_again_ = true;
 }
@@ -217,54 +257,77 @@ void Orchestrator::finish_release() {
   if (want_master_) advance_again_ = true;  // MASTER again meanwhile: take over anew
 }
 
-void Orchestrator::start_step(Step step, Duration timeout) {
+Orchestrator::Step Orchestrator::undo_step(const Step& done) const {
+  Step undo{done.target, undo_op(done.op), done.service, settings_.release_timeout};
+  if (done.service) {
+    undo.timeout = settings_.release_timeout;
+    for (const auto& s : settings_.services)
+      if (s.name == done.target) undo.timeout = s.stop_timeout + kServiceStepMargin;
+  }
+  return undo;
+}
+
+void Orchestrator::start_step(Step step) {
   in_flight_ = InFlight{std::move(step), 0, loop_.now()};
-  step_timer_.arm_in(timeout);
-  log::info(prefix() + phase_name(phase_) + ": " + in_flight_->step.op + " " + in_flight_->step.resource);
+  step_timer_.arm_in(in_flight_->step.timeout);
+  log::info(prefix() + phase_name(phase_) + ": " + in_flight_->step.op + " " + in_flight_->step.target);
   issue(*in_flight_);
 }
 
 void Orchestrator::issue(InFlight& f) {
   f.id = next_id_++;
   std::weak_ptr<bool> alive = alive_;
-  commands_.run(f.step.resource, f.step.op, [this, alive, id = f.id](bool ok, std::string text) {
+  auto done = [this, alive, id = f.id](bool ok, std::string text) {
     if (alive.expired()) return;  // the orchestrator was destroyed meanwhile
     on_step_done(id, ok, std::move(text));
-  });
+  };
+  if (!f.step.service) return commands_.run(f.step.target, f.step.op, std::move(done));
+  if (services_ != nullptr) return services_->run(f.step.target, f.step.op, std::move(done));
+  // Not reachable from the daemon (it passes services whenever an instance
+  // owns one); answered later like every completion.
+  loop_.post([done] { done(false, "no service manager"); });
 }
 
 void Orchestrator::on_step_done(std::uint64_t id, bool ok, std::string text) {
   if (!in_flight_ || in_flight_->id != id) return;  // a request we already gave up
   InFlight& f = *in_flight_;
   const Duration took = loop_.now() - f.started;
-  if (!ok && f.step.op == "primary" && !f.timed_out && want_master_ && phase_ == Phase::kTakingOver &&
-      text.find(kPeerPrimaryRefusal) != std::string::npos) {
-    if (f.last_refusal.empty()) {
-      const std::string msg = "primary " + f.step.resource + " refused: the peer is still Primary; asking again every " +
-                              std::to_string(to_ms(settings_.peer_primary_retry)) +
-                              " ms until it demotes (the engine never allows two primaries)";
+  const PassingRefusal* refusal =
+      !ok && f.step.op == "primary" && !f.timed_out && want_master_ && phase_ == Phase::kTakingOver
+          ? passing_refusal(text)
+          : nullptr;
+  if (refusal != nullptr) {
+    // Said once per reason, not at every retry.
+    if (f.last_refusal.empty() || passing_refusal(f.last_refusal) != refusal) {
+      const std::string msg = "primary " + f.step.target + " refused: " + refusal->why + " (every " +
+                              std::to_string(to_ms(settings_.refusal_retry)) + " ms, at most " +
+                              std::to_string(to_ms(f.step.timeout)) + " ms)";
       log::notice(prefix() + msg);
-      if (hooks_.record) hooks_.record("step-retry", msg, {{"resource", f.step.resource}, {"op", "primary"}});
+      if (hooks_.record)
+        hooks_.record("step-retry", msg, {{"resource", f.step.target}, {"op", "primary"}, {"refusal", text}});
     }
     f.awaiting_retry = true;
     f.last_refusal = text;
-    retry_timer_.arm_in(settings_.peer_primary_retry);
+    retry_timer_.arm_in(settings_.refusal_retry);
     return;
   }
   const Step step = f.step;
   const bool late = f.timed_out;
   step_timer_.disarm();
   in_flight_.reset();
-  step_ms_.emplace_back(std::string(verb(step.op)) + " " + step.resource, to_ms(took));
-  const std::string summary = step.op + " " + step.resource + (ok ? " done in " : " failed after ") +
+  step_ms_.emplace_back(std::string(verb(step.op)) + " " + step.target, to_ms(took));
+  const std::string summary = step.op + " " + step.target + (ok ? " done in " : " failed after ") +
                               std::to_string(to_ms(took)) + " ms" + (late ? " (after its timeout)" : "") + ": " + text;
   if (late) log::warning(prefix() + summary);
   else log::info(prefix() + summary);
   if (hooks_.record)
     hooks_.record("step", summary,
-                  {{"resource", step.resource}, {"op", step.op}, {"ok", ok}, {"duration_ms", to_ms(took)},
-                   {"phase", phase_name(phase_)}, {"late", late}, {"result", text}});
+                  {{step.service ? "service" : "resource", step.target}, {"op", step.op}, {"ok", ok},
+                   {"duration_ms", to_ms(took)}, {"phase", phase_name(phase_)}, {"late", late}, {"result", text}});
   if (is_takeover_op(step.op)) {
+    // A failed start may have left processes behind (a daemon that never
+    // got ready still holds the file system): it is stopped on the way back.
+    if (!ok && step.op == "start") acquired_.push_back(step);
     if (ok) {
       acquired_.push_back(step);  // held now, whatever happens next: undone on release
       if (!late && phase_ == Phase::kTakingOver) ++next_step_;
@@ -273,8 +336,11 @@ void Orchestrator::on_step_done(std::uint64_t id, bool ok, std::string text) {
     }
   } else if (ok) {
     acquired_.pop_back();  // the step this one undid (always the last acquired)
-  } else if (!late) {
-    release_step_failed(step, text);
+  } else {
+    if (!late) release_step_failed(step, text);
+    // A service that failed to stop is given up and the release goes on
+    // (see release_step_failed); a resource's steps are skipped by given_up_.
+    if (step.service) acquired_.pop_back();
   }
   advance();
 }
@@ -282,7 +348,7 @@ void Orchestrator::on_step_done(std::uint64_t id, bool ok, std::string text) {
 void Orchestrator::on_step_timeout() {
   if (!in_flight_) return;
   InFlight& f = *in_flight_;
-  const Duration limit = is_takeover_op(f.step.op) ? settings_.takeover_timeout : settings_.release_timeout;
+  const Duration limit = f.step.timeout;
   std::string why = "timed out after " + std::to_string(to_ms(limit)) + " ms";
   if (f.awaiting_retry) {
     // Nothing runs on the replication side: the step simply failed.
@@ -291,8 +357,8 @@ void Orchestrator::on_step_timeout() {
     why += " (last answer: " + f.last_refusal + ")";
     in_flight_.reset();
     if (hooks_.record)
-      hooks_.record("step", "primary " + step.resource + " failed: " + why,
-                    {{"resource", step.resource}, {"op", step.op}, {"ok", false}, {"duration_ms", to_ms(limit)},
+      hooks_.record("step", "primary " + step.target + " failed: " + why,
+                    {{"resource", step.target}, {"op", step.op}, {"ok", false}, {"duration_ms", to_ms(limit)},
                      {"phase", phase_name(phase_)}, {"late", false}, {"result", why}});
     fail_takeover(step, why);
     return advance();
@@ -309,14 +375,14 @@ void Orchestrator::on_step_timeout() {
 }
 
 void Orchestrator::fail_takeover(const Step& step, const std::string& why) {
-  const std::string reason = "takeover failed: " + step.op + " " + step.resource + ": " + why;
+  const std::string reason = "takeover failed: " + step.op + " " + step.target + ": " + why;
   last_error_ = reason;
   // Stable message: see README.md "Log messages".
   log::error(prefix() + reason + "; undoing the steps done and going FAULT for " +
              std::to_string(to_ms(settings_.fault_hold)) + " ms");
   if (hooks_.record)
     hooks_.record("takeover-failed", reason,
-                  {{"resource", step.resource}, {"op", step.op}, {"reason", why},
+                  {{step.service ? "service" : "resource", step.target}, {"op", step.op}, {"reason", why},
                    {"duration_ms", to_ms(loop_.now() - phase_started_)}});
   fault_hold_until_ = loop_.now() + settings_.fault_hold;
   start_release(Phase::kRollingBack, reason);
@@ -326,16 +392,26 @@ void Orchestrator::fail_takeover(const Step& step, const std::string& why) {
 }
 
 void Orchestrator::release_step_failed(const Step& step, const std::string& why) {
-  given_up_.insert(step.resource);
-  const std::string reason = "release failed: " + step.op + " " + step.resource + ": " + why;
+  const std::string reason = "release failed: " + step.op + " " + step.target + ": " + why;
   last_error_ = reason;
+  if (step.service) {
+    // Going on is the safe choice: if the service still holds the file
+    // system, the unmount fails and the resource stays Primary here (the
+    // peer cannot promote); if it does not, the data moves on.
+    log::error(prefix() + reason + "; going on with the release (a process still using the file system makes the "
+                                   "unmount fail, and the resource then stays Primary here)");
+    if (hooks_.record)
+      hooks_.record("release-failed", reason, {{"service", step.target}, {"op", step.op}, {"reason", why}});
+    return;
+  }
+  given_up_.insert(step.key());
   // Stable message: see README.md "Log messages". Loud on purpose: the data
   // stays here and the peer cannot promote it.
-  log::error(prefix() + reason + "; " + step.resource +
+  log::error(prefix() + reason + "; " + step.target +
              " stays Primary on this node, so the peer's promotion is refused (the engine's split-brain "
-             "protection); fix the cause, then: vrrpctl replication secondary " + step.resource);
+             "protection); fix the cause, then: vrrpctl replication secondary " + step.target);
   if (hooks_.record)
-    hooks_.record("release-failed", reason, {{"resource", step.resource}, {"op", step.op}, {"reason", why}});
+    hooks_.record("release-failed", reason, {{"resource", step.target}, {"op", step.op}, {"reason", why}});
 }
 
 std::string Orchestrator::durations_text() const {
@@ -350,25 +426,30 @@ nlohmann::json Orchestrator::to_json() const {
   std::string step;
   long long step_elapsed_ms = 0;
   if (in_flight_) {
-    step = in_flight_->step.op + " " + in_flight_->step.resource;
+    step = in_flight_->step.op + " " + in_flight_->step.target;
     step_elapsed_ms = to_ms(now - in_flight_->started);
     display += ": " + step + " (" + seconds_text(now - in_flight_->started) +
                (in_flight_->timed_out ? ", timed out, awaiting its result" : "") +
-               (in_flight_->awaiting_retry ? ", peer still Primary" : "") + ")";
+               (in_flight_->awaiting_retry ? ", refused: " + in_flight_->last_refusal : "") + ")";
   } else if (phase_ == Phase::kFaultHold) {
     display += " (" + seconds_text(std::max(Duration::zero(), fault_hold_until_ - now)) + " left)";
   }
-  nlohmann::json held = nlohmann::json::array();
-  for (const auto& s : acquired_)
-    if (std::find(held.begin(), held.end(), s.resource) == held.end()) held.push_back(s.resource);
-  nlohmann::json owned = nlohmann::json::array();
+  nlohmann::json held = nlohmann::json::array(), running = nlohmann::json::array();
+  for (const auto& s : acquired_) {
+    nlohmann::json& list = s.service ? running : held;
+    if (std::find(list.begin(), list.end(), s.target) == list.end()) list.push_back(s.target);
+  }
+  nlohmann::json owned = nlohmann::json::array(), services = nlohmann::json::array();
   for (const auto& r : settings_.resources) owned.push_back(r.name);
+  for (const auto& s : settings_.services) services.push_back(s.name);
   return {{"phase", phase_name(phase_)},
           {"step", step},
           {"step_elapsed_ms", step_elapsed_ms},
           {"display", display},
           {"resources", owned},
           {"held", held},
+          {"services", services},
+          {"services_running", running},
           {"last_error", last_error_},
           {"transitions", transitions_}};
 }

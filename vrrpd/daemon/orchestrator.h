@@ -40,6 +40,17 @@ class ResourceCommands {
   virtual void run(const std::string& resource, const std::string& op, Done done) = 0;
 };
 
+// The services an instance owns, as the orchestrator sees them: the daemon's
+// ServiceManager (programs, systemd units), a recording fake in tests.
+class ServiceCommands {
+ public:
+  using Done = std::function<void(bool ok, std::string text)>;
+  virtual ~ServiceCommands() = default;
+  // Starts `op` ("start" or "stop") on `service`; `done` runs once, later, on
+  // the VRRP loop. The service side enforces the service's own timeouts.
+  virtual void run(const std::string& service, const std::string& op, Done done) = 0;
+};
+
 struct OrchestratorSettings {
   std::string instance;  // the VRRP instance's name, for logs and the journal
   struct OwnedResource {
@@ -47,12 +58,24 @@ struct OrchestratorSettings {
     bool mount = false;  // it has a mount_point: mount after primary, umount before secondary
   };
   std::vector<OwnedResource> resources;  // takeover order; release is the reverse
+  struct OwnedService {
+    std::string name;
+    // The service side fails a start (stop) after this; the orchestrator's
+    // own step timeout is a little longer so that its clear reason wins.
+    Duration start_timeout = std::chrono::seconds(60);
+    Duration stop_timeout = std::chrono::seconds(60);
+  };
+  // Started after every resource is promoted and mounted, in this order,
+  // before the VIPs; stopped in reverse after the VIPs went, before unmounting.
+  std::vector<OwnedService> services;
   Duration takeover_timeout = std::chrono::seconds(30);  // per takeover step
   Duration release_timeout = std::chrono::seconds(30);   // per release step
   Duration fault_hold = std::chrono::seconds(10);        // FAULT after a failed takeover
-  // While `primary` is refused because the peer is still Primary (it is
-  // releasing), ask again this often until the takeover timeout.
-  Duration peer_primary_retry = std::chrono::milliseconds(250);
+  // While `primary` is refused for a reason that passes by itself (the peer
+  // is still Primary and releasing; our disk is Consistent until the
+  // handshake with the peer; a resync as SyncTarget runs), ask again this
+  // often until the takeover timeout.
+  Duration refusal_retry = std::chrono::milliseconds(250);
 };
 
 // What the orchestrator tells the instance (through the daemon) and the journal.
@@ -76,8 +99,9 @@ class Orchestrator {
   };
   static const char* phase_name(Phase p);  // "released", "takeover", ...
 
+  // `services` may be null when no instance owns services.
   Orchestrator(EventLoop& loop, ResourceCommands& commands, OrchestratorSettings settings,
-               OrchestratorHooks hooks);
+               OrchestratorHooks hooks, ServiceCommands* services = nullptr);
   ~Orchestrator();
   Orchestrator(const Orchestrator&) = delete;
   Orchestrator& operator=(const Orchestrator&) = delete;
@@ -105,15 +129,18 @@ class Orchestrator {
 
  private:
   struct Step {
-    std::string resource;
-    std::string op;  // "primary", "mount", "umount", "secondary"
+    std::string target;  // a resource's or (with `service`) a service's name
+    std::string op;      // resources: "primary", "mount", "umount", "secondary"; services: "start", "stop"
+    bool service = false;
+    Duration timeout{};  // this step's limit
+    std::string key() const { return (service ? "service " : "resource ") + target; }
   };
   struct InFlight {
     Step step;
     std::uint64_t id = 0;        // matches the completion to the request
     TimePoint started{};         // first request (retries included in the duration)
     bool timed_out = false;      // the timeout fired; the result is still awaited
-    bool awaiting_retry = false; // primary refused (peer Primary); asked again soon
+    bool awaiting_retry = false; // primary refused for a passing reason; asked again soon
     std::string last_refusal;
   };
 
@@ -126,7 +153,10 @@ class Orchestrator {
   void start_release(Phase phase, const std::string& reason);
   void finish_release();
   void issue(InFlight& f);
-  void start_step(Step step, Duration timeout);
+  // The release step that undoes `done` (stop after start, umount after
+  // mount, secondary after primary), with its timeout.
+  Step undo_step(const Step& done) const;
+  void start_step(Step step);
   void on_step_done(std::uint64_t id, bool ok, std::string text);
   void on_step_timeout();
   void fail_takeover(const Step& step, const std::string& why);
@@ -137,6 +167,7 @@ class Orchestrator {
 
   EventLoop& loop_;
   ResourceCommands& commands_;
+  ServiceCommands* services_;
   OrchestratorSettings settings_;
   OrchestratorHooks hooks_;
   Phase phase_ = Phase::kReleased;
@@ -144,7 +175,7 @@ class Orchestrator {
   std::vector<Step> plan_;                   // takeover steps, fixed when the takeover starts
   std::size_t next_step_ = 0;                // index into plan_
   std::vector<Step> acquired_;               // succeeded takeover steps, undone in reverse
-  std::set<std::string> given_up_;           // resources whose release failed in this pass
+  std::set<std::string> given_up_;           // Step::key() of resources whose release failed in this pass
   std::optional<InFlight> in_flight_;
   std::uint64_t next_id_ = 1;
   TimePoint phase_started_{};
@@ -154,7 +185,7 @@ class Orchestrator {
   TimePoint fault_hold_until_{};
   bool advancing_ = false, advance_again_ = false;
   Timer step_timer_;   // the step's timeout
-  Timer retry_timer_;  // the next `primary` while the peer is still Primary
+  Timer retry_timer_;  // the next `primary` after a passing refusal
   Timer hold_timer_;   // the end of fault_hold
   // Completions posted by the replication side may arrive after we are gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

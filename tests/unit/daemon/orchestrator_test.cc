@@ -22,8 +22,9 @@ using std::chrono::seconds;
 using vrrp::State;
 
 // Answers each command after a scripted delay (100 ms unless told), on the
-// loop like the daemon's adapter; records what was asked and when.
-class FakeResourceCommands final : public ResourceCommands {
+// loop like the daemon's adapter; records what was asked and when. Plays
+// the service side too, so one list shows the order across both.
+class FakeResourceCommands final : public ResourceCommands, public ServiceCommands {
  public:
   struct Outcome {
     Duration delay = milliseconds(100);
@@ -32,7 +33,7 @@ class FakeResourceCommands final : public ResourceCommands {
   };
   explicit FakeResourceCommands(EventLoop& loop) : loop_(loop) {}
 
-  void run(const std::string& resource, const std::string& op, Done done) override {
+  void run(const std::string& resource, const std::string& op, ResourceCommands::Done done) override {
     const std::string key = op + " " + resource;
     calls.push_back(key);
     call_times.push_back(loop_.now());
@@ -73,10 +74,12 @@ class FailoverTest : public test_support::InstanceTest {
 
   // An instance owning r0 (with a mount point) and r1 (without), gated by
   // its orchestrator, started.
-  void start(std::vector<OrchestratorSettings::OwnedResource> owned = {{"r0", true}, {"r1", false}}) {
+  void start(std::vector<OrchestratorSettings::OwnedResource> owned = {{"r0", true}, {"r1", false}},
+             std::vector<std::string> services = {}) {
     OrchestratorSettings s;
     s.instance = "VI_1";
     s.resources = std::move(owned);
+    for (const auto& name : services) s.services.push_back({name, seconds(2), seconds(2)});
     s.takeover_timeout = seconds(1);
     s.release_timeout = seconds(1);
     s.fault_hold = seconds(10);
@@ -88,7 +91,8 @@ class FailoverTest : public test_support::InstanceTest {
                           [this] { instance->clear_takeover_fault(); },
                           [this](const std::string& what, const std::string& text, nlohmann::json detail) {
                             journal.push_back({what, text, std::move(detail)});
-                          }});
+                          }},
+        &commands);
     Orchestrator* o = orchestrator.get();
     instance->set_gate({[o] {
                           o->master_wanted();
@@ -340,6 +344,100 @@ TEST_F(FailoverTest, StopReleasesLikeLeavingMaster) {
   run_for(seconds(1));
   EXPECT_EQ(commands.calls, (Calls{"umount r0", "secondary r0"}));
   EXPECT_FALSE(orchestrator->busy());
+}
+
+TEST_F(FailoverTest, ServicesStartAfterTheMountsAndBeforeTheVipsAndStopBeforeTheUnmount) {
+  start({{"r0", true}}, {"db", "web"});
+  run_until_master();
+  run_for(milliseconds(350));
+  EXPECT_EQ(commands.calls, (Calls{"primary r0", "mount r0", "start db", "start web"}));
+  EXPECT_TRUE(addresses.present.empty());  // web is still starting
+  run_for(milliseconds(60));
+  EXPECT_EQ(addresses.present, std::vector<std::string>{"192.0.2.100/24"});
+  EXPECT_EQ(orchestrator->to_json()["services_running"], (nlohmann::json{"db", "web"}));
+  EXPECT_EQ(journal.back().text,
+            "takeover done in 400 ms (promote r0 100 ms, mount r0 100 ms, start db 100 ms, start web 100 ms)");
+  commands.calls.clear();
+  peer_takes_over();
+  EXPECT_TRUE(addresses.present.empty());  // the VIPs first
+  run_with_peer(seconds(1));
+  EXPECT_EQ(commands.calls, (Calls{"stop web", "stop db", "umount r0", "secondary r0"}));
+  EXPECT_EQ(orchestrator->phase(), Orchestrator::Phase::kReleased);
+}
+
+TEST_F(FailoverTest, FailedServiceStartIsStoppedAndUndoneAndTheInstanceFaults) {
+  commands.script("start db", {{milliseconds(50), false, "not ready within 2000 ms (4 status run(s), last: status exited with status 3)"}});
+  start({{"r0", true}}, {"db"});
+  run_until_master();
+  run_for(seconds(1));
+  // The half-started service is stopped before its file system goes.
+  EXPECT_EQ(commands.calls, (Calls{"primary r0", "mount r0", "start db", "stop db", "umount r0", "secondary r0"}));
+  EXPECT_EQ(instance->state(), State::kFault);
+  EXPECT_EQ(instance->to_json()["fault_reason"],
+            "takeover failed: start db: not ready within 2000 ms (4 status run(s), last: status exited with status 3)");
+  EXPECT_TRUE(addresses.log.empty());
+  auto failed = std::find_if(journal.begin(), journal.end(), [](const JournalEvent& e) { return e.what == "takeover-failed"; });
+  ASSERT_NE(failed, journal.end());
+  EXPECT_EQ(failed->detail["service"], "db");
+}
+
+TEST_F(FailoverTest, ServiceThatFailsToStopDoesNotStopTheRelease) {
+  commands.script("stop db", {{milliseconds(100), false, "stop program exited with status 1 after 100 ms"}});
+  start({{"r0", true}}, {"db"});
+  run_until_master();
+  run_for(seconds(1));
+  commands.calls.clear();
+  peer_takes_over();
+  run_with_peer(seconds(1));
+  // The unmount decides: it fails if the service still holds the file system.
+  EXPECT_EQ(commands.calls, (Calls{"stop db", "umount r0", "secondary r0"}));
+  EXPECT_EQ(orchestrator->phase(), Orchestrator::Phase::kReleased);
+  EXPECT_EQ(orchestrator->to_json()["last_error"], "release failed: stop db: stop program exited with status 1 after 100 ms");
+}
+
+TEST_F(FailoverTest, InstanceWithOnlyServicesStartsThemBeforeTheVips) {
+  start({}, {"web"});
+  run_until_master();
+  EXPECT_EQ(commands.calls, Calls{"start web"});
+  EXPECT_TRUE(addresses.present.empty());
+  run_for(milliseconds(101));
+  EXPECT_EQ(addresses.present, std::vector<std::string>{"192.0.2.100/24"});
+}
+
+TEST_F(FailoverTest, ConsistentDiskIsAskedAgainUntilTheHandshakeMakesItUpToDate) {
+  // A restarted node: the engine refuses until the peer connected and the
+  // handshake said the data is current.
+  const std::string refused = "primary refused: disk is Consistent, not UpToDate (use force to promote anyway)";
+  commands.script("primary r0", {{milliseconds(10), false, refused},
+                                 {milliseconds(10), false, refused},
+                                 {milliseconds(10), false, refused},
+                                 {milliseconds(10), true, "r0 is Primary"}});
+  start({{"r0", false}});
+  run_until_master();
+  run_for(milliseconds(700));
+  EXPECT_TRUE(addresses.present.empty());
+  run_for(milliseconds(200));
+  EXPECT_EQ(commands.calls.size(), 4u);
+  EXPECT_EQ(orchestrator->phase(), Orchestrator::Phase::kActive);
+  EXPECT_EQ(addresses.present, std::vector<std::string>{"192.0.2.100/24"});
+  auto retry = std::find_if(journal.begin(), journal.end(), [](const JournalEvent& e) { return e.what == "step-retry"; });
+  ASSERT_NE(retry, journal.end());
+  EXPECT_NE(retry->text.find("the disk is Consistent, not UpToDate, until the handshake with the peer"), std::string::npos)
+      << retry->text;
+  const auto whats = journal_whats();
+  EXPECT_EQ(std::count(whats.begin(), whats.end(), "step-retry"), 1);
+}
+
+TEST_F(FailoverTest, ConsistentDiskWithoutPeerFaultsAtTheTimeoutWithTheReason) {
+  commands.script("primary r0", {{milliseconds(10), false, "primary refused: disk is Consistent, not UpToDate (use force to promote anyway)"}});
+  start({{"r0", false}});
+  run_until_master();
+  run_for(milliseconds(1100));
+  EXPECT_EQ(instance->state(), State::kFault);
+  EXPECT_EQ(instance->to_json()["fault_reason"],
+            "takeover failed: primary r0: timed out after 1000 ms (last answer: primary refused: disk is Consistent, "
+            "not UpToDate (use force to promote anyway))");
+  EXPECT_TRUE(addresses.log.empty());
 }
 
 }  // namespace

@@ -1,0 +1,266 @@
+"""Failover with data under real faults, between two real daemons in network
+namespaces (issue 5, "How it is shown"). Each pair owns the replicated volume
+r0 and a small web service that serves a file from the volume; a third host
+is the client that reaches the service through the VIP.
+
+- kill -9 of the master's daemon: the backup takes over the data, starts the
+  service and answers on the VIP; the old master restarts, rejoins as
+  SyncTarget and catches up.
+- link cut of the master: the master sees carrier loss and steps down; the
+  backup promotes once the replication link to the old master is dead.
+- replication link cut, service network up: no failover, the Primary keeps
+  serving and writing; afterwards only what changed is resynced.
+- service network cut, replication link up: VRRP alone would make two
+  masters; the backup's promotion is refused because the peer is still
+  Primary on the replication link, so it never holds the VIP or the data.
+
+Run: cd tests/system && python3 test_failover_faults.py -v (prints the
+client-observed outage of the kill -9 and link cut cases)."""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+
+from lab import Lab, instance_config, wait_until
+from test_replication import resource_config
+
+SIZE_MIB = 32
+VIP = "192.0.2.100"
+PORT = 8080
+
+# The service: a static web server in the volume's directory (so it holds
+# the mount and must be stopped before the unmount), started detached, with
+# a status command that asks it for the file. Run with /bin/sh, no shell
+# involved in the daemon.
+SERVICE_SCRIPT = r"""#!/bin/sh
+# usage: web.sh start|stop|status MOUNT PIDFILE
+set -u
+cmd=$1 mnt=$2 pidfile=$3
+case $cmd in
+start)
+  cd "$mnt" || exit 1
+  setsid python3 -m http.server %(port)d --bind 0.0.0.0 >/dev/null 2>&1 < /dev/null &
+  echo $! > "$pidfile"
+  ;;
+stop)
+  [ -f "$pidfile" ] || exit 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  rm -f "$pidfile"
+  ;;
+status)
+  exec python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:%(port)d/', timeout=1)"
+  ;;
+esac
+""" % {"port": PORT}
+
+
+def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra=""):
+    script = os.path.join(host.dir, "web.sh")
+    mnt = os.path.join(host.dir, "mnt")
+    pidfile = os.path.join(host.dir, "web.pid")
+    argv = lambda cmd: '[ "/bin/sh", "%s", "%s", "%s", "%s" ]' % (script, cmd, mnt, pidfile)
+    services = """services = ( {
+  name = "web";
+  start = %s; stop = %s; status = %s;
+  start_timeout_ms = 10000; stop_timeout_ms = 10000; status_interval_ms = 100;
+} );
+""" % (argv("start"), argv("stop"), argv("status"))
+    if "takeover_timeout_ms" not in instance_extra:
+        instance_extra += "    takeover_timeout_ms = 20000;\n"
+    inst = instance_config(priority=priority, interval_ms=100,
+                           extra='    resources = "r0"; services = "web"; preempt = false; release_timeout_ms = 10000;\n'
+                                 + instance_extra)
+    return (resource_config(host, peer, second_link=second_link, extra=resource_extra) + services +
+            "vrrp_instances = (\n%s\n);\n" % inst)
+
+
+class FaultsTest(unittest.TestCase):
+    def rstatus(self, host):
+        return json.loads(host.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
+
+    def events(self, host, source=None):
+        evs = json.loads(host.vrrpctl("events", "--json").stdout)["events"]
+        return [e for e in evs if source is None or e["source"] == source]
+
+    def fetch(self, client, timeout=1.0):
+        """The file through the VIP, as the client sees it; None when the
+        service does not answer."""
+        r = client.run("python3", "-c",
+                       "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("
+                       "'http://%s:%d/hello', timeout=%s).read().decode())" % (VIP, PORT, timeout),
+                       check=False)
+        return r.stdout if r.returncode == 0 else None
+
+    def pair(self, second_link=False, h1_extra="", h2_extra="", resource_extra=""):
+        """h1 MASTER with r0 Primary, mounted and the web service answering
+        on the VIP; h2 BACKUP with r0 in sync; h3 the client."""
+        lab = Lab(hosts=3, second_link=second_link)
+        self.addCleanup(lab.close)
+        h1, h2, client = lab.hosts
+        for h, peer in ((h1, h2), (h2, h1)):
+            with open(os.path.join(h.dir, "r0.img"), "wb") as f:
+                f.truncate(SIZE_MIB << 20)
+            with open(os.path.join(h.dir, "web.sh"), "w") as f:
+                f.write(SERVICE_SCRIPT)
+            h.start_vrrpd(resource_config(h, peer, second_link=second_link, extra=resource_extra))
+            self.addCleanup(h.stop_vrrpd)  # graceful: stops the service, unmounts, detaches
+        for h in (h1, h2):
+            h.vrrpctl("replication", "create-md", "r0")
+            h.vrrpctl("replication", "up", "r0")
+        wait_until(lambda: self.rstatus(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
+        h1.vrrpctl("replication", "primary", "--force", "r0")
+        wait_until(lambda: self.rstatus(h2)["disk"] == "UpToDate" and self.rstatus(h1)["peer_disk"] == "UpToDate",
+                   timeout=40, what="initial sync to h2")
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.rstatus(h1)["device_link"])
+        h1.vrrpctl("replication", "secondary", "r0")
+        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra))
+        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra))
+        h1.vrrpctl("reload")
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
+        h2.vrrpctl("reload")
+        wait_until(lambda: h1.has_address(VIP), timeout=20, what="VIP on h1 after the takeover")
+        # The page the client reads, written on the volume through h1's mount.
+        h1.in_daemon("sh", "-c", "echo 'served from r0' > %s/hello && sync" % os.path.join(h1.dir, "mnt"))
+        wait_until(lambda: self.fetch(client) == "served from r0\n", timeout=10, what="the service on the VIP")
+        self.assertEqual(h2.state("VI_1"), "BACKUP")
+        return lab, h1, h2, client
+
+    def outage(self, client, since, limit=60):
+        """Seconds from `since` until the client gets the page again."""
+        deadline = since + limit
+        while time.monotonic() < deadline:
+            if self.fetch(client, timeout=0.3) == "served from r0\n":
+                return time.monotonic() - since
+            time.sleep(0.05)
+        self.fail("the service did not answer on the VIP within %d s" % limit)
+
+    def takeover_text(self, host):
+        done = [e for e in self.events(host, "failover") if e["what"] == "takeover-done"]
+        return done[-1]["text"] if done else "(no takeover)"
+
+    def test_kill_9_of_the_master_fails_over_and_the_old_master_rejoins_as_sync_target(self):
+        lab, h1, h2, client = self.pair()
+        mnt1 = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("sh", "-c", "head -c 4194304 /dev/urandom > %s/blob && sync" % mnt1)
+        blob_sum = h1.in_daemon("sha256sum", mnt1 + "/blob").stdout.split()[0]
+        killed_at = time.monotonic()
+        h1.vrrpd.kill()  # SIGKILL: no release, the service dies with nobody to stop it
+        h1.vrrpd.wait()
+        # The orphaned web server (own session) still runs in h1's namespace:
+        # on a dead node it would be gone too.
+        with open(os.path.join(h1.dir, "web.pid")) as f:
+            os.kill(int(f.read()), 9)
+        took = self.outage(client, killed_at)
+        self.assertEqual(h2.state("VI_1"), "MASTER")
+        st = self.rstatus(h2)
+        self.assertEqual((st["role"], st["mounted"]), ("Primary", True))
+        mnt2 = os.path.join(h2.dir, "mnt")
+        self.assertEqual(h2.in_daemon("sha256sum", mnt2 + "/blob").stdout.split()[0], blob_sum)
+        steps = [e["detail"]["op"] for e in self.events(h2, "failover") if e["what"] == "step" and e["detail"]["ok"]]
+        self.assertEqual(steps, ["primary", "mount", "start"])
+        print("\n  kill -9: the client was served again after %.2f s; h2: %s" % (took, self.takeover_text(h2)))
+
+        # h2 writes while h1 is down; h1 comes back and catches up as SyncTarget.
+        h2.in_daemon("sh", "-c", "head -c 1048576 /dev/urandom > %s/later && sync" % mnt2)
+        h1.start_vrrpd(pair_config(h1, h2, 200))
+        wait_until(lambda: self.rstatus(h1)["connection"] == "Connected", timeout=20, what="h1 reconnects")
+        wait_until(lambda: self.rstatus(h1)["disk"] == "UpToDate" and self.rstatus(h2)["out_of_sync_kib"] == 0,
+                   timeout=40, what="h1 caught up")
+        repl = [e["text"] for e in self.events(h1, "replication") if e["what"] == "replication"]
+        self.assertIn("-> SyncTarget", " | ".join(repl), repl)
+        self.assertEqual(self.rstatus(h1)["role"], "Secondary")
+        self.assertEqual(h1.state("VI_1"), "BACKUP")  # preempt = false: no second failover
+        self.assertEqual(h2.state("VI_1"), "MASTER")
+        self.assertEqual(self.fetch(client), "served from r0\n")
+
+    def test_link_cut_of_the_master_moves_the_data_and_the_service(self):
+        lab, h1, h2, client = self.pair(resource_extra='after_sb_0pri = "discard-zero-changes"; '
+                                                      'after_sb_1pri = "discard-secondary";')
+        cut_at = time.monotonic()
+        lab.cut(h1)
+        # h1 sees carrier loss: FAULT, VIP gone, service stopped, unmounted, demoted.
+        wait_until(lambda: h1.state("VI_1") == "FAULT", timeout=5, what="h1 FAULT on carrier loss")
+        wait_until(lambda: self.rstatus(h1)["role"] == "Secondary", timeout=20, what="h1 demoted")
+        took = self.outage(client, cut_at)
+        st = self.rstatus(h2)
+        self.assertEqual((st["role"], st["mounted"]), ("Primary", True))
+        self.assertFalse(h1.has_address(VIP))
+        print("\n  link cut: the client was served again after %.2f s; h2: %s" % (took, self.takeover_text(h2)))
+        lab.restore(h1)
+        # h1 comes back as the backup and catches up.
+        wait_until(lambda: self.rstatus(h1)["disk"] == "UpToDate" and self.rstatus(h1)["connection"] == "Connected",
+                   timeout=40, what="h1 back in sync")
+        wait_until(lambda: h1.state("VI_1") == "BACKUP", timeout=15, what="h1 BACKUP")
+        self.assertEqual(h2.state("VI_1"), "MASTER")
+        self.assertEqual(self.rstatus(h1)["role"], "Secondary")
+        self.assertEqual(self.fetch(client), "served from r0\n")
+
+    def test_replication_link_cut_keeps_the_primary_serving_then_resyncs_what_changed(self):
+        lab, h1, h2, client = self.pair(second_link=True)
+        lab.cut(h1, port_prefix="q")  # eth1: the replication link only
+        wait_until(lambda: self.rstatus(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
+        mnt1 = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("sh", "-c", "head -c 2097152 /dev/urandom > %s/while-cut && sync" % mnt1)
+        # A few seconds of a cut replication link: VRRP still sees h1, so no failover.
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            self.assertEqual(h2.state("VI_1"), "BACKUP")
+            self.assertEqual(self.rstatus(h2)["role"], "Secondary")
+            self.assertEqual(self.fetch(client), "served from r0\n")
+            time.sleep(0.2)
+        self.assertEqual(h1.state("VI_1"), "MASTER")
+        changed = self.rstatus(h1)["out_of_sync_kib"]
+        self.assertGreaterEqual(changed, 2048)
+        before = self.rstatus(h2)["received_kib"]
+        lab.restore(h1, port_prefix="q")
+        wait_until(lambda: self.rstatus(h1)["replication"] == "Established" and
+                   self.rstatus(h1)["out_of_sync_kib"] == 0 and self.rstatus(h2)["disk"] == "UpToDate",
+                   timeout=40, what="bitmap resync after the cut")
+        received = self.rstatus(h2)["received_kib"] - before
+        # What changed moved, not the whole 32 MiB volume.
+        self.assertGreaterEqual(received, changed)
+        self.assertLess(received, changed + 4096, "resync moved %d KiB for %d KiB changed" % (received, changed))
+        self.assertEqual(h2.state("VI_1"), "BACKUP")
+        print("\n  replication link cut: no failover; %d KiB out of sync, %d KiB moved by the resync"
+              % (changed, received))
+
+    def test_service_network_cut_with_the_replication_link_up_gives_no_second_primary(self):
+        lab, h1, h2, client = self.pair(second_link=True,
+                                        h2_extra="    takeover_timeout_ms = 2000; fault_hold_ms = 1000;\n")
+        # Drop everything on h1's service-network port at the switch, both
+        # ways, with the link up: h2 stops hearing adverts, but the
+        # replication link (eth1) still connects the two nodes.
+        rules = ("table bridge cut { chain forward_drop { type filter hook forward priority 0; "
+                 "iifname \"p1\" drop; oifname \"p1\" drop; }; }")
+        subprocess.run(["ip", "netns", "exec", lab.switch, "nft", "-f", "-"], input=rules, text=True, check=True)
+        wait_until(lambda: h2.state("VI_1") in ("MASTER", "FAULT"), timeout=5, what="h2 stops hearing h1")
+        # For 8 s (several takeover attempts), h2 must never hold the data or the VIP.
+        end = time.monotonic() + 8
+        states = set()
+        while time.monotonic() < end:
+            states.add(h2.state("VI_1"))
+            self.assertEqual(self.rstatus(h2)["role"], "Secondary")
+            self.assertFalse(h2.has_address(VIP))
+            self.assertEqual(self.rstatus(h1)["role"], "Primary")
+            time.sleep(0.1)
+        self.assertTrue(h1.has_address(VIP))
+        self.assertEqual(h1.state("VI_1"), "MASTER")
+        failed = [e for e in self.events(h2, "failover") if e["what"] == "takeover-failed"]
+        self.assertTrue(failed, self.events(h2, "failover"))
+        self.assertIn("the peer is Primary", failed[0]["text"])
+        self.assertIn("FAULT", states)
+        subprocess.run(["ip", "netns", "exec", lab.switch, "nft", "delete", "table", "bridge", "cut"], check=True)
+        wait_until(lambda: h2.state("VI_1") == "BACKUP", timeout=20, what="h2 BACKUP once it hears h1 again")
+        self.assertEqual(h1.state("VI_1"), "MASTER")
+        self.assertEqual(self.fetch(client), "served from r0\n")
+        print("\n  service network cut: h2 went %s and was refused %d time(s): %s"
+              % ("/".join(sorted(states)), len(failed), failed[0]["text"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
