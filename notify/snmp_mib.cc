@@ -291,11 +291,11 @@ std::vector<VarBind> notification_varbinds(const Notification& n) {
   return out;
 }
 
-NewMasterReason new_master_reason(const std::string& reason) {
+NewMasterReason new_master_reason(const std::string& reason, bool master_still_speaking) {
   if (reason.find("preempt") != std::string::npos) return NewMasterReason::kPreempted;
-  if (reason.find("master down timer expired") != std::string::npos ||
-      reason.find("skew time expired") != std::string::npos)
-    return NewMasterReason::kMasterNoResponse;
+  if (reason.find("master down timer expired") != std::string::npos)
+    return master_still_speaking ? NewMasterReason::kPreempted : NewMasterReason::kMasterNoResponse;
+  if (reason.find("skew time expired") != std::string::npos) return NewMasterReason::kMasterNoResponse;
   // Address owner, "state MASTER" at start-up, a sync group pulling the
   // member, maintenance off: MASTER by its own priority or configuration.
   return NewMasterReason::kPriority;

@@ -154,7 +154,10 @@ std::vector<VarBind> notification_varbinds(const Notification& n);
 // ---- classification of daemon events (pure, unit-tested) ----
 
 // A transition reason of vrrp::VirtualRouter -> why this router became MASTER.
-NewMasterReason new_master_reason(const std::string& transition_reason);
+// `master_still_speaking`: an advert (priority > 0) arrived within the last
+// Master_Down_Interval, so the timer ran out because we preempted a
+// lower-priority master (RFC 5798 6.4.2), not because the master went silent.
+NewMasterReason new_master_reason(const std::string& transition_reason, bool master_still_speaking);
 // The error counters that grew between two snapshots of one instance,
 // as ProtoErrReason (the most specific first: checksum, version, TTL).
 ProtoErrReason proto_error_between(const InstanceRow& before, const InstanceRow& now);

@@ -242,6 +242,14 @@ class SnmpTest(unittest.TestCase):
         vi1 = ".4.86.73.95.49"  # "VI_1"
         self.assertEqual(p2[VRRPD + ".1.1.1.2" + vi1], 3)
         self.assertEqual(p2[VRRPD + ".1.1.1.7" + vi1], b"master down timer expired")
+        # h1 comes back with the higher priority and preempts h2, which is
+        # still speaking: preempted(2), not masterNoResponse(3).
+        lab.restore(h1)
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 preempts")
+        wait_until(lambda: [b for h, b in trapd.of(NEW_MASTER)
+                            if b.get(OPS + "3" + idx1) == ip_bytes(h1.ipv4) and b.get(STATS + "2" + idx1) == 2],
+                   what="h1's vrrpv3NewMaster with preempted(2)")
+        self.assertEqual(agents["h1"].walk(VRRPV3)[STATS + "2" + idx1], 2)
 
     def faulty_disk(self, host):
         """Serves host's r0.img as DIR/faulty/dev through a disk that fails on

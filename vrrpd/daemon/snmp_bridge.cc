@@ -137,7 +137,11 @@ void SnmpBridge::on_transition(const Instance& instance, const Transition& t) {
   InstanceMemory& m = memory_[instance.name()];
   if (t.to == State::kInit) m.up_since.reset();
   else if (t.from == State::kInit || !m.up_since) m.up_since = loop_.now();
-  if (t.to == State::kMaster) m.new_master_reason = snmp::new_master_reason(t.reason);
+  if (t.to == State::kMaster) {
+    const auto heard = instance.last_advert_received();
+    const bool speaking = heard && loop_.now() - *heard < instance.master_down_interval();
+    m.new_master_reason = snmp::new_master_reason(t.reason, speaking);
+  }
   snmp::InstanceRow r = row(instance);
   if (t.to == State::kMaster && r.if_index > 0) agent_.notify({snmp::NotificationKind::kNewMaster, r, {}, ""});
   if (t.to == State::kFault) agent_.notify({snmp::NotificationKind::kInstanceFault, r, {}, t.reason});

@@ -268,10 +268,17 @@ TEST(SnmpNotification, ReplicationNotificationsCarryResourceObjectsAndText) {
 }
 
 TEST(SnmpClassify, NewMasterReasonFromTransitionReason) {
-  EXPECT_EQ(new_master_reason("master down timer expired"), NewMasterReason::kMasterNoResponse);
-  EXPECT_EQ(new_master_reason("master left (priority 0 advert), skew time expired"), NewMasterReason::kMasterNoResponse);
-  EXPECT_EQ(new_master_reason("address owner (priority 255)"), NewMasterReason::kPriority);
-  EXPECT_EQ(new_master_reason("preempted lower priority master 192.0.2.2"), NewMasterReason::kPreempted);
+  EXPECT_EQ(new_master_reason("master down timer expired", false), NewMasterReason::kMasterNoResponse);
+  EXPECT_EQ(new_master_reason("master left (priority 0 advert), skew time expired", false),
+            NewMasterReason::kMasterNoResponse);
+  EXPECT_EQ(new_master_reason("address owner (priority 255)", false), NewMasterReason::kPriority);
+  EXPECT_EQ(new_master_reason("sync group G: VI_2 went MASTER", false), NewMasterReason::kPriority);
+}
+
+TEST(SnmpClassify, MasterDownWhileTheOldMasterStillSpeaksIsAPreemption) {
+  EXPECT_EQ(new_master_reason("master down timer expired", true), NewMasterReason::kPreempted);
+  // The owner does not preempt anybody by timer; it is MASTER by priority.
+  EXPECT_EQ(new_master_reason("address owner (priority 255)", true), NewMasterReason::kPriority);
 }
 
 TEST(SnmpClassify, ProtoErrorFromGrowingCounters) {
