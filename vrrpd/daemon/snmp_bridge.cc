@@ -2,6 +2,8 @@
 
 #include <net/if.h>
 
+#include <algorithm>
+
 #include "vrrpd/base/log.h"
 
 namespace vrrpd {
@@ -109,6 +111,11 @@ void SnmpBridge::publish() {
   snap.refresh_ms = kRefresh.count();
   snap.vrid_errors = vrid_errors_;
   if (sources_.instances) {
+    // Forget instances a reload removed.
+    std::erase_if(memory_, [&](const auto& e) {
+      return std::none_of(sources_.instances->begin(), sources_.instances->end(),
+                          [&](const auto& i) { return i->name() == e.first; });
+    });
     for (const auto& i : *sources_.instances) {
       snmp::InstanceRow r = row(*i);
       InstanceMemory& m = memory_[i->name()];
@@ -135,6 +142,12 @@ void SnmpBridge::publish() {
 
 void SnmpBridge::on_transition(const Instance& instance, const Transition& t) {
   InstanceMemory& m = memory_[instance.name()];
+  if (t.from == State::kInit && t.to != State::kInit) {
+    // A (re)started Instance (a reload re-creates a changed one): its
+    // counters start again from zero (vrrpv3StatisticsRowDiscontinuityTime).
+    m = InstanceMemory{};
+    m.created = loop_.now();
+  }
   if (t.to == State::kInit) m.up_since.reset();
   else if (t.from == State::kInit || !m.up_since) m.up_since = loop_.now();
   if (t.to == State::kMaster) {
