@@ -24,27 +24,39 @@
 
 namespace vrrpd::notify::snmp {
 
-class SnmpAgent {
+// Where the daemon's SNMP data goes: the agent, or a recording fake in tests.
+class SnmpSink {
+ public:
+  virtual ~SnmpSink() = default;
+  virtual void start() {}
+  virtual void stop() {}
+  // Any thread: replaces what is served.
+  virtual void publish(Snapshot snapshot) = 0;
+  // Any thread: queues a notification.
+  virtual void notify(Notification n) = 0;
+};
+
+class SnmpAgent final : public SnmpSink {
  public:
   // Notifications queued beyond this are dropped (oldest first) and counted:
   // a stuck agent thread must not grow the daemon's memory.
   static constexpr std::size_t kQueueLimit = 1000;
 
   explicit SnmpAgent(config::SnmpSettings settings);
-  ~SnmpAgent();  // stop()
+  ~SnmpAgent() override;  // stop()
   SnmpAgent(const SnmpAgent&) = delete;
   SnmpAgent& operator=(const SnmpAgent&) = delete;
 
   // Starts the agent thread. Call with the daemon's signals already blocked
   // (the thread inherits the mask; it blocks every signal anyway).
-  void start();
+  void start() override;
   // Joins the thread; net-snmp is shut down on it.
-  void stop();
+  void stop() override;
 
   // Any thread: replaces what the agent serves.
-  void publish(Snapshot snapshot);
+  void publish(Snapshot snapshot) override;
   // Any thread: queues a notification (dropped when traps are off).
-  void notify(Notification n);
+  void notify(Notification n) override;
   // Notifications dropped because the queue was full (any thread).
   std::uint64_t dropped() const;
 

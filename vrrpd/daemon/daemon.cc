@@ -151,7 +151,8 @@ int Daemon::run() {
   if (snmp.enable || (snmp.traps && !snmp.trap_receivers.empty())) {
     // After open_signals(): the agent thread inherits the blocked signals.
     snmp_ = std::make_unique<SnmpBridge>(
-        loop_, snmp, SnmpBridge::Sources{&instances_, &check_status_, [this] { return replication_.get(); }});
+        loop_, std::make_unique<notify::snmp::SnmpAgent>(snmp),
+        SnmpBridge::Sources{&instances_, &check_status_, [this] { return replication_.get(); }});
     snmp_->start();
   }
   checks_ = std::make_unique<checkers::CheckerService>(

@@ -124,6 +124,7 @@ class Instance {
   const Transition& last_transition() const { return last_transition_; }
   // For SNMP: our advert source address, the master heard as BACKUP, why FAULT.
   std::optional<IpAddress> primary_address() const { return source_address(); }
+  int if_index() const { return iface_.index; }  // 0 while the interface is missing
   const std::optional<IpAddress>& heard_master() const { return router_.master_address(); }
   const std::string& fault_reason() const { return fault_reason_; }
   int base_priority() const { return base_priority_; }

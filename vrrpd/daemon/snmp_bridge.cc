@@ -1,7 +1,5 @@
 #include "vrrpd/daemon/snmp_bridge.h"
 
-#include <net/if.h>
-
 #include <algorithm>
 
 #include "vrrpd/base/log.h"
@@ -11,8 +9,8 @@ namespace vrrpd {
 namespace snmp = notify::snmp;
 using vrrp::State;
 
-SnmpBridge::SnmpBridge(EventLoop& loop, const config::SnmpSettings& settings, Sources sources)
-    : loop_(loop), sources_(std::move(sources)), agent_(settings), refresh_(loop, [this] {
+SnmpBridge::SnmpBridge(EventLoop& loop, std::unique_ptr<snmp::SnmpSink> sink, Sources sources)
+    : loop_(loop), sources_(std::move(sources)), sink_(std::move(sink)), refresh_(loop, [this] {
         publish();
         refresh_.arm_in(kRefresh);
       }) {}
@@ -20,14 +18,14 @@ SnmpBridge::SnmpBridge(EventLoop& loop, const config::SnmpSettings& settings, So
 SnmpBridge::~SnmpBridge() { stop(); }
 
 void SnmpBridge::start() {
-  agent_.start();
+  sink_->start();
   publish();
   refresh_.arm_in(kRefresh);
 }
 
 void SnmpBridge::stop() {
   refresh_.disarm();
-  agent_.stop();
+  sink_->stop();
 }
 
 snmp::InstanceRow SnmpBridge::row(const Instance& i) {
@@ -36,7 +34,7 @@ snmp::InstanceRow SnmpBridge::row(const Instance& i) {
   if (m.created == TimePoint{}) m.created = loop_.now();
   snmp::InstanceRow r;
   r.name = i.name();
-  r.if_index = static_cast<int>(if_nametoindex(c.interface.c_str()));  // 0 while the interface is missing
+  r.if_index = i.if_index();  // 0 while the interface is missing
   r.vrid = static_cast<int>(c.virtual_router_id);
   r.ipv6 = i.family() == Family::kIPv6;
   r.version = static_cast<int>(c.version);
@@ -125,7 +123,7 @@ void SnmpBridge::publish() {
         const auto err = snmp::proto_error_between(*m.last_row, r);
         if (err != snmp::ProtoErrReason::kNoError && r.if_index > 0) {
           m.proto_err_reason = r.proto_err_reason = err;
-          agent_.notify({snmp::NotificationKind::kProtoError, r, {}, ""});
+          sink_->notify({snmp::NotificationKind::kProtoError, r, {}, ""});
         }
       }
       m.last_row = r;
@@ -137,7 +135,7 @@ void SnmpBridge::publish() {
   if (ReplicationService* service = sources_.replication ? sources_.replication() : nullptr)
     for (const auto& v : service->views())
       if (auto r = resource_row(v.name)) snap.resources.push_back(std::move(*r));
-  agent_.publish(std::move(snap));
+  sink_->publish(std::move(snap));
 }
 
 void SnmpBridge::on_transition(const Instance& instance, const Transition& t) {
@@ -156,8 +154,8 @@ void SnmpBridge::on_transition(const Instance& instance, const Transition& t) {
     m.new_master_reason = snmp::new_master_reason(t.reason, speaking);
   }
   snmp::InstanceRow r = row(instance);
-  if (t.to == State::kMaster && r.if_index > 0) agent_.notify({snmp::NotificationKind::kNewMaster, r, {}, ""});
-  if (t.to == State::kFault) agent_.notify({snmp::NotificationKind::kInstanceFault, r, {}, t.reason});
+  if (t.to == State::kMaster && r.if_index > 0) sink_->notify({snmp::NotificationKind::kNewMaster, r, {}, ""});
+  if (t.to == State::kFault) sink_->notify({snmp::NotificationKind::kInstanceFault, r, {}, t.reason});
   publish();
 }
 
@@ -174,14 +172,15 @@ void SnmpBridge::on_replication_event(const std::string& resource, const std::st
   snmp::ResourceRow r = resource_row_now(resource);
   // The event is emitted before the service publishes its view: take the
   // new values from the events themselves.
-  if (detail.is_object() && detail.contains("io_errors") && detail["io_errors"].is_number_unsigned())
+  if (detail.is_object() && detail.contains("io_errors") && detail["io_errors"].is_number_integer() &&
+      detail["io_errors"].get<std::int64_t>() >= 0)
     r.io_errors = std::max(r.io_errors, detail["io_errors"].get<std::uint64_t>());
   if (*kind == snmp::NotificationKind::kResyncFinished) r.out_of_sync_kib = 0;  // what a finished resync means
-  agent_.notify({*kind, {}, std::move(r), text});
+  sink_->notify({*kind, {}, std::move(r), text});
 }
 
 void SnmpBridge::promotion_refused(const std::string& resource, const std::string& text) {
-  agent_.notify({snmp::NotificationKind::kPromotionRefused, {}, resource_row_now(resource), text});
+  sink_->notify({snmp::NotificationKind::kPromotionRefused, {}, resource_row_now(resource), text});
 }
 
 }  // namespace vrrpd

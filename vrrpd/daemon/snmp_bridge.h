@@ -32,12 +32,16 @@ class SnmpBridge {
 
   static constexpr std::chrono::milliseconds kRefresh{1000};
 
-  SnmpBridge(EventLoop& loop, const config::SnmpSettings& settings, Sources sources);
+  // `sink`: the agent (notify::snmp::SnmpAgent), or a recording fake.
+  SnmpBridge(EventLoop& loop, std::unique_ptr<notify::snmp::SnmpSink> sink, Sources sources);
   ~SnmpBridge();
 
   // Starts the agent thread and the refresh timer (signals already blocked).
   void start();
   void stop();
+  // Builds and hands over a snapshot now (the refresh timer calls it every
+  // kRefresh); raises vrrpv3ProtoError for error counters that grew.
+  void publish();
 
   // An instance changed state (after the Instance logged it).
   void on_transition(const Instance& instance, const Transition& t);
@@ -59,7 +63,6 @@ class SnmpBridge {
     std::optional<notify::snmp::InstanceRow> last_row;  // for the error counters' growth
   };
 
-  void publish();
   notify::snmp::InstanceRow row(const Instance& i);
   std::optional<notify::snmp::ResourceRow> resource_row(const std::string& name) const;
   // resource_row() with the newest values from change events.
@@ -67,7 +70,7 @@ class SnmpBridge {
 
   EventLoop& loop_;
   Sources sources_;
-  notify::snmp::SnmpAgent agent_;
+  std::unique_ptr<notify::snmp::SnmpSink> sink_;
   Timer refresh_;
   std::map<std::string, InstanceMemory> memory_;  // by instance name
   // The newest role/disk/peer-disk/connection/replication of each resource
