@@ -32,6 +32,7 @@ STATS = VRRPV3 + ".1.2.5.1."  # vrrpv3StatisticsEntry
 VRRPD = ".1.3.6.1.4.1.99999"
 TRAP_OID = ".1.3.6.1.6.3.1.1.4.1.0"
 NEW_MASTER = VRRPV3 + ".0.1"
+PROTO_ERROR = VRRPV3 + ".0.2"
 PROMOTION_REFUSED = VRRPD + ".0.2"
 SPLIT_BRAIN = VRRPD + ".0.3"
 RESYNC_FINISHED = VRRPD + ".0.4"
@@ -159,6 +160,28 @@ class Snmptrapd:
         return [(h, b) for h, b in self.traps() if b.get(TRAP_OID) == trap_oid]
 
 
+def send_advert_with_ttl(host, ttl, vrid=51, priority=50, vip="192.0.2.100"):
+    """One VRRPv3 advert from host to 224.0.0.18 with the given IP TTL (a
+    correct one has 255): the receivers count a TTL error."""
+    code = r"""
+import socket, struct, sys
+src, vrid, prio, vip, ttl = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+msg = struct.pack("!BBBBHH", 0x31, vrid, prio, 1, 100, 0) + socket.inet_aton(vip)
+pseudo = socket.inet_aton(src) + socket.inet_aton("224.0.0.18") + struct.pack("!BBH", 0, 112, len(msg))
+msg = msg[:6] + struct.pack("!H", csum(pseudo + msg)) + msg[8:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+s.sendto(msg, ("224.0.0.18", 0))
+"""
+    host.run("python3", "-c", code, host.ipv4, str(vrid), str(priority), vip, str(ttl))
+
+
 def if_index(host, dev="eth0"):
     return int(host.run("cat", "/sys/class/net/%s/ifindex" % dev).stdout)
 
@@ -225,6 +248,14 @@ class SnmpTest(unittest.TestCase):
         self.assertEqual(w2[VRRPV3 + ".1.1.2.1.2" + idx2 + ".4.192.0.2.100"], 1)
         # h1's own start produced a NewMaster through its snmpd.
         wait_until(lambda: trapd.of(NEW_MASTER), what="h1's vrrpv3NewMaster at snmptrapd")
+        # An advert that crossed a router (TTL 1): both count it, a
+        # vrrpv3ProtoError with ipTtlError(1) follows within a refresh.
+        send_advert_with_ttl(nms, 1)
+        errors = wait_until(lambda: len(trapd.of(PROTO_ERROR)) >= 2 and trapd.of(PROTO_ERROR), timeout=5,
+                            what="vrrpv3ProtoError from both nodes")
+        self.assertEqual(sorted(b.get(STATS + "6" + idx1, b.get(STATS + "6" + idx2)) for h, b in errors), [1, 1])
+        self.assertEqual(agents["h1"].walk(VRRPV3)[STATS + "5" + idx1], 1)  # vrrpv3StatisticsIpTtlErrors
+        self.assertEqual(h2.state("VI_1"), "BACKUP")  # the bad advert changed nothing
 
         lab.cut(h1)
         wait_until(lambda: h2.state("VI_1") == "MASTER", what="h2 takes over")
@@ -268,6 +299,7 @@ class SnmpTest(unittest.TestCase):
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+            p.stdout.close()
             log.close()
         self.addCleanup(stop)
         self.assertEqual(p.stdout.readline().strip(), "ready")

@@ -155,6 +155,13 @@ TEST(InvalidSnmp, ReceiverUnknownVersion) {
 TEST(InvalidSnmp, V2cEmptyCommunity) {
   expectInvalid(receiver("address = \"192.0.2.1\"; community = \"\";"), 4, "community = (0 bytes, not shown): length out of range; valid: 1..255");
 }
+TEST(InvalidSnmp, V2cCommunityTooLong) {
+  expectInvalid(receiver("address = \"192.0.2.1\"; community = \"" + std::string(256, 'c') + "\";"), 4,
+                "community = (256 bytes, not shown): length out of range; valid: 1..255");
+}
+TEST(InvalidSnmp, V2cWithPriv) {
+  expectInvalid(receiver("address = \"192.0.2.1\"; priv = \"AES\";"), 4, "priv = \"AES\": only with version = \"3\"");
+}
 TEST(InvalidSnmp, V2cWithUser) {
   expectInvalid(receiver("address = \"192.0.2.1\"; user = \"u\";"), 4, "user = \"u\": only with version = \"3\"");
 }
