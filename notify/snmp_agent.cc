@@ -103,6 +103,10 @@ struct SnmpAgent::NetSnmp {
     std::string text = m->msg ? m->msg : "";
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     if (text.empty()) return 0;
+    // Without AgentX net-snmp believes it is a master agent with no access
+    // control, but vrrpd answers no SNMP requests then; the advice (run
+    // snmpconf, edit "vrrpd.conf") would mislead an operator.
+    if (text.rfind("Warning: no access control information configured", 0) == 0) return 0;
     const TimePoint now = steady_now();
     auto it = self->last_logged.find(text);
     if (it != self->last_logged.end() && now - it->second < kLogRepeat) {

@@ -393,6 +393,29 @@ resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_ad
         snmp_lines = [l for l in h1.log().splitlines() if " SNMP: " in l]
         self.assertLessEqual(len(snmp_lines), 12, "\n".join(snmp_lines))
 
+    def test_takeover_refused_at_primary_notifies_refusal_and_fault(self):
+        """An instance that owns r0 wins the election, but r0 has no metadata
+        yet: its takeover fails at `primary`, so vrrpdPromotionRefused and
+        vrrpdInstanceFault go out (and vrrpv3NewMaster before them)."""
+        lab = self.lab(2)
+        h1, nms = lab.hosts
+        trapd = Snmptrapd(nms)
+        with open(os.path.join(h1.dir, "r0.img"), "wb") as f:
+            f.truncate(16 << 20)
+        text = resource_config(h1, nms).replace(
+            "};\nresources", snmp_global(receivers='{ address = "%s"; }' % nms.ipv4, enable=False) + " };\nresources", 1)
+        text += ('vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; priority = 200;'
+                 ' advert_interval_ms = 100; virtual_addresses = ( "192.0.2.100/24" ); resources = ( "r0" );'
+                 ' fault_hold_ms = 60000; } );\n')
+        self.start_vrrpd(h1, text)
+        refused = wait_until(lambda: trapd.of(PROMOTION_REFUSED), what="vrrpdPromotionRefused")[0][1]
+        self.assertIn(b"VI_1: takeover failed: primary r0", refused[VRRPD + ".1.4.1.0"])
+        fault = wait_until(lambda: trapd.of(INSTANCE_FAULT), what="vrrpdInstanceFault")[0][1]
+        vi1 = ".4.86.73.95.49"
+        self.assertEqual(fault[VRRPD + ".1.1.1.2" + vi1], 4)  # fault(4)
+        self.assertIn(b"takeover failed: primary r0", fault[VRRPD + ".1.1.1.8" + vi1])
+        self.assertEqual(h1.state("VI_1"), "FAULT")
+
     def test_resync_finished_and_split_brain_are_notified(self):
         """Two nodes mirror r0 and send v2c traps to a third: the initial
         sync's end and a split brain (both wrote while the link was cut)."""
