@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "vrrpd/base/log.h"
-
 namespace vrrpd {
 
 namespace snmp = notify::snmp;
@@ -167,6 +165,8 @@ void SnmpBridge::on_replication_event(const std::string& resource, const std::st
   };
   if (what == "role" || what == "disk" || what == "peer-disk" || what == "connection" || what == "replication")
     resource_events_[resource][what] = field("to");
+  else if (what == "up" || what == "down")
+    resource_events_.erase(resource);  // the view starts afresh without change events
   auto kind = snmp::replication_notification(what, field("from"), field("to"));
   if (!kind) return;
   snmp::ResourceRow r = resource_row_now(resource);

@@ -126,6 +126,16 @@ TEST_F(SnmpBridgeTest, ResyncFinishedCarriesTheStateItsEventsAnnounced) {
   EXPECT_EQ(r[0].resource.out_of_sync_kib, 0u);
 }
 
+TEST_F(SnmpBridgeTest, DownForgetsTheStateOfEarlierEvents) {
+  bridge->on_replication_event("r0", "disk", "disk Inconsistent -> UpToDate", {{"from", "Inconsistent"}, {"to", "UpToDate"}});
+  bridge->on_replication_event("r0", "down", "r0 is down", {});
+  bridge->promotion_refused("r0", "primary refused: r0 is down");
+  auto p = notes_of(snmp::NotificationKind::kPromotionRefused);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].resource.disk, "");  // no view and no events: unknown, not the old UpToDate
+  EXPECT_EQ(p[0].text, "primary refused: r0 is down");
+}
+
 TEST_F(SnmpBridgeTest, DiskErrorCountsFromTheEvent) {
   bridge->on_replication_event("r0", "io-error", "disk I/O error (3 in all; on_io_error passthrough): EIO",
                                {{"io_errors", 3}, {"policy", "passthrough"}});
