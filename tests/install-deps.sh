@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what vrrpd needs to build and to run its tests on Debian 12:
 # compilers and libraries, plus the real peers and tools the system tests
-# start (keepalived, tcpdump, nftables, iproute2). Idempotent; needs root.
+# start (keepalived, tcpdump, nftables, iproute2, snmpd, snmptrapd). Idempotent;
+# needs root.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   python3 iproute2 nftables tcpdump keepalived dnsmasq-base procps util-linux mount
   libmariadb-dev mariadb-server libfuse3-dev fuse3 e2fsprogs
   libsystemd-dev dbus-daemon python3-dbus python3-gi
+  libsnmp-dev snmpd snmptrapd snmp
 )
 
 missing=()

@@ -431,9 +431,40 @@ class KeepalivedParser {
         {"v3_checksum_as_v2", [&](const Token&, const Args&) { checksum_as_v2_ = true; }},
         // Hardening switches of keepalived; vrrpd needs no opt-in for them.
         {"vrrp_check_unicast_src", accept()},
-        {"enable_script_security", accept()}};
+        {"enable_script_security", accept()},
+        // SNMP: vrrpd serves VRRPv3-MIB (RFC 6527) and its own VRRPD-MIB
+        // over AgentX; keepalived's own KEEPALIVED-MIB and the RFC 2787
+        // VRRP-MIB are not served, so those switches enable the agent with a warning.
+        {"enable_snmp_vrrp", snmp_switch("VRRPv3-MIB and VRRPD-MIB are served instead of KEEPALIVED-MIB")},
+        {"enable_snmp_keepalived", snmp_switch("VRRPv3-MIB and VRRPD-MIB are served instead of KEEPALIVED-MIB")},
+        {"enable_snmp_rfc", snmp_switch("")},
+        {"enable_snmp_rfcv3", snmp_switch("")},
+        {"enable_snmp_rfcv2", snmp_switch("VRRP-MIB (RFC 2787) is not served; VRRPv3-MIB is")},
+        {"enable_traps", [&](const Token& kw, const Args&) {
+           g.snmp.traps = true;
+           g.snmp.keys.set("traps", kw.where(), kw.text, "");
+           traps_seen_ = true;
+         }},
+        {"snmp_socket", [&](const Token& kw, const Args& a) {
+           const Token* v = one(kw, a, "unix:/PATH or tcp:HOST:PORT");
+           if (!v) return;
+           g.snmp.agentx_socket = v->text;
+           g.snmp.keys.set("agentx_socket", kw.where(), kw.text, v->text);
+         }}};
     add_garp(table, g.garp, g.keys, "vrrp_");
     statements(opener, table);
+  }
+
+  // keepalived's enable_snmp_*: turns the AgentX subagent on. keepalived
+  // sends traps only with enable_traps, so without it traps stay off.
+  Handler snmp_switch(std::string note) {
+    return [this, note](const Token& kw, const Args&) {
+      Global& g = config_.global;
+      g.snmp.enable = true;
+      g.snmp.keys.set("enable", kw.where(), kw.text, "");
+      if (!traps_seen_) g.snmp.traps = false;
+      if (!note.empty()) warn(kw, "'" + kw.text + "': " + note);
+    };
   }
 
   void vip_line(Instance& inst, const Args& line) {
@@ -686,6 +717,7 @@ class KeepalivedParser {
   std::vector<ConfigIssue>& issues_;
   long default_version_ = 2;  // keepalived's default, unlike the native format's 3
   bool checksum_as_v2_ = false;
+  bool traps_seen_ = false;   // enable_traps was given (keepalived sends no traps without it)
 };
 
 }  // namespace

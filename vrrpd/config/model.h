@@ -255,6 +255,35 @@ struct Resource {
   std::string mount_options;           // as for mount(8) -o: "noatime,errors=remount-ro"
 };
 
+// A receiver of notifications sent directly by the daemon (besides the
+// AgentX master). Passwords are kept here but never echoed in messages.
+struct TrapReceiver {
+  SourceLocation where;
+  KeyLocations keys;
+  std::string address;           // "192.0.2.1", "192.0.2.1:162", "[2001:db8::1]:162"
+  std::string host;              // filled in by validate(): the address part
+  long port = 162;               // filled in by validate()
+  std::string version = "2c";    // "2c" (trap) or "3" (trap, or inform with `inform`)
+  std::string community = "public";  // v2c
+  std::string user;              // v3 USM user
+  std::string auth;              // v3: "" (none), "MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"
+  std::string auth_pass;         // v3, 8..255 bytes
+  std::string priv;              // v3: "" (none), "DES", "AES" (needs auth)
+  std::string priv_pass;         // v3, 8..255 bytes
+  bool inform = false;           // v3 only: acknowledged notifications, retried
+};
+
+// The SNMP agent (notify/snmp_agent.h): an AgentX subagent and direct traps.
+struct SnmpSettings {
+  SourceLocation where;
+  KeyLocations keys;
+  bool enable = false;           // run the AgentX subagent (VRRPv3-MIB, VRRPD-MIB)
+  bool traps = true;             // send notifications (with enable)
+  std::string agentx_socket;     // empty: net-snmp's default (/var/agentx/master); or "tcp:HOST:PORT"
+  std::chrono::milliseconds agentx_ping_interval{15000};  // reconnect check, whole seconds
+  std::vector<TrapReceiver> trap_receivers;
+};
+
 struct Global {
   SourceLocation where;
   KeyLocations keys;
@@ -267,6 +296,7 @@ struct Global {
   std::string journal_file;                      // event journal as JSON lines (empty: memory only)
   long journal_capacity = 10000;                 // events kept in memory for vrrpctl events
   GarpSettings garp;                             // defaults for every instance
+  SnmpSettings snmp;                             // `snmp = { ... }`
 };
 
 // A non-fatal finding, such as a keepalived keyword this daemon ignores.

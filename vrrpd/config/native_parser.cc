@@ -309,7 +309,50 @@ class NativeParser {
                    {"runtime_dir", set_string(g.runtime_dir, g.keys)},
                    {"journal_capacity", set_long(g.journal_capacity, g.keys)}};
     add_garp_keys(table, g.garp, g.keys);
+    table.emplace_back("snmp", [this, &g](const Setting& e) { parse_snmp(e, g.snmp); });
     each_key(s, "global", table);
+  }
+
+  // global.snmp = { enable = true; traps = true; agentx_socket = "..."; trap_receivers = ( {...} ); }
+  void parse_snmp(const Setting& s, SnmpSettings& snmp) {
+    if (!s.isGroup()) return wrong_type(s, "a group { ... }");
+    snmp.where = at(s);
+    auto& k = snmp.keys;
+    each_key(s, "snmp",
+             {{"enable", set_bool(snmp.enable, k)},
+              {"traps", set_bool(snmp.traps, k)},
+              {"agentx_socket", set_string(snmp.agentx_socket, k)},
+              {"agentx_ping_interval_ms", set_ms(snmp.agentx_ping_interval, k)},
+              {"trap_receivers", [this, &snmp](const Setting& list) {
+                 snmp.keys.set(list.getName(), at(list));
+                 each_group(list, [&](const Setting& g) { parse_trap_receiver(g, snmp); });
+               }}});
+  }
+
+  void parse_trap_receiver(const Setting& s, SnmpSettings& snmp) {
+    TrapReceiver r;
+    r.where = at(s);
+    auto& k = r.keys;
+    // Recorded without the value: messages must not echo a password.
+    auto secret = [this, &k](std::string& out) -> Handler {
+      return [this, &out, &k](const Setting& e) {
+        if (auto v = string(e)) {
+          out = *v;
+          k.set(e.getName(), at(e), e.getName(), "(" + std::to_string(v->size()) + " bytes, not shown)");
+        }
+      };
+    };
+    each_key(s, "a trap receiver",
+             {{"address", set_string(r.address, k)},
+              {"version", set_string(r.version, k)},
+              {"community", secret(r.community)},
+              {"user", set_string(r.user, k)},
+              {"auth", set_string(r.auth, k)},
+              {"auth_pass", secret(r.auth_pass)},
+              {"priv", set_string(r.priv, k)},
+              {"priv_pass", secret(r.priv_pass)},
+              {"inform", set_bool(r.inform, k)}});
+    snmp.trap_receivers.push_back(std::move(r));
   }
 
   std::optional<IpAddress> address(const Setting& s) {

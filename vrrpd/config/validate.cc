@@ -68,6 +68,12 @@ const std::vector<std::string> kQueryTypes{"A", "AAAA", "CNAME", "MX", "NS", "PT
 const std::vector<std::string> kQueryClasses{"IN", "CH"};
 const std::vector<std::string> kRcodes{"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
 const std::vector<std::string> kMysqlRoles{"any", "writable", "read-only"};
+// SNMP: what net-snmp 5.9 supports; USM passphrases need 8 bytes (RFC 3414 11.2).
+const std::vector<std::string> kSnmpVersions{"2c", "3"};
+const std::vector<std::string> kSnmpAuth{"MD5", "SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"};
+const std::vector<std::string> kSnmpPriv{"DES", "AES"};
+constexpr std::size_t kSnmpPassMin = 8, kSnmpPassMax = 255, kSnmpUserMax = 32, kCommunityMax = 255;
+constexpr long kAgentxPingMinMs = 1000, kAgentxPingMaxMs = 3600000, kAgentxPingStepMs = 1000;
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
@@ -143,6 +149,7 @@ class Validator {
 
   std::vector<ConfigIssue> run() {
     check_global();
+    check_snmp();
     for (auto& resource : config_.resources) check_resource(resource);
     check_resource_conflicts();
     for (auto& check : config_.checks) check_check(check);
@@ -243,6 +250,96 @@ class Validator {
     if (g.keys.has("journal_file") && (g.journal_file.empty() || g.journal_file[0] != '/'))
       key_issue(g.keys, g.where, "journal_file", quoted(g.journal_file),
                 "not an absolute path; valid: e.g. /var/lib/vrrpd/events.jsonl");
+  }
+
+  void check_snmp() {
+    SnmpSettings& snmp = config_.global.snmp;
+    const auto& k = snmp.keys;
+    const long ping = snmp.agentx_ping_interval.count();
+    if (ping < kAgentxPingMinMs || ping > kAgentxPingMaxMs || ping % kAgentxPingStepMs != 0)
+      key_issue(k, snmp.where, "agentx_ping_interval_ms", std::to_string(ping),
+                "out of range; valid: " + ms_range(kAgentxPingMinMs, kAgentxPingMaxMs) + " in whole seconds");
+    const std::string& sock = snmp.agentx_socket;
+    if (k.has("agentx_socket") && !(sock.rfind("/", 0) == 0 || sock.rfind("unix:/", 0) == 0 ||
+                                    (sock.rfind("tcp:", 0) == 0 && sock.size() > 4)))
+      key_issue(k, snmp.where, "agentx_socket", quoted(sock),
+                "not an AgentX address; valid: an absolute path (/var/agentx/master), unix:/PATH or tcp:HOST:PORT");
+    std::set<std::string> seen;
+    for (auto& r : snmp.trap_receivers) {
+      check_trap_receiver(r);
+      if (!r.host.empty() && !seen.insert(r.host + "/" + std::to_string(r.port)).second)
+        key_issue(r.keys, r.where, "address", quoted(r.address),
+                  "duplicate trap receiver; valid: each address and port once");
+    }
+  }
+
+  // "192.0.2.1", "192.0.2.1:162", "2001:db8::1", "[2001:db8::1]:162" -> host, port.
+  void split_receiver_address(TrapReceiver& r) {
+    const auto& k = r.keys;
+    const std::string& a = r.address;
+    std::string host = a, port;
+    if (!a.empty() && a[0] == '[') {
+      auto close = a.find(']');
+      host = a.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+      if (close != std::string::npos && close + 1 < a.size()) {
+        if (a[close + 1] != ':') host.clear();
+        else port = a.substr(close + 2);
+      }
+    } else if (std::count(a.begin(), a.end(), ':') == 1) {
+      host = a.substr(0, a.find(':'));
+      port = a.substr(a.find(':') + 1);
+    }
+    const std::string valid = "valid: an IP address with an optional port, e.g. 192.0.2.1:162 or [2001:db8::1]:162";
+    if (!IpAddress::parse(host)) return key_issue(k, r.where, "address", quoted(a), "not an IP address; " + valid);
+    if (!port.empty()) {
+      const bool digits = port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+      const long n = digits ? std::stol(port) : 0;
+      if (n < kPortMin || n > kPortMax)
+        return key_issue(k, r.where, "address", quoted(a), "port out of range; " + valid + " (port 1..65535)");
+      r.port = n;
+    }
+    r.host = host;
+  }
+
+  void check_trap_receiver(TrapReceiver& r) {
+    const auto& k = r.keys;
+    if (r.address.empty())
+      key_issue(k, r.where, "address", "", "required; valid: an IP address with an optional port, e.g. 192.0.2.1:162");
+    else
+      split_receiver_address(r);
+    if (!canonicalize(r.version, kSnmpVersions))
+      return key_issue(k, r.where, "version", quoted(r.version), "unknown SNMP version; valid: " + join(kSnmpVersions));
+    auto pass = [&](const char* key, const std::string& value) {
+      if (value.size() < kSnmpPassMin || value.size() > kSnmpPassMax)
+        key_issue(k, r.where, key, "", "length out of range; valid: 8..255 bytes");
+    };
+    if (r.version == "2c") {
+      for (const char* key : {"user", "auth", "auth_pass", "priv", "priv_pass"})
+        if (k.has(key)) key_issue(k, r.where, key, "", "only with version = \"3\"; valid: community for version \"2c\"");
+      if (r.community.empty() || r.community.size() > kCommunityMax)
+        key_issue(k, r.where, "community", "", "length out of range; valid: 1..255 bytes");
+      return;
+    }
+    if (k.has("community"))
+      key_issue(k, r.where, "community", "", "only with version = \"2c\"; valid: user, auth, priv for version \"3\"");
+    if (r.user.empty())
+      key_issue(k, r.where, "user", "", "required with version = \"3\"; valid: the USM user name, at most 32 bytes");
+    else if (r.user.size() > kSnmpUserMax)
+      key_issue(k, r.where, "user", quoted(r.user), "too long; valid: at most 32 bytes");
+    if (!r.inform)
+      key_issue(k, r.where, "inform", "false",
+                "version \"3\" sends informs only (a v3 trap needs the receiver to know this agent's engine ID); "
+                "valid: inform = true");
+    if (!r.auth.empty() && !canonicalize(r.auth, kSnmpAuth))
+      key_issue(k, r.where, "auth", quoted(r.auth), "unknown authentication protocol; valid: " + join(kSnmpAuth));
+    if (!r.priv.empty() && !canonicalize(r.priv, kSnmpPriv))
+      key_issue(k, r.where, "priv", quoted(r.priv), "unknown privacy protocol; valid: " + join(kSnmpPriv));
+    if (!r.auth.empty()) pass("auth_pass", r.auth_pass);
+    else if (k.has("auth_pass")) key_issue(k, r.where, "auth_pass", "", "without auth; valid: set auth too");
+    if (!r.priv.empty() && r.auth.empty())
+      key_issue(k, r.where, "priv", quoted(r.priv), "privacy without authentication; valid: set auth too");
+    if (!r.priv.empty()) pass("priv_pass", r.priv_pass);
+    else if (k.has("priv_pass")) key_issue(k, r.where, "priv_pass", "", "without priv; valid: set priv too");
   }
 
   void check_interface_name(const KeyLocations& keys, const SourceLocation& block,

@@ -44,6 +44,19 @@ std::optional<notify::NotifyState> notify_state_for(const Transition& t) {
   return std::nullopt;
 }
 
+// The agent thread is configured once at start (README "SNMP").
+bool same_snmp(const config::SnmpSettings& a, const config::SnmpSettings& b) {
+  auto key = [](const config::SnmpSettings& s) {
+    std::vector<std::string> k{s.enable ? "1" : "0", s.traps ? "1" : "0", s.agentx_socket,
+                               std::to_string(s.agentx_ping_interval.count())};
+    for (const auto& r : s.trap_receivers)
+      k.insert(k.end(), {r.address, r.version, r.community, r.user, r.auth, r.auth_pass, r.priv, r.priv_pass,
+                         r.inform ? "1" : "0"});
+    return k;
+  };
+  return key(a) == key(b);
+}
+
 // The orchestrators' view of the ReplicationService: completions come back
 // on a service thread and are posted to the VRRP loop. Without resources
 // (an instance that owns only services) there is no service to ask.
@@ -125,6 +138,7 @@ int Daemon::run() {
         [this](const std::string& resource, const std::string& what, const std::string& text, nlohmann::json detail) {
           // On a replication thread: the journal lives on this loop.
           loop_.post([this, resource, what, text, detail = std::move(detail)]() mutable {
+            if (snmp_) snmp_->on_replication_event(resource, what, text, detail);
             journal_.record("replication", resource, what, text, std::move(detail));
           });
         });
@@ -134,6 +148,14 @@ int Daemon::run() {
   services_ = std::make_unique<ServiceManager>(loop_, run_options(config_.global));
   services_->configure(service_specs(config_.services));
   init_check_status(config_.checks, {});
+  const config::SnmpSettings& snmp = config_.global.snmp;
+  if (snmp.enable || (snmp.traps && !snmp.trap_receivers.empty())) {
+    // After open_signals(): the agent thread inherits the blocked signals.
+    snmp_ = std::make_unique<SnmpBridge>(
+        loop_, std::make_unique<notify::snmp::SnmpAgent>(snmp),
+        SnmpBridge::Sources{&instances_, &check_status_, [this] { return replication_.get(); }});
+    snmp_->start();
+  }
   checks_ = std::make_unique<checkers::CheckerService>(
       run_options(config_.global),
       [this](checkers::CheckStatus st, bool changed) {
@@ -210,6 +232,7 @@ void Daemon::shutdown_all() {
   orchestrators_.clear();
   // VIPs are gone; now the data: unmount, demote, disconnect, detach.
   if (replication_) replication_->stop();
+  if (snmp_) snmp_->stop();  // sends what is still queued, then leaves
 }
 
 std::unique_ptr<Instance> Daemon::make_instance(const config::Instance& cfg) {
@@ -283,11 +306,15 @@ void Daemon::on_socket_readable(const std::string& key) {
     if (!pkt) return;
     if (pkt->payload.size() < 2) continue;
     const int vrid = pkt->payload[1];
+    bool known = false;
     for (auto& inst : instances_) {
       if (inst->config().virtual_router_id == vrid && inst->config().interface == sock.ifname() &&
-          inst->family() == sock.family())
+          inst->family() == sock.family()) {
         inst->on_packet(*pkt);
+        known = true;
+      }
     }
+    if (!known && snmp_) snmp_->count_vrid_error();  // vrrpv3RouterVrIdErrors
   }
 }
 
@@ -411,6 +438,8 @@ void Daemon::attach_orchestrator(Instance& instance) {
           if (Instance* i = find_instance(name)) i->clear_takeover_fault();
         },
         [this, name](const std::string& what, const std::string& text, nlohmann::json detail) {
+          if (snmp_ && what == "takeover-failed" && detail.value("op", std::string()) == "primary")
+            snmp_->promotion_refused(detail.value("resource", std::string()), name + ": " + text);
           journal_.record("failover", name, what, text, std::move(detail));
         }};
     slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks), services_.get());
@@ -434,6 +463,7 @@ nlohmann::json Daemon::instance_json(const Instance& instance) const {
 }
 
 void Daemon::on_transition(Instance& instance, const Transition& t) {
+  if (snmp_) snmp_->on_transition(instance, t);
   journal_.record("vrrp", instance.name(), "transition",
                   std::string(vrrp::state_name(t.from)) + " -> " + vrrp::state_name(t.to) + " (" + t.reason + ")",
                   {{"from", vrrp::state_name(t.from)}, {"to", vrrp::state_name(t.to)}, {"reason", t.reason},
@@ -509,6 +539,8 @@ std::string Daemon::reload() {
   if (next.global.journal_file != config_.global.journal_file ||
       next.global.journal_capacity != config_.global.journal_capacity)
     log::warning("reload: journal_file/journal_capacity changes take effect after a restart");
+  if (!same_snmp(next.global.snmp, config_.global.snmp))
+    log::warning("reload: snmp changes take effect after a restart");
   // Stop instances that went away or changed; untouched ones keep running
   // (no VIP flap, no state change).
   std::vector<std::unique_ptr<Instance>> kept;
@@ -567,6 +599,7 @@ void Daemon::dispatch_command(const std::string& command, const nlohmann::json& 
   replication_->command(name, op, force, [this, respond, name, op](bool ok, std::string text) {
     loop_.post([this, respond, name, op, ok, text = std::move(text)] {
       if (!ok) journal_.record("replication", name, "command-failed", op + " failed: " + text);
+      if (!ok && op == "primary" && snmp_) snmp_->promotion_refused(name, "vrrpctl replication primary " + name + ": " + text);
       respond(make_response(ok ? ResultCode::kOk : ResultCode::kError, text));
     });
   });

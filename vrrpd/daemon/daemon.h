@@ -18,6 +18,7 @@
 #include "vrrpd/daemon/orchestrator.h"
 #include "vrrpd/daemon/replication_service.h"
 #include "vrrpd/daemon/service_manager.h"
+#include "vrrpd/daemon/snmp_bridge.h"
 #include "vrrpd/net/address_manager.h"
 #include "vrrpd/net/garp.h"
 #include "vrrpd/net/link_monitor.h"
@@ -108,6 +109,9 @@ class Daemon {
   std::vector<std::unique_ptr<Instance>> instances_;
   std::map<std::string, std::string> group_state_;  // sync group -> last notified state
   bool following_group_ = false;  // guards against sync-group force cascades
+  // SNMP (global.snmp): reads instances_, check_status_ and replication_, so
+  // it is declared after them and destroyed first. Null when off.
+  std::unique_ptr<SnmpBridge> snmp_;
   int exit_code_ = 0;
 };
 

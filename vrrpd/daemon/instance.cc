@@ -140,6 +140,7 @@ void Instance::on_packet(const net::ReceivedPacket& packet) {
   if (list_differs) ++stats_.address_list_mismatches;
   ++stats_.adverts_received;
   if (decoded.advert.priority == vrrp::kPriorityStop) ++stats_.priority_zero_received;
+  else last_advert_at_ = env_.loop.now();
   vrrp::ReceivedAdvert adv{packet.source, decoded.advert.priority, decoded.advert.advert_interval};
   apply(router_.advert_received(env_.loop.now(), adv));
 }

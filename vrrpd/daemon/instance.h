@@ -122,6 +122,17 @@ class Instance {
   bool own_fault() const { return router_.faulted(); }
   const InstanceStats& stats() const { return stats_; }
   const Transition& last_transition() const { return last_transition_; }
+  // For SNMP: our advert source address, the master heard as BACKUP, why FAULT.
+  std::optional<IpAddress> primary_address() const { return source_address(); }
+  int if_index() const { return iface_.index; }  // 0 while the interface is missing
+  const std::optional<IpAddress>& heard_master() const { return router_.master_address(); }
+  const std::string& fault_reason() const { return fault_reason_; }
+  int base_priority() const { return base_priority_; }
+  // When the last advert with a priority above 0 was accepted (if ever), and
+  // the router's Master_Down_Interval: SNMP tells a preemption (the old
+  // master still speaking) from a master that went silent.
+  std::optional<TimePoint> last_advert_received() const { return last_advert_at_; }
+  Duration master_down_interval() const { return router_.master_down_interval(); }
   nlohmann::json to_json() const;
 
  private:
@@ -164,6 +175,7 @@ class Instance {
   bool running_ = false;
   bool warned_no_source_ = false;
   InstanceStats stats_;
+  std::optional<TimePoint> last_advert_at_;  // last accepted advert with priority > 0
   Transition last_transition_;
 };
 
