@@ -174,6 +174,7 @@ class Lab:
         self.prefix = "vt%d_%d_" % (os.getpid() % 100000, Lab.counter)
         self.dir = tempfile.mkdtemp(prefix="vrrpd-lab-")
         self.switch = self.prefix + "sw"
+        self._loops_before = self._loop_backing_files()
         self.hosts = []
         self._namespaces = []
         try:
@@ -237,23 +238,34 @@ class Lab:
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    @staticmethod
+    def _loop_backing_files():
+        """{loop device name: its backing file as the kernel names it}."""
+        out = {}
+        for dev in os.listdir("/sys/block"):
+            try:
+                with open(os.path.join("/sys/block", dev, "loop", "backing_file")) as f:
+                    out[dev] = f.read().strip()
+            except OSError:
+                continue
+        return out
+
     def _release_volumes(self):
         """Safety net after the daemons are gone: mounts under the lab's
         directory (in this mount namespace) and loop devices whose backing
-        file is under it, as left by a daemon killed with SIGKILL."""
+        file is under it, as left by a daemon killed with SIGKILL. A daemon's
+        export file is NAME/fuse/dev on a FUSE mount in the daemon's own mount
+        namespace; once that namespace is gone the kernel names the file just
+        "/dev", so such a loop device that appeared during this lab is one of
+        ours too (a live one of another lab shows its full path)."""
         with open("/proc/self/mounts") as f:
             points = [l.split()[1].replace("\\040", " ") for l in f]
         for p in reversed(points):
             if p.startswith(self.dir + "/"):
                 sh("umount", "-l", p, check=False)
-        for dev in os.listdir("/sys/block"):
-            backing = os.path.join("/sys/block", dev, "loop", "backing_file")
-            try:
-                with open(backing) as f:
-                    path = f.read().strip()
-            except OSError:
-                continue
-            if path.startswith(self.dir + "/"):
+        for dev, path in self._loop_backing_files().items():
+            orphaned_export = path == "/dev" and self._loops_before.get(dev) != path
+            if path.startswith(self.dir + "/") or orphaned_export:
                 sh("losetup", "-d", "/dev/" + dev, check=False)
 
     def __enter__(self):
