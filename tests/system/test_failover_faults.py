@@ -59,7 +59,8 @@ esac
 """ % {"port": PORT}
 
 
-def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra="", interval_ms=100):
+def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra="", interval_ms=100,
+                global_extra=""):
     script = os.path.join(host.dir, "web.sh")
     mnt = os.path.join(host.dir, "mnt")
     pidfile = os.path.join(host.dir, "web.pid")
@@ -75,7 +76,8 @@ def pair_config(host, peer, priority, second_link=False, instance_extra="", reso
     inst = instance_config(priority=priority, interval_ms=interval_ms,
                            extra='    resources = "r0"; services = "web"; preempt = false; release_timeout_ms = 10000;\n'
                                  + instance_extra)
-    return (resource_config(host, peer, second_link=second_link, extra=resource_extra) + services +
+    return (resource_config(host, peer, second_link=second_link, extra=resource_extra, global_extra=global_extra) +
+            services +
             "vrrp_instances = (\n%s\n);\n" % inst)
 
 
@@ -96,18 +98,22 @@ class FaultsTest(unittest.TestCase):
                        check=False)
         return r.stdout if r.returncode == 0 else None
 
-    def pair(self, second_link=False, h1_extra="", h2_extra="", resource_extra="", interval_ms=100):
+    def pair(self, second_link=False, h1_extra="", h2_extra="", resource_extra="", interval_ms=100, global_extra="",
+             on_lab=None):
         """h1 MASTER with r0 Primary, mounted and the web service answering
         on the VIP; h2 BACKUP with r0 in sync; h3 the client."""
         lab = Lab(hosts=3, second_link=second_link)
         self.addCleanup(lab.close)
         h1, h2, client = lab.hosts
+        if on_lab is not None:
+            on_lab(lab)  # e.g. a witness on the client host, before the data nodes need it
         for h, peer in ((h1, h2), (h2, h1)):
             with open(os.path.join(h.dir, "r0.img"), "wb") as f:
                 f.truncate(SIZE_MIB << 20)
             with open(os.path.join(h.dir, "web.sh"), "w") as f:
                 f.write(SERVICE_SCRIPT)
-            h.start_vrrpd(resource_config(h, peer, second_link=second_link, extra=resource_extra))
+            h.start_vrrpd(resource_config(h, peer, second_link=second_link, extra=resource_extra,
+                                          global_extra=global_extra))
             self.addCleanup(h.stop_vrrpd)  # graceful: stops the service, unmounts, detaches
         for h in (h1, h2):
             h.vrrpctl("replication", "create-md", "r0")
@@ -118,8 +124,8 @@ class FaultsTest(unittest.TestCase):
                    timeout=40, what="initial sync to h2")
         h1.in_daemon("mkfs.ext4", "-q", "-F", self.rstatus(h1)["device_link"])
         h1.vrrpctl("replication", "secondary", "r0")
-        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms))
-        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms))
+        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms, global_extra))
+        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms, global_extra))
         h1.vrrpctl("reload")
         wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
         h2.vrrpctl("reload")

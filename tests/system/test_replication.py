@@ -18,10 +18,10 @@ from lab import FAULTY_DISK, Lab, native_config, sh, wait_until
 SIZE_MIB = 64
 
 
-def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None, second_link=False):
+def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None, second_link=False, global_extra=""):
     """A config with one resource r0 and no VRRP instance; replicating over
     eth0 (192.0.2.0/24) or, with second_link, over eth1 (198.51.100.0/24)."""
-    return """global = { router_id = "%s"; runtime_dir = "%s"; };
+    return """global = { router_id = "%s"; runtime_dir = "%s"; %s };
 resources = ( {
   name = "r0";
   device = "%s";
@@ -32,7 +32,7 @@ resources = ( {
   mount_point = "%s"; fs_type = "ext4"; mount_options = "noatime";
   %s
 } );
-""" % (host.name, os.path.join(host.dir, "run"), device or os.path.join(host.dir, "r0.img"),
+""" % (host.name, os.path.join(host.dir, "run"), global_extra, device or os.path.join(host.dir, "r0.img"),
        host.ipv4_b if second_link else host.ipv4, peer.ipv4_b if second_link else peer.ipv4, secret,
        os.path.join(host.dir, "mnt"), extra)
 

@@ -273,6 +273,19 @@ struct TrapReceiver {
   bool inform = false;           // v3 only: acknowledged notifications, retried
 };
 
+// Quorum with a witness (vrrpd/daemon/witness.h). On a data node
+// (`witness`): where the witness is; on the witness itself
+// (`witness_server`): where to answer. Same keys for both.
+struct WitnessSettings {
+  SourceLocation where;
+  KeyLocations keys;
+  bool configured = false;              // the block was written
+  std::optional<IpAddress> address;     // required
+  long port = 7790;
+  std::string shared_secret;            // required, 8..255 bytes
+  std::chrono::milliseconds lease{5000};  // 500..600000 ms
+};
+
 // The SNMP agent (notify/snmp_agent.h): an AgentX subagent and direct traps.
 struct SnmpSettings {
   SourceLocation where;
@@ -297,6 +310,8 @@ struct Global {
   long journal_capacity = 10000;                 // events kept in memory for vrrpctl events
   GarpSettings garp;                             // defaults for every instance
   SnmpSettings snmp;                             // `snmp = { ... }`
+  WitnessSettings witness;                       // `witness = { ... }`: this data node's witness
+  WitnessSettings witness_server;                // `witness_server = { ... }`: this node is a witness
 };
 
 // A non-fatal finding, such as a keepalived keyword this daemon ignores.

@@ -310,7 +310,33 @@ class NativeParser {
                    {"journal_capacity", set_long(g.journal_capacity, g.keys)}};
     add_garp_keys(table, g.garp, g.keys);
     table.emplace_back("snmp", [this, &g](const Setting& e) { parse_snmp(e, g.snmp); });
+    table.emplace_back("witness", [this, &g](const Setting& e) { parse_witness(e, g.witness); });
+    table.emplace_back("witness_server", [this, &g](const Setting& e) { parse_witness(e, g.witness_server); });
     each_key(s, "global", table);
+  }
+
+  // global.witness / global.witness_server = { address; port; shared_secret; lease_ms; }
+  void parse_witness(const Setting& s, WitnessSettings& w) {
+    if (!s.isGroup()) return wrong_type(s, "a group { ... }");
+    w.where = at(s);
+    w.configured = true;
+    auto& k = w.keys;
+    each_key(s, s.getName(),
+             {{"address", [this, &w, &k](const Setting& e) {
+                if (auto a = address(e)) {
+                  w.address = *a;
+                  record(k, e.getName(), at(e), e);
+                }
+              }},
+              {"port", set_long(w.port, k)},
+              {"shared_secret", [this, &w, &k](const Setting& e) {
+                 // Recorded without its value: messages must not echo it.
+                 if (auto v = string(e)) {
+                   w.shared_secret = *v;
+                   k.set(e.getName(), at(e), e.getName(), "(" + std::to_string(v->size()) + " bytes, not shown)");
+                 }
+               }},
+              {"lease_ms", set_ms(w.lease, k)}});
   }
 
   // global.snmp = { enable = true; traps = true; agentx_socket = "..."; trap_receivers = ( {...} ); }

@@ -61,6 +61,9 @@ constexpr long kConnectIntervalMinMs = 100, kConnectIntervalMaxMs = 120000;
 // Failover with data: one takeover/release step (primary, mount, umount,
 // secondary) may take this long; a failed takeover holds FAULT this long.
 constexpr long kStepTimeoutMinMs = 100, kStepTimeoutMaxMs = 3600000;
+// The witness's lease: long enough for a few renewals (every third), short
+// enough that a dead holder's lock frees within minutes.
+constexpr long kWitnessLeaseMinMs = 500, kWitnessLeaseMaxMs = 600000;
 // A service's readiness poll (status program), ms.
 constexpr long kStatusIntervalMinMs = 10, kStatusIntervalMaxMs = 60000;
 constexpr long kFaultHoldMaxMs = 3600000;
@@ -150,6 +153,8 @@ class Validator {
   std::vector<ConfigIssue> run() {
     check_global();
     check_snmp();
+    check_witness(config_.global.witness, "the witness's address, e.g. 203.0.113.5");
+    check_witness(config_.global.witness_server, "the address to answer on, e.g. 203.0.113.5");
     for (auto& resource : config_.resources) check_resource(resource);
     check_resource_conflicts();
     for (auto& check : config_.checks) check_check(check);
@@ -250,6 +255,21 @@ class Validator {
     if (g.keys.has("journal_file") && (g.journal_file.empty() || g.journal_file[0] != '/'))
       key_issue(g.keys, g.where, "journal_file", quoted(g.journal_file),
                 "not an absolute path; valid: e.g. /var/lib/vrrpd/events.jsonl");
+  }
+
+  void check_witness(const WitnessSettings& w, const std::string& address_example) {
+    if (!w.configured) return;
+    const auto& k = w.keys;
+    if (!w.address) key_issue(k, w.where, "address", "", "required; valid: " + address_example);
+    check_range(k, w.where, "port", w.port, kPortMin, kPortMax);
+    if (w.shared_secret.size() < 8 || w.shared_secret.size() > 255)
+      key_issue(k, w.where, "shared_secret", k.written("shared_secret"),
+                w.shared_secret.empty() ? "required; valid: 8..255 bytes shared with the witness and the peer"
+                                        : "valid: 8..255 bytes");
+    check_ms(k, w.where, "lease_ms", w.lease, kWitnessLeaseMinMs, kWitnessLeaseMaxMs);
+    if (&w == &config_.global.witness && config_.global.router_id.empty())
+      key_issue(config_.global.keys, config_.global.where, "router_id", "",
+                "required with a witness (it names this node to the witness); valid: a name unique in the cluster");
   }
 
   void check_snmp() {

@@ -79,6 +79,32 @@ class ServiceResourceCommands final : public ResourceCommands {
   ReplicationService* service_;
 };
 
+// The orchestrators' quorum: the witness's lease, or, when the witness does
+// not answer, a connected replication peer (two of three either way).
+class WitnessQuorum final : public QuorumCommands {
+ public:
+  WitnessQuorum(EventLoop& loop, witness::Client& client, std::function<bool(const std::string&)> peers_connected)
+      : loop_(loop), client_(client), peers_connected_(std::move(peers_connected)) {}
+  void run(const std::string& lock, const std::string& op, Done done) override {
+    if (op == "release") {
+      client_.release(lock);
+      loop_.post([done] { done(true, "lease given back to the witness"); });
+      return;
+    }
+    client_.claim(lock, [this, lock, done](witness::Client::Result r, std::string text) {
+      if (r == witness::Client::Result::kGranted) return done(true, text);
+      if (r == witness::Client::Result::kRefused) return done(false, text);
+      if (peers_connected_(lock)) return done(true, text + "; majority with the connected replication peer");
+      done(false, "no majority: " + text + " and the replication peer is not connected");
+    });
+  }
+
+ private:
+  EventLoop& loop_;
+  witness::Client& client_;
+  std::function<bool(const std::string&)> peers_connected_;
+};
+
 std::vector<ServiceSpec> service_specs(const std::vector<config::Service>& services) {
   std::vector<ServiceSpec> specs;
   for (const auto& s : services) {
@@ -145,6 +171,20 @@ int Daemon::run() {
     replication_->start(config_.resources);
   }
   resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, replication_.get());
+  const config::WitnessSettings& ws = config_.global.witness_server;
+  if (ws.configured && ws.address)
+    witness_server_ = std::make_unique<witness::Server>(loop_, *ws.address, static_cast<uint16_t>(ws.port),
+                                                        ws.shared_secret, ws.lease);
+  const config::WitnessSettings& wc = config_.global.witness;
+  if (wc.configured && wc.address) {
+    witness_ = std::make_unique<witness::Client>(
+        loop_, witness::Client::Options{config_.global.router_id, *wc.address, static_cast<uint16_t>(wc.port),
+                                        wc.shared_secret, wc.lease, std::chrono::seconds(1)});
+    quorum_ = std::make_unique<WitnessQuorum>(loop_, *witness_,
+                                              [this](const std::string& lock) { return peers_connected(lock); });
+    quorum_watch_ = std::make_unique<Timer>(loop_, [this] { check_quorum(); });
+    quorum_watch_->arm_in(std::chrono::milliseconds(100));
+  }
   services_ = std::make_unique<ServiceManager>(loop_, run_options(config_.global));
   services_->configure(service_specs(config_.services));
   init_check_status(config_.checks, {});
@@ -422,6 +462,7 @@ void Daemon::attach_orchestrator(Instance& instance) {
   s.takeover_timeout = c.takeover_timeout;
   s.release_timeout = c.release_timeout;
   s.fault_hold = c.fault_hold;
+  s.witness = quorum_ != nullptr && !c.resources.empty();  // the witness guards data, not services alone
   auto& slot = orchestrators_[c.name];
   if (slot) {
     slot->configure(std::move(s));
@@ -442,7 +483,8 @@ void Daemon::attach_orchestrator(Instance& instance) {
             snmp_->promotion_refused(detail.value("resource", std::string()), name + ": " + text);
           journal_.record("failover", name, what, text, std::move(detail));
         }};
-    slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks), services_.get());
+    slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks), services_.get(),
+                                          quorum_.get());
   }
   Orchestrator* o = slot.get();
   instance.set_gate({[o] {
@@ -450,6 +492,40 @@ void Daemon::attach_orchestrator(Instance& instance) {
                        return false;  // the orchestrator calls takeover_done() when the data is ready
                      },
                      [o] { o->master_left(); }});
+}
+
+bool Daemon::peers_connected(const std::string& instance) const {
+  auto c = std::find_if(config_.instances.begin(), config_.instances.end(),
+                        [&](const config::Instance& i) { return i.name == instance; });
+  if (c == config_.instances.end() || c->resources.empty() || !replication_) return false;
+  for (const auto& r : c->resources) {
+    auto v = replication_->view(r);
+    if (!v || !v->up || v->status.connection != replication::ConnectionState::kConnected) return false;
+  }
+  return true;
+}
+
+void Daemon::check_quorum() {
+  quorum_watch_->arm_in(std::chrono::milliseconds(100));
+  for (auto& [name, o] : orchestrators_) {
+    if (o->phase() != Orchestrator::Phase::kActive || !o->uses_witness()) continue;
+    if (witness_->holds(name)) continue;
+    if (peers_connected(name)) {
+      // Active on the peer's vote (the witness did not answer the takeover's
+      // claim): keep asking the witness, about once a second, so that a
+      // later loss of the peer does not cost the majority.
+      TimePoint& last = quorum_claimed_[name];
+      if (loop_.now() - last >= std::chrono::seconds(1)) {
+        last = loop_.now();
+        witness_->claim(name, {});
+      }
+      continue;
+    }
+    // Stable message: see README.md "Log messages".
+    o->step_down("no majority: the witness's lease for " + name +
+                 " ran out and the replication peer is not connected; stepping down so that a node with the "
+                 "majority may promote");
+  }
 }
 
 nlohmann::json Daemon::instance_json(const Instance& instance) const {

@@ -19,6 +19,7 @@
 #include "vrrpd/daemon/replication_service.h"
 #include "vrrpd/daemon/service_manager.h"
 #include "vrrpd/daemon/snmp_bridge.h"
+#include "vrrpd/daemon/witness.h"
 #include "vrrpd/net/address_manager.h"
 #include "vrrpd/net/garp.h"
 #include "vrrpd/net/link_monitor.h"
@@ -112,6 +113,16 @@ class Daemon {
   // SNMP (global.snmp): reads instances_, check_status_ and replication_, so
   // it is declared after them and destroyed first. Null when off.
   std::unique_ptr<SnmpBridge> snmp_;
+  // Quorum (global.witness / global.witness_server), see witness.h.
+  std::unique_ptr<witness::Server> witness_server_;  // this node is a witness
+  std::unique_ptr<witness::Client> witness_;         // this data node's witness
+  std::unique_ptr<QuorumCommands> quorum_;           // witness_ plus the replication peers, for the orchestrators
+  std::unique_ptr<Timer> quorum_watch_;              // steps an active instance down when it has no majority
+  // Every owned resource of `instance` is connected to its peer (the peer
+  // is alive and counts towards the majority).
+  bool peers_connected(const std::string& instance) const;
+  void check_quorum();
+  std::map<std::string, TimePoint> quorum_claimed_;  // instance -> last background claim
   int exit_code_ = 0;
 };
 

@@ -27,6 +27,11 @@ constexpr PassingRefusal kPassingRefusals[] = {
     {"disk is Consistent", "the disk is Consistent, not UpToDate, until the handshake with the peer; asking again "
                            "until the peer connects (promote by hand with: vrrpctl replication primary --force)"},
     {"resync in progress as SyncTarget", "a resync as SyncTarget is running; asking again until it is done"},
+    // Quorum: the other node holds the witness's lease (it is alive, or its
+    // lease has not run out yet), or neither the witness nor the peer answers.
+    {"the witness gives", "the other node holds the witness's lease; asking again until it gives it back or its "
+                          "lease runs out"},
+    {"no majority", "no majority: neither the witness nor the replication peer answers; asking again"},
 };
 
 const PassingRefusal* passing_refusal(const std::string& text) {
@@ -48,7 +53,9 @@ std::string seconds_text(Duration d) {
   return buf;
 }
 
-bool is_takeover_op(const std::string& op) { return op == "primary" || op == "mount" || op == "start"; }
+bool is_takeover_op(const std::string& op) {
+  return op == "primary" || op == "mount" || op == "start" || op == "claim";
+}
 
 // The word an operator reads in the summaries: "promote r0 120 ms".
 const char* verb(const std::string& op) {
@@ -57,12 +64,15 @@ const char* verb(const std::string& op) {
   if (op == "umount") return "unmount";
   if (op == "start") return "start";
   if (op == "stop") return "stop";
+  if (op == "claim") return "claim";
+  if (op == "release") return "release";
   return "mount";
 }
 
 std::string undo_op(const std::string& op) {
   if (op == "primary") return "secondary";
   if (op == "start") return "stop";
+  if (op == "claim") return "release";
   return "umount";
 }
 
@@ -81,10 +91,11 @@ const char* Orchestrator::phase_name(Phase p) {
 }
 
 Orchestrator::Orchestrator(EventLoop& loop, ResourceCommands& commands, OrchestratorSettings settings,
-                           OrchestratorHooks hooks, ServiceCommands* services)
+                           OrchestratorHooks hooks, ServiceCommands* services, QuorumCommands* quorum)
     : loop_(loop),
       commands_(commands),
       services_(services),
+      quorum_(quorum),
       settings_(std::move(settings)),
       hooks_(std::move(hooks)),
       step_timer_(loop, [this] { on_step_timeout(); }),
@@ -122,9 +133,9 @@ void Orchestrator::master_left() {
     retry_timer_.disarm();
     step_timer_.disarm();
     if (hooks_.record)
-      hooks_.record("step", "primary " + in_flight_->step.target + " abandoned: left MASTER while waiting (" +
-                                in_flight_->last_refusal + ")",
-                    {{"resource", in_flight_->step.target}, {"op", "primary"}, {"ok", false},
+      hooks_.record("step", in_flight_->step.op + " " + in_flight_->step.target +
+                                " abandoned: left MASTER while waiting (" + in_flight_->last_refusal + ")",
+                    {{in_flight_->step.kind(), in_flight_->step.target}, {"op", in_flight_->step.op}, {"ok", false},
                      {"duration_ms", to_ms(loop_.now() - in_flight_->started)}, {"phase", phase_name(phase_)}});
     in_flight_.reset();
   }
@@ -210,6 +221,11 @@ void Orchestrator::advance_once() {
 
 void Orchestrator::begin_takeover() {
   plan_.clear();
+  if (settings_.witness) {
+    Step claim{settings_.instance, "claim", false, settings_.takeover_timeout};
+    claim.quorum = true;
+    plan_.push_back(claim);
+  }
   for (const auto& r : settings_.resources) {
     plan_.push_back({r.name, "primary", false, settings_.takeover_timeout});
     if (r.mount) plan_.push_back({r.name, "mount", false, settings_.takeover_timeout});
@@ -259,6 +275,7 @@ void Orchestrator::finish_release() {
 
 Orchestrator::Step Orchestrator::undo_step(const Step& done) const {
   Step undo{done.target, undo_op(done.op), done.service, settings_.release_timeout};
+  undo.quorum = done.quorum;
   if (done.service) {
     undo.timeout = settings_.release_timeout;
     for (const auto& s : settings_.services)
@@ -281,6 +298,10 @@ void Orchestrator::issue(InFlight& f) {
     if (alive.expired()) return;  // the orchestrator was destroyed meanwhile
     on_step_done(id, ok, std::move(text));
   };
+  if (f.step.quorum) {
+    if (quorum_ != nullptr) return quorum_->run(f.step.target, f.step.op, std::move(done));
+    return loop_.post([done] { done(false, "no majority: no quorum side configured"); });
+  }
   if (!f.step.service) return commands_.run(f.step.target, f.step.op, std::move(done));
   if (services_ != nullptr) return services_->run(f.step.target, f.step.op, std::move(done));
   // Not reachable from the daemon (it passes services whenever an instance
@@ -293,18 +314,19 @@ void Orchestrator::on_step_done(std::uint64_t id, bool ok, std::string text) {
   InFlight& f = *in_flight_;
   const Duration took = loop_.now() - f.started;
   const PassingRefusal* refusal =
-      !ok && f.step.op == "primary" && !f.timed_out && want_master_ && phase_ == Phase::kTakingOver
+      !ok && (f.step.op == "primary" || f.step.op == "claim") && !f.timed_out && want_master_ &&
+              phase_ == Phase::kTakingOver
           ? passing_refusal(text)
           : nullptr;
   if (refusal != nullptr) {
     // Said once per reason, not at every retry.
     if (f.last_refusal.empty() || passing_refusal(f.last_refusal) != refusal) {
-      const std::string msg = "primary " + f.step.target + " refused: " + refusal->why + " (every " +
+      const std::string msg = f.step.op + " " + f.step.target + " refused: " + refusal->why + " (every " +
                               std::to_string(to_ms(settings_.refusal_retry)) + " ms, at most " +
                               std::to_string(to_ms(f.step.timeout)) + " ms)";
       log::notice(prefix() + msg);
       if (hooks_.record)
-        hooks_.record("step-retry", msg, {{"resource", f.step.target}, {"op", "primary"}, {"refusal", text}});
+        hooks_.record("step-retry", msg, {{f.step.kind(), f.step.target}, {"op", f.step.op}, {"refusal", text}});
     }
     f.awaiting_retry = true;
     f.last_refusal = text;
@@ -322,7 +344,7 @@ void Orchestrator::on_step_done(std::uint64_t id, bool ok, std::string text) {
   else log::info(prefix() + summary);
   if (hooks_.record)
     hooks_.record("step", summary,
-                  {{step.service ? "service" : "resource", step.target}, {"op", step.op}, {"ok", ok},
+                  {{step.kind(), step.target}, {"op", step.op}, {"ok", ok},
                    {"duration_ms", to_ms(took)}, {"phase", phase_name(phase_)}, {"late", late}, {"result", text}});
   if (is_takeover_op(step.op)) {
     // A failed start may have left processes behind (a daemon that never
@@ -340,7 +362,7 @@ void Orchestrator::on_step_done(std::uint64_t id, bool ok, std::string text) {
     if (!late) release_step_failed(step, text);
     // A service that failed to stop is given up and the release goes on
     // (see release_step_failed); a resource's steps are skipped by given_up_.
-    if (step.service) acquired_.pop_back();
+    if (step.service || step.quorum) acquired_.pop_back();
   }
   advance();
 }
@@ -357,8 +379,8 @@ void Orchestrator::on_step_timeout() {
     why += " (last answer: " + f.last_refusal + ")";
     in_flight_.reset();
     if (hooks_.record)
-      hooks_.record("step", "primary " + step.target + " failed: " + why,
-                    {{"resource", step.target}, {"op", step.op}, {"ok", false}, {"duration_ms", to_ms(limit)},
+      hooks_.record("step", step.op + " " + step.target + " failed: " + why,
+                    {{step.kind(), step.target}, {"op", step.op}, {"ok", false}, {"duration_ms", to_ms(limit)},
                      {"phase", phase_name(phase_)}, {"late", false}, {"result", why}});
     fail_takeover(step, why);
     return advance();
@@ -382,7 +404,7 @@ void Orchestrator::fail_takeover(const Step& step, const std::string& why) {
              std::to_string(to_ms(settings_.fault_hold)) + " ms");
   if (hooks_.record)
     hooks_.record("takeover-failed", reason,
-                  {{step.service ? "service" : "resource", step.target}, {"op", step.op}, {"reason", why},
+                  {{step.kind(), step.target}, {"op", step.op}, {"reason", why},
                    {"duration_ms", to_ms(loop_.now() - phase_started_)}});
   fault_hold_until_ = loop_.now() + settings_.fault_hold;
   start_release(Phase::kRollingBack, reason);
@@ -391,10 +413,23 @@ void Orchestrator::fail_takeover(const Step& step, const std::string& why) {
   if (hooks_.takeover_failed) hooks_.takeover_failed(reason);
 }
 
+void Orchestrator::step_down(const std::string& reason) {
+  if (phase_ != Phase::kActive || !want_master_) return;
+  last_error_ = reason;
+  // Stable message: see README.md "Log messages".
+  log::error(prefix() + reason + "; releasing and going FAULT for " + std::to_string(to_ms(settings_.fault_hold)) +
+             " ms");
+  if (hooks_.record) hooks_.record("step-down", reason, {});
+  fault_hold_until_ = loop_.now() + settings_.fault_hold;
+  start_release(Phase::kRollingBack, reason);
+  if (hooks_.takeover_failed) hooks_.takeover_failed(reason);
+  advance();
+}
+
 void Orchestrator::release_step_failed(const Step& step, const std::string& why) {
   const std::string reason = "release failed: " + step.op + " " + step.target + ": " + why;
   last_error_ = reason;
-  if (step.service) {
+  if (step.service || step.quorum) {
     // Going on is the safe choice: if the service still holds the file
     // system, the unmount fails and the resource stays Primary here (the
     // peer cannot promote); if it does not, the data moves on.
@@ -435,7 +470,12 @@ nlohmann::json Orchestrator::to_json() const {
     display += " (" + seconds_text(std::max(Duration::zero(), fault_hold_until_ - now)) + " left)";
   }
   nlohmann::json held = nlohmann::json::array(), running = nlohmann::json::array();
+  bool quorum_held = false;
   for (const auto& s : acquired_) {
+    if (s.quorum) {
+      quorum_held = true;
+      continue;
+    }
     nlohmann::json& list = s.service ? running : held;
     if (std::find(list.begin(), list.end(), s.target) == list.end()) list.push_back(s.target);
   }
@@ -450,6 +490,8 @@ nlohmann::json Orchestrator::to_json() const {
           {"held", held},
           {"services", services},
           {"services_running", running},
+          {"witness", settings_.witness},
+          {"quorum_held", quorum_held},
           {"last_error", last_error_},
           {"transitions", transitions_}};
 }

@@ -51,6 +51,20 @@ class ServiceCommands {
   virtual void run(const std::string& service, const std::string& op, Done done) = 0;
 };
 
+// The quorum as the orchestrator sees it, with a witness configured (see
+// witness.h): the daemon's adapter over witness::Client and the replication
+// peers, a recording fake in tests.
+class QuorumCommands {
+ public:
+  using Done = std::function<void(bool ok, std::string text)>;
+  virtual ~QuorumCommands() = default;
+  // "claim": ok once this node has a majority for `lock` (the witness's
+  // lease, or a connected replication peer when the witness does not
+  // answer); refusals say "the witness gives ..." or "no majority ...".
+  // "release": gives the lease back. `done` runs later on the loop.
+  virtual void run(const std::string& lock, const std::string& op, Done done) = 0;
+};
+
 struct OrchestratorSettings {
   std::string instance;  // the VRRP instance's name, for logs and the journal
   struct OwnedResource {
@@ -68,6 +82,9 @@ struct OrchestratorSettings {
   // Started after every resource is promoted and mounted, in this order,
   // before the VIPs; stopped in reverse after the VIPs went, before unmounting.
   std::vector<OwnedService> services;
+  // With a witness: the first takeover step claims the majority for this
+  // instance, the last release step gives it back.
+  bool witness = false;
   Duration takeover_timeout = std::chrono::seconds(30);  // per takeover step
   Duration release_timeout = std::chrono::seconds(30);   // per release step
   Duration fault_hold = std::chrono::seconds(10);        // FAULT after a failed takeover
@@ -101,7 +118,7 @@ class Orchestrator {
 
   // `services` may be null when no instance owns services.
   Orchestrator(EventLoop& loop, ResourceCommands& commands, OrchestratorSettings settings,
-               OrchestratorHooks hooks, ServiceCommands* services = nullptr);
+               OrchestratorHooks hooks, ServiceCommands* services = nullptr, QuorumCommands* quorum = nullptr);
   ~Orchestrator();
   Orchestrator(const Orchestrator&) = delete;
   Orchestrator& operator=(const Orchestrator&) = delete;
@@ -112,11 +129,16 @@ class Orchestrator {
   // The instance left MASTER; its VIPs are already removed: release the
   // resources (after the step in flight, if any).
   void master_left();
+  // The quorum is lost while active (no witness lease and no connected
+  // peer): release everything and hold the instance FAULT like a failed
+  // takeover, so that the node with the majority can promote.
+  void step_down(const std::string& reason);
   // New settings (a reload); they apply from the next takeover. What is
   // held is released as it was acquired.
   void configure(OrchestratorSettings settings);
 
   Phase phase() const { return phase_; }
+  bool uses_witness() const { return settings_.witness; }
   // A step runs or one is due: the daemon waits for this at shutdown.
   bool busy() const;
   // The longest a full release may take (every step at its timeout), for
@@ -133,7 +155,9 @@ class Orchestrator {
     std::string op;      // resources: "primary", "mount", "umount", "secondary"; services: "start", "stop"
     bool service = false;
     Duration timeout{};  // this step's limit
-    std::string key() const { return (service ? "service " : "resource ") + target; }
+    bool quorum = false;  // the witness's lease ("claim"/"release"), target = the instance
+    std::string key() const { return (quorum ? "quorum " : service ? "service " : "resource ") + target; }
+    const char* kind() const { return quorum ? "quorum" : service ? "service" : "resource"; }
   };
   struct InFlight {
     Step step;
@@ -168,6 +192,7 @@ class Orchestrator {
   EventLoop& loop_;
   ResourceCommands& commands_;
   ServiceCommands* services_;
+  QuorumCommands* quorum_;
   OrchestratorSettings settings_;
   OrchestratorHooks hooks_;
   Phase phase_ = Phase::kReleased;

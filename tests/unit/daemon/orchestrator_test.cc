@@ -24,7 +24,7 @@ using vrrp::State;
 // Answers each command after a scripted delay (100 ms unless told), on the
 // loop like the daemon's adapter; records what was asked and when. Plays
 // the service side too, so one list shows the order across both.
-class FakeResourceCommands final : public ResourceCommands, public ServiceCommands {
+class FakeResourceCommands final : public ResourceCommands, public ServiceCommands, public QuorumCommands {
  public:
   struct Outcome {
     Duration delay = milliseconds(100);
@@ -75,11 +75,12 @@ class FailoverTest : public test_support::InstanceTest {
   // An instance owning r0 (with a mount point) and r1 (without), gated by
   // its orchestrator, started.
   void start(std::vector<OrchestratorSettings::OwnedResource> owned = {{"r0", true}, {"r1", false}},
-             std::vector<std::string> services = {}) {
+             std::vector<std::string> services = {}, bool witness = false) {
     OrchestratorSettings s;
     s.instance = "VI_1";
     s.resources = std::move(owned);
     for (const auto& name : services) s.services.push_back({name, seconds(2), seconds(2)});
+    s.witness = witness;
     s.takeover_timeout = seconds(1);
     s.release_timeout = seconds(1);
     s.fault_hold = seconds(10);
@@ -92,7 +93,7 @@ class FailoverTest : public test_support::InstanceTest {
                           [this](const std::string& what, const std::string& text, nlohmann::json detail) {
                             journal.push_back({what, text, std::move(detail)});
                           }},
-        &commands);
+        &commands, &commands);
     Orchestrator* o = orchestrator.get();
     instance->set_gate({[o] {
                           o->master_wanted();
@@ -438,6 +439,50 @@ TEST_F(FailoverTest, ConsistentDiskWithoutPeerFaultsAtTheTimeoutWithTheReason) {
             "takeover failed: primary r0: timed out after 1000 ms (last answer: primary refused: disk is Consistent, "
             "not UpToDate (use force to promote anyway))");
   EXPECT_TRUE(addresses.log.empty());
+}
+
+TEST_F(FailoverTest, WithAWitnessTheMajorityIsClaimedFirstAndGivenBackLast) {
+  start({{"r0", true}}, {}, true);
+  run_until_master();
+  run_for(milliseconds(350));
+  EXPECT_EQ(commands.calls, (Calls{"claim VI_1", "primary r0", "mount r0"}));
+  EXPECT_EQ(orchestrator->to_json()["quorum_held"], true);
+  commands.calls.clear();
+  peer_takes_over();
+  run_with_peer(seconds(1));
+  EXPECT_EQ(commands.calls, (Calls{"umount r0", "secondary r0", "release VI_1"}));
+  EXPECT_EQ(orchestrator->to_json()["quorum_held"], false);
+}
+
+TEST_F(FailoverTest, LeaseHeldByThePeerIsAskedAgainAndNeverReachesTheData) {
+  commands.script("claim VI_1", {{milliseconds(10), false, "the witness gives VI_1 to h1 (9000 ms more at least)"}});
+  start({{"r0", true}}, {}, true);
+  run_until_master();
+  run_for(milliseconds(1100));
+  // Refused until the step timeout: never promoted, FAULT with the reason.
+  EXPECT_EQ(std::count(commands.calls.begin(), commands.calls.end(), "primary r0"), 0);
+  EXPECT_GT(std::count(commands.calls.begin(), commands.calls.end(), "claim VI_1"), 2);
+  EXPECT_EQ(instance->state(), State::kFault);
+  EXPECT_EQ(instance->to_json()["fault_reason"],
+            "takeover failed: claim VI_1: timed out after 1000 ms (last answer: the witness gives VI_1 to h1 (9000 "
+            "ms more at least))");
+  EXPECT_TRUE(addresses.log.empty());
+}
+
+TEST_F(FailoverTest, LostMajorityStepsDownReleasesAndHoldsFault) {
+  start({{"r0", true}}, {}, true);
+  run_until_master();
+  run_for(seconds(1));
+  ASSERT_EQ(orchestrator->phase(), Orchestrator::Phase::kActive);
+  commands.calls.clear();
+  orchestrator->step_down("no majority: the witness's lease for VI_1 ran out and the replication peer is not connected");
+  EXPECT_EQ(instance->state(), State::kFault);
+  EXPECT_TRUE(addresses.present.empty());
+  run_for(seconds(1));
+  EXPECT_EQ(commands.calls, (Calls{"umount r0", "secondary r0", "release VI_1"}));
+  EXPECT_EQ(orchestrator->phase(), Orchestrator::Phase::kFaultHold);
+  const auto whats = journal_whats();
+  EXPECT_NE(std::find(whats.begin(), whats.end(), "step-down"), whats.end());
 }
 
 }  // namespace

@@ -1,0 +1,112 @@
+"""Quorum with a witness (issue 5): two data nodes h1, h2 own r0 and a web
+service through VRRP instance VI_1 (VRRP on eth0, replication on eth1, as in
+test_failover_faults.py) and h3 runs vrrpd as the witness (witness_server)
+on the service network. The double failure that two nodes cannot tell from a
+dead peer, a full partition between h1 and h2:
+
+- with the witness, both still reaching it: h2 becomes VRRP MASTER but its
+  claim is refused (h1 holds and renews the lease), so it never promotes;
+  h1 keeps the data, the service and the VIP;
+- with the witness, h1 isolated from everything: h1 loses the peer and the
+  witness, steps down after its lease; the witness gives the lock to h2 one
+  lease later, and h2 takes over;
+- without a witness, the same full partition gives two primaries: the
+  documented gap that the witness closes.
+
+Run: cd tests/system && python3 test_witness.py -v"""
+
+import os
+import subprocess
+import time
+import unittest
+
+from lab import wait_until
+import test_failover_faults as faults
+
+VIP = faults.VIP
+
+SECRET = "witness-s3cret"
+LEASE_MS = 2000
+
+
+def witness_config(host):
+    return """global = { router_id = "%s"; witness_server = { address = "%s"; shared_secret = "%s"; lease_ms = %d; }; };
+""" % (host.name, host.ipv4, SECRET, LEASE_MS)
+
+
+def data_node_global(witness_address):
+    return 'witness = { address = "%s"; shared_secret = "%s"; lease_ms = %d; };' % (witness_address, SECRET, LEASE_MS)
+
+
+def drop_between(lab, pairs):
+    """Drops every frame between the given switch ports, both ways, links up."""
+    rules = " ".join('iifname "%s" oifname "%s" drop; iifname "%s" oifname "%s" drop;' % (a, b, b, a) for a, b in pairs)
+    subprocess.run(["ip", "netns", "exec", lab.switch, "nft", "-f", "-"], check=True, text=True,
+                   input="table bridge partition { chain forward_drop { type filter hook forward priority 0; %s }; }"
+                         % rules)
+
+
+class WitnessTest(faults.FaultsTest):
+    # The fault tests themselves run in test_failover_faults.py.
+    test_kill_9_of_the_master_fails_over_and_the_old_master_rejoins_as_sync_target = None
+    test_link_cut_of_the_master_moves_the_data_and_the_service = None
+    test_replication_link_cut_keeps_the_primary_serving_then_resyncs_what_changed = None
+    test_service_network_cut_with_the_replication_link_up_gives_no_second_primary = None
+
+    def witness_pair(self):
+        def start_witness(lab):
+            w = lab.hosts[2]
+            w.start_vrrpd(witness_config(w))
+            self.addCleanup(w.stop_vrrpd)
+        # The witness is h3, whose service-network address is 192.0.2.13 (lab.py).
+        return self.pair(second_link=True, global_extra=data_node_global("192.0.2.13"),
+                         h2_extra="    takeover_timeout_ms = 3000; fault_hold_ms = 1000;\n", on_lab=start_witness)
+
+    def test_full_partition_with_the_witness_keeps_one_primary(self):
+        lab, h1, h2, client = self.witness_pair()
+        self.assertEqual(h1.instance("VI_1")["failover"]["quorum_held"], True)
+        drop_between(lab, [("p1", "p2"), ("q1", "q2")])  # h1 and h2 cut apart; both still reach h3
+        wait_until(lambda: h2.state("VI_1") in ("MASTER", "FAULT"), timeout=5, what="h2 stops hearing h1")
+        end = time.monotonic() + 8
+        states = set()
+        while time.monotonic() < end:
+            states.add(h2.state("VI_1"))
+            self.assertEqual(self.rstatus(h2)["role"], "Secondary")
+            self.assertFalse(h2.has_address(VIP))
+            self.assertEqual(self.rstatus(h1)["role"], "Primary")
+            time.sleep(0.1)
+        self.assertTrue(h1.has_address(VIP))
+        failed = [e for e in self.events(h2, "failover") if e["what"] == "takeover-failed"]
+        self.assertTrue(failed)
+        self.assertIn("the witness gives VI_1 to h1", failed[0]["text"])
+        print("\n  full partition, witness reachable: h2 went %s, refused: %s" % ("/".join(sorted(states)),
+                                                                               failed[0]["text"]))
+
+    def test_isolated_primary_steps_down_and_the_witness_lets_the_peer_take_over(self):
+        lab, h1, h2, client = self.witness_pair()
+        cut_at = time.monotonic()
+        # h1 loses everything, without carrier loss: frames dropped at the switch.
+        drop_between(lab, [("p1", "p2"), ("p1", "p3"), ("q1", "q2")])
+        wait_until(lambda: self.rstatus(h1)["role"] == "Secondary", timeout=20, what="h1 steps down")
+        stepped = [e for e in self.events(h1, "failover") if e["what"] == "step-down"]
+        self.assertTrue(stepped, self.events(h1, "failover"))
+        self.assertIn("no majority", stepped[0]["text"])
+        wait_until(lambda: h2.has_address(VIP), timeout=30, what="VIP on h2")
+        took = time.monotonic() - cut_at
+        self.assertEqual(self.rstatus(h2)["role"], "Primary")
+        self.assertFalse(h1.has_address(VIP))
+        self.assertEqual(self.fetch(client), "served from r0\n")
+        print("\n  isolated primary: h1 stepped down (%s); h2 served on the VIP %.1f s after the cut"
+              % (stepped[0]["text"][:60], took))
+
+    def test_full_partition_without_a_witness_gives_two_primaries(self):
+        lab, h1, h2, client = self.pair(second_link=True, h2_extra="    takeover_timeout_ms = 5000;\n")
+        drop_between(lab, [("p1", "p2"), ("q1", "q2")])
+        wait_until(lambda: self.rstatus(h2)["role"] == "Primary", timeout=30, what="h2 promotes")
+        # The gap the witness closes: both sides Primary, each thinking the other dead.
+        self.assertEqual(self.rstatus(h1)["role"], "Primary")
+        print("\n  full partition without a witness: h1 and h2 both Primary (split brain at the next connect)")
+
+
+if __name__ == "__main__":
+    unittest.main()
