@@ -34,6 +34,9 @@ constexpr uint64_t kResyncSaveBytes = 64u << 20;
 
 bool is_target(SyncDecision d) { return d == SyncDecision::kTargetBitmap || d == SyncDecision::kTargetFull; }
 bool is_source(SyncDecision d) { return d == SyncDecision::kSourceBitmap || d == SyncDecision::kSourceFull; }
+// A usable image: UpToDate, or Consistent (good, but not yet confirmed by a
+// handshake). Outdated and Inconsistent are not.
+bool holds_good_image(DiskState s) { return s == DiskState::kUpToDate || s == DiskState::kConsistent; }
 
 }  // namespace
 
@@ -118,13 +121,15 @@ void Resource::finish_handshake() {
     refuse("both nodes are Primary: dual-primary is not supported", wire::DisconnectCode::kIncompatible);
     return;
   }
-  // Disk-state overrides: an Inconsistent disk is never a source.
-  if (disk_ == DiskState::kInconsistent && ph.disk_state == DiskState::kUpToDate && !is_target(d)) {
+  // Disk-state overrides: an Inconsistent disk is never a source, and one
+  // opposite a good image (UpToDate, or Consistent: good but not yet
+  // confirmed, as after a restart) is always the target.
+  if (disk_ == DiskState::kInconsistent && holds_good_image(ph.disk_state) && !is_target(d)) {
     d = SyncDecision::kTargetBitmap;
-    why = "this node is Inconsistent and the peer UpToDate";
-  } else if (disk_ == DiskState::kUpToDate && ph.disk_state == DiskState::kInconsistent && !is_source(d)) {
+    why = std::string("this node is Inconsistent and the peer ") + to_string(ph.disk_state);
+  } else if (holds_good_image(disk_) && ph.disk_state == DiskState::kInconsistent && !is_source(d)) {
     d = SyncDecision::kSourceBitmap;
-    why = "the peer is Inconsistent and this node UpToDate";
+    why = std::string("the peer is Inconsistent and this node ") + to_string(disk_);
   }
   if (role_ == Role::kPrimary && is_target(d)) {
     refuse("this node is Primary but must become SyncTarget: " + why + "; demote it first",
@@ -154,11 +159,15 @@ void Resource::finish_handshake() {
       sb_.flags.was_primary = role_ == Role::kPrimary;
       (void)persist_superblock();
     }
-    // Same generation as an UpToDate peer: our data is current after all.
-    if (disk_ == DiskState::kOutdated && ph.disk_state == DiskState::kUpToDate) {
+    // Same generation as the peer and no resync either way: a Consistent
+    // image is confirmed, and an Outdated one is current after all when the
+    // peer holds a good image of the same generation.
+    if (disk_ == DiskState::kConsistent) {
+      set_disk(DiskState::kUpToDate, std::string("same data as the peer (") + to_string(ph.disk_state) + ")");
+    } else if (disk_ == DiskState::kOutdated && holds_good_image(ph.disk_state)) {
       sb_.flags.outdated = false;
       (void)persist_superblock();
-      set_disk(DiskState::kUpToDate, "same data as the UpToDate peer");
+      set_disk(DiskState::kUpToDate, std::string("same data as the ") + to_string(ph.disk_state) + " peer");
     }
   }
   peer_bitmap_.reset();
@@ -186,6 +195,8 @@ void Resource::start_sync_source(bool full, const std::string& why) {
   resync_total_bytes_ = bitmap_->out_of_sync_bytes();
   resync_started_at_ = loop_.now();
   resync_done_bytes_ = 0;
+  // The handshake found our data the newest: a Consistent image is confirmed.
+  if (disk_ == DiskState::kConsistent) set_disk(DiskState::kUpToDate, "SyncSource: " + why);
   set_replication(ReplicationState::kSyncSource,
                   why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
 }

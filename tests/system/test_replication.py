@@ -208,6 +208,9 @@ class ReplicationTest(unittest.TestCase):
         self.start(h1, h2, fresh=False, extra='after_sb_0pri = "disconnect";')
         wait_until(lambda: self.status(h1)["up"] and self.status(h1)["connection"] == "Connected",
                    timeout=30, what="h1 back and connected")
+        # From its metadata alone the restarted node is only Consistent; the
+        # handshake (rule 40: SyncSource of its hot extents) makes it UpToDate.
+        self.assertIn("disk Attaching -> Consistent", h1.log())
         wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
                    and self.status(h2)["out_of_sync_kib"] == 0, timeout=60, what="resync after the crash")
         self.assertFalse(self.status(h1)["split_brain"])
