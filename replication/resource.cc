@@ -28,7 +28,8 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
       watchdog_timer_(loop, [this] { on_watchdog(); }),
       epoch_timer_(loop, [this] { close_epoch(); }),
-      resync_timer_(loop, [this] { request_resync_blocks(); }) {}
+      resync_timer_(loop, [this] { request_resync_blocks(); }),
+      flusher_(loop, data.flush_may_run_concurrently()) {}
 
 Resource::~Resource() {
   if (connector_ != nullptr) connector_->stop();
