@@ -28,6 +28,7 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
       watchdog_timer_(loop, [this] { on_watchdog(); }),
       epoch_timer_(loop, [this] { close_epoch(); }),
+      congestion_timer_(loop, [this] { release_congested_writes(); }),
       resync_timer_(loop, [this] { request_resync_blocks(); }),
       flusher_(loop, data.flush_may_run_concurrently()) {}
 

@@ -122,6 +122,12 @@ using CommandResult = Result<Ok>;
 // and retirement (activity-log extents released) to ~10 ms after a write.
 inline constexpr std::chrono::milliseconds kEpochInterval{10};
 
+// Protocol A back-pressure: a write is answered once it is written locally
+// and the link's send queue (bytes not yet taken by the kernel) is at most
+// this; otherwise when it has drained to it, checked every kCongestionPoll.
+inline constexpr size_t kProtocolAQueueLimit = 8u << 20;
+inline constexpr std::chrono::milliseconds kCongestionPoll{1};
+
 // Request flags of submit_write().
 inline constexpr uint32_t kWriteFua = wire::kDataFua;      // durable on completion
 inline constexpr uint32_t kWriteFlush = wire::kDataFlush;  // flush caches before writing
@@ -258,6 +264,10 @@ class Resource final : public Volume {
   LocalWrite local_write_failed(uint64_t id, IoStatus s);
   // Sends the request's Data frames and sets up their acks and epoch.
   void mirror_write(uint64_t id);
+  // Protocol A: answers the caller now, or once the link has taken what is
+  // queued down to kProtocolAQueueLimit (congested_writes_, in order).
+  void complete_protocol_a_write(uint64_t id);
+  void release_congested_writes();
   // Answers the caller once; the request may be gone when this returns.
   void complete_write_to_caller(uint64_t id, IoStatus status);
   void maybe_retire_write(uint64_t id);
@@ -391,6 +401,8 @@ class Resource final : public Volume {
   uint32_t epoch_ = 1;            // barrier number of the open epoch
   uint32_t epoch_writes_ = 0;     // writes mirrored in the open epoch
   Timer epoch_timer_;             // closes the open epoch kEpochInterval after its first write
+  std::deque<uint64_t> congested_writes_;  // protocol A: written, waiting for the send queue to drain
+  Timer congestion_timer_;                 // polls the send queue while congested_writes_ waits
   uint32_t peer_epoch_writes_ = 0;  // Data applied since the last Barrier (secondary side)
 
   // Resync.

@@ -190,7 +190,7 @@ bool Resource::start_write(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   w.written = true;
   if (w.mirrored) {
-    if (options_.protocol == wire::ReplicationProtocol::kA) complete_write_to_caller(id, IoStatus());
+    if (options_.protocol == wire::ReplicationProtocol::kA) complete_protocol_a_write(id);
     return true;
   }
   if (!data_) {
@@ -207,8 +207,30 @@ bool Resource::start_write(uint64_t id) {
     return true;
   }
   mirror_write(id);
-  if (options_.protocol == wire::ReplicationProtocol::kA) complete_write_to_caller(id, IoStatus());
+  if (options_.protocol == wire::ReplicationProtocol::kA) complete_protocol_a_write(id);
   return true;
+}
+
+void Resource::complete_protocol_a_write(uint64_t id) {
+  // Back-pressure: "sent" means handed to the kernel's socket buffer, give
+  // or take kProtocolAQueueLimit. Beyond that the caller waits, so a writer
+  // faster than the link cannot queue without bound in our memory.
+  if (congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= kProtocolAQueueLimit)) {
+    complete_write_to_caller(id, IoStatus());
+    return;
+  }
+  congested_writes_.push_back(id);
+  if (!congestion_timer_.armed()) congestion_timer_.arm_in(kCongestionPoll);
+}
+
+void Resource::release_congested_writes() {
+  while (!congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= kProtocolAQueueLimit)) {
+    const uint64_t id = congested_writes_.front();
+    congested_writes_.pop_front();
+    complete_write_to_caller(id, IoStatus());
+    maybe_retire_write(id);
+  }
+  if (!congested_writes_.empty()) congestion_timer_.arm_in(kCongestionPoll);
 }
 
 void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
@@ -381,6 +403,8 @@ void Resource::apply_barrier(const wire::Barrier& b) {
 }
 
 void Resource::fail_over_pending_peer_io() {
+  congested_writes_.clear();  // answered below with the other mirrored writes
+  congestion_timer_.disarm();
   std::vector<uint64_t> ids;
   for (auto& [id, w] : writes_) {
     if (!w.mirrored || (w.peer_done && w.acks_outstanding == 0)) continue;

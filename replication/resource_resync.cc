@@ -26,8 +26,10 @@ namespace {
 
 // Bits per BitmapChunk: 1 MiB of raw bitmap, within the frame payload limit.
 constexpr uint64_t kBitmapChunkBits = uint64_t{8} << 20;
-// Resync requests in flight, bytes: keeps the link busy without flooding it.
-constexpr uint64_t kResyncWindowBytes = 4u << 20;
+// Resync requests in flight, bytes: keeps the link and both disks busy (16
+// requests of up to 1 MiB) without flooding the link; the rate limit still
+// paces what is requested.
+constexpr uint64_t kResyncWindowBytes = 16u << 20;
 // The target saves its bitmap after this much progress, bounding the repeat
 // work after a crash of the target.
 constexpr uint64_t kResyncSaveBytes = 64u << 20;
