@@ -322,6 +322,10 @@ class Resource final : public Volume {
   void start_sync_source(bool full, const std::string& why);
   void start_sync_target(bool full, const std::string& why);
   void request_resync_blocks();
+  // The end (block number) of one resync request starting at out-of-sync
+  // block `first` whose first run ends at `end`: later runs are taken in
+  // across clean gaps of at most kResyncMaxGapBlocks, up to max_blocks.
+  uint64_t coalesced_run_end(uint64_t first, uint64_t end, uint64_t max_blocks) const;
   void on_resync_request(const wire::ResyncRequest& r);
   void on_resync_reply(const wire::ResyncReply& r);
   void finish_resync_as_target();
