@@ -124,9 +124,10 @@ inline constexpr std::chrono::milliseconds kEpochInterval{10};
 
 // Protocol A back-pressure: a write is answered once it is written locally
 // and the link's send queue (bytes not yet taken by the kernel) is at most
-// this; otherwise when it has drained to it, checked every kCongestionPoll.
+// this; otherwise when it has drained to it (the Connection's on_drained,
+// with a poll every kCongestionPoll as a backstop).
 inline constexpr size_t kProtocolAQueueLimit = 8u << 20;
-inline constexpr std::chrono::milliseconds kCongestionPoll{1};
+inline constexpr std::chrono::milliseconds kCongestionPoll{10};
 
 // Request flags of submit_write().
 inline constexpr uint32_t kWriteFua = wire::kDataFua;      // durable on completion

@@ -81,6 +81,11 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
   cb.on_closed = [this, link](const std::string& why) {
     if (link == link_generation_) fail_link("connection lost: " + why, std::nullopt);
   };
+  cb.on_drained = [this, link] {
+    // Protocol A writes waiting for the send queue: look at once (deferred:
+    // this may run inside send()).
+    if (link == link_generation_ && !congested_writes_.empty()) congestion_timer_.arm_at(loop_.now());
+  };
   conn_->start(std::move(cb));
   reader_ = wire::FrameReader();
   next_send_sequence_ = 1;

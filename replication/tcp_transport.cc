@@ -304,6 +304,13 @@ bool TcpConnection::read_available() {
 }
 
 int TcpConnection::write_queued() {
+  const size_t queued_before = queued_bytes_;
+  const int e = write_queued_once();
+  if (e == 0 && queued_bytes_ < queued_before && cb_.on_drained) cb_.on_drained();
+  return e;
+}
+
+int TcpConnection::write_queued_once() {
   while (!send_queue_.empty()) {
     iovec iov[kMaxIovecs];
     int count = 0;

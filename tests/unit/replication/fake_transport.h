@@ -64,6 +64,14 @@ class FakeNetwork {
     auto held = std::move(held_);
     held_.clear();
     for (Held& h : held) schedule_bytes(h.pipe, h.to, std::move(h.bytes));
+    // The senders' queues are empty again (a copy: the callback may close).
+    for (Held& h : held) {
+      const int from = 1 - h.to;
+      if (h.pipe->open[from] && h.pipe->cb[from].on_drained) {
+        auto drained = h.pipe->cb[from].on_drained;
+        drained();
+      }
+    }
   }
   void set_latency(Duration d) { latency_ = d; }
   // A real connector waits its retry interval (connect-int) before it offers
