@@ -151,6 +151,31 @@ class ReplicationTest(unittest.TestCase):
         self.assertLess(received, 4 * 1024, "resync moved %d KiB" % received)
         self.assertEqual(self.status(h2)["disk"], "UpToDate")
 
+    def test_restarted_secondary_is_consistent_until_the_handshake(self):
+        lab = self.lab()
+        h1, h2 = self.bring_up_pair(lab)
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        self.assertEqual(h2.stop_vrrpd(), 0)
+        # The Primary writes while h2 is away; h2 comes back without its link.
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=1", "seek=5",
+                     "oflag=direct", "status=none")
+        lab.cut(h2)
+        self.start(h2, h1, fresh=False)
+        wait_until(lambda: self.status(h2)["up"], timeout=15, what="h2 up from its metadata")
+        # From its metadata alone h2 cannot know h1 wrote meanwhile.
+        self.assertEqual(self.status(h2)["disk"], "Consistent")
+        refused = self.ctl(h2, "primary", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("primary refused: disk is Consistent", refused.stderr)
+        # The handshake makes it SyncTarget for what h1 wrote, then UpToDate.
+        lab.restore(h2)
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=30, what="h2 resynced")
+        self.assertIn("SyncTarget", h2.log())
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_online_verify_finds_a_silently_corrupted_block(self):
         lab = self.lab()
         h1, h2 = self.bring_up_pair(lab)
