@@ -126,6 +126,7 @@ def case_volume(args, protocol, peer, measure_resync=False):
                 wait_until(lambda: status(h1)["connection"] != "Connected", timeout=60, what="link down")
                 h1.in_daemon("dd", "if=/dev/urandom", "of=" + mnt + "/resync.bin", "bs=1M",
                              "count=%d" % args.resync_mib, "oflag=direct", "conv=fsync", "status=none", timeout=300)
+                time.sleep(0.3)  # the daemon's status snapshot is refreshed every 250 ms
                 oos_kib = status(h1)["out_of_sync_kib"]
                 before = status(h2)["received_kib"]
                 t0 = time.monotonic()
