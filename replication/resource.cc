@@ -370,7 +370,11 @@ IoStatus Resource::read(uint64_t offset, std::span<uint8_t> out) {
 }
 
 IoStatus Resource::write(uint64_t offset, std::span<const uint8_t> data) {
-  return run_on_loop(loop_, [&](IoCallback done) { submit_write(offset, data, 0, std::move(done)); });
+  // We wait for `done`, so the request may use our caller's buffer as it is
+  // (no copy of each up-to-1-MiB FUSE write).
+  return run_on_loop(loop_, [&](IoCallback done) {
+    submit_write_request(offset, data, 0, std::move(done), /*borrow=*/true);
+  });
 }
 
 IoStatus Resource::flush() {

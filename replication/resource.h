@@ -235,7 +235,11 @@ class Resource final : public Volume {
   // peer, or its blocks recorded in the bitmap).
   struct WriteRequest {
     uint64_t offset = 0;            // bytes, sector aligned
-    std::vector<uint8_t> data;      // widened to whole sectors
+    // The bytes: `owned` (a copy, or widened to whole sectors), or the
+    // caller's buffer (Volume::write, whose caller waits for `done`). Only
+    // data.size() may be used once `done` has been called.
+    std::span<const uint8_t> data;
+    std::vector<uint8_t> owned;
     uint32_t flags = 0;             // kWrite* bits
     IoCallback done;                // empty once the caller has its answer
     std::vector<uint32_t> pinned;   // activity-log extents pinned for it
@@ -250,6 +254,10 @@ class Resource final : public Volume {
     uint32_t barrier = 0;
     IoCallback done;
   };
+  // submit_write(); `borrow`: keep a view of `data` instead of a copy (the
+  // caller keeps it valid until `done`).
+  void submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done,
+                            bool borrow);
   void start_blocked_writes();
   // Returns false if the request must wait (activity log busy).
   bool start_write(uint64_t id);

@@ -31,13 +31,23 @@ bool Resource::replicating() const {
 bool Resource::handshake_in_progress() const { return conn_ && phase_ == Phase::kBitmaps; }
 
 void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done) {
+  submit_write_request(offset, data, flags, std::move(done), /*borrow=*/false);
+}
+
+void Resource::submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
+                                    IoCallback done, bool borrow) {
   if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
   if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   if (!range_fits(offset, data.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
   if (data.empty()) return done(IoStatus());
   WriteRequest w;
   w.offset = offset;
-  w.data.assign(data.begin(), data.end());
+  if (borrow) {
+    w.data = data;
+  } else {
+    w.owned.assign(data.begin(), data.end());
+    w.data = w.owned;  // the vector's buffer stays put when the request is moved
+  }
   w.flags = flags & (kWriteFua | kWriteFlush);
   w.done = std::move(done);
   const uint64_t id = next_write_id_++;
@@ -100,7 +110,8 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
     if (s.ok()) {
       std::memcpy(whole.data() + (w.offset - begin), w.data.data(), w.data.size());
       w.offset = begin;
-      w.data = std::move(whole);
+      w.owned = std::move(whole);
+      w.data = w.owned;
     }
   }
   if (s.ok()) return LocalWrite::kWritten;
@@ -141,7 +152,7 @@ void Resource::mirror_write(uint64_t id) {
   uint32_t frames = 0;
   for (uint64_t pos = 0; pos < w.data.size(); pos += wire::kMaxDataBytes) {
     const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.data.size() - pos);
-    const uint64_t seq = send_data(w.offset + pos, w.flags, std::span<const uint8_t>(w.data).subspan(pos, n));
+    const uint64_t seq = send_data(w.offset + pos, w.flags, w.data.subspan(pos, n));
     data_frames_[seq] = FrameRange{id, w.offset + pos, n};
     ++frames;
   }
