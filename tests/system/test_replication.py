@@ -129,6 +129,14 @@ class ReplicationTest(unittest.TestCase):
         self.assertIn("role Secondary -> Primary", texts)
         self.assertIn("role Primary -> Secondary", texts)
 
+    def bring_up_synced(self, lab, **kw):
+        """bring_up_pair, then h1 forced Primary and the initial sync done."""
+        h1, h2 = self.bring_up_pair(lab, **kw)
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        return h1, h2
+
     def test_link_cut_resyncs_only_what_changed(self):
         lab = self.lab()
         h1, h2 = self.bring_up_pair(lab)
@@ -153,10 +161,7 @@ class ReplicationTest(unittest.TestCase):
 
     def test_restarted_secondary_is_consistent_until_the_handshake(self):
         lab = self.lab()
-        h1, h2 = self.bring_up_pair(lab)
-        self.ctl(h1, "primary", "--force", "r0")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync")
+        h1, h2 = self.bring_up_synced(lab)
         self.assertEqual(h2.stop_vrrpd(), 0)
         # The Primary writes while h2 is away; h2 comes back without its link.
         h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=1", "seek=5",
@@ -178,10 +183,7 @@ class ReplicationTest(unittest.TestCase):
 
     def test_online_verify_finds_a_silently_corrupted_block(self):
         lab = self.lab()
-        h1, h2 = self.bring_up_pair(lab)
-        self.ctl(h1, "primary", "--force", "r0")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync")
+        h1, h2 = self.bring_up_synced(lab)
         # Bit rot on h2's disk, behind the engine's back: 4 KiB at 8 MiB.
         with open(os.path.join(h2.dir, "r0.img"), "r+b") as f:
             f.seek(8 << 20)
@@ -212,10 +214,7 @@ class ReplicationTest(unittest.TestCase):
 
     def test_primary_killed_during_writes_resyncs_its_hot_extents(self):
         lab = self.lab()
-        h1, h2 = self.bring_up_pair(lab, extra='after_sb_0pri = "disconnect";')
-        self.ctl(h1, "primary", "--force", "r0")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync")
+        h1, h2 = self.bring_up_synced(lab, extra='after_sb_0pri = "disconnect";')
         dev = self.status(h1)["device"]
         # Writes all over the volume while the daemon dies under them.
         writer = h1.popen("nsenter", "-t", str(h1.vrrpd.pid), "-m", "-n", "--", "sh", "-c",
