@@ -454,6 +454,18 @@ std::vector<uint8_t> encode_frame(const Frame& f) {
   return out;
 }
 
+std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
+                                       std::span<const uint8_t> data) {
+  std::vector<uint8_t> out;
+  out.reserve(kHeaderSize + 16 + data.size());
+  out.resize(kHeaderSize);
+  Writer w(out);
+  w.u64(offset).u32(flags).u32(static_cast<uint32_t>(data.size())).bytes(data);
+  put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), kProtocolVersion,
+             static_cast<uint16_t>(FrameType::kData), 0, sequence, std::span<const uint8_t>(out).subspan(kHeaderSize));
+  return out;
+}
+
 DecodeStatus decode_header(std::span<const uint8_t> b, FrameHeader& h) {
   if (b.size() < kHeaderSize)
     return {DecodeError::kTruncated, std::to_string(b.size()) + " of 32 header bytes"};

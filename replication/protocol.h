@@ -295,6 +295,11 @@ DecodeStatus decode_payload(uint16_t type, std::span<const uint8_t> payload, Mes
 // Header + payload, with both CRCs. The header version is kHelloVersion for
 // Hello and kProtocolVersion otherwise.
 std::vector<uint8_t> encode_frame(const Frame& f);
+// The bytes of encode_frame({sequence, Data{offset, flags, data}}), built
+// straight from `data` in one buffer of the exact size: the write path's 1 MiB
+// payloads are copied once, not into a Data and then into the frame.
+std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
+                                       std::span<const uint8_t> data);
 // A frame from an arbitrary header and payload (CRCs computed here, the
 // header's payload_length/payload_crc ignored): for tests and for writing a
 // future version's frames.

@@ -28,7 +28,9 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
       watchdog_timer_(loop, [this] { on_watchdog(); }),
       epoch_timer_(loop, [this] { close_epoch(); }),
-      resync_timer_(loop, [this] { request_resync_blocks(); }) {}
+      congestion_timer_(loop, [this] { release_congested_writes(); }),
+      resync_timer_(loop, [this] { request_resync_blocks(); }),
+      flusher_(loop, data.flush_may_run_concurrently()) {}
 
 Resource::~Resource() {
   if (connector_ != nullptr) connector_->stop();
@@ -187,10 +189,16 @@ CommandResult Resource::attach() {
   // A Primary that crashed comes back Secondary; its generation keeps the flag
   // only in the history of the peer's decisions, not in our current.
   set_primary_flag(sb_.generations, false);
-  DiskState d = !sb_.flags.consistent ? DiskState::kInconsistent
-                : sb_.flags.outdated  ? DiskState::kOutdated
-                                      : DiskState::kUpToDate;
-  set_disk(d, "metadata read");
+  // As DRBD: a consistent image is only Consistent until a handshake with
+  // the peer says whether it is the newest (then UpToDate) or must be
+  // resynced; the metadata alone cannot tell that the peer did not write
+  // since. Exception: the peer is known outdated, so nobody has newer data.
+  DiskState d = !sb_.flags.consistent   ? DiskState::kInconsistent
+                : sb_.flags.outdated    ? DiskState::kOutdated
+                : sb_.flags.peer_outdated ? DiskState::kUpToDate
+                                        : DiskState::kConsistent;
+  set_disk(d, d == DiskState::kConsistent ? "metadata read (UpToDate once the peer confirms it)"
+                                          : "metadata read");
   // Connected before (detach keeps the connector): offer to connect again.
   if (connector_ != nullptr && !conn_) connector_->connection_lost();
   return Ok{};
@@ -223,24 +231,34 @@ CommandResult Resource::primary(bool force) {
   if (replication_ == ReplicationState::kSyncTarget)
     return CommandResult::failure("primary refused: resync in progress as SyncTarget (" +
                                   std::to_string(bitmap_->out_of_sync_bytes()) + " bytes left)");
+  if (disk_ == DiskState::kConsistent && !force)
+    return CommandResult::failure(
+        "primary refused: disk is Consistent, not UpToDate (the peer has not confirmed it yet: "
+        "wait for the connection, or use force to promote anyway)");
   if (disk_ != DiskState::kUpToDate && !force)
     return CommandResult::failure(std::string("primary refused: disk is ") + to_string(disk_) +
                                   ", not UpToDate (use force to promote anyway)");
-  bool forced_data = disk_ != DiskState::kUpToDate;
-  set_role(Role::kPrimary, force && forced_data ? "primary --force" : "primary");
+  const bool forced_data = disk_ != DiskState::kUpToDate;
+  // A Consistent image is a good copy whose bitmap still records what the
+  // peer lacks (our writes while disconnected, a crashed Primary's hot
+  // extents): promote it as it is. Inconsistent or Outdated data forced up
+  // is declared the good copy from scratch (initial sync).
+  const bool declared_good = forced_data && disk_ != DiskState::kConsistent;
+  set_role(Role::kPrimary, forced_data ? "primary --force" : "primary");
   // Before the first write as Primary: was_primary on disk, so a crash is
   // recognised and the activity log replayed.
   sb_.flags.was_primary = true;
   set_primary_flag(sb_.generations, true);
   if (forced_data) {
-    // The operator declares this data the good copy (initial sync).
     sb_.flags.consistent = true;
     sb_.flags.outdated = false;
-    bitmap_->clear_all();
-    (void)persist_bitmap();
+    if (declared_good) {
+      bitmap_->clear_all();
+      (void)persist_bitmap();
+    }
     set_disk(DiskState::kUpToDate, "primary --force");
   }
-  if (forced_data) {
+  if (declared_good) {
     // Always a new generation: it is what makes the peer the SyncTarget.
     new_current_uuid(sb_.generations, random_u64(), true);
   } else if (!replicating()) {
@@ -352,7 +370,11 @@ IoStatus Resource::read(uint64_t offset, std::span<uint8_t> out) {
 }
 
 IoStatus Resource::write(uint64_t offset, std::span<const uint8_t> data) {
-  return run_on_loop(loop_, [&](IoCallback done) { submit_write(offset, data, 0, std::move(done)); });
+  // We wait for `done`, so the request may use our caller's buffer as it is
+  // (no copy of each up-to-1-MiB FUSE write).
+  return run_on_loop(loop_, [&](IoCallback done) {
+    submit_write_request(offset, data, 0, std::move(done), /*borrow=*/true);
+  });
 }
 
 IoStatus Resource::flush() {

@@ -41,6 +41,7 @@
 #include "replication/activity_log.h"
 #include "replication/auth.h"
 #include "replication/bitmap.h"
+#include "replication/flusher.h"
 #include "replication/metadata.h"
 #include "replication/protocol.h"
 #include "replication/split_brain.h"
@@ -114,6 +115,19 @@ struct ResourceOptions {
 // Outcome of a control command: success, or a message for the operator.
 struct Ok {};
 using CommandResult = Result<Ok>;
+
+// How long an epoch (the writes one Barrier closes) stays open after its
+// first write, unless a flush or a full activity log closes it earlier. Each
+// Barrier makes the peer flush its disk; this bounds that to ~100 per second
+// and retirement (activity-log extents released) to ~10 ms after a write.
+inline constexpr std::chrono::milliseconds kEpochInterval{10};
+
+// Protocol A back-pressure: a write is answered once it is written locally
+// and the link's send queue (bytes not yet taken by the kernel) is at most
+// this; otherwise when it has drained to it (the Connection's on_drained,
+// with a poll every kCongestionPoll as a backstop).
+inline constexpr size_t kProtocolAQueueLimit = 8u << 20;
+inline constexpr std::chrono::milliseconds kCongestionPoll{10};
 
 // Request flags of submit_write().
 inline constexpr uint32_t kWriteFua = wire::kDataFua;      // durable on completion
@@ -221,7 +235,11 @@ class Resource final : public Volume {
   // peer, or its blocks recorded in the bitmap).
   struct WriteRequest {
     uint64_t offset = 0;            // bytes, sector aligned
-    std::vector<uint8_t> data;      // widened to whole sectors
+    // The bytes: `owned` (a copy, or widened to whole sectors), or the
+    // caller's buffer (Volume::write, whose caller waits for `done`). Only
+    // data.size() may be used once `done` has been called.
+    std::span<const uint8_t> data;
+    std::vector<uint8_t> owned;
     uint32_t flags = 0;             // kWrite* bits
     IoCallback done;                // empty once the caller has its answer
     std::vector<uint32_t> pinned;   // activity-log extents pinned for it
@@ -236,14 +254,29 @@ class Resource final : public Volume {
     uint32_t barrier = 0;
     IoCallback done;
   };
+  // submit_write(); `borrow`: keep a view of `data` instead of a copy (the
+  // caller keeps it valid until `done`).
+  void submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done,
+                            bool borrow);
   void start_blocked_writes();
   // Returns false if the request must wait (activity log busy).
   bool start_write(uint64_t id);
   enum class LocalWrite { kWritten, kWaitForActivityLog, kFailed, kDetached };
-  // AL, sector widening and the local write of a started request. kFailed:
-  // the caller has its error already; kDetached: the disk is gone, only the
-  // peer can take it.
+  // AL and sector widening of a started request (kWritten: ready to write).
+  // kFailed: the caller has its error already; kDetached: the disk is gone,
+  // only the peer can take it.
+  LocalWrite prepare_local_write(uint64_t id);
+  // The local write itself (with the request's flush/FUA); results as above.
   LocalWrite write_locally(uint64_t id);
+  // A local disk error on request `id`: on-io-error detach, or passthrough
+  // (bitmap, error to the caller).
+  LocalWrite local_write_failed(uint64_t id, IoStatus s);
+  // Sends the request's Data frames and sets up their acks and epoch.
+  void mirror_write(uint64_t id);
+  // Protocol A: answers the caller now, or once the link has taken what is
+  // queued down to kProtocolAQueueLimit (congested_writes_, in order).
+  void complete_protocol_a_write(uint64_t id);
+  void release_congested_writes();
   // Answers the caller once; the request may be gone when this returns.
   void complete_write_to_caller(uint64_t id, IoStatus status);
   void maybe_retire_write(uint64_t id);
@@ -269,6 +302,9 @@ class Resource final : public Volume {
   void send(wire::Message m);
   // Sends on the link; returns the frame's sequence number.
   uint64_t send_frame(wire::Message m);
+  // A Data frame built straight from `data` (no intermediate copy).
+  uint64_t send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data);
+  void send_bytes(std::vector<uint8_t> frame);  // an encoded frame; conn_ must be set
   wire::Hello make_hello() const;
   void on_ping_due();
   void on_ping_timeout();
@@ -295,6 +331,10 @@ class Resource final : public Volume {
   void start_sync_source(bool full, const std::string& why);
   void start_sync_target(bool full, const std::string& why);
   void request_resync_blocks();
+  // The end (block number) of one resync request starting at out-of-sync
+  // block `first` whose first run ends at `end`: later runs are taken in
+  // across clean gaps of at most kResyncMaxGapBlocks, up to max_blocks.
+  uint64_t coalesced_run_end(uint64_t first, uint64_t end, uint64_t max_blocks) const;
   void on_resync_request(const wire::ResyncRequest& r);
   void on_resync_reply(const wire::ResyncReply& r);
   void finish_resync_as_target();
@@ -372,7 +412,10 @@ class Resource final : public Volume {
   uint64_t next_write_id_ = 1;
   bool starting_writes_ = false;  // start_blocked_writes() is running
   uint32_t epoch_ = 1;            // barrier number of the open epoch
-  Timer epoch_timer_;
+  uint32_t epoch_writes_ = 0;     // writes mirrored in the open epoch
+  Timer epoch_timer_;             // closes the open epoch kEpochInterval after its first write
+  std::deque<uint64_t> congested_writes_;  // protocol A: written, waiting for the send queue to drain
+  Timer congestion_timer_;                 // polls the send queue while congested_writes_ waits
   uint32_t peer_epoch_writes_ = 0;  // Data applied since the last Barrier (secondary side)
 
   // Resync.
@@ -418,6 +461,10 @@ class Resource final : public Volume {
   // Read by frontend threads.
   std::atomic<uint64_t> published_size_{0};
   std::atomic<bool> published_writable_{false};
+
+  // The Secondary's Barrier flushes, off the loop (threaded for files).
+  // Last, so it is destroyed (its thread joined) first.
+  Flusher flusher_;
 };
 
 }  // namespace vrrpd::replication

@@ -31,13 +31,23 @@ bool Resource::replicating() const {
 bool Resource::handshake_in_progress() const { return conn_ && phase_ == Phase::kBitmaps; }
 
 void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done) {
+  submit_write_request(offset, data, flags, std::move(done), /*borrow=*/false);
+}
+
+void Resource::submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
+                                    IoCallback done, bool borrow) {
   if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
   if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   if (!range_fits(offset, data.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
   if (data.empty()) return done(IoStatus());
   WriteRequest w;
   w.offset = offset;
-  w.data.assign(data.begin(), data.end());
+  if (borrow) {
+    w.data = data;
+  } else {
+    w.owned.assign(data.begin(), data.end());
+    w.data = w.owned;  // the vector's buffer stays put when the request is moved
+  }
   w.flags = flags & (kWriteFua | kWriteFlush);
   w.done = std::move(done);
   const uint64_t id = next_write_id_++;
@@ -57,6 +67,9 @@ void Resource::start_blocked_writes() {
     blocked_writes_.pop_front();
     if (!start_write(id)) {
       blocked_writes_.push_front(id);  // activity log full: wait for a release
+      // Extents are released by BarrierAcks: close the open epoch now
+      // rather than at its timer.
+      if (epoch_writes_ > 0) close_epoch();
       break;
     }
     maybe_retire_write(id);
@@ -71,10 +84,11 @@ uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 }  // namespace
 
-Resource::LocalWrite Resource::write_locally(uint64_t id) {
+Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   IoStatus s;
-  // Activity log first: the extent is on disk as "hot" before we touch it.
+  // Activity log first: the extent is on disk as "hot" before we touch it,
+  // here or on the peer (a crash then resyncs it whichever copy got it).
   const uint32_t first = al_extent_of(w.offset);
   const uint32_t last = al_extent_of(w.offset + w.data.size() - 1);
   for (uint32_t e = first; e <= last && s.ok(); ++e) {
@@ -96,16 +110,29 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
     if (s.ok()) {
       std::memcpy(whole.data() + (w.offset - begin), w.data.data(), w.data.size());
       w.offset = begin;
-      w.data = std::move(whole);
+      w.owned = std::move(whole);
+      w.data = w.owned;
     }
   }
-  if (s.ok() && (w.flags & kWriteFlush)) s = data_->flush();
+  if (s.ok()) return LocalWrite::kWritten;
+  return local_write_failed(id, s);
+}
+
+Resource::LocalWrite Resource::write_locally(uint64_t id) {
+  WriteRequest& w = writes_.at(id);
+  IoStatus s;
+  if (w.flags & kWriteFlush) s = data_->flush();
   if (s.ok()) s = data_->write(w.offset, w.data);
   if (s.ok() && (w.flags & kWriteFua)) s = data_->flush();
   if (s.ok()) {
     written_bytes_ += w.data.size();
     return LocalWrite::kWritten;
   }
+  return local_write_failed(id, s);
+}
+
+Resource::LocalWrite Resource::local_write_failed(uint64_t id, IoStatus s) {
+  WriteRequest& w = writes_.at(id);
   ++io_errors_;
   const std::string what = "local write at offset " + std::to_string(w.offset) + " failed: " + s.message();
   if (detach_on_io_error(what)) return LocalWrite::kDetached;
@@ -118,9 +145,33 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
   return LocalWrite::kFailed;
 }
 
+void Resource::mirror_write(uint64_t id) {
+  WriteRequest& w = writes_.at(id);
+  w.mirrored = true;
+  w.epoch = epoch_;
+  uint32_t frames = 0;
+  for (uint64_t pos = 0; pos < w.data.size(); pos += wire::kMaxDataBytes) {
+    const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.data.size() - pos);
+    const uint64_t seq = send_data(w.offset + pos, w.flags, w.data.subspan(pos, n));
+    data_frames_[seq] = FrameRange{id, w.offset + pos, n};
+    ++frames;
+  }
+  // The caller's answer: A once written locally, B and C on the DataAcks.
+  // But "written" on the peer may still sit in its volatile disk cache: only
+  // the BarrierAck of the epoch (the peer flushed) retires the write. Until
+  // then a lost link puts its blocks into the bitmap, so a peer that crashed
+  // and lost them is resynced. The epoch closes kEpochInterval after its
+  // first write, at a flush, or when the activity log runs out of extents:
+  // each Barrier costs the peer a disk flush, which must not be paid per
+  // write (it would sit in front of the next write's Data on the peer).
+  if (options_.protocol != wire::ReplicationProtocol::kA) w.acks_outstanding = frames;
+  ++epoch_writes_;
+  if (!epoch_timer_.armed()) epoch_timer_.arm_in(kEpochInterval);
+}
+
 bool Resource::start_write(uint64_t id) {
   if (data_) {
-    switch (write_locally(id)) {
+    switch (prepare_local_write(id)) {
       case LocalWrite::kWaitForActivityLog:
         return false;
       case LocalWrite::kFailed:
@@ -130,8 +181,29 @@ bool Resource::start_write(uint64_t id) {
         break;
     }
   }
+  if (data_ && replicating()) {
+    // The frames go out first: the peer receives and writes them while we
+    // write our copy, instead of after it. The caller is answered only when
+    // both are done (the DataAcks are handled on this thread, after this
+    // returns), and a failed local write still fails the caller.
+    mirror_write(id);
+    const LocalWrite r = write_locally(id);
+    if (r == LocalWrite::kFailed) return true;  // the peer's copy is retired by its acks as usual
+    if (r == LocalWrite::kDetached && !can_serve_through_peer()) {
+      // Only on a peer that is no good copy (e.g. our SyncTarget): lost.
+      writes_.at(id).written = true;
+      complete_write_to_caller(id, IoStatus::error(EIO));
+      return true;
+    }
+  } else if (data_) {
+    if (write_locally(id) == LocalWrite::kFailed) return true;
+  }
   WriteRequest& w = writes_.at(id);
   w.written = true;
+  if (w.mirrored) {
+    if (options_.protocol == wire::ReplicationProtocol::kA) complete_protocol_a_write(id);
+    return true;
+  }
   if (!data_) {
     // Diskless: the peer's disk is the only one. It needs whole sectors,
     // and we have nothing to fill a partial one with.
@@ -145,28 +217,31 @@ bool Resource::start_write(uint64_t id) {
     complete_write_to_caller(id, IoStatus());
     return true;
   }
-  w.mirrored = true;
-  w.epoch = epoch_;
-  uint32_t frames = 0;
-  for (uint64_t pos = 0; pos < w.data.size(); pos += wire::kMaxDataBytes) {
-    const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.data.size() - pos);
-    wire::Data d;
-    d.offset = w.offset + pos;
-    d.flags = w.flags;
-    d.data.assign(w.data.begin() + static_cast<long>(pos), w.data.begin() + static_cast<long>(pos + n));
-    const uint64_t seq = send_frame(std::move(d));
-    data_frames_[seq] = FrameRange{id, w.offset + pos, n};
-    ++frames;
-  }
-  // The caller's answer: A now, B and C on the DataAcks. But "written" on
-  // the peer may still sit in its volatile disk cache: only the BarrierAck of
-  // the epoch (the peer flushed) retires the write. Until then a lost link
-  // puts its blocks into the bitmap, so a peer that crashed and lost them is
-  // resynced. The epoch closes after this loop turn's writes.
-  if (options_.protocol != wire::ReplicationProtocol::kA) w.acks_outstanding = frames;
-  if (!epoch_timer_.armed()) epoch_timer_.arm_at(loop_.now());
-  if (options_.protocol == wire::ReplicationProtocol::kA) complete_write_to_caller(id, IoStatus());
+  mirror_write(id);
+  if (options_.protocol == wire::ReplicationProtocol::kA) complete_protocol_a_write(id);
   return true;
+}
+
+void Resource::complete_protocol_a_write(uint64_t id) {
+  // Back-pressure: "sent" means handed to the kernel's socket buffer, give
+  // or take kProtocolAQueueLimit. Beyond that the caller waits, so a writer
+  // faster than the link cannot queue without bound in our memory.
+  if (congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= kProtocolAQueueLimit)) {
+    complete_write_to_caller(id, IoStatus());
+    return;
+  }
+  congested_writes_.push_back(id);
+  if (!congestion_timer_.armed()) congestion_timer_.arm_in(kCongestionPoll);
+}
+
+void Resource::release_congested_writes() {
+  while (!congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= kProtocolAQueueLimit)) {
+    const uint64_t id = congested_writes_.front();
+    congested_writes_.pop_front();
+    complete_write_to_caller(id, IoStatus());
+    maybe_retire_write(id);
+  }
+  if (!congested_writes_.empty()) congestion_timer_.arm_in(kCongestionPoll);
 }
 
 void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
@@ -216,9 +291,11 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
 }
 
 void Resource::close_epoch() {
+  epoch_timer_.disarm();
   if (!replicating()) return;
   send(wire::Barrier{epoch_});
   ++epoch_;
+  epoch_writes_ = 0;
 }
 
 void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
@@ -238,11 +315,18 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
 }
 
 void Resource::submit_flush(IoCallback done) {
+  // The Barrier goes out first, so the peer flushes (everything before it)
+  // while we flush here. Under A we do not wait for the peer's flush
+  // (asynchronous by definition).
+  const bool wait_for_peer = replicating() && options_.protocol != wire::ReplicationProtocol::kA;
+  const uint32_t barrier = epoch_;
+  if (replicating()) close_epoch();
   if (data_) {
     IoStatus s = data_->flush();
     if (!s.ok()) {
       ++io_errors_;
       const std::string what = "local flush failed: " + s.message();
+      // A later BarrierAck finds no flush waiting for it: harmless.
       if (!detach_on_io_error(what)) {
         report_error(what);
         return done(s);
@@ -250,13 +334,7 @@ void Resource::submit_flush(IoCallback done) {
     }
   }
   if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
-  if (!replicating()) return done(IoStatus());
-  // The Barrier makes the peer flush everything before it; under A we do
-  // not wait for that (asynchronous by definition).
-  const uint32_t barrier = epoch_;
-  epoch_timer_.disarm();
-  close_epoch();
-  if (options_.protocol == wire::ReplicationProtocol::kA) return done(IoStatus());
+  if (!wait_for_peer || !replicating()) return done(IoStatus());
   flushes_.push_back(FlushRequest{barrier, std::move(done)});
 }
 
@@ -315,17 +393,29 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
 
 void Resource::apply_barrier(const wire::Barrier& b) {
   // Every Data before the Barrier was written when it arrived (in order, on
-  // this thread); the flush makes them durable before we say so.
-  IoStatus s = data_ ? data_->flush() : IoStatus::error(EIO);
-  if (!s.ok() && data_) {
-    ++io_errors_;
-    report_error("flush for the peer's barrier failed: " + s.message());
-  }
-  send(wire::BarrierAck{b.barrier, peer_epoch_writes_});
+  // this thread); the flush makes them durable before we say so. It runs off
+  // the loop: the next epoch's Data is written (and, under C, acknowledged)
+  // meanwhile; a flush covering some of those too does no harm. BarrierAcks
+  // keep their order (the Flusher answers in order).
+  const uint32_t writes = peer_epoch_writes_;
   peer_epoch_writes_ = 0;
+  if (!data_) {
+    send(wire::BarrierAck{b.barrier, writes});
+    return;
+  }
+  const uint64_t link = link_generation_;
+  flusher_.flush(data_device_, [this, link, barrier = b.barrier, writes](IoStatus s) {
+    if (!s.ok()) {
+      ++io_errors_;
+      report_error("flush for the peer's barrier failed: " + s.message());
+    }
+    if (link == link_generation_) send(wire::BarrierAck{barrier, writes});
+  });
 }
 
 void Resource::fail_over_pending_peer_io() {
+  congested_writes_.clear();  // answered below with the other mirrored writes
+  congestion_timer_.disarm();
   std::vector<uint64_t> ids;
   for (auto& [id, w] : writes_) {
     if (!w.mirrored || (w.peer_done && w.acks_outstanding == 0)) continue;

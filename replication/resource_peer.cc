@@ -81,6 +81,11 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
   cb.on_closed = [this, link](const std::string& why) {
     if (link == link_generation_) fail_link("connection lost: " + why, std::nullopt);
   };
+  cb.on_drained = [this, link] {
+    // Protocol A writes waiting for the send queue: look at once (deferred:
+    // this may run inside send()).
+    if (link == link_generation_ && !congested_writes_.empty()) congestion_timer_.arm_at(loop_.now());
+  };
   conn_->start(std::move(cb));
   reader_ = wire::FrameReader();
   next_send_sequence_ = 1;
@@ -108,11 +113,21 @@ void Resource::send(wire::Message m) { (void)send_frame(std::move(m)); }
 
 uint64_t Resource::send_frame(wire::Message m) {
   if (!conn_) return 0;
-  wire::Frame f{next_send_sequence_++, std::move(m)};
-  std::vector<uint8_t> bytes = wire::encode_frame(f);
-  sent_bytes_ += bytes.size();
-  conn_->send(std::move(bytes));
-  return f.sequence;
+  const uint64_t sequence = next_send_sequence_++;
+  send_bytes(wire::encode_frame(wire::Frame{sequence, std::move(m)}));
+  return sequence;
+}
+
+uint64_t Resource::send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data) {
+  if (!conn_) return 0;
+  const uint64_t sequence = next_send_sequence_++;
+  send_bytes(wire::encode_data_frame(sequence, offset, flags, data));
+  return sequence;
+}
+
+void Resource::send_bytes(std::vector<uint8_t> frame) {
+  sent_bytes_ += frame.size();
+  conn_->send(std::move(frame));
 }
 
 void Resource::on_bytes(std::span<const uint8_t> bytes) {
@@ -334,6 +349,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   ping_timeout_timer_.disarm();
   watchdog_timer_.disarm();
   epoch_timer_.disarm();
+  epoch_writes_ = 0;
   resync_timer_.disarm();
   resync_in_flight_bytes_ = 0;
   verify_in_flight_bytes_ = 0;

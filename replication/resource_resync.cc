@@ -26,14 +26,25 @@ namespace {
 
 // Bits per BitmapChunk: 1 MiB of raw bitmap, within the frame payload limit.
 constexpr uint64_t kBitmapChunkBits = uint64_t{8} << 20;
-// Resync requests in flight, bytes: keeps the link busy without flooding it.
-constexpr uint64_t kResyncWindowBytes = 4u << 20;
+// Resync requests in flight, bytes: keeps the link and both disks busy (16
+// requests of up to 1 MiB) without flooding the link; the rate limit still
+// paces what is requested.
+constexpr uint64_t kResyncWindowBytes = 16u << 20;
+// A request spans clean gaps of up to this many blocks between out-of-sync
+// runs (64 KiB): scattered 4 KiB changes (random writes, a database) become
+// a few large requests instead of one round of disk and frame work per
+// block. The clean blocks in between are equal on both sides (they are
+// clean in the union of both bitmaps), so rewriting them changes nothing.
+constexpr uint64_t kResyncMaxGapBlocks = 16;
 // The target saves its bitmap after this much progress, bounding the repeat
 // work after a crash of the target.
 constexpr uint64_t kResyncSaveBytes = 64u << 20;
 
 bool is_target(SyncDecision d) { return d == SyncDecision::kTargetBitmap || d == SyncDecision::kTargetFull; }
 bool is_source(SyncDecision d) { return d == SyncDecision::kSourceBitmap || d == SyncDecision::kSourceFull; }
+// A usable image: UpToDate, or Consistent (good, but not yet confirmed by a
+// handshake). Outdated and Inconsistent are not.
+bool holds_good_image(DiskState s) { return s == DiskState::kUpToDate || s == DiskState::kConsistent; }
 
 }  // namespace
 
@@ -118,13 +129,15 @@ void Resource::finish_handshake() {
     refuse("both nodes are Primary: dual-primary is not supported", wire::DisconnectCode::kIncompatible);
     return;
   }
-  // Disk-state overrides: an Inconsistent disk is never a source.
-  if (disk_ == DiskState::kInconsistent && ph.disk_state == DiskState::kUpToDate && !is_target(d)) {
+  // Disk-state overrides: an Inconsistent disk is never a source, and one
+  // opposite a good image (UpToDate, or Consistent: good but not yet
+  // confirmed, as after a restart) is always the target.
+  if (disk_ == DiskState::kInconsistent && holds_good_image(ph.disk_state) && !is_target(d)) {
     d = SyncDecision::kTargetBitmap;
-    why = "this node is Inconsistent and the peer UpToDate";
-  } else if (disk_ == DiskState::kUpToDate && ph.disk_state == DiskState::kInconsistent && !is_source(d)) {
+    why = std::string("this node is Inconsistent and the peer ") + to_string(ph.disk_state);
+  } else if (holds_good_image(disk_) && ph.disk_state == DiskState::kInconsistent && !is_source(d)) {
     d = SyncDecision::kSourceBitmap;
-    why = "the peer is Inconsistent and this node UpToDate";
+    why = std::string("the peer is Inconsistent and this node ") + to_string(disk_);
   }
   if (role_ == Role::kPrimary && is_target(d)) {
     refuse("this node is Primary but must become SyncTarget: " + why + "; demote it first",
@@ -154,11 +167,15 @@ void Resource::finish_handshake() {
       sb_.flags.was_primary = role_ == Role::kPrimary;
       (void)persist_superblock();
     }
-    // Same generation as an UpToDate peer: our data is current after all.
-    if (disk_ == DiskState::kOutdated && ph.disk_state == DiskState::kUpToDate) {
+    // Same generation as the peer and no resync either way: a Consistent
+    // image is confirmed, and an Outdated one is current after all when the
+    // peer holds a good image of the same generation.
+    if (disk_ == DiskState::kConsistent) {
+      set_disk(DiskState::kUpToDate, std::string("same data as the peer (") + to_string(ph.disk_state) + ")");
+    } else if (disk_ == DiskState::kOutdated && holds_good_image(ph.disk_state)) {
       sb_.flags.outdated = false;
       (void)persist_superblock();
-      set_disk(DiskState::kUpToDate, "same data as the UpToDate peer");
+      set_disk(DiskState::kUpToDate, std::string("same data as the ") + to_string(ph.disk_state) + " peer");
     }
   }
   peer_bitmap_.reset();
@@ -186,6 +203,8 @@ void Resource::start_sync_source(bool full, const std::string& why) {
   resync_total_bytes_ = bitmap_->out_of_sync_bytes();
   resync_started_at_ = loop_.now();
   resync_done_bytes_ = 0;
+  // The handshake found our data the newest: a Consistent image is confirmed.
+  if (disk_ == DiskState::kConsistent) set_disk(DiskState::kUpToDate, "SyncSource: " + why);
   set_replication(ReplicationState::kSyncSource,
                   why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
 }
@@ -241,15 +260,26 @@ void Resource::request_resync_blocks() {
   while (resync_in_flight_bytes_ < kResyncWindowBytes) {
     auto run = bitmap_->find_next_dirty_run(resync_cursor_, max_blocks);
     if (!run) break;
-    const uint64_t offset = run->first_block * kBlockSize;
-    const uint64_t length = std::min(run->block_count * kBlockSize, sb_.data_size - offset);
+    const uint64_t first = run->first_block;
+    const uint64_t end = coalesced_run_end(first, first + run->block_count, max_blocks);
+    const uint64_t offset = first * kBlockSize;
+    const uint64_t length = std::min((end - first) * kBlockSize, sb_.data_size - offset);
     if (!take_resync_tokens(length)) return;
     send(wire::ResyncRequest{offset, static_cast<uint32_t>(length), options_.checksum_resync});
     resync_in_flight_bytes_ += length;
-    resync_cursor_ = run->first_block + run->block_count;
+    resync_cursor_ = end;
   }
   if (resync_in_flight_bytes_ == 0 && !bitmap_->find_next_dirty_run(resync_cursor_))
     finish_resync_as_target();
+}
+
+uint64_t Resource::coalesced_run_end(uint64_t first, uint64_t end, uint64_t max_blocks) const {
+  while (end - first < max_blocks) {
+    auto next = bitmap_->find_next_dirty_run(end);
+    if (!next || next->first_block - end > kResyncMaxGapBlocks || next->first_block >= first + max_blocks) break;
+    end = std::min(next->first_block + next->block_count, first + max_blocks);
+  }
+  return end;
 }
 
 std::optional<std::vector<uint8_t>> Resource::read_for_peer(uint64_t offset, uint32_t length,

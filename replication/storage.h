@@ -31,6 +31,9 @@ class BlockStorage {
   virtual IoStatus write(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Makes every completed write durable (fdatasync for files).
   virtual IoStatus flush() = 0;
+  // True if flush() may run on another thread while this one reads and
+  // writes (the engine then flushes off its loop; see flusher.h).
+  virtual bool flush_may_run_concurrently() const { return false; }
 };
 
 // True if [offset, offset+length) lies within [0, size) without overflow.
@@ -55,6 +58,8 @@ class FileStorage final : public BlockStorage {
   IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override;
+  // fdatasync(2) and pread/pwrite(2) on one descriptor are safe together.
+  bool flush_may_run_concurrently() const override { return true; }
   const std::string& path() const { return path_; }
 
  private:
@@ -75,6 +80,7 @@ class StorageRegion final : public BlockStorage {
   IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override { return parent_.flush(); }
+  bool flush_may_run_concurrently() const override { return parent_.flush_may_run_concurrently(); }
 
  private:
   BlockStorage& parent_;

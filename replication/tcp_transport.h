@@ -101,7 +101,7 @@ class RepeatedMessageFilter {
 };
 
 // One connected socket (TCP_NODELAY, SO_KEEPALIVE, CLOEXEC) on the loop.
-// Reads arrive in chunks of up to 64 KiB through on_bytes; send() writes at
+// Reads arrive in chunks of up to 256 KiB through on_bytes; send() writes at
 // once what the kernel takes and queues the rest for EPOLLOUT. The engine may
 // close() it or destroy it from inside any of its callbacks.
 class TcpConnection final : public Connection {
@@ -124,8 +124,10 @@ class TcpConnection final : public Connection {
   // Reads until the kernel has no more (or a per-event cap), delivering each
   // chunk. False when the connection ended or was closed meanwhile.
   bool read_available();
-  // Hands queued bytes to the kernel until it takes no more. 0 or an errno.
+  // Hands queued bytes to the kernel until it takes no more (then tells
+  // on_drained if that shrank the queue). 0 or an errno.
   int write_queued();
+  int write_queued_once();
   // Watches for EPOLLOUT only while bytes are queued (level-triggered epoll
   // would otherwise wake the loop for every writable moment).
   void update_interest();

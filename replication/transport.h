@@ -27,6 +27,9 @@ class Connection {
     // The stream ended (peer closed, reset, error). Called at most once and
     // never after close(); the Connection may be destroyed from inside it.
     std::function<void(const std::string& reason)> on_closed;
+    // Optional: queued_bytes() went down (queued bytes were handed to the
+    // kernel). May be called from inside send(); keep it short (arm a timer).
+    std::function<void()> on_drained;
   };
   virtual ~Connection() = default;
   // Must be called once, before any bytes are delivered.

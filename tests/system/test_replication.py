@@ -131,6 +131,14 @@ class ReplicationTest(unittest.TestCase):
         self.assertIn("role Secondary -> Primary", texts)
         self.assertIn("role Primary -> Secondary", texts)
 
+    def bring_up_synced(self, lab, **kw):
+        """bring_up_pair, then h1 forced Primary and the initial sync done."""
+        h1, h2 = self.bring_up_pair(lab, **kw)
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        return h1, h2
+
     def test_link_cut_resyncs_only_what_changed(self):
         lab = self.lab()
         h1, h2 = self.bring_up_pair(lab)
@@ -153,12 +161,31 @@ class ReplicationTest(unittest.TestCase):
         self.assertLess(received, 4 * 1024, "resync moved %d KiB" % received)
         self.assertEqual(self.status(h2)["disk"], "UpToDate")
 
+    def test_restarted_secondary_is_consistent_until_the_handshake(self):
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        self.assertEqual(h2.stop_vrrpd(), 0)
+        # The Primary writes while h2 is away; h2 comes back without its link.
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=1", "seek=5",
+                     "oflag=direct", "status=none")
+        lab.cut(h2)
+        self.start(h2, h1, fresh=False)
+        wait_until(lambda: self.status(h2)["up"], timeout=15, what="h2 up from its metadata")
+        # From its metadata alone h2 cannot know h1 wrote meanwhile.
+        self.assertEqual(self.status(h2)["disk"], "Consistent")
+        refused = self.ctl(h2, "primary", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("primary refused: disk is Consistent", refused.stderr)
+        # The handshake makes it SyncTarget for what h1 wrote, then UpToDate.
+        lab.restore(h2)
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=30, what="h2 resynced")
+        self.assertIn("SyncTarget", h2.log())
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_online_verify_finds_a_silently_corrupted_block(self):
         lab = self.lab()
-        h1, h2 = self.bring_up_pair(lab)
-        self.ctl(h1, "primary", "--force", "r0")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync")
+        h1, h2 = self.bring_up_synced(lab)
         # Bit rot on h2's disk, behind the engine's back: 4 KiB at 8 MiB.
         with open(os.path.join(h2.dir, "r0.img"), "r+b") as f:
             f.seek(8 << 20)
@@ -189,10 +216,7 @@ class ReplicationTest(unittest.TestCase):
 
     def test_primary_killed_during_writes_resyncs_its_hot_extents(self):
         lab = self.lab()
-        h1, h2 = self.bring_up_pair(lab, extra='after_sb_0pri = "disconnect";')
-        self.ctl(h1, "primary", "--force", "r0")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync")
+        h1, h2 = self.bring_up_synced(lab, extra='after_sb_0pri = "disconnect";')
         dev = self.status(h1)["device"]
         # Writes all over the volume while the daemon dies under them.
         writer = h1.popen("nsenter", "-t", str(h1.vrrpd.pid), "-m", "-n", "--", "sh", "-c",
@@ -210,6 +234,9 @@ class ReplicationTest(unittest.TestCase):
         self.start(h1, h2, fresh=False, extra='after_sb_0pri = "disconnect";')
         wait_until(lambda: self.status(h1)["up"] and self.status(h1)["connection"] == "Connected",
                    timeout=30, what="h1 back and connected")
+        # From its metadata alone the restarted node is only Consistent; the
+        # handshake (rule 40: SyncSource of its hot extents) makes it UpToDate.
+        self.assertIn("disk Attaching -> Consistent", h1.log())
         wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
                    and self.status(h2)["out_of_sync_kib"] == 0, timeout=60, what="resync after the crash")
         self.assertFalse(self.status(h1)["split_brain"])

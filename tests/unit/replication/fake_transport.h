@@ -8,7 +8,8 @@
 // threads and no real time. cut() ends both connections (each side gets
 // on_closed); set_link_up(false) also keeps them from reconnecting;
 // set_stalled(true) holds every byte in flight (a link that stops passing
-// traffic without a reset) until set_stalled(false). Frames sent are counted
+// traffic without a reset) until set_stalled(false); what a side has held
+// counts as its Connection's queued_bytes(). Frames sent are counted
 // by type and can be observed or dropped (drop_if), which assumes one frame
 // per send() call, as the engine sends.
 #pragma once
@@ -63,6 +64,14 @@ class FakeNetwork {
     auto held = std::move(held_);
     held_.clear();
     for (Held& h : held) schedule_bytes(h.pipe, h.to, std::move(h.bytes));
+    // The senders' queues are empty again (a copy: the callback may close).
+    for (Held& h : held) {
+      const int from = 1 - h.to;
+      if (h.pipe->open[from] && h.pipe->cb[from].on_drained) {
+        auto drained = h.pipe->cb[from].on_drained;
+        drained();
+      }
+    }
   }
   void set_latency(Duration d) { latency_ = d; }
   // A real connector waits its retry interval (connect-int) before it offers
@@ -102,7 +111,8 @@ class FakeNetwork {
       if (!pipe_->open[side_] || pipe_->broken) return;
       net_.transmit(pipe_, side_, std::move(bytes));
     }
-    size_t queued_bytes() const override { return 0; }
+    // What a stalled link holds from this side (a socket that cannot send).
+    size_t queued_bytes() const override { return net_.held_bytes(pipe_.get(), 1 - side_); }
     void close() override {
       if (!pipe_->open[side_]) return;
       pipe_->open[side_] = false;
@@ -214,6 +224,12 @@ class FakeNetwork {
     std::vector<uint8_t> bytes;
   };
   std::vector<Held> held_;  // in flight while stalled
+  size_t held_bytes(const Pipe* pipe, int to) const {
+    size_t n = 0;
+    for (const Held& h : held_)
+      if (h.pipe.get() == pipe && h.to == to) n += h.bytes.size();
+    return n;
+  }
   std::map<wire::FrameType, TypeStats> stats_[2];
   int connections_ = 0;
 };

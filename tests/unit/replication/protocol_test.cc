@@ -152,6 +152,16 @@ TEST(ProtocolCodec, DataPayloadLayout) {
                                   0, 0, 0x02, 0x00}));           // length 512
 }
 
+TEST(ProtocolCodec, DirectDataFrameEncodingIsByteForByteTheGenericOne) {
+  for (const Data& d : {Data{0x200, kDataFua, filled(512, 1)}, Data{0, kDataFlush, filled(kMaxDataBytes, 7)},
+                        Data{uint64_t{1} << 40, 0, filled(4096, 9)}}) {
+    EXPECT_EQ(encode_data_frame(77, d.offset, d.flags, d.data), encode_frame({77, d}));
+    DecodeResult r = decode_frame(encode_data_frame(77, d.offset, d.flags, d.data));
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(std::get<Data>(r.frame.message), d);
+  }
+}
+
 TEST(ProtocolCodec, TruncatedHeaderAndPayloadAreReported) {
   std::vector<uint8_t> f = encode_frame({1, Data{0, 0, filled(1024, 0)}});
   EXPECT_EQ(error_of({f.begin(), f.begin() + 31}), DecodeError::kTruncated);

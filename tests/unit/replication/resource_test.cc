@@ -117,7 +117,53 @@ TEST_F(ResourcePairTest, ProtocolACompletesBeforeThePeerHasIt) {
   EXPECT_NE(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
   advance(milliseconds(5));
   EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
+  advance(kEpochInterval);
   EXPECT_GE(net.sent(0, wire::FrameType::kBarrier).frames, 1u);  // the epoch was closed
+}
+
+TEST_F(ResourcePairTest, OneBarrierPerEpochNotPerWriteAndAFlushClosesItAtOnce) {
+  bring_up_synced();
+  net.reset_stats();
+  for (uint64_t i = 0; i < 8; ++i) ASSERT_TRUE(write_now(*a, i * 4096, pattern(i * 4096, 4096, 5)).ok());
+  EXPECT_EQ(net.sent(0, wire::FrameType::kBarrier).frames, 0u) << "the epoch is still open";
+  advance(kEpochInterval);
+  EXPECT_EQ(net.sent(0, wire::FrameType::kBarrier).frames, 1u) << "eight writes, one peer flush";
+  // The writes are retired (the peer flushed them): a link loss now leaves
+  // nothing out of sync.
+  ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 4096, 6)).ok());
+  auto flushed = std::make_shared<std::optional<IoStatus>>();
+  a->submit_flush([flushed](IoStatus st) { *flushed = st; });
+  settle();
+  ASSERT_TRUE(flushed->has_value()) << "a flush does not wait for the epoch timer";
+  EXPECT_TRUE(flushed->value().ok());
+  EXPECT_EQ(net.sent(0, wire::FrameType::kBarrier).frames, 2u);
+  net.set_link_up(false);
+  settle();
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+}
+
+TEST_F(ResourcePairTest, ProtocolAWaitsWhenTheLinkCannotTakeMore) {
+  make_with_protocol(wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  net.set_stalled(true);  // the socket takes nothing: everything queues here
+  std::vector<std::shared_ptr<std::optional<IoStatus>>> done;
+  const uint64_t n = kProtocolAQueueLimit / (1u << 20) + 3;
+  for (uint64_t i = 0; i < n; ++i) done.push_back(submit(*a, i << 20, pattern(i << 20, 1u << 20, 7)));
+  advance(milliseconds(50));
+  uint64_t answered = 0;
+  for (auto& d : done) answered += d->has_value() ? 1 : 0;
+  // Answered while their own frames left at most kProtocolAQueueLimit queued
+  // (frame headers make the 8th go just over it).
+  EXPECT_EQ(answered, kProtocolAQueueLimit / (1u << 20) - 1);
+  EXPECT_FALSE(done.back()->has_value()) << "a writer faster than the link must wait";
+  net.set_stalled(false);
+  settle();  // the queue drained: answered at once (on_drained), not at the next poll
+  for (auto& d : done) {
+    ASSERT_TRUE(d->has_value());
+    EXPECT_TRUE(d->value().ok());
+  }
+  advance(milliseconds(50));
+  EXPECT_TRUE(disks_equal());
 }
 
 TEST_F(ResourcePairTest, ProtocolBCompletesWhenThePeerReceived) {
@@ -163,6 +209,40 @@ TEST_F(ResourcePairTest, LocalWriteErrorGoesToTheCallerAndMarksOutOfSync) {
   EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
   EXPECT_NE(a->status().last_error.find("local write at offset 40960 failed: Input/output error"),
             std::string::npos);
+}
+
+TEST_F(ResourcePairTest, DataGoesToThePeerBeforeTheLocalWriteSoBothOverlap) {
+  bring_up_synced();
+  const std::vector<uint8_t> data = pattern(65536, 8192, 4);
+  int frames = 0;
+  bool local_already_written = true;
+  net.on_frame = [&](int from, const wire::Frame& f) {
+    if (from != 0 || !std::holds_alternative<wire::Data>(f.message)) return;
+    ++frames;
+    local_already_written = read_back(disk_a, 65536, 8192) == data;
+  };
+  ASSERT_TRUE(write_now(*a, 65536, data).ok());
+  net.on_frame = nullptr;
+  EXPECT_EQ(frames, 1);
+  EXPECT_FALSE(local_already_written) << "the frame should leave before the local write";
+  EXPECT_EQ(read_back(disk_a, 65536, 8192), data);
+  EXPECT_EQ(read_back(disk_b, 65536, 8192), data);
+}
+
+TEST_F(ResourcePairTest, LocalWriteErrorAfterTheFrameLeftStillFailsTheCallerAndResyncsThePeer) {
+  bring_up_synced();
+  disk_a.fail_writes(40960, 4096);
+  EXPECT_EQ(write_now(*a, 40960, pattern(40960, 4096, 1)).errno_value(), EIO);
+  advance(milliseconds(10));
+  // The peer got the write our disk refused: the block is out of sync here,
+  // the write is retired (its activity-log extent released) all the same.
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
+  disk_a.clear_faults();
+  ok(a->disconnect());
+  ok(a->connect(net.connector(0)));
+  advance(seconds(1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal()) << "our copy (what we report to readers) wins";
 }
 
 TEST_F(ResourcePairTest, PeerWriteErrorMarksTheBlockOutOfSyncOnBothSides) {

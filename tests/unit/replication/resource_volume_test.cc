@@ -44,5 +44,33 @@ TEST_F(ResourcePairTest, VolumeAdapterBlocksUntilTheLoopCompletedTheRequest) {
   EXPECT_EQ(read_back(disk_b, 65536, data.size()), data);
 }
 
+// The adapter hands the caller's buffer to the write path without copying
+// it: an unaligned write (widened to sectors from the local disk) and one
+// spanning three Data frames must still land whole on both disks, and the
+// buffer may be reused as soon as write() has returned.
+TEST_F(ResourcePairTest, VolumeAdapterWritesFromTheCallersBufferUnalignedAndMultiFrame) {
+  bring_up_synced();
+  Volume& volume = *a;
+  std::thread engine([this] { loop.run(); });
+  std::vector<uint8_t> buffer = pattern(1000, 100, 4);
+  const IoStatus small = volume.write(1000, buffer);
+  std::vector<uint8_t> large = pattern(3u << 20, (5u << 19) + 512, 5);  // 2.5 MiB + one sector
+  const IoStatus big = volume.write(3u << 20, large);
+  const std::vector<uint8_t> expected_small = buffer, expected_large = large;
+  std::fill(buffer.begin(), buffer.end(), 0xee);  // reused by the caller at once
+  std::fill(large.begin(), large.end(), 0xee);
+  const IoStatus f = volume.flush();
+  loop.stop();
+  engine.join();
+  ASSERT_TRUE(small.ok()) << small.message();
+  ASSERT_TRUE(big.ok()) << big.message();
+  ASSERT_TRUE(f.ok()) << f.message();
+  for (FakeStorage* d : {&disk_a, &disk_b}) {
+    EXPECT_EQ(read_back(*d, 1000, expected_small.size()), expected_small);
+    EXPECT_EQ(read_back(*d, 3u << 20, expected_large.size()), expected_large);
+  }
+  EXPECT_TRUE(disks_equal());
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing

@@ -414,6 +414,27 @@ TEST_F(TcpConnectionOnSocketpair, WriteErrorInsideSendIsReportedLaterNotFromSend
       << closed_[0];
 }
 
+TEST_F(TcpConnectionOnSocketpair, DrainedIsToldWhenQueuedBytesGoOut) {
+  int drained = 0;
+  connection_->start({.on_drained = [&] { ++drained; }});
+  std::vector<uint8_t> payload(4 << 20, 0x5a);  // more than the socket takes at once
+  connection_->send(payload);
+  const size_t queued = connection_->queued_bytes();
+  ASSERT_GT(queued, 0u);
+  const int drained_in_send = drained;
+  // The other end reads: the queue shrinks and we hear of it.
+  std::vector<uint8_t> sink(1 << 20);
+  size_t read_total = 0;
+  for (int i = 0; i < 2000 && read_total < payload.size(); ++i) {
+    const ssize_t n = ::recv(other_end_, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (n > 0) read_total += static_cast<size_t>(n);
+    loop_.run_once(1ms);
+  }
+  EXPECT_EQ(read_total, payload.size());
+  EXPECT_EQ(connection_->queued_bytes(), 0u);
+  EXPECT_GT(drained, drained_in_send);
+}
+
 // ---------------------------------------------------------------------------
 // Connector and connection on real TCP in the private namespace
 
