@@ -52,10 +52,9 @@ def one_run(fault, interval_ms):
         fault_wall = time.time()
         fault_mono = time.monotonic()
         if fault == "kill":
-            h1.vrrpd.kill()
             with open(os.path.join(h1.dir, "web.pid")) as f:
                 os.kill(int(f.read()), 9)
-            h1.vrrpd.wait()
+            h1.kill_vrrpd()
         else:
             lab.cut(h1)
         deadline = fault_mono + 60

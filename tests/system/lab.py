@@ -120,6 +120,41 @@ class Host:
         self.vrrpd = None
         return rc
 
+    def kill_vrrpd(self):
+        """SIGKILL, as a crash. When the daemon was the last process in its
+        mount namespace (ip netns exec gives it its own), the kernel unmounts
+        its file systems while the process exits, before the /dev/fuse file of
+        its own export is released: the unmount's flush then waits for a FUSE
+        server that is the exiting process itself. Aborting that process's
+        FUSE connections (fusectl) lets the flush fail and the exit finish,
+        as it would if the FUSE server were a process of its own (see the
+        replication README, "Known problems")."""
+        pid = self.vrrpd.pid
+        conns = []
+        try:
+            with open("/proc/%d/mountinfo" % pid) as f:
+                for line in f:
+                    fields = line.split()
+                    fstype = fields[fields.index("-") + 1]
+                    if fstype.startswith("fuse") and fstype != "fusectl":
+                        conns.append(fields[2].split(":")[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        self.vrrpd.kill()
+        try:
+            self.vrrpd.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            if not os.path.isdir("/sys/fs/fuse/connections/"):
+                sh("mount", "-t", "fusectl", "none", "/sys/fs/fuse/connections", check=False)
+            for c in conns:
+                try:
+                    with open("/sys/fs/fuse/connections/%s/abort" % c, "w") as f:
+                        f.write("1")
+                except OSError:
+                    pass
+            self.vrrpd.wait(timeout=30)
+        return self.vrrpd.returncode
+
     def log(self):
         if not self.vrrpd and not self.procs:
             return ""
@@ -229,6 +264,15 @@ class Lab:
     def close(self):
         for h in self.hosts:
             h.close()
+        # Whatever still runs in the lab's namespaces (a service's daemon in
+        # its own session, outliving a killed vrrpd) goes with them.
+        for ns in self._namespaces:
+            pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
         self._release_volumes()
         for ns in reversed(self._namespaces):
             sh("ip", "netns", "del", ns, check=False)

@@ -155,8 +155,7 @@ class FaultsTest(unittest.TestCase):
         h1.in_daemon("sh", "-c", "head -c 4194304 /dev/urandom > %s/blob && sync -f %s" % (mnt1, mnt1))
         blob_sum = h1.in_daemon("sha256sum", mnt1 + "/blob").stdout.split()[0]
         killed_at = time.monotonic()
-        h1.vrrpd.kill()  # SIGKILL: no release, the service dies with nobody to stop it
-        h1.vrrpd.wait()
+        h1.kill_vrrpd()  # SIGKILL: no release, the service dies with nobody to stop it
         # The orphaned web server (own session) still runs in h1's namespace:
         # on a dead node it would be gone too.
         with open(os.path.join(h1.dir, "web.pid")) as f:

@@ -205,9 +205,8 @@ class MariaDBFailoverTest(unittest.TestCase):
         wait_until(lambda: len(client.acked) >= 30, timeout=60, what="inserts through h1")
         fault_at = time.monotonic()
         # The node dies: its daemon and its database, with no clean shutdown.
-        h1.vrrpd.kill()
         self.kill_mariadb(h1)
-        h1.vrrpd.wait()
+        h1.kill_vrrpd()
         self.check_no_lost_commit(client, h2, fault_at, "kill -9")
 
     def test_link_cut_of_the_master_loses_no_acknowledged_commit(self):

@@ -223,8 +223,7 @@ class ReplicationTest(unittest.TestCase):
                           "while :; do for i in 2 9 17 30 41 50; do dd if=/dev/urandom of=%s bs=64k count=16 "
                           "seek=$((i*16)) oflag=direct status=none || exit 0; done; done" % dev)
         time.sleep(1.0)
-        h1.vrrpd.kill()  # SIGKILL: no demotion, no bitmap flush, the activity log is what is left
-        h1.vrrpd.wait()
+        h1.kill_vrrpd()  # SIGKILL: no demotion, no bitmap flush, the activity log is what is left
         writer.wait(timeout=30)
         # h2 noticed; the data it has is what protocol C acknowledged.
         wait_until(lambda: self.status(h2)["connection"] != "Connected", timeout=15, what="h2 sees h1 gone")
