@@ -17,7 +17,7 @@ import time
 import unittest
 
 from lab import Lab, instance_config, wait_until
-from test_replication import resource_config
+from test_replication import prepare_formatted_volume, replication_status, resource_config
 
 SIZE_MIB = 32
 VIP = "192.0.2.100"
@@ -33,8 +33,7 @@ def failover_config(host, peer, priority, extra=""):
 
 class FailoverTest(unittest.TestCase):
     def rstatus(self, host):
-        out = host.vrrpctl("replication", "status", "r0", "--json").stdout
-        return json.loads(out)["resources"][0]
+        return replication_status(host)
 
     def events(self, host, source="failover"):
         return [e for e in json.loads(host.vrrpctl("events", "--json").stdout)["events"] if e["source"] == source]
@@ -50,15 +49,7 @@ class FailoverTest(unittest.TestCase):
                 f.truncate(SIZE_MIB << 20)
             h.start_vrrpd(resource_config(h, peer))
             self.addCleanup(h.stop_vrrpd)  # graceful: unmounts and detaches, before lab.close()
-        for h in (h1, h2):
-            h.vrrpctl("replication", "create-md", "r0")
-            h.vrrpctl("replication", "up", "r0")
-        wait_until(lambda: self.rstatus(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
-        h1.vrrpctl("replication", "primary", "--force", "r0")
-        wait_until(lambda: self.rstatus(h2)["disk"] == "UpToDate" and self.rstatus(h1)["peer_disk"] == "UpToDate",
-                   timeout=40, what="initial sync to h2")
-        h1.in_daemon("mkfs.ext4", "-q", "-F", self.rstatus(h1)["device_link"])
-        h1.vrrpctl("replication", "secondary", "r0")
+        prepare_formatted_volume(h1, h2)
         # The instance arrives with a reload: h1 first, so it wins at once.
         h1.write_config(failover_config(h1, h2, 200))
         h2.write_config(failover_config(h2, h1, 100, extra_h2))

@@ -24,7 +24,7 @@ import time
 import unittest
 
 from lab import Lab, instance_config, wait_until
-from test_replication import resource_config
+from test_replication import prepare_formatted_volume, replication_status, resource_config
 
 SIZE_MIB = 32
 VIP = "192.0.2.100"
@@ -83,7 +83,7 @@ def pair_config(host, peer, priority, second_link=False, instance_extra="", reso
 
 class FaultsTest(unittest.TestCase):
     def rstatus(self, host):
-        return json.loads(host.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
+        return replication_status(host)
 
     def events(self, host, source=None):
         evs = json.loads(host.vrrpctl("events", "--json").stdout)["events"]
@@ -115,15 +115,7 @@ class FaultsTest(unittest.TestCase):
             h.start_vrrpd(resource_config(h, peer, second_link=second_link, extra=resource_extra,
                                           global_extra=global_extra))
             self.addCleanup(h.stop_vrrpd)  # graceful: stops the service, unmounts, detaches
-        for h in (h1, h2):
-            h.vrrpctl("replication", "create-md", "r0")
-            h.vrrpctl("replication", "up", "r0")
-        wait_until(lambda: self.rstatus(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
-        h1.vrrpctl("replication", "primary", "--force", "r0")
-        wait_until(lambda: self.rstatus(h2)["disk"] == "UpToDate" and self.rstatus(h1)["peer_disk"] == "UpToDate",
-                   timeout=40, what="initial sync to h2")
-        h1.in_daemon("mkfs.ext4", "-q", "-F", self.rstatus(h1)["device_link"])
-        h1.vrrpctl("replication", "secondary", "r0")
+        prepare_formatted_volume(h1, h2)
         h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms, global_extra))
         h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms, global_extra))
         h1.vrrpctl("reload")

@@ -19,7 +19,7 @@ import time
 import unittest
 
 from lab import Lab, instance_config, wait_until
-from test_replication import resource_config
+from test_replication import prepare_formatted_volume, replication_status, resource_config
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
@@ -128,7 +128,7 @@ class Client:
 @unittest.skipUnless(os.access(MARIADBD, os.X_OK), "mariadbd is not installed (tests/install-deps.sh installs it)")
 class MariaDBFailoverTest(unittest.TestCase):
     def rstatus(self, host):
-        return json.loads(host.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
+        return replication_status(host)
 
     def sql(self, host, statement, check=True):
         r = subprocess.run([CLIENT, "--no-defaults", "-S", os.path.join(host.dir, "db", "db.sock"), "-uroot",
@@ -154,15 +154,7 @@ class MariaDBFailoverTest(unittest.TestCase):
             h.start_vrrpd(resource_config(h, peer, extra=resource_extra))
             self.addCleanup(self.kill_mariadb, h)  # after the daemon's own stop, if it could not
             self.addCleanup(h.stop_vrrpd)  # graceful: stops mariadbd, unmounts, detaches
-        for h in (h1, h2):
-            h.vrrpctl("replication", "create-md", "r0")
-            h.vrrpctl("replication", "up", "r0")
-        wait_until(lambda: self.rstatus(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
-        h1.vrrpctl("replication", "primary", "--force", "r0")
-        wait_until(lambda: self.rstatus(h2)["disk"] == "UpToDate" and self.rstatus(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync to h2")
-        h1.in_daemon("mkfs.ext4", "-q", "-F", self.rstatus(h1)["device_link"])
-        h1.vrrpctl("replication", "secondary", "r0")
+        prepare_formatted_volume(h1, h2, sync_timeout=60)
         h1.write_config(pair_config(h1, h2, 200, resource_extra))
         h2.write_config(pair_config(h2, h1, 100, resource_extra))
         h1.vrrpctl("reload")

@@ -37,6 +37,27 @@ resources = ( {
        os.path.join(host.dir, "mnt"), extra)
 
 
+def replication_status(host, name="r0"):
+    """One resource's `vrrpctl replication status --json` entry."""
+    return json.loads(host.vrrpctl("replication", "status", name, "--json").stdout)["resources"][0]
+
+
+def prepare_formatted_volume(h1, h2, sync_timeout=40):
+    """r0 on two running daemons, from empty backing files to in sync and
+    formatted ext4, with both left Secondary (for the failover tests, whose
+    instances then take it over): create-md and up on both, an initial sync
+    from h1 (primary --force), mkfs.ext4 on h1, secondary."""
+    for h in (h1, h2):
+        h.vrrpctl("replication", "create-md", "r0")
+        h.vrrpctl("replication", "up", "r0")
+    wait_until(lambda: replication_status(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
+    h1.vrrpctl("replication", "primary", "--force", "r0")
+    wait_until(lambda: replication_status(h2)["disk"] == "UpToDate" and
+               replication_status(h1)["peer_disk"] == "UpToDate", timeout=sync_timeout, what="initial sync to h2")
+    h1.in_daemon("mkfs.ext4", "-q", "-F", replication_status(h1)["device_link"])
+    h1.vrrpctl("replication", "secondary", "r0")
+
+
 class ReplicationTest(unittest.TestCase):
     def lab(self):
         lab = Lab(hosts=2)
