@@ -52,9 +52,11 @@ def one_run(fault, interval_ms):
         fault_wall = time.time()
         fault_mono = time.monotonic()
         if fault == "kill":
+            # The daemon crashes first (its sockets close: the peer sees the
+            # replication link drop at once), then its service goes too.
+            h1.kill_vrrpd()
             with open(os.path.join(h1.dir, "web.pid")) as f:
                 os.kill(int(f.read()), 9)
-            h1.kill_vrrpd()
         else:
             lab.cut(h1)
         deadline = fault_mono + 60
