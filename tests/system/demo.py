@@ -7,25 +7,30 @@ shows the election, cuts node-a's link (the VIP moves to node-b), restores it
 (node-a preempts back), stops node-a with SIGTERM (priority-0 advert, fast
 takeover), printing `vrrpctl status` at each step.
 
-Act 2, failover with data: the same pair mirrors a 64 MiB volume r0 (ext4);
-the VRRP instance owns it, so the master has r0 Primary and mounted before it
-takes the VIP. A file is written on node-a; node-a is stopped with SIGTERM;
-node-b promotes and mounts r0, finds the file and takes the VIP; node-a comes
-back, catches up as SyncTarget and preempts back. The timeline comes from
-node-b's event journal (`vrrpctl events`). Everything is removed at the end.
+Act 2, failover with data: the same pair mirrors a 64 MiB volume r0 (ext4)
+and a third host runs vrrpd as the witness (and is the client). The VRRP
+instance owns r0 and a small web service that vrrpd starts in the volume's
+directory, so the master has r0 Primary and mounted, the witness's lease and
+the service running before it takes the VIP. A file is written on node-a and
+the client reads it through the VIP; node-a is stopped with SIGTERM; node-b
+promotes, mounts, starts the service and takes the VIP, and the client reads
+the same file; node-a comes back, catches up as SyncTarget and preempts back.
+The timeline comes from node-b's event journal (`vrrpctl events`).
+Everything is removed at the end.
 """
 
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import Lab, instance_config, native_config, wait_until  # noqa: E402
-from test_replication import resource_config  # noqa: E402
+from test_replication import prepare_formatted_volume, replication_status, resource_config  # noqa: E402
+from test_failover_faults import SERVICE_SCRIPT, PORT  # noqa: E402
 
 
-NAMES = {"h1": "node-a", "h2": "node-b"}
+NAMES = {"h1": "node-a", "h2": "node-b", "h3": "witness"}
+WITNESS_SECRET = "demo-witness-secret"
 
 
 def show(title, hosts):
@@ -75,13 +80,27 @@ def main():
     print("\nDemo done; namespaces, mounts, loop devices and processes removed.")
 
 
-def data_config(host, peer, priority):
+def witness_global(witness):
+    return 'witness = { address = "%s"; shared_secret = "%s"; lease_ms = 3000; };' % (witness.ipv4, WITNESS_SECRET)
+
+
+def data_config(host, peer, priority, witness):
+    """r0, the web service (programs, no shell) and VI_db owning both."""
+    argv = lambda cmd: '[ "/bin/sh", "%s", "%s", "%s", "%s" ]' % (
+        os.path.join(host.dir, "web.sh"), cmd, os.path.join(host.dir, "mnt"), os.path.join(host.dir, "web.pid"))
+    services = ('services = ( { name = "web"; start = %s; stop = %s; status = %s; status_interval_ms = 100; } );\n'
+                % (argv("start"), argv("stop"), argv("status")))
     inst = instance_config("VI_db", vrid=61, priority=priority, interval_ms=100, vips=("192.0.2.100/24",),
-                           extra='    resources = "r0";\n'
-                                 # A returning node waits before it preempts: time for its
-                                 # replication handshake (see README, Failover with data).
-                                 '    preempt_delay_ms = 2000;')
-    return resource_config(host, peer) + "vrrp_instances = (\n%s\n);\n" % inst
+                           extra='    resources = "r0"; services = "web";')
+    return (resource_config(host, peer, global_extra=witness_global(witness)) + services +
+            "vrrp_instances = (\n%s\n);\n" % inst)
+
+
+def fetch(client):
+    """orders.txt through the VIP, as the client host sees it."""
+    r = client.run("python3", "-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("
+                   "'http://192.0.2.100:%d/orders.txt', timeout=1).read().decode())" % PORT, check=False)
+    return r.stdout.strip() if r.returncode == 0 else None
 
 
 def show_data(title, hosts):
@@ -93,59 +112,60 @@ def show_data(title, hosts):
 
 
 def act_two():
-    print("\n\n##### Act 2: failover with data (a mirrored ext4 volume owned by the VRRP instance)")
-    with Lab(hosts=2) as lab:
-        a, b = lab.hosts
+    print("\n\n##### Act 2: failover with data (a mirrored ext4 volume and a web service owned by the VRRP")
+    print("##### instance, a witness on a third host)")
+    with Lab(hosts=3) as lab:
+        a, b, w = lab.hosts
+        rstatus = replication_status
         try:
+            w.start_vrrpd('global = { router_id = "witness"; witness_server = { address = "%s"; '
+                          'shared_secret = "%s"; lease_ms = 3000; }; };\n' % (w.ipv4, WITNESS_SECRET))
+            print("The witness runs on %s (vrrpd with witness_server); it is also the client" % w.ipv4)
             for h, peer in ((a, b), (b, a)):
                 with open(os.path.join(h.dir, "r0.img"), "wb") as f:
                     f.truncate(64 << 20)
-                h.start_vrrpd(resource_config(h, peer))
+                with open(os.path.join(h.dir, "web.sh"), "w") as f:
+                    f.write(SERVICE_SCRIPT)
+                h.start_vrrpd(resource_config(h, peer, global_extra=witness_global(w)))
             print("Preparing r0 once, as with drbdadm: create-md and up on both, primary --force on node-a,")
             print("initial sync, mkfs.ext4, secondary")
-            for h in (a, b):
-                h.vrrpctl("replication", "create-md", "r0")
-                h.vrrpctl("replication", "up", "r0")
-            rstatus = lambda h: json.loads(h.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
-            wait_until(lambda: rstatus(a)["connection"] == "Connected", timeout=15, what="r0 connected")
-            a.vrrpctl("replication", "primary", "--force", "r0")
-            timed("initial sync of 64 MiB done", lambda: rstatus(b)["disk"] == "UpToDate")
-            a.in_daemon("mkfs.ext4", "-q", "-F", rstatus(a)["device_link"])
-            a.vrrpctl("replication", "secondary", "r0")
+            t0 = time.monotonic()
+            prepare_formatted_volume(a, b)
+            print(">>> r0 in sync and formatted after %.0f ms" % ((time.monotonic() - t0) * 1000))
 
-            print("\nAdding the VRRP instance VI_db (owns r0) with a reload on both nodes")
-            a.write_config(data_config(a, b, 200))
-            b.write_config(data_config(b, a, 100))
+            print("\nAdding VI_db (owns r0 and the web service) with a reload on both nodes")
+            a.write_config(data_config(a, b, 200, w))
+            b.write_config(data_config(b, a, 100, w))
             a.vrrpctl("reload")
             b.vrrpctl("reload")
-            timed("node-a is MASTER with r0 Primary and mounted, then the VIP",
+            timed("node-a is MASTER: witness lease, r0 Primary and mounted, web started, then the VIP",
                   lambda: a.has_address("192.0.2.100") and rstatus(a)["mounted"])
             mnt = os.path.join(a.dir, "mnt")
             a.in_daemon("sh", "-c", "echo 'order 1001: 3 widgets' > %s/orders.txt && sync -f %s" % (mnt, mnt))
             print(">>> wrote %s/orders.txt on node-a" % mnt)
+            wait_until(lambda: fetch(w) is not None, timeout=10, what="the web service on the VIP")
+            print(">>> the client reads http://192.0.2.100:%d/orders.txt: %r" % (PORT, fetch(w)))
             show_data("node-a serves the data", (a, b))
 
             print("\nStopping node-a with SIGTERM: VIP down, unmount, demote, then node-b takes over")
             a.stop_vrrpd()
-            timed("node-b holds the VIP with r0 mounted",
-                  lambda: b.has_address("192.0.2.100") and rstatus(b)["mounted"])
-            text = b.in_daemon("cat", os.path.join(b.dir, "mnt", "orders.txt")).stdout.strip()
-            print(">>> node-b reads orders.txt from its copy: %r" % text)
+            timed("the client reads orders.txt from node-b through the VIP", lambda: fetch(w) is not None)
+            print(">>> the client reads: %r (served by node-b from its copy)" % fetch(w))
             b.in_daemon("sh", "-c", "echo 'order 1002: 1 gadget' >> %s/orders.txt && sync -f %s" % (os.path.join(b.dir, "mnt"), os.path.join(b.dir, "mnt")))
             print(">>> node-b appends order 1002 while node-a is away")
 
             print("\nRestarting node-a: it catches up from node-b's bitmap, then preempts back (priority 200)")
-            a.start_vrrpd(data_config(a, b, 200))
+            a.start_vrrpd(data_config(a, b, 200, w))
             timed("node-a is MASTER again with the data",
                   lambda: a.has_address("192.0.2.100") and rstatus(a)["mounted"] and not b.has_address("192.0.2.100"))
-            text = a.in_daemon("cat", os.path.join(a.dir, "mnt", "orders.txt")).stdout.strip()
-            print(">>> node-a reads orders.txt: %r" % text)
+            wait_until(lambda: fetch(w) is not None, timeout=15, what="the web service on node-a")
+            print(">>> the client reads: %r (served by node-a again)" % fetch(w))
             show_data("Back to normal", (a, b))
 
             print("\n--- node-b's event journal: the incident timeline (vrrpctl events)")
             print(b.vrrpctl("events").stdout.rstrip())
         finally:
-            for h in (a, b):
+            for h in (a, b, w):
                 if h.vrrpd:
                     h.stop_vrrpd(timeout=60)
 
