@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -290,7 +291,7 @@ Result<std::monostate> SystemMounter::mount(const std::string& device, const std
   return std::monostate{};
 }
 
-Result<std::monostate> SystemMounter::unmount(const std::string& mount_point, const UnmountPolicy& policy) {
+Result<UnmountReport> SystemMounter::unmount(const std::string& mount_point, const UnmountPolicy& policy) {
   const std::string mp = strip_trailing_slashes(mount_point);
   const auto started = Clock::now();
   // Tries umount2 until `deadline`; true once nothing is mounted at mp.
@@ -305,25 +306,30 @@ Result<std::monostate> SystemMounter::unmount(const std::string& mount_point, co
     }
   };
   int last_errno = 0;
-  if (try_until(started + policy.grace, last_errno)) return std::monostate{};
+  UnmountReport report;
+  if (try_until(started + policy.grace, last_errno)) return report;
   if (last_errno == EBUSY && policy.kill_holders) {
     for (int sig : {SIGTERM, SIGKILL}) {
       for (const HoldingProcess& h : processes_holding(mp)) {
-        if (h.pid != ::getpid()) ::kill(h.pid, sig);
+        if (h.pid == ::getpid() || ::kill(h.pid, sig) != 0) continue;
+        auto seen = std::find_if(report.signalled.begin(), report.signalled.end(),
+                                 [&](const auto& s) { return s.first.pid == h.pid; });
+        if (seen == report.signalled.end()) report.signalled.emplace_back(h, sig);
+        else seen->second = sig;
       }
-      if (try_until(Clock::now() + policy.kill_grace, last_errno)) return std::monostate{};
+      if (try_until(Clock::now() + policy.kill_grace, last_errno)) return report;
       if (last_errno != EBUSY) break;
     }
   }
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   if (last_errno != EBUSY) {
-    return Result<std::monostate>::failure("cannot unmount " + mp + ": " + std::strerror(last_errno));
+    return Result<UnmountReport>::failure("cannot unmount " + mp + ": " + std::strerror(last_errno));
   }
   std::string holders = describe_holders(processes_holding(mp));
   if (holders.empty()) {
     holders = "no process found (a bind or sub-mount, swap file, loop device or NFS export on it?)";
   }
-  return Result<std::monostate>::failure("cannot unmount " + mp + ": still in use after " + seconds_text(waited) +
+  return Result<UnmountReport>::failure("cannot unmount " + mp + ": still in use after " + seconds_text(waited) +
                                          (policy.kill_holders ? " and SIGTERM/SIGKILL" : "") + " by " + holders);
 }
 

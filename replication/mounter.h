@@ -72,6 +72,13 @@ struct UnmountPolicy {
   std::chrono::milliseconds kill_grace{2000};
 };
 
+// What a successful unmount had to do.
+struct UnmountReport {
+  // Holders signalled after the grace period (kill_holders), with the
+  // signal each got last (SIGTERM, or SIGKILL for those that ignored it).
+  std::vector<std::pair<HoldingProcess, int>> signalled;
+};
+
 // The mount side effects, behind an interface so that the failover logic can
 // be tested with a recording fake.
 class Mounter {
@@ -84,7 +91,7 @@ class Mounter {
                                        const std::string& fstype, const std::string& options) = 0;
   // Unmounts `mount_point`; success if nothing is mounted there. While EBUSY,
   // retries as the policy says; the error names the processes still holding it.
-  virtual Result<std::monostate> unmount(const std::string& mount_point, const UnmountPolicy& policy) = 0;
+  virtual Result<UnmountReport> unmount(const std::string& mount_point, const UnmountPolicy& policy) = 0;
   // Processes with a cwd, root, executable, open file or mapping on the file
   // system mounted at `mount_point` (or, if nothing is mounted there, under
   // that path). Best effort: processes that exit during the scan are skipped.
@@ -96,7 +103,7 @@ class SystemMounter final : public Mounter {
  public:
   Result<std::monostate> mount(const std::string& device, const std::string& mount_point, const std::string& fstype,
                                const std::string& options) override;
-  Result<std::monostate> unmount(const std::string& mount_point, const UnmountPolicy& policy) override;
+  Result<UnmountReport> unmount(const std::string& mount_point, const UnmountPolicy& policy) override;
   std::vector<HoldingProcess> processes_holding(const std::string& mount_point) override;
 };
 

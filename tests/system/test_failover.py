@@ -23,12 +23,12 @@ SIZE_MIB = 32
 VIP = "192.0.2.100"
 
 
-def failover_config(host, peer, priority, extra=""):
+def failover_config(host, peer, priority, extra="", resource_extra=""):
     """r0 (mounted at HOST/mnt) and an instance VI_1 that owns it."""
     inst = instance_config(priority=priority, interval_ms=100,
                            extra='    resources = "r0"; takeover_timeout_ms = 20000; release_timeout_ms = 10000;\n'
                                  + extra)
-    return resource_config(host, peer) + "vrrp_instances = (\n%s\n);\n" % inst
+    return resource_config(host, peer, extra=resource_extra) + "vrrp_instances = (\n%s\n);\n" % inst
 
 
 class FailoverTest(unittest.TestCase):
@@ -38,7 +38,7 @@ class FailoverTest(unittest.TestCase):
     def events(self, host, source="failover"):
         return [e for e in json.loads(host.vrrpctl("events", "--json").stdout)["events"] if e["source"] == source]
 
-    def prepared_pair(self, extra_h2=""):
+    def prepared_pair(self, extra_h2="", resource_extra=""):
         """Both daemons up with r0 in sync and formatted, h1 (priority 200)
         MASTER with r0 Primary and mounted; returns (h1, h2)."""
         lab = Lab(hosts=2)
@@ -47,12 +47,12 @@ class FailoverTest(unittest.TestCase):
         for h, peer in ((h1, h2), (h2, h1)):
             with open(os.path.join(h.dir, "r0.img"), "wb") as f:
                 f.truncate(SIZE_MIB << 20)
-            h.start_vrrpd(resource_config(h, peer))
+            h.start_vrrpd(resource_config(h, peer, extra=resource_extra))
             self.addCleanup(h.stop_vrrpd)  # graceful: unmounts and detaches, before lab.close()
         prepare_formatted_volume(h1, h2)
         # The instance arrives with a reload: h1 first, so it wins at once.
-        h1.write_config(failover_config(h1, h2, 200))
-        h2.write_config(failover_config(h2, h1, 100, extra_h2))
+        h1.write_config(failover_config(h1, h2, 200, resource_extra=resource_extra))
+        h2.write_config(failover_config(h2, h1, 100, extra_h2, resource_extra))
         h1.vrrpctl("reload")
         wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
         h2.vrrpctl("reload")
@@ -123,6 +123,24 @@ class FailoverTest(unittest.TestCase):
         promote = [e for e in ev if e["what"] == "step" and e["detail"]["op"] == "primary"][-1]
         print("\n  VIP moved %.2f s after SIGTERM; h2: %s (the promote waited %d ms for h1's demote)"
               % (moved_in, done["text"], promote["detail"]["duration_ms"]))
+
+    def test_busy_mount_holders_are_killed_after_the_grace_with_kill_holders(self):
+        h1, h2 = self.prepared_pair(resource_extra="unmount_grace_ms = 500; kill_holders = true;")
+        # A process that would hold h1's mount for a minute.
+        holder = subprocess.Popen(["nsenter", "-t", str(h1.vrrpd.pid), "-m", "--", "sh", "-c",
+                                   "cd %s && exec sleep 60" % os.path.join(h1.dir, "mnt")])
+        self.addCleanup(lambda: (holder.kill(), holder.wait()))
+        time.sleep(0.2)
+        stopped_at = time.monotonic()
+        self.assertEqual(h1.stop_vrrpd(), 0)
+        wait_until(lambda: h2.has_address(VIP), timeout=25, what="VIP on h2")
+        moved_in = time.monotonic() - stopped_at
+        self.assertEqual(holder.wait(timeout=10), -15)  # SIGTERM after the 0.5 s grace
+        self.assertEqual(self.rstatus(h2)["role"], "Primary")
+        # h1 has stopped (its journal is in memory only); its log tells.
+        self.assertRegex(h1.log(), r"still busy after 500 ms; kill_holders signalled sleep \(pid %d, SIGTERM\)" % holder.pid)
+        print("\n  VIP moved %.2f s after SIGTERM with the old master's mount held (holder killed after 0.5 s)"
+              % moved_in)
 
     def test_takeover_with_a_failing_mount_goes_fault_and_undoes_the_promote(self):
         # h2's mount point is a regular file: the mount must fail there.

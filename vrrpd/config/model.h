@@ -253,6 +253,11 @@ struct Resource {
   std::string mount_point;             // absolute path; empty: not mounted by vrrpd
   std::string fs_type = "ext4";
   std::string mount_options;           // as for mount(8) -o: "noatime,errors=remount-ro"
+  // Unmounting a busy file system: retry for unmount_grace (0..600000 ms),
+  // then, with kill_holders, SIGTERM the processes that hold it, SIGKILL
+  // those still there 2 s later, and name them in the log and the journal.
+  std::chrono::milliseconds unmount_grace{5000};
+  bool kill_holders = false;
 };
 
 // A receiver of notifications sent directly by the daemon (besides the

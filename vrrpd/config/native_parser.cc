@@ -684,7 +684,9 @@ class NativeParser {
                    {"connect_interval_ms", set_ms(r.connect_interval, k)},
                    {"mount_point", set_string(r.mount_point, k)},
                    {"fs_type", set_string(r.fs_type, k)},
-                   {"mount_options", set_string(r.mount_options, k)}};
+                   {"mount_options", set_string(r.mount_options, k)},
+                   {"unmount_grace_ms", set_ms(r.unmount_grace, k)},
+                   {"kill_holders", set_bool(r.kill_holders, k)}};
     each_key(s, "resources", table);
     config.resources.push_back(std::move(r));
   }

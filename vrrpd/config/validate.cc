@@ -61,6 +61,7 @@ constexpr long kConnectIntervalMinMs = 100, kConnectIntervalMaxMs = 120000;
 // Failover with data: one takeover/release step (primary, mount, umount,
 // secondary) may take this long; a failed takeover holds FAULT this long.
 constexpr long kStepTimeoutMinMs = 100, kStepTimeoutMaxMs = 3600000;
+constexpr long kUnmountGraceMaxMs = 600000;  // a resource's busy-unmount wait
 // The witness's lease: long enough for a few renewals (every third), short
 // enough that a dead holder's lock frees within minutes.
 constexpr long kWitnessLeaseMinMs = 500, kWitnessLeaseMaxMs = 600000;
@@ -728,6 +729,7 @@ class Validator {
       key_issue(k, r.where, "io_error_handler", "",
                 "required with on_io_error = \"call-handler\"; valid: an absolute path and arguments");
     check_program(r.io_error_handler, k, r.where, "io_error_handler", "/usr/local/sbin/disk-failed");
+    check_ms(k, r.where, "unmount_grace_ms", r.unmount_grace, 0, kUnmountGraceMaxMs);
     check_choice(r, "after_sb_0pri", r.after_sb_0pri, kAfterSb0Pri);
     check_choice(r, "after_sb_1pri", r.after_sb_1pri, kAfterSb1Pri);
     check_choice(r, "after_sb_2pri", r.after_sb_2pri, kAfterSb2Pri);

@@ -1,5 +1,6 @@
 #include "vrrpd/daemon/replication_service.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -24,9 +25,6 @@ using replication::Role;
 namespace {
 
 constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
-// How long an unmount waits for the file system to become idle before it
-// reports who holds it (the failover orchestration will make this a setting).
-constexpr auto kUnmountGrace = std::chrono::seconds(5);
 
 replication::SplitBrainPolicy split_brain_policy(const config::Resource& r) {
   using namespace replication;
@@ -550,9 +548,24 @@ void ReplicationService::ops_umount(Runtime& rt, Done done) {
 
 std::string ReplicationService::ops_unmount(Runtime& rt) {
   replication::UnmountPolicy policy;
-  policy.grace = kUnmountGrace;
+  policy.grace = rt.cfg.unmount_grace;
+  policy.kill_holders = rt.cfg.kill_holders;
   auto r = rt.mounter.unmount(rt.cfg.mount_point, policy);
   if (!r.ok()) return r.error();
+  if (!r.value().signalled.empty()) {
+    std::string who;
+    nlohmann::json killed = nlohmann::json::array();
+    for (const auto& [h, sig] : r.value().signalled) {
+      const char* sig_name = sig == SIGKILL ? "SIGKILL" : "SIGTERM";
+      who += (who.empty() ? "" : ", ") + h.comm + " (pid " + std::to_string(h.pid) + ", " + sig_name + ")";
+      killed.push_back({{"pid", h.pid}, {"name", h.comm}, {"how", h.how}, {"signal", sig_name}});
+    }
+    // Stable message: see README.md "Log messages".
+    log::warning("replication " + rt.cfg.name + ": " + rt.cfg.mount_point + " still busy after " +
+                 std::to_string(rt.cfg.unmount_grace.count()) + " ms; kill_holders signalled " + who);
+    emit(rt.cfg.name, "umount-killed", "busy after " + std::to_string(rt.cfg.unmount_grace.count()) +
+                                           " ms: signalled " + who, {{"processes", killed}});
+  }
   rt.mounted = false;
   {
     std::lock_guard lock(views_mutex_);

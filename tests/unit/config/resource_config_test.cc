@@ -73,6 +73,16 @@ TEST(ResourceConfig, DefaultsAreDrbdsWhereSaneAndPeerPortFollowsPort) {
   EXPECT_EQ(r.ping_interval, milliseconds(10000));
   EXPECT_EQ(r.ko_count, 7);
   EXPECT_TRUE(r.mount_point.empty());
+  EXPECT_EQ(r.unmount_grace, milliseconds(5000));
+  EXPECT_FALSE(r.kill_holders);
+}
+
+TEST(ResourceConfig, BusyUnmountSettings) {
+  Config c = native(R"(resources = ( { name = "r0"; device = "/var/lib/vrrpd/r0.img";
+    address = "2001:db8::1"; peer_address = "2001:db8::2"; shared_secret = "s3cret-s3cret";
+    unmount_grace_ms = 1500; kill_holders = true; } );)");
+  EXPECT_EQ(c.resources.at(0).unmount_grace, milliseconds(1500));
+  EXPECT_TRUE(c.resources.at(0).kill_holders);
 }
 
 TEST(ResourceConfig, ReplicationCheckNamesAResourceAndDefaultsToUpToDateWithoutSplitBrain) {
@@ -109,6 +119,8 @@ void expectInvalid(const std::string& text, int line, const std::string& expecte
   config::expectInvalid(Format::kNative, text, line, expected);
 }
 
+TEST(InvalidResource, UnmountGraceTooLong) { expectInvalid(resource("unmount_grace_ms = 600001;"), 3, "unmount_grace_ms = 600001: out of range; valid: 0..600000 ms"); }
+TEST(InvalidResource, KillHoldersNotABool) { expectInvalid(resource("kill_holders = \"yes\";"), 3, "kill_holders = \"yes\": wrong type"); }
 TEST(InvalidResource, NameMissing) { expectInvalid(resource("", "name"), 2, "name: required; valid: [A-Za-z0-9_.-]+"); }
 TEST(InvalidResource, NameWithSlash) { expectInvalid(resource("name = \"r/0\";"), 3, "name = \"r/0\": invalid name; valid: [A-Za-z0-9_.-]+"); }
 TEST(InvalidResource, NameDotDot) { expectInvalid(resource("name = \"..\";"), 3, "name = \"..\": invalid name"); }

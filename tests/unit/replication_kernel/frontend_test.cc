@@ -218,6 +218,10 @@ TEST_F(KernelFrontendTest, UnmountKillsTheHoldersWhenThePolicySaysSo) {
   ASSERT_EQ(::waitpid(holder, &status, 0), holder);
   EXPECT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  // The report names whom it signalled, for the log and the journal.
+  ASSERT_EQ(unmounted.value().signalled.size(), 1u);
+  EXPECT_EQ(unmounted.value().signalled[0].first.pid, holder);
+  EXPECT_EQ(unmounted.value().signalled[0].second, SIGTERM);
 }
 
 TEST_F(KernelFrontendTest, ProcessesHoldingFindsWorkingDirectoriesAndExecutables) {
