@@ -117,7 +117,7 @@ std::optional<Message> decode(std::string_view d, std::string_view secret, std::
     if (eq == std::string_view::npos) return bad("malformed field");
     fields[std::string(word.substr(0, eq))] = std::string(word.substr(eq + 1));
   }
-  if (m.kind != "claim" && m.kind != "release" && m.kind != "granted" && m.kind != "refused")
+  if (m.kind != "claim" && m.kind != "renew" && m.kind != "release" && m.kind != "granted" && m.kind != "refused")
     return bad("unknown kind " + m.kind);
   try {
     m.node = fields.at("node");
@@ -137,7 +137,13 @@ std::optional<Message> decode(std::string_view d, std::string_view secret, std::
 
 // ---- LeaseTable ----
 
-LeaseTable::Answer LeaseTable::claim(const std::string& lock, const std::string& node, TimePoint now) {
+LeaseTable::Answer LeaseTable::claim(const std::string& lock, const std::string& node, TimePoint now,
+                                     bool renewal) {
+  if (started_ && now < *started_ + 2 * lease_ && leases_.count(lock) == 0 && !renewal) {
+    // Restarted: whoever held the lock before may still hold it; give it a
+    // chance to renew first.
+    return {false, "", *started_ + 2 * lease_ - now};
+  }
   Lease& l = leases_[lock];
   // Free, ours, or the old holder has had a whole lease past its expiry to step down.
   if (l.holder.empty() || l.holder == node || now >= l.expires + lease_) {
@@ -155,8 +161,11 @@ void LeaseTable::release(const std::string& lock, const std::string& node) {
 
 // ---- Server ----
 
-Server::Server(EventLoop& loop, const IpAddress& address, uint16_t port, std::string secret, Duration lease)
-    : loop_(loop), secret_(std::move(secret)), table_(lease) {
+Server::Server(EventLoop& loop, const IpAddress& address, uint16_t port, std::string secret, Duration lease,
+               bool restart_wait)
+    : loop_(loop),
+      secret_(std::move(secret)),
+      table_(lease, restart_wait ? std::optional<TimePoint>(loop.now()) : std::nullopt) {
   fd_ = open_udp(address.family());
   socklen_t len = 0;
   sockaddr_storage ss = to_sockaddr(address, port, len);
@@ -185,7 +194,7 @@ void Server::on_readable() {
     if (n < 0) return;  // EAGAIN: drained
     std::string error;
     auto m = decode(std::string_view(buf, static_cast<std::size_t>(n)), secret_, &error);
-    if (!m || (m->kind != "claim" && m->kind != "release")) {
+    if (!m || (m->kind != "claim" && m->kind != "renew" && m->kind != "release")) {
       log::warning("witness: dropped a datagram: " + (m ? "unexpected " + m->kind : error));
       continue;
     }
@@ -205,12 +214,14 @@ void Server::on_readable() {
       log::info("witness: " + m->node + " released " + m->lock);
       continue;
     }
-    const auto answer = table_.claim(m->lock, m->node, loop_.now());
+    const auto answer = table_.claim(m->lock, m->node, loop_.now(), m->kind == "renew");
     if (!answer.granted) {
       reply.kind = "refused";
       reply.holder = answer.holder;
       reply.remaining_ms = static_cast<uint64_t>(to_ms(answer.remaining));
-      log::info("witness: " + m->lock + " refused to " + m->node + ": held by " + answer.holder);
+      log::info("witness: " + m->lock + " refused to " + m->node + ": " +
+                (answer.holder.empty() ? std::string("restarted, waiting for an old holder to renew")
+                                       : "held by " + answer.holder));
     }
     seen.answer = encode(reply, secret_);
     sendto(fd_, seen.answer.data(), seen.answer.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
@@ -221,6 +232,7 @@ void Server::on_readable() {
 
 struct Client::Pending {
   Pending(EventLoop& loop, std::function<void()> on_retransmit) : retransmit(loop, std::move(on_retransmit)) {}
+  std::string kind;      // "claim" or "renew"
   std::string lock;
   Done done;             // empty for a renewal
   TimePoint first_sent{};  // the lease counts from here (the earliest possible arrival)
@@ -253,15 +265,18 @@ void Client::send(const std::string& kind, const std::string& lock, uint64_t seq
   sendto(fd_, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&to), len);  // loss = a retransmit
 }
 
-void Client::claim(const std::string& lock, Done done) {
+void Client::claim(const std::string& lock, Done done) { ask("claim", lock, std::move(done)); }
+
+void Client::ask(const std::string& kind, const std::string& lock, Done done) {
   const uint64_t seq = next_seq_++;
   auto p = std::make_unique<Pending>(loop_, [this, seq] { retransmit(seq); });
+  p->kind = kind;
   p->lock = lock;
   p->done = std::move(done);
   p->first_sent = loop_.now();
   p->retransmit.arm_in(kRetransmit);
   pending_.emplace(seq, std::move(p));
-  send("claim", lock, seq);
+  send(kind, lock, seq);
 }
 
 void Client::retransmit(uint64_t seq) {
@@ -278,7 +293,7 @@ void Client::retransmit(uint64_t seq) {
     return;
   }
   // The same seq: the witness answers a repeat with the answer it gave.
-  send("claim", p.lock, seq);
+  send(p.kind, p.lock, seq);
   p.retransmit.arm_in(kRetransmit);
 }
 
@@ -289,7 +304,8 @@ void Client::on_readable() {
     if (n < 0) return;
     std::string error;
     auto m = decode(std::string_view(buf, static_cast<std::size_t>(n)), opts_.secret, &error);
-    if (!m || m->node != opts_.node || m->boot != boot_) continue;  // not an answer to us
+    if (!m || m->node != opts_.node || m->boot != boot_ || (m->kind != "granted" && m->kind != "refused"))
+      continue;  // not an answer to us (our own datagram reflected back is not one either)
     auto it = pending_.find(m->seq);
     if (it == pending_.end()) continue;  // late or duplicate
     std::unique_ptr<Pending> p = std::move(it->second);
@@ -305,8 +321,11 @@ void Client::on_readable() {
       if (p->done) p->done(Result::kGranted, "the witness granted " + p->lock + " for " +
                                                  std::to_string(to_ms(opts_.lease)) + " ms");
     } else if (p->done) {
-      p->done(Result::kRefused, "the witness gives " + p->lock + " to " + m->holder + " (" +
-                                    std::to_string(m->remaining_ms) + " ms more at least)");
+      p->done(Result::kRefused, m->holder.empty()
+                                    ? "the witness gives " + p->lock + " to nobody yet: it restarted and waits " +
+                                          std::to_string(m->remaining_ms) + " ms for an old holder to renew"
+                                    : "the witness gives " + p->lock + " to " + m->holder + " (" +
+                                          std::to_string(m->remaining_ms) + " ms more at least)");
     } else {
       // A renewal refused: someone else holds it now; our lease runs out.
       log::warning("witness: renewal of " + p->lock + " refused: held by " + m->holder);
@@ -318,13 +337,7 @@ void Client::renew(const std::string& lock) {
   auto it = held_.find(lock);
   if (it == held_.end()) return;
   it->second->renew.arm_in(opts_.lease / 3);  // the next renewal, whatever becomes of this one
-  const uint64_t seq = next_seq_++;
-  auto p = std::make_unique<Pending>(loop_, [this, seq] { retransmit(seq); });
-  p->lock = lock;
-  p->first_sent = loop_.now();
-  p->retransmit.arm_in(kRetransmit);
-  pending_.emplace(seq, std::move(p));
-  send("claim", lock, seq);
+  ask("renew", lock, {});
 }
 
 void Client::release(const std::string& lock) {

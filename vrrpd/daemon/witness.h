@@ -13,8 +13,9 @@
 //
 // Wire format, version 1: one UDP datagram of ASCII text per message,
 //   vrrpd-witness/1 KIND node=ID lock=NAME boot=HEX seq=N [holder=ID remaining_ms=N] mac=HEX
-// KIND is claim or release (node to witness), granted or refused (witness to
-// node, echoing node, lock, boot and seq). mac is HMAC-SHA256 with the shared
+// KIND is claim, renew or release (node to witness), granted or refused
+// (witness to node, echoing node, lock, boot and seq). renew is a claim by a
+// node that believes it holds the lock. mac is HMAC-SHA256 with the shared
 // secret over every byte before " mac=". boot is random per daemon start and
 // seq counts up within it, so the witness drops replays.
 #pragma once
@@ -34,7 +35,7 @@
 namespace vrrpd::witness {
 
 struct Message {
-  std::string kind;  // "claim", "release", "granted", "refused"
+  std::string kind;  // "claim", "renew", "release", "granted", "refused"
   std::string node;  // the data node (its router_id)
   std::string lock;  // the VRRP instance's name
   uint64_t boot = 0;
@@ -48,15 +49,21 @@ std::string encode(const Message& m, std::string_view secret);
 std::optional<Message> decode(std::string_view datagram, std::string_view secret, std::string* error);
 
 // The witness's decisions; pure, for a fake clock.
+//
+// Leases live in memory only. So that a restarted witness cannot give a lock
+// to one node while the other still holds it from before the restart, a
+// table with a start time grants, for two leases after it, only renewals
+// (claims of nodes that hold the lock); a fresh claim waits until then.
 class LeaseTable {
  public:
-  explicit LeaseTable(Duration lease) : lease_(lease) {}
+  explicit LeaseTable(Duration lease, std::optional<TimePoint> started = std::nullopt)
+      : lease_(lease), started_(started) {}
   struct Answer {
     bool granted = false;
     std::string holder;
     Duration remaining{0};  // refused: until another node may have it
   };
-  Answer claim(const std::string& lock, const std::string& node, TimePoint now);
+  Answer claim(const std::string& lock, const std::string& node, TimePoint now, bool renewal = false);
   // Frees the lock at once if `node` holds it (a clean hand-over).
   void release(const std::string& lock, const std::string& node);
 
@@ -66,13 +73,17 @@ class LeaseTable {
     TimePoint expires{};  // last granted claim's arrival + lease
   };
   Duration lease_;
+  std::optional<TimePoint> started_;  // set: the restart rule above applies
   std::map<std::string, Lease> leases_;
 };
 
 // The witness mode of the daemon: answers claims on a UDP socket.
 class Server {
  public:
-  Server(EventLoop& loop, const IpAddress& address, uint16_t port, std::string secret, Duration lease);
+  // `restart_wait`: apply LeaseTable's restart rule from now (tests of
+  // other behaviour turn it off).
+  Server(EventLoop& loop, const IpAddress& address, uint16_t port, std::string secret, Duration lease,
+         bool restart_wait = true);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -123,6 +134,8 @@ class Client {
   struct Pending;
   struct Held;
   void send(const std::string& kind, const std::string& lock, uint64_t seq);
+  // A claim or renewal for `lock`, retransmitted until answered or the answer timeout.
+  void ask(const std::string& kind, const std::string& lock, Done done);
   void retransmit(uint64_t seq);
   void on_readable();
   void renew(const std::string& lock);

@@ -76,6 +76,20 @@ TEST(LeaseRule, ReleaseHandsOverAtOnce) {
   EXPECT_TRUE(t.claim("VI_1", "b", t0 + 1s).granted);
 }
 
+TEST(LeaseRule, RestartedWitnessWaitsTwoLeasesForAnOldHolderToRenew) {
+  const TimePoint start{std::chrono::hours(1)};
+  LeaseTable t(5s, start);
+  auto fresh = t.claim("VI_1", "b", start + 1s);
+  EXPECT_FALSE(fresh.granted);
+  EXPECT_EQ(fresh.holder, "");
+  EXPECT_EQ(fresh.remaining, 9s);
+  EXPECT_TRUE(t.claim("VI_1", "a", start + 2s, true).granted);  // the old holder renews
+  auto other = t.claim("VI_1", "b", start + 3s);
+  EXPECT_FALSE(other.granted);
+  EXPECT_EQ(other.holder, "a");
+  EXPECT_TRUE(t.claim("VI_2", "b", start + 10s).granted);  // two leases later anyone may claim
+}
+
 class WitnessOverUdp : public ::testing::Test {
  protected:
   WitnessOverUdp() : loop_(clock_) {}
@@ -100,7 +114,7 @@ class WitnessOverUdp : public ::testing::Test {
 
 TEST_F(WitnessOverUdp, GrantsOneNodeRefusesTheOtherAndHandsOverOnRelease) {
   const uint16_t port = free_port();
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 2s);
+  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 2s, false);
   Client a(loop_, options("node-a", port)), b(loop_, options("node-b", port));
   auto [ra, ta] = claim(a, "VI_1");
   EXPECT_EQ(ra, Client::Result::kGranted) << ta;
@@ -118,7 +132,7 @@ TEST_F(WitnessOverUdp, GrantsOneNodeRefusesTheOtherAndHandsOverOnRelease) {
 
 TEST_F(WitnessOverUdp, RenewalsKeepTheLeaseBeyondItsLength) {
   const uint16_t port = free_port() + 1;
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 600ms);
+  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 600ms, false);
   auto opts = options("node-a", port);
   opts.lease = 600ms;
   Client a(loop_, opts);
@@ -137,9 +151,22 @@ TEST_F(WitnessOverUdp, NoServerMeansUnreachableAfterTheAnswerTimeout) {
   EXPECT_FALSE(a.holds("VI_1"));
 }
 
+TEST_F(WitnessOverUdp, ARestartedWitnessRefusesFreshClaimsForTwoLeases) {
+  const uint16_t port = free_port() + 4;
+  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 300ms);
+  auto opts = options("node-a", port);
+  opts.lease = 300ms;
+  Client a(loop_, opts);
+  auto [r, text] = claim(a, "VI_1");
+  EXPECT_EQ(r, Client::Result::kRefused);
+  EXPECT_EQ(text.rfind("the witness gives VI_1 to nobody yet: it restarted and waits ", 0), 0u) << text;
+  run_loop_until(loop_, [] { return false; }, 650ms);
+  EXPECT_EQ(claim(a, "VI_1").first, Client::Result::kGranted);
+}
+
 TEST_F(WitnessOverUdp, AClientWithAnotherSecretGetsNoAnswer) {
   const uint16_t port = free_port() + 3;
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 2s);
+  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 2s, false);
   auto opts = options("node-a", port);
   opts.secret = "not-the-secret";
   Client a(loop_, opts);
