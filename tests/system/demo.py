@@ -134,6 +134,8 @@ def act_two():
             print(">>> r0 in sync and formatted after %.0f ms" % ((time.monotonic() - t0) * 1000))
 
             print("\nAdding VI_db (owns r0 and the web service) with a reload on both nodes")
+            print("(a witness that has just started grants a fresh claim only two leases, 6 s, after its start:")
+            print(" it might have restarted while a node held the lock, and gives that node time to renew)")
             a.write_config(data_config(a, b, 200, w))
             b.write_config(data_config(b, a, 100, w))
             a.vrrpctl("reload")
