@@ -185,6 +185,14 @@ Server::~Server() {
   close(fd_);
 }
 
+uint16_t Server::port() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
 void Server::on_readable() {
   char buf[1024];
   for (;;) {

@@ -87,6 +87,8 @@ class Server {
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+  // The UDP port answered on (the kernel's choice when constructed with 0).
+  uint16_t port() const;
 
  private:
   void on_readable();

@@ -103,9 +103,9 @@ class WitnessOverUdp : public ::testing::Test {
     EXPECT_TRUE(run_loop_until(loop_, [&] { return answer.has_value(); }, 5s));
     return answer.value_or(std::make_pair(Client::Result::kUnreachable, std::string("no answer")));
   }
-  static uint16_t free_port() {
-    // Bound by the server right after; the range is quiet on a test machine.
-    return static_cast<uint16_t>(20000 + (getpid() % 20000));
+  // A server on a port the kernel picks (tests run in parallel processes).
+  std::unique_ptr<Server> server(Duration lease, bool restart_wait = false) {
+    return std::make_unique<Server>(loop_, *IpAddress::parse("127.0.0.1"), 0, kSecret, lease, restart_wait);
   }
 
   MonotonicClock clock_;
@@ -113,9 +113,8 @@ class WitnessOverUdp : public ::testing::Test {
 };
 
 TEST_F(WitnessOverUdp, GrantsOneNodeRefusesTheOtherAndHandsOverOnRelease) {
-  const uint16_t port = free_port();
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 2s, false);
-  Client a(loop_, options("node-a", port)), b(loop_, options("node-b", port));
+  auto witness = server(2s);
+  Client a(loop_, options("node-a", witness->port())), b(loop_, options("node-b", witness->port()));
   auto [ra, ta] = claim(a, "VI_1");
   EXPECT_EQ(ra, Client::Result::kGranted) << ta;
   EXPECT_TRUE(a.holds("VI_1"));
@@ -131,9 +130,8 @@ TEST_F(WitnessOverUdp, GrantsOneNodeRefusesTheOtherAndHandsOverOnRelease) {
 }
 
 TEST_F(WitnessOverUdp, RenewalsKeepTheLeaseBeyondItsLength) {
-  const uint16_t port = free_port() + 1;
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 600ms, false);
-  auto opts = options("node-a", port);
+  auto witness = server(600ms);
+  auto opts = options("node-a", witness->port());
   opts.lease = 600ms;
   Client a(loop_, opts);
   ASSERT_EQ(claim(a, "VI_1").first, Client::Result::kGranted);
@@ -142,7 +140,11 @@ TEST_F(WitnessOverUdp, RenewalsKeepTheLeaseBeyondItsLength) {
 }
 
 TEST_F(WitnessOverUdp, NoServerMeansUnreachableAfterTheAnswerTimeout) {
-  Client a(loop_, options("node-a", static_cast<uint16_t>(free_port() + 2)));
+  // A UDP port that takes datagrams and never answers.
+  auto silent = server(2s);
+  const uint16_t port = silent->port();
+  silent.reset();  // closed: nothing answers there now
+  Client a(loop_, options("node-a", port));
   const TimePoint start = loop_.now();
   auto [r, text] = claim(a, "VI_1");
   EXPECT_EQ(r, Client::Result::kUnreachable);
@@ -152,9 +154,8 @@ TEST_F(WitnessOverUdp, NoServerMeansUnreachableAfterTheAnswerTimeout) {
 }
 
 TEST_F(WitnessOverUdp, ARestartedWitnessRefusesFreshClaimsForTwoLeases) {
-  const uint16_t port = free_port() + 4;
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 300ms);
-  auto opts = options("node-a", port);
+  auto witness = server(300ms, true);
+  auto opts = options("node-a", witness->port());
   opts.lease = 300ms;
   Client a(loop_, opts);
   auto [r, text] = claim(a, "VI_1");
@@ -165,9 +166,8 @@ TEST_F(WitnessOverUdp, ARestartedWitnessRefusesFreshClaimsForTwoLeases) {
 }
 
 TEST_F(WitnessOverUdp, AClientWithAnotherSecretGetsNoAnswer) {
-  const uint16_t port = free_port() + 3;
-  Server server(loop_, *IpAddress::parse("127.0.0.1"), port, kSecret, 2s, false);
-  auto opts = options("node-a", port);
+  auto witness = server(2s);
+  auto opts = options("node-a", witness->port());
   opts.secret = "not-the-secret";
   Client a(loop_, opts);
   EXPECT_EQ(claim(a, "VI_1").first, Client::Result::kUnreachable);
