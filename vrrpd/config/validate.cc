@@ -824,24 +824,36 @@ class Validator {
     std::vector<std::string> names;
     for (const auto& r : config_.resources)
       if (!r.name.empty()) names.push_back(r.name);
-    const std::string defined = names.empty() ? std::string("(none defined)") : join(names);
-    std::map<std::string, const Instance*> owner;  // resource -> the instance that owns it
+    check_owners(&Instance::resources, "resources", "replication resource", "resource", names);
     for (const auto& inst : config_.instances) {
       const auto& k = inst.keys;
-      for (const auto& r : inst.resources) {
-        if (std::find(names.begin(), names.end(), r) == names.end())
-          item_issue(k, "resources", k.of("resources", inst.where), quoted(r),
-                     "instance " + inst.name + " owns unknown replication resource; defined: " + defined);
-        else if (auto [it, fresh] = owner.emplace(r, &inst); !fresh)
-          item_issue(k, "resources", k.of("resources", inst.where), quoted(r),
-                     it->second == &inst ? "listed twice; valid: each resource once"
-                                        : "already owned by instance " + quoted(it->second->name) + " (" +
-                                              it->second->where.to_string() + "); valid: one owner per resource");
-      }
       check_ms(k, inst.where, "takeover_timeout_ms", inst.takeover_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
       check_ms(k, inst.where, "release_timeout_ms", inst.release_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
       check_ms(k, inst.where, "fault_hold_ms", inst.fault_hold, 0, kFaultHoldMaxMs);
     }
+  }
+
+  // One rule for what instances own (`resources`, `services`): every name
+  // in `defined`, listed once, by one instance at most. Returns name -> owner.
+  std::map<std::string, const Instance*> check_owners(std::vector<std::string> Instance::*list, const std::string& key,
+                                                      const std::string& what, const std::string& short_what,
+                                                      const std::vector<std::string>& defined_names) {
+    const std::string defined = defined_names.empty() ? std::string("(none defined)") : join(defined_names);
+    std::map<std::string, const Instance*> owner;
+    for (const auto& inst : config_.instances) {
+      const auto& k = inst.keys;
+      for (const auto& name : inst.*list) {
+        if (std::find(defined_names.begin(), defined_names.end(), name) == defined_names.end())
+          item_issue(k, key, k.of(key, inst.where), quoted(name),
+                     "instance " + inst.name + " owns unknown " + what + "; defined: " + defined);
+        else if (auto [it, fresh] = owner.emplace(name, &inst); !fresh)
+          item_issue(k, key, k.of(key, inst.where), quoted(name),
+                     it->second == &inst ? "listed twice; valid: each " + short_what + " once"
+                                        : "already owned by instance " + quoted(it->second->name) + " (" +
+                                              it->second->where.to_string() + "); valid: one owner per " + short_what);
+      }
+    }
+    return owner;
   }
 
   void check_service(const Service& svc) {
@@ -908,21 +920,7 @@ class Validator {
       else
         names.push_back(svc.name);
     }
-    const std::string defined = names.empty() ? std::string("(none defined)") : join(names);
-    std::map<std::string, const Instance*> owner;
-    for (const auto& inst : config_.instances) {
-      const auto& k = inst.keys;
-      for (const auto& name : inst.services) {
-        if (seen.count(name) == 0)
-          item_issue(k, "services", k.of("services", inst.where), quoted(name),
-                     "instance " + inst.name + " owns unknown service; defined: " + defined);
-        else if (auto [it, fresh] = owner.emplace(name, &inst); !fresh)
-          item_issue(k, "services", k.of("services", inst.where), quoted(name),
-                     it->second == &inst ? "listed twice; valid: each service once"
-                                        : "already owned by instance " + quoted(it->second->name) + " (" +
-                                              it->second->where.to_string() + "); valid: one owner per service");
-      }
-    }
+    const auto owner = check_owners(&Instance::services, "services", "service", "service", names);
     for (const auto& svc : config_.services)
       if (!svc.name.empty() && owner.count(svc.name) == 0)
         config_.warnings.push_back({svc.where, "service '" + svc.name + "' is not owned by any instance"});
