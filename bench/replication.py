@@ -30,7 +30,6 @@ Run as root from the repository root after a build:
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 

@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import Lab, instance_config, native_config, wait_until  # noqa: E402
 from test_replication import prepare_formatted_volume, replication_status, resource_config  # noqa: E402
-from test_failover_faults import SERVICE_SCRIPT, PORT  # noqa: E402
+from test_failover_faults import SERVICE_SCRIPT, PORT, web_service  # noqa: E402
 
 
 NAMES = {"h1": "node-a", "h2": "node-b", "h3": "witness"}
@@ -86,10 +86,7 @@ def witness_global(witness):
 
 def data_config(host, peer, priority, witness):
     """r0, the web service (programs, no shell) and VI_db owning both."""
-    argv = lambda cmd: '[ "/bin/sh", "%s", "%s", "%s", "%s" ]' % (
-        os.path.join(host.dir, "web.sh"), cmd, os.path.join(host.dir, "mnt"), os.path.join(host.dir, "web.pid"))
-    services = ('services = ( { name = "web"; start = %s; stop = %s; status = %s; status_interval_ms = 100; } );\n'
-                % (argv("start"), argv("stop"), argv("status")))
+    services = web_service(host)
     inst = instance_config("VI_db", vrid=61, priority=priority, interval_ms=100, vips=("192.0.2.100/24",),
                            extra='    resources = "r0"; services = "web";')
     return (resource_config(host, peer, global_extra=witness_global(witness)) + services +

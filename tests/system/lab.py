@@ -258,6 +258,20 @@ class Lab:
     def restore(self, host, port_prefix="p"):
         sh("ip", "-n", self.switch, "link", "set", "%s%d" % (port_prefix, host.index), "up")
 
+    def drop(self, ports=(), between=()):
+        """Drops frames at the switch with every link up (no carrier loss):
+        all of each port in `ports`, and those between each (port, port)
+        pair in `between`, both ways. undrop() ends it."""
+        rules = ['iifname "%s" drop; oifname "%s" drop;' % (p, p) for p in ports]
+        rules += ['iifname "%s" oifname "%s" drop; iifname "%s" oifname "%s" drop;' % (a, b, b, a)
+                  for a, b in between]
+        subprocess.run(["ip", "netns", "exec", self.switch, "nft", "-f", "-"], check=True, text=True,
+                       input="table bridge faults { chain forward_drop { type filter hook forward priority 0; "
+                             "%s }; }" % " ".join(rules))
+
+    def undrop(self):
+        sh("ip", "netns", "exec", self.switch, "nft", "delete", "table", "bridge", "faults")
+
     def switch_run(self, *args, check=True):
         return sh("ip", "netns", "exec", self.switch, *args, check=check)
 

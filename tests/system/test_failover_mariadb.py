@@ -19,6 +19,7 @@ import time
 import unittest
 
 from lab import Lab, instance_config, wait_until
+from test_failover_faults import script_service
 from test_replication import prepare_formatted_volume, replication_status, resource_config
 
 MARIADBD = "/usr/sbin/mariadbd"
@@ -64,16 +65,9 @@ esac
 
 
 def pair_config(host, peer, priority, resource_extra=""):
-    script = os.path.join(host.dir, "db.sh")
-    mnt = os.path.join(host.dir, "mnt")
-    run = os.path.join(host.dir, "db")
-    argv = lambda cmd: '[ "/bin/sh", "%s", "%s", "%s", "%s" ]' % (script, cmd, mnt, run)
-    services = """services = ( {
-  name = "db";
-  start = %s; stop = %s; status = %s;
-  start_timeout_ms = 60000; stop_timeout_ms = 40000; status_interval_ms = 100;
-} );
-""" % (argv("start"), argv("stop"), argv("status"))
+    services = script_service("db", os.path.join(host.dir, "db.sh"),
+                              [os.path.join(host.dir, "mnt"), os.path.join(host.dir, "db")],
+                              start_timeout_ms=60000, stop_timeout_ms=40000)
     inst = instance_config(priority=priority, interval_ms=100,
                            extra='    resources = "r0"; services = "db"; preempt = false;\n'
                                  '    takeover_timeout_ms = 20000; release_timeout_ms = 45000;\n')
@@ -189,12 +183,17 @@ class MariaDBFailoverTest(unittest.TestCase):
         print("\n  %s: %d rows acknowledged, none lost; client outage %.2f s; %d failed attempts; h2: %s"
               % (what, len(acked), outage, client.failed, self.takeover_text(h2)))
 
-    def test_kill_9_of_the_master_loses_no_acknowledged_commit(self):
-        lab, h1, h2, client_host = self.pair()
-        client = Client(client_host)
+    def inserting_client(self, host):
+        """The client, started, once it has 30 acknowledged rows through h1."""
+        client = Client(host)
         client.start()
         self.addCleanup(client.stop)
         wait_until(lambda: len(client.acked) >= 30, timeout=60, what="inserts through h1")
+        return client
+
+    def test_kill_9_of_the_master_loses_no_acknowledged_commit(self):
+        lab, h1, h2, client_host = self.pair()
+        client = self.inserting_client(client_host)
         fault_at = time.monotonic()
         # The node dies: its daemon and its database, with no clean shutdown.
         self.kill_mariadb(h1)
@@ -204,10 +203,7 @@ class MariaDBFailoverTest(unittest.TestCase):
     def test_link_cut_of_the_master_loses_no_acknowledged_commit(self):
         lab, h1, h2, client_host = self.pair(resource_extra='after_sb_0pri = "discard-zero-changes"; '
                                                            'after_sb_1pri = "discard-secondary";')
-        client = Client(client_host)
-        client.start()
-        self.addCleanup(client.stop)
-        wait_until(lambda: len(client.acked) >= 30, timeout=60, what="inserts through h1")
+        client = self.inserting_client(client_host)
         fault_at = time.monotonic()
         lab.cut(h1)
         self.check_no_lost_commit(client, h2, fault_at, "link cut")

@@ -13,7 +13,7 @@ import unittest
 
 import subprocess
 
-from lab import FAULTY_DISK, Lab, native_config, sh, wait_until
+from lab import FAULTY_DISK, Lab, sh, wait_until
 
 SIZE_MIB = 64
 
