@@ -479,8 +479,16 @@ void Daemon::attach_orchestrator(Instance& instance) {
           if (Instance* i = find_instance(name)) i->clear_takeover_fault();
         },
         [this, name](const std::string& what, const std::string& text, nlohmann::json detail) {
-          if (snmp_ && what == "takeover-failed" && detail.value("op", std::string()) == "primary")
-            snmp_->promotion_refused(detail.value("resource", std::string()), name + ": " + text);
+          // A refused witness claim keeps the data from being promoted as
+          // surely as a refused `primary`; it names the instance's first resource.
+          const std::string op = what == "takeover-failed" ? detail.value("op", std::string()) : "";
+          if (snmp_ && (op == "primary" || op == "claim")) {
+            const Instance* i = find_instance(name);
+            const std::string resource = op == "primary" ? detail.value("resource", std::string())
+                                         : i != nullptr && !i->config().resources.empty() ? i->config().resources.front()
+                                                                                           : std::string();
+            snmp_->promotion_refused(resource, name + ": " + text);
+          }
           journal_.record("failover", name, what, text, std::move(detail));
         }};
     slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks), services_.get(),
