@@ -58,6 +58,37 @@ def prepare_formatted_volume(h1, h2, sync_timeout=40):
     h1.vrrpctl("replication", "secondary", "r0")
 
 
+def start_faulty_disk(test, host, size_mib=SIZE_MIB):
+    """Serves host's r0.img as DIR/faulty/dev through a disk that fails on
+    command (tests/tools/faulty_disk.cc); start it before vrrpd, so that the
+    daemon's mount namespace (a copy made at its start) has the mount.
+    Returns (device, command): command("fail ...") must be answered "ok"."""
+    with open(os.path.join(host.dir, "r0.img"), "wb") as f:
+        f.truncate(size_mib << 20)
+    log = open(os.path.join(host.dir, "faulty_disk.log"), "w")
+    p = subprocess.Popen([FAULTY_DISK, os.path.join(host.dir, "r0.img"), os.path.join(host.dir, "faulty")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+
+    def stop():
+        if p.poll() is None:
+            p.stdin.close()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        p.stdout.close()
+        log.close()
+    test.addCleanup(stop)  # after the daemon stopped (cleanups run last-in, first-out)
+    test.assertEqual(p.stdout.readline().strip(), "ready")
+
+    def command(line):
+        p.stdin.write(line + "\n")
+        p.stdin.flush()
+        test.assertEqual(p.stdout.readline().strip(), "ok")
+    return os.path.join(host.dir, "faulty", "dev"), command
+
+
 class ReplicationTest(unittest.TestCase):
     def lab(self):
         lab = Lab(hosts=2)
@@ -319,28 +350,7 @@ class ReplicationTest(unittest.TestCase):
         self.assertNotEqual(self.data_digest(h1), before)
 
     def faulty_disk(self, host):
-        """Serves host's r0.img as DIR/faulty/dev through a disk that fails on
-        command; started before vrrpd so that the daemon's mount namespace
-        (a copy made at its start) has the mount."""
-        with open(os.path.join(host.dir, "r0.img"), "wb") as f:
-            f.truncate(SIZE_MIB << 20)
-        log = open(os.path.join(host.dir, "faulty_disk.log"), "w")
-        p = subprocess.Popen([FAULTY_DISK, os.path.join(host.dir, "r0.img"), os.path.join(host.dir, "faulty")],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
-
-        def stop():
-            p.stdin.close()
-            p.wait(timeout=30)
-            p.stdout.close()
-            log.close()
-        self.addCleanup(stop)  # after the daemon stopped (cleanups run last-in, first-out)
-        self.assertEqual(p.stdout.readline().strip(), "ready")
-
-        def command(line):
-            p.stdin.write(line + "\n")
-            p.stdin.flush()
-            self.assertEqual(p.stdout.readline().strip(), "ok")
-        return os.path.join(host.dir, "faulty", "dev"), command
+        return start_faulty_disk(self, host)
 
     def pair_with_faulty_h1(self, lab, extra):
         h1, h2 = lab.hosts

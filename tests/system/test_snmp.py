@@ -15,12 +15,11 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 import unittest
 
-from lab import FAULTY_DISK, Lab, instance_config, native_config, sh, wait_until
-from test_replication import resource_config
+from lab import Lab, instance_config, native_config, sh, wait_until
+from test_replication import resource_config, start_faulty_disk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -283,32 +282,7 @@ class SnmpTest(unittest.TestCase):
         self.assertEqual(agents["h1"].walk(VRRPV3)[STATS + "2" + idx1], 2)
 
     def faulty_disk(self, host):
-        """Serves host's r0.img as DIR/faulty/dev through a disk that fails on
-        command (tests/tools/faulty_disk.cc); returns (device, command)."""
-        with open(os.path.join(host.dir, "r0.img"), "wb") as f:
-            f.truncate(64 << 20)
-        log = open(os.path.join(host.dir, "faulty_disk.log"), "w")
-        p = subprocess.Popen([FAULTY_DISK, os.path.join(host.dir, "r0.img"), os.path.join(host.dir, "faulty")],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
-
-        def stop():
-            if p.poll() is None:
-                p.stdin.close()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            p.stdout.close()
-            log.close()
-        self.addCleanup(stop)
-        self.assertEqual(p.stdout.readline().strip(), "ready")
-
-        def command(line):
-            p.stdin.write(line + "\n")
-            p.stdin.flush()
-            self.assertEqual(p.stdout.readline().strip(), "ok")
-        return os.path.join(host.dir, "faulty", "dev"), command
+        return start_faulty_disk(self, host, 64)
 
     def test_refused_promotion_and_disk_error_reach_v2c_and_v3_receivers(self):
         """No AgentX master at all: the notifications go straight to the
