@@ -27,6 +27,7 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       ping_timer_(loop, [this] { on_ping_due(); }),
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
       watchdog_timer_(loop, [this] { on_watchdog(); }),
+      probe_timer_(loop, [this] { on_probe_timeout(); }),
       epoch_timer_(loop, [this] { close_epoch(); }),
       congestion_timer_(loop, [this] { release_congested_writes(); }),
       resync_timer_(loop, [this] { request_resync_blocks(); }),
@@ -223,7 +224,7 @@ CommandResult Resource::detach() {
 CommandResult Resource::primary(bool force) {
   if (role_ == Role::kPrimary) return Ok{};
   if (disk_ == DiskState::kDiskless) return CommandResult::failure("primary refused: no disk attached");
-  if (peer_role_ == Role::kPrimary)
+  if (peer_role_ == Role::kPrimary && !probe_primary_peer())
     return CommandResult::failure("primary refused: the peer is Primary (dual-primary is not supported)");
   if (split_brain_)
     return CommandResult::failure("primary refused: unresolved split brain (" + split_brain_text_ +

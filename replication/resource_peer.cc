@@ -73,6 +73,7 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
     return;
   }
   conn_ = std::move(conn);
+  last_heard_ = loop_.now();
   const uint64_t link = ++link_generation_;
   Connection::Callbacks cb;
   cb.on_bytes = [this, link](std::span<const uint8_t> b) {
@@ -132,6 +133,8 @@ void Resource::send_bytes(std::vector<uint8_t> frame) {
 
 void Resource::on_bytes(std::span<const uint8_t> bytes) {
   received_bytes_ += bytes.size();
+  last_heard_ = loop_.now();
+  probe_timer_.disarm();  // anything from the peer answers a probe
   const uint64_t link = link_generation_;
   while (!bytes.empty()) {
     // We drain every complete frame after each feed, so space() is at least
@@ -298,6 +301,28 @@ void Resource::on_ping_due() {
   ping_timer_.arm_in(options_.ping_interval);
 }
 
+bool Resource::probe_primary_peer() {
+  if (!conn_) return false;
+  const Duration silent = loop_.now() - last_heard_;
+  if (silent >= options_.ping_interval + options_.probe_timeout) {
+    fail_link("the peer, Primary, has sent nothing for " + ms(silent) + " (pings every " + ms(options_.ping_interval) +
+                  ") while this node is being promoted: taking it as gone",
+              wire::DisconnectCode::kOther);
+    return true;
+  }
+  if (!probe_timer_.armed()) {
+    send(wire::Ping{});
+    probe_timer_.arm_in(options_.probe_timeout);
+  }
+  return false;
+}
+
+void Resource::on_probe_timeout() {
+  fail_link("the peer, Primary, did not answer a probe within " + ms(options_.probe_timeout) +
+                " while this node is being promoted: taking it as gone",
+            wire::DisconnectCode::kOther);
+}
+
 void Resource::on_ping_timeout() {
   fail_link("ping timeout: no PingAck within " + ms(options_.ping_timeout), std::nullopt);
 }
@@ -347,6 +372,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   handshake_timer_.disarm();
   ping_timer_.disarm();
   ping_timeout_timer_.disarm();
+  probe_timer_.disarm();
   watchdog_timer_.disarm();
   epoch_timer_.disarm();
   epoch_writes_ = 0;

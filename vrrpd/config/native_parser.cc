@@ -679,6 +679,7 @@ class NativeParser {
                    {"after_sb_2pri", set_string(r.after_sb_2pri, k)},
                    {"ping_interval_ms", set_ms(r.ping_interval, k)},
                    {"ping_timeout_ms", set_ms(r.ping_timeout, k)},
+                   {"probe_timeout_ms", set_ms(r.probe_timeout, k)},
                    {"timeout_ms", set_ms(r.timeout, k)},
                    {"ko_count", set_long(r.ko_count, k)},
                    {"connect_interval_ms", set_ms(r.connect_interval, k)},

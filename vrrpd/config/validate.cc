@@ -735,10 +735,7 @@ class Validator {
     check_choice(r, "after_sb_2pri", r.after_sb_2pri, kAfterSb2Pri);
     check_ms(k, r.where, "ping_interval_ms", r.ping_interval, kPingIntervalMinMs, kPingIntervalMaxMs);
     check_ms(k, r.where, "ping_timeout_ms", r.ping_timeout, kPingTimeoutMinMs, kPingTimeoutMaxMs);
-    if (r.ping_timeout >= r.ping_interval && k.has("ping_timeout_ms"))
-      key_issue(k, r.where, "ping_timeout_ms", std::to_string(r.ping_timeout.count()),
-                "not shorter than ping_interval_ms = " + std::to_string(r.ping_interval.count()) +
-                    "; valid: a ping timeout below the ping interval");
+    check_ms(k, r.where, "probe_timeout_ms", r.probe_timeout, kPingTimeoutMinMs, kPingTimeoutMaxMs);
     check_ms(k, r.where, "timeout_ms", r.timeout, kAckTimeoutMinMs, kAckTimeoutMaxMs);
     check_range(k, r.where, "ko_count", r.ko_count, 0, kKoCountMax);
     check_ms(k, r.where, "connect_interval_ms", r.connect_interval, kConnectIntervalMinMs, kConnectIntervalMaxMs);

@@ -19,9 +19,11 @@ struct PassingRefusal {
   const char* why;
 };
 constexpr PassingRefusal kPassingRefusals[] = {
-    // The old master is still releasing (a busy unmount, a slow service stop).
-    {"the peer is Primary", "the peer is still Primary; asking again until it demotes (the engine never allows two "
-                            "primaries)"},
+    // The old master is still releasing (a busy unmount, a slow service stop),
+    // or it is gone and the engine's probe (ResourceOptions::probe_timeout)
+    // has not yet dropped the silent link.
+    {"the peer is Primary", "the peer is still Primary; asking again until it demotes or stops answering on the "
+                            "replication link (the engine never allows two primaries)"},
     // Restarted and not yet connected: DRBD's rule, the data may be stale
     // until the handshake with the peer says otherwise.
     {"disk is Consistent", "the disk is Consistent, not UpToDate, until the handshake with the peer; asking again "

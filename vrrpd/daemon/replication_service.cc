@@ -227,7 +227,19 @@ void ReplicationService::refresh() {
       };
       change("role", replication::to_string(was.role), replication::to_string(now.role));
       change("disk", replication::to_string(was.disk), replication::to_string(now.disk));
-      change("connection", replication::to_string(was.connection), replication::to_string(now.connection));
+      if (was.connection != now.connection) {
+        // A lost connection carries its reason into the timeline (the
+        // engine's last error, when this drop set a new one).
+        const std::string from = replication::to_string(was.connection), to = replication::to_string(now.connection);
+        std::string text = "connection " + from + " -> " + to;
+        nlohmann::json detail = {{"from", from}, {"to", to}};
+        if (was.connection == replication::ConnectionState::kConnected && now.last_error != was.last_error &&
+            !now.last_error.empty()) {
+          text += ": " + now.last_error;
+          detail["reason"] = now.last_error;
+        }
+        emit(name, "connection", text, std::move(detail));
+      }
       change("replication", replication::to_string(was.replication), replication::to_string(now.replication));
       change("peer-disk", replication::to_string(was.peer_disk), replication::to_string(now.peer_disk));
       if (now.split_brain && !was.split_brain)
@@ -378,6 +390,7 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
   o.resync_rate = static_cast<uint64_t>(c.resync_rate_kib) * 1024;
   o.ping_interval = c.ping_interval;
   o.ping_timeout = c.ping_timeout;
+  o.probe_timeout = c.probe_timeout;
   o.timeout = c.timeout;
   o.ko_count = static_cast<uint32_t>(c.ko_count);
   // call-handler is passthrough plus the handler program, which the daemon

@@ -25,7 +25,7 @@ constexpr const char* kFull = R"(resources = (
     on_io_error = "Call-Handler"; io_error_handler = "/usr/local/sbin/disk-failed r0";
     after_sb_0pri = "discard-least-changes"; after_sb_1pri = "discard-secondary";
     after_sb_2pri = "disconnect"; ping_interval_ms = 2000; ping_timeout_ms = 1000;
-    timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500;
+    probe_timeout_ms = 700; timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500;
     mount_point = "/srv/data"; fs_type = "xfs"; mount_options = "noatime"; }
 );
 )";
@@ -52,6 +52,7 @@ TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   EXPECT_EQ(r.after_sb_2pri, "disconnect");
   EXPECT_EQ(r.ping_interval, milliseconds(2000));
   EXPECT_EQ(r.ping_timeout, milliseconds(1000));
+  EXPECT_EQ(r.probe_timeout, milliseconds(700));
   EXPECT_EQ(r.timeout, milliseconds(3000));
   EXPECT_EQ(r.ko_count, 3);
   EXPECT_EQ(r.connect_interval, milliseconds(500));
@@ -70,7 +71,9 @@ TEST(ResourceConfig, DefaultsAreDrbdsWhereSaneAndPeerPortFollowsPort) {
   EXPECT_EQ(r.protocol, "C");
   EXPECT_EQ(r.on_io_error, "passthrough");
   EXPECT_EQ(r.after_sb_0pri, "disconnect");
-  EXPECT_EQ(r.ping_interval, milliseconds(10000));
+  EXPECT_EQ(r.ping_interval, milliseconds(1000));  // DRBD: 10 s; see ResourceOptions
+  EXPECT_EQ(r.ping_timeout, milliseconds(5000));
+  EXPECT_EQ(r.probe_timeout, milliseconds(1000));
   EXPECT_EQ(r.ko_count, 7);
   EXPECT_TRUE(r.mount_point.empty());
   EXPECT_EQ(r.unmount_grace, milliseconds(5000));
@@ -160,7 +163,7 @@ TEST(InvalidResource, AfterSb1PriUnknown) { expectInvalid(resource("after_sb_1pr
 TEST(InvalidResource, AfterSb2PriDiscard) { expectInvalid(resource("after_sb_2pri = \"discard-secondary\";"), 3, "after_sb_2pri = \"discard-secondary\": unknown value; valid: disconnect"); }
 TEST(InvalidResource, PingIntervalTooShort) { expectInvalid(resource("ping_interval_ms = 999;"), 3, "ping_interval_ms = 999: out of range; valid: 1000..120000 ms"); }
 TEST(InvalidResource, PingTimeoutTooShort) { expectInvalid(resource("ping_timeout_ms = 99;"), 3, "ping_timeout_ms = 99: out of range; valid: 100..30000 ms"); }
-TEST(InvalidResource, PingTimeoutNotBelowInterval) { expectInvalid(resource("ping_interval_ms = 2000; ping_timeout_ms = 2000;"), 3, "ping_timeout_ms = 2000: not shorter than ping_interval_ms = 2000"); }
+TEST(InvalidResource, ProbeTimeoutTooShort) { expectInvalid(resource("probe_timeout_ms = 50;"), 3, "probe_timeout_ms = 50: out of range; valid: 100..30000 ms"); }
 TEST(InvalidResource, TimeoutZero) { expectInvalid(resource("timeout_ms = 0;"), 3, "timeout_ms = 0: out of range; valid: 100..600000 ms"); }
 TEST(InvalidResource, KoCountNegative) { expectInvalid(resource("ko_count = -1;"), 3, "ko_count = -1: out of range; valid: 0..200"); }
 TEST(InvalidResource, ConnectIntervalTooLong) { expectInvalid(resource("connect_interval_ms = 120001;"), 3, "connect_interval_ms = 120001: out of range; valid: 100..120000 ms"); }

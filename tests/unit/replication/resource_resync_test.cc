@@ -182,7 +182,7 @@ TEST_F(ResourcePairTest, ApplicationWritesDuringResyncEndUpOnBothDisks) {
 TEST_F(ResourcePairTest, PingTimeoutDropsTheLinkAndThePairComesBack) {
   bring_up_synced();
   net.set_stalled(true);                                // nothing gets through, no reset either
-  advance(seconds(10) + seconds(5) + milliseconds(1));  // ping-int, then ping-timeout
+  advance(seconds(1) + seconds(5) + milliseconds(1));  // ping-int, then ping-timeout
   EXPECT_EQ(a->status().connection, ConnectionState::kConnecting);
   EXPECT_NE(a->status().last_error.find("ping timeout: no PingAck within 5000 ms"), std::string::npos)
       << a->status().last_error;
@@ -200,9 +200,9 @@ TEST_F(ResourcePairTest, PingTimeoutDropsTheLinkAndThePairComesBack) {
 TEST_F(ResourcePairTest, ShortStallIsRiddenOut) {
   bring_up_synced();
   const int connections = net.connections();
-  advance(seconds(9));
+  advance(milliseconds(9500));
   net.set_stalled(true);
-  advance(seconds(4));  // the ping at 10 s waits 3 s for its answer
+  advance(seconds(4));  // the ping at 10 s waits 3.5 s for its answer (ping_timeout 5 s)
   net.set_stalled(false);
   advance(seconds(30));
   EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
