@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "system"))
 
-from test_failover_faults import FaultsTest  # noqa: E402  (the pair and the client)
+from test_failover_faults import FaultsPair  # noqa: E402  (the pair and the client)
 
 
 def wall(ts):
@@ -43,7 +43,7 @@ def wall(ts):
 
 
 def one_run(fault, interval_ms):
-    t = FaultsTest("test_kill_9_of_the_master_fails_over_and_the_old_master_rejoins_as_sync_target")
+    t = FaultsPair()
     try:
         extra = ('after_sb_0pri = "discard-zero-changes"; after_sb_1pri = "discard-secondary";'
                  if fault == "cut" else "")

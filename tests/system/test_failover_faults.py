@@ -23,7 +23,7 @@ import time
 import unittest
 
 from lab import Lab, instance_config, wait_until
-from test_replication import prepare_formatted_volume, replication_status, resource_config
+from test_replication import FAST_SUPERVISION, prepare_formatted_volume, replication_status, resource_config
 
 SIZE_MIB = 32
 VIP = "192.0.2.100"
@@ -78,19 +78,24 @@ def web_service(host):
 
 
 def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra="", interval_ms=100,
-                global_extra=""):
+                global_extra="", supervision=FAST_SUPERVISION):
     services = web_service(host)
     if "takeover_timeout_ms" not in instance_extra:
         instance_extra += "    takeover_timeout_ms = 20000;\n"
     inst = instance_config(priority=priority, interval_ms=interval_ms,
                            extra='    resources = "r0"; services = "web"; preempt = false; release_timeout_ms = 10000;\n'
                                  + instance_extra)
-    return (resource_config(host, peer, second_link=second_link, extra=resource_extra, global_extra=global_extra) +
+    return (resource_config(host, peer, second_link=second_link, extra=resource_extra, global_extra=global_extra,
+                            supervision=supervision) +
             services +
             "vrrp_instances = (\n%s\n);\n" % inst)
 
 
-class FaultsTest(unittest.TestCase):
+class FaultsPair(unittest.TestCase):
+    """The pair and the client, and what the fault tests ask of them; no
+    tests of its own (test_flap.py, test_witness.py and bench/failover_data.py
+    build on it)."""
+
     def rstatus(self, host):
         return replication_status(host)
 
@@ -108,7 +113,7 @@ class FaultsTest(unittest.TestCase):
         return r.stdout if r.returncode == 0 else None
 
     def pair(self, second_link=False, h1_extra="", h2_extra="", resource_extra="", interval_ms=100, global_extra="",
-             on_lab=None):
+             on_lab=None, supervision=FAST_SUPERVISION):
         """h1 MASTER with r0 Primary, mounted and the web service answering
         on the VIP; h2 BACKUP with r0 in sync; h3 the client."""
         lab = Lab(hosts=3, second_link=second_link)
@@ -122,11 +127,13 @@ class FaultsTest(unittest.TestCase):
             with open(os.path.join(h.dir, "web.sh"), "w") as f:
                 f.write(SERVICE_SCRIPT)
             h.start_vrrpd(resource_config(h, peer, second_link=second_link, extra=resource_extra,
-                                          global_extra=global_extra))
+                                          global_extra=global_extra, supervision=supervision))
             self.addCleanup(h.stop_vrrpd)  # graceful: stops the service, unmounts, detaches
         prepare_formatted_volume(h1, h2)
-        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms, global_extra))
-        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms, global_extra))
+        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms, global_extra,
+                                    supervision))
+        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms, global_extra,
+                                    supervision))
         h1.vrrpctl("reload")
         wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
         h2.vrrpctl("reload")
@@ -164,6 +171,8 @@ class FaultsTest(unittest.TestCase):
         done = [e for e in self.events(host, "failover") if e["what"] == "takeover-done"]
         return done[-1]["text"] if done else "(no takeover)"
 
+
+class FaultsTest(FaultsPair):
     def test_kill_9_of_the_master_fails_over_and_the_old_master_rejoins_as_sync_target(self):
         lab, h1, h2, client = self.pair()
         mnt1 = os.path.join(h1.dir, "mnt")

@@ -18,7 +18,13 @@ from lab import FAULTY_DISK, Lab, sh, wait_until
 SIZE_MIB = 64
 
 
-def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None, second_link=False, global_extra=""):
+# Link supervision for tests that want a dead link noticed quickly; "" gives
+# the defaults (ping every 1 s, 5 s ping timeout, connect every 2 s).
+FAST_SUPERVISION = "ping_interval_ms = 1000; ping_timeout_ms = 500; connect_interval_ms = 300;"
+
+
+def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None, second_link=False, global_extra="",
+                    supervision=FAST_SUPERVISION):
     """A config with one resource r0 and no VRRP instance; replicating over
     eth0 (192.0.2.0/24) or, with second_link, over eth1 (198.51.100.0/24)."""
     return """global = { router_id = "%s"; runtime_dir = "%s"; %s };
@@ -28,13 +34,13 @@ resources = ( {
   address = "%s"; port = 7789;
   peer_address = "%s";
   shared_secret = "%s";
-  ping_interval_ms = 1000; ping_timeout_ms = 500; connect_interval_ms = 300;
+  %s
   mount_point = "%s"; fs_type = "ext4"; mount_options = "noatime";
   %s
 } );
 """ % (host.name, os.path.join(host.dir, "run"), global_extra, device or os.path.join(host.dir, "r0.img"),
        host.ipv4_b if second_link else host.ipv4, peer.ipv4_b if second_link else peer.ipv4, secret,
-       os.path.join(host.dir, "mnt"), extra)
+       supervision, os.path.join(host.dir, "mnt"), extra)
 
 
 def replication_status(host, name="r0"):

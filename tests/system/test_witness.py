@@ -36,12 +36,7 @@ def data_node_global(witness_address):
     return 'witness = { address = "%s"; shared_secret = "%s"; lease_ms = %d; };' % (witness_address, SECRET, LEASE_MS)
 
 
-class WitnessTest(faults.FaultsTest):
-    # The fault tests themselves run in test_failover_faults.py.
-    test_kill_9_of_the_master_fails_over_and_the_old_master_rejoins_as_sync_target = None
-    test_link_cut_of_the_master_moves_the_data_and_the_service = None
-    test_replication_link_cut_keeps_the_primary_serving_then_resyncs_what_changed = None
-    test_service_network_cut_with_the_replication_link_up_gives_no_second_primary = None
+class WitnessTest(faults.FaultsPair):
 
     def witness_pair(self):
         def start_witness(lab):
