@@ -12,6 +12,12 @@
 // vrrp_script blocks become health checks of kind "exec" and track_script
 // their use by an instance; vrrpd also takes decimal seconds for a script's
 // interval and timeout (keepalived: whole seconds).
+//
+// vrrpd's own blocks, which keepalived does not have (replication_resource,
+// service, witness and witness_server in global_defs), take the native
+// format's keys with the same names and units (fields.h); since they are
+// ours, an unknown keyword or an extra word in them is an error, not a
+// warning: a typo must not silently drop a safety setting.
 #include <glob.h>
 #include <strings.h>
 
@@ -26,6 +32,7 @@
 #include <sstream>
 
 #include "vrrpd/config/config.h"
+#include "vrrpd/config/fields.h"
 
 namespace vrrpd::config {
 namespace {
@@ -191,6 +198,9 @@ class KeepalivedParser {
       else if (kw.is("vrrp_instance")) vrrp_instance(kw, a);
       else if (kw.is("vrrp_sync_group")) vrrp_sync_group(kw, a);
       else if (kw.is("vrrp_script")) vrrp_script(kw, a);
+      else if (kw.is("replication_resource")) named_block(kw, a, "resource", resource_fields(), config_.resources);
+      else if (kw.is("service")) named_block(kw, a, "service", service_fields(), config_.services);
+      else if (kw.is("witness") || kw.is("witness_server")) misplaced(kw, "global_defs { " + kw.text + " { ... } }");
       else ignore(kw, "block '" + kw.text + "' is not supported by vrrpd yet; ignored",
                   "keyword '" + kw.text + "' is not supported by vrrpd; ignored");
     }
@@ -236,35 +246,70 @@ class KeepalivedParser {
     }
   }
 
-  // An ignored keyword: its line's words are consumed already; skip its block too.
-  void ignore(const Token& kw, const std::string& block_message, const std::string& keyword_message) {
-    if (!at_end() && peek().is("{")) {
-      next();
-      warn(kw, block_message);
-      skip_block(kw);
-    } else {
-      warn(kw, keyword_message);
-    }
+  // Skips the block that follows kw, if one does; true if it did.
+  bool skip_optional_block(const Token& kw) {
+    if (at_end() || !peek().is("{")) return false;
+    next();
+    skip_block(kw);
+    return true;
   }
 
-  // The statements of a block, each dispatched through `table`.
-  void statements(const Token& opener, const KeywordTable& table) {
+  // An ignored keyword: its line's words are consumed already; skip its block too.
+  void ignore(const Token& kw, const std::string& block_message, const std::string& keyword_message) {
+    warn(kw, skip_optional_block(kw) ? block_message : keyword_message);
+  }
+
+  // A keyword of vrrpd's written where it does not belong: an error (never
+  // ignored: it would drop the setting), its block skipped.
+  void misplaced(const Token& kw, const std::string& valid) {
+    error(kw, kw.text, "", "not valid here; valid: " + valid);
+    skip_optional_block(kw);
+  }
+
+  // The words of a line from a[from] on, as written (quotes kept).
+  static std::string text_of(const Token& kw, const Args& a, std::size_t from = 0) {
+    if (a.size() <= from) return "";
+    const std::string& line = kw.file->lines[kw.line - 1];
+    return line.substr(a[from].begin, a.back().end - a[from].begin);
+  }
+
+  // The statements of a block, each dispatched through `table`. An unknown
+  // keyword is a warning in keepalived's blocks; in vrrpd's own (`strict`
+  // names the block for the message, e.g. "replication_resource r0") it is
+  // an error listing the valid keywords, as is an extra word after a value.
+  void statements(const Token& opener, const KeywordTable& table, const std::string& strict = "") {
     if (!open_block(opener)) return;
+    const bool outer = strict_;
+    strict_ = !strict.empty();
     for (;;) {
-      if (at_end()) return error(opener, opener.text, "", "missing '}' for the block opened here");
+      if (at_end()) {
+        error(opener, opener.text, "", "missing '}' for the block opened here");
+        break;
+      }
       Token kw = next();
-      if (kw.is("}")) return;
+      if (kw.is("}")) break;
       if (kw.is("{")) {
-        warn(kw, "unexpected '{'; block skipped");
+        if (strict_) error(kw, "", "", "unexpected '{' in " + strict + "; valid: KEYWORD VALUE lines");
+        else warn(kw, "unexpected '{'; block skipped");
         skip_block(kw);
         continue;
       }
       Args a = args(kw);
       auto it = table.find(kw.text);
       if (it != table.end() && !kw.quoted) it->second(kw, a);
+      else if (strict_) unknown(kw, strict, table);
       else ignore(kw, "keyword '" + kw.text + "' is not supported by vrrpd; ignored",
                   "keyword '" + kw.text + "' is not supported by vrrpd; ignored");
     }
+    strict_ = outer;
+  }
+
+  // The value is not echoed: a misspelt shared_secret's would be the secret.
+  void unknown(const Token& kw, const std::string& block, const KeywordTable& table) {
+    std::string valid;
+    for (const auto& entry : table) valid += (valid.empty() ? "" : ", ") + entry.first;
+    error(kw, kw.text, "", "unknown keyword in " + block + "; valid: " + valid);
+    skip_optional_block(kw);
   }
 
   // A block of values (addresses, names): fn gets each line's words.
@@ -286,13 +331,18 @@ class KeepalivedParser {
   }
 
   // ---- values ----
-  // The single value of kw; extra words are a warning, none an error.
+  // The single value of kw; extra words are a warning (in vrrpd's own
+  // blocks an error, which does not echo the value: it may be a secret),
+  // none an error.
   const Token* one(const Token& kw, const Args& a, const std::string& valid) {
     if (a.empty()) {
       error(kw, kw.text, "", "missing value; valid: " + valid);
       return nullptr;
     }
-    if (a.size() > 1) warn(a[1], "extra words after '" + kw.text + " " + a[0].text + "' ignored");
+    if (a.size() > 1 && strict_)
+      error(a[1], kw.text, "", "extra words after the value; valid: " + valid + " (quoted if it has blanks)");
+    else if (a.size() > 1)
+      warn(a[1], "extra words after '" + kw.text + " " + a[0].text + "' ignored");
     return &a[0];
   }
 
@@ -370,14 +420,98 @@ class KeepalivedParser {
   Handler set_program(std::optional<Program>& out, KeyLocations& keys, std::string key) {
     return [this, out_p = &out, keys_p = &keys, key](const Token& kw, const Args& a) {
       if (a.empty()) return error(kw, kw.text, "", "missing command; valid: an absolute path and arguments");
-      const std::string& line = kw.file->lines[kw.line - 1];
-      std::string text = line.substr(a.front().begin, a.back().end - a.front().begin);
+      std::string text = text_of(kw, a);
       auto argv = split_command(text);
       if (argv && argv->size() == 1 && (text[0] == '"' || text[0] == '\'')) argv = split_command(argv->front());
       if (!argv) return error(kw, kw.text, text, "unterminated quote; valid: balanced quotes");
       *out_p = Program{std::move(*argv), kw.where()};
       keys_p->set(key, kw.where(), kw.text, text);
     };
+  }
+
+  Handler set_address(std::optional<IpAddress>& out, KeyLocations& keys, std::string key) {
+    return [this, out_p = &out, keys_p = &keys, key](const Token& kw, const Args& a) {
+      const Token* v = one(kw, a, "an IP address");
+      if (!v) return;
+      if (auto addr = address(kw, *v)) {
+        *out_p = *addr;
+        keys_p->set(key, kw.where(), kw.text, v->text);
+      }
+    };
+  }
+
+  // Recorded without its value: messages must not echo a secret.
+  Handler set_secret(std::string& out, KeyLocations& keys, std::string key) {
+    return [this, out_p = &out, keys_p = &keys, key](const Token& kw, const Args& a) {
+      if (const Token* v = one(kw, a, "8..255 bytes")) {
+        *out_p = v->text;
+        keys_p->set(key, kw.where(), kw.text, not_shown(v->text));
+      }
+    };
+  }
+
+  // A switch: the keyword alone means true (as keepalived's nopreempt and
+  // enable_traps); a value may say it: true/false, yes/no, on/off.
+  Handler set_flag(bool& out, KeyLocations& keys, std::string key) {
+    return [this, out_p = &out, keys_p = &keys, key](const Token& kw, const Args& a) {
+      bool value = true;
+      if (!a.empty()) {
+        const Token* v = one(kw, a, "true or false");
+        const char* t = v->text.c_str();
+        if (strcasecmp(t, "true") == 0 || strcasecmp(t, "yes") == 0 || strcasecmp(t, "on") == 0) value = true;
+        else if (strcasecmp(t, "false") == 0 || strcasecmp(t, "no") == 0 || strcasecmp(t, "off") == 0) value = false;
+        else return error(*v, kw.text, v->text,
+                          "not a boolean; valid: " + kw.text + " alone (true), or followed by true or false (yes/no, on/off)");
+      }
+      *out_p = value;
+      keys_p->set(key, kw.where(), kw.text, a.empty() ? "" : a[0].text);
+    };
+  }
+
+  // Names, on the keyword's line (`resources r0 r1`) and/or in a block
+  // (`resources { r0 r1 }`, as track_interface); repeated keywords add up.
+  Handler set_names(std::vector<std::string>& out, KeyLocations& keys, std::string key) {
+    return [this, out_p = &out, keys_p = &keys, key](const Token& kw, const Args& a) {
+      const bool block = !at_end() && peek().is("{");
+      if (a.empty() && !block) return error(kw, kw.text, "", "missing names; valid: " + kw.text + " { NAME ... }");
+      keys_p->set(key, kw.where(), kw.text, "");
+      for (const auto& name : a) out_p->push_back(name.text);
+      if (block)
+        value_lines(kw, [&](const Args& line) {
+          for (const auto& name : line) out_p->push_back(name.text);
+        });
+    };
+  }
+
+  // The handler for a field of fields.h, by the type of its member.
+  Handler field_handler(std::string& out, KeyLocations& keys, const std::string& key, bool secret) {
+    return secret ? set_secret(out, keys, key) : set_string(out, keys, key);
+  }
+  Handler field_handler(long& out, KeyLocations& keys, const std::string& key, bool) {
+    return set_integer(out, keys, key, "a whole number");
+  }
+  Handler field_handler(std::chrono::milliseconds& out, KeyLocations& keys, const std::string& key, bool) {
+    return set_integer(out, keys, key, "a whole number of milliseconds");
+  }
+  Handler field_handler(bool& out, KeyLocations& keys, const std::string& key, bool) {
+    return set_flag(out, keys, key);
+  }
+  Handler field_handler(std::optional<IpAddress>& out, KeyLocations& keys, const std::string& key, bool) {
+    return set_address(out, keys, key);
+  }
+  Handler field_handler(std::optional<Program>& out, KeyLocations& keys, const std::string& key, bool) {
+    return set_program(out, keys, key);
+  }
+  Handler field_handler(std::vector<std::string>& out, KeyLocations& keys, const std::string& key, bool) {
+    return set_names(out, keys, key);
+  }
+
+  // Adds the keys of `fields` (fields.h), filling `block`, to `table`.
+  template <typename Block>
+  void add_fields(KeywordTable& table, Block& block, KeyLocations& keys, const std::vector<Field<Block>>& fields) {
+    for (const auto& f : fields)
+      table[f.key] = std::visit([&](auto member) { return field_handler(block.*member, keys, f.key, f.secret); },
+                                f.member);
   }
 
   void add_notify(KeywordTable& table, NotifyPrograms& n, KeyLocations& keys) {
@@ -450,7 +584,9 @@ class KeepalivedParser {
            if (!v) return;
            g.snmp.agentx_socket = v->text;
            g.snmp.keys.set("agentx_socket", kw.where(), kw.text, v->text);
-         }}};
+         }},
+        {"witness", [&](const Token& kw, const Args& a) { witness(kw, a, g.witness); }},
+        {"witness_server", [&](const Token& kw, const Args& a) { witness(kw, a, g.witness_server); }}};
     add_garp(table, g.garp, g.keys, "vrrp_");
     statements(opener, table);
   }
@@ -465,6 +601,35 @@ class KeepalivedParser {
       if (!traps_seen_) g.snmp.traps = false;
       if (!note.empty()) warn(kw, "'" + kw.text + "': " + note);
     };
+  }
+
+  // global_defs { witness { ... } } and witness_server: the native keys.
+  void witness(const Token& kw, const Args& a, WitnessSettings& w) {
+    if (!a.empty()) error(a[0], kw.text, text_of(kw, a), "takes no name; valid: " + kw.text + " { address ...; ... }");
+    if (w.configured)
+      error(kw, kw.text, "", "given twice (first at " + w.where.to_string() + "); valid: one " + kw.text + " block");
+    w.where = kw.where();
+    w.configured = true;
+    KeywordTable table;
+    add_fields(table, w, w.keys, witness_fields());
+    statements(kw, table, kw.text);
+  }
+
+  // replication_resource NAME { ... } and service NAME { ... }: the native
+  // keys of a resource or a service, the name in the header.
+  template <typename Block>
+  void named_block(const Token& kw, const Args& a, const std::string& noun,
+                   const std::vector<Field<Block>>& fields, std::vector<Block>& out) {
+    Block b;
+    b.where = kw.where();
+    if (a.empty()) error(kw, kw.text, "", "missing " + noun + " name; valid: " + kw.text + " NAME { ... }");
+    else set_name(b.name, b.keys, kw, a[0]);
+    if (a.size() > 1)
+      error(a[1], kw.text, text_of(kw, a, 1), "extra words after the name; valid: " + kw.text + " NAME { ... }");
+    KeywordTable table;
+    add_fields(table, b, b.keys, fields);
+    statements(kw, table, kw.text + (b.name.empty() ? "" : " " + b.name));
+    out.push_back(std::move(b));
   }
 
   void vip_line(Instance& inst, const Args& line) {
@@ -556,14 +721,7 @@ class KeepalivedParser {
            else return error(*v, w.text, v->text, "unknown state; valid: MASTER or BACKUP");
            k.set("state", w.where(), w.text, v->text);
          }},
-        {"unicast_src_ip", [&](const Token& w, const Args& args) {
-           const Token* v = one(w, args, "an IP address");
-           if (!v) return;
-           if (auto addr = address(w, *v)) {
-             inst.unicast_src = *addr;
-             k.set("unicast_src", w.where(), w.text, v->text);
-           }
-         }},
+        {"unicast_src_ip", set_address(inst.unicast_src, k, "unicast_src")},
         {"unicast_peer", [&](const Token& w, const Args&) {
            k.set("unicast_peers", w.where(), w.text, "");
            value_lines(w, [&](const Args& line) {
@@ -605,6 +763,7 @@ class KeepalivedParser {
     }
     add_garp(table, inst.garp, k, "");
     add_notify(table, inst.notify, k);
+    add_fields(table, inst, k, failover_fields());
     statements(kw, table);
     config_.instances.push_back(std::move(inst));
   }
@@ -620,6 +779,11 @@ class KeepalivedParser {
                             for (const auto& m : line) group.members.push_back(m.text);
                           });
                         }}};
+    // Native sync groups have no such keys either; ignoring them would drop the ownership.
+    for (const char* key : {"resources", "services"})
+      table[key] = [this](const Token& w, const Args&) {
+        misplaced(w, w.text + " { NAME ... } in the vrrp_instance that owns them");
+      };
     add_notify(table, group.notify, group.keys);
     statements(kw, table);
     config_.sync_groups.push_back(std::move(group));
@@ -718,6 +882,7 @@ class KeepalivedParser {
   long default_version_ = 2;  // keepalived's default, unlike the native format's 3
   bool checksum_as_v2_ = false;
   bool traps_seen_ = false;   // enable_traps was given (keepalived sends no traps without it)
+  bool strict_ = false;       // in a block of vrrpd's own (see statements())
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "vrrpd/config/config.h"
+#include "vrrpd/config/fields.h"
 
 namespace vrrpd::config {
 namespace {
@@ -253,6 +254,18 @@ class NativeParser {
   Handler set_bool(bool& out, KeyLocations& keys) {
     return setter(out, keys, [this](const Setting& s) { return boolean(s); });
   }
+  Handler set_address(std::optional<IpAddress>& out, KeyLocations& keys) {
+    return setter(out, keys, [this](const Setting& s) { return address(s); });
+  }
+  // Recorded without its value: messages must not echo a secret.
+  Handler set_secret(std::string& out, KeyLocations& keys) {
+    return [this, out_p = &out, keys_p = &keys](const Setting& s) {
+      if (auto v = string(s)) {
+        *out_p = *v;
+        keys_p->set(s.getName(), at(s), s.getName(), not_shown(*v));
+      }
+    };
+  }
 
   void add_garp_keys(KeyTable& table, GarpSettings& garp, KeyLocations& keys) {
     table.emplace_back("garp_master_delay_ms", set_ms(garp.master_delay, keys));
@@ -320,23 +333,9 @@ class NativeParser {
     if (!s.isGroup()) return wrong_type(s, "a group { ... }");
     w.where = at(s);
     w.configured = true;
-    auto& k = w.keys;
-    each_key(s, s.getName(),
-             {{"address", [this, &w, &k](const Setting& e) {
-                if (auto a = address(e)) {
-                  w.address = *a;
-                  record(k, e.getName(), at(e), e);
-                }
-              }},
-              {"port", set_long(w.port, k)},
-              {"shared_secret", [this, &w, &k](const Setting& e) {
-                 // Recorded without its value: messages must not echo it.
-                 if (auto v = string(e)) {
-                   w.shared_secret = *v;
-                   k.set(e.getName(), at(e), e.getName(), "(" + std::to_string(v->size()) + " bytes, not shown)");
-                 }
-               }},
-              {"lease_ms", set_ms(w.lease, k)}});
+    KeyTable table;
+    add_fields(table, w, w.keys, witness_fields());
+    each_key(s, s.getName(), table);
   }
 
   // global.snmp = { enable = true; traps = true; agentx_socket = "..."; trap_receivers = ( {...} ); }
@@ -359,24 +358,15 @@ class NativeParser {
     TrapReceiver r;
     r.where = at(s);
     auto& k = r.keys;
-    // Recorded without the value: messages must not echo a password.
-    auto secret = [this, &k](std::string& out) -> Handler {
-      return [this, &out, &k](const Setting& e) {
-        if (auto v = string(e)) {
-          out = *v;
-          k.set(e.getName(), at(e), e.getName(), "(" + std::to_string(v->size()) + " bytes, not shown)");
-        }
-      };
-    };
     each_key(s, "a trap receiver",
              {{"address", set_string(r.address, k)},
               {"version", set_string(r.version, k)},
-              {"community", secret(r.community)},
+              {"community", set_secret(r.community, k)},
               {"user", set_string(r.user, k)},
               {"auth", set_string(r.auth, k)},
-              {"auth_pass", secret(r.auth_pass)},
+              {"auth_pass", set_secret(r.auth_pass, k)},
               {"priv", set_string(r.priv, k)},
-              {"priv_pass", secret(r.priv_pass)},
+              {"priv_pass", set_secret(r.priv_pass, k)},
               {"inform", set_bool(r.inform, k)}});
     snmp.trap_receivers.push_back(std::move(r));
   }
@@ -458,6 +448,25 @@ class NativeParser {
     };
   }
 
+  // The handler for a field of fields.h, by the type of its member.
+  Handler field_handler(std::string& out, KeyLocations& keys, bool secret) {
+    return secret ? set_secret(out, keys) : set_string(out, keys);
+  }
+  Handler field_handler(long& out, KeyLocations& keys, bool) { return set_long(out, keys); }
+  Handler field_handler(std::chrono::milliseconds& out, KeyLocations& keys, bool) { return set_ms(out, keys); }
+  Handler field_handler(bool& out, KeyLocations& keys, bool) { return set_bool(out, keys); }
+  Handler field_handler(std::optional<IpAddress>& out, KeyLocations& keys, bool) { return set_address(out, keys); }
+  Handler field_handler(std::optional<Program>& out, KeyLocations& keys, bool) { return set_program(out, keys); }
+  Handler field_handler(std::vector<std::string>& out, KeyLocations& keys, bool) { return set_strings(out, keys); }
+
+  // Appends the keys of `fields` (fields.h), filling `block`, to `table`.
+  template <typename Block>
+  void add_fields(KeyTable& table, Block& block, KeyLocations& keys, const std::vector<Field<Block>>& fields) {
+    for (const auto& f : fields)
+      table.emplace_back(f.key, std::visit([&](auto member) { return field_handler(block.*member, keys, f.secret); },
+                                           f.member));
+  }
+
   // A list or array whose elements `fn` parses; records the key once.
   Handler set_items(KeyLocations& keys, std::function<void(const Setting&)> fn) {
     return [this, keys_p = &keys, fn](const Setting& s) {
@@ -507,24 +516,15 @@ class NativeParser {
            inst.initial_state = i == 0 ? InitialState::kBackup : InitialState::kMaster;
          })},
         {"virtual_addresses", set_items(k, [&](const Setting& e) { parse_vip(e, inst); })},
-        {"unicast_src", [&](const Setting& e) {
-           if (auto a = address(e)) {
-             inst.unicast_src = *a;
-             record(k, e.getName(), at(e), e);
-           }
-         }},
+        {"unicast_src", set_address(inst.unicast_src, k)},
         {"unicast_peers", set_items(k, [&](const Setting& e) {
            if (auto a = address(e)) inst.unicast_peers.push_back(*a);
          })},
         {"auth_pass", set_string(inst.auth_pass, k)},
         {"track_interfaces", set_items(k, [&](const Setting& e) { parse_track(e, inst); })},
         {"track_checks", set_items(k, [&](const Setting& e) { parse_tracked_check(e, inst); })},
-        {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)},
-        {"resources", set_strings(inst.resources, k)},
-        {"services", set_strings(inst.services, k)},
-        {"takeover_timeout_ms", set_ms(inst.takeover_timeout, k)},
-        {"release_timeout_ms", set_ms(inst.release_timeout, k)},
-        {"fault_hold_ms", set_ms(inst.fault_hold, k)}};
+        {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)}};
+    add_fields(table, inst, k, failover_fields());
     add_garp_keys(table, inst.garp, k);
     add_notify_keys(table, inst.notify, k);
     each_key(s, "vrrp_instances", table);
@@ -580,12 +580,7 @@ class NativeParser {
   std::map<std::string, Handler> kind_check_keys(Check& c) {
     auto& k = c.keys;
     return {
-        {"address", [this, &c](const Setting& e) {
-           if (auto a = address(e)) {
-             c.address = *a;
-             record(c.keys, e.getName(), at(e), e);
-           }
-         }},
+        {"address", set_address(c.address, k)},
         {"port", set_long(c.port, k)},
         {"send", set_string(c.send, k)},
         {"expect", set_string(c.expect, k)},
@@ -646,48 +641,8 @@ class NativeParser {
   void parse_resource(const Setting& s, Config& config) {
     Resource r;
     r.where = at(s);
-    auto& k = r.keys;
-    auto set_address = [&](std::optional<IpAddress>& out) -> Handler {
-      return [this, &out, &k](const Setting& e) {
-        if (auto a = address(e)) {
-          out = *a;
-          record(k, e.getName(), at(e), e);
-        }
-      };
-    };
-    KeyTable table{{"name", set_string(r.name, k)},
-                   {"device", set_string(r.device, k)},
-                   {"metadata", set_string(r.metadata, k)},
-                   {"address", set_address(r.address)},
-                   {"port", set_long(r.port, k)},
-                   {"peer_address", set_address(r.peer_address)},
-                   {"peer_port", set_long(r.peer_port, k)},
-                   {"protocol", set_string(r.protocol, k)},
-                   {"shared_secret", [this, &r, &k](const Setting& e) {
-                      // Recorded without its value: messages must not echo it.
-                      if (auto v = string(e)) {
-                        r.shared_secret = *v;
-                        k.set(e.getName(), at(e), e.getName(),
-                              "(" + std::to_string(v->size()) + " bytes, not shown)");
-                      }
-                    }},
-                   {"resync_rate_kib", set_long(r.resync_rate_kib, k)},
-                   {"on_io_error", set_string(r.on_io_error, k)},
-                   {"io_error_handler", set_program(r.io_error_handler, k)},
-                   {"after_sb_0pri", set_string(r.after_sb_0pri, k)},
-                   {"after_sb_1pri", set_string(r.after_sb_1pri, k)},
-                   {"after_sb_2pri", set_string(r.after_sb_2pri, k)},
-                   {"ping_interval_ms", set_ms(r.ping_interval, k)},
-                   {"ping_timeout_ms", set_ms(r.ping_timeout, k)},
-                   {"probe_timeout_ms", set_ms(r.probe_timeout, k)},
-                   {"timeout_ms", set_ms(r.timeout, k)},
-                   {"ko_count", set_long(r.ko_count, k)},
-                   {"connect_interval_ms", set_ms(r.connect_interval, k)},
-                   {"mount_point", set_string(r.mount_point, k)},
-                   {"fs_type", set_string(r.fs_type, k)},
-                   {"mount_options", set_string(r.mount_options, k)},
-                   {"unmount_grace_ms", set_ms(r.unmount_grace, k)},
-                   {"kill_holders", set_bool(r.kill_holders, k)}};
+    KeyTable table{{"name", set_string(r.name, r.keys)}};
+    add_fields(table, r, r.keys, resource_fields());
     each_key(s, "resources", table);
     config.resources.push_back(std::move(r));
   }
@@ -695,15 +650,8 @@ class NativeParser {
   void parse_service(const Setting& s, Config& config) {
     Service svc;
     svc.where = at(s);
-    auto& k = svc.keys;
-    KeyTable table{{"name", set_string(svc.name, k)},
-                   {"systemd_unit", set_string(svc.systemd_unit, k)},
-                   {"start", set_program(svc.start, k)},
-                   {"stop", set_program(svc.stop, k)},
-                   {"status", set_program(svc.status, k)},
-                   {"start_timeout_ms", set_ms(svc.start_timeout, k)},
-                   {"stop_timeout_ms", set_ms(svc.stop_timeout, k)},
-                   {"status_interval_ms", set_ms(svc.status_interval, k)}};
+    KeyTable table{{"name", set_string(svc.name, svc.keys)}};
+    add_fields(table, svc, svc.keys, service_fields());
     each_key(s, "services", table);
     config.services.push_back(std::move(svc));
   }

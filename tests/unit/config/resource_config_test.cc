@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/unit/config/expect_invalid.h"
+#include "tests/unit/config/native_examples.h"
 #include "vrrpd/config/config.h"
 
 namespace vrrpd::config {
@@ -18,17 +19,7 @@ using std::chrono::milliseconds;
 
 Config native(const std::string& text) { return load_text(text, "test.conf", Format::kNative); }
 
-constexpr const char* kFull = R"(resources = (
-  { name = "r0"; device = "/dev/vdb"; metadata = "/var/lib/vrrpd/r0.md";
-    address = "198.51.100.1"; port = 7790; peer_address = "198.51.100.2"; peer_port = 7791;
-    protocol = "b"; shared_secret = "0123456789abcdef"; resync_rate_kib = 40960;
-    on_io_error = "Call-Handler"; io_error_handler = "/usr/local/sbin/disk-failed r0";
-    after_sb_0pri = "discard-least-changes"; after_sb_1pri = "discard-secondary";
-    after_sb_2pri = "disconnect"; ping_interval_ms = 2000; ping_timeout_ms = 1000;
-    probe_timeout_ms = 700; timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500;
-    mount_point = "/srv/data"; fs_type = "xfs"; mount_options = "noatime"; }
-);
-)";
+constexpr const char* kFull = kNativeFullResource;
 
 TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   Config c = native(kFull);
@@ -59,6 +50,8 @@ TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   EXPECT_EQ(r.mount_point, "/srv/data");
   EXPECT_EQ(r.fs_type, "xfs");
   EXPECT_EQ(r.mount_options, "noatime");
+  EXPECT_EQ(r.unmount_grace, milliseconds(1500));
+  EXPECT_TRUE(r.kill_holders);
   EXPECT_TRUE(c.instances.empty());  // resources alone are a valid config
 }
 
