@@ -78,13 +78,13 @@ def web_service(host):
 
 
 def pair_config(host, peer, priority, second_link=False, instance_extra="", resource_extra="", interval_ms=100,
-                global_extra="", supervision=FAST_SUPERVISION):
+                global_extra="", supervision=FAST_SUPERVISION, preempt=False):
     services = web_service(host)
     if "takeover_timeout_ms" not in instance_extra:
         instance_extra += "    takeover_timeout_ms = 20000;\n"
     inst = instance_config(priority=priority, interval_ms=interval_ms,
-                           extra='    resources = "r0"; services = "web"; preempt = false; release_timeout_ms = 10000;\n'
-                                 + instance_extra)
+                           extra='    resources = "r0"; services = "web"; preempt = %s; release_timeout_ms = 10000;\n'
+                                 % ("true" if preempt else "false") + instance_extra)
     return (resource_config(host, peer, second_link=second_link, extra=resource_extra, global_extra=global_extra,
                             supervision=supervision) +
             services +
@@ -116,6 +116,29 @@ class FaultsPair(unittest.TestCase):
              on_lab=None, supervision=FAST_SUPERVISION):
         """h1 MASTER with r0 Primary, mounted and the web service answering
         on the VIP; h2 BACKUP with r0 in sync; h3 the client."""
+        lab, h1, h2, client = self.pair_lab(second_link, resource_extra, global_extra, on_lab, supervision)
+        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms, global_extra,
+                                    supervision))
+        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms, global_extra,
+                                    supervision))
+        h1.vrrpctl("reload")
+        wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
+        h2.vrrpctl("reload")
+        wait_until(lambda: h1.has_address(VIP), timeout=20, what="VIP on h1 after the takeover")
+        self.write_page(h1)
+        wait_until(lambda: self.fetch(client) == "served from r0\n", timeout=10, what="the service on the VIP")
+        self.assertEqual(h2.state("VI_1"), "BACKUP")
+        return lab, h1, h2, client
+
+    def write_page(self, host):
+        """The page the client reads, written on the volume through host's mount."""
+        mnt = os.path.join(host.dir, "mnt")
+        host.in_daemon("sh", "-c", "echo 'served from r0' > %s/hello && sync -f %s" % (mnt, mnt))
+
+    def pair_lab(self, second_link=False, resource_extra="", global_extra="", on_lab=None,
+                 supervision=FAST_SUPERVISION):
+        """Three hosts; h1 and h2 run daemons with r0 in sync, formatted and
+        Secondary on both, and no instance yet."""
         lab = Lab(hosts=3, second_link=second_link)
         self.addCleanup(lab.close)
         h1, h2, client = lab.hosts
@@ -130,18 +153,6 @@ class FaultsPair(unittest.TestCase):
                                           global_extra=global_extra, supervision=supervision))
             self.addCleanup(h.stop_vrrpd)  # graceful: stops the service, unmounts, detaches
         prepare_formatted_volume(h1, h2)
-        h1.write_config(pair_config(h1, h2, 200, second_link, h1_extra, resource_extra, interval_ms, global_extra,
-                                    supervision))
-        h2.write_config(pair_config(h2, h1, 100, second_link, h2_extra, resource_extra, interval_ms, global_extra,
-                                    supervision))
-        h1.vrrpctl("reload")
-        wait_until(lambda: h1.state("VI_1") == "MASTER", what="h1 MASTER")
-        h2.vrrpctl("reload")
-        wait_until(lambda: h1.has_address(VIP), timeout=20, what="VIP on h1 after the takeover")
-        # The page the client reads, written on the volume through h1's mount.
-        h1.in_daemon("sh", "-c", "echo 'served from r0' > %s/hello && sync -f %s" % (os.path.join(h1.dir, "mnt"), os.path.join(h1.dir, "mnt")))
-        wait_until(lambda: self.fetch(client) == "served from r0\n", timeout=10, what="the service on the VIP")
-        self.assertEqual(h2.state("VI_1"), "BACKUP")
         return lab, h1, h2, client
 
     def assert_h1_alone_primary_for(self, h1, h2, seconds):
@@ -279,6 +290,60 @@ class FaultsTest(FaultsPair):
         self.assertEqual(self.fetch(client), "served from r0\n")
         print("\n  service network cut: h2 went %s and was refused %d time(s): %s"
               % ("/".join(sorted(states)), len(failed), failed[0]["text"]))
+
+    def preempt_by_a_broken_node(self, break_h1, reason):
+        """h2 serves; h1 comes with a higher priority and preempt, but its
+        takeover fails (`break_h1` breaks it): h1 undoes its steps and goes
+        FAULT, and h2, alive and BACKUP meanwhile, takes the data and the
+        service back. Returns the client's outage from h1's arrival."""
+        lab, h1, h2, client = self.pair_lab()
+        h2.write_config(pair_config(h2, h1, 100))
+        h2.vrrpctl("reload")
+        wait_until(lambda: h2.has_address(VIP), timeout=20, what="VIP on h2")
+        self.write_page(h2)
+        wait_until(lambda: self.fetch(client) == "served from r0\n", timeout=10, what="the service on h2")
+        break_h1(h1)
+        h1.write_config(pair_config(h1, h2, 200, instance_extra="    fault_hold_ms = 60000;\n", preempt=True))
+        arrived = time.monotonic()
+        h1.vrrpctl("reload")
+        wait_until(lambda: h1.state("VI_1") == "FAULT", timeout=30, what="h1 FAULT after its failed takeover")
+        self.assertIn("takeover failed: " + reason, h1.instance("VI_1")["fault_reason"])
+        took = self.outage(client, arrived)
+        wait_until(lambda: h1.instance("VI_1")["failover"]["phase"] == "fault-hold", timeout=20, what="h1 rolled back")
+        st1, st2 = self.rstatus(h1), self.rstatus(h2)
+        self.assertEqual((st1["role"], st1["mounted"]), ("Secondary", False))
+        self.assertEqual((st2["role"], st2["mounted"]), ("Primary", True))
+        self.assertEqual(h2.state("VI_1"), "MASTER")
+        self.assertFalse(h1.has_address(VIP))
+        whats1 = [e["what"] for e in self.events(h1, "failover")]
+        self.assertIn("takeover-failed", whats1)
+        self.assertIn("rollback-done", whats1)
+        # h2 gave everything to h1 and took it back.
+        whats2 = [e["what"] for e in self.events(h2, "failover")]
+        self.assertIn("release-done", whats2)
+        self.assertEqual(whats2.count("takeover-done"), 2, whats2)
+        self.assertLess(whats2.index("release-done"), len(whats2) - 1 - whats2[::-1].index("takeover-done"))
+        self.assertEqual(self.fetch(client), "served from r0\n")
+        return took, h1.instance("VI_1")["fault_reason"], self.takeover_text(h2)
+
+    def test_preempting_node_whose_mount_fails_rolls_back_and_the_peer_takes_over_again(self):
+        def mount_point_is_a_file(h1):
+            mnt = os.path.join(h1.dir, "mnt")
+            if os.path.isdir(mnt):
+                os.rmdir(mnt)
+            with open(mnt, "w") as f:
+                f.write("not a directory\n")
+        took, why, h2_text = self.preempt_by_a_broken_node(mount_point_is_a_file, "mount r0")
+        print("\n  failed mount on the preempting node: served by h2 again %.2f s after h1 came; h1: %s; h2: %s"
+              % (took, why, h2_text))
+
+    def test_preempting_node_whose_service_fails_to_start_rolls_back_and_the_peer_takes_over_again(self):
+        def start_fails(h1):
+            with open(os.path.join(h1.dir, "web.sh"), "w") as f:
+                f.write(SERVICE_SCRIPT.replace("start)\n", "start)\n  echo 'web: port in use' >&2; exit 1\n", 1))
+        took, why, h2_text = self.preempt_by_a_broken_node(start_fails, "start web")
+        print("\n  failed service start on the preempting node: served by h2 again %.2f s after h1 came; h1: %s; "
+              "h2: %s" % (took, why, h2_text))
 
 
 if __name__ == "__main__":
