@@ -179,9 +179,12 @@ bool same_settings(const Instance& a, const Instance& b) {
          a.auth_pass == b.auth_pass && same_tracks() && same_checks() &&
          a.v3_checksum_pseudo_header == b.v3_checksum_pseudo_header &&
          same_garp(a.garp, b.garp) && same_notify(a.notify, b.notify) &&
-         a.sync_group == b.sync_group && a.resources == b.resources && a.services == b.services &&
-         a.takeover_timeout == b.takeover_timeout && a.release_timeout == b.release_timeout &&
-         a.fault_hold == b.fault_hold;
+         a.sync_group == b.sync_group && same_ownership(a, b);
+}
+
+bool same_ownership(const Ownership& a, const Ownership& b) {
+  return a.resources == b.resources && a.services == b.services && a.takeover_timeout == b.takeover_timeout &&
+         a.release_timeout == b.release_timeout && a.fault_hold == b.fault_hold;
 }
 
 bool same_settings(const Check& a, const Check& b) {

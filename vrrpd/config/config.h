@@ -47,6 +47,8 @@ void validate(Config& config);
 // True when two instances would behave identically (locations ignored,
 // tracked checks included); a SIGHUP reload leaves such instances untouched.
 bool same_settings(const Instance& a, const Instance& b);
+// The same resources, services and step timings (an instance's or a sync group's).
+bool same_ownership(const Ownership& a, const Ownership& b);
 
 // True when two checks would behave identically (locations ignored); a
 // SIGHUP reload keeps such a check running with its current state.

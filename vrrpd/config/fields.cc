@@ -56,16 +56,21 @@ const std::vector<Field<WitnessSettings>>& witness_fields() {
   return fields;
 }
 
-const std::vector<Field<Instance>>& failover_fields() {
-  using I = Instance;
-  static const std::vector<Field<I>> fields{
-      {"resources", &I::resources},
-      {"services", &I::services},
-      {"takeover_timeout_ms", &I::takeover_timeout},
-      {"release_timeout_ms", &I::release_timeout},
-      {"fault_hold_ms", &I::fault_hold}};
+template <typename Block>
+const std::vector<Field<Block>>& failover_fields() {
+  // Members of the Ownership base, as members of Block.
+  using Strings = std::vector<std::string> Block::*;
+  using Ms = std::chrono::milliseconds Block::*;
+  static const std::vector<Field<Block>> fields{
+      {"resources", static_cast<Strings>(&Ownership::resources)},
+      {"services", static_cast<Strings>(&Ownership::services)},
+      {"takeover_timeout_ms", static_cast<Ms>(&Ownership::takeover_timeout)},
+      {"release_timeout_ms", static_cast<Ms>(&Ownership::release_timeout)},
+      {"fault_hold_ms", static_cast<Ms>(&Ownership::fault_hold)}};
   return fields;
 }
+template const std::vector<Field<Instance>>& failover_fields<Instance>();
+template const std::vector<Field<SyncGroup>>& failover_fields<SyncGroup>();
 
 std::string not_shown(const std::string& secret) {
   return "(" + std::to_string(secret.size()) + " bytes, not shown)";

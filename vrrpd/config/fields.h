@@ -31,8 +31,10 @@ struct Field {
 const std::vector<Field<Resource>>& resource_fields();
 const std::vector<Field<Service>>& service_fields();
 const std::vector<Field<WitnessSettings>>& witness_fields();
-// resources, services, takeover_timeout_ms, release_timeout_ms, fault_hold_ms.
-const std::vector<Field<Instance>>& failover_fields();
+// resources, services, takeover_timeout_ms, release_timeout_ms, fault_hold_ms:
+// the Ownership keys of an instance or a sync group.
+template <typename Block>
+const std::vector<Field<Block>>& failover_fields();
 
 // How a secret is shown in messages instead of its value: "(7 bytes, not shown)".
 std::string not_shown(const std::string& secret);

@@ -763,7 +763,7 @@ class KeepalivedParser {
     }
     add_garp(table, inst.garp, k, "");
     add_notify(table, inst.notify, k);
-    add_fields(table, inst, k, failover_fields());
+    add_fields(table, inst, k, failover_fields<Instance>());
     statements(kw, table);
     config_.instances.push_back(std::move(inst));
   }
@@ -779,11 +779,7 @@ class KeepalivedParser {
                             for (const auto& m : line) group.members.push_back(m.text);
                           });
                         }}};
-    // Native sync groups have no such keys either; ignoring them would drop the ownership.
-    for (const char* key : {"resources", "services"})
-      table[key] = [this](const Token& w, const Args&) {
-        misplaced(w, w.text + " { NAME ... } in the vrrp_instance that owns them");
-      };
+    add_fields(table, group, group.keys, failover_fields<SyncGroup>());
     add_notify(table, group.notify, group.keys);
     statements(kw, table);
     config_.sync_groups.push_back(std::move(group));

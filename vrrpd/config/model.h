@@ -166,7 +166,25 @@ struct TrackedCheck {
   SourceLocation where;
 };
 
-struct Instance {
+// Failover with data: what an instance, or a sync group for all its
+// members, owns. On becoming MASTER each resource is promoted and mounted, in
+// this order, then each service started, before the VIPs are added (a sync
+// group's before any member's VIPs); on leaving MASTER, after the VIPs are
+// removed (all the members' VIPs, for a group), the services are stopped and
+// the resources unmounted and demoted, in reverse order.
+struct Ownership {
+  std::vector<std::string> resources;  // replication resources (`resources`)
+  std::vector<std::string> services;   // services (`services`)
+  std::chrono::milliseconds takeover_timeout{30000};  // per takeover step (primary, mount)
+  std::chrono::milliseconds release_timeout{30000};   // per release step (umount, secondary)
+  // After a failed takeover the instance (the group's members) stays FAULT
+  // this long (priority-0 advert, the peer takes over) before it may be
+  // elected again.
+  std::chrono::milliseconds fault_hold{10000};
+  bool owns_anything() const { return !resources.empty() || !services.empty(); }
+};
+
+struct Instance : Ownership {
   std::string name;
   SourceLocation where;  // the block's opening line
   KeyLocations keys;
@@ -193,23 +211,9 @@ struct Instance {
   NotifyPrograms notify;
   std::vector<TrackedCheck> track_checks;
   std::string sync_group;  // filled in by the validator from the groups
-  // Failover with data: replication resources this instance owns. On
-  // becoming MASTER each is promoted and mounted, in this order, before the
-  // VIPs are added; on leaving MASTER they are unmounted and demoted in
-  // reverse order after the VIPs are removed. Instances only (not sync groups).
-  std::vector<std::string> resources;
-  // Services this instance owns (`services` list): started in this order
-  // after its resources, before the VIPs; stopped in reverse after the VIPs
-  // are removed, before the resources are unmounted.
-  std::vector<std::string> services;
-  std::chrono::milliseconds takeover_timeout{30000};  // per takeover step (primary, mount)
-  std::chrono::milliseconds release_timeout{30000};   // per release step (umount, secondary)
-  // After a failed takeover the instance stays FAULT this long (priority-0
-  // advert, the peer takes over) before it may be elected again.
-  std::chrono::milliseconds fault_hold{10000};
 };
 
-struct SyncGroup {
+struct SyncGroup : Ownership {
   std::string name;
   SourceLocation where;
   KeyLocations keys;

@@ -524,7 +524,7 @@ class NativeParser {
         {"track_interfaces", set_items(k, [&](const Setting& e) { parse_track(e, inst); })},
         {"track_checks", set_items(k, [&](const Setting& e) { parse_tracked_check(e, inst); })},
         {"v3_checksum_pseudo_header", set_bool(inst.v3_checksum_pseudo_header, k)}};
-    add_fields(table, inst, k, failover_fields());
+    add_fields(table, inst, k, failover_fields<Instance>());
     add_garp_keys(table, inst.garp, k);
     add_notify_keys(table, inst.notify, k);
     each_key(s, "vrrp_instances", table);
@@ -540,6 +540,7 @@ class NativeParser {
                       if (auto v = string(e)) group.members.push_back(*v);
                     })}};
     add_notify_keys(table, group.notify, k);
+    add_fields(table, group, k, failover_fields<SyncGroup>());
     each_key(s, "sync_groups", table);
     config.sync_groups.push_back(std::move(group));
   }

@@ -814,43 +814,74 @@ class Validator {
         config_.warnings.push_back({c.where, "check '" + c.name + "' is not tracked by any instance"});
   }
 
-  // Instances' resources: known names, each owned by one instance at most
-  // (two instances promoting the same volume would fight over it), and the
+  // Who may own resources and services: instances and sync groups, each
+  // with its keys for messages ("instance VI_1", "sync group G").
+  struct Owner {
+    const Ownership* owned;
+    std::string kind;  // "instance", "sync group"
+    std::string name;
+    const KeyLocations* keys;
+    SourceLocation where;
+  };
+  std::vector<Owner> owners() const {
+    std::vector<Owner> list;
+    for (const auto& inst : config_.instances) list.push_back({&inst, "instance", inst.name, &inst.keys, inst.where});
+    for (const auto& g : config_.sync_groups) list.push_back({&g, "sync group", g.name, &g.keys, g.where});
+    return list;
+  }
+
+  // Resources of instances and sync groups: known names, each owned once at
+  // most (two owners promoting the same volume would fight over it), and the
   // step timeouts in range.
   void check_owned_resources() {
     std::vector<std::string> names;
     for (const auto& r : config_.resources)
       if (!r.name.empty()) names.push_back(r.name);
-    check_owners(&Instance::resources, "resources", "replication resource", "resource", names);
-    for (const auto& inst : config_.instances) {
-      const auto& k = inst.keys;
-      check_ms(k, inst.where, "takeover_timeout_ms", inst.takeover_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
-      check_ms(k, inst.where, "release_timeout_ms", inst.release_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
-      check_ms(k, inst.where, "fault_hold_ms", inst.fault_hold, 0, kFaultHoldMaxMs);
+    check_owners(&Ownership::resources, "resources", "replication resource", "resource", names);
+    for (const Owner& o : owners()) {
+      const auto& k = *o.keys;
+      check_ms(k, o.where, "takeover_timeout_ms", o.owned->takeover_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
+      check_ms(k, o.where, "release_timeout_ms", o.owned->release_timeout, kStepTimeoutMinMs, kStepTimeoutMaxMs);
+      check_ms(k, o.where, "fault_hold_ms", o.owned->fault_hold, 0, kFaultHoldMaxMs);
+    }
+    for (const auto& g : config_.sync_groups) {
+      // The name is also the witness's lease ("group:NAME") and a journal subject.
+      if (g.owns_anything() && !g.name.empty() && (!valid_name(g.name) || g.name.size() > kNameMax))
+        key_issue(g.keys, g.where, "name", quoted(g.name),
+                  "invalid name for a sync group that owns resources or services; valid: [A-Za-z0-9_.-]+, at most "
+                  "64 characters");
+      if (g.owns_anything() && g.members.empty())
+        key_issue(g.keys, g.where, "members", "", "required with resources or services; valid: the instances "
+                                                  "whose VIPs wait for this group's data");
     }
   }
 
-  // One rule for what instances own (`resources`, `services`): every name
-  // in `defined`, listed once, by one instance at most. Returns name -> owner.
-  std::map<std::string, const Instance*> check_owners(std::vector<std::string> Instance::*list, const std::string& key,
-                                                      const std::string& what, const std::string& short_what,
-                                                      const std::vector<std::string>& defined_names) {
+  // One rule for what instances and sync groups own (`resources`,
+  // `services`): every name in `defined`, listed once, by one owner at most.
+  // Returns name -> owner's label.
+  std::map<std::string, std::string> check_owners(std::vector<std::string> Ownership::*list, const std::string& key,
+                                                  const std::string& what, const std::string& short_what,
+                                                  const std::vector<std::string>& defined_names) {
     const std::string defined = defined_names.empty() ? std::string("(none defined)") : join(defined_names);
-    std::map<std::string, const Instance*> owner;
-    for (const auto& inst : config_.instances) {
-      const auto& k = inst.keys;
-      for (const auto& name : inst.*list) {
+    std::map<std::string, std::pair<const Ownership*, std::string>> owner;
+    for (const Owner& o : owners()) {
+      const auto& k = *o.keys;
+      for (const auto& name : o.owned->*list) {
         if (std::find(defined_names.begin(), defined_names.end(), name) == defined_names.end())
-          item_issue(k, key, k.of(key, inst.where), quoted(name),
-                     "instance " + inst.name + " owns unknown " + what + "; defined: " + defined);
-        else if (auto [it, fresh] = owner.emplace(name, &inst); !fresh)
-          item_issue(k, key, k.of(key, inst.where), quoted(name),
-                     it->second == &inst ? "listed twice; valid: each " + short_what + " once"
-                                        : "already owned by instance " + quoted(it->second->name) + " (" +
-                                              it->second->where.to_string() + "); valid: one owner per " + short_what);
+          item_issue(k, key, k.of(key, o.where), quoted(name),
+                     o.kind + " " + o.name + " owns unknown " + what + "; defined: " + defined);
+        else if (auto [it, fresh] = owner.emplace(
+                     name, std::pair{o.owned, o.kind + " " + quoted(o.name) + " (" + o.where.to_string() + ")"});
+                 !fresh)
+          item_issue(k, key, k.of(key, o.where), quoted(name),
+                     it->second.first == o.owned ? "listed twice; valid: each " + short_what + " once"
+                                                 : "already owned by " + it->second.second + "; valid: one owner per " +
+                                                       short_what);
       }
     }
-    return owner;
+    std::map<std::string, std::string> labels;
+    for (const auto& [name, o] : owner) labels.emplace(name, o.second);
+    return labels;
   }
 
   void check_service(const Service& svc) {
@@ -917,10 +948,10 @@ class Validator {
       else
         names.push_back(svc.name);
     }
-    const auto owner = check_owners(&Instance::services, "services", "service", "service", names);
+    const auto owner = check_owners(&Ownership::services, "services", "service", "service", names);
     for (const auto& svc : config_.services)
       if (!svc.name.empty() && owner.count(svc.name) == 0)
-        config_.warnings.push_back({svc.where, "service '" + svc.name + "' is not owned by any instance"});
+        config_.warnings.push_back({svc.where, "service '" + svc.name + "' is not owned by any instance or sync group"});
   }
 
   Config& config_;

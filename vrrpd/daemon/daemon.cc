@@ -293,6 +293,7 @@ std::unique_ptr<Instance> Daemon::make_instance(const config::Instance& cfg) {
 }
 
 void Daemon::start_instances(const std::vector<config::Instance>& list) {
+  attach_group_orchestrators();  // before the members' gates refer to them
   for (const auto& cfg : list) {
     auto inst = make_instance(cfg);
     attach_checks(*inst);
@@ -444,68 +445,151 @@ Instance* Daemon::find_instance(const std::string& name) {
   return nullptr;
 }
 
-void Daemon::attach_orchestrator(Instance& instance) {
-  const config::Instance& c = instance.config();
-  if ((c.resources.empty() && c.services.empty()) || !resource_commands_) return;  // the validator checked the names
+OrchestratorSettings Daemon::ownership_settings(const std::string& name, const config::Ownership& owned,
+                                                bool group) const {
   OrchestratorSettings s;
-  s.instance = c.name;
-  for (const auto& name : c.resources) {
-    auto r = std::find_if(config_.resources.begin(), config_.resources.end(),
-                          [&](const config::Resource& x) { return x.name == name; });
-    s.resources.push_back({name, r != config_.resources.end() && !r->mount_point.empty()});
+  s.instance = name;
+  s.group = group;
+  for (const auto& r : owned.resources) {
+    auto c = std::find_if(config_.resources.begin(), config_.resources.end(),
+                          [&](const config::Resource& x) { return x.name == r; });
+    s.resources.push_back({r, c != config_.resources.end() && !c->mount_point.empty()});
   }
-  for (const auto& name : c.services) {
-    auto svc = std::find_if(config_.services.begin(), config_.services.end(),
-                            [&](const config::Service& x) { return x.name == name; });
-    if (svc != config_.services.end()) s.services.push_back({name, svc->start_timeout, svc->stop_timeout});
+  for (const auto& svc : owned.services) {
+    auto c = std::find_if(config_.services.begin(), config_.services.end(),
+                          [&](const config::Service& x) { return x.name == svc; });
+    if (c != config_.services.end()) s.services.push_back({svc, c->start_timeout, c->stop_timeout});
   }
-  s.takeover_timeout = c.takeover_timeout;
-  s.release_timeout = c.release_timeout;
-  s.fault_hold = c.fault_hold;
-  s.witness = quorum_ != nullptr && !c.resources.empty();  // the witness guards data, not services alone
-  auto& slot = orchestrators_[c.name];
-  if (slot) {
-    slot->configure(std::move(s));
-  } else {
-    const std::string name = c.name;
-    OrchestratorHooks hooks{
-        [this, name] {
-          if (Instance* i = find_instance(name)) i->takeover_done();
-        },
-        [this, name](const std::string& reason) {
-          if (Instance* i = find_instance(name)) i->set_takeover_fault(reason);
-        },
-        [this, name] {
-          if (Instance* i = find_instance(name)) i->clear_takeover_fault();
-        },
-        [this, name](const std::string& what, const std::string& text, nlohmann::json detail) {
-          // A refused witness claim keeps the data from being promoted as
-          // surely as a refused `primary`; it names the instance's first resource.
-          const std::string op = what == "takeover-failed" ? detail.value("op", std::string()) : "";
-          if (snmp_ && (op == "primary" || op == "claim")) {
-            const Instance* i = find_instance(name);
-            const std::string resource = op == "primary" ? detail.value("resource", std::string())
-                                         : i != nullptr && !i->config().resources.empty() ? i->config().resources.front()
-                                                                                           : std::string();
-            snmp_->promotion_refused(resource, name + ": " + text);
-          }
-          journal_.record("failover", name, what, text, std::move(detail));
-        }};
-    slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(s), std::move(hooks), services_.get(),
-                                          quorum_.get());
-  }
-  Orchestrator* o = slot.get();
-  instance.set_gate({[o] {
-                       o->master_wanted();
-                       return false;  // the orchestrator calls takeover_done() when the data is ready
-                     },
-                     [o] { o->master_left(); }});
+  s.takeover_timeout = owned.takeover_timeout;
+  s.release_timeout = owned.release_timeout;
+  s.fault_hold = owned.fault_hold;
+  s.witness = quorum_ != nullptr && !owned.resources.empty();  // the witness guards data, not services alone
+  return s;
 }
 
-bool Daemon::peers_connected(const std::string& instance) const {
-  auto c = std::find_if(config_.instances.begin(), config_.instances.end(),
-                        [&](const config::Instance& i) { return i.name == instance; });
-  if (c == config_.instances.end() || c->resources.empty() || !replication_) return false;
+// `key` is an instance's name or "group:NAME"; the instances it speaks for
+// are the instance itself or the group's members.
+Orchestrator& Daemon::ensure_orchestrator(const std::string& key, OrchestratorSettings settings) {
+  auto& slot = orchestrators_[key];
+  if (slot) {
+    slot->configure(std::move(settings));
+    return *slot;
+  }
+  const bool group = settings.group;
+  const std::string name = settings.instance;
+  auto for_each_instance = [this, group, name](auto f) {
+    if (!group) {
+      if (Instance* i = find_instance(name)) f(*i);
+      return;
+    }
+    for (auto& i : instances_)
+      if (i->config().sync_group == name) f(*i);
+  };
+  OrchestratorHooks hooks{
+      [this, for_each_instance] {
+        for_each_instance([this](Instance& i) {
+          if (member_ready(i)) i.takeover_done();
+        });
+      },
+      [for_each_instance, group, name](const std::string& reason) {
+        const std::string why = group ? "sync group " + name + ": " + reason : reason;
+        for_each_instance([&](Instance& i) { i.set_takeover_fault(why); });
+      },
+      [for_each_instance] { for_each_instance([](Instance& i) { i.clear_takeover_fault(); }); },
+      [this, key, name](const std::string& what, const std::string& text, nlohmann::json detail) {
+        // A refused witness claim keeps the data from being promoted as
+        // surely as a refused `primary`; it names the owner's first resource.
+        const std::string op = what == "takeover-failed" ? detail.value("op", std::string()) : "";
+        if (snmp_ && (op == "primary" || op == "claim")) {
+          const config::Ownership* owned = owned_by(key);
+          const std::string resource = op == "primary" ? detail.value("resource", std::string())
+                                       : owned != nullptr && !owned->resources.empty() ? owned->resources.front()
+                                                                                       : std::string();
+          snmp_->promotion_refused(resource, name + ": " + text);
+        }
+        journal_.record("failover", key, what, text, std::move(detail));
+      }};
+  slot = std::make_unique<Orchestrator>(loop_, *resource_commands_, std::move(settings), std::move(hooks),
+                                        services_.get(), quorum_.get());
+  return *slot;
+}
+
+void Daemon::attach_group_orchestrators() {
+  if (!resource_commands_) return;
+  for (const auto& g : config_.sync_groups)
+    if (g.owns_anything()) ensure_orchestrator("group:" + g.name, ownership_settings(g.name, g, true));
+}
+
+const config::Ownership* Daemon::owned_by(const std::string& key) const {
+  if (key.rfind("group:", 0) == 0) {
+    for (const auto& g : config_.sync_groups)
+      if ("group:" + g.name == key) return &g;
+    return nullptr;
+  }
+  for (const auto& i : config_.instances)
+    if (i.name == key) return &i;
+  return nullptr;
+}
+
+// The orchestrators that hold an instance's VIPs back: its own (what it
+// owns) and its sync group's (what the group owns). Null when none.
+std::pair<Orchestrator*, Orchestrator*> Daemon::gates_of(const Instance& instance) const {
+  auto find = [this](const std::string& key) -> Orchestrator* {
+    const config::Ownership* owned = owned_by(key);
+    if (owned == nullptr || !owned->owns_anything()) return nullptr;
+    auto it = orchestrators_.find(key);
+    return it == orchestrators_.end() ? nullptr : it->second.get();
+  };
+  const std::string& group = instance.config().sync_group;
+  return {find(instance.name()), group.empty() ? nullptr : find("group:" + group)};
+}
+
+bool Daemon::member_ready(const Instance& instance) const {
+  auto [own, group] = gates_of(instance);
+  return (own == nullptr || own->phase() == Orchestrator::Phase::kActive) &&
+         (group == nullptr || group->phase() == Orchestrator::Phase::kActive);
+}
+
+void Daemon::attach_orchestrator(Instance& instance) {
+  const config::Instance& c = instance.config();
+  if (!resource_commands_) return;
+  if (c.owns_anything()) ensure_orchestrator(c.name, ownership_settings(c.name, c, false));
+  auto [own, group] = gates_of(instance);
+  if (own == nullptr && group == nullptr) return;
+  const std::string name = c.name, group_name = c.sync_group;
+  instance.set_gate({[this, name] {
+                       // Returns whether the VIPs may go up now; otherwise
+                       // the orchestrators call takeover_done() when ready.
+                       Instance* i = find_instance(name);
+                       if (i == nullptr) return false;
+                       auto [o, g] = gates_of(*i);
+                       if (o != nullptr) o->master_wanted();
+                       if (g != nullptr) g->master_wanted();
+                       return member_ready(*i);
+                     },
+                     [this, name, group_name] {
+                       Instance* i = find_instance(name);
+                       if (i == nullptr) return;
+                       auto [o, g] = gates_of(*i);
+                       if (o != nullptr) o->master_left();
+                       // The group's data goes once no member is MASTER any
+                       // more: after the sync-group cascade this event
+                       // started, so every member's VIPs are down first.
+                       if (g != nullptr) loop_.post([this, group_name] { group_left(group_name); });
+                     }});
+}
+
+void Daemon::group_left(const std::string& group) {
+  auto it = orchestrators_.find("group:" + group);
+  if (it == orchestrators_.end()) return;
+  for (const auto& i : instances_)
+    if (i->config().sync_group == group && i->state() == State::kMaster) return;
+  it->second->master_left();
+}
+
+bool Daemon::peers_connected(const std::string& lock) const {
+  const config::Ownership* c = owned_by(lock);
+  if (c == nullptr || c->resources.empty() || !replication_) return false;
   for (const auto& r : c->resources) {
     auto v = replication_->view(r);
     if (!v || !v->up || v->status.connection != replication::ConnectionState::kConnected) return false;
@@ -538,10 +622,18 @@ void Daemon::check_quorum() {
 
 nlohmann::json Daemon::instance_json(const Instance& instance) const {
   nlohmann::json j = instance.to_json();
-  auto it = orchestrators_.find(instance.name());
-  if (it != orchestrators_.end() && (!instance.config().resources.empty() || !instance.config().services.empty())) {
-    j["failover"] = it->second->to_json();
+  auto [own, group] = gates_of(instance);
+  if (group != nullptr) {
+    j["group_failover"] = group->to_json();
+    j["group_failover"]["group"] = instance.config().sync_group;
+  }
+  if (own != nullptr) {
+    j["failover"] = own->to_json();
     j["takeover"] = j["failover"]["display"];
+  } else if (group != nullptr) {
+    // What the group owns is this member's failover state too.
+    j["failover"] = j["group_failover"];
+    j["takeover"] = "group " + instance.config().sync_group + " " + j["failover"]["display"].get<std::string>();
   }
   return j;
 }
@@ -644,7 +736,19 @@ std::string Daemon::reload() {
       }
       return true;
     };
-    if (it != next.instances.end() && config::same_settings(inst->config(), *it) && checks_same()) {
+    // And when its sync group now owns something else, or gained or lost
+    // members (its VIPs wait for what the group owns).
+    auto group_same = [&] {
+      const std::string& g = inst->config().sync_group;
+      if (g.empty()) return true;
+      auto find = [&](const std::vector<config::SyncGroup>& v) {
+        return std::find_if(v.begin(), v.end(), [&](const config::SyncGroup& x) { return x.name == g; });
+      };
+      auto a = find(config_.sync_groups), b = find(next.sync_groups);
+      return a != config_.sync_groups.end() && b != next.sync_groups.end() && a->members == b->members &&
+             config::same_ownership(*a, *b);
+    };
+    if (it != next.instances.end() && config::same_settings(inst->config(), *it) && checks_same() && group_same()) {
       kept.push_back(std::move(inst));
       ++unchanged;
     } else {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,8 +71,21 @@ class Daemon {
   void sync_group_follow(Instance& instance, const Transition& t);
   Instance* find_instance(const std::string& name);
   // Failover with data: the instance's orchestrator (created on first use,
-  // kept across reloads by instance name) gates its VIPs.
+  // kept across reloads by instance name) and its sync group's gate its VIPs.
   void attach_orchestrator(Instance& instance);
+  // One orchestrator per sync group that owns resources or services, by
+  // "group:NAME"; created before the members' gates refer to it.
+  void attach_group_orchestrators();
+  OrchestratorSettings ownership_settings(const std::string& name, const config::Ownership& owned, bool group) const;
+  Orchestrator& ensure_orchestrator(const std::string& key, OrchestratorSettings settings);
+  // What an instance (by name) or a sync group ("group:NAME") owns; null if unknown.
+  const config::Ownership* owned_by(const std::string& key) const;
+  // The instance's own orchestrator and its group's, each null when it owns nothing.
+  std::pair<Orchestrator*, Orchestrator*> gates_of(const Instance& instance) const;
+  // Every orchestrator that gates the instance is active: its VIPs may go up.
+  bool member_ready(const Instance& instance) const;
+  // A member left MASTER: the group releases once none is MASTER.
+  void group_left(const std::string& group);
   // The instance's JSON for status/show, with its failover state.
   nlohmann::json instance_json(const Instance& instance) const;
 
@@ -94,8 +108,9 @@ class Daemon {
   std::unique_ptr<ReplicationService> replication_;  // only with resources configured
   std::unique_ptr<ResourceCommands> resource_commands_;  // replication_ seen by the orchestrators
   std::unique_ptr<ServiceManager> services_;  // the instances' services (programs)
-  // By instance name. Outlives the Instance (a release still runs after a
-  // reload stopped it), so its hooks look the instance up by name.
+  // By instance name, and "group:NAME" for sync groups; the key is also the
+  // witness's lease. Outlives the Instance (a release still runs after a
+  // reload stopped it), so its hooks look the instances up by name.
   std::map<std::string, std::unique_ptr<Orchestrator>> orchestrators_;
   std::unique_ptr<checkers::CheckerService> checks_;
   std::map<std::string, checkers::CheckStatus> check_status_;  // by check name; VRRP thread only
@@ -118,11 +133,11 @@ class Daemon {
   std::unique_ptr<witness::Client> witness_;         // this data node's witness
   std::unique_ptr<QuorumCommands> quorum_;           // witness_ plus the replication peers, for the orchestrators
   std::unique_ptr<Timer> quorum_watch_;              // steps an active instance down when it has no majority
-  // Every owned resource of `instance` is connected to its peer (the peer
-  // is alive and counts towards the majority).
-  bool peers_connected(const std::string& instance) const;
+  // Every resource owned by `lock` (an instance or "group:NAME") is
+  // connected to its peer (the peer is alive and counts towards the majority).
+  bool peers_connected(const std::string& lock) const;
   void check_quorum();
-  std::map<std::string, TimePoint> quorum_claimed_;  // instance -> last background claim
+  std::map<std::string, TimePoint> quorum_claimed_;  // lock -> last background claim
   int exit_code_ = 0;
 };
 

@@ -118,7 +118,9 @@ Orchestrator::Orchestrator(EventLoop& loop, ResourceCommands& commands, Orchestr
 
 Orchestrator::~Orchestrator() = default;
 
-std::string Orchestrator::prefix() const { return "VRRP_Instance(" + settings_.instance + ") "; }
+std::string Orchestrator::prefix() const {
+  return (settings_.group ? "VRRP_Group(" : "VRRP_Instance(") + settings_.instance + ") ";
+}
 
 void Orchestrator::configure(OrchestratorSettings settings) { settings_ = std::move(settings); }
 
@@ -224,7 +226,7 @@ void Orchestrator::advance_once() {
 void Orchestrator::begin_takeover() {
   plan_.clear();
   if (settings_.witness) {
-    Step claim{settings_.instance, "claim", false, settings_.takeover_timeout};
+    Step claim{lock(), "claim", false, settings_.takeover_timeout};
     claim.quorum = true;
     plan_.push_back(claim);
   }

@@ -66,7 +66,10 @@ class QuorumCommands {
 };
 
 struct OrchestratorSettings {
-  std::string instance;  // the VRRP instance's name, for logs and the journal
+  std::string instance;  // the VRRP instance's (or sync group's) name, for logs and the journal
+  // A sync group's orchestrator: logs say VRRP_Group(NAME), and the
+  // witness's lease is "group:NAME" (instance names cannot contain ':').
+  bool group = false;
   struct OwnedResource {
     std::string name;
     bool mount = false;  // it has a mount_point: mount after primary, umount before secondary
@@ -139,6 +142,9 @@ class Orchestrator {
 
   Phase phase() const { return phase_; }
   bool uses_witness() const { return settings_.witness; }
+  // The witness's lease this orchestrator claims: the instance's name, or
+  // "group:NAME" for a sync group.
+  std::string lock() const { return settings_.group ? "group:" + settings_.instance : settings_.instance; }
   // A step runs or one is due: the daemon waits for this at shutdown.
   bool busy() const;
   // The longest a full release may take (every step at its timeout), for

@@ -54,6 +54,38 @@ TEST(FailoverConfig, ChangedResourcesOrTimingIsAChangedInstance) {
   EXPECT_FALSE(same_settings(base, native(with_instances("resources = \"r0\"; fault_hold_ms = 1000;")).instances.at(0)));
 }
 
+// Line 5: a sync group of VI_1 and VI_2 with `extra`.
+std::string with_group(const std::string& extra, const std::string& members = "[ \"VI_1\", \"VI_2\" ]",
+                       const std::string& vi1 = "") {
+  return with_instances(vi1) + "sync_groups = ( { name = \"G\"; members = " + members + "; " + extra + " } );\n";
+}
+
+TEST(FailoverConfig, SyncGroupOwnershipMapsOntoTheModel) {
+  Config c = native(with_group("resources = ( \"r0\", \"r1\" ); takeover_timeout_ms = 4000; "
+                               "release_timeout_ms = 6000; fault_hold_ms = 500;"));
+  const SyncGroup& g = c.sync_groups.at(0);
+  EXPECT_EQ(g.resources, (std::vector<std::string>{"r0", "r1"}));
+  EXPECT_TRUE(g.owns_anything());
+  EXPECT_EQ(g.takeover_timeout, milliseconds(4000));
+  EXPECT_EQ(g.release_timeout, milliseconds(6000));
+  EXPECT_EQ(g.fault_hold, milliseconds(500));
+  EXPECT_FALSE(c.instances.at(0).owns_anything());
+  EXPECT_EQ(c.instances.at(0).sync_group, "G");
+}
+
+TEST(FailoverConfig, GroupAndMemberMayOwnDifferentResources) {
+  Config c = native(with_group("resources = \"r1\";", "[ \"VI_1\", \"VI_2\" ]", "resources = \"r0\";"));
+  EXPECT_EQ(c.sync_groups.at(0).resources, std::vector<std::string>{"r1"});
+  EXPECT_EQ(c.instances.at(0).resources, std::vector<std::string>{"r0"});
+}
+
+TEST(FailoverConfig, SameOwnershipComparesEveryOwnershipKey) {
+  const SyncGroup base = native(with_group("resources = \"r0\";")).sync_groups.at(0);
+  EXPECT_TRUE(same_ownership(base, native(with_group("resources = \"r0\";")).sync_groups.at(0)));
+  EXPECT_FALSE(same_ownership(base, native(with_group("resources = \"r1\";")).sync_groups.at(0)));
+  EXPECT_FALSE(same_ownership(base, native(with_group("resources = \"r0\"; fault_hold_ms = 1;")).sync_groups.at(0)));
+}
+
 void expectInvalid(const std::string& text, int line, const std::string& expected) {
   config::expectInvalid(Format::kNative, text, line, expected);
 }
@@ -64,6 +96,10 @@ TEST(InvalidFailover, ResourceOwnedByTwoInstances) { expectInvalid(with_instance
 TEST(InvalidFailover, ResourcesNotStrings) { expectInvalid(with_instances("resources = 5;"), 3, "wrong type (an integer); expected a string or an array of strings"); }
 TEST(InvalidFailover, TakeoverTimeoutTooShort) { expectInvalid(with_instances("takeover_timeout_ms = 99;"), 3, "takeover_timeout_ms = 99: out of range; valid: 100..3600000 ms"); }
 TEST(InvalidFailover, ReleaseTimeoutTooLong) { expectInvalid(with_instances("release_timeout_ms = 3600001;"), 3, "release_timeout_ms = 3600001: out of range; valid: 100..3600000 ms"); }
+TEST(InvalidFailover, GroupUnknownResource) { expectInvalid(with_group("resources = \"r9\";"), 5, "resources = \"r9\": sync group G owns unknown replication resource; defined: r0, r1"); }
+TEST(InvalidFailover, ResourceOwnedByAMemberAndItsGroup) { expectInvalid(with_group("resources = \"r0\";", "[ \"VI_1\", \"VI_2\" ]", "resources = \"r0\";"), 5, "resources = \"r0\": already owned by instance \"VI_1\" (test.conf:3); valid: one owner per resource"); }
+TEST(InvalidFailover, GroupOwningDataWithoutMembers) { expectInvalid(with_group("resources = \"r0\";", "[ ]"), 5, "members: required with resources or services; valid: the instances whose VIPs wait for this group's data"); }
+TEST(InvalidFailover, GroupTakeoverTimeoutTooShort) { expectInvalid(with_group("takeover_timeout_ms = 50;"), 5, "takeover_timeout_ms = 50: out of range; valid: 100..3600000 ms"); }
 TEST(InvalidFailover, FaultHoldNegative) { expectInvalid(with_instances("fault_hold_ms = -1;"), 3, "fault_hold_ms = -1: out of range; valid: 0..3600000 ms"); }
 
 }  // namespace

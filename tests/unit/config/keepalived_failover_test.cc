@@ -203,7 +203,7 @@ TEST(KeepalivedFailover, InstanceOwnershipAndTimingAreTheNativeOnes) {
   EXPECT_EQ(i.services, (Names{"db", "web"}));
   EXPECT_EQ(i.takeover_timeout, milliseconds(5000));
   EXPECT_EQ(i.fault_hold, milliseconds(0));
-  expect_same_fields(i, nat.instances.at(0), failover_fields());
+  expect_same_fields(i, nat.instances.at(0), failover_fields<Instance>());
   EXPECT_TRUE(same_settings(i, nat.instances.at(0)));
   EXPECT_TRUE(ka.warnings.empty()) << ka.warnings[0].message;
 }
@@ -355,7 +355,8 @@ TEST(InvalidKeepalivedOwner, ListWithoutNames) { expectInvalid(kaOwner(" service
 TEST(InvalidKeepalivedOwner, TakeoverTimeoutInSeconds) { expectInvalid(kaOwner(" takeover_timeout_ms 30s"), 16, "takeover_timeout_ms = 30s: not an integer; valid: a whole number of milliseconds"); }
 TEST(InvalidKeepalivedOwner, ReleaseTimeoutTooShort) { expectInvalid(kaOwner(" release_timeout_ms 99"), 16, "release_timeout_ms = 99: out of range; valid: 100..3600000 ms"); }
 TEST(InvalidKeepalivedOwner, FaultHoldTooLong) { expectInvalid(kaOwner(" fault_hold_ms 3600001"), 16, "fault_hold_ms = 3600001: out of range; valid: 0..3600000 ms"); }
-TEST(InvalidKeepalivedOwner, ResourcesInASyncGroup) { expectInvalid(kaOwner(" resources r0") + "vrrp_sync_group G1 {\n group {\n  VI_1\n }\n resources {\n  r0\n }\n}\n", 22, "resources: not valid here; valid: resources { NAME ... } in the vrrp_instance that owns them"); }
+TEST(InvalidKeepalivedOwner, ResourceOwnedByTheGroupAndItsMember) { expectInvalid(kaOwner(" resources r0") + "vrrp_sync_group G1 {\n group {\n  VI_1\n }\n resources {\n  r0\n }\n}\n", 22, "resources = \"r0\": already owned by instance \"VI_1\" (test.conf:13); valid: one owner per resource"); }
+TEST(InvalidKeepalivedOwner, GroupUnknownService) { expectInvalid(kaOwner("") + "vrrp_sync_group G1 {\n group {\n  VI_1\n }\n services db\n}\n", 22, "services = \"db\": sync group G1 owns unknown service; defined: web"); }
 
 }  // namespace
 }  // namespace vrrpd::config

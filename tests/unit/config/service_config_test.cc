@@ -60,7 +60,7 @@ TEST(ServiceConfig, AServiceNoInstanceOwnsIsAWarning) {
   Config c = native(with_services("services = \"web\";"));
   ASSERT_EQ(c.warnings.size(), 1u);
   EXPECT_EQ(c.warnings[0].where.to_string(), "test.conf:2");
-  EXPECT_EQ(c.warnings[0].message, "service 'db' is not owned by any instance");
+  EXPECT_EQ(c.warnings[0].message, "service 'db' is not owned by any instance or sync group");
 }
 
 TEST(ServiceConfig, ChangedServicesIsAChangedInstance) {
