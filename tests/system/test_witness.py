@@ -10,6 +10,9 @@ dead peer, a full partition between h1 and h2:
 - with the witness, h1 isolated from everything: h1 loses the peer and the
   witness, steps down after its lease; the witness gives the lock to h2 one
   lease later, and h2 takes over;
+- with the witness down, a hand-over (maintenance on h1) promotes h2 on the
+  vote of its connected replication peer; when h1 dies too, h2 has one vote
+  of three and steps down;
 - without a witness, the same full partition gives two primaries: the
   documented gap that the witness closes.
 
@@ -75,6 +78,37 @@ class WitnessTest(faults.FaultsPair):
         self.assertEqual(self.fetch(client), "served from r0\n")
         print("\n  isolated primary: h1 stepped down (%s); h2 served on the VIP %.1f s after the cut"
               % (stepped[0]["text"][:60], took))
+
+    def test_with_the_witness_down_the_connected_peer_is_the_second_vote(self):
+        lab, h1, h2, client = self.witness_pair()
+        lab.hosts[2].stop_vrrpd()  # the witness is down; h3 stays up as the client
+        # A planned hand-over: h1 steps down but stays up and connected.
+        h1.vrrpctl("maintenance", "VI_1", "on")
+        wait_until(lambda: h2.has_address(VIP), timeout=30, what="VIP on h2")
+        texts = [e["text"] for e in self.events(h2, "failover")]
+        self.assertTrue(any("majority with the connected replication peer" in t for t in texts), texts)
+        self.assertEqual(self.fetch(client), "served from r0\n")
+        # Active on the peer's vote for longer than a lease.
+        end = time.monotonic() + 2 * LEASE_MS / 1000.0
+        while time.monotonic() < end:
+            self.assertEqual(self.rstatus(h2)["role"], "Primary")
+            time.sleep(0.2)
+        self.assertTrue(h2.has_address(VIP))
+        # Then the peer goes too: one vote of three, so h2 steps down and
+        # does not promote again while it has no majority.
+        h1.kill_vrrpd()
+        wait_until(lambda: self.rstatus(h2)["role"] == "Secondary", timeout=20, what="h2 steps down")
+        stepped = [e for e in self.events(h2, "failover") if e["what"] == "step-down"]
+        self.assertTrue(stepped, self.events(h2, "failover"))
+        self.assertIn("no majority", stepped[0]["text"])
+        end = time.monotonic() + 4
+        while time.monotonic() < end:
+            self.assertEqual(self.rstatus(h2)["role"], "Secondary")
+            self.assertFalse(h2.has_address(VIP))
+            time.sleep(0.2)
+        refused = [e["text"] for e in self.events(h2, "failover") if e["what"] == "takeover-failed"]
+        print("\n  witness down: hand-over on the peer's vote; after the peer died too h2 stepped down (%s) and "
+              "was refused %d time(s)" % (stepped[0]["text"][:40], len(refused)))
 
     def test_full_partition_without_a_witness_gives_two_primaries(self):
         lab, h1, h2, client = self.pair(second_link=True, h2_extra="    takeover_timeout_ms = 5000;\n")
