@@ -8,7 +8,12 @@ service (python3 http.server started by vrrpd in the volume's directory, with
 a status program that asks it for its index), plus a client host that
 fetches a file from the volume through the VIP every 20 ms. Each run uses a
 fresh lab; the fault is kill -9 of the master's daemon (and of its service,
-as when the node dies) or a cut of the master's switch port.
+as when the node dies), a cut of the master's switch port, or "silent": the
+master's frames dropped at the switch and then its daemon killed (power
+loss: no FIN reaches the peer), with the default link supervision;
+"silent-ping" is the same with the takeover's probe pushed out of the way
+(probe_timeout_ms = 30000), so that the ping timeout ends the link: the
+baseline the probe is measured against.
 
 Parts, from the backup's event journal (wall clock, ms) and the client:
   detection  fault -> the backup's BACKUP -> MASTER transition
@@ -19,7 +24,7 @@ Parts, from the backup's event journal (wall clock, ms) and the client:
              GARP, the client's ARP cache, its next poll)
   total      fault -> the client's first good answer
 
-Run: python3 bench/failover_data.py [--runs N] [--faults kill,cut] [--intervals 1000,100]
+Run: python3 bench/failover_data.py [--runs N] [--faults kill,cut,silent,silent-ping] [--intervals 1000,100]
 """
 
 import argparse
@@ -47,13 +52,26 @@ def one_run(fault, interval_ms):
     try:
         extra = ('after_sb_0pri = "discard-zero-changes"; after_sb_1pri = "discard-secondary";'
                  if fault == "cut" else "")
-        lab, h1, h2, client = t.pair(resource_extra=extra, interval_ms=interval_ms)
+        # "silent" runs with the replication link's default supervision
+        # (ping 1 s, ping timeout 5 s, probe 1 s); the others with the
+        # fault tests' fast one (ping 1 s, ping timeout 0.5 s).
+        # "silent-ping" is the baseline without the takeover's probe: its
+        # timeout set beyond the ping timeout, which then ends the link.
+        kw = {"supervision": ""} if fault.startswith("silent") else {}
+        if fault == "silent-ping":
+            extra = "probe_timeout_ms = 30000;"
+        lab, h1, h2, client = t.pair(resource_extra=extra, interval_ms=interval_ms, **kw)
         time.sleep(1.0)  # settled: h2 has heard a few adverts
         fault_wall = time.time()
         fault_mono = time.monotonic()
-        if fault == "kill":
-            # The daemon crashes first (its sockets close: the peer sees the
-            # replication link drop at once), then its service goes too.
+        if fault in ("kill", "silent", "silent-ping"):
+            if fault.startswith("silent"):
+                # Power loss: nothing more of h1 reaches anyone, not even
+                # the FIN of its replication connection.
+                lab.drop(ports=["p1"])
+            # The daemon crashes first (its sockets close: unless silenced,
+            # the peer sees the replication link drop at once), then its
+            # service goes too.
             h1.kill_vrrpd()
             with open(os.path.join(h1.dir, "web.pid")) as f:
                 os.kill(int(f.read()), 9)
@@ -95,18 +113,18 @@ def main():
     ap.add_argument("--faults", default="kill,cut")
     ap.add_argument("--intervals", default="1000,100")
     args = ap.parse_args()
-    print("fault  advert   n   " + "  ".join("%9s" % c for c in COLUMNS) + "   (median seconds; min-max of total)")
+    print("fault        advert   n   " + "  ".join("%9s" % c for c in COLUMNS) + "   (median seconds; min-max of total)")
     for fault in args.faults.split(","):
         for interval in (int(x) for x in args.intervals.split(",")):
             runs = []
             for _ in range(args.runs):
                 r = one_run(fault, interval)
                 runs.append(r)
-                print("  run %-4s %5d ms: %s" % (fault, interval, " ".join("%s %.3f" % (c, r[c]) for c in COLUMNS)),
+                print("  run %-11s %5d ms: %s" % (fault, interval, " ".join("%s %.3f" % (c, r[c]) for c in COLUMNS)),
                       flush=True)
             med = {c: statistics.median(r[c] for r in runs) for c in COLUMNS}
             tot = [r["total"] for r in runs]
-            print("%-5s %5d ms %3d   " % (fault, interval, len(runs)) +
+            print("%-11s %5d ms %3d   " % (fault, interval, len(runs)) +
                   "  ".join("%9.3f" % med[c] for c in COLUMNS) + "   %.3f-%.3f" % (min(tot), max(tot)), flush=True)
 
 

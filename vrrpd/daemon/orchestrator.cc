@@ -108,7 +108,7 @@ Orchestrator::Orchestrator(EventLoop& loop, ResourceCommands& commands, Orchestr
                      issue(*in_flight_);
                    }),
       hold_timer_(loop, [this] {
-        transition(Phase::kReleased, "fault hold of " + std::to_string(to_ms(settings_.fault_hold)) + " ms over");
+        transition(Phase::kReleased, "fault hold over");
         if (hooks_.record) hooks_.record("fault-hold-over", "fault hold over; the instance may be elected again", {});
         if (hooks_.fault_hold_over) hooks_.fault_hold_over();
         advance();
@@ -205,6 +205,7 @@ void Orchestrator::advance_once() {
         if (hooks_.record)
           hooks_.record("takeover-done", summary, {{"duration_ms", to_ms(loop_.now() - phase_started_)}});
         last_error_.clear();
+        local_failures_ = 0;
         transition(Phase::kActive, "every resource promoted and mounted, every service started");
         if (hooks_.takeover_done) hooks_.takeover_done();
       }
@@ -403,14 +404,29 @@ void Orchestrator::on_step_timeout() {
 void Orchestrator::fail_takeover(const Step& step, const std::string& why) {
   const std::string reason = "takeover failed: " + step.op + " " + step.target + ": " + why;
   last_error_ = reason;
+  // A failure of this node's own (a mount, a service, its disk) doubles the
+  // hold each time in a row, so that a broken node that preempts does not
+  // take the service away from a working peer every fault_hold. Waiting for
+  // the other node (a refusal that passes by itself) is not its fault.
+  std::string held_why;
+  Duration hold = settings_.fault_hold;
+  if (passing_refusal(why) == nullptr) {
+    ++local_failures_;
+    const int doublings = std::min(local_failures_ - 1, kMaxHoldDoublings);
+    hold = settings_.fault_hold * (1 << doublings);
+    if (local_failures_ > 1)
+      held_why = " (" + std::to_string(local_failures_) + " failed takeovers in a row here: the hold doubles each "
+                 "time, up to " + std::to_string(1 << kMaxHoldDoublings) + " x fault_hold_ms)";
+  }
   // Stable message: see README.md "Log messages".
-  log::error(prefix() + reason + "; undoing the steps done and going FAULT for " +
-             std::to_string(to_ms(settings_.fault_hold)) + " ms");
+  log::error(prefix() + reason + "; undoing the steps done and going FAULT for " + std::to_string(to_ms(hold)) +
+             " ms" + held_why);
   if (hooks_.record)
     hooks_.record("takeover-failed", reason,
                   {{step.kind(), step.target}, {"op", step.op}, {"reason", why},
-                   {"duration_ms", to_ms(loop_.now() - phase_started_)}});
-  fault_hold_until_ = loop_.now() + settings_.fault_hold;
+                   {"duration_ms", to_ms(loop_.now() - phase_started_)}, {"hold_ms", to_ms(hold)},
+                   {"failures_in_a_row", local_failures_}});
+  fault_hold_until_ = loop_.now() + hold;
   start_release(Phase::kRollingBack, reason);
   // The instance goes FAULT (priority-0 advert: the peer takes over); it
   // tells us master_left(), folded into advance().

@@ -90,7 +90,9 @@ struct OrchestratorSettings {
   bool witness = false;
   Duration takeover_timeout = std::chrono::seconds(30);  // per takeover step
   Duration release_timeout = std::chrono::seconds(30);   // per release step
-  Duration fault_hold = std::chrono::seconds(10);        // FAULT after a failed takeover
+  // FAULT after a failed takeover; doubled for each further failure in a
+  // row of this node's own (mount, service, disk), up to 32 times.
+  Duration fault_hold = std::chrono::seconds(10);
   // While `primary` is refused for a reason that passes by itself (the peer
   // is still Primary and releasing; our disk is Consistent until the
   // handshake with the peer; a resync as SyncTarget runs), ask again this
@@ -214,6 +216,10 @@ class Orchestrator {
   std::string last_error_;
   std::uint64_t transitions_ = 0;  // phase changes, for vrrpctl
   TimePoint fault_hold_until_{};
+  // Takeovers failed in a row for a reason of this node's own (not a
+  // passing refusal); each doubles the fault hold, up to 2^kMaxHoldDoublings.
+  int local_failures_ = 0;
+  static constexpr int kMaxHoldDoublings = 5;
   bool advancing_ = false, advance_again_ = false;
   Timer step_timer_;   // the step's timeout
   Timer retry_timer_;  // the next `primary` after a passing refusal

@@ -275,6 +275,57 @@ TEST_F(FailoverTest, FaultHoldEndsInBackupAndTheNextElectionTriesAgain) {
   EXPECT_EQ(addresses.present, std::vector<std::string>{"192.0.2.100/24"});
 }
 
+TEST_F(FailoverTest, RepeatedLocalFailuresDoubleTheHoldAndASuccessResetsIt) {
+  const std::string bad = "mount: wrong fs type, bad superblock on /dev/loop0";
+  commands.script("mount r0", {{milliseconds(50), false, bad}, {milliseconds(50), false, bad},
+                               {milliseconds(50), true, "mounted"}, {milliseconds(50), false, bad}});
+  start({{"r0", true}});
+  auto fault_and_hold = [&]() -> Duration {
+    // Runs until this takeover failed, then measures how long FAULT holds.
+    while (instance->state() != State::kFault) run_for(milliseconds(10));
+    const TimePoint failed = clock.now();
+    while (instance->state() == State::kFault) run_for(milliseconds(10));
+    return clock.now() - failed;
+  };
+  run_until_master();
+  const Duration first = fault_and_hold();
+  const Duration second = fault_and_hold();
+  EXPECT_GE(first, seconds(10));
+  EXPECT_LT(first, milliseconds(10100));
+  EXPECT_GE(second, seconds(20));  // the second failure in a row: twice the hold
+  EXPECT_LT(second, milliseconds(20100));
+  EXPECT_EQ(journal.back().what, "fault-hold-over");
+  // The third takeover works; it resets the count.
+  while (orchestrator->phase() != Orchestrator::Phase::kActive) run_for(milliseconds(10));
+  EXPECT_EQ(addresses.present, std::vector<std::string>{"192.0.2.100/24"});
+  peer_takes_over();                 // MASTER -> BACKUP: release
+  run_with_peer(seconds(1));
+  run_for(seconds(4));               // the peer went quiet: MASTER again, and the mount fails once more
+  const Duration after_success = fault_and_hold();
+  EXPECT_LT(after_success, milliseconds(10100));
+  auto failed = std::find_if(journal.rbegin(), journal.rend(), [](const JournalEvent& e) { return e.what == "takeover-failed"; });
+  ASSERT_NE(failed, journal.rend());
+  EXPECT_EQ(failed->detail["failures_in_a_row"], 1);
+  EXPECT_EQ(failed->detail["hold_ms"], 10000);
+}
+
+TEST_F(FailoverTest, WaitingForThePeerDoesNotLengthenTheHold) {
+  // Passing refusals (the peer still Primary) that time out are not this
+  // node's fault: every hold stays fault_hold.
+  commands.script("primary r0", {{milliseconds(10), false, "primary refused: the peer is Primary (dual-primary is not supported)"}});
+  start({{"r0", false}});
+  run_until_master();
+  for (int i = 0; i < 3; ++i) {
+    while (instance->state() != State::kFault) run_for(milliseconds(10));
+    const TimePoint failed = clock.now();
+    while (instance->state() == State::kFault) run_for(milliseconds(10));
+    EXPECT_LT(clock.now() - failed, milliseconds(10100)) << "hold " << i;
+  }
+  auto failed = std::find_if(journal.rbegin(), journal.rend(), [](const JournalEvent& e) { return e.what == "takeover-failed"; });
+  ASSERT_NE(failed, journal.rend());
+  EXPECT_EQ(failed->detail["failures_in_a_row"], 0);
+}
+
 TEST_F(FailoverTest, PromoteRefusedWhileThePeerIsStillPrimaryIsAskedAgain) {
   const std::string refused = "primary refused: the peer is Primary (dual-primary is not supported)";
   commands.script("primary r0", {{milliseconds(10), false, refused},
