@@ -303,6 +303,49 @@ class ReplicationTest(unittest.TestCase):
         # Identical devices afterwards.
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_sigkill_with_a_mounted_volume_exits_at_once(self):
+        """A daemon alone in its mount namespace (ip netns exec) with ext4
+        mounted on its FUSE export: SIGKILL used to hang its exit forever (the
+        namespace's unmount flushed through the FUSE server that was exiting)
+        and sync(2) on the whole machine with it. The mount-namespace anchor
+        keeps the namespace until the daemon's /dev/fuse files are released."""
+        lab = self.lab()
+        h1, h2 = lab.hosts  # h2 runs nothing: h1 is Primary alone
+        self.start(h1, h2)
+        anchor = h1.vrrpd_anchor()
+        self.assertIsNotNone(anchor, "no vrrpd-anchor child of vrrpd")
+        # A graceful stop takes the anchor with it (reaped, not left a zombie).
+        self.assertEqual(h1.stop_vrrpd(), 0)
+        self.assertFalse(os.path.exists("/proc/%d" % anchor), "the anchor outlived SIGTERM")
+
+        self.start(h1, h2)
+        self.ctl(h1, "create-md", "r0")
+        self.ctl(h1, "up", "r0")
+        self.ctl(h1, "primary", "--force", "r0")
+        dev = self.status(h1)["device"]
+        h1.in_daemon("mkfs.ext4", "-q", "-F", dev)
+        self.ctl(h1, "mount", "r0")
+        # Dirty pages in ext4's cache: the teardown's unmount must write them.
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + os.path.join(h1.dir, "mnt", "dirty"), "bs=1M", "count=8",
+                     "status=none")
+        anchor = h1.vrrpd_anchor()
+        self.assertIsNotNone(anchor)
+        started = time.monotonic()
+        h1.kill_vrrpd(timeout=10)  # plain SIGKILL; fails (after a fusectl abort) if not reaped within 10 s
+        took = time.monotonic() - started
+        self.assertLess(took, 10.0)
+        self.assertFalse(os.path.exists("/proc/%d" % anchor), "the anchor outlived the daemon")
+        # sync(2) walks every file system: it hung on the stuck unmount before.
+        sh("sync", timeout=60)
+        sh("sync", "-f", lab.dir, timeout=60)
+        # The loop device went with the namespace (autoclear), the export too.
+        loop = os.path.basename(dev)
+        wait_until(lambda: not os.path.exists("/sys/block/%s/loop/backing_file" % loop), timeout=10,
+                   what="%s detached" % loop)
+        with open("/proc/self/mounts") as f:
+            self.assertNotIn(os.path.join(h1.dir, "run"), f.read())
+        print("\nSIGKILL with a mounted volume: reaped after %.2f s" % took)
+
     def split(self, lab, h1, h2):
         """Both nodes write while the link is cut: the data diverges."""
         self.ctl(h1, "primary", "--force", "r0")
