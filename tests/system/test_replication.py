@@ -252,11 +252,15 @@ class ReplicationTest(unittest.TestCase):
         wait_until(lambda: self.status(h1)["replication"] == "Established" and
                    self.status(h1)["verify_done_kib"] == self.status(h1)["size_kib"],
                    timeout=60, what="verify done")
-        # Verify compares digests of 1 MiB requests: the request holding the
-        # bad block is marked out of sync, nothing else.
+        # Verify compares digests of 1 MiB steps, then of the differing
+        # step's 4 KiB blocks: exactly the bad block is marked out of sync.
         found = self.status(h1)["verify_out_of_sync_kib"]
-        self.assertTrue(4 <= found <= 1024, found)
+        self.assertEqual(found, 4)
         self.assertEqual(self.status(h1)["out_of_sync_kib"], found)
+        # The peer showed VerifyT meanwhile; VerifyEnd gave it the result.
+        self.assertIn("replication Established -> VerifyT: online verify started by the peer", h2.log())
+        st2 = self.status(h2)
+        self.assertEqual((st2["replication"], st2["verify_out_of_sync_kib"]), ("Established", 4))
         # As in DRBD, the block is resynced at the next connect.
         self.ctl(h1, "disconnect", "r0")
         self.ctl(h1, "connect", "r0")
