@@ -19,7 +19,9 @@ ProbeResult judge_replication(const std::optional<replication::ResourceStatus>& 
     return {false, std::string("disk ") + replication::to_string(s.disk) + ", expected UpToDate"};
   if ((wants("connected") || wants("established")) && s.connection != ConnectionState::kConnected)
     return {false, std::string("connection ") + replication::to_string(s.connection) + ", expected Connected"};
-  if (wants("established") && s.replication != ReplicationState::kEstablished)
+  // Not resyncing: an online verify (VerifyS, VerifyT) replicates as Established does.
+  if (wants("established") && s.replication != ReplicationState::kEstablished &&
+      s.replication != ReplicationState::kVerifyS && s.replication != ReplicationState::kVerifyT)
     return {false, std::string("replication ") + replication::to_string(s.replication) + ", expected Established"};
   std::string summary = std::string(replication::to_string(s.role)) + " " + replication::to_string(s.disk) + " " +
                         replication::to_string(s.connection);

@@ -227,6 +227,7 @@ void put(Writer& w, const ResyncReply& m) {
 void put(Writer& w, const ChecksumReply& m) { w.u64(m.offset).u32(m.length).bytes(m.digest); }
 void put(Writer& w, const VerifyRequest& m) { w.u64(m.offset).u32(m.length); }
 void put(Writer& w, const VerifyReply& m) { w.u64(m.offset).u32(m.length).bytes(m.digest); }
+void put(Writer& w, const VerifyEnd& m) { w.u64(m.verified_bytes).u64(m.out_of_sync_bytes); }
 void put(Writer& w, const StateChange& m) { w.e8(m.role).e8(m.disk_state).u16(0); }
 void put(Writer&, const Ping&) {}
 void put(Writer&, const PingAck&) {}
@@ -330,6 +331,11 @@ void get(Reader& r, VerifyReply& m) {
   get_extent(r, m.offset, m.length);
   r.array(m.digest);
 }
+void get(Reader& r, VerifyEnd& m) {
+  m.verified_bytes = r.u64();
+  m.out_of_sync_bytes = r.u64();
+  if (m.out_of_sync_bytes > m.verified_bytes) r.bad("VerifyEnd: more bytes out of sync than verified");
+}
 void get(Reader& r, StateChange& m) {
   m.role = read_role(r);
   m.disk_state = read_disk(r);
@@ -395,6 +401,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kBitmapChunk, "BitmapChunk"}, {FrameType::kResyncRequest, "ResyncRequest"},
     {FrameType::kResyncReply, "ResyncReply"}, {FrameType::kChecksumReply, "ChecksumReply"},
     {FrameType::kVerifyRequest, "VerifyRequest"}, {FrameType::kVerifyReply, "VerifyReply"},
+    {FrameType::kVerifyEnd, "VerifyEnd"},
     {FrameType::kStateChange, "StateChange"}, {FrameType::kPing, "Ping"},
     {FrameType::kPingAck, "PingAck"},       {FrameType::kDisconnect, "Disconnect"},
 };
@@ -440,14 +447,14 @@ std::vector<uint8_t> encode_raw_frame(const FrameHeader& h, std::span<const uint
   return out;
 }
 
-std::vector<uint8_t> encode_frame(const Frame& f) {
+std::vector<uint8_t> encode_frame(const Frame& f, uint16_t frame_version) {
   // Payload is written after a header-sized gap, so the frame is built in one
   // buffer without copying the (up to 1 MiB) payload again.
   std::vector<uint8_t> out(kHeaderSize);
   Writer w(out);
   std::visit([&w](const auto& msg) { put(w, msg); }, f.message);
   FrameType type = type_of(f.message);
-  uint16_t version = type == FrameType::kHello ? kHelloVersion : kProtocolVersion;
+  uint16_t version = type == FrameType::kHello ? kHelloVersion : frame_version;
   put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), version,
              static_cast<uint16_t>(type), 0, f.sequence,
              std::span<const uint8_t>(out).subspan(kHeaderSize));
@@ -455,13 +462,13 @@ std::vector<uint8_t> encode_frame(const Frame& f) {
 }
 
 std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
-                                       std::span<const uint8_t> data) {
+                                       std::span<const uint8_t> data, uint16_t version) {
   std::vector<uint8_t> out;
   out.reserve(kHeaderSize + 16 + data.size());
   out.resize(kHeaderSize);
   Writer w(out);
   w.u64(offset).u32(flags).u32(static_cast<uint32_t>(data.size())).bytes(data);
-  put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), kProtocolVersion,
+  put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), version,
              static_cast<uint16_t>(FrameType::kData), 0, sequence, std::span<const uint8_t>(out).subspan(kHeaderSize));
   return out;
 }

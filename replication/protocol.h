@@ -1,4 +1,4 @@
-// Replication wire protocol, version 1: the frames two replication peers
+// Replication wire protocol, version 2 (speaks 1 too): the frames two replication peers
 // exchange over one TCP connection, as bytes in and bytes out (no sockets, no
 // clock). The byte layout is documented in replication/PROTOCOL.md; keep both
 // in step, and never renumber a frame type or an enum value that has shipped.
@@ -29,10 +29,14 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // peers speak (see AuthSession). Hello frames are always sent and read with
 // header version 1 and the frozen v1 Hello layout, so that nodes with
 // disjoint ranges can still tell each other what they speak.
-inline constexpr uint16_t kProtocolVersion = 1;
+// The handshake frames (Hello, AuthChallenge, AuthResponse, AuthResult) are
+// sent with header version 1, before the version is agreed; the frames after
+// it with the agreed version. Version 2 adds VerifyEnd.
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 1;
+inline constexpr uint16_t kMaxProtocolVersion = 2;
 inline constexpr uint16_t kHelloVersion = 1;
+inline constexpr uint16_t kHandshakeVersion = 1;
 
 inline constexpr size_t kHeaderSize = 32;
 // Largest block of data in one Data/ResyncReply frame. A bigger write is split
@@ -70,6 +74,7 @@ enum class FrameType : uint16_t {
   kChecksumReply = 35,
   kVerifyRequest = 36,
   kVerifyReply = 37,
+  kVerifyEnd = 38,  // version 2
   kStateChange = 48,
   kPing = 49,
   kPingAck = 50,
@@ -207,6 +212,13 @@ struct VerifyReply {
   Digest digest{};
   bool operator==(const VerifyReply&) const = default;
 };
+// Version 2: the verify source tells the peer that its online verify is
+// over (the peer shows VerifyT from the first VerifyRequest until then).
+struct VerifyEnd {
+  uint64_t verified_bytes = 0;
+  uint64_t out_of_sync_bytes = 0;  // <= verified_bytes
+  bool operator==(const VerifyEnd&) const = default;
+};
 struct StateChange {
   Role role = Role::kSecondary;
   DiskState disk_state = DiskState::kDiskless;
@@ -235,7 +247,7 @@ struct Disconnect {
 
 using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
-                             ChecksumReply, VerifyRequest, VerifyReply, StateChange, Ping,
+                             ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
                              PingAck, Disconnect>;
 
 // Frame type of a message.
@@ -293,13 +305,14 @@ std::vector<uint8_t> encode_payload(const Message& m);
 DecodeStatus decode_payload(uint16_t type, std::span<const uint8_t> payload, Message& out);
 
 // Header + payload, with both CRCs. The header version is kHelloVersion for
-// Hello and kProtocolVersion otherwise.
-std::vector<uint8_t> encode_frame(const Frame& f);
+// Hello and `version` otherwise (the connection's agreed version, or
+// kHandshakeVersion before it is known).
+std::vector<uint8_t> encode_frame(const Frame& f, uint16_t version = kProtocolVersion);
 // The bytes of encode_frame({sequence, Data{offset, flags, data}}), built
 // straight from `data` in one buffer of the exact size: the write path's 1 MiB
 // payloads are copied once, not into a Data and then into the frame.
 std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
-                                       std::span<const uint8_t> data);
+                                       std::span<const uint8_t> data, uint16_t version = kProtocolVersion);
 // A frame from an arbitrary header and payload (CRCs computed here, the
 // header's payload_length/payload_crc ignored): for tests and for writing a
 // future version's frames.

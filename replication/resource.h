@@ -376,6 +376,10 @@ class Resource final : public Volume {
   void request_verify_blocks();
   void on_verify_request(const wire::VerifyRequest& r);
   void on_verify_reply(const wire::VerifyReply& r);
+  void on_verify_end(const wire::VerifyEnd& e);
+  // The connection's agreed protocol version once authenticated, else the
+  // handshake's (1): the header version of what we send.
+  uint16_t wire_version() const;
   void finish_verify();
 
   EventLoop& loop_;
@@ -467,6 +471,20 @@ class Resource final : public Volume {
 
   // Online verify (source side).
   uint64_t verify_cursor_ = 0;  // next byte offset to ask about
+  // A step whose digests differ is asked about again block by block (4 KiB),
+  // so only the differing blocks are marked: the ranges still to ask about.
+  struct VerifyRange {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  std::deque<VerifyRange> verify_refine_;
+  // Requests sent and not yet answered, in order (answers come in order).
+  struct VerifyAsk {
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    bool block = false;  // a refinement request
+  };
+  std::deque<VerifyAsk> verify_asked_;
   uint64_t verify_in_flight_bytes_ = 0;
   uint64_t verify_done_bytes_ = 0;
   uint64_t verify_out_of_sync_bytes_ = 0;

@@ -112,17 +112,21 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
 
 void Resource::send(wire::Message m) { (void)send_frame(std::move(m)); }
 
+uint16_t Resource::wire_version() const {
+  return auth_ && auth_->state() == AuthState::kAuthenticated ? auth_->agreed_version() : wire::kHandshakeVersion;
+}
+
 uint64_t Resource::send_frame(wire::Message m) {
   if (!conn_) return 0;
   const uint64_t sequence = next_send_sequence_++;
-  send_bytes(wire::encode_frame(wire::Frame{sequence, std::move(m)}));
+  send_bytes(wire::encode_frame(wire::Frame{sequence, std::move(m)}, wire_version()));
   return sequence;
 }
 
 uint64_t Resource::send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data) {
   if (!conn_) return 0;
   const uint64_t sequence = next_send_sequence_++;
-  send_bytes(wire::encode_data_frame(sequence, offset, flags, data));
+  send_bytes(wire::encode_data_frame(sequence, offset, flags, data, wire_version()));
   return sequence;
 }
 
@@ -215,6 +219,8 @@ void Resource::on_frame(const wire::Frame& frame) {
         } else if constexpr (std::is_same_v<T, wire::VerifyReply>) {
           last_answer_ = loop_.now();
           on_verify_reply(m);
+        } else if constexpr (std::is_same_v<T, wire::VerifyEnd>) {
+          on_verify_end(m);
         } else {
           // Handshake frames: AuthSession refused them above.
           fail_link(std::string("unexpected ") + wire::to_string(wire::type_of(m)),
@@ -379,6 +385,8 @@ void Resource::drop_connection(const std::string& reason, After after,
   resync_timer_.disarm();
   resync_in_flight_bytes_ = 0;
   verify_in_flight_bytes_ = 0;
+  verify_refine_.clear();
+  verify_asked_.clear();
   ko_ = 0;
   peer_bitmap_.reset();
   fail_over_pending_peer_io();

@@ -10,11 +10,13 @@ Everything a Lab creates (namespaces, processes, temp files) is removed by
 close(), which runs also when a test fails or is interrupted.
 """
 
+import ctypes
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -42,6 +44,79 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+
+
+PR_SET_CHILD_SUBREAPER = 36
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _set_child_subreaper(on):
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)
+
+
+def _children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _reap(pid, timeout, what):
+    """Waits for a child (or an adopted orphan) to exit and reaps it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # not ours (reaped elsewhere)
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("%s (pid %d) did not exit within %.0f s" % (what, pid, timeout))
+        time.sleep(0.02)
+
+
+def _fuse_connections(pid):
+    """The fusectl connection numbers of the FUSE mounts in pid's mount namespace."""
+    conns = []
+    try:
+        with open("/proc/%d/mountinfo" % pid) as f:
+            for line in f:
+                fields = line.split()
+                fstype = fields[fields.index("-") + 1]
+                if fstype.startswith("fuse") and fstype != "fusectl":
+                    conns.append(fields[2].split(":")[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return conns
+
+
+def _abort_fuse_connections(conns):
+    """Aborts FUSE connections through a fusectl mounted for the purpose (the
+    host's /sys/fs/fuse/connections is not necessarily mounted)."""
+    if not conns:
+        return
+    ctl = tempfile.mkdtemp(prefix="vrrpd-fusectl-")
+    try:
+        sh("mount", "-t", "fusectl", "none", ctl)
+        for c in conns:
+            try:
+                with open(os.path.join(ctl, c, "abort"), "w") as f:
+                    f.write("1")
+            except OSError:
+                pass
+        sh("umount", "-l", ctl, check=False)
+    finally:
+        os.rmdir(ctl)
 
 
 class Host:
@@ -120,39 +195,46 @@ class Host:
         self.vrrpd = None
         return rc
 
-    def kill_vrrpd(self):
-        """SIGKILL, as a crash. When the daemon was the last process in its
-        mount namespace (ip netns exec gives it its own), the kernel unmounts
-        its file systems while the process exits, before the /dev/fuse file of
-        its own export is released: the unmount's flush then waits for a FUSE
-        server that is the exiting process itself. Aborting that process's
-        FUSE connections (fusectl) lets the flush fail and the exit finish,
-        as it would if the FUSE server were a process of its own (see the
-        replication README, "Known problems")."""
+    def vrrpd_anchor(self):
+        """The pid of vrrpd's mount-namespace anchor (vrrpd/daemon/mount_ns_anchor.h), or None."""
+        for c in _children(self.vrrpd.pid):
+            if _comm(c) == "vrrpd-anchor":
+                return c
+        return None
+
+    def kill_vrrpd(self, timeout=10):
+        """SIGKILL, as a crash, and waits for the process to be reaped. The
+        daemon's mount-namespace anchor keeps the namespace (ip netns exec
+        gives the daemon its own) until the daemon has released its /dev/fuse
+        files, so the kernel's unmount of the volume's ext4 then fails fast
+        instead of waiting for the dying FUSE server (replication README,
+        "SIGKILL and the mount namespace"). If the exit still hangs, the dead
+        daemon's FUSE connections are aborted through fusectl (what an
+        operator would do) so that the lab can be cleaned up, and the test
+        fails. The anchor, an orphan once the daemon is gone, is adopted
+        (child subreaper) and reaped, so that no zombie is left."""
         pid = self.vrrpd.pid
-        conns = []
+        anchor = self.vrrpd_anchor()
+        conns = _fuse_connections(pid)
+        _set_child_subreaper(True)
         try:
-            with open("/proc/%d/mountinfo" % pid) as f:
-                for line in f:
-                    fields = line.split()
-                    fstype = fields[fields.index("-") + 1]
-                    if fstype.startswith("fuse") and fstype != "fusectl":
-                        conns.append(fields[2].split(":")[1])
-        except (OSError, ValueError, IndexError):
-            pass
-        self.vrrpd.kill()
-        try:
-            self.vrrpd.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            if not os.path.isdir("/sys/fs/fuse/connections/"):
-                sh("mount", "-t", "fusectl", "none", "/sys/fs/fuse/connections", check=False)
-            for c in conns:
+            self.vrrpd.kill()
+            try:
+                self.vrrpd.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _abort_fuse_connections(conns)
                 try:
-                    with open("/sys/fs/fuse/connections/%s/abort" % c, "w") as f:
-                        f.write("1")
-                except OSError:
+                    self.vrrpd.wait(timeout=30)
+                except subprocess.TimeoutExpired:
                     pass
-            self.vrrpd.wait(timeout=30)
+                raise AssertionError("vrrpd on %s (pid %d) was not reaped within %.0f s of SIGKILL: its exit hung "
+                                     "(the mount namespace teardown waiting for its own FUSE export?); FUSE "
+                                     "connections %s aborted through fusectl to clean up"
+                                     % (self.name, pid, timeout, conns or "(none found)")) from None
+            if anchor is not None:
+                _reap(anchor, timeout, "the mount-namespace anchor of vrrpd on %s" % self.name)
+        finally:
+            _set_child_subreaper(False)
         return self.vrrpd.returncode
 
     def log(self):
@@ -188,6 +270,11 @@ class Host:
         return self.instance(name)["state"]
 
     def close(self):
+        if self.vrrpd is not None and self.vrrpd.poll() is None:
+            try:
+                self.kill_vrrpd()
+            except AssertionError as e:
+                print("lab cleanup: %s" % e, file=sys.stderr)
         for p in self.procs:
             if p.poll() is None:
                 p.kill()

@@ -252,11 +252,15 @@ class ReplicationTest(unittest.TestCase):
         wait_until(lambda: self.status(h1)["replication"] == "Established" and
                    self.status(h1)["verify_done_kib"] == self.status(h1)["size_kib"],
                    timeout=60, what="verify done")
-        # Verify compares digests of 1 MiB requests: the request holding the
-        # bad block is marked out of sync, nothing else.
+        # Verify compares digests of 1 MiB steps, then of the differing
+        # step's 4 KiB blocks: exactly the bad block is marked out of sync.
         found = self.status(h1)["verify_out_of_sync_kib"]
-        self.assertTrue(4 <= found <= 1024, found)
+        self.assertEqual(found, 4)
         self.assertEqual(self.status(h1)["out_of_sync_kib"], found)
+        # The peer showed VerifyT meanwhile; VerifyEnd gave it the result.
+        self.assertIn("replication Established -> VerifyT: online verify started by the peer", h2.log())
+        st2 = self.status(h2)
+        self.assertEqual((st2["replication"], st2["verify_out_of_sync_kib"]), ("Established", 4))
         # As in DRBD, the block is resynced at the next connect.
         self.ctl(h1, "disconnect", "r0")
         self.ctl(h1, "connect", "r0")
@@ -302,6 +306,49 @@ class ReplicationTest(unittest.TestCase):
         self.assertLess(moved, SIZE_MIB * 1024 // 2, "resync moved %d KiB" % moved)
         # Identical devices afterwards.
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_sigkill_with_a_mounted_volume_exits_at_once(self):
+        """A daemon alone in its mount namespace (ip netns exec) with ext4
+        mounted on its FUSE export: SIGKILL used to hang its exit forever (the
+        namespace's unmount flushed through the FUSE server that was exiting)
+        and sync(2) on the whole machine with it. The mount-namespace anchor
+        keeps the namespace until the daemon's /dev/fuse files are released."""
+        lab = self.lab()
+        h1, h2 = lab.hosts  # h2 runs nothing: h1 is Primary alone
+        self.start(h1, h2)
+        anchor = h1.vrrpd_anchor()
+        self.assertIsNotNone(anchor, "no vrrpd-anchor child of vrrpd")
+        # A graceful stop takes the anchor with it (reaped, not left a zombie).
+        self.assertEqual(h1.stop_vrrpd(), 0)
+        self.assertFalse(os.path.exists("/proc/%d" % anchor), "the anchor outlived SIGTERM")
+
+        self.start(h1, h2)
+        self.ctl(h1, "create-md", "r0")
+        self.ctl(h1, "up", "r0")
+        self.ctl(h1, "primary", "--force", "r0")
+        dev = self.status(h1)["device"]
+        h1.in_daemon("mkfs.ext4", "-q", "-F", dev)
+        self.ctl(h1, "mount", "r0")
+        # Dirty pages in ext4's cache: the teardown's unmount must write them.
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + os.path.join(h1.dir, "mnt", "dirty"), "bs=1M", "count=8",
+                     "status=none")
+        anchor = h1.vrrpd_anchor()
+        self.assertIsNotNone(anchor)
+        started = time.monotonic()
+        h1.kill_vrrpd(timeout=10)  # plain SIGKILL; fails (after a fusectl abort) if not reaped within 10 s
+        took = time.monotonic() - started
+        self.assertLess(took, 10.0)
+        self.assertFalse(os.path.exists("/proc/%d" % anchor), "the anchor outlived the daemon")
+        # sync(2) walks every file system: it hung on the stuck unmount before.
+        sh("sync", timeout=60)
+        sh("sync", "-f", lab.dir, timeout=60)
+        # The loop device went with the namespace (autoclear), the export too.
+        loop = os.path.basename(dev)
+        wait_until(lambda: not os.path.exists("/sys/block/%s/loop/backing_file" % loop), timeout=10,
+                   what="%s detached" % loop)
+        with open("/proc/self/mounts") as f:
+            self.assertNotIn(os.path.join(h1.dir, "run"), f.read())
+        print("\nSIGKILL with a mounted volume: reaped after %.2f s" % took)
 
     def split(self, lab, h1, h2):
         """Both nodes write while the link is cut: the data diverges."""

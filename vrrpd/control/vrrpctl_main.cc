@@ -164,7 +164,8 @@ void print_replication(const json& data) {
                 kib(r["received_kib"].get<unsigned long long>()).c_str(),
                 kib(r["written_kib"].get<unsigned long long>()).c_str(), r["io_errors"].get<unsigned long long>(),
                 r["peer"].get<std::string>().empty() ? "" : (", peer " + r["peer"].get<std::string>()).c_str(), "");
-    if (r["replication"] == "VerifyS" || r["verify_done_kib"].get<unsigned long long>() > 0)
+    if (r["replication"] == "VerifyS" || r["replication"] == "VerifyT" ||
+        r["verify_done_kib"].get<unsigned long long>() > 0)
       std::printf("  verify: %s compared, %s found out of sync\n",
                   kib(r["verify_done_kib"].get<unsigned long long>()).c_str(),
                   kib(r["verify_out_of_sync_kib"].get<unsigned long long>()).c_str());

@@ -18,6 +18,7 @@
 #include "vrrpd/base/log.h"
 #include "vrrpd/config/config.h"
 #include "vrrpd/daemon/daemon.h"
+#include "vrrpd/daemon/mount_ns_anchor.h"
 
 namespace {
 
@@ -180,6 +181,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Still one thread, no FUSE fd yet: fork the process that keeps the mount
+  // namespace alive until this one has exited completely (see
+  // mount_ns_anchor.h: a SIGKILL must not hang in the namespace teardown).
+  std::string anchor_error;
+  pid_t anchor = start_mount_namespace_anchor(&anchor_error);
   // Block the signals the daemon takes through signalfd before any thread
   // starts: a thread without the mask would take SIGTERM's default action.
   sigset_t handled;
@@ -187,6 +193,7 @@ int main(int argc, char** argv) {
   for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&handled, sig);
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   log::init(log_opts);
+  if (anchor < 0) log::warning(anchor_error + " (a SIGKILL may hang while a replicated volume is mounted)");
   int rc = 1;
   try {
     Daemon daemon(opts, std::move(cfg));
@@ -194,6 +201,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     log::error(std::string("fatal: ") + e.what());
   }
+  // Every export is unmounted or aborted by now.
+  stop_mount_namespace_anchor(anchor);
   unlink(pid_file.c_str());
   log::shutdown();
   return rc;

@@ -66,6 +66,14 @@ TEST(ReplicationJudge, ResyncFailsEstablishedOnly) {
   EXPECT_TRUE(judge_replication(s, "r0", {"connected"}).healthy);
 }
 
+TEST(ReplicationJudge, OnlineVerifyOnEitherSideIsEstablished) {
+  auto s = healthy();
+  for (ReplicationState r : {ReplicationState::kVerifyS, ReplicationState::kVerifyT}) {
+    s.replication = r;
+    EXPECT_TRUE(judge_replication(s, "r0", {"established"}).healthy) << to_string(r);
+  }
+}
+
 TEST(ReplicationJudge, SplitBrainFailsFirstWithItsText) {
   auto s = healthy();
   s.split_brain = true;

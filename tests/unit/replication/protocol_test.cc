@@ -55,6 +55,7 @@ std::vector<Message> one_of_each() {
           ChecksumReply{8192, 4096, dg},
           VerifyRequest{1 << 30, 65536},
           VerifyReply{1 << 30, 65536, dg},
+          VerifyEnd{64 << 20, 8192},
           StateChange{Role::kPrimary, DiskState::kOutdated},
           Ping{},
           PingAck{},
@@ -97,7 +98,7 @@ TEST(ProtocolCodec, EveryFrameTypeRoundTrips) {
 
 TEST(ProtocolCodec, HeaderFieldsAreBigEndianAtDocumentedOffsets) {
   std::vector<uint8_t> f = encode_frame({0x0102030405060708, DataAck{0x1122334455667788,
-                                                                     AckKind::kWritten}});
+                                                                     AckKind::kWritten}}, 1);
   ASSERT_EQ(f.size(), kHeaderSize + 12);
   const std::vector<uint8_t> head(f.begin(), f.begin() + 24);
   EXPECT_EQ(head, (std::vector<uint8_t>{0x56, 0x52, 0x45, 0x50,  // magic "VREP"
@@ -137,6 +138,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(ChecksumReply{}), 44u);
   EXPECT_EQ(size(VerifyRequest{}), 12u);
   EXPECT_EQ(size(VerifyReply{}), 44u);
+  EXPECT_EQ(size(VerifyEnd{}), 16u);
   EXPECT_EQ(size(StateChange{}), 4u);
   EXPECT_EQ(size(Ping{}), 0u);
   EXPECT_EQ(size(PingAck{}), 0u);
@@ -180,9 +182,28 @@ TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
 }
 
 TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
-  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 2));
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 3));
   EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
-  EXPECT_EQ(r.status.detail, "frame version 2, this node speaks 1..1");
+  EXPECT_EQ(r.status.detail, "frame version 3, this node speaks 1..2");
+}
+
+TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {
+  for (uint16_t v : {uint16_t{1}, uint16_t{2}}) {
+    std::vector<uint8_t> f = encode_frame({5, Ping{}}, v);
+    EXPECT_EQ((f[4] << 8) | f[5], v);
+    EXPECT_TRUE(decode_frame(f).status.ok()) << v;
+    std::vector<uint8_t> d = encode_data_frame(6, 4096, 0, filled(512, 1), v);
+    EXPECT_EQ((d[4] << 8) | d[5], v);
+    EXPECT_TRUE(decode_frame(d).status.ok()) << v;
+  }
+  // Hello keeps its frozen header version whatever the connection speaks.
+  std::vector<uint8_t> h = encode_frame({0, Hello{}}, 2);
+  EXPECT_EQ((h[4] << 8) | h[5], 1);
+}
+
+TEST(ProtocolCodec, VerifyEndRefusesMoreOutOfSyncThanVerified) {
+  std::vector<uint8_t> payload = encode_payload(VerifyEnd{4096, 8192});
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kVerifyEnd), payload, 2)), DecodeError::kBadField);
 }
 
 TEST(ProtocolCodec, HelloIsOnlyReadWithTheFrozenHelloVersion) {

@@ -243,7 +243,7 @@ TEST_F(ResourcePairTest, UnrelatedDataIsRefused) {
   EXPECT_TRUE(disk_b.writes().empty());
 }
 
-// A peer that speaks only protocol versions 2..3, scripted by hand.
+// A peer that speaks only protocol versions 3..4, scripted by hand.
 TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
   make();
   create_and_attach(*a);
@@ -263,8 +263,8 @@ TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
     ccb.on_closed = [](const std::string&) {};
     peer->start(std::move(ccb));
     wire::Hello h;
-    h.min_version = 2;
-    h.max_version = 3;
+    h.min_version = 3;
+    h.max_version = 4;
     h.node_id = 1;
     h.device_size = a->status().size_bytes;
     h.disk_state = DiskState::kUpToDate;
@@ -276,14 +276,14 @@ TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
   ok(a->connect(net.connector(0)));
   advance(seconds(1));
   EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
-  EXPECT_NE(a->status().last_error.find("peer speaks replication protocol 2..3, this node 1..1"),
+  EXPECT_NE(a->status().last_error.find("peer speaks replication protocol 3..4, this node 1..2"),
             std::string::npos)
       << a->status().last_error;
   // The peer was told what we speak.
   bool told = false;
   for (const wire::Frame& f : received) {
     if (const auto* r = std::get_if<wire::AuthResult>(&f.message))
-      told = !r->ok && r->reason.find("this node speaks 1..1") != std::string::npos;
+      told = !r->ok && r->reason.find("this node speaks 1..2") != std::string::npos;
   }
   EXPECT_TRUE(told);
   EXPECT_TRUE(disk_a.writes().empty());

@@ -249,26 +249,84 @@ TEST_F(ResourcePairTest, ChecksumResyncTransfersOnlyTheBlocksThatDiffer) {
   EXPECT_EQ(b->status().resync_equal_bytes, data_size() - wire::kMaxDataBytes);
 }
 
-TEST_F(ResourcePairTest, OnlineVerifyFindsTheDifferingBlocksAndReconnectRepairsThem) {
+TEST_F(ResourcePairTest, OnlineVerifyMarksOnlyTheDifferingBlockAndReconnectRepairsIt) {
   bring_up_synced();
-  disk_b.bytes()[3 * 4096 + 7] ^= 0x01;  // silent corruption on the peer
+  disk_b.bytes()[3 * 4096 + 7] ^= 0x01;  // silent corruption on the peer, inside the first 1 MiB step
+  net.reset_stats();
   ok(a->verify());
   EXPECT_EQ(a->status().replication, ReplicationState::kVerifyS);
-  advance(seconds(1));
+  // The peer shows the verify too (DRBD's VerifyT), from its first request.
+  bool peer_showed_verify_t = false;
+  for (int i = 0; i < 1000 && a->status().replication == ReplicationState::kVerifyS; ++i) {
+    advance(milliseconds(1));
+    if (b->status().replication == ReplicationState::kVerifyT) peer_showed_verify_t = true;
+  }
+  EXPECT_TRUE(peer_showed_verify_t);
   ResourceStatus s = a->status();
   EXPECT_EQ(s.replication, ReplicationState::kEstablished);
   EXPECT_EQ(s.verify_done_bytes, data_size());
-  EXPECT_EQ(s.verify_out_of_sync_bytes, uint64_t{wire::kMaxDataBytes});  // the 1 MiB step that differs
-  EXPECT_EQ(s.out_of_sync_bytes, uint64_t{wire::kMaxDataBytes});
-  EXPECT_NE(s.last_error.find("online verify finished: 1048576 of"), std::string::npos) << s.last_error;
+  EXPECT_EQ(s.verify_out_of_sync_bytes, 4096u);  // the one block, not its 1 MiB step
+  EXPECT_EQ(s.out_of_sync_bytes, 4096u);
+  EXPECT_NE(s.last_error.find("online verify finished: 4096 of"), std::string::npos) << s.last_error;
+  // The differing step was asked about again block by block: 256 more small requests.
+  const uint64_t steps = (data_size() + wire::kMaxDataBytes - 1) / wire::kMaxDataBytes;
+  EXPECT_EQ(net.sent(0, wire::FrameType::kVerifyRequest).frames, steps + 256);
+  settle();
+  ResourceStatus t = b->status();
+  EXPECT_EQ(t.replication, ReplicationState::kEstablished);  // VerifyEnd ended VerifyT
+  EXPECT_EQ(t.verify_done_bytes, data_size());
+  EXPECT_EQ(t.verify_out_of_sync_bytes, 4096u);
   EXPECT_FALSE(disks_equal()) << "verify reports, it does not repair";
-  // As in DRBD: disconnect and connect resyncs what verify found.
+  // As in DRBD: disconnect and connect resyncs what verify found, 4 KiB.
   net.reset_stats();
   ok(a->disconnect());
   ok(a->connect(net.connector(0)));
   advance(seconds(1));
-  EXPECT_EQ(resync_data_bytes(0), uint64_t{wire::kMaxDataBytes});
+  EXPECT_EQ(resync_data_bytes(0), 4096u);
   EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResourcePairTest, OnlineVerifyMarksSeveralBlocksAcrossSteps) {
+  bring_up_synced();
+  const uint64_t mib = wire::kMaxDataBytes;
+  const std::vector<uint64_t> damaged = {0, 5 * 4096, mib + 255 * 4096, 2 * mib + 17 * 4096, 2 * mib + 18 * 4096};
+  for (uint64_t off : damaged) disk_b.bytes()[off + 100] ^= 0x80;
+  disk_a.bytes()[3 * mib + 4096] ^= 0x01;  // a difference is a difference, whichever side has it
+  ok(a->verify());
+  advance(seconds(2));
+  ResourceStatus s = a->status();
+  ASSERT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(s.verify_out_of_sync_bytes, 6 * 4096u);
+  EXPECT_EQ(s.out_of_sync_bytes, 6 * 4096u);
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  ok(a->disconnect());
+  ok(a->connect(net.connector(0)));
+  advance(seconds(1));
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+}
+
+TEST_F(ResourcePairTest, VerifyOfEqualDisksAsksOneDigestPerStep) {
+  bring_up_synced();
+  net.reset_stats();
+  ok(a->verify());
+  advance(seconds(1));
+  EXPECT_EQ(a->status().verify_out_of_sync_bytes, 0u);
+  EXPECT_EQ(net.sent(0, wire::FrameType::kVerifyRequest).frames,
+            (data_size() + wire::kMaxDataBytes - 1) / wire::kMaxDataBytes);
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+}
+
+TEST_F(ResourcePairTest, LinkLostDuringVerifyEndsVerifyTOnThePeer) {
+  bring_up_synced();
+  ok(a->verify());
+  for (int i = 0; i < 1000 && b->status().replication != ReplicationState::kVerifyT; ++i) advance(milliseconds(1));
+  ASSERT_EQ(b->status().replication, ReplicationState::kVerifyT);
+  ok(a->disconnect());
+  settle();
+  EXPECT_NE(b->status().replication, ReplicationState::kVerifyT);
+  EXPECT_NE(a->status().replication, ReplicationState::kVerifyS);
 }
 
 TEST_F(ResourcePairTest, VerifyRefusedWhenNotEstablished) {
