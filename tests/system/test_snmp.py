@@ -20,6 +20,7 @@ import unittest
 
 from lab import Lab, instance_config, native_config, sh, wait_until
 from test_replication import resource_config, start_faulty_disk
+from test_witness import data_node_global, witness_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -389,6 +390,31 @@ resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_ad
         self.assertEqual(fault[VRRPD + ".1.1.1.2" + vi1], 4)  # fault(4)
         self.assertIn(b"takeover failed: primary r0", fault[VRRPD + ".1.1.1.8" + vi1])
         self.assertEqual(h1.state("VI_1"), "FAULT")
+
+    def test_takeover_refused_at_the_witness_claim_notifies_refusal(self):
+        """With a witness, the takeover's first step claims the witness's
+        lease. A witness that has just started gives fresh leases to nobody
+        for two lease times (an old holder may still renew), so h1's claim is
+        refused until its takeover times out: vrrpdPromotionRefused names r0
+        and the witness's answer."""
+        lab = self.lab(2)
+        h1, nms = lab.hosts
+        trapd = Snmptrapd(nms)
+        self.start_vrrpd(nms, witness_config(nms))
+        with open(os.path.join(h1.dir, "r0.img"), "wb") as f:
+            f.truncate(16 << 20)
+        text = resource_config(h1, nms, global_extra=data_node_global(nms.ipv4)).replace(
+            "};\nresources", snmp_global(receivers='{ address = "%s"; }' % nms.ipv4, enable=False) + " };\nresources", 1)
+        text += ('vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; priority = 200;'
+                 ' advert_interval_ms = 100; virtual_addresses = ( "192.0.2.100/24" ); resources = ( "r0" );'
+                 ' takeover_timeout_ms = 1000; fault_hold_ms = 60000; } );\n')
+        self.start_vrrpd(h1, text)
+        refused = wait_until(lambda: trapd.of(PROMOTION_REFUSED), what="vrrpdPromotionRefused")[0][1]
+        self.assertIn(b"VI_1: takeover failed: claim VI_1", refused[VRRPD + ".1.4.1.0"])
+        self.assertIn(b"the witness gives VI_1 to nobody yet", refused[VRRPD + ".1.4.1.0"])
+        self.assertEqual(h1.state("VI_1"), "FAULT")
+        self.assertEqual(json.loads(h1.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]["role"],
+                         "Secondary")
 
     def test_resync_finished_and_split_brain_are_notified(self):
         """Two nodes mirror r0 and send v2c traps to a third: the initial
