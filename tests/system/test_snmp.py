@@ -195,6 +195,22 @@ def snmp_global(socket=None, receivers="", ping_ms=1000, enable=True):
     return s + "};"
 
 
+def traps_resource_config(host, peer, receiver=None, global_extra=""):
+    """resource_config() with v2c traps to `receiver` (default: the peer)
+    and the AgentX subagent off."""
+    receiver = receiver or peer
+    return resource_config(host, peer, global_extra=global_extra).replace(
+        "};\nresources", snmp_global(receivers='{ address = "%s"; }' % receiver.ipv4, enable=False) +
+        " };\nresources", 1)
+
+
+def owner_of_r0(extra=""):
+    """VI_1 at priority 200 owning r0, held FAULT for a minute after a failed takeover."""
+    return ('vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; priority = 200;'
+            ' advert_interval_ms = 100; virtual_addresses = ( "192.0.2.100/24" ); resources = ( "r0" );'
+            ' %s fault_hold_ms = 60000; } );\n' % extra)
+
+
 class SnmpTest(unittest.TestCase):
     def lab(self, hosts):
         lab = Lab(hosts=hosts)
@@ -377,11 +393,8 @@ resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_ad
         trapd = Snmptrapd(nms)
         with open(os.path.join(h1.dir, "r0.img"), "wb") as f:
             f.truncate(16 << 20)
-        text = resource_config(h1, nms).replace(
-            "};\nresources", snmp_global(receivers='{ address = "%s"; }' % nms.ipv4, enable=False) + " };\nresources", 1)
-        text += ('vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; priority = 200;'
-                 ' advert_interval_ms = 100; virtual_addresses = ( "192.0.2.100/24" ); resources = ( "r0" );'
-                 ' fault_hold_ms = 60000; } );\n')
+        text = traps_resource_config(h1, nms)
+        text += owner_of_r0()
         self.start_vrrpd(h1, text)
         refused = wait_until(lambda: trapd.of(PROMOTION_REFUSED), what="vrrpdPromotionRefused")[0][1]
         self.assertIn(b"VI_1: takeover failed: primary r0", refused[VRRPD + ".1.4.1.0"])
@@ -403,11 +416,8 @@ resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_ad
         self.start_vrrpd(nms, witness_config(nms))
         with open(os.path.join(h1.dir, "r0.img"), "wb") as f:
             f.truncate(16 << 20)
-        text = resource_config(h1, nms, global_extra=data_node_global(nms.ipv4)).replace(
-            "};\nresources", snmp_global(receivers='{ address = "%s"; }' % nms.ipv4, enable=False) + " };\nresources", 1)
-        text += ('vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; priority = 200;'
-                 ' advert_interval_ms = 100; virtual_addresses = ( "192.0.2.100/24" ); resources = ( "r0" );'
-                 ' takeover_timeout_ms = 1000; fault_hold_ms = 60000; } );\n')
+        text = traps_resource_config(h1, nms, global_extra=data_node_global(nms.ipv4))
+        text += owner_of_r0("takeover_timeout_ms = 1000;")
         self.start_vrrpd(h1, text)
         refused = wait_until(lambda: trapd.of(PROMOTION_REFUSED), what="vrrpdPromotionRefused")[0][1]
         self.assertIn(b"VI_1: takeover failed: claim VI_1", refused[VRRPD + ".1.4.1.0"])
@@ -425,8 +435,7 @@ resources = ( { name = "r0"; device = "%s"; address = "%s"; port = 7789; peer_ad
         for h, peer in ((h1, h2), (h2, h1)):
             with open(os.path.join(h.dir, "r0.img"), "wb") as f:
                 f.truncate(16 << 20)
-            text = resource_config(h, peer).replace(
-                "};\nresources", snmp_global(receivers='{ address = "%s"; }' % nms.ipv4, enable=False) + " };\nresources", 1)
+            text = traps_resource_config(h, peer, receiver=nms)
             self.start_vrrpd(h, text)
         status = lambda h: json.loads(h.vrrpctl("replication", "status", "r0", "--json").stdout)["resources"][0]
         for h in (h1, h2):
