@@ -363,9 +363,13 @@ TcpConnector::TcpConnector(EventLoop& loop, TcpConnectorOptions options)
       retry_timer_(loop, [this] { attempt_connect(); }),
       connect_timeout_(loop,
                        [this] {
-                         connect_failed("no answer within " +
-                                        duration_text(options_.connect_timeout) +
-                                        " (connect timeout)");
+                         // No pause after a timeout: the wait already spaced
+                         // the attempts, and a fresh SYN finds a link that has
+                         // just come back sooner than the kernel's backed-off
+                         // SYN retransmit (1 s, 3 s, 7 s ... after the first).
+                         connect_failed("no answer within " + duration_text(options_.connect_timeout) +
+                                            " (connect timeout)",
+                                        Duration::zero());
                        }),
       resume_accepting_(loop,
                         [this] {
@@ -513,10 +517,12 @@ void TcpConnector::on_connect_events() {
   connect_established();
 }
 
-void TcpConnector::connect_failed(const std::string& why) {
+void TcpConnector::connect_failed(const std::string& why) { connect_failed(why, options_.connect_interval); }
+
+void TcpConnector::connect_failed(const std::string& why, Duration retry_in) {
   close_fd(connect_fd_);
   connect_timeout_.disarm();
-  retry_timer_.arm_in(options_.connect_interval);
+  retry_timer_.arm_in(retry_in);
   // Last: the callback may stop or destroy the connector.
   report(connect_errors_, "cannot connect to " + options_.peer.to_string() + ": " + why);
 }

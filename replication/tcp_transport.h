@@ -23,7 +23,8 @@
 //       host)   the local address is wrong or not configured yet
 //   cannot connect to P: connection refused | no answer within N (connect
 //       timeout) | network is unreachable ...   the peer is down, not
-//       listening, or unreachable; retried every connect_interval
+//       listening, or unreachable; retried every connect_interval (at
+//       once after a connect timeout)
 //   connection from A refused: not the configured peer P   something else
 //       connects to the replication port: firewall it
 //   connection from A refused: this node connects (...)   the two nodes'
@@ -74,7 +75,8 @@ struct TcpConnectorOptions {
   // before the next attempt (DRBD's connect-int, default 10 s). Also paces
   // an engine that drops every connection at once (refused handshake).
   Duration connect_interval = std::chrono::seconds(10);
-  // How long a connect may stay unanswered (DRBD also waits connect-int).
+  // How long a connect may stay unanswered; the next attempt then starts at
+  // once (a refused one waits connect_interval).
   Duration connect_timeout = std::chrono::seconds(10);
   // An unchanged error text is passed to on_error again after this long.
   Duration error_repeat_interval = std::chrono::minutes(1);
@@ -188,7 +190,10 @@ class TcpConnector final : public Connector {
   void close_fd(int& fd);
   void attempt_connect();
   void on_connect_events();
+  // Closes the attempt, reports `why` and tries again after connect_interval
+  // (or `retry_in`).
   void connect_failed(const std::string& why);
+  void connect_failed(const std::string& why, Duration retry_in);
   void connect_established();
   void on_listener_readable();
   // Judges one accepted socket: offered to the engine or closed. False when

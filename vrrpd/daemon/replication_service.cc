@@ -415,7 +415,10 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
   co.local = local;
   co.peer = peer;
   co.connect_interval = c.connect_interval;
-  co.connect_timeout = std::max<Duration>(c.connect_interval, std::chrono::seconds(1));
+  // A SYN a second while the peer does not answer (a timed-out attempt is
+  // followed by the next at once): a link that comes back is found within
+  // about a second, not after the kernel's SYN backoff.
+  co.connect_timeout = std::chrono::seconds(1);
   rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, co);
   CommandResult connecting = rt.resource->connect(*rt.connector);
   if (!connecting.ok()) log::warning("replication " + c.name + ": " + connecting.error());

@@ -639,6 +639,28 @@ TEST_F(TcpTransportTest, UnansweredConnectTimesOutAndIsRetried) {
   EXPECT_TRUE(run_until([&] { return a_->connected() && b_->connected(); }));
 }
 
+TEST_F(TcpTransportTest, TimedOutConnectIsFollowedByTheNextAttemptAtOnce) {
+  // A link that comes back is found by the next fresh SYN, not after
+  // connect_interval (nor the kernel's SYN backoff): with a 10 s interval
+  // the 150 ms timeouts still follow one another.
+  make_pair();
+  const int silent = plain_listener(b_end_, /*backlog=*/0);
+  ASSERT_GE(silent, 0);
+  const int filler = plain_connect(kNodeB, b_end_);
+  ASSERT_GE(filler, 0);
+  TcpConnectorOptions o = options(a_end_, b_end_);
+  o.connect_interval = 10s;
+  o.error_repeat_interval = 600ms;
+  Node a(loop_, o);
+  ASSERT_TRUE(a.start()) << a.start_error;
+  ASSERT_TRUE(run_until([&] { return a.errors.size() == 2; }, 3s));
+  const std::string timed_out = "cannot connect to " + b_end_.to_string() + ": no answer within 150 ms (connect timeout)";
+  EXPECT_EQ(a.errors[0], timed_out);
+  EXPECT_EQ(a.errors[1].rfind(timed_out + " (repeated ", 0), 0u) << a.errors[1];
+  ::close(filler);
+  ::close(silent);
+}
+
 TEST_F(TcpTransportTest, ResetIsReportedAsConnectionResetByPeer) {
   make_pair();
   ASSERT_TRUE(b_->start()) << b_->start_error;
