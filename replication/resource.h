@@ -102,18 +102,18 @@ struct ResourceOptions {
   // when the answer takes longer than ping-timeout (0.5 s). We ping every
   // second (20 bytes) and allow 5 s for the answer: a TCP link that stalls
   // for a few seconds (the flap that causes a needless multi-GB resync) is
-  // ridden out, a dead peer is noticed within ping_interval + ping_timeout,
-  // and a live link is never silent for much longer than ping_interval,
-  // which is what probe_timeout below relies on.
+  // ridden out, and a dead peer is noticed within ping_interval +
+  // ping_timeout.
   std::chrono::nanoseconds ping_interval = std::chrono::seconds(1);
   std::chrono::nanoseconds ping_timeout = std::chrono::seconds(5);
   // The takeover's probe (see primary()): a node asked to promote while the
-  // peer is Primary pings it at once and drops the link if nothing arrives
-  // within probe_timeout; a link already silent for ping_interval +
-  // probe_timeout is dropped at once. VRRP has then declared the master
-  // dead (its own flap tolerance), so the replication link need not wait
-  // for its longer ping_timeout.
-  std::chrono::nanoseconds probe_timeout = std::chrono::seconds(1);
+  // peer is Primary pings it, and the next request after probe_timeout with
+  // nothing heard from the peer since drops the link. VRRP has then declared
+  // the master dead (its own flap tolerance), so the replication link need
+  // not wait for its longer ping_timeout. One and a half advert intervals or
+  // more: if the "dead" master was only cut off for a moment, its next advert
+  // arrives first, the takeover is abandoned and nobody asks again.
+  std::chrono::nanoseconds probe_timeout = std::chrono::milliseconds(1500);
   // A request (write ack, resync reply, barrier ack) unanswered while the
   // peer sends nothing for timeout × ko_count (DRBD: 6 s × 7 = 42 s) drops
   // the connection; `timeout` also bounds the connect handshake.
@@ -168,11 +168,12 @@ class Resource final : public Volume {
   // Promotes. Refused unless the disk is UpToDate (force overrides that, as
   // for the initial full sync), and always refused while the peer is Primary,
   // an unresolved split brain stands, or we are SyncTarget.
-  // While the peer is Primary, each refusal also probes it: a Ping now, and
-  // the link is dropped (Connecting; the peer's role becomes unknown, so a
-  // later primary() may succeed) when nothing arrives within probe_timeout,
-  // or at once when the link has been silent for ping_interval +
-  // probe_timeout. A live peer answers and stays Primary.
+  // While the peer is Primary, a refusal also probes it: a Ping, and if a
+  // later primary(), probe_timeout or more after it, finds that nothing at
+  // all arrived from the peer since, that call drops the link (Connecting;
+  // the peer's role becomes unknown) and goes on to promote. A live peer
+  // answers and stays Primary; a caller that stops asking (the takeover was
+  // abandoned) leaves the link alone.
   CommandResult primary(bool force = false);
   // Demotes; writes are refused (EROFS) from now on.
   CommandResult secondary();
@@ -324,7 +325,6 @@ class Resource final : public Volume {
   void on_ping_timeout();
   // primary()'s probe of a peer that is Primary; true if the link was dropped.
   bool probe_primary_peer();
-  void on_probe_timeout();
   void on_handshake_timeout();
   void on_watchdog();
   // Ends the connection. StandAlone stops the connector (refusals, split
@@ -419,8 +419,8 @@ class Resource final : public Volume {
   std::optional<OutOfSyncBitmap> peer_bitmap_;  // as received in the exchange
   uint64_t peer_bitmap_bits_ = 0;               // bits received so far
   Timer handshake_timer_, ping_timer_, ping_timeout_timer_, watchdog_timer_;
-  Timer probe_timer_;        // primary()'s probe: fires when the peer did not answer
-  TimePoint last_heard_{};   // the last bytes from the peer on this connection
+  std::optional<TimePoint> probe_sent_;  // primary()'s probe Ping on this connection
+  TimePoint last_heard_{};               // the last bytes from the peer on this connection
   TimePoint last_answer_{};  // last DataAck, BarrierAck or ResyncReply (ko-count)
   uint32_t ko_ = 0;
 

@@ -137,8 +137,7 @@ void Resource::send_bytes(std::vector<uint8_t> frame) {
 
 void Resource::on_bytes(std::span<const uint8_t> bytes) {
   received_bytes_ += bytes.size();
-  last_heard_ = loop_.now();
-  probe_timer_.disarm();  // anything from the peer answers a probe
+  last_heard_ = loop_.now();  // anything from the peer answers a probe
   const uint64_t link = link_generation_;
   while (!bytes.empty()) {
     // We drain every complete frame after each feed, so space() is at least
@@ -309,24 +308,20 @@ void Resource::on_ping_due() {
 
 bool Resource::probe_primary_peer() {
   if (!conn_) return false;
-  const Duration silent = loop_.now() - last_heard_;
-  if (silent >= options_.ping_interval + options_.probe_timeout) {
-    fail_link("the peer, Primary, has sent nothing for " + ms(silent) + " (pings every " + ms(options_.ping_interval) +
-                  ") while this node is being promoted: taking it as gone",
+  const TimePoint now = loop_.now();
+  const bool answered = probe_sent_ && last_heard_ >= *probe_sent_;
+  if (probe_sent_ && !answered && now - *probe_sent_ >= options_.probe_timeout) {
+    fail_link("the peer, Primary, did not answer a probe within " + ms(options_.probe_timeout) + " (nothing heard for " +
+                  ms(now - last_heard_) + ") while this node is being promoted: taking it as gone",
               wire::DisconnectCode::kOther);
     return true;
   }
-  if (!probe_timer_.armed()) {
+  // A new probe unless one is pending; after an answer, one per probe_timeout.
+  if (!probe_sent_ || (answered && now - *probe_sent_ >= options_.probe_timeout)) {
     send(wire::Ping{});
-    probe_timer_.arm_in(options_.probe_timeout);
+    probe_sent_ = now;
   }
   return false;
-}
-
-void Resource::on_probe_timeout() {
-  fail_link("the peer, Primary, did not answer a probe within " + ms(options_.probe_timeout) +
-                " while this node is being promoted: taking it as gone",
-            wire::DisconnectCode::kOther);
 }
 
 void Resource::on_ping_timeout() {
@@ -378,7 +373,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   handshake_timer_.disarm();
   ping_timer_.disarm();
   ping_timeout_timer_.disarm();
-  probe_timer_.disarm();
+  probe_sent_.reset();
   watchdog_timer_.disarm();
   epoch_timer_.disarm();
   epoch_writes_ = 0;

@@ -6,7 +6,7 @@ replication link goes silent instead of breaking.
 Each test builds the pair of test_failover_faults.py (h1 MASTER with r0
 Primary, ext4 mounted and a web service on the VIP; h2 BACKUP; h3 the
 client) with 1 s adverts and the replication link's default supervision
-(ping every 1 s, ping timeout 5 s, probe timeout 1 s, connect every 2 s).
+(ping every 1 s, ping timeout 5 s, probe timeout 1.5 s, connect every 2 s).
 Frames are dropped at the switch with every link up (nftables), so no node
 sees carrier loss: the blip is somewhere in the path.
 
@@ -18,10 +18,13 @@ sees carrier loss: the blip is somewhere in the path.
 - A blip of 3 s on the replication link only (second link), while h1
   writes: the writes wait, the connection stays up (TCP's retransmission
   delivers within the 5 s ping timeout), no resync.
+- A blip of 3 s on everything of h1: h2 may go MASTER (where the adverts
+  fall decides), but its promotion is refused and probed, h1's next advert
+  ends the takeover first: no VIP or data moves, no split brain.
 - h1 goes silent (its frames dropped, then its daemon killed, as on a power
   loss: no FIN, no RST reaches h2): h2 becomes MASTER after the master-down
-  interval, and its promotion finds the replication link silent for more
-  than ping_interval + probe_timeout and drops it at once instead of
+  interval, its promotion pings the peer on the replication link and, the
+  ping unanswered after probe_timeout (1.5 s), drops the link instead of
   waiting for the 5 s ping timeout. The old master, restarted, rejoins as
   SyncTarget.
 
@@ -33,7 +36,7 @@ import time
 import unittest
 
 from lab import wait_until
-from test_failover_faults import FaultsPair, pair_config
+from test_failover_faults import VIP, FaultsPair, pair_config
 
 ADVERT_MS = 1000
 DEFAULTS = ""  # the resource's default link supervision
@@ -106,6 +109,41 @@ class FlapTest(FaultsPair):
         print("\n  1.8 s blip: no transition, no reconnect, no resync; the writes took %s s"
               % ", ".join("%.2f" % t for t in times))
 
+    def test_blip_of_3_s_on_both_networks_moves_no_data(self):
+        # Depending on where the adverts fall, 3 s of silence may or may not
+        # reach h2's master-down interval (3.6 s after the last advert). If
+        # it does, h2 goes MASTER, its promotion is refused (the peer is
+        # Primary) and probed, and h1's next advert ends the takeover before
+        # the probe's 1.5 s are up: no VIP, no data, no split brain.
+        lab, h1, h2, client = self.pair(interval_ms=ADVERT_MS, supervision=DEFAULTS)
+        before = self.counts(h1, h2)
+        th, times = self.writer(h1, files=6, size_kib=512)
+        time.sleep(0.3)
+        lab.drop(ports=["p1"])
+        time.sleep(3.0)
+        lab.undrop()
+        th.join()
+        end = time.monotonic() + 8  # past the master-down interval, the probe and the ping timeout
+        while time.monotonic() < end:
+            self.assertEqual(self.rstatus(h2)["role"], "Secondary")
+            self.assertFalse(h2.has_address(VIP))
+            time.sleep(0.1)
+        wait_until(lambda: h2.state("VI_1") == "BACKUP", timeout=10, what="h2 BACKUP")
+        self.assertEqual(h1.state("VI_1"), "MASTER")
+        for h in (h1, h2):
+            wait_until(lambda: self.rstatus(h)["replication"] == "Established" and self.rstatus(h)["out_of_sync_kib"] == 0,
+                       timeout=20, what="%s in sync" % h.name)
+            self.assertFalse(self.rstatus(h)["split_brain"])
+        self.assertEqual(self.rstatus(h1)["role"], "Primary")
+        self.assertEqual(len(times), 6)
+        self.assertEqual(self.fetch(client), "served from r0\n")
+        drops = [e["text"] for h in (h1, h2) for e in self.since(h, before[(h.name, "replication")], "replication")
+                 if e["what"] == "connection" and e["text"].startswith("connection Connected ->")]
+        h2_went = [e["text"] for e in self.since(h2, before[(h2.name, "vrrp")], "vrrp")]
+        print("\n  3 s blip: h2 %s; no VIP or data moved; link drops: %s; the writes took %s s"
+              % ("went " + ", ".join(h2_went) if h2_went else "stayed BACKUP", drops or "none",
+                 ", ".join("%.2f" % t for t in times)))
+
     def test_blip_of_3_s_on_the_replication_link_keeps_the_connection(self):
         lab, h1, h2, client = self.pair(second_link=True, interval_ms=ADVERT_MS, supervision=DEFAULTS)
         before = self.counts(h1, h2)
@@ -136,16 +174,16 @@ class FlapTest(FaultsPair):
         took = self.outage(client, gone_at)
         st = self.rstatus(h2)
         self.assertEqual((st["role"], st["mounted"]), ("Primary", True))
-        # The link was dropped by the takeover's probe (silent for longer
-        # than ping_interval + probe_timeout), after VRRP made h2 MASTER;
-        # not by the 5 s ping timeout.
+        # The link was dropped by the takeover's probe (unanswered for
+        # probe_timeout), after VRRP made h2 MASTER; not by the 5 s ping
+        # timeout.
         vrrp = self.since(h2, before[(h2.name, "vrrp")], "vrrp")
         repl = self.since(h2, before[(h2.name, "replication")], "replication")
         master = [e for e in vrrp if "-> MASTER" in e["text"]]
         dropped = [e for e in repl if e["what"] == "connection" and "Connecting" in e["text"]]
         self.assertTrue(master, vrrp)
         self.assertTrue(dropped, repl)
-        self.assertIn("while this node is being promoted", dropped[0]["text"])
+        self.assertIn("did not answer a probe", dropped[0]["text"])
         self.assertNotIn("ping timeout", dropped[0]["text"])
         self.assertLess(master[0]["seq"], dropped[0]["seq"])
         print("\n  silent master: served again after %.2f s; %s; h2: %s"

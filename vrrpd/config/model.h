@@ -250,9 +250,9 @@ struct Resource {
   // ping-timeout: a PingAck must arrive within this. DRBD's 0.5 s drops the
   // link (and starts a resync) on a half-second blip; 5 s rides it out.
   std::chrono::milliseconds ping_timeout{5000};
-  // A takeover finding the peer Primary pings it and drops the link when no
-  // answer comes within this (at once after ping_interval + this of silence).
-  std::chrono::milliseconds probe_timeout{1000};
+  // A takeover finding the peer Primary pings it and drops the link when
+  // nothing comes back within this (keep it at 1.5 advert intervals or more).
+  std::chrono::milliseconds probe_timeout{1500};
   std::chrono::milliseconds timeout{6000};           // timeout: a data ack must arrive within
   long ko_count = 7;                                 // ko-count: timeouts before the peer is dropped
   std::chrono::milliseconds connect_interval{2000};  // connect-int: between connection attempts

@@ -66,7 +66,7 @@ TEST(ResourceConfig, DefaultsAreDrbdsWhereSaneAndPeerPortFollowsPort) {
   EXPECT_EQ(r.after_sb_0pri, "disconnect");
   EXPECT_EQ(r.ping_interval, milliseconds(1000));  // DRBD: 10 s; see ResourceOptions
   EXPECT_EQ(r.ping_timeout, milliseconds(5000));
-  EXPECT_EQ(r.probe_timeout, milliseconds(1000));
+  EXPECT_EQ(r.probe_timeout, milliseconds(1500));
   EXPECT_EQ(r.ko_count, 7);
   EXPECT_TRUE(r.mount_point.empty());
   EXPECT_EQ(r.unmount_grace, milliseconds(5000));
