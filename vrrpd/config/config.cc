@@ -182,6 +182,19 @@ bool same_settings(const Instance& a, const Instance& b) {
          a.sync_group == b.sync_group && same_ownership(a, b);
 }
 
+bool same_settings(const SnmpSettings& a, const SnmpSettings& b) {
+  // Every field but `where` and `keys`.
+  auto key = [](const SnmpSettings& s) {
+    std::vector<std::string> k{s.enable ? "1" : "0", s.traps ? "1" : "0", s.agentx_socket,
+                               std::to_string(s.agentx_ping_interval.count())};
+    for (const auto& r : s.trap_receivers)
+      k.insert(k.end(), {r.address, r.version, r.community, r.user, r.auth, r.auth_pass, r.priv, r.priv_pass,
+                         r.inform ? "1" : "0"});
+    return k;
+  };
+  return key(a) == key(b);
+}
+
 bool same_ownership(const Ownership& a, const Ownership& b) {
   return a.resources == b.resources && a.services == b.services && a.takeover_timeout == b.takeover_timeout &&
          a.release_timeout == b.release_timeout && a.fault_hold == b.fault_hold;

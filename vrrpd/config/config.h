@@ -53,5 +53,7 @@ bool same_ownership(const Ownership& a, const Ownership& b);
 // True when two checks would behave identically (locations ignored); a
 // SIGHUP reload keeps such a check running with its current state.
 bool same_settings(const Check& a, const Check& b);
+// The same SNMP agent and receivers (the agent is configured at start only).
+bool same_settings(const SnmpSettings& a, const SnmpSettings& b);
 
 }  // namespace vrrpd::config

@@ -44,19 +44,6 @@ std::optional<notify::NotifyState> notify_state_for(const Transition& t) {
   return std::nullopt;
 }
 
-// The agent thread is configured once at start (README "SNMP").
-bool same_snmp(const config::SnmpSettings& a, const config::SnmpSettings& b) {
-  auto key = [](const config::SnmpSettings& s) {
-    std::vector<std::string> k{s.enable ? "1" : "0", s.traps ? "1" : "0", s.agentx_socket,
-                               std::to_string(s.agentx_ping_interval.count())};
-    for (const auto& r : s.trap_receivers)
-      k.insert(k.end(), {r.address, r.version, r.community, r.user, r.auth, r.auth_pass, r.priv, r.priv_pass,
-                         r.inform ? "1" : "0"});
-    return k;
-  };
-  return key(a) == key(b);
-}
-
 // The orchestrators' view of the ReplicationService: completions come back
 // on a service thread and are posted to the VRRP loop. Without resources
 // (an instance that owns only services) there is no service to ask.
@@ -599,22 +586,24 @@ bool Daemon::peers_connected(const std::string& lock) const {
 
 void Daemon::check_quorum() {
   quorum_watch_->arm_in(std::chrono::milliseconds(100));
-  for (auto& [name, o] : orchestrators_) {
+  for (auto& entry : orchestrators_) {
+    Orchestrator* o = entry.second.get();
     if (o->phase() != Orchestrator::Phase::kActive || !o->uses_witness()) continue;
-    if (witness_->holds(name)) continue;
-    if (peers_connected(name)) {
+    const std::string lock = o->lock();  // also the map's key: the instance's name or "group:NAME"
+    if (witness_->holds(lock)) continue;
+    if (peers_connected(lock)) {
       // Active on the peer's vote (the witness did not answer the takeover's
       // claim): keep asking the witness, about once a second, so that a
       // later loss of the peer does not cost the majority.
-      TimePoint& last = quorum_claimed_[name];
+      TimePoint& last = quorum_claimed_[lock];
       if (loop_.now() - last >= std::chrono::seconds(1)) {
         last = loop_.now();
-        witness_->claim(name, {});
+        witness_->claim(lock, {});
       }
       continue;
     }
     // Stable message: see README.md "Log messages".
-    o->step_down("no majority: the witness's lease for " + name +
+    o->step_down("no majority: the witness's lease for " + lock +
                  " ran out and the replication peer is not connected; stepping down so that a node with the "
                  "majority may promote");
   }
@@ -715,7 +704,8 @@ std::string Daemon::reload() {
   if (next.global.journal_file != config_.global.journal_file ||
       next.global.journal_capacity != config_.global.journal_capacity)
     log::warning("reload: journal_file/journal_capacity changes take effect after a restart");
-  if (!same_snmp(next.global.snmp, config_.global.snmp))
+  // The agent thread is configured once at start (README "SNMP").
+  if (!config::same_settings(next.global.snmp, config_.global.snmp))
     log::warning("reload: snmp changes take effect after a restart");
   // Stop instances that went away or changed; untouched ones keep running
   // (no VIP flap, no state change).
