@@ -68,11 +68,15 @@ class SyncGroupDataTest(FaultsPair):
         held = 0
         while h1.instance("VI_1").get("group_failover", {}).get("phase") == "takeover":
             for name, vip in zip(("VI_1", "VI_2"), VIPS):
+                # The address first, then the state: if the takeover is still
+                # running after the look at the address, it was running
+                # during it too, so the VIP must have been absent.
+                vip_up = h1.has_address(vip)
                 inst = h1.instance(name)
                 if inst.get("group_failover", {}).get("phase") != "takeover":
                     continue
                 self.assertTrue(inst["vips_held"], inst)
-                self.assertFalse(h1.has_address(vip))
+                self.assertFalse(vip_up, "%s up while the group's takeover runs" % vip)
                 held += 1
             time.sleep(0.1)
         self.assertGreater(held, 4, "the takeover should have been seen in progress")
