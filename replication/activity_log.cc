@@ -109,8 +109,11 @@ IoStatus ActivityLog::write_transaction(const std::vector<Entry>& set) {
   // Consecutive transactions go to consecutive slots, so the newest never
   // overwrites the one before it.
   const uint64_t off = al_offset_ + (seq % slots_) * kAlTransactionSize;
-  if (IoStatus st = md_.write(off, slot); !st.ok()) return st;
-  if (IoStatus st = md_.flush(); !st.ok()) return st;
+  // Durable before any write to the new extent is made, here or on the
+  // peer. Only this slot: a flush of the whole device would first write back
+  // every dirty data page (the data file sits in the page cache), which is
+  // the caller's flush to pay, not the log's.
+  if (IoStatus st = md_.write_durable(off, slot); !st.ok()) return st;
   // Sequence advances only once durable; a retry rewrites the same slot.
   sequence_ = seq;
   ++transactions_written_;

@@ -50,6 +50,9 @@ class ActivityLog {
   void release(uint32_t extent);
 
   bool is_active(uint32_t extent) const;
+  // True if activate(extent) would have to evict another extent: the log
+  // is full and `extent` is not in it.
+  bool would_evict(uint32_t extent) const { return !is_active(extent) && entries_.size() >= max_extents_; }
   // Active extents, most recently used first.
   std::vector<uint32_t> active_extents() const;
   uint64_t sequence() const { return sequence_; }

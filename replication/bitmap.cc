@@ -104,19 +104,27 @@ void OutOfSyncBitmap::encode_page(uint64_t page, std::vector<uint8_t>& out) cons
 }
 
 IoStatus OutOfSyncBitmap::flush_dirty_pages(BlockStorage& storage, uint64_t area_offset) {
-  std::vector<uint8_t> page;
-  bool wrote = false;
-  for (uint64_t p = 0; p < dirty_pages_.size(); ++p) {
-    if (!dirty_pages_[p]) continue;
-    encode_page(p, page);
-    if (IoStatus st = storage.write(area_offset + p * kPageBytes, page); !st.ok()) return st;
-    wrote = true;
+  // Each run of dirty pages is one durable write: only these bytes are
+  // synced, not every dirty data page of a backing file in the page cache
+  // (which a whole-file flush would write back first).
+  std::vector<uint8_t> run, page;
+  for (uint64_t p = 0; p < dirty_pages_.size();) {
+    if (!dirty_pages_[p]) {
+      ++p;
+      continue;
+    }
+    const uint64_t first = p;
+    run.clear();
+    for (; p < dirty_pages_.size() && dirty_pages_[p]; ++p) {
+      encode_page(p, page);
+      run.insert(run.end(), page.begin(), page.end());
+    }
+    if (IoStatus st = storage.write_durable(area_offset + first * kPageBytes, run); !st.ok()) return st;
+    // Only now are these pages durable. (Bits cannot change between the
+    // encoding and here: the caller serialises access.)
+    std::fill(dirty_pages_.begin() + static_cast<std::ptrdiff_t>(first),
+              dirty_pages_.begin() + static_cast<std::ptrdiff_t>(p), false);
   }
-  if (!wrote) return {};
-  if (IoStatus st = storage.flush(); !st.ok()) return st;
-  // Only now are the pages durable. (Bits changed between encode and here
-  // cannot happen: the caller serialises access.)
-  std::fill(dirty_pages_.begin(), dirty_pages_.end(), false);
   return {};
 }
 

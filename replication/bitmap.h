@@ -71,8 +71,9 @@ class OutOfSyncBitmap {
   // Marks every page as changed (e.g. after a full-sync decision, or to write
   // a freshly created bitmap in full).
   void mark_all_pages_dirty();
-  // Writes each page changed since the last successful flush, then flushes
-  // the storage. Pages stay dirty if anything fails, so a retry rewrites them.
+  // Writes each page changed since the last successful flush durably (runs
+  // of dirty pages as one BlockStorage::write_durable each). Pages whose
+  // write failed stay dirty, so a retry rewrites them.
   IoStatus flush_dirty_pages(BlockStorage& storage, uint64_t area_offset);
   // Reads page_count() pages. Bits beyond the last block are ignored.
   static Result<OutOfSyncBitmap> load(BlockStorage& storage, uint64_t area_offset, uint64_t data_size);

@@ -95,7 +95,7 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
     if (std::find(w.pinned.begin(), w.pinned.end(), e) != w.pinned.end()) continue;
     // Activating may evict a cold extent: what the bitmap says about it
     // must be on disk before the log forgets it.
-    if (!al_->is_active(e)) (void)persist_bitmap();
+    if (al_->would_evict(e)) (void)persist_bitmap();
     s = al_->activate(e);
     if (s.errno_value() == EBUSY) return LocalWrite::kWaitForActivityLog;
     if (s.ok()) w.pinned.push_back(e);

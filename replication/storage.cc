@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -101,6 +102,23 @@ IoStatus FileStorage::flush() {
   return {};
 }
 
+IoStatus FileStorage::write_durable(uint64_t offset, std::span<const uint8_t> data) {
+  if (!range_fits(offset, data.size(), size_)) return IoStatus::error(EINVAL);
+  size_t done = 0;
+  while (done < data.size()) {
+    iovec iov{const_cast<uint8_t*>(data.data() + done), data.size() - done};
+    const ssize_t n = ::pwritev2(fd_, &iov, 1, static_cast<off_t>(offset + done), RWF_DSYNC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // A kernel or file system without per-write flags: the whole-file way.
+      if (errno == EOPNOTSUPP || errno == ENOSYS) return BlockStorage::write_durable(offset + done, data.subspan(done));
+      return IoStatus::error(errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
 StorageRegion::StorageRegion(BlockStorage& parent, uint64_t base, uint64_t length)
     : parent_(parent), base_(base), length_(length) {
   assert(range_fits(base, length, parent.size()));
@@ -114,6 +132,11 @@ IoStatus StorageRegion::read(uint64_t offset, std::span<uint8_t> out) {
 IoStatus StorageRegion::write(uint64_t offset, std::span<const uint8_t> data) {
   if (!range_fits(offset, data.size(), length_)) return IoStatus::error(EINVAL);
   return parent_.write(base_ + offset, data);
+}
+
+IoStatus StorageRegion::write_durable(uint64_t offset, std::span<const uint8_t> data) {
+  if (!range_fits(offset, data.size(), length_)) return IoStatus::error(EINVAL);
+  return parent_.write_durable(base_ + offset, data);
 }
 
 }  // namespace vrrpd::replication

@@ -43,6 +43,25 @@ TEST_F(ActivityLogTest, FirstWriteToAnExtentWritesOneTransaction) {
   EXPECT_TRUE(al.is_active(3));
 }
 
+TEST_F(ActivityLogTest, TransactionDoesNotFlushOtherPendingWrites) {
+  // Data written to the disk before the transaction stays the data path's
+  // to flush: the log syncs its own slot only (a whole-device flush would
+  // write back every dirty data page first).
+  std::vector<uint8_t> data(4096, 0xAB);
+  ASSERT_TRUE(disk_.write(0, data).ok());
+  ActivityLog al(disk_, sb_, 0);
+  ASSERT_TRUE(al.activate(3).ok());
+  EXPECT_EQ(disk_.durable_writes(), 1u);
+  EXPECT_EQ(disk_.pending_writes(), 1u);  // the data write only
+  disk_.crash();
+  auto rec = recover_activity_log(disk_, sb_);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->extents, std::vector<uint32_t>{3});
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(disk_.read(0, out).ok());
+  EXPECT_EQ(out, std::vector<uint8_t>(4096, 0));
+}
+
 TEST_F(ActivityLogTest, WriteToAnActiveExtentWritesNoTransaction) {
   ActivityLog al(disk_, sb_, 0);
   ASSERT_TRUE(al.activate(3).ok());

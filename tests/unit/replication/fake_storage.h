@@ -63,6 +63,40 @@ class FakeStorage final : public BlockStorage {
     return {};
   }
 
+  // Only these bytes become durable: earlier unflushed writes elsewhere
+  // stay at risk (the undo log keeps their parts outside this range). A
+  // failing flush (fail_flush) fails it too, leaving the write pending.
+  IoStatus write_durable(uint64_t offset, std::span<const uint8_t> data) override {
+    if (IoStatus st = write(offset, data); !st.ok()) return st;
+    ++flush_calls_;
+    ++durable_writes_;
+    if (flush_error_ != 0) {
+      const int err = flush_error_;
+      if (flush_error_once_) flush_error_ = 0;
+      return IoStatus::error(err);
+    }
+    const uint64_t end = offset + data.size();
+    std::vector<Pending> kept;
+    for (Pending& p : pending_) {
+      const uint64_t p_end = p.offset + p.old_data.size();
+      if (p_end <= offset || end <= p.offset) {
+        kept.push_back(std::move(p));
+        continue;
+      }
+      // Undoing the part inside the range would bring back bytes that are
+      // now durable: keep only the parts before and after it.
+      if (p.offset < offset) {
+        kept.push_back(Pending{p.offset, std::vector<uint8_t>(p.old_data.begin(),
+                                                              p.old_data.begin() + (offset - p.offset))});
+      }
+      if (end < p_end) {
+        kept.push_back(Pending{end, std::vector<uint8_t>(p.old_data.begin() + (end - p.offset), p.old_data.end())});
+      }
+    }
+    pending_ = std::move(kept);
+    return {};
+  }
+
   // Power loss: the contents become what was durable plus what `opts` lets
   // survive of the pending writes, in submission order.
   void crash() { crash(CrashOptions{}); }
@@ -97,7 +131,8 @@ class FakeStorage final : public BlockStorage {
   const std::vector<WriteRecord>& writes() const { return writes_; }
   void clear_write_log() { writes_.clear(); }
   size_t pending_writes() const { return pending_.size(); }
-  size_t flush_calls() const { return flush_calls_; }
+  size_t flush_calls() const { return flush_calls_; }  // write_durable() counts too
+  size_t durable_writes() const { return durable_writes_; }
 
  private:
   // An unflushed write and the bytes it replaced (the undo log of crash()).
@@ -123,6 +158,7 @@ class FakeStorage final : public BlockStorage {
   int flush_error_ = 0;
   bool flush_error_once_ = true;
   size_t flush_calls_ = 0;
+  size_t durable_writes_ = 0;
 };
 
 }  // namespace vrrpd::replication::testing

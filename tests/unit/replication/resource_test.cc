@@ -301,6 +301,33 @@ TEST_F(ResourcePairTest, DestroyingTheResourceFailsWhatIsStillPending) {
   EXPECT_EQ(done->value().errno_value(), EIO);
 }
 
+TEST_F(ResourcePairTest, WritesToAnExtentTheLogEvictedSurviveACrashInTheBitmap) {
+  // Standalone, every write sets bits. An extent that leaves the activity
+  // log is no longer resynced wholesale after a crash, so its bits must be
+  // on disk before the transaction that evicts it: the 65th extent evicts
+  // the first.
+  constexpr uint64_t kExtents = kMaxAlExtents + 1;
+  FakeStorage disk(kExtents * kAlExtentSize + (4u << 20));
+  {
+    Resource r(loop, options_for(0), disk);
+    ok(r.create_md());
+    ok(r.attach());
+    ok(r.primary(/*force=*/true));
+    for (uint64_t e = 0; e < kExtents; ++e) {
+      auto done = std::make_shared<std::optional<IoStatus>>();
+      r.submit_write(e * kAlExtentSize, pattern(e, 4096, 1), 0, [done](IoStatus s) { *done = s; });
+      settle();
+      ASSERT_TRUE(done->has_value() && done->value().ok()) << "extent " << e;
+    }
+    ASSERT_EQ(r.bitmap()->count(), kExtents);
+    disk.crash();  // nothing was flushed by the application
+  }
+  Resource r(loop, options_for(0), disk);
+  ok(r.attach());
+  ASSERT_NE(r.bitmap(), nullptr);
+  EXPECT_TRUE(r.bitmap()->test(0)) << "the evicted extent's write is not in the bitmap";
+}
+
 TEST_F(ResourcePairTest, ExternalMetadataLeavesTheWholeDeviceToData) {
   FakeStorage md(1 << 20);
   ResourceOptions o = options_for(0);

@@ -100,6 +100,50 @@ TEST(FakeStorage, TornCrashKeepsOnlyAPrefixOfTheNextPendingWrite) {
   EXPECT_EQ(out, (std::vector<uint8_t>{'2', '2', 0, 0}));
 }
 
+TEST_F(FileStorageTest, DurableWriteReadsBackAndStaysInItsRange) {
+  auto created = FileStorage::create(path_, 8192);
+  ASSERT_TRUE(created) << created.error();
+  FileStorage& s = *created.value();
+  auto a = bytes("durable");
+  ASSERT_TRUE(s.write_durable(4096, a).ok());
+  std::vector<uint8_t> out(a.size());
+  ASSERT_TRUE(s.read(4096, out).ok());
+  EXPECT_EQ(out, a);
+  std::vector<uint8_t> around(4096, 0xFF);
+  ASSERT_TRUE(s.read(0, around).ok());
+  EXPECT_EQ(around, std::vector<uint8_t>(4096, 0));
+  EXPECT_EQ(s.write_durable(8190, a).errno_value(), EINVAL);
+}
+
+TEST(FakeStorage, DurableWriteSurvivesACrashThatLosesOtherPendingWrites) {
+  FakeStorage s(8192);
+  auto old_bytes = bytes("oooooooo"), pending = bytes("pppppppp"), durable = bytes("DD");
+  ASSERT_TRUE(s.write(0, old_bytes).ok());
+  ASSERT_TRUE(s.flush().ok());
+  ASSERT_TRUE(s.write(0, pending).ok());     // never flushed
+  ASSERT_TRUE(s.write(4096, pending).ok());  // never flushed, elsewhere
+  ASSERT_TRUE(s.write_durable(3, durable).ok());
+  EXPECT_EQ(s.durable_writes(), 1u);
+  s.crash();
+  std::vector<uint8_t> out(8);
+  ASSERT_TRUE(s.read(0, out).ok());
+  // The overlapped pending write is lost around the durable bytes only.
+  EXPECT_EQ(out, bytes("oooDDooo"));
+  ASSERT_TRUE(s.read(4096, out).ok());
+  EXPECT_EQ(out, std::vector<uint8_t>(8, 0));
+}
+
+TEST(FakeStorage, DurableWriteWithAFailingFlushStaysPending) {
+  FakeStorage s(8192);
+  s.fail_flush(EIO);
+  auto a = bytes("AAAA");
+  EXPECT_EQ(s.write_durable(0, a).errno_value(), EIO);
+  s.crash();
+  std::vector<uint8_t> out(4);
+  ASSERT_TRUE(s.read(0, out).ok());
+  EXPECT_EQ(out, std::vector<uint8_t>(4, 0));
+}
+
 TEST(FakeStorage, InjectedErrorsHitOnlyOverlappingRanges) {
   FakeStorage s(8192);
   s.fail_writes(4096, 10, ENOSPC);
