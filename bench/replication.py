@@ -24,7 +24,7 @@ does not. Read ratios, not absolute figures.
 
 Run as root from the repository root after a build:
   python3 bench/replication.py [--size-mib 512] [--seq-mib 256] [--sync-count 2000]
-                               [--resync-mib 64] [--json out.json]
+                               [--resync-mib 64] [--tcp-congestion cubic] [--json out.json]
 """
 
 import argparse
@@ -40,17 +40,18 @@ from lab import Lab, sh, wait_until  # noqa: E402
 WORKLOAD = os.path.join(HERE, "replication_workload.py")
 
 
-def config(host, peer, protocol):
+def config(host, peer, protocol, tcp_congestion=""):
     return """global = { router_id = "%s"; runtime_dir = "%s"; };
 resources = ( {
   name = "r0"; device = "%s";
   address = "%s"; port = 7789; peer_address = "%s";
   shared_secret = "bench-secret"; protocol = "%s"; resync_rate_kib = 4194304;
-  connect_interval_ms = 300;
+  connect_interval_ms = 300;%s
   mount_point = "%s"; fs_type = "ext4"; mount_options = "noatime";
 } );
 """ % (host.name, os.path.join(host.dir, "run"), os.path.join(host.dir, "r0.img"), host.ipv4, peer.ipv4,
-       protocol, os.path.join(host.dir, "mnt"))
+       protocol, ' tcp_congestion = "%s";' % tcp_congestion if tcp_congestion else "",
+       os.path.join(host.dir, "mnt"))
 
 
 def make_backing(host, size_mib):
@@ -94,7 +95,7 @@ def start_pair(lab, args, protocol, peer=True):
     nodes = [(h1, h2), (h2, h1)] if peer else [(h1, h2)]
     for h, p in nodes:
         make_backing(h, args.size_mib)
-        h.start_vrrpd(config(h, p, protocol))
+        h.start_vrrpd(config(h, p, protocol, getattr(args, "tcp_congestion", "")))
         ctl(h, "create-md", "r0")
         ctl(h, "up", "r0")
     return h1, h2
@@ -165,6 +166,8 @@ def main():
     ap.add_argument("--seq-mib", type=int, default=256)
     ap.add_argument("--sync-count", type=int, default=2000)
     ap.add_argument("--resync-mib", type=int, default=64)
+    ap.add_argument("--tcp-congestion", default="",
+                    help="the link's TCP congestion control (resource key tcp_congestion); default: the system's")
     ap.add_argument("--json")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -193,6 +196,8 @@ def main():
           "(received) from the link's return; %.2f s = %.1f MB/s once connected" % (
               rs["written_mib"], rs["out_of_sync_kib"], rs["received_kib"], rs["seconds"], rs["mb_s"],
               rs["connected_seconds"], rs["connected_mb_s"]))
+    print("link TCP congestion control: %s" % (args.tcp_congestion or "system default (%s)" % open(
+        "/proc/sys/net/ipv4/tcp_congestion_control").read().strip()))
     print("load average at the end: %s" % open("/proc/loadavg").read().strip())
     if args.json:
         with open(args.json, "w") as f:

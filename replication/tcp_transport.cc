@@ -16,6 +16,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <span>
@@ -212,6 +213,13 @@ TcpConnection::TcpConnection(EventLoop& loop, int fd, std::string peer_descripti
   set_int_option(fd_, IPPROTO_TCP, TCP_KEEPIDLE, kKeepAliveIdleSeconds);
   set_int_option(fd_, IPPROTO_TCP, TCP_KEEPINTVL, kKeepAliveIntervalSeconds);
   set_int_option(fd_, IPPROTO_TCP, TCP_KEEPCNT, kKeepAliveProbes);
+}
+
+std::string TcpConnection::congestion_control() const {
+  char name[32] = {};
+  socklen_t len = sizeof name - 1;
+  if (fd_ < 0 || ::getsockopt(fd_, IPPROTO_TCP, TCP_CONGESTION, name, &len) < 0) return "";
+  return std::string(name, ::strnlen(name, len));
 }
 
 TcpConnection::~TcpConnection() {
@@ -436,6 +444,11 @@ bool TcpConnector::open_listener(std::string& error) {
   set_int_option(listen_fd_, SOL_SOCKET, SO_REUSEADDR, 1);
   // Exactly the configured address: no IPv4-mapped peers on an IPv6 socket.
   if (options_.local.address.is_v6()) set_int_option(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  if (!set_congestion_control(listen_fd_, error)) {
+    error = where + error;
+    close_fd(listen_fd_);
+    return false;
+  }
   const SocketAddress local = socket_address(options_.local.address, options_.local.port);
   if (::bind(listen_fd_, local.get(), local.length) < 0 ||
       ::listen(listen_fd_, kListenBacklog) < 0) {
@@ -457,6 +470,27 @@ bool TcpConnector::open_listener(std::string& error) {
     return false;
   }
   return true;
+}
+
+bool TcpConnector::set_congestion_control(int fd, std::string& error) const {
+  const std::string& name = options_.congestion_control;
+  if (name.empty()) return true;
+  if (::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name.data(), static_cast<socklen_t>(name.size())) == 0)
+    return true;
+  const int e = errno;
+  error = "TCP congestion control \"" + name + "\": " + errno_text(e);
+  if (e == ENOENT) {
+    // Not built in and no module of that name: say what there is.
+    std::string available;
+    if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_available_congestion_control", "re")) {
+      char line[256] = {};
+      if (std::fgets(line, sizeof line, f)) available = line;
+      std::fclose(f);
+      while (!available.empty() && available.back() == '\n') available.pop_back();
+    }
+    if (!available.empty()) error += " (available here: " + available + ")";
+  }
+  return false;
 }
 
 void TcpConnector::stop() {
@@ -491,6 +525,7 @@ void TcpConnector::attempt_connect() {
   // IP_BIND_ADDRESS_NO_PORT: connect() picks the port, knowing the
   // destination, instead of bind() reserving one for any destination.
   set_int_option(connect_fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+  if (std::string error; !set_congestion_control(connect_fd_, error)) return connect_failed(error);
   const SocketAddress local = socket_address(options_.local.address, 0);
   if (::bind(connect_fd_, local.get(), local.length) < 0)
     return connect_failed("cannot use local address " + options_.local.address.to_string() + ": " +

@@ -80,6 +80,10 @@ struct TcpConnectorOptions {
   Duration connect_timeout = std::chrono::seconds(10);
   // An unchanged error text is passed to on_error again after this long.
   Duration error_repeat_interval = std::chrono::minutes(1);
+  // TCP congestion control of the link's sockets (TCP_CONGESTION: "cubic",
+  // "reno", ...); empty keeps the system's default. Set on the listener
+  // (accepted sockets inherit it) and on every outgoing socket.
+  std::string congestion_control;
 };
 
 // Passes an operator message on when its text differs from the previous one,
@@ -120,6 +124,8 @@ class TcpConnection final : public Connection {
   size_t queued_bytes() const override { return queued_bytes_; }
   void close() override;
   std::string peer_description() const override { return peer_description_; }
+  // The socket's TCP congestion control ("cubic"), or "" if unknown.
+  std::string congestion_control() const;
 
  private:
   void on_socket_events(uint32_t epoll_events);
@@ -187,6 +193,8 @@ class TcpConnector final : public Connector {
  private:
   std::string validate_options() const;
   bool open_listener(std::string& error);
+  // Applies options_.congestion_control to `fd`; false with `error` set.
+  bool set_congestion_control(int fd, std::string& error) const;
   void close_fd(int& fd);
   void attempt_connect();
   void on_connect_events();

@@ -25,6 +25,7 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"timeout_ms", &R::timeout},
       {"ko_count", &R::ko_count},
       {"connect_interval_ms", &R::connect_interval},
+      {"tcp_congestion", &R::tcp_congestion},
       {"mount_point", &R::mount_point},
       {"fs_type", &R::fs_type},
       {"mount_options", &R::mount_options},

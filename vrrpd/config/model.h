@@ -256,6 +256,10 @@ struct Resource {
   std::chrono::milliseconds timeout{6000};           // timeout: a data ack must arrive within
   long ko_count = 7;                                 // ko-count: timeouts before the peer is dropped
   std::chrono::milliseconds connect_interval{2000};  // connect-int: between connection attempts
+  // TCP congestion control of the replication link ("cubic", "reno", ...);
+  // empty: the system's default. A latency-bound link (protocol C waits for
+  // every write's ack) may want something other than a WAN default.
+  std::string tcp_congestion;
   // The file system on the volume (optional; mount/umount are in-process).
   std::string mount_point;             // absolute path; empty: not mounted by vrrpd
   std::string fs_type = "ext4";

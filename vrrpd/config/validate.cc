@@ -739,6 +739,14 @@ class Validator {
     check_ms(k, r.where, "timeout_ms", r.timeout, kAckTimeoutMinMs, kAckTimeoutMaxMs);
     check_range(k, r.where, "ko_count", r.ko_count, 0, kKoCountMax);
     check_ms(k, r.where, "connect_interval_ms", r.connect_interval, kConnectIntervalMinMs, kConnectIntervalMaxMs);
+    // TCP_CA_NAME_MAX is 16 with the NUL; module names are lower case.
+    if (k.has("tcp_congestion") &&
+        (r.tcp_congestion.empty() || r.tcp_congestion.size() > 15 ||
+         !std::all_of(r.tcp_congestion.begin(), r.tcp_congestion.end(),
+                      [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; })))
+      key_issue(k, r.where, "tcp_congestion", quoted(r.tcp_congestion),
+                "not a TCP congestion control name; valid: 1..15 of a-z, 0-9, _ (e.g. cubic or reno; this "
+                "machine's are in /proc/sys/net/ipv4/tcp_available_congestion_control)");
     if (!r.mount_point.empty() || k.has("mount_point")) {
       check_path(r, "mount_point", r.mount_point, "/srv/data");
       if (r.fs_type.empty() || !valid_name(r.fs_type))

@@ -419,6 +419,7 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
   // followed by the next at once): a link that comes back is found within
   // about a second, not after the kernel's SYN backoff.
   co.connect_timeout = std::chrono::seconds(1);
+  co.congestion_control = c.tcp_congestion;
   rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, co);
   CommandResult connecting = rt.resource->connect(*rt.connector);
   if (!connecting.ok()) log::warning("replication " + c.name + ": " + connecting.error());

@@ -77,6 +77,7 @@ replication_resource r0 {
   timeout_ms 3000
   ko_count 3
   connect_interval_ms 500
+  tcp_congestion reno
   mount_point /srv/data
   fs_type xfs
   mount_options noatime
@@ -140,7 +141,8 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_EQ(r.ping_timeout, milliseconds(1000));       // _ms keys: milliseconds, as native
   EXPECT_EQ(r.on_io_error, "call-handler");
   EXPECT_TRUE(r.kill_holders);                         // the keyword alone
-  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:36");
+  EXPECT_EQ(r.tcp_congestion, "reno");
+  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:37");
   expect_same_fields(r, nat.resources.at(0), resource_fields());
 }
 

@@ -160,6 +160,11 @@ TEST(InvalidResource, ProbeTimeoutTooShort) { expectInvalid(resource("probe_time
 TEST(InvalidResource, TimeoutZero) { expectInvalid(resource("timeout_ms = 0;"), 3, "timeout_ms = 0: out of range; valid: 100..600000 ms"); }
 TEST(InvalidResource, KoCountNegative) { expectInvalid(resource("ko_count = -1;"), 3, "ko_count = -1: out of range; valid: 0..200"); }
 TEST(InvalidResource, ConnectIntervalTooLong) { expectInvalid(resource("connect_interval_ms = 120001;"), 3, "connect_interval_ms = 120001: out of range; valid: 100..120000 ms"); }
+TEST(InvalidResource, TcpCongestionWithUpperCaseOrTooLong) {
+  expectInvalid(resource("tcp_congestion = \"CUBIC\";"), 3, "tcp_congestion = \"CUBIC\": not a TCP congestion control name; valid: 1..15 of a-z, 0-9, _");
+  expectInvalid(resource("tcp_congestion = \"a_very_long_name\";"), 3, "tcp_congestion = \"a_very_long_name\": not a TCP congestion control name");
+  expectInvalid(resource("tcp_congestion = \"\";"), 3, "tcp_congestion = \"\": not a TCP congestion control name");
+}
 TEST(InvalidResource, MountPointRelative) { expectInvalid(resource("mount_point = \"srv\";"), 3, "mount_point = \"srv\": not an absolute path; valid: e.g. /srv/data"); }
 TEST(InvalidResource, FsTypeEmpty) { expectInvalid(resource("mount_point = \"/srv\"; fs_type = \"\";"), 3, "fs_type = \"\": not a file system type"); }
 TEST(InvalidResource, DuplicateName) {

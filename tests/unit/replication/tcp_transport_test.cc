@@ -590,6 +590,37 @@ TEST_F(TcpTransportTest, PortInUseAndForeignAddressFailStartClearly) {
                                        "of this host)");
 }
 
+TEST_F(TcpTransportTest, CongestionControlIsSetOnBothEndsOfTheLink) {
+  // reno is always built in, and differs from the usual defaults (cubic,
+  // bbr), so the option is seen to act on the connecting and the accepted
+  // socket alike.
+  make_pair();
+  TcpConnectorOptions oa = options(a_end_, b_end_), ob = options(b_end_, a_end_);
+  oa.congestion_control = ob.congestion_control = "reno";
+  a_ = std::make_unique<Node>(loop_, oa);
+  b_ = std::make_unique<Node>(loop_, ob);
+  start_pair();
+  auto* a = dynamic_cast<TcpConnection*>(a_->connection.get());
+  auto* b = dynamic_cast<TcpConnection*>(b_->connection.get());
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->congestion_control(), "reno");
+  EXPECT_EQ(b->congestion_control(), "reno");
+}
+
+TEST_F(TcpTransportTest, UnknownCongestionControlFailsStartClearly) {
+  make_pair();
+  TcpConnectorOptions o = options(a_end_, b_end_);
+  o.congestion_control = "nosuchcc";
+  Node a(loop_, o);
+  EXPECT_FALSE(a.start());
+  EXPECT_EQ(a.start_error.rfind("cannot listen on " + a_end_.to_string() +
+                                    ": TCP congestion control \"nosuchcc\": no such file or directory (available here: ",
+                                0),
+            0u)
+      << a.start_error;
+  EXPECT_NE(a.start_error.find("reno"), std::string::npos) << a.start_error;
+}
+
 TEST_F(TcpTransportTest, InconsistentOptionsAreRefusedAtStart) {
   Node mixed(loop_, options({kNodeA, 7789}, {kNodeB6, 7789}));
   EXPECT_FALSE(mixed.start());
