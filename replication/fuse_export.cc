@@ -248,8 +248,23 @@ struct FuseExportOps {
       return;
     }
     size = static_cast<size_t>(std::min<uint64_t>(size, volume_size - static_cast<uint64_t>(offset)));
-    IoStatus status = e.volume_.write(static_cast<uint64_t>(offset),
-                                      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data), size));
+    const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+    if (size <= FuseExport::kAnswerLaterBytes) {
+      // The buffer is the worker's and is reused once we return: a copy,
+      // cheap at this size, and the answer comes from the completion.
+      e.begin_answer_later();
+      e.volume_.write_async(static_cast<uint64_t>(offset), std::vector<uint8_t>(bytes, bytes + size),
+                            [req, &e, size](IoStatus status) {
+                              reply_write(req, e, size, status);
+                              e.end_answer_later();
+                            });
+      return;
+    }
+    // Large: the worker waits, so the engine may use its buffer as it is.
+    reply_write(req, e, size, e.volume_.write(static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size)));
+  }
+
+  static void reply_write(fuse_req_t req, FuseExport& e, size_t size, IoStatus status) {
     if (!status.ok()) {
       e.errors_.fetch_add(1);
       fuse_reply_err(req, status.errno_value());
@@ -262,13 +277,16 @@ struct FuseExportOps {
 
   static void reply_flush(fuse_req_t req) {
     FuseExport& e = self(req);
-    IoStatus status = e.volume_.flush();
-    if (status.ok()) {
-      e.flushes_.fetch_add(1);
-    } else {
-      e.errors_.fetch_add(1);
-    }
-    fuse_reply_err(req, status.errno_value());
+    e.begin_answer_later();
+    e.volume_.flush_async([req, &e](IoStatus status) {
+      if (status.ok()) {
+        e.flushes_.fetch_add(1);
+      } else {
+        e.errors_.fetch_add(1);
+      }
+      fuse_reply_err(req, status.errno_value());
+      e.end_answer_later();
+    });
   }
 
   // close(2) of a descriptor: make writes through it durable, as close of a
@@ -420,8 +438,24 @@ Result<std::monostate> FuseExport::stop() {
   return std::monostate{};
 }
 
+void FuseExport::begin_answer_later() {
+  std::lock_guard lock(answers_mutex_);
+  ++answers_pending_;
+}
+
+void FuseExport::end_answer_later() {
+  std::lock_guard lock(answers_mutex_);
+  if (--answers_pending_ == 0) answers_cv_.notify_all();
+}
+
 void FuseExport::finish_session() {
   loop_thread_.join();
+  // Requests answered from a completion hold the session until answered
+  // (replies to an aborted connection fail harmlessly).
+  {
+    std::unique_lock lock(answers_mutex_);
+    answers_cv_.wait(lock, [this] { return answers_pending_ == 0; });
+  }
   fuse_session_unmount(session_);  // sees the connection gone; no second umount
   fuse_session_destroy(session_);
   session_ = nullptr;

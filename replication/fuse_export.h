@@ -23,8 +23,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <variant>
@@ -93,8 +95,15 @@ class FuseExport {
   friend struct FuseExportOps;
   FuseExport(Volume& volume, FuseExportOptions options);
   void abort_connection();
-  // Joins the session loop (which must be ending) and frees the session.
+  // Joins the session loop (which must be ending), waits for requests still
+  // to be answered from a completion, and frees the session.
   void finish_session();
+  // Writes up to this size, and flushes, are answered from the Volume's
+  // completion (Volume::write_async); larger writes block a worker, which
+  // lends its buffer instead of copying it.
+  static constexpr size_t kAnswerLaterBytes = 128u << 10;
+  void begin_answer_later();
+  void end_answer_later();
 
   Volume& volume_;
   FuseExportOptions options_;
@@ -104,6 +113,9 @@ class FuseExport {
   unsigned connection_id_ = 0;  // minor of the mount's st_dev: /sys/fs/fuse/connections/N
   std::atomic<unsigned> open_handles_{0};
   std::atomic<uint64_t> reads_{0}, read_bytes_{0}, writes_{0}, write_bytes_{0}, flushes_{0}, errors_{0};
+  std::mutex answers_mutex_;  // guards answers_pending_
+  std::condition_variable answers_cv_;
+  unsigned answers_pending_ = 0;  // requests not yet answered from a completion
 };
 
 }  // namespace vrrpd::replication

@@ -381,4 +381,14 @@ IoStatus Resource::flush() {
   return run_on_loop(loop_, [&](IoCallback done) { submit_flush(std::move(done)); });
 }
 
+void Resource::write_async(uint64_t offset, std::vector<uint8_t> data, Completion done) {
+  loop_.post([this, offset, data = std::move(data), done = std::move(done)]() mutable {
+    submit_owned_write(offset, std::move(data), 0, std::move(done));
+  });
+}
+
+void Resource::flush_async(Completion done) {
+  loop_.post([this, done = std::move(done)]() mutable { submit_flush(std::move(done)); });
+}
+
 }  // namespace vrrpd::replication

@@ -119,6 +119,9 @@ struct ResourceOptions {
   // the connection; `timeout` also bounds the connect handshake.
   std::chrono::nanoseconds timeout = std::chrono::seconds(6);
   uint32_t ko_count = 7;
+  // Highest replication protocol version announced in Hello. Lower only to
+  // act as an older node (a mixed-version pair in the tests).
+  uint16_t max_protocol_version = wire::kMaxProtocolVersion;
 };
 
 // Outcome of a control command: success, or a message for the operator.
@@ -223,6 +226,9 @@ class Resource final : public Volume {
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override;
   bool writable() const override;
+  // Posted to the loop; `done` runs on the loop thread.
+  void write_async(uint64_t offset, std::vector<uint8_t> data, Completion done) override;
+  void flush_async(Completion done) override;
 
  private:
   // ---- resource.cc ----
@@ -273,6 +279,11 @@ class Resource final : public Volume {
   // caller keeps it valid until `done`).
   void submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done,
                             bool borrow);
+  // The same with the bytes handed over (no copy).
+  void submit_owned_write(uint64_t offset, std::vector<uint8_t> data, uint32_t flags, IoCallback done);
+  // Both: a view of `borrowed`, or `owned` (taken when not empty).
+  void queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned, uint32_t flags,
+                   IoCallback done);
   void start_blocked_writes();
   // Returns false if the request must wait (activity log busy).
   bool start_write(uint64_t id);

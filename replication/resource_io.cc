@@ -36,16 +36,27 @@ void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint
 
 void Resource::submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
                                     IoCallback done, bool borrow) {
+  if (borrow) return queue_write(offset, data, {}, flags, std::move(done));
+  queue_write(offset, {}, std::vector<uint8_t>(data.begin(), data.end()), flags, std::move(done));
+}
+
+void Resource::submit_owned_write(uint64_t offset, std::vector<uint8_t> data, uint32_t flags, IoCallback done) {
+  queue_write(offset, {}, std::move(data), flags, std::move(done));
+}
+
+void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned,
+                           uint32_t flags, IoCallback done) {
+  const size_t size = owned.empty() ? borrowed.size() : owned.size();
   if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
   if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
-  if (!range_fits(offset, data.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
-  if (data.empty()) return done(IoStatus());
+  if (!range_fits(offset, size, sb_.data_size)) return done(IoStatus::error(EINVAL));
+  if (size == 0) return done(IoStatus());
   WriteRequest w;
   w.offset = offset;
-  if (borrow) {
-    w.data = data;
+  if (owned.empty()) {
+    w.data = borrowed;
   } else {
-    w.owned.assign(data.begin(), data.end());
+    w.owned = std::move(owned);
     w.data = w.owned;  // the vector's buffer stays put when the request is moved
   }
   w.flags = flags & (kWriteFua | kWriteFlush);

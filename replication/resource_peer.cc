@@ -61,6 +61,7 @@ wire::Hello Resource::make_hello() const {
   h.role = role_;
   h.disk_state = disk_;
   h.generations = sb_.generations;
+  h.max_version = options_.max_protocol_version;
   if (crashed_primary_) h.flags |= wire::kHelloCrashedPrimary;
   if (options_.discard_my_data) h.flags |= wire::kHelloDiscardMyData;
   return h;

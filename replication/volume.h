@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include "replication/result.h"
 #include "replication/storage.h"
@@ -34,6 +36,18 @@ class Volume {
   // True when the frontend may open the volume for writing (the node is
   // Primary). The frontend refuses a writable open otherwise.
   virtual bool writable() const = 0;
+
+  // Non-blocking forms for a frontend that can answer its caller later (the
+  // FUSE export answers small writes and flushes from the completion, so no
+  // worker thread sleeps through the round trip to the peer and back).
+  // `done` runs exactly once, on any thread (the engine's loop for the
+  // replicated volume), possibly before the call returns. The default runs
+  // the blocking call and then `done` on the calling thread.
+  using Completion = std::function<void(IoStatus)>;
+  virtual void write_async(uint64_t offset, std::vector<uint8_t> data, Completion done) {
+    done(write(offset, data));
+  }
+  virtual void flush_async(Completion done) { done(flush()); }
 };
 
 // A Volume over a BlockStorage with a mutex around every call: what the

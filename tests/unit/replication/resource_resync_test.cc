@@ -306,6 +306,47 @@ TEST_F(ResourcePairTest, OnlineVerifyMarksSeveralBlocksAcrossSteps) {
   EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
 }
 
+// A pair where one node speaks only protocol version 1 (before VerifyEnd):
+// the verify still runs and finds the block, the newer node sends no
+// VerifyEnd, the target never shows VerifyT (it would never leave it), and
+// the link stays up. Either node may be the older one.
+class MixedVersionVerify : public ResourcePairTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(MixedVersionVerify, VerifyWorksWithoutVerifyEnd) {
+  const int older = GetParam();
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  (older == 0 ? oa : ob).max_protocol_version = 1;
+  make(oa, ob);
+  bring_up_synced();
+  disk_b.bytes()[2 * 4096 + 9] ^= 0x04;
+  net.reset_stats();
+  ok(a->verify());
+  bool peer_showed_verify_t = false;
+  for (int i = 0; i < 2000 && a->status().replication == ReplicationState::kVerifyS; ++i) {
+    advance(milliseconds(1));
+    if (b->status().replication == ReplicationState::kVerifyT) peer_showed_verify_t = true;
+  }
+  settle();
+  EXPECT_FALSE(peer_showed_verify_t);
+  EXPECT_EQ(net.sent(0, wire::FrameType::kVerifyEnd).frames, 0u);
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(s.verify_out_of_sync_bytes, 4096u);
+  EXPECT_EQ(s.out_of_sync_bytes, 4096u);
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_EQ(b->status().connection, ConnectionState::kConnected) << b->status().last_error;
+  // And the mixed pair still replicates.
+  ASSERT_TRUE(write_now(*a, 8 * 4096, pattern(8 * 4096, 4096, 3)).ok());
+  settle();
+  EXPECT_EQ(read_back(disk_b, 8 * 4096, 4096), pattern(8 * 4096, 4096, 3));
+}
+
+INSTANTIATE_TEST_SUITE_P(OlderNode, MixedVersionVerify, ::testing::Values(0, 1),
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return i.param == 0 ? std::string("SourceSpeaksV1") : std::string("TargetSpeaksV1");
+                         });
+
 TEST_F(ResourcePairTest, VerifyOfEqualDisksAsksOneDigestPerStep) {
   bring_up_synced();
   net.reset_stats();

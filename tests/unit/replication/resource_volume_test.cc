@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <optional>
 #include <thread>
 
 #include "replication/resource.h"
@@ -42,6 +43,35 @@ TEST_F(ResourcePairTest, VolumeAdapterBlocksUntilTheLoopCompletedTheRequest) {
   EXPECT_EQ(out_of_range.errno_value(), EINVAL);
   // Protocol C: the write had reached the peer's disk when write() returned.
   EXPECT_EQ(read_back(disk_b, 65536, data.size()), data);
+}
+
+// The non-blocking forms (what the FUSE export uses for small writes and
+// flushes): the call returns at once, the completion comes on the loop
+// thread once the peer has the write (protocol C) or has flushed, and a
+// refused write is answered through the completion too.
+TEST_F(ResourcePairTest, AsyncWriteAndFlushCompleteOnTheLoopAfterThePeerHasThem) {
+  bring_up_synced();
+  Volume& volume = *a;
+  const std::vector<uint8_t> data = pattern(8192, 12288, 6);
+  std::optional<IoStatus> wrote, flushed, refused;
+  bool peer_had_it_at_completion = false;
+  volume.write_async(8192, data, [&](IoStatus s) {
+    peer_had_it_at_completion = read_back(disk_b, 8192, data.size()) == data;
+    wrote = s;
+  });
+  EXPECT_FALSE(wrote.has_value()) << "answered before the loop ran";
+  volume.flush_async([&](IoStatus s) { flushed = s; });
+  Volume& secondary = *b;
+  secondary.write_async(0, data, [&](IoStatus s) { refused = s; });
+  settle();
+  ASSERT_TRUE(wrote.has_value() && flushed.has_value() && refused.has_value());
+  EXPECT_TRUE(wrote->ok()) << wrote->message();
+  EXPECT_TRUE(peer_had_it_at_completion);
+  EXPECT_TRUE(flushed->ok()) << flushed->message();
+  EXPECT_EQ(refused->errno_value(), EROFS);
+  // The flush made the peer's copy durable.
+  disk_b.crash();
+  EXPECT_EQ(read_back(disk_b, 8192, data.size()), data);
 }
 
 // The adapter hands the caller's buffer to the write path without copying
