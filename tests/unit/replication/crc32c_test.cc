@@ -64,6 +64,15 @@ void expect_matches_definition(const Crc& crc) {
       ASSERT_EQ(crc(s), crc32c_bitwise(s)) << "offset " << offset << " length " << len;
     }
   }
+  // Around the sizes where the hardware version's three-stream loops start
+  // (3 x 256 and 3 x 8192 bytes), misaligned too.
+  const std::vector<uint8_t> big = noise(3 * 8192 * 2 + 64);
+  for (size_t len : {767u, 768u, 769u, 775u, 776u, 1543u, 24575u, 24576u, 24577u, 25343u, 25344u, 49169u}) {
+    for (size_t offset : {0u, 3u}) {
+      const std::span<const uint8_t> s(big.data() + offset, len);
+      ASSERT_EQ(crc(s), crc32c_bitwise(s)) << "offset " << offset << " length " << len;
+    }
+  }
   const std::vector<uint8_t> frame = noise((1u << 20) + 3);  // a maximal Data payload, odd tail
   EXPECT_EQ(crc(frame), crc32c_bitwise(frame));
   EXPECT_EQ(crc(std::span<const uint8_t>(frame).subspan(5)), crc32c_bitwise(std::span<const uint8_t>(frame).subspan(5)));
