@@ -9,6 +9,9 @@ same file system; ext4 with default mkfs options, mounted noatime):
   standalone  the vrrpd volume (FUSE export -> loop -> ext4), Primary, no peer
   protocol C  connected to a peer in another namespace, protocol C
   protocol A  the same with protocol A
+  C, peer tmpfs  protocol C with the peer's backing file on a tmpfs: the two
+              copies no longer share one disk (the nearest this machine
+              comes to a second machine's disk; its flushes are free)
 Workload (bench/replication_workload.py, run in the namespace that sees the
 mount): sequential 1 MiB O_DIRECT writes (MB/s, per-write latency), then 4 KiB
 writes each followed by fdatasync at random offsets (ops/s, latency
@@ -101,11 +104,21 @@ def start_pair(lab, args, protocol, peer=True):
     return h1, h2
 
 
-def case_volume(args, protocol, peer, measure_resync=False):
+def case_volume(args, protocol, peer, measure_resync=False, peer_tmpfs=False):
     result = {}
     with Lab(hosts=2) as lab:
-        h1, h2 = start_pair(lab, args, protocol, peer)
+        h1, h2 = lab.hosts
+        tmpfs = os.path.join(h2.dir, "disk") if peer_tmpfs else None
         try:
+            if tmpfs:
+                # The peer's backing file on its own (memory) file system:
+                # its writes and flushes no longer queue on the disk this
+                # node uses, as with a second machine. Its flushes cost
+                # nothing, which a real disk's would (in parallel with ours).
+                os.makedirs(tmpfs)
+                sh("mount", "-t", "tmpfs", "-o", "size=%dm" % (args.size_mib + 64), "tmpfs", tmpfs)
+                os.symlink(os.path.join(tmpfs, "r0.img"), os.path.join(h2.dir, "r0.img"))
+            start_pair(lab, args, protocol, peer)
             if peer:
                 wait_until(lambda: status(h1)["connection"] == "Connected", timeout=30, what="connected")
             t0 = time.monotonic()
@@ -157,6 +170,8 @@ def case_volume(args, protocol, peer, measure_resync=False):
             for h in (h1, h2):
                 if h.vrrpd:
                     h.stop_vrrpd(timeout=60)
+            if tmpfs:
+                sh("umount", tmpfs, check=False)
     return result
 
 
@@ -173,11 +188,19 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run as root")
 
+    report(args, run_cases(args))
+
+
+def run_cases(args):
     results = {"raw": case_raw(args)}
     results["standalone"] = case_volume(args, "C", peer=False)
     results["protocol C"] = case_volume(args, "C", peer=True, measure_resync=True)
     results["protocol A"] = case_volume(args, "A", peer=True)
+    results["C, peer tmpfs"] = case_volume(args, "C", peer=True, peer_tmpfs=True)
+    return results
 
+
+def report(args, results):
     base = results["raw"]
     print("\nvolume %d MiB; sequential %d MiB of 1 MiB O_DIRECT writes; %d x 4 KiB write+fdatasync"
           % (args.size_mib, args.seq_mib, args.sync_count))
