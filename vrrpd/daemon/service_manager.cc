@@ -108,7 +108,14 @@ void ServiceManager::run_status(const std::shared_ptr<Op>& op) {
       return finish(op, true, "started and ready in " + std::to_string(to_ms(loop_.now() - op->began)) + " ms (" +
                                   std::to_string(op->polls) + " status run(s))");
     }
-    op->last_status = "status " + outcome_text(o);
+    // Each run may take what is left of the start timeout, so a run still
+    // going at the deadline is killed by it. That says little about the
+    // service: keep the answer of the last run that finished.
+    // (A run cut short is always the last one: it ends at the deadline.)
+    if (o.timed_out && !op->last_status.empty())
+      op->last_status += "; then one cut short at the start timeout";
+    else
+      op->last_status = "status " + outcome_text(o);
     if (!o.spawned) return finish(op, false, op->last_status);  // it will never say ready
     // The Op is kept by in_flight_; a weak reference avoids a cycle.
     op->poll_timer = std::make_unique<Timer>(loop_, [this, weak = std::weak_ptr<Op>(op)] {
