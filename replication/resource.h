@@ -271,9 +271,16 @@ class Resource final : public Volume {
     bool peer_done = false;         // on the peer's disk, or recorded in the bitmap
   };
   // A flush waiting for the peer's BarrierAck (protocols B, C).
+  // A flush: our disk's (on the Flusher thread) and, under B/C, the peer's
+  // (its BarrierAck). Answered in submission order once both are done, or
+  // at once when ours failed.
   struct FlushRequest {
-    uint32_t barrier = 0;
+    uint64_t id = 0;
+    uint32_t barrier = 0;  // the epoch its Barrier closed
     IoCallback done;
+    bool local_done = false;  // our disk flushed (or there is none)
+    bool peer_done = false;   // the peer's BarrierAck came (or is not waited for)
+    IoStatus status;          // what the caller gets
   };
   // submit_write(); `borrow`: keep a view of `data` instead of a copy (the
   // caller keeps it valid until `done`).
@@ -308,6 +315,9 @@ class Resource final : public Volume {
   void maybe_retire_write(uint64_t id);
   void on_data_ack(const wire::DataAck& ack);
   void on_barrier_ack(const wire::BarrierAck& ack);
+  void on_local_flush_done(uint64_t flush_id, IoStatus s);
+  // Answers the flushes at the front of flushes_ that are done.
+  void complete_flushes();
   void close_epoch();
   void apply_peer_data(uint64_t sequence, const wire::Data& d);
   void apply_barrier(const wire::Barrier& b);
@@ -443,6 +453,7 @@ class Resource final : public Volume {
   };
   std::unordered_map<uint64_t, FrameRange> data_frames_;  // Data sequence -> its write
   std::deque<FlushRequest> flushes_;
+  uint64_t next_flush_id_ = 1;
   uint64_t next_write_id_ = 1;
   bool starting_writes_ = false;  // start_blocked_writes() is running
   uint32_t epoch_ = 1;            // barrier number of the open epoch

@@ -318,11 +318,9 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
     }
   }
   for (uint64_t id : done) maybe_retire_write(id);
-  while (!flushes_.empty() && flushes_.front().barrier <= ack.barrier) {
-    IoCallback cb = std::move(flushes_.front().done);
-    flushes_.pop_front();
-    cb(IoStatus());
-  }
+  for (FlushRequest& f : flushes_)
+    if (f.barrier <= ack.barrier) f.peer_done = true;
+  complete_flushes();
 }
 
 void Resource::submit_flush(IoCallback done) {
@@ -332,21 +330,56 @@ void Resource::submit_flush(IoCallback done) {
   const bool wait_for_peer = replicating() && options_.protocol != wire::ReplicationProtocol::kA;
   const uint32_t barrier = epoch_;
   if (replicating()) close_epoch();
-  if (data_) {
-    IoStatus s = data_->flush();
-    if (!s.ok()) {
-      ++io_errors_;
-      const std::string what = "local flush failed: " + s.message();
-      // A later BarrierAck finds no flush waiting for it: harmless.
-      if (!detach_on_io_error(what)) {
-        report_error(what);
-        return done(s);
-      }
+  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
+  FlushRequest f;
+  f.id = next_flush_id_++;
+  f.barrier = barrier;
+  f.done = std::move(done);
+  f.local_done = !data_;
+  f.peer_done = !wait_for_peer;
+  flushes_.push_back(std::move(f));
+  if (!data_) return complete_flushes();
+  // Our disk's flush runs on the Flusher's thread (fdatasync takes
+  // milliseconds, seconds on a disk busy with writeback): meanwhile the
+  // loop goes on answering pings and acks, and writing. Every write
+  // completed before this call is in the page cache already, so the flush
+  // covers it.
+  const uint64_t id = flushes_.back().id;
+  flusher_.flush(data_device_, [this, id](IoStatus s) { on_local_flush_done(id, s); });
+}
+
+void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
+  auto pending = [&] {
+    return std::find_if(flushes_.begin(), flushes_.end(), [&](const FlushRequest& r) { return r.id == flush_id; });
+  };
+  if (pending() == flushes_.end()) return;  // answered already (the resource went down)
+  IoStatus status;
+  if (!s.ok()) {
+    ++io_errors_;
+    const std::string what = "local flush failed: " + s.message();
+    // Detached: the peer's copy is the one now; its BarrierAck answers.
+    if (!detach_on_io_error(what)) {
+      report_error(what);
+      status = s;
+    } else if (!can_serve_through_peer()) {
+      status = IoStatus::error(EIO);
     }
   }
-  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
-  if (!wait_for_peer || !replicating()) return done(IoStatus());
-  flushes_.push_back(FlushRequest{barrier, std::move(done)});
+  auto f = pending();  // looked up again: detaching may have answered it
+  if (f == flushes_.end()) return;
+  f->local_done = true;
+  if (!status.ok()) f->status = status;
+  complete_flushes();
+}
+
+void Resource::complete_flushes() {
+  // In order: a flush is answered only after every flush before it.
+  while (!flushes_.empty() && flushes_.front().local_done &&
+         (flushes_.front().peer_done || !flushes_.front().status.ok())) {
+    FlushRequest f = std::move(flushes_.front());
+    flushes_.pop_front();
+    f.done(f.status);  // may re-enter (submit another flush)
+  }
 }
 
 void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback done) {
@@ -437,15 +470,19 @@ void Resource::fail_over_pending_peer_io() {
     ids.push_back(id);
   }
   data_frames_.clear();
-  std::deque<FlushRequest> flushes;
-  flushes.swap(flushes_);
   // Diskless, the peer's copy was the only one: those writes are lost.
   const IoStatus status = data_ ? IoStatus() : IoStatus::error(EIO);
+  // Flushes no longer wait for the peer (ours may still be running).
+  for (FlushRequest& f : flushes_) {
+    if (f.peer_done) continue;
+    f.peer_done = true;
+    if (f.status.ok()) f.status = status;
+  }
   for (uint64_t id : ids) {
     complete_write_to_caller(id, status);
     maybe_retire_write(id);
   }
-  for (FlushRequest& f : flushes) f.done(status);
+  complete_flushes();
   fail_remote_reads();
 }
 

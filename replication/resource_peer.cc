@@ -335,8 +335,8 @@ void Resource::on_handshake_timeout() {
 }
 
 void Resource::on_watchdog() {
-  bool waiting = !flushes_.empty() || resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0 ||
-                 !expected_replies_.empty();
+  bool waiting = std::any_of(flushes_.begin(), flushes_.end(), [](const FlushRequest& f) { return !f.peer_done; }) ||
+                 resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0 || !expected_replies_.empty();
   for (const auto& [id, w] : writes_)
     waiting = waiting || (w.mirrored && (!w.peer_done || w.acks_outstanding > 0));
   const TimePoint now = loop_.now();

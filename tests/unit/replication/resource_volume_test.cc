@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -100,6 +103,108 @@ TEST_F(ResourcePairTest, VolumeAdapterWritesFromTheCallersBufferUnalignedAndMult
     EXPECT_EQ(read_back(*d, 3u << 20, expected_large.size()), expected_large);
   }
   EXPECT_TRUE(disks_equal());
+}
+
+// FakeStorage behind a mutex (so the Flusher's thread may flush it while the
+// loop writes) whose flush() waits at a gate the test opens.
+class GatedFlushStorage final : public BlockStorage {
+ public:
+  explicit GatedFlushStorage(FakeStorage& inner) : inner_(inner) {}
+  uint64_t size() const override { return inner_.size(); }
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override {
+    std::lock_guard lock(mutex_);
+    return inner_.read(offset, out);
+  }
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override {
+    std::lock_guard lock(mutex_);
+    return inner_.write(offset, data);
+  }
+  IoStatus write_durable(uint64_t offset, std::span<const uint8_t> data) override {
+    std::lock_guard lock(mutex_);
+    return inner_.write_durable(offset, data);
+  }
+  IoStatus flush() override {
+    {
+      std::unique_lock lock(gate_mutex_);
+      ++waiting_;
+      gate_cv_.notify_all();
+      gate_cv_.wait(lock, [this] { return open_; });
+      --waiting_;
+    }
+    std::lock_guard lock(mutex_);
+    return inner_.flush();
+  }
+  bool flush_may_run_concurrently() const override { return true; }
+
+  void set_open(bool open) {
+    std::lock_guard lock(gate_mutex_);
+    open_ = open;
+    gate_cv_.notify_all();
+  }
+  // True once a flush() waits at the closed gate (within 5 s).
+  bool flush_is_waiting() {
+    std::unique_lock lock(gate_mutex_);
+    return gate_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return waiting_ > 0; });
+  }
+
+ private:
+  FakeStorage& inner_;
+  std::mutex mutex_;  // around inner_
+  std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  bool open_ = true;
+  int waiting_ = 0;
+};
+
+// The Primary's own disk flush runs off the engine loop: while it hangs (a
+// disk busy with writeback can take seconds), the loop still replicates and
+// answers writes, and pings. Before, the loop sat in fdatasync.
+TEST_F(ResourcePairTest, ASlowLocalFlushDoesNotHoldTheEngineLoop) {
+  GatedFlushStorage gated(disk_a);
+  a = std::make_unique<Resource>(loop, options_for(0), gated);
+  b = std::make_unique<Resource>(loop, options_for(1), disk_b);
+  bring_up_synced();
+  Volume& volume = *a;
+  std::thread engine([this] { loop.run(); });
+  std::promise<IoStatus> flushed, wrote;
+  gated.set_open(false);
+  volume.flush_async([&](IoStatus s) { flushed.set_value(s); });
+  const bool flush_waits = gated.flush_is_waiting();
+  const std::vector<uint8_t> data = pattern(20480, 4096, 8);
+  volume.write_async(20480, data, [&](IoStatus s) { wrote.set_value(s); });
+  std::future<IoStatus> w = wrote.get_future(), f = flushed.get_future();
+  const bool write_answered = w.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  const bool flush_answered_early = f.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+  gated.set_open(true);
+  const bool flush_answered = f.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  loop.stop();
+  engine.join();
+  EXPECT_TRUE(flush_waits);
+  ASSERT_TRUE(write_answered) << "the loop was held by the flush";
+  EXPECT_TRUE(w.get().ok());
+  EXPECT_FALSE(flush_answered_early) << "answered before our disk flushed";
+  ASSERT_TRUE(flush_answered);
+  EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(read_back(disk_b, 20480, data.size()), data);
+}
+
+TEST_F(ResourcePairTest, AFailedLocalFlushIsTheCallersErrorAndKeepsTheLink) {
+  bring_up_synced();
+  disk_a.fail_flush(EIO);
+  std::optional<IoStatus> flushed;
+  a->submit_flush([&](IoStatus s) { flushed = s; });
+  settle();
+  ASSERT_TRUE(flushed.has_value());
+  EXPECT_EQ(flushed->errno_value(), EIO);
+  EXPECT_EQ(a->status().io_errors, 1u);
+  EXPECT_NE(a->status().last_error.find("local flush failed"), std::string::npos) << a->status().last_error;
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
+  // The next flush works again (passthrough: the error was the caller's).
+  flushed.reset();
+  a->submit_flush([&](IoStatus s) { flushed = s; });
+  settle();
+  ASSERT_TRUE(flushed.has_value());
+  EXPECT_TRUE(flushed->ok()) << flushed->message();
 }
 
 }  // namespace
