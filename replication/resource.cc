@@ -373,7 +373,7 @@ IoStatus Resource::write(uint64_t offset, std::span<const uint8_t> data) {
   // We wait for `done`, so the request may use our caller's buffer as it is
   // (no copy of each up-to-1-MiB FUSE write).
   return run_on_loop(loop_, [&](IoCallback done) {
-    submit_write_request(offset, data, 0, std::move(done), /*borrow=*/true);
+    queue_write(offset, data, {}, 0, std::move(done));
   });
 }
 
@@ -383,7 +383,7 @@ IoStatus Resource::flush() {
 
 void Resource::write_async(uint64_t offset, std::vector<uint8_t> data, Completion done) {
   loop_.post([this, offset, data = std::move(data), done = std::move(done)]() mutable {
-    submit_owned_write(offset, std::move(data), 0, std::move(done));
+    queue_write(offset, {}, std::move(data), 0, std::move(done));
   });
 }
 

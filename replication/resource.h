@@ -282,13 +282,9 @@ class Resource final : public Volume {
     bool peer_done = false;   // the peer's BarrierAck came (or is not waited for)
     IoStatus status;          // what the caller gets
   };
-  // submit_write(); `borrow`: keep a view of `data` instead of a copy (the
-  // caller keeps it valid until `done`).
-  void submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done,
-                            bool borrow);
-  // The same with the bytes handed over (no copy).
-  void submit_owned_write(uint64_t offset, std::vector<uint8_t> data, uint32_t flags, IoCallback done);
-  // Both: a view of `borrowed`, or `owned` (taken when not empty).
+  // Every write enters here. The bytes are `owned` (handed over) when that is
+  // not empty, else a view of `borrowed`, which the caller keeps valid until
+  // `done` (Volume::write, whose caller waits: no copy of a FUSE buffer).
   void queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned, uint32_t flags,
                    IoCallback done);
   void start_blocked_writes();

@@ -31,17 +31,7 @@ bool Resource::replicating() const {
 bool Resource::handshake_in_progress() const { return conn_ && phase_ == Phase::kBitmaps; }
 
 void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done) {
-  submit_write_request(offset, data, flags, std::move(done), /*borrow=*/false);
-}
-
-void Resource::submit_write_request(uint64_t offset, std::span<const uint8_t> data, uint32_t flags,
-                                    IoCallback done, bool borrow) {
-  if (borrow) return queue_write(offset, data, {}, flags, std::move(done));
   queue_write(offset, {}, std::vector<uint8_t>(data.begin(), data.end()), flags, std::move(done));
-}
-
-void Resource::submit_owned_write(uint64_t offset, std::vector<uint8_t> data, uint32_t flags, IoCallback done) {
-  queue_write(offset, {}, std::move(data), flags, std::move(done));
 }
 
 void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned,

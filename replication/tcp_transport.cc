@@ -16,9 +16,9 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <span>
 #include <utility>
 
@@ -481,13 +481,9 @@ bool TcpConnector::set_congestion_control(int fd, std::string& error) const {
   error = "TCP congestion control \"" + name + "\": " + errno_text(e);
   if (e == ENOENT) {
     // Not built in and no module of that name: say what there is.
+    std::ifstream in("/proc/sys/net/ipv4/tcp_available_congestion_control");
     std::string available;
-    if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_available_congestion_control", "re")) {
-      char line[256] = {};
-      if (std::fgets(line, sizeof line, f)) available = line;
-      std::fclose(f);
-      while (!available.empty() && available.back() == '\n') available.pop_back();
-    }
+    std::getline(in, available);
     if (!available.empty()) error += " (available here: " + available + ")";
   }
   return false;
