@@ -379,6 +379,7 @@ Result<std::unique_ptr<FuseExport>> FuseExport::start(Volume& volume, FuseExport
   // From the mount table, not stat(): any access to the mount blocks until
   // the session loop (not started yet) has answered the kernel's INIT.
   if (auto mounted = find_mount(e->options_.mount_point)) e->connection_id_ = mounted->dev_minor;
+  if (e->connection_id_ != 0 && e->options_.on_connection) e->options_.on_connection(e->connection_id_, true);
 
   fuse_session* session = e->session_;
   const unsigned max_threads = std::max(1u, e->options_.max_threads);
@@ -407,8 +408,11 @@ Result<std::monostate> FuseExport::stop() {
   }
   // The kernel sends RELEASE asynchronously after the last close (also after
   // a loop device let go of the file), so give in-flight releases a moment.
-  wait_until([this] { return open_handles_.load() == 0; }, kReleaseGrace);
-  if (unsigned handles = open_handles_.load(); handles > 0) {
+  // An aborted connection (through fusectl) has ended the session loop and
+  // sends no RELEASE any more: nothing can use the file, whatever the count.
+  wait_until([this] { return open_handles_.load() == 0 || loop_ended_.load(); }, kReleaseGrace);
+  const bool aborted = loop_ended_.load();
+  if (unsigned handles = open_handles_.load(); handles > 0 && !aborted) {
     std::string holders = describe_holders(SystemMounter().processes_holding(options_.mount_point));
     return R::failure(what + file_path() + " is still open (" + std::to_string(handles) + " handle(s)" +
                       (holders.empty() ? "" : ", by " + holders) + "); close it first");
@@ -416,7 +420,7 @@ Result<std::monostate> FuseExport::stop() {
   // A plain (not lazy) unmount: EBUSY if anything still uses the export, and
   // on success the kernel aborts the connection, so the workers' reads of
   // /dev/fuse fail with ENODEV and the session loop returns.
-  if (::umount2(options_.mount_point.c_str(), UMOUNT_NOFOLLOW) != 0) {
+  if (::umount2(options_.mount_point.c_str(), UMOUNT_NOFOLLOW | (aborted ? MNT_DETACH : 0)) != 0) {
     int e = errno;
     if (e == EBUSY) {
       std::string holders = describe_holders(SystemMounter().processes_holding(options_.mount_point));
@@ -459,6 +463,21 @@ void FuseExport::finish_session() {
   fuse_session_unmount(session_);  // sees the connection gone; no second umount
   fuse_session_destroy(session_);
   session_ = nullptr;
+  if (connection_id_ != 0 && options_.on_connection) options_.on_connection(connection_id_, false);
+}
+
+int abort_fuse_connection(unsigned connection) {
+  const std::string connections = "/sys/fs/fuse/connections";
+  const std::string abort_file = connections + "/" + std::to_string(connection) + "/abort";
+  if (::access(abort_file.c_str(), W_OK) != 0) {
+    // fusectl is usually mounted by systemd; mount it where it belongs if not.
+    ::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
+  }
+  int fd = ::open(abort_file.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = ::write(fd, "1", 1) == 1 ? 0 : errno;
+  ::close(fd);
+  return rc;
 }
 
 // Last resort when stop() was refused: detach the mount lazily and abort the
@@ -467,19 +486,11 @@ void FuseExport::finish_session() {
 void FuseExport::abort_connection() {
   fuse_session_exit(session_);
   ::umount2(options_.mount_point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
-  const std::string connections = "/sys/fs/fuse/connections";
-  const std::string abort_file = connections + "/" + std::to_string(connection_id_) + "/abort";
-  if (::access(abort_file.c_str(), W_OK) != 0) {
-    // fusectl is usually mounted by systemd; mount it where it belongs if not.
-    ::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
-  }
-  int fd = ::open(abort_file.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return;  // the connection ended meanwhile (last handle released)
-  if (fd < 0 || ::write(fd, "1", 1) != 1) {
+  int rc = abort_fuse_connection(connection_id_);
+  if (rc != 0 && rc != ENOENT) {  // ENOENT: the connection ended meanwhile (last handle released)
     log::error("cannot abort FUSE connection " + std::to_string(connection_id_) + " of " + options_.mount_point +
-               ": " + std::strerror(errno) + "; waiting for its last user to close " + file_path());
+               ": " + std::strerror(rc) + "; waiting for its last user to close " + file_path());
   }
-  if (fd >= 0) ::close(fd);
 }
 
 FuseExport::~FuseExport() {

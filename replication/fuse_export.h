@@ -25,6 +25,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,7 +50,18 @@ struct FuseExportOptions {
   // Largest single read or write request the kernel sends, bytes (≤ 1 MiB,
   // libfuse's buffer limit).
   uint32_t max_request_bytes = 1u << 20;
+  // Told the fusectl number of the connection (/sys/fs/fuse/connections/N)
+  // once it is mounted (serving = true), on the thread calling start(), and
+  // once it has ended (false), on the thread that stops or destroys the
+  // export. The daemon passes these to its mount-namespace anchor, which
+  // aborts the connections of a daemon whose exit hangs.
+  std::function<void(unsigned connection, bool serving)> on_connection;
 };
+
+// Aborts FUSE connection N through fusectl (mounted at
+// /sys/fs/fuse/connections first if it is not): its pending and later
+// requests fail. Returns 0, or the errno (ENOENT: no such connection).
+int abort_fuse_connection(unsigned connection);
 
 // Request counters, for status output. Monotonic since start().
 struct FuseExportCounters {
@@ -80,7 +92,9 @@ class FuseExport {
 
   // Unmounts the export and joins its threads. Refuses while `dev` is open,
   // naming the loop device attached to it ("detach /dev/loop3 first"); the
-  // export keeps serving in that case. Success if already stopped.
+  // export keeps serving in that case. Success if already stopped, and for a
+  // connection aborted through fusectl even with handles open (no RELEASE
+  // comes any more).
   Result<std::monostate> stop();
 
   bool running() const { return session_ != nullptr; }

@@ -225,7 +225,9 @@ class Host:
                 _abort_fuse_connections(conns)
                 try:
                     self.vrrpd.wait(timeout=30)
-                except subprocess.TimeoutExpired:
+                    if anchor is not None:
+                        _reap(anchor, 10, "the mount-namespace anchor of vrrpd on %s" % self.name)
+                except (subprocess.TimeoutExpired, AssertionError):
                     pass
                 raise AssertionError("vrrpd on %s (pid %d) was not reaped within %.0f s of SIGKILL: its exit hung "
                                      "(the mount namespace teardown waiting for its own FUSE export?); FUSE "

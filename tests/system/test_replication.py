@@ -13,7 +13,7 @@ import unittest
 
 import subprocess
 
-from lab import FAULTY_DISK, Lab, sh, wait_until
+from lab import FAULTY_DISK, VRRPCTL, Lab, sh, wait_until
 
 SIZE_MIB = 64
 
@@ -349,6 +349,63 @@ class ReplicationTest(unittest.TestCase):
         with open("/proc/self/mounts") as f:
             self.assertNotIn(os.path.join(h1.dir, "run"), f.read())
         print("\nSIGKILL with a mounted volume: reaped after %.2f s" % took)
+
+    def test_sigkill_during_an_unmount_through_its_own_export_exits(self):
+        """The daemon's ops thread is inside umount(2), writing ext4's dirty
+        pages through the loop device to the daemon's own FUSE export, and
+        those writes wait for a peer that is gone (the link is cut, and a long
+        ping timeout keeps them waiting). A SIGKILL then kills the FUSE workers
+        but not that thread, which sleeps uninterruptibly and keeps the
+        process's files, /dev/fuse among them, from being released: the
+        connection never aborted by itself and the daemon was never reaped.
+        The anchor sees the daemon's main thread exit and, when the process
+        is still not gone a second later, aborts the FUSE connections the
+        daemon had told it about."""
+        lab = self.lab()
+        slow_to_give_up = "ping_interval_ms = 1000; ping_timeout_ms = 30000; connect_interval_ms = 300;"
+        h1, h2 = self.bring_up_pair(lab, supervision=slow_to_give_up)
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate", timeout=60, what="initial sync")
+        dev = self.status(h1)["device"]
+        h1.in_daemon("mkfs.ext4", "-q", "-F", dev)
+        self.ctl(h1, "mount", "r0")
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + os.path.join(h1.dir, "mnt", "dirty"), "bs=1M", "count=8",
+                     "status=none")
+        lab.cut(h2)
+        umount = subprocess.Popen([VRRPCTL, "-s", h1.socket, "replication", "umount", "r0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(lambda: umount.poll() is not None or (umount.kill(), umount.communicate()))
+
+        def in_uninterruptible_io():
+            for tid in os.listdir("/proc/%d/task" % h1.vrrpd.pid):
+                with open("/proc/%d/task/%s/stat" % (h1.vrrpd.pid, tid)) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "D":
+                        return True
+            return False
+        wait_until(in_uninterruptible_io, timeout=10, what="a vrrpd thread waiting in the unmount's writes")
+        time.sleep(0.5)
+        self.assertIsNone(umount.poll(), "the unmount finished although the peer is cut off")
+        started = time.monotonic()
+        h1.kill_vrrpd(timeout=10)  # fails (after a fusectl abort) if not reaped within 10 s
+        took = time.monotonic() - started
+        self.assertLess(took, 10.0)
+        sh("sync", timeout=60)
+        loop = os.path.basename(dev)
+        wait_until(lambda: not os.path.exists("/sys/block/%s/loop/backing_file" % loop), timeout=10,
+                   what="%s detached" % loop)
+        with open("/proc/self/mounts") as f:
+            self.assertNotIn(os.path.join(h1.dir, "run"), f.read())
+        out, _ = umount.communicate(timeout=10)
+        self.assertNotEqual(umount.returncode, 0, out)
+        # What the writes that failed leave behind resyncs like any crash.
+        lab.restore(h2)
+        self.start(h1, h2, fresh=False, supervision=slow_to_give_up)
+        wait_until(lambda: self.status(h1)["up"] and self.status(h1)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0 and self.status(h2)["out_of_sync_kib"] == 0,
+                   timeout=60, what="h1 back, connected and resynced")
+        self.assertFalse(self.status(h1)["split_brain"])
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        print("\nSIGKILL during an unmount through the daemon's own export: reaped after %.2f s" % took)
 
     def split(self, lab, h1, h2):
         """Both nodes write while the link is cut: the data diverges."""

@@ -154,7 +154,8 @@ int Daemon::run() {
             if (snmp_) snmp_->on_replication_event(resource, what, text, detail);
             journal_.record("replication", resource, what, text, std::move(detail));
           });
-        });
+        },
+        opts_.on_fuse_connection);
     replication_->start(config_.resources);
   }
   resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, replication_.get());

@@ -3,6 +3,7 @@
 // main() only parses the command line and calls run().
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,9 @@ struct DaemonOptions {
   std::string config_file;
   config::Format config_format = config::Format::kNative;
   std::string control_socket;  // empty: config's, else the built-in default
+  // Told of every FUSE connection a replicated volume's export starts or
+  // stops serving (the mount-namespace anchor's list); may be empty.
+  std::function<void(unsigned connection, bool serving)> on_fuse_connection;
 };
 
 class Daemon {

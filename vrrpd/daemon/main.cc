@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "notify/run_as.h"
@@ -185,7 +186,12 @@ int main(int argc, char** argv) {
   // namespace alive until this one has exited completely (see
   // mount_ns_anchor.h: a SIGKILL must not hang in the namespace teardown).
   std::string anchor_error;
-  pid_t anchor = start_mount_namespace_anchor(&anchor_error);
+  std::unique_ptr<MountNamespaceAnchor> anchor = MountNamespaceAnchor::start(&anchor_error);
+  if (anchor) {
+    opts.on_fuse_connection = [a = anchor.get()](unsigned connection, bool serving) {
+      a->note_fuse_connection(connection, serving);
+    };
+  }
   // Block the signals the daemon takes through signalfd before any thread
   // starts: a thread without the mask would take SIGTERM's default action.
   sigset_t handled;
@@ -193,7 +199,7 @@ int main(int argc, char** argv) {
   for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&handled, sig);
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   log::init(log_opts);
-  if (anchor < 0) log::warning(anchor_error + " (a SIGKILL may hang while a replicated volume is mounted)");
+  if (!anchor) log::warning(anchor_error + " (a SIGKILL may hang while a replicated volume is mounted)");
   int rc = 1;
   try {
     Daemon daemon(opts, std::move(cfg));
@@ -202,7 +208,7 @@ int main(int argc, char** argv) {
     log::error(std::string("fatal: ") + e.what());
   }
   // Every export is unmounted or aborted by now.
-  stop_mount_namespace_anchor(anchor);
+  anchor.reset();
   unlink(pid_file.c_str());
   log::shutdown();
   return rc;

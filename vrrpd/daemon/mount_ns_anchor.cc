@@ -3,72 +3,166 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
+
+#include "replication/fuse_export.h"
 
 namespace vrrpd {
 
 namespace {
 
-// Only async-signal-safe calls: this runs in the forked child.
-[[noreturn]] void anchor_main(int daemon_pidfd, pid_t daemon_pid) {
+// One note from the daemon: a connection it serves (serving 1) or no
+// longer serves (0). SOCK_SEQPACKET keeps each note one message.
+struct Note {
+  uint32_t connection;
+  uint32_t serving;
+};
+
+// How long the daemon may take to be gone after its main thread exited
+// before its FUSE connections are aborted. A SIGKILLed daemon is normally
+// reaped in about 0.1 s; waiting longer only delays the exit of one that is
+// stuck (the abort makes the I/O it waits for fail).
+constexpr int64_t kGraceMs = 1000;
+
+// At most this many connections are remembered (one per replicated
+// resource; more are not aborted, which is the behaviour before the anchor
+// aborted any).
+constexpr size_t kMaxConnections = 1024;
+
+int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Closes every fd but the two given ones (both >= 0, a != b).
+void close_all_but(int a, int b) {
+  if (a > b) std::swap(a, b);
+  if (a > 0) syscall(SYS_close_range, 0u, static_cast<unsigned>(a - 1), 0u);
+  if (b > a + 1) syscall(SYS_close_range, static_cast<unsigned>(a + 1), static_cast<unsigned>(b - 1), 0u);
+  syscall(SYS_close_range, static_cast<unsigned>(b + 1), UINT_MAX, 0u);
+}
+
+// Runs in the forked child. The daemon is one thread when it forks, so the
+// child may allocate and use the C++ library.
+[[noreturn]] void anchor_main(int daemon_pidfd, pid_t daemon_pid, int notes_fd) {
   prctl(PR_SET_NAME, "vrrpd-anchor", 0, 0, 0);
   // The signals the daemon handles itself (a terminal's SIGINT, SIGHUP and a
   // process-group SIGTERM reach it too) must not end the anchor first.
   struct sigaction ign = {};
   ign.sa_handler = SIG_IGN;
   for (int sig : {SIGHUP, SIGINT, SIGTERM, SIGPIPE}) sigaction(sig, &ign, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGUSR1);  // the parent-death signal, taken through a signalfd
+  sigprocmask(SIG_SETMASK, &mask, nullptr);
   [[maybe_unused]] int rc = chdir("/");  // pin no directory (a mount point stays unmountable)
-  // Close everything inherited but the pidfd: the pid file (its flock would
-  // outlive the daemon), the terminal, anything else.
-  int keep = daemon_pidfd;
-  if (keep > 0) syscall(SYS_close_range, 0u, static_cast<unsigned>(keep - 1), 0u);
-  syscall(SYS_close_range, static_cast<unsigned>(keep + 1), UINT_MAX, 0u);
+  // Close everything inherited but our two fds: the pid file (its flock
+  // would outlive the daemon), the terminal, anything else.
   if (daemon_pidfd < 0) {
     // No pidfd (a kernel before 5.3): the parent-death signal, sent when the
     // daemon's main thread exits. That can be before its last other thread
     // has released the FUSE files, so it is the weaker fallback.
+    syscall(SYS_close_range, 0u, UINT_MAX, 0u);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != daemon_pid) _exit(0);
     for (;;) pause();
   }
-  // A pidfd polls readable only when the whole thread group has exited,
-  // i.e. after every thread's exit_files and deferred fputs.
-  pollfd p = {daemon_pidfd, POLLIN, 0};
-  while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  close_all_but(daemon_pidfd, notes_fd);
+  // Sent when the thread that forked us (the daemon's main thread) exits,
+  // which it does only at the end of the process: a normal exit kills us
+  // before, so this means the daemon is dying.
+  int deathfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+
+  unsigned connections[kMaxConnections];
+  size_t count = 0;
+  int64_t dying_since = getppid() == daemon_pid ? -1 : now_ms();  // it died before the prctl
+  bool aborted = false;
+  pollfd fds[3] = {{daemon_pidfd, POLLIN, 0}, {deathfd, POLLIN, 0}, {notes_fd, POLLIN, 0}};
+  for (;;) {
+    int timeout = -1;
+    if (dying_since >= 0 && !aborted) timeout = static_cast<int>(std::max<int64_t>(0, dying_since + kGraceMs - now_ms()));
+    if (poll(fds, 3, timeout) < 0) {
+      if (errno == EINTR) continue;
+      _exit(1);
+    }
+    // A pidfd polls readable only when the whole thread group has exited,
+    // i.e. after every thread's exit_files and deferred fputs.
+    if (fds[0].revents != 0) _exit(0);
+    if (fds[2].revents != 0) {
+      Note note;
+      ssize_t n;
+      while ((n = recv(notes_fd, &note, sizeof note, MSG_DONTWAIT)) == ssize_t(sizeof note)) {
+        unsigned* end = connections + count;
+        unsigned* found = std::find(connections, end, note.connection);
+        if (note.serving != 0 && found == end && count < kMaxConnections) connections[count++] = note.connection;
+        if (note.serving == 0 && found != end) *found = connections[--count];
+      }
+      // End of file: the daemon's files are released (its connections with
+      // them); nothing more to learn.
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) fds[2].fd = -1;
+    }
+    if (fds[1].revents != 0) {
+      signalfd_siginfo info;
+      [[maybe_unused]] ssize_t n = read(deathfd, &info, sizeof info);
+      if (dying_since < 0) dying_since = now_ms();
+    }
+    if (dying_since >= 0 && !aborted && now_ms() >= dying_since + kGraceMs) {
+      for (size_t i = 0; i < count; ++i) replication::abort_fuse_connection(connections[i]);
+      aborted = true;
+    }
   }
-  _exit(0);
 }
 
 }  // namespace
 
-pid_t start_mount_namespace_anchor(std::string* error) {
+std::unique_ptr<MountNamespaceAnchor> MountNamespaceAnchor::start(std::string* error) {
   pid_t self = getpid();
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, self, 0));
+  int notes[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notes) != 0) {
+    *error = std::string("cannot create the mount-namespace anchor's socket: ") + std::strerror(errno);
+    if (pidfd >= 0) close(pidfd);
+    return nullptr;
+  }
   pid_t pid = fork();
   if (pid < 0) {
     *error = std::string("cannot fork the mount-namespace anchor: ") + std::strerror(errno);
     if (pidfd >= 0) close(pidfd);
-    return -1;
+    close(notes[0]);
+    close(notes[1]);
+    return nullptr;
   }
-  if (pid == 0) anchor_main(pidfd, self);
+  if (pid == 0) anchor_main(pidfd, self, notes[1]);
   if (pidfd >= 0) close(pidfd);
-  return pid;
+  close(notes[1]);
+  return std::unique_ptr<MountNamespaceAnchor>(new MountNamespaceAnchor(pid, notes[0]));
 }
 
-void stop_mount_namespace_anchor(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGKILL);
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+MountNamespaceAnchor::~MountNamespaceAnchor() {
+  close(notes_fd_);
+  kill(pid_, SIGKILL);
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
+}
+
+void MountNamespaceAnchor::note_fuse_connection(unsigned connection, bool serving) {
+  Note note{connection, serving ? 1u : 0u};
+  // Never blocks: the anchor reads at once, and a full buffer (it is gone)
+  // only costs the abort of a connection at a hung exit.
+  [[maybe_unused]] ssize_t n = send(notes_fd_, &note, sizeof note, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 }  // namespace vrrpd

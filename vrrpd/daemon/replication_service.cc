@@ -79,8 +79,11 @@ struct ReplicationService::Runtime {
   std::string dir(const std::string& run_dir) const { return run_dir + "/" + cfg.name; }
 };
 
-ReplicationService::ReplicationService(std::string run_dir, EventSink sink)
-    : run_dir_(std::move(run_dir)), sink_(std::move(sink)), engine_loop_(clock_) {}
+ReplicationService::ReplicationService(std::string run_dir, EventSink sink, FuseConnectionObserver on_fuse_connection)
+    : run_dir_(std::move(run_dir)),
+      sink_(std::move(sink)),
+      on_fuse_connection_(std::move(on_fuse_connection)),
+      engine_loop_(clock_) {}
 
 ReplicationService::~ReplicationService() { stop(); }
 
@@ -432,6 +435,7 @@ void ReplicationService::ops_export(Runtime& rt, Done done) {
   replication::FuseExportOptions fo;
   fo.mount_point = rt.dir(run_dir_) + "/fuse";
   fo.name = rt.cfg.name;
+  fo.on_connection = on_fuse_connection_;
   auto exported = replication::FuseExport::start(*rt.resource, fo);
   if (!exported.ok()) {
     // Keep the replication running; only the local device is missing.

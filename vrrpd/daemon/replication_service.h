@@ -61,9 +61,13 @@ class ReplicationService {
       std::function<void(const std::string& resource, const std::string& what, const std::string& text,
                          nlohmann::json detail)>;
 
+  // Told of every FUSE connection an export starts or stops serving (on the
+  // ops thread); see FuseExportOptions::on_connection.
+  using FuseConnectionObserver = std::function<void(unsigned connection, bool serving)>;
+
   // `run_dir`: where each resource's export and device link live
   // (RUN_DIR/NAME/fuse/dev, RUN_DIR/NAME/dev).
-  explicit ReplicationService(std::string run_dir, EventSink sink = {});
+  explicit ReplicationService(std::string run_dir, EventSink sink = {}, FuseConnectionObserver on_fuse_connection = {});
   // stop() if still running.
   ~ReplicationService();
   ReplicationService(const ReplicationService&) = delete;
@@ -117,6 +121,7 @@ class ReplicationService {
 
   const std::string run_dir_;
   const EventSink sink_;
+  const FuseConnectionObserver on_fuse_connection_;
   MonotonicClock clock_;
   EventLoop engine_loop_;
   std::unique_ptr<Timer> refresh_timer_;  // engine thread

@@ -315,6 +315,37 @@ TEST_F(KernelFrontendTest, ExportDestroyedOutOfOrderAbortsTheConnectionInsteadOf
   EXPECT_TRUE(detached.ok()) << detached.error();
 }
 
+TEST_F(KernelFrontendTest, ObserverLearnsTheConnectionWhichAnAbortThroughFusectlEnds) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
+  std::vector<std::pair<unsigned, bool>> notes;  // on the thread calling start() / stop()
+  auto started = FuseExport::start(
+      volume, {.mount_point = path("r0/fuse"), .name = "r0",
+               .on_connection = [&notes](unsigned connection, bool serving) { notes.emplace_back(connection, serving); }});
+  ASSERT_TRUE(started.ok()) << started.error();
+  std::unique_ptr<FuseExport> fuse = std::move(started.value());
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_TRUE(notes[0].second);
+  const unsigned connection = notes[0].first;
+  auto mount = find_mount(fuse->mount_point());
+  ASSERT_TRUE(mount.has_value());
+  EXPECT_EQ(connection, mount->dev_minor);  // the N of /sys/fs/fuse/connections/N
+
+  int fd = ::open(fuse->file_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  char byte = 0;
+  ASSERT_EQ(::pread(fd, &byte, 1, 0), 1);
+  EXPECT_EQ(abort_fuse_connection(connection), 0);
+  errno = 0;
+  EXPECT_EQ(::pread(fd, &byte, 1, 0), -1) << "I/O must fail once the connection is aborted";
+  EXPECT_EQ(errno, ENOTCONN);
+  ::close(fd);
+  // The session ends as after an unmount; the observer hears of it.
+  ASSERT_TRUE(fuse->stop().ok());
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[1], std::make_pair(connection, false));
+  EXPECT_EQ(abort_fuse_connection(connection), ENOENT);
+}
+
 TEST_F(KernelFrontendTest, StopEndsTheExportEvenIfAnotherMountNamespaceKeptACopy) {
   StorageVolume& volume = make_volume("r0", /*writable=*/true, 1 << 20);
   FuseExport* fuse = export_volume(volume, "r0");
