@@ -27,7 +27,8 @@ does not. Read ratios, not absolute figures.
 
 Run as root from the repository root after a build:
   python3 bench/replication.py [--size-mib 512] [--seq-mib 256] [--sync-count 2000]
-                               [--resync-mib 64] [--tcp-congestion cubic] [--json out.json]
+                               [--resync-mib 64] [--tcp-congestion cubic] [--rounds 3]
+                               [--json out.json]
 """
 
 import argparse
@@ -183,12 +184,28 @@ def main():
     ap.add_argument("--resync-mib", type=int, default=64)
     ap.add_argument("--tcp-congestion", default="",
                     help="the link's TCP congestion control (resource key tcp_congestion); default: the system's")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run all cases this many times, one round after the other, each round with its own raw "
+                         "baseline; the summary gives the median (and range) of the rounds' ratios, which drift "
+                         "of the machine between rounds does not skew")
     ap.add_argument("--json")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
+    if args.rounds < 1:
+        sys.exit("--rounds must be at least 1")
 
-    report(args, run_cases(args))
+    rounds = []
+    for i in range(args.rounds):
+        rounds.append(run_cases(args))
+        if args.rounds > 1:
+            print("\nround %d of %d" % (i + 1, args.rounds))
+        report(args, rounds[-1])
+    if args.rounds > 1:
+        summarize(rounds)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": rounds[0], "rounds": rounds}, f, indent=2)
 
 
 def run_cases(args):
@@ -222,9 +239,25 @@ def report(args, results):
     print("link TCP congestion control: %s" % (args.tcp_congestion or "system default (%s)" % open(
         "/proc/sys/net/ipv4/tcp_congestion_control").read().strip()))
     print("load average at the end: %s" % open("/proc/loadavg").read().strip())
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "results": results}, f, indent=2)
+
+
+def summarize(rounds):
+    """Per case, the median and range over the rounds of each round's ratio
+    to that round's raw case, and of the absolute figures."""
+    def med(values):
+        v = sorted(values)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+    print("\nover %d rounds: median (min-max) of each round's ratio to its own raw" % len(rounds))
+    print("%-14s %9s %17s %9s %17s" % ("case", "seq MB/s", "seq ratio", "sync op/s", "sync ratio"))
+    for name in rounds[0]:
+        seq = [r[name]["seq"]["mb_s"] for r in rounds]
+        sync = [r[name]["sync"]["ops_s"] for r in rounds]
+        seq_ratio = [100 * r[name]["seq"]["mb_s"] / r["raw"]["seq"]["mb_s"] for r in rounds]
+        sync_ratio = [100 * r[name]["sync"]["ops_s"] / r["raw"]["sync"]["ops_s"] for r in rounds]
+        print("%-14s %9.1f %5.0f%% (%3.0f-%3.0f%%) %9.0f %5.0f%% (%3.0f-%3.0f%%)" % (
+            name, med(seq), med(seq_ratio), min(seq_ratio), max(seq_ratio),
+            med(sync), med(sync_ratio), min(sync_ratio), max(sync_ratio)))
 
 
 if __name__ == "__main__":
