@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -21,6 +23,7 @@
 
 #include "replication/loop_device.h"
 #include "replication/mounter.h"
+#include "vrrpd/base/event_loop.h"
 #include "vrrpd/base/log.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -227,16 +230,30 @@ struct FuseExportOps {
       return;
     }
     size = static_cast<size_t>(std::min<uint64_t>(size, volume_size - static_cast<uint64_t>(offset)));
+    if (e.loop_ != nullptr) {
+      // On the volume's loop: the buffer lives until the completion.
+      auto buf = std::make_shared<std::vector<uint8_t>>(size);
+      e.begin_answer_later();
+      e.volume_.start_read(static_cast<uint64_t>(offset), *buf, [req, &e, buf](IoStatus status) {
+        reply_read(req, e, *buf, status);
+        e.end_answer_later();
+      });
+      return;
+    }
     std::vector<uint8_t>& buf = read_buffer(size);
-    IoStatus status = e.volume_.read(static_cast<uint64_t>(offset), std::span<uint8_t>(buf.data(), size));
+    reply_read(req, e, std::span<const uint8_t>(buf.data(), size),
+               e.volume_.read(static_cast<uint64_t>(offset), std::span<uint8_t>(buf.data(), size)));
+  }
+
+  static void reply_read(fuse_req_t req, FuseExport& e, std::span<const uint8_t> data, IoStatus status) {
     if (!status.ok()) {
       e.errors_.fetch_add(1);
       fuse_reply_err(req, status.errno_value());
       return;
     }
     e.reads_.fetch_add(1);
-    e.read_bytes_.fetch_add(size);
-    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), size);
+    e.read_bytes_.fetch_add(data.size());
+    fuse_reply_buf(req, reinterpret_cast<const char*>(data.data()), data.size());
   }
 
   static void write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t offset, fuse_file_info*) {
@@ -249,6 +266,31 @@ struct FuseExportOps {
     }
     size = static_cast<size_t>(std::min<uint64_t>(size, volume_size - static_cast<uint64_t>(offset)));
     const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+    if (e.loop_ != nullptr) {
+      // On the volume's loop. The completion owns the bytes: a copy of a
+      // small write, or for a large one the receive buffer itself (libfuse
+      // allocates the next when it finds none), so 1 MiB is not copied.
+      void* owned = nullptr;
+      if (size <= FuseExport::kAnswerLaterBytes) {
+        owned = std::malloc(size);
+        if (owned == nullptr) {
+          fuse_reply_err(req, ENOMEM);
+          return;
+        }
+        std::memcpy(owned, bytes, size);
+        bytes = static_cast<const uint8_t*>(owned);
+      } else {
+        owned = std::exchange(e.request_buf_->mem, nullptr);
+      }
+      e.begin_answer_later();
+      e.volume_.start_write(static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size),
+                            [req, &e, size, owned](IoStatus status) {
+                              reply_write(req, e, size, status);
+                              std::free(owned);
+                              e.end_answer_later();
+                            });
+      return;
+    }
     if (size <= FuseExport::kAnswerLaterBytes) {
       // The buffer is the worker's and is reused once we return: a copy,
       // cheap at this size, and the answer comes from the completion.
@@ -278,7 +320,7 @@ struct FuseExportOps {
   static void reply_flush(fuse_req_t req) {
     FuseExport& e = self(req);
     e.begin_answer_later();
-    e.volume_.flush_async([req, &e](IoStatus status) {
+    auto done = [req, &e](IoStatus status) {
       if (status.ok()) {
         e.flushes_.fetch_add(1);
       } else {
@@ -286,7 +328,12 @@ struct FuseExportOps {
       }
       fuse_reply_err(req, status.errno_value());
       e.end_answer_later();
-    });
+    };
+    if (e.loop_ != nullptr) {
+      e.volume_.start_flush(std::move(done));
+    } else {
+      e.volume_.flush_async(std::move(done));
+    }
   }
 
   // close(2) of a descriptor: make writes through it durable, as close of a
@@ -381,6 +428,16 @@ Result<std::unique_ptr<FuseExport>> FuseExport::start(Volume& volume, FuseExport
   if (auto mounted = find_mount(e->options_.mount_point)) e->connection_id_ = mounted->dev_minor;
   if (e->connection_id_ != 0 && e->options_.on_connection) e->options_.on_connection(e->connection_id_, true);
 
+  if (e->options_.serve_on_request_loop) e->loop_ = volume.request_loop();
+  if (e->loop_ != nullptr) {
+    const int fd = fuse_session_fd(e->session_);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    e->request_buf_ = new fuse_buf{};
+    FuseExport* served = e.get();  // finish_session() waits until the loop has let go of it
+    e->loop_->post([served, fd] { served->loop_->watch_fd(fd, EPOLLIN, [served](uint32_t) { served->serve_requests(); }); });
+    return e;
+  }
+
   fuse_session* session = e->session_;
   const unsigned max_threads = std::max(1u, e->options_.max_threads);
   e->loop_thread_ = std::thread([session, max_threads, &loop_ended = e->loop_ended_] {
@@ -452,8 +509,30 @@ void FuseExport::end_answer_later() {
   if (--answers_pending_ == 0) answers_cv_.notify_all();
 }
 
+void FuseExport::serve_requests() {
+  for (int i = 0; i < kRequestsPerTurn; ++i) {
+    const int r = fuse_session_receive_buf(session_, request_buf_);
+    if (r == -EAGAIN || r == -EINTR) return;
+    if (r > 0) {
+      fuse_session_process_buf(session_, request_buf_);
+      continue;
+    }
+    // 0: the session ended (unmounted, or aborted through fusectl).
+    if (r < 0) log::error("fuse: reading the requests of " + options_.mount_point + ": " + std::strerror(-r));
+    loop_->unwatch_fd(fuse_session_fd(session_));
+    loop_ended_.store(true);
+    return;
+  }
+}
+
 void FuseExport::finish_session() {
-  loop_thread_.join();
+  if (loop_ != nullptr) {
+    // The caller has unmounted or aborted the connection, which the loop
+    // sees at its next read; it then no longer touches the session.
+    while (!loop_ended_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  } else {
+    loop_thread_.join();
+  }
   // Requests answered from a completion hold the session until answered
   // (replies to an aborted connection fail harmlessly).
   {
@@ -463,6 +542,11 @@ void FuseExport::finish_session() {
   fuse_session_unmount(session_);  // sees the connection gone; no second umount
   fuse_session_destroy(session_);
   session_ = nullptr;
+  if (request_buf_ != nullptr) {
+    std::free(request_buf_->mem);
+    delete request_buf_;
+    request_buf_ = nullptr;
+  }
   if (connection_id_ != 0 && options_.on_connection) options_.on_connection(connection_id_, false);
 }
 

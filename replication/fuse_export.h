@@ -8,14 +8,21 @@
 // the loop device and the file system above have their own), max_write and
 // max_read of 1 MiB, no allow_other (root only).
 //
-// Deadlocks: loop I/O enters FUSE and waits for our worker threads, so a
-// worker never waits on the loop device or the file system above it; workers
-// are marked PR_SET_IO_FLUSHER so their memory allocations do not wait for
-// writeback of that same file system.
+// Who serves the requests: when the Volume has a request loop (the engine's
+// Resource has its EventLoop), that loop's thread reads them from /dev/fuse
+// (non-blocking, in its epoll set) and answers them from the completions,
+// so a request reaches the engine with no hand-off between threads. Without
+// one (a plain StorageVolume, the tests' faulty disk), worker threads read
+// them, up to max_threads, and call the thread-safe Volume.
+//
+// Deadlocks: loop I/O enters FUSE and waits for the thread that serves it,
+// so that thread never waits on the loop device or the file system above
+// it; it is marked PR_SET_IO_FLUSHER so its memory allocations do not wait
+// for writeback of that same file system.
 //
 // Threads: start(), stop() and the destructor are called from one thread (the
-// daemon's replication operations thread); the workers only read the
-// counters and open_handles atomics and call the (thread-safe) Volume.
+// daemon's replication operations thread); the serving threads only read
+// the counters and open_handles atomics and call the Volume.
 //
 // Stop order: unmount the file system, detach the loop device, then stop().
 // stop() refuses (and says why) while `dev` is still open, which is what an
@@ -36,6 +43,7 @@
 #include "replication/volume.h"
 
 struct fuse_session;
+struct fuse_buf;
 
 namespace vrrpd::replication {
 
@@ -56,6 +64,12 @@ struct FuseExportOptions {
   // export. The daemon passes these to its mount-namespace anchor, which
   // aborts the connections of a daemon whose exit hangs.
   std::function<void(unsigned connection, bool serving)> on_connection;
+  // Serve on the volume's request_loop() when it has one: that loop's
+  // thread reads the requests from /dev/fuse (non-blocking) and answers
+  // them from the completions, so a request costs no hand-off between
+  // threads. The loop must keep running until stop() has returned. Without
+  // a request loop (or false): worker threads, up to max_threads.
+  bool serve_on_request_loop = true;
 };
 
 // Aborts FUSE connection N through fusectl (mounted at
@@ -118,12 +132,18 @@ class FuseExport {
   static constexpr size_t kAnswerLaterBytes = 128u << 10;
   void begin_answer_later();
   void end_answer_later();
+  // Request-loop mode: reads and processes the requests that are waiting
+  // (a bounded batch), on loop_'s thread; notices the end of the session.
+  void serve_requests();
+  static constexpr int kRequestsPerTurn = 16;
 
   Volume& volume_;
   FuseExportOptions options_;
   fuse_session* session_ = nullptr;
   std::thread loop_thread_;  // runs fuse_session_loop_mt, which owns the workers
-  std::atomic<bool> loop_ended_{false};  // set by loop_thread_ as it returns
+  EventLoop* loop_ = nullptr;  // request-loop mode: the volume's loop serves the session
+  fuse_buf* request_buf_ = nullptr;  // request-loop mode: the receive buffer (loop thread)
+  std::atomic<bool> loop_ended_{false};  // set as the session loop returns (or, request-loop mode, ends)
   unsigned connection_id_ = 0;  // minor of the mount's st_dev: /sys/fs/fuse/connections/N
   std::atomic<unsigned> open_handles_{0};
   std::atomic<uint64_t> reads_{0}, read_bytes_{0}, writes_{0}, write_bytes_{0}, flushes_{0}, errors_{0};

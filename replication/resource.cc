@@ -391,4 +391,14 @@ void Resource::flush_async(Completion done) {
   loop_.post([this, done = std::move(done)]() mutable { submit_flush(std::move(done)); });
 }
 
+void Resource::start_read(uint64_t offset, std::span<uint8_t> out, Completion done) {
+  submit_read(offset, out, std::move(done));
+}
+
+void Resource::start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) {
+  queue_write(offset, data, {}, 0, std::move(done));
+}
+
+void Resource::start_flush(Completion done) { submit_flush(std::move(done)); }
+
 }  // namespace vrrpd::replication

@@ -229,6 +229,10 @@ class Resource final : public Volume {
   // Posted to the loop; `done` runs on the loop thread.
   void write_async(uint64_t offset, std::vector<uint8_t> data, Completion done) override;
   void flush_async(Completion done) override;
+  EventLoop* request_loop() override { return &loop_; }
+  void start_read(uint64_t offset, std::span<uint8_t> out, Completion done) override;
+  void start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) override;
+  void start_flush(Completion done) override;
 
  private:
   // ---- resource.cc ----

@@ -18,6 +18,10 @@
 #include "replication/result.h"
 #include "replication/storage.h"
 
+namespace vrrpd {
+class EventLoop;
+}
+
 namespace vrrpd::replication {
 
 class Volume {
@@ -48,6 +52,19 @@ class Volume {
     done(write(offset, data));
   }
   virtual void flush_async(Completion done) { done(flush()); }
+
+  // The event loop whose thread runs this volume's requests, or nullptr. A
+  // frontend that has one may read and answer its requests on that thread
+  // itself, with the start_* forms below: no hand-off to another thread per
+  // request (the FUSE export does). Only on that loop's thread; `done` runs
+  // there, possibly before the call returns; `out` and `data` must stay
+  // valid until it has run (no copy is made).
+  virtual EventLoop* request_loop() { return nullptr; }
+  virtual void start_read(uint64_t offset, std::span<uint8_t> out, Completion done) { done(read(offset, out)); }
+  virtual void start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) {
+    done(write(offset, data));
+  }
+  virtual void start_flush(Completion done) { done(flush()); }
 };
 
 // A Volume over a BlockStorage with a mutex around every call: what the

@@ -11,7 +11,9 @@
 //                  export start/stop, loop attach/detach, mount/umount. It
 //                  must not be the engine thread: mounting reads the volume
 //                  through FUSE, whose workers wait for the engine loop.
-//   FUSE workers   serve the kernel's requests (replication/fuse_export.*).
+//   (FUSE)         the kernel's requests to an export are served on the
+//                  engine thread (replication/fuse_export.*: the Resource's
+//                  request loop), with no worker threads.
 // Command completions (Done) run on the engine or ops thread; the daemon
 // posts them back to its own loop.
 #pragma once

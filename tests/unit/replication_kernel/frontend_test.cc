@@ -4,10 +4,13 @@
 #include <sys/ioctl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <thread>
 
 #include "tests/unit/replication_kernel/kernel_fixture.h"
+#include "vrrpd/base/clock.h"
+#include "vrrpd/base/event_loop.h"
 
 namespace vrrpd::replication {
 namespace {
@@ -105,6 +108,109 @@ TEST_F(KernelFrontendTest, FileWrittenOnExt4OverLoopOverFuseLandsInTheBackingFil
   const std::string out = path("debugfs.out");
   ASSERT_EQ(run({"debugfs", "-R", "cat /hello.txt", path("r0.img")}, out), 0);
   EXPECT_EQ(read_text(out), kContent);
+}
+
+// A Volume with a request loop, as the engine's Resource has: an EventLoop
+// on its own thread. The start_* forms complete on a later loop turn (as a
+// replicated write does) and record that they ran on the loop's thread; the
+// blocking forms, which the export must not use in this mode, are counted.
+class LoopServedVolume final : public Volume {
+ public:
+  explicit LoopServedVolume(StorageVolume& inner) : inner_(inner), loop_(clock_) {
+    thread_ = std::thread([this] {
+      loop_thread_ = std::this_thread::get_id();
+      loop_.run();
+    });
+  }
+  ~LoopServedVolume() override {
+    loop_.stop();
+    thread_.join();
+  }
+  uint64_t size() const override { return inner_.size(); }
+  bool writable() const override { return inner_.writable(); }
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override {
+    ++blocking_calls;
+    return inner_.read(offset, out);
+  }
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override {
+    ++blocking_calls;
+    return inner_.write(offset, data);
+  }
+  IoStatus flush() override {
+    ++blocking_calls;
+    return inner_.flush();
+  }
+  EventLoop* request_loop() override { return &loop_; }
+  void start_read(uint64_t offset, std::span<uint8_t> out, Completion done) override {
+    note_thread();
+    IoStatus s = inner_.read(offset, out);
+    loop_.post([s, done = std::move(done)] { done(s); });
+  }
+  void start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) override {
+    note_thread();
+    ++loop_writes;
+    loop_.post([this, offset, data, done = std::move(done)] { done(inner_.write(offset, data)); });
+  }
+  void start_flush(Completion done) override {
+    note_thread();
+    loop_.post([this, done = std::move(done)] { done(inner_.flush()); });
+  }
+
+  std::atomic<int> blocking_calls{0}, loop_writes{0}, off_loop_calls{0};
+
+ private:
+  void note_thread() {
+    if (std::this_thread::get_id() != loop_thread_) ++off_loop_calls;
+  }
+  StorageVolume& inner_;
+  MonotonicClock clock_;
+  EventLoop loop_;
+  std::thread thread_;
+  std::thread::id loop_thread_;
+};
+
+TEST_F(KernelFrontendTest, ExportServedOnTheVolumesRequestLoopCarriesExt4) {
+  auto& volume = keep_volume(std::make_unique<LoopServedVolume>(make_volume("r0", /*writable=*/true)));
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+  const std::string mount_point = format_and_mount(*loop, "noatime");
+  ASSERT_FALSE(mount_point.empty());
+  write_file_durably(mount_point + "/hello.txt", kContent);
+  // Larger than the copied size: the write keeps libfuse's receive buffer.
+  const std::string big(1 << 20, 'x');
+  write_file_durably(mount_point + "/big.bin", big);
+  ASSERT_TRUE(SystemMounter().unmount(mount_point, {.grace = 2s}).ok());
+  ASSERT_TRUE(loop->detach().ok());
+  auto stopped = fuse->stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+
+  EXPECT_GT(volume.loop_writes.load(), 0);
+  EXPECT_EQ(volume.blocking_calls.load(), 0) << "a request was served by a worker thread";
+  EXPECT_EQ(volume.off_loop_calls.load(), 0) << "a request was started off the volume's loop";
+  EXPECT_GE(fuse->counters().flushes, 2u);
+  const std::string out = path("debugfs.out");
+  ASSERT_EQ(run({"debugfs", "-R", "cat /hello.txt", path("r0.img")}, out), 0);
+  EXPECT_EQ(read_text(out), kContent);
+  ASSERT_EQ(run({"debugfs", "-R", "cat /big.bin", path("r0.img")}, out), 0);
+  EXPECT_TRUE(read_text(out) == big) << "big.bin differs";
+}
+
+TEST_F(KernelFrontendTest, ExportOnARequestLoopDestroyedOutOfOrderAbortsInsteadOfHanging) {
+  auto& volume = keep_volume(std::make_unique<LoopServedVolume>(make_volume("r0", /*writable=*/true)));
+  auto started = FuseExport::start(volume, {.mount_point = path("r0/fuse"), .name = "r0"});
+  ASSERT_TRUE(started.ok()) << started.error();
+  std::unique_ptr<FuseExport> fuse = std::move(started.value());
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+  fuse.reset();  // stop() is refused (loop attached): the destructor aborts
+  int fd = ::open(loop->device_path().c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  alignas(4096) static char block[4096];
+  EXPECT_EQ(::pread(fd, block, sizeof block, 0), -1) << "I/O must fail once the export is gone";
+  ::close(fd);
+  EXPECT_TRUE(loop->detach().ok());
 }
 
 TEST_F(KernelFrontendTest, NonWritableVolumeAttachesReadOnlyAndMountsOnlyWithRo) {

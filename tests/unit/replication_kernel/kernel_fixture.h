@@ -63,6 +63,7 @@ class KernelFrontendTest : public ::testing::Test {
     }
     loops_.clear();    // step 2: detach
     exports_.clear();  // step 3: stop FUSE
+    wrappers_.clear();  // volumes over volumes (a request loop's thread), after their exports
     volumes_.clear();
     storages_.clear();
     std::error_code ec;
@@ -93,6 +94,15 @@ class KernelFrontendTest : public ::testing::Test {
     storages_.push_back(std::move(storage.value()));
     volumes_.push_back(std::make_unique<StorageVolume>(*storages_.back(), writable));
     return *volumes_.back();
+  }
+
+  // Keeps a Volume made by the test (a wrapper of make_volume()'s) alive
+  // until the tear-down has stopped the exports that serve it.
+  template <typename V>
+  V& keep_volume(std::unique_ptr<V> volume) {
+    V& kept = *volume;
+    wrappers_.push_back(std::move(volume));
+    return kept;
   }
 
   // Starts an export of `volume` at root_/NAME/fuse; fails the test if it cannot.
@@ -206,6 +216,7 @@ class KernelFrontendTest : public ::testing::Test {
   // Destroyed in TearDown in the stop order: loops before exports before volumes.
   std::vector<std::unique_ptr<FileStorage>> storages_;
   std::vector<std::unique_ptr<StorageVolume>> volumes_;
+  std::vector<std::unique_ptr<Volume>> wrappers_;  // made by keep_volume()
   std::vector<std::unique_ptr<FuseExport>> exports_;
   std::vector<std::unique_ptr<LoopDevice>> loops_;
   std::vector<pid_t> children_;
