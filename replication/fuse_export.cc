@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "replication/loop_device.h"
@@ -231,11 +232,17 @@ struct FuseExportOps {
     }
     size = static_cast<size_t>(std::min<uint64_t>(size, volume_size - static_cast<uint64_t>(offset)));
     if (e.loop_ != nullptr) {
-      // On the volume's loop: the buffer lives until the completion.
-      auto buf = std::make_shared<std::vector<uint8_t>>(size);
+      // On the volume's loop: the buffer (not zeroed: the read fills it)
+      // lives until the completion.
+      std::shared_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[size]);
+      if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+      }
+      const std::span<uint8_t> out(buf.get(), size);
       e.begin_answer_later();
-      e.volume_.start_read(static_cast<uint64_t>(offset), *buf, [req, &e, buf](IoStatus status) {
-        reply_read(req, e, *buf, status);
+      e.volume_.start_read(static_cast<uint64_t>(offset), out, [req, &e, buf, out](IoStatus status) {
+        reply_read(req, e, out, status);
         e.end_answer_later();
       });
       return;
