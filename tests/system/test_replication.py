@@ -389,6 +389,9 @@ class ReplicationTest(unittest.TestCase):
         h1.kill_vrrpd(timeout=10)  # fails (after a fusectl abort) if not reaped within 10 s
         took = time.monotonic() - started
         self.assertLess(took, 10.0)
+        # The anchor says what it did, where the daemon's messages go.
+        self.assertIn("still not gone 1000 ms after its main thread exited", h1.log())
+        self.assertIn("aborted FUSE connection(s)", h1.log())
         sh("sync", timeout=60)
         loop = os.path.basename(dev)
         wait_until(lambda: not os.path.exists("/sys/block/%s/loop/backing_file" % loop), timeout=10,

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 
 #include "replication/fuse_export.h"
 
@@ -46,12 +49,28 @@ int64_t now_ms() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Closes every fd but the two given ones (both >= 0, a != b).
-void close_all_but(int a, int b) {
-  if (a > b) std::swap(a, b);
-  if (a > 0) syscall(SYS_close_range, 0u, static_cast<unsigned>(a - 1), 0u);
-  if (b > a + 1) syscall(SYS_close_range, static_cast<unsigned>(a + 1), static_cast<unsigned>(b - 1), 0u);
-  syscall(SYS_close_range, static_cast<unsigned>(b + 1), UINT_MAX, 0u);
+// Closes every fd but those in `keep` (each >= 0, no duplicates).
+void close_all_but(std::initializer_list<int> keep) {
+  int sorted[8];
+  size_t n = 0;
+  for (int fd : keep) sorted[n++] = fd;
+  std::sort(sorted, sorted + n);
+  unsigned next = 0;  // lowest fd not yet handled
+  for (size_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned>(sorted[i]) > next) syscall(SYS_close_range, next, static_cast<unsigned>(sorted[i] - 1), 0u);
+    next = static_cast<unsigned>(sorted[i]) + 1;
+  }
+  syscall(SYS_close_range, next, UINT_MAX, 0u);
+}
+
+// Says what the anchor did where the daemon's own messages go: its stderr
+// (a log file, the journal's stream, a terminal) and syslog.
+void report(const std::string& text) {
+  const std::string line = "vrrpd-anchor: " + text + "\n";
+  [[maybe_unused]] ssize_t n = write(STDERR_FILENO, line.data(), line.size());
+  openlog("vrrpd-anchor", LOG_PID, LOG_DAEMON);
+  syslog(LOG_ERR, "%s", text.c_str());
+  closelog();
 }
 
 // Runs in the forked child. The daemon is one thread when it forks, so the
@@ -68,8 +87,8 @@ void close_all_but(int a, int b) {
   sigaddset(&mask, SIGUSR1);  // the parent-death signal, taken through a signalfd
   sigprocmask(SIG_SETMASK, &mask, nullptr);
   [[maybe_unused]] int rc = chdir("/");  // pin no directory (a mount point stays unmountable)
-  // Close everything inherited but our two fds: the pid file (its flock
-  // would outlive the daemon), the terminal, anything else.
+  // Close everything inherited but our fds and stderr (for report()): the
+  // pid file (its flock would outlive the daemon), anything else.
   if (daemon_pidfd < 0) {
     // No pidfd (a kernel before 5.3): the parent-death signal, sent when the
     // daemon's main thread exits. That can be before its last other thread
@@ -79,7 +98,7 @@ void close_all_but(int a, int b) {
     if (getppid() != daemon_pid) _exit(0);
     for (;;) pause();
   }
-  close_all_but(daemon_pidfd, notes_fd);
+  close_all_but({STDERR_FILENO, daemon_pidfd, notes_fd});
   // Sent when the thread that forked us (the daemon's main thread) exits,
   // which it does only at the end of the process: a normal exit kills us
   // before, so this means the daemon is dying.
@@ -120,8 +139,17 @@ void close_all_but(int a, int b) {
       if (dying_since < 0) dying_since = now_ms();
     }
     if (dying_since >= 0 && !aborted && now_ms() >= dying_since + kGraceMs) {
-      for (size_t i = 0; i < count; ++i) replication::abort_fuse_connection(connections[i]);
       aborted = true;
+      if (count == 0) continue;
+      std::string list;
+      for (size_t i = 0; i < count; ++i) {
+        const int error = replication::abort_fuse_connection(connections[i]);
+        list += (i > 0 ? ", " : "") + std::to_string(connections[i]);
+        if (error != 0) list += std::string(" (") + std::strerror(error) + ")";
+      }
+      report("vrrpd (pid " + std::to_string(daemon_pid) + ") still not gone " + std::to_string(kGraceMs) +
+             " ms after its main thread exited (a thread asleep in I/O through its own FUSE export?); aborted "
+             "FUSE connection(s) " + list + ": pending I/O on its volumes fails");
     }
   }
 }

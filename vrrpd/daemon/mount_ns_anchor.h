@@ -39,7 +39,7 @@ class MountNamespaceAnchor {
   // Forks the anchor. Call from the main thread (the anchor's parent-death
   // signal follows the thread that forks) while the process is still
   // single-threaded and before any file the anchor must not hold is opened
-  // (it closes every fd it inherits anyway). Returns nullptr with *error set
+  // (it closes every fd it inherits but stderr). Returns nullptr with *error set
   // (the daemon runs without it).
   static std::unique_ptr<MountNamespaceAnchor> start(std::string* error);
 
