@@ -126,9 +126,10 @@ class FuseExport {
   // Joins the session loop (which must be ending), waits for requests still
   // to be answered from a completion, and frees the session.
   void finish_session();
-  // Writes up to this size, and flushes, are answered from the Volume's
-  // completion (Volume::write_async); larger writes block a worker, which
-  // lends its buffer instead of copying it.
+  // Workers: writes up to this size, and flushes, are answered from the
+  // Volume's completion (Volume::write_async); larger writes block a worker,
+  // which lends its buffer instead of copying it. Request loop: writes up to
+  // this size are copied, larger ones keep libfuse's receive buffer.
   static constexpr size_t kAnswerLaterBytes = 128u << 10;
   void begin_answer_later();
   void end_answer_later();

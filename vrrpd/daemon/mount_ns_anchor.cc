@@ -49,7 +49,7 @@ int64_t now_ms() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Closes every fd but those in `keep` (each >= 0, no duplicates).
+// Closes every fd but those in `keep` (each >= 0; at most 8; a repeat is harmless).
 void close_all_but(std::initializer_list<int> keep) {
   int sorted[8];
   size_t n = 0;
