@@ -306,6 +306,73 @@ CommandResult Resource::invalidate() {
   return Ok{};
 }
 
+// ---- outdating and fencing ----
+
+CommandResult Resource::mark_outdated(const std::string& why) {
+  const bool was = sb_.flags.outdated;
+  sb_.flags.outdated = true;
+  if (IoStatus st = persist_superblock(); !st.ok()) {
+    sb_.flags.outdated = was;
+    return CommandResult::failure("outdate failed: writing the superblock: " + st.message());
+  }
+  if (disk_ != DiskState::kOutdated) set_disk(DiskState::kOutdated, why);
+  return Ok{};
+}
+
+CommandResult Resource::outdate() {
+  if (role_ == Role::kPrimary) return CommandResult::failure("outdate refused: Primary (demote first)");
+  if (disk_ == DiskState::kOutdated) return Ok{};
+  if (disk_ != DiskState::kUpToDate && disk_ != DiskState::kConsistent)
+    return CommandResult::failure(std::string("outdate refused: disk is ") + to_string(disk_) +
+                                  " (only a good image, UpToDate or Consistent, can be outdated)");
+  if (connection_ == ConnectionState::kConnected)
+    return CommandResult::failure("outdate refused: connected (the handshake with the peer decides; disconnect first)");
+  return mark_outdated("outdate");
+}
+
+FenceAnswer Resource::answer_fence_request(uint64_t peer_current, std::string* text) {
+  auto answer = [&](FenceAnswer a, std::string why) {
+    if (text != nullptr) *text = std::move(why);
+    return a;
+  };
+  if (role_ == Role::kPrimary) return answer(FenceAnswer::kPrimary, "this node is Primary");
+  if (disk_ != DiskState::kUpToDate && disk_ != DiskState::kConsistent && disk_ != DiskState::kOutdated)
+    return answer(FenceAnswer::kInconsistent, std::string("this node's disk is ") + to_string(disk_));
+  if (conn_) {
+    // The Primary starts a new current generation when it loses a link to
+    // an in-sync peer, so a link in its current generation is a new one.
+    if (uuid_value(sb_.generations.current) == uuid_value(peer_current))
+      return answer(FenceAnswer::kConnected, "connected in the asker's generation (the link is back)");
+    drop_connection("the Primary lost this link and outdates this node through the fence path", After::kReconnect,
+                    wire::DisconnectCode::kOther);
+  }
+  CommandResult r = mark_outdated("outdated by the Primary peer through the fence path (it lost the replication link)");
+  if (!r.ok()) {
+    report_error(r.error());
+    return answer(FenceAnswer::kRefused, r.error());
+  }
+  return answer(FenceAnswer::kOutdated, "disk Outdated");
+}
+
+bool Resource::wants_peer_fenced() const {
+  return role_ == Role::kPrimary && disk_ == DiskState::kUpToDate && connection_ != ConnectionState::kConnected &&
+         !sb_.flags.peer_outdated;
+}
+
+void Resource::note_peer_fenced(FenceAnswer answer, const std::string& text) {
+  if (connection_ == ConnectionState::kConnected || disk_ == DiskState::kDiskless || sb_.flags.peer_outdated) return;
+  if (answer != FenceAnswer::kOutdated && answer != FenceAnswer::kInconsistent) return;
+  sb_.flags.peer_outdated = true;
+  if (IoStatus st = persist_superblock(); !st.ok()) {
+    sb_.flags.peer_outdated = false;
+    report_error("fence: the peer answered " + std::string(to_string(answer)) +
+                 ", but writing peer_outdated to the superblock failed: " + st.message());
+    return;
+  }
+  log("peer fenced through the fence path: " + text + " (peer-disk Outdated)");
+  state_changed();
+}
+
 // ---- status ----
 
 ResourceStatus Resource::status() const {
@@ -315,6 +382,8 @@ ResourceStatus Resource::status() const {
   s.disk = disk_;
   s.peer_role = peer_role_;
   s.peer_disk = peer_disk_;
+  if (!s.peer_disk && connection_ != ConnectionState::kConnected && sb_.flags.peer_outdated)
+    s.peer_disk = DiskState::kOutdated;
   s.connection = connection_;
   s.replication = replication_;
   if (conn_ && phase_ == Phase::kRunning) s.peer = conn_->peer_description();

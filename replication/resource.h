@@ -192,6 +192,29 @@ class Resource final : public Volume {
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();
+  // Marks this node's data Outdated (drbdadm outdate): a good image known to
+  // be older than the peer's, which promotes only with force, also after a
+  // restart (persisted). Only as a Secondary with a good image (UpToDate,
+  // Consistent) and no established link (connected, the handshake decides).
+  CommandResult outdate();
+  // ---- Fencing (fence.h; DRBD's fencing resource-only) ----
+  // The fence path asks this node, for its Primary peer that lost the
+  // replication link, to outdate itself. `peer_current` is the asker's
+  // current generation: a node still connected in that generation has the
+  // link back and answers kConnected; one connected in an older generation
+  // holds a link the Primary has given up, drops it and outdates itself.
+  FenceAnswer answer_fence_request(uint64_t peer_current, std::string* text);
+  // True while this node should outdate its peer through the fence path:
+  // Primary with UpToDate data, no established link, and the peer not known
+  // outdated.
+  bool wants_peer_fenced() const;
+  // The fence path reached the peer and it answered kOutdated or
+  // kInconsistent: peer_outdated is persisted (attach then gives UpToDate,
+  // since nobody has newer data), the status shows the peer's disk Outdated
+  // while disconnected; cleared at the next handshake. Ignored while a link
+  // is established (the answer is stale).
+  void note_peer_fenced(FenceAnswer answer, const std::string& text);
+
   // The discard-my-data flag for the next handshake (split-brain victim);
   // cleared once a connection has been established with it.
   void set_discard_my_data(bool on) { options_.discard_my_data = on; }
@@ -244,6 +267,8 @@ class Resource final : public Volume {
   void set_connection(ConnectionState to, const std::string& why);
   void set_replication(ReplicationState to, const std::string& why);
   void log(const std::string& message) const;
+  // Persists the outdated flag and goes Outdated (outdate(), a fence request).
+  CommandResult mark_outdated(const std::string& why);
   void state_changed();                           // schedules the observer
   void report_error(const std::string& message);  // last_error + log
   IoStatus persist_superblock();

@@ -179,6 +179,11 @@ void Resource::finish_handshake() {
     }
   }
   peer_bitmap_.reset();
+  if (sb_.flags.peer_outdated) {
+    // The peer's disk is known again; it was outdated while away.
+    sb_.flags.peer_outdated = false;
+    (void)persist_superblock();
+  }
   send(wire::StateChange{role_, disk_});
   if (replication_ == ReplicationState::kSyncTarget) resync_timer_.arm_at(loop_.now());
   start_blocked_writes();

@@ -49,4 +49,15 @@ const char* to_string(ReplicationState r) {
   return "Unknown";
 }
 
+const char* to_string(FenceAnswer a) {
+  switch (a) {
+    case FenceAnswer::kOutdated: return "outdated";
+    case FenceAnswer::kInconsistent: return "inconsistent";
+    case FenceAnswer::kPrimary: return "primary";
+    case FenceAnswer::kConnected: return "connected";
+    case FenceAnswer::kRefused: return "refused";
+  }
+  return "refused";
+}
+
 }  // namespace vrrpd::replication

@@ -50,13 +50,30 @@ const char* to_string(ConnectionState c);
 // "Off", "Established", "SyncSource", "SyncTarget", "VerifyS", "VerifyT".
 const char* to_string(ReplicationState r);
 
+// The answer of a node asked through the fence path (fence.h) to outdate
+// itself because its Primary peer lost the replication link to it. The
+// Primary counts kOutdated and kInconsistent as fenced: either way the node
+// holds no data that could be promoted in place of the Primary's.
+enum class FenceAnswer {
+  kOutdated,      // its disk is now Outdated (persisted)
+  kInconsistent,  // it has no good image (Inconsistent, Diskless): nothing to outdate
+  kPrimary,       // it is Primary itself: two primaries, a split brain in the making
+  kConnected,     // it is connected to the asker in the asker's generation: the link is back
+  kRefused,       // anything else (its superblock could not be written, ...)
+};
+// "outdated", "inconsistent", "primary", "connected", "refused" (the fence
+// wire format's words).
+const char* to_string(FenceAnswer a);
+
 // A snapshot of one resource. Sizes in bytes, rates in bytes per second.
 struct ResourceStatus {
   std::string name;
   Role role = Role::kSecondary;
   DiskState disk = DiskState::kDiskless;
   std::optional<Role> peer_role;       // empty unless connected
-  std::optional<DiskState> peer_disk;  // empty unless connected
+  // Empty unless connected, or Outdated when not connected and the peer was
+  // outdated through the fence path (DRBD shows pdsk:Outdated then too).
+  std::optional<DiskState> peer_disk;
   ConnectionState connection = ConnectionState::kStandAlone;
   ReplicationState replication = ReplicationState::kOff;
   std::string peer;  // the connection's peer_description(); empty unless connected

@@ -66,11 +66,26 @@ std::string duration_text(Duration d) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
 }
 
-struct SocketAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
+int socket_family(const IpAddress& address) { return address.is_v4() ? AF_INET : AF_INET6; }
+
+void set_int_option(int fd, int level, int name, int value) {
+  // Best effort: a failure leaves a working, merely less tuned, socket.
+  [[maybe_unused]] int r = ::setsockopt(fd, level, name, &value, sizeof value);
+}
+
+// EventLoop::watch_fd throws (epoll_ctl failed: ENOMEM, max_user_watches);
+// no exception may cross the loop, so it becomes an error text here.
+bool watch(EventLoop& loop, int fd, uint32_t events, std::string& error, EventLoop::FdCallback cb) {
+  try {
+    loop.watch_fd(fd, events, std::move(cb));
+    return true;
+  } catch (const std::exception& e) {
+    error = std::string("cannot watch the socket: ") + e.what();
+    return false;
+  }
+}
+
+}  // namespace
 
 SocketAddress socket_address(const IpAddress& address, uint16_t port) {
   SocketAddress sa;
@@ -98,27 +113,6 @@ TcpEndpoint endpoint_of(const sockaddr_storage& ss) {
   const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
   return {IpAddress::v6(sin6->sin6_addr), ntohs(sin6->sin6_port)};
 }
-
-int socket_family(const IpAddress& address) { return address.is_v4() ? AF_INET : AF_INET6; }
-
-void set_int_option(int fd, int level, int name, int value) {
-  // Best effort: a failure leaves a working, merely less tuned, socket.
-  [[maybe_unused]] int r = ::setsockopt(fd, level, name, &value, sizeof value);
-}
-
-// EventLoop::watch_fd throws (epoll_ctl failed: ENOMEM, max_user_watches);
-// no exception may cross the loop, so it becomes an error text here.
-bool watch(EventLoop& loop, int fd, uint32_t events, std::string& error, EventLoop::FdCallback cb) {
-  try {
-    loop.watch_fd(fd, events, std::move(cb));
-    return true;
-  } catch (const std::exception& e) {
-    error = std::string("cannot watch the socket: ") + e.what();
-    return false;
-  }
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // TcpEndpoint

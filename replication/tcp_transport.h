@@ -34,6 +34,8 @@
 //       ends when the engine notices the old one is dead
 #pragma once
 
+#include <sys/socket.h>
+
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -67,6 +69,15 @@ struct TcpEndpoint {
   // order that decides which node connects.
   auto operator<=>(const TcpEndpoint&) const = default;
 };
+
+// A socket address for bind/connect/sendto, and back (also the fence path's UDP).
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+SocketAddress socket_address(const IpAddress& address, uint16_t port);
+TcpEndpoint endpoint_of(const sockaddr_storage& ss);
 
 struct TcpConnectorOptions {
   TcpEndpoint local;  // listened on; outgoing connections come from its address

@@ -269,6 +269,53 @@ class FaultsTest(FaultsPair):
         print("\n  replication link cut: no failover; %d KiB out of sync, %d KiB moved by the resync"
               % (changed, received))
 
+    def test_fencing_keeps_the_backup_from_promoting_data_older_than_the_masters(self):
+        # fencing = "resource-only" with the fence path on eth0 (the VRRP
+        # network). The replication link (eth1) fails; h1 goes on writing and
+        # outdates h2 over eth0. Then h1 dies: h2 must not promote its stale
+        # copy. h1, restarted, knows its peer is outdated and takes over
+        # without force; once the link is back h2 catches up.
+        fencing = ('fencing = "resource-only"; fence_address = "{own_ipv4}"; '
+                   'fence_peer_address = "{peer_ipv4}";')
+        lab, h1, h2, client = self.pair(second_link=True, resource_extra=fencing,
+                                        h2_extra="    takeover_timeout_ms = 2000; fault_hold_ms = 1000;\n")
+        lab.cut(h1, port_prefix="q")  # eth1: the replication link only
+        wait_until(lambda: self.rstatus(h2)["disk"] == "Outdated", timeout=15, what="h2 outdated by h1")
+        wait_until(lambda: self.rstatus(h1)["peer_disk"] == "Outdated", timeout=5, what="h1 records it")
+        self.assertEqual(self.rstatus(h1)["role"], "Primary")
+        self.assertIn("outdated by the Primary peer through the fence path", h2.log())
+        self.assertIn("peer fenced: ", h1.log())
+        self.assertTrue(self.rstatus(h1)["fencing"].startswith("peer fenced: "), self.rstatus(h1)["fencing"])
+        self.assertIn("fencing (resource-only): peer fenced: ", h1.vrrpctl("replication", "status").stdout)
+        mnt1 = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("sh", "-c", "echo 'written while cut' > %s/while-cut && sync -f %s" % (mnt1, mnt1))
+
+        h1.kill_vrrpd()
+        with open(os.path.join(h1.dir, "web.pid")) as f:
+            os.kill(int(f.read()), 9)
+        wait_until(lambda: h2.state("VI_1") in ("MASTER", "FAULT"), timeout=5, what="h2 notices h1 is gone")
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            self.assertEqual(self.rstatus(h2)["role"], "Secondary")
+            self.assertFalse(h2.has_address(VIP))
+            time.sleep(0.1)
+        failed = [e["text"] for e in self.events(h2, "failover") if e["what"] == "takeover-failed"]
+        self.assertTrue(failed, self.events(h2, "failover"))
+        self.assertIn("disk is Outdated", failed[0])
+        refused = h2.vrrpctl("replication", "primary", "r0", check=False)  # the operator, without --force
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("disk is Outdated", refused.stdout + refused.stderr)
+
+        h1.start_vrrpd(pair_config(h1, h2, 200, second_link=True, resource_extra=fencing))
+        wait_until(lambda: self.fetch(client) == "served from r0\n", timeout=30, what="h1 serves again")
+        self.assertEqual(self.rstatus(h1)["disk"], "UpToDate")
+        self.assertEqual(h1.in_daemon("cat", mnt1 + "/while-cut").stdout, "written while cut\n")
+        lab.restore(h1, port_prefix="q")
+        wait_until(lambda: self.rstatus(h2)["disk"] == "UpToDate" and self.rstatus(h1)["out_of_sync_kib"] == 0,
+                   timeout=40, what="h2 resynced from h1")
+        self.assertEqual(self.rstatus(h1)["peer_disk"], "UpToDate")
+        print("\n  fencing: h2 outdated over the VRRP network, refused: %s" % failed[0])
+
     def test_service_network_cut_with_the_replication_link_up_gives_no_second_primary(self):
         lab, h1, h2, client = self.pair(second_link=True,
                                         h2_extra="    takeover_timeout_ms = 2000; fault_hold_ms = 1000;\n")

@@ -26,7 +26,10 @@ FAST_SUPERVISION = "ping_interval_ms = 1000; ping_timeout_ms = 500; connect_inte
 def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None, second_link=False, global_extra="",
                     supervision=FAST_SUPERVISION):
     """A config with one resource r0 and no VRRP instance; replicating over
-    eth0 (192.0.2.0/24) or, with second_link, over eth1 (198.51.100.0/24)."""
+    eth0 (192.0.2.0/24) or, with second_link, over eth1 (198.51.100.0/24).
+    In `extra`, {own_ipv4} and {peer_ipv4} stand for the two nodes' eth0
+    addresses (e.g. for the fence path)."""
+    extra = extra.replace("{own_ipv4}", host.ipv4).replace("{peer_ipv4}", peer.ipv4)
     return """global = { router_id = "%s"; runtime_dir = "%s"; %s };
 resources = ( {
   name = "r0";

@@ -260,6 +260,14 @@ struct Resource {
   // empty: the system's default. A latency-bound link (protocol C waits for
   // every write's ack) may want something other than a WAN default.
   std::string tcp_congestion;
+  // DRBD's fencing, over a second path between the two daemons (README
+  // "Fence path"): "dont-care" (none) or "resource-only" (a Primary that
+  // loses the replication link outdates the peer through fence_peer_address,
+  // so that the peer does not promote stale data). The fence path uses UDP
+  // on the replication port numbers.
+  std::string fencing = "dont-care";
+  std::optional<IpAddress> fence_address;       // this node's address on the second path
+  std::optional<IpAddress> fence_peer_address;  // the peer's
   // The file system on the volume (optional; mount/umount are in-process).
   std::string mount_point;             // absolute path; empty: not mounted by vrrpd
   std::string fs_type = "ext4";

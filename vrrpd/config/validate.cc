@@ -51,6 +51,7 @@ const std::vector<std::string> kAfterSb0Pri{"disconnect", "discard-younger-prima
                                             "discard-zero-changes", "discard-least-changes"};
 const std::vector<std::string> kAfterSb1Pri{"disconnect", "consensus", "discard-secondary"};
 const std::vector<std::string> kAfterSb2Pri{"disconnect"};
+const std::vector<std::string> kFencing{"dont-care", "resource-only"};
 constexpr std::size_t kSecretMinBytes = 8, kSecretMaxBytes = 255;
 constexpr long kResyncRateMinKib = 1, kResyncRateMaxKib = 10L * 1024 * 1024;  // 1 KiB/s .. 10 GiB/s
 constexpr long kPingIntervalMinMs = 1000, kPingIntervalMaxMs = 120000;
@@ -689,6 +690,44 @@ class Validator {
       key_issue(r.keys, r.where, key, quoted(value), "not an absolute path; valid: e.g. " + example);
   }
 
+  // The fence path must be a second path: other addresses than the
+  // replication link's, both of one family.
+  void check_fencing(Resource& r) {
+    const auto& k = r.keys;
+    check_choice(r, "fencing", r.fencing, kFencing);
+    if (r.fencing != "resource-only") {
+      const std::pair<const char*, const std::optional<IpAddress>*> keys[] = {
+          {"fence_address", &r.fence_address}, {"fence_peer_address", &r.fence_peer_address}};
+      for (const auto& [key, value] : keys)
+        if (k.has(key))
+          key_issue(k, r.where, key, *value ? (*value)->to_string() : "",
+                    "set, but fencing = \"" + r.fencing + "\"; valid: fencing = \"resource-only\" to use it");
+      return;
+    }
+    if (!r.fence_address)
+      key_issue(k, r.where, "fence_address", "",
+                "required with fencing = \"resource-only\"; valid: this node's address on a second path to the "
+                "peer (not the replication link), e.g. its VRRP network address 192.0.2.1");
+    if (!r.fence_peer_address)
+      key_issue(k, r.where, "fence_peer_address", "",
+                "required with fencing = \"resource-only\"; valid: the peer's address on that second path, e.g. "
+                "192.0.2.2");
+    if (!r.fence_address || !r.fence_peer_address) return;
+    const std::string f = r.fence_address->to_string(), fp = r.fence_peer_address->to_string();
+    if (r.fence_address->family() != r.fence_peer_address->family())
+      key_issue(k, r.where, "fence_peer_address", fp,
+                "address family differs from fence_address = " + f + "; valid: both IPv4 or both IPv6");
+    else if (*r.fence_address == *r.fence_peer_address)
+      key_issue(k, r.where, "fence_peer_address", fp, "same as fence_address; valid: the peer's own address");
+    if (r.address && *r.fence_address == *r.address)
+      key_issue(k, r.where, "fence_address", f,
+                "the replication address itself; valid: an address on a second path to the peer, which still "
+                "works when the replication link fails");
+    if (r.peer_address && *r.fence_peer_address == *r.peer_address)
+      key_issue(k, r.where, "fence_peer_address", fp,
+                "the peer's replication address itself; valid: the peer's address on a second path");
+  }
+
   void check_resource(Resource& r) {
     const auto& k = r.keys;
     if (r.name.empty())
@@ -747,6 +786,7 @@ class Validator {
       key_issue(k, r.where, "tcp_congestion", quoted(r.tcp_congestion),
                 "not a TCP congestion control name; valid: 1..15 of a-z, 0-9, _ (e.g. cubic or reno; this "
                 "machine's are in /proc/sys/net/ipv4/tcp_available_congestion_control)");
+    check_fencing(r);
     if (!r.mount_point.empty() || k.has("mount_point")) {
       check_path(r, "mount_point", r.mount_point, "/srv/data");
       if (r.fs_type.empty() || !valid_name(r.fs_type))

@@ -30,8 +30,8 @@ void usage(std::FILE* out) {
                "                                  replicated volumes: role, disk, peer, connection,\n"
                "                                  out-of-sync, resync progress, I/O errors, traffic\n"
                "  replication OP NAME [--force]   OP: create-md, up, down, primary (--force), secondary,\n"
-               "                                  connect, disconnect, discard-my-data, invalidate, verify,\n"
-               "                                  mount, umount\n"
+               "                                  connect, disconnect, discard-my-data, invalidate, outdate,\n"
+               "                                  verify, mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -171,6 +171,8 @@ void print_replication(const json& data) {
                   kib(r["verify_out_of_sync_kib"].get<unsigned long long>()).c_str());
     if (r["split_brain"].get<bool>())
       std::printf("  SPLIT BRAIN: %s\n", r["split_brain_text"].get<std::string>().c_str());
+    if (r.contains("fencing") && !r["fencing"].get<std::string>().empty())
+      std::printf("  fencing (resource-only): %s\n", r["fencing"].get<std::string>().c_str());
     if (!r["problem"].get<std::string>().empty())
       std::printf("  problem: %s\n", r["problem"].get<std::string>().c_str());
     else if (!r["last_error"].get<std::string>().empty() &&

@@ -824,7 +824,8 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"device_link", v.device_link},
                     {"mount_point", v.mount_point},
                     {"mounted", v.mounted},
-                    {"problem", v.problem}});
+                    {"problem", v.problem},
+                    {"fencing", v.fencing}});
   }
   return make_response(ResultCode::kOk, "", {{"resources", list}});
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 
+#include "replication/fence.h"
 #include "replication/fuse_export.h"
 #include "replication/loop_device.h"
 #include "replication/metadata.h"
@@ -66,6 +67,7 @@ struct ReplicationService::Runtime {
   std::unique_ptr<replication::FileStorage> md;  // external metadata only
   std::unique_ptr<replication::Resource> resource;
   std::unique_ptr<replication::TcpConnector> connector;
+  std::unique_ptr<replication::fence::FencePath> fence;  // fencing = "resource-only"
   bool attached = false;
   bool discarding = false;  // discard-my-data set for the next handshake only
   replication::ResourceStatus last_status;  // for change events
@@ -209,6 +211,8 @@ void ReplicationService::publish(Runtime& rt) {
   v.up = rt.attached;
   if (rt.resource) v.status = rt.resource->status();
   else v.status = replication::ResourceStatus{.name = rt.cfg.name};
+  if (rt.fence) v.fencing = rt.fence->stats().last.empty() ? "ready" : rt.fence->stats().last;
+  else v.fencing.clear();
 }
 
 void ReplicationService::refresh() {
@@ -217,6 +221,8 @@ void ReplicationService::refresh() {
       publish(*rt);
       continue;
     }
+    // Fencing follows the state: a Primary that lost its link outdates the peer.
+    if (rt->fence) rt->fence->poke();
     replication::ResourceStatus now = rt->resource->status();
     if (rt->discarding && now.connection == replication::ConnectionState::kConnected) {
       // Used by that handshake; a later split brain needs a new decision.
@@ -330,6 +336,13 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       if (!rt->resource) return done(false, "invalidate refused: the resource is down");
       engine_result(rt->resource->invalidate(), rt->cfg.name + ": local data invalidated; a full resync from the peer follows", done);
     });
+  if (op == "outdate")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource) return done(false, "outdate refused: the resource is down");
+      engine_result(rt->resource->outdate(),
+                    rt->cfg.name + ": disk Outdated; it promotes only with --force until a resync from the peer",
+                    done);
+    });
   if (op == "verify")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource) return done(false, "verify refused: the resource is down");
@@ -403,10 +416,31 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
   rt.data = std::move(data.value());
   rt.md = std::move(md);
   rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
+  if (c.fencing == "resource-only") {
+    replication::fence::FencePathOptions fo;
+    fo.resource = c.name;
+    fo.node = o.node_name;
+    fo.local = *c.fence_address;
+    fo.port = static_cast<uint16_t>(c.port);
+    fo.peer = *c.fence_peer_address;
+    fo.peer_port = static_cast<uint16_t>(c.peer_port);
+    fo.secret = c.shared_secret;
+    auto fence = replication::fence::FencePath::open(engine_loop_, *rt.resource, fo);
+    if (!fence.ok()) {
+      // Without it this node would promote stale data after a double
+      // failure that the operator configured fencing against: not up.
+      rt.resource.reset();
+      rt.data.reset();
+      rt.md.reset();
+      return done(false, "up: " + fence.error());
+    }
+    rt.fence = std::move(fence.value());
+  }
   // State changes reach the journal at once, not at the next poll.
   rt.resource->set_state_observer([this] { refresh(); });
   CommandResult attached = rt.resource->attach();
   if (!attached.ok()) {
+    rt.fence.reset();
     rt.resource.reset();
     std::string hint = attached.error().find("magic") != std::string::npos
                            ? " (no metadata yet? vrrpctl replication create-md " + c.name + ")"
@@ -474,6 +508,7 @@ void ReplicationService::engine_down(Runtime& rt, Done done) {
   CommandResult detached = rt.resource->detach();
   if (!detached.ok()) return done(false, "down: " + detached.error());
   rt.connector.reset();
+  rt.fence.reset();
   rt.resource.reset();
   rt.md.reset();
   rt.data.reset();

@@ -3,8 +3,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -15,6 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "replication/signed_text.h"
 #include "vrrpd/base/log.h"
 
 namespace vrrpd::witness {
@@ -24,32 +23,6 @@ constexpr std::string_view kMagic = "vrrpd-witness/1";
 constexpr Duration kRetransmit = std::chrono::milliseconds(100);
 
 long long to_ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
-
-std::string hex(const uint8_t* p, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
-
-std::string mac_of(std::string_view text, std::string_view secret) {
-  uint8_t md[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const uint8_t*>(text.data()),
-       text.size(), md, &len);
-  return hex(md, len);
-}
-
-// A name as it may appear in a message: no spaces, no '=', printable.
-bool plain(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (c <= ' ' || c > '~' || c == '=') return false;
-  return true;
-}
 
 sockaddr_storage to_sockaddr(const IpAddress& a, uint16_t port, socklen_t& len) {
   sockaddr_storage ss{};
@@ -83,7 +56,7 @@ std::string encode(const Message& m, std::string_view secret) {
   if (m.kind == "granted" || m.kind == "refused")
     text += " holder=" + (m.holder.empty() ? std::string("-") : m.holder) +
             " remaining_ms=" + std::to_string(m.remaining_ms);
-  return text + " mac=" + mac_of(text, secret);
+  return replication::sign_text(std::move(text), secret);
 }
 
 std::optional<Message> decode(std::string_view d, std::string_view secret, std::string* error) {
@@ -91,32 +64,11 @@ std::optional<Message> decode(std::string_view d, std::string_view secret, std::
     if (error != nullptr) *error = std::move(why);
     return std::nullopt;
   };
-  const auto mac_at = d.rfind(" mac=");
-  if (d.substr(0, kMagic.size() + 1) != std::string(kMagic) + " " || mac_at == std::string_view::npos)
-    return bad("not a vrrpd-witness/1 message");
-  const std::string_view body = d.substr(0, mac_at);
-  const std::string expected = mac_of(body, secret);
-  const std::string_view got = d.substr(mac_at + 5);
-  if (got.size() != expected.size() || CRYPTO_memcmp(got.data(), expected.data(), expected.size()) != 0)
-    return bad("wrong mac (a different shared secret?)");
+  auto parsed = replication::parse_signed_text(d, kMagic, secret, error);
+  if (!parsed) return std::nullopt;
   Message m;
-  std::map<std::string, std::string> fields;
-  std::size_t pos = kMagic.size() + 1;
-  bool first = true;
-  while (pos < body.size()) {
-    auto end = body.find(' ', pos);
-    if (end == std::string_view::npos) end = body.size();
-    std::string_view word = body.substr(pos, end - pos);
-    pos = end + 1;
-    if (first) {
-      m.kind = std::string(word);
-      first = false;
-      continue;
-    }
-    const auto eq = word.find('=');
-    if (eq == std::string_view::npos) return bad("malformed field");
-    fields[std::string(word.substr(0, eq))] = std::string(word.substr(eq + 1));
-  }
+  m.kind = parsed->kind;
+  const auto& fields = parsed->fields;
   if (m.kind != "claim" && m.kind != "renew" && m.kind != "release" && m.kind != "granted" && m.kind != "refused")
     return bad("unknown kind " + m.kind);
   try {
@@ -131,7 +83,8 @@ std::optional<Message> decode(std::string_view d, std::string_view secret, std::
   } catch (const std::exception&) {
     return bad("missing or malformed field");
   }
-  if (!plain(m.node) || !plain(m.lock)) return bad("malformed node or lock name");
+  if (!replication::plain_word(m.node) || !replication::plain_word(m.lock))
+    return bad("malformed node or lock name");
   return m;
 }
 

@@ -78,6 +78,9 @@ replication_resource r0 {
   ko_count 3
   connect_interval_ms 500
   tcp_congestion reno
+  fencing resource-only
+  fence_address 192.0.2.1
+  fence_peer_address 192.0.2.2
   mount_point /srv/data
   fs_type xfs
   mount_options noatime
@@ -142,7 +145,8 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_EQ(r.on_io_error, "call-handler");
   EXPECT_TRUE(r.kill_holders);                         // the keyword alone
   EXPECT_EQ(r.tcp_congestion, "reno");
-  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:37");
+  EXPECT_EQ(r.fencing, "resource-only");
+  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:40");
   expect_same_fields(r, nat.resources.at(0), resource_fields());
 }
 

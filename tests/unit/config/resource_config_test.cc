@@ -47,6 +47,10 @@ TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   EXPECT_EQ(r.timeout, milliseconds(3000));
   EXPECT_EQ(r.ko_count, 3);
   EXPECT_EQ(r.connect_interval, milliseconds(500));
+  EXPECT_EQ(r.tcp_congestion, "reno");
+  EXPECT_EQ(r.fencing, "resource-only");  // canonical spelling
+  EXPECT_EQ(r.fence_address->to_string(), "192.0.2.1");
+  EXPECT_EQ(r.fence_peer_address->to_string(), "192.0.2.2");
   EXPECT_EQ(r.mount_point, "/srv/data");
   EXPECT_EQ(r.fs_type, "xfs");
   EXPECT_EQ(r.mount_options, "noatime");
@@ -164,6 +168,18 @@ TEST(InvalidResource, TcpCongestionWithUpperCaseOrTooLong) {
   expectInvalid(resource("tcp_congestion = \"CUBIC\";"), 3, "tcp_congestion = \"CUBIC\": not a TCP congestion control name; valid: 1..15 of a-z, 0-9, _");
   expectInvalid(resource("tcp_congestion = \"a_very_long_name\";"), 3, "tcp_congestion = \"a_very_long_name\": not a TCP congestion control name");
   expectInvalid(resource("tcp_congestion = \"\";"), 3, "tcp_congestion = \"\": not a TCP congestion control name");
+}
+TEST(InvalidResource, FencingUnknown) { expectInvalid(resource("fencing = \"resource-and-stonith\";"), 3, "fencing = \"resource-and-stonith\": unknown value; valid: dont-care, resource-only"); }
+TEST(InvalidResource, FenceAddressWithoutFencing) { expectInvalid(resource("fence_address = \"192.0.2.1\";"), 3, "fence_address = \"192.0.2.1\": set, but fencing = \"dont-care\"; valid: fencing = \"resource-only\" to use it"); }
+TEST(InvalidResource, FencingWithoutItsAddresses) {
+  expectInvalid(resource("fencing = \"resource-only\";"), 2, "fence_address: required with fencing = \"resource-only\"; valid: this node's address on a second path");
+  expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"192.0.2.1\";"), 2, "fence_peer_address: required with fencing = \"resource-only\"");
+}
+TEST(InvalidResource, FencePathIsTheReplicationLink) {
+  expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"198.51.100.1\"; fence_peer_address = \"192.0.2.2\";"), 3, "fence_address = \"198.51.100.1\": the replication address itself; valid: an address on a second path");
+  expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"192.0.2.1\"; fence_peer_address = \"198.51.100.2\";"), 3, "fence_peer_address = \"198.51.100.2\": the peer's replication address itself");
+  expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"192.0.2.1\"; fence_peer_address = \"192.0.2.1\";"), 3, "fence_peer_address = \"192.0.2.1\": same as fence_address");
+  expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"192.0.2.1\"; fence_peer_address = \"2001:db8::2\";"), 3, "fence_peer_address = \"2001:db8::2\": address family differs from fence_address = 192.0.2.1");
 }
 TEST(InvalidResource, MountPointRelative) { expectInvalid(resource("mount_point = \"srv\";"), 3, "mount_point = \"srv\": not an absolute path; valid: e.g. /srv/data"); }
 TEST(InvalidResource, FsTypeEmpty) { expectInvalid(resource("mount_point = \"/srv\"; fs_type = \"\";"), 3, "fs_type = \"\": not a file system type"); }
