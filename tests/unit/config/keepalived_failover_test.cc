@@ -256,6 +256,7 @@ TEST(KeepalivedFailover, ShippedExampleHasAResourceAServiceAndTheirOwner) {
   ASSERT_NE(owner, c.instances.end());
   EXPECT_EQ(owner->resources, Names{c.resources[0].name});
   EXPECT_EQ(owner->services, Names{c.services[0].name});
+  EXPECT_EQ(c.resources[0].fencing, "resource-only");
   EXPECT_TRUE(c.warnings.empty()) << c.warnings[0].message;
 }
 
