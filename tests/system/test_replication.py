@@ -573,6 +573,26 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(st["written_kib"], 0)
             self.assertEqual(st["received_kib"] < 64, True, st)
 
+    def test_reload_keeps_a_resource_running_and_names_what_it_did_not_apply(self):
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        self.start(h1, h2)
+        self.ctl(h1, "create-md", "r0")
+        self.ctl(h1, "up", "r0")
+        h1.write_config(resource_config(h1, h2, extra='protocol = "A";',
+                                        supervision=FAST_SUPERVISION.replace("ping_timeout_ms = 500",
+                                                                             "ping_timeout_ms = 3000")))
+        h1.vrrpctl("reload")
+        self.assertIn("reload: replication resource r0 changed (protocol, ping_timeout_ms): it keeps its running "
+                      "settings until the next start of vrrpd", h1.log())
+        self.assertTrue(self.status(h1)["up"])
+        h1.write_config(resource_config(h1, h2).replace('name = "r0"', 'name = "r1"'))
+        h1.vrrpctl("reload")
+        self.assertIn("reload: replication resource r1 added: it is set up at the next start of vrrpd", h1.log())
+        self.assertIn("reload: replication resource r0 removed from the configuration: it keeps running until the "
+                      "next start of vrrpd", h1.log())
+        self.assertEqual(self.status(h1)["disk"], "Inconsistent")  # still there, still answering
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,6 +1,6 @@
 // Loading configuration: file reading, text normalisation (BOM, CRLF), the
 // choice of front end, the notify command splitter both front ends share, and
-// the reload comparisons (instances, checks). Parsing is in native_parser.cc
+// the reload comparisons (instances, checks, resources). Parsing is in native_parser.cc
 // and keepalived_parser.cc, the rules in validate.cc.
 #include "vrrpd/config/config.h"
 
@@ -9,6 +9,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
+#include <variant>
+
+#include "vrrpd/config/fields.h"
 
 namespace vrrpd::config {
 
@@ -214,6 +218,22 @@ bool same_settings(const Check& a, const Check& b) {
          a.expect_role == b.expect_role && a.max_replica_lag_s == b.max_replica_lag_s &&
          a.galera == b.galera && a.resource == b.resource && a.require == b.require &&
          same_program(a.notify, b.notify);
+}
+
+std::vector<std::string> changed_keys(const Resource& a, const Resource& b) {
+  std::vector<std::string> keys;
+  for (const auto& f : resource_fields()) {
+    const bool same = std::visit(
+        [&](auto member) {
+          if constexpr (std::is_same_v<decltype(member), std::optional<Program> Resource::*>)
+            return same_program(a.*member, b.*member);
+          else
+            return a.*member == b.*member;
+        },
+        f.member);
+    if (!same) keys.push_back(f.key);
+  }
+  return keys;
 }
 
 }  // namespace vrrpd::config

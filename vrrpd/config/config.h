@@ -53,6 +53,9 @@ bool same_ownership(const Ownership& a, const Ownership& b);
 // True when two checks would behave identically (locations ignored); a
 // SIGHUP reload keeps such a check running with its current state.
 bool same_settings(const Check& a, const Check& b);
+// The keys of a replication resource whose values differ between a and b
+// (native names, in resource_fields() order); empty when the same.
+std::vector<std::string> changed_keys(const Resource& a, const Resource& b);
 // The same SNMP agent and receivers (the agent is configured at start only).
 bool same_settings(const SnmpSettings& a, const SnmpSettings& b);
 

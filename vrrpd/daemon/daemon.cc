@@ -708,6 +708,30 @@ std::string Daemon::reload() {
   // The agent thread is configured once at start (README "SNMP").
   if (!config::same_settings(next.global.snmp, config_.global.snmp))
     log::warning("reload: snmp changes take effect after a restart");
+  // Replication resources are set up once, at start (threads, exports,
+  // links): a reload keeps them as they run, and says so instead of
+  // ignoring the file's changes silently.
+  auto running = [&](const std::string& name) {
+    return std::find_if(config_.resources.begin(), config_.resources.end(),
+                        [&](const config::Resource& r) { return r.name == name; });
+  };
+  for (const auto& r : next.resources) {
+    auto was = running(r.name);
+    if (was == config_.resources.end()) {
+      log::warning("reload: replication resource " + r.name + " added: it is set up at the next start of vrrpd");
+    } else if (auto keys = config::changed_keys(*was, r); !keys.empty()) {
+      std::string list;
+      for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+      log::warning("reload: replication resource " + r.name + " changed (" + list +
+                   "): it keeps its running settings until the next start of vrrpd");
+    }
+  }
+  for (const auto& r : config_.resources)
+    if (std::none_of(next.resources.begin(), next.resources.end(),
+                     [&](const config::Resource& n) { return n.name == r.name; }))
+      log::warning("reload: replication resource " + r.name +
+                   " removed from the configuration: it keeps running until the next start of vrrpd");
+  next.resources = config_.resources;
   // Stop instances that went away or changed; untouched ones keep running
   // (no VIP flap, no state change).
   std::vector<std::unique_ptr<Instance>> kept;

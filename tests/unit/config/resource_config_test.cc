@@ -97,6 +97,20 @@ vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; 
   EXPECT_EQ(c.checks[1].require, (std::vector<std::string>{"connected", "established"}));
 }
 
+TEST(ResourceConfig, ChangedKeysNameWhatAReloadWouldChange) {
+  const Resource a = native(kFull).resources.at(0);
+  // The same text elsewhere in a file (other locations): nothing changed.
+  Config moved = native(std::string("\n\n") + kFull);
+  EXPECT_TRUE(changed_keys(a, moved.resources.at(0)).empty());
+  Resource b = a;
+  b.protocol = "C";
+  b.fence_peer_address = IpAddress::parse("192.0.2.3");
+  b.io_error_handler->argv.push_back("--now");
+  b.kill_holders = false;
+  EXPECT_EQ(changed_keys(a, b),
+            (std::vector<std::string>{"protocol", "io_error_handler", "fence_peer_address", "kill_holders"}));
+}
+
 // ---- rejected resources: one line each ----
 
 // Line 1: the list; line 2: the keys a valid resource "r0" needs, except
