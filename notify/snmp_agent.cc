@@ -97,8 +97,14 @@ struct SnmpAgent::NetSnmp {
   std::map<std::string, TimePoint> last_logged;  // net-snmp log line -> when last passed on
   std::map<std::string, std::uint64_t> suppressed;
 
-  static int on_log(int, int, void* server_arg, void* client_arg) {
-    auto* self = static_cast<NetSnmp*>(client_arg);
+  // The agent thread's instance, for on_log. Not passed as the callback's
+  // client argument: snmp_shutdown() free()s every registered client
+  // argument, and this one lives on the agent thread's stack.
+  static thread_local NetSnmp* logging_for;
+
+  static int on_log(int, int, void* server_arg, void*) {
+    NetSnmp* self = logging_for;
+    if (self == nullptr) return 0;
     const auto* m = static_cast<const snmp_log_message*>(server_arg);
     std::string text = m->msg ? m->msg : "";
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
@@ -257,14 +263,17 @@ std::uint64_t SnmpAgent::dropped() const {
   return dropped_;
 }
 
+thread_local SnmpAgent::NetSnmp* SnmpAgent::NetSnmp::logging_for = nullptr;
+
 void SnmpAgent::run() {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
   NetSnmp ns;
+  NetSnmp::logging_for = &ns;
   // Logging first, so nothing goes to stderr; no config or persistent files
   // (everything comes from vrrpd's config); timers without SIGALRM.
-  snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, NetSnmp::on_log, &ns);
+  snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, NetSnmp::on_log, nullptr);
   snmp_enable_calllog();
   netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
   netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
@@ -336,8 +345,8 @@ void SnmpAgent::run() {
     run_alarms();
     netsnmp_check_outstanding_agent_requests();
   }
-  snmp_shutdown(kAppName);
-  snmp_unregister_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, NetSnmp::on_log, &ns, 1);
+  snmp_shutdown(kAppName);  // also drops the logging callback
+  NetSnmp::logging_for = nullptr;
 }
 
 }  // namespace vrrpd::notify::snmp

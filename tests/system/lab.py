@@ -134,6 +134,7 @@ class Host:
         os.makedirs(self.dir)
         self.procs = []
         self.vrrpd = None
+        self.crashes = []  # what stop_vrrpd() saw go wrong
 
     def run(self, *args, check=True, timeout=30):
         return sh("ip", "netns", "exec", self.ns, *args, check=check, timeout=timeout)
@@ -191,6 +192,10 @@ class Host:
         if self.vrrpd and self.vrrpd.poll() is None:
             self.vrrpd.send_signal(sig)
             self.vrrpd.wait(timeout=timeout)
+            if sig in (signal.SIGTERM, signal.SIGINT) and self.vrrpd.returncode < 0:
+                # A clean stop that crashed (Lab.close() fails the test).
+                self.crashes.append("vrrpd on %s died of signal %d while stopping after signal %d; the end of "
+                                    "its log:\n%s" % (self.name, -self.vrrpd.returncode, sig, self.log()[-2000:]))
         rc = self.vrrpd.returncode if self.vrrpd else None
         self.vrrpd = None
         return rc
@@ -364,9 +369,33 @@ class Lab:
     def switch_run(self, *args, check=True):
         return sh("ip", "netns", "exec", self.switch, *args, check=check)
 
+    # What a daemon built with -DVRRPD_SANITIZE=ON prints when it finds a
+    # bug; such a daemon goes on (UBSan) or exits at the end (LeakSanitizer),
+    # so a test would not notice without looking.
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: ")
+
+    def _sanitizer_reports(self):
+        found = []
+        for h in self.hosts:
+            for p in h.procs:
+                if not os.path.basename(p.log_path).startswith("vrrpd."):
+                    continue
+                try:
+                    with open(p.log_path, errors="replace") as f:
+                        lines = f.read().splitlines()
+                except OSError:
+                    continue
+                for i, line in enumerate(lines):
+                    if any(m in line for m in self.SANITIZER_MARKERS):
+                        found.append("%s (%s):\n%s" % (h.name, os.path.basename(p.log_path),
+                                                         "\n".join(lines[i:i + 12])))
+                        break
+        return found
+
     def close(self):
         for h in self.hosts:
             h.close()
+        reports = self._sanitizer_reports() + [c for h in self.hosts for c in h.crashes]
         # Whatever still runs in the lab's namespaces (a service's daemon in
         # its own session, outliving a killed vrrpd) goes with them.
         for ns in self._namespaces:
@@ -384,6 +413,8 @@ class Lab:
             print("lab files kept in", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("vrrpd crashed or a sanitizer reported a bug in it:\n" + "\n\n".join(reports))
 
     @staticmethod
     def _loop_backing_files():
