@@ -113,13 +113,29 @@ Result<std::unique_ptr<FencePath>> FencePath::open(EventLoop& loop, Resource& re
   int fd = ::socket(options.local.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return R::failure(std::string("fence path: socket: ") + std::strerror(errno));
   const SocketAddress sa = socket_address(options.local, options.port);
-  if (::bind(fd, sa.get(), sa.length) != 0) {
+  bool not_local = false;
+  int rc = ::bind(fd, sa.get(), sa.length);
+  if (rc != 0 && errno == EADDRNOTAVAIL) {
+    // Not (yet) an address of this host: at boot the second network may
+    // come up after the daemon. Bind anyway (IP_FREEBIND, which Linux
+    // honours for IPv6 sockets too); the path works once the address is
+    // there, as the replication listener is retried until its own is.
+    not_local = true;
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof on);
+    rc = ::bind(fd, sa.get(), sa.length);
+  }
+  if (rc != 0) {
     const int e = errno;
     ::close(fd);
-    return R::failure("fence path: cannot listen on " + where + " (UDP): " + std::strerror(e) +
-                      (e == EADDRNOTAVAIL ? " (fence_address is not an address of this host)" : ""));
+    return R::failure("fence path: cannot listen on " + where + " (UDP): " + std::strerror(e));
   }
-  return std::unique_ptr<FencePath>(new FencePath(loop, resource, std::move(options), fd));
+  auto path = std::unique_ptr<FencePath>(new FencePath(loop, resource, std::move(options), fd));
+  if (not_local)
+    log::warning("replication " + path->options_.resource + ": fence path: fence_address " + path->options_.local.to_string() +
+                 " is not an address of this host (yet); bound anyway, the fence path works once it is");
+  path->stats_.address_was_missing = not_local;
+  return path;
 }
 
 FencePath::FencePath(EventLoop& loop, Resource& resource, FencePathOptions options, int fd)

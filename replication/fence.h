@@ -91,7 +91,8 @@ struct FencePathOptions {
 // change; it retries by itself while the resource still wants it).
 class FencePath {
  public:
-  // Binds local:port (UDP). The error names the address and port.
+  // Binds local:port (UDP); an address that is not (yet) local is bound
+  // anyway, with a warning. The error names the address and port.
   static Result<std::unique_ptr<FencePath>> open(EventLoop& loop, Resource& resource, FencePathOptions options);
   ~FencePath();
   FencePath(const FencePath&) = delete;
@@ -105,6 +106,7 @@ class FencePath {
     uint64_t unanswered = 0;  // attempts the peer did not answer in time
     uint64_t requests_answered = 0;  // outdate requests of the peer acted on
     std::string last;         // the last outcome, for status and logs
+    bool address_was_missing = false;  // fence_address was not local at open (bound anyway)
   };
   const Stats& stats() const { return stats_; }
   uint16_t port() const;  // the bound port (the kernel's choice when 0)

@@ -293,6 +293,31 @@ TEST_F(FencePathTest, APrimaryWithoutItsLinkOutdatesThePeerOverTheFencePath) {
   EXPECT_EQ(path_a->stats().attempts, 1u);
 }
 
+TEST_F(FencePathTest, WorksOverIpv6) {
+  primary_loses_the_link();
+  // Two ports of ::1 (a free one each, found by binding port 0 first).
+  auto free_port = [&](int side) {
+    FencePathOptions o = path_options(side, 0);
+    o.local = o.peer = *IpAddress::parse("::1");
+    auto p = FencePath::open(loop, side == 0 ? *a : *b, o);
+    EXPECT_TRUE(p.ok()) << p.error();
+    return p.ok() ? p.value()->port() : uint16_t{0};
+  };
+  const uint16_t port_a = free_port(0), port_b = free_port(1);
+  for (int side = 0; side < 2; ++side) {
+    FencePathOptions o = path_options(side, side == 0 ? port_a : port_b);
+    o.local = o.peer = *IpAddress::parse("::1");
+    o.peer_port = side == 0 ? port_b : port_a;
+    auto p = FencePath::open(loop, side == 0 ? *a : *b, o);
+    ASSERT_TRUE(p.ok()) << p.error();
+    (side == 0 ? path_a : path_b) = std::move(p.value());
+  }
+  path_a->poke();
+  pump();
+  EXPECT_EQ(b->status().disk, DiskState::kOutdated);
+  EXPECT_EQ(a->status().peer_disk, DiskState::kOutdated);
+}
+
 TEST_F(FencePathTest, NothingHappensWhileConnectedOrAsSecondary) {
   bring_up_synced();
   open_paths();
@@ -366,23 +391,49 @@ TEST_F(FencePathTest, AReplayedOutdateRequestIsDropped) {
   EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
 }
 
-TEST(FencePathOpen, NamesTheAddressItCannotListenOn) {
+class FencePathOpen : public ::testing::Test {
+ protected:
+  FencePathOpen() {
+    ResourceOptions o;
+    o.name = "r0";
+    resource = std::make_unique<Resource>(loop, o, disk);
+  }
+  FencePathOptions options(const char* local, uint16_t port) {
+    FencePathOptions f;
+    f.resource = "r0";
+    f.local = *IpAddress::parse(local);
+    f.peer = *IpAddress::parse("192.0.2.78");
+    f.port = port;
+    return f;
+  }
   FakeClock clock;
   EventLoop loop{clock};
   FakeStorage disk{kTestDiskBytes};
-  ResourceOptions o;
-  o.name = "r0";
-  Resource r(loop, o, disk);
-  FencePathOptions f;
-  f.resource = "r0";
-  f.local = *IpAddress::parse("192.0.2.77");  // not an address of this host
-  f.peer = *IpAddress::parse("192.0.2.78");
-  f.port = 7789;
-  auto p = FencePath::open(loop, r, f);
-  ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error(),
-            "fence path: cannot listen on 192.0.2.77 port 7789 (UDP): Cannot assign requested address "
-            "(fence_address is not an address of this host)");
+  std::unique_ptr<Resource> resource;
+};
+
+TEST_F(FencePathOpen, AnAddressNotYetOfThisHostIsBoundAnyway) {
+  // At boot the second network may come up after the daemon.
+  auto p = FencePath::open(loop, *resource, options("192.0.2.77", 0));
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_TRUE(p.value()->stats().address_was_missing);
+  EXPECT_NE(p.value()->port(), 0);
+  auto local = FencePath::open(loop, *resource, options("127.0.0.1", 0));
+  ASSERT_TRUE(local.ok()) << local.error();
+  EXPECT_FALSE(local.value()->stats().address_was_missing);
+}
+
+TEST_F(FencePathOpen, NamesTheAddressAndPortItCannotListenOn) {
+  auto first = FencePath::open(loop, *resource, options("127.0.0.1", 0));
+  ASSERT_TRUE(first.ok()) << first.error();
+  const uint16_t port = first.value()->port();
+  auto second = FencePath::open(loop, *resource, options("127.0.0.1", port));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error(), "fence path: cannot listen on 127.0.0.1 port " + std::to_string(port) +
+                                " (UDP): Address already in use");
+  auto mixed = FencePath::open(loop, *resource, options("2001:db8::1", 0));
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.error(), "fence path: 2001:db8::1 and 192.0.2.78 are of different address families");
 }
 
 }  // namespace
