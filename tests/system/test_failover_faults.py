@@ -279,8 +279,10 @@ class FaultsTest(FaultsPair):
                    'fence_peer_address = "{peer_ipv4}";')
         lab, h1, h2, client = self.pair(second_link=True, resource_extra=fencing,
                                         h2_extra="    takeover_timeout_ms = 2000; fault_hold_ms = 1000;\n")
+        cut_at = time.monotonic()
         lab.cut(h1, port_prefix="q")  # eth1: the replication link only
         wait_until(lambda: self.rstatus(h2)["disk"] == "Outdated", timeout=15, what="h2 outdated by h1")
+        fenced_after = time.monotonic() - cut_at
         wait_until(lambda: self.rstatus(h1)["peer_disk"] == "Outdated", timeout=5, what="h1 records it")
         self.assertEqual(self.rstatus(h1)["role"], "Primary")
         self.assertIn("outdated by the Primary peer through the fence path", h2.log())
@@ -314,7 +316,8 @@ class FaultsTest(FaultsPair):
         wait_until(lambda: self.rstatus(h2)["disk"] == "UpToDate" and self.rstatus(h1)["out_of_sync_kib"] == 0,
                    timeout=40, what="h2 resynced from h1")
         self.assertEqual(self.rstatus(h1)["peer_disk"], "UpToDate")
-        print("\n  fencing: h2 outdated over the VRRP network, refused: %s" % failed[0])
+        print("\n  fencing: h2 outdated over the VRRP network %.2f s after the cut, then refused: %s"
+              % (fenced_after, failed[0]))
 
     def test_service_network_cut_with_the_replication_link_up_gives_no_second_primary(self):
         lab, h1, h2, client = self.pair(second_link=True,
