@@ -155,6 +155,20 @@ struct SnmpAgent::NetSnmp {
     argv.push_back(nullptr);
     netsnmp_session session;
     snmp_sess_init(&session);
+    // netsnmp_parse_args() (5.9) strdup()s the v1/v2c community, which
+    // snmp_add() copies: free it on every path, unless it points into our
+    // own argument strings (as other net-snmp versions leave it).
+    struct CommunityOwner {
+      netsnmp_session& s;
+      const std::vector<std::vector<char>>& args;
+      ~CommunityOwner() {
+        const auto* c = reinterpret_cast<const char*>(s.community);
+        if (c == nullptr) return;
+        for (const auto& a : args)
+          if (c >= a.data() && c < a.data() + a.size()) return;
+        SNMP_FREE(s.community);
+      }
+    } community_owner{session, storage};
     const int rc = netsnmp_parse_args(static_cast<int>(args.size()), argv.data(), &session, "C:",
                                       [](int, char* const*, int) {}, NETSNMP_PARSE_ARGS_NOLOGGING);
     const std::string where = "trap receiver " + r.address + " (" + r.where.to_string() + ")";
