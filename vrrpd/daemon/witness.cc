@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "replication/signed_text.h"
+#include "replication/tcp_transport.h"
 #include "vrrpd/base/log.h"
 
 namespace vrrpd::witness {
@@ -23,24 +24,6 @@ constexpr std::string_view kMagic = "vrrpd-witness/1";
 constexpr Duration kRetransmit = std::chrono::milliseconds(100);
 
 long long to_ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
-
-sockaddr_storage to_sockaddr(const IpAddress& a, uint16_t port, socklen_t& len) {
-  sockaddr_storage ss{};
-  if (a.family() == Family::kIPv4) {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    std::memcpy(&s4->sin_addr, a.bytes(), 4);
-    len = sizeof(sockaddr_in);
-  } else {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    std::memcpy(&s6->sin6_addr, a.bytes(), 16);
-    len = sizeof(sockaddr_in6);
-  }
-  return ss;
-}
 
 int open_udp(Family family) {
   int fd = socket(family == Family::kIPv4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -120,9 +103,8 @@ Server::Server(EventLoop& loop, const IpAddress& address, uint16_t port, std::st
       secret_(std::move(secret)),
       table_(lease, restart_wait ? std::optional<TimePoint>(loop.now()) : std::nullopt) {
   fd_ = open_udp(address.family());
-  socklen_t len = 0;
-  sockaddr_storage ss = to_sockaddr(address, port, len);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  const replication::SocketAddress sa = replication::socket_address(address, port);
+  if (bind(fd_, sa.get(), sa.length) != 0) {
     const int e = errno;
     close(fd_);
     throw std::runtime_error("witness: cannot listen on " + address.to_string() + " port " + std::to_string(port) +
@@ -221,9 +203,8 @@ Client::~Client() {
 void Client::send(const std::string& kind, const std::string& lock, uint64_t seq) {
   Message m{kind, opts_.node, lock, boot_, seq, "", 0};
   const std::string out = encode(m, opts_.secret);
-  socklen_t len = 0;
-  sockaddr_storage to = to_sockaddr(opts_.address, opts_.port, len);
-  sendto(fd_, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&to), len);  // loss = a retransmit
+  const replication::SocketAddress to = replication::socket_address(opts_.address, opts_.port);
+  sendto(fd_, out.data(), out.size(), 0, to.get(), to.length);  // loss = a retransmit
 }
 
 void Client::claim(const std::string& lock, Done done) { ask("claim", lock, std::move(done)); }
