@@ -330,6 +330,34 @@ CommandResult Resource::outdate() {
   return mark_outdated("outdate");
 }
 
+CommandResult Resource::adjust(const ResourceOptions& next) {
+  if (next.name != options_.name || next.metadata_layout != options_.metadata_layout ||
+      next.al_slots != options_.al_slots)
+    return CommandResult::failure("adjust refused: the name, metadata layout and activity-log size of " +
+                                  options_.name + " cannot change while it runs");
+  const bool handshake_changed = next.node_id != options_.node_id || next.peer_node_id != options_.peer_node_id ||
+                                 next.node_name != options_.node_name || next.protocol != options_.protocol ||
+                                 next.shared_secret != options_.shared_secret ||
+                                 next.max_protocol_version != options_.max_protocol_version;
+  if (handshake_changed && connection_ != ConnectionState::kStandAlone)
+    return CommandResult::failure(
+        "adjust refused: the node ids, protocol and shared secret change only while StandAlone (disconnect first)");
+  // The time so far earns resync tokens at the old rate.
+  if (replication_ == ReplicationState::kSyncTarget || replication_ == ReplicationState::kVerifyS)
+    refill_resync_tokens();
+  const bool discard = options_.discard_my_data;
+  const auto old_ping_interval = options_.ping_interval, old_timeout = options_.timeout;
+  options_ = next;
+  options_.discard_my_data = discard;
+  // Armed timers keep their old deadline unless the new period is shorter
+  // and they would otherwise wait longer than it.
+  if (ping_timer_.armed() && options_.ping_interval < old_ping_interval) ping_timer_.arm_in(options_.ping_interval);
+  if (watchdog_timer_.armed() && options_.timeout < old_timeout) watchdog_timer_.arm_in(options_.timeout);
+  // A resync (or verify) waiting for tokens recomputes its wait at the new rate.
+  if (resync_timer_.armed()) resync_timer_.arm_at(loop_.now());
+  return Ok{};
+}
+
 FenceAnswer Resource::answer_fence_request(uint64_t peer_current, std::string* text) {
   auto answer = [&](FenceAnswer a, std::string why) {
     if (text != nullptr) *text = std::move(why);
@@ -399,6 +427,7 @@ ResourceStatus Resource::status() const {
   if (resync_total_bytes_ > 0 && seconds > 0)
     s.resync_rate = static_cast<uint64_t>(static_cast<double>(s.resync_done_bytes) / seconds);
   s.resync_rate_limit = options_.resync_rate;
+  s.protocol = static_cast<char>(options_.protocol);
   s.resync_equal_bytes = resync_equal_bytes_;
   s.verify_done_bytes = verify_done_bytes_;
   s.verify_out_of_sync_bytes = verify_out_of_sync_bytes_;

@@ -197,6 +197,17 @@ class Resource final : public Volume {
   // restart (persisted). Only as a Secondary with a good image (UpToDate,
   // Consistent) and no established link (connected, the handshake decides).
   CommandResult outdate();
+  // New settings for a running resource (a configuration reload; drbdadm
+  // adjust). The resync rate, split-brain policies, on-io-error policy and
+  // the link supervision (ping_interval, ping_timeout, probe_timeout,
+  // timeout, ko_count) apply at once: a running resync paces at the new
+  // rate, the next ping goes out within the new interval, the watchdog
+  // counts in the new timeout. What the peer sees in the handshake (node ids
+  // and name, protocol, shared secret, protocol version) can only change
+  // while StandAlone: disconnect first, connect after. The name, metadata
+  // layout and activity-log size cannot change (they describe the disk).
+  // The one-shot discard-my-data flag is kept as it is.
+  CommandResult adjust(const ResourceOptions& next);
   // ---- Fencing (fence.h; DRBD's fencing resource-only) ----
   // The fence path asks this node, for its Primary peer that lost the
   // replication link, to outdate itself. `peer_current` is the asker's

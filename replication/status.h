@@ -84,6 +84,7 @@ struct ResourceStatus {
   uint64_t resync_done_bytes = 0;
   uint64_t resync_rate = 0;               // achieved by the running (or last) resync, bytes/s
   uint64_t resync_rate_limit = 0;         // configured, bytes/s
+  char protocol = 'C';                    // replication protocol: 'A', 'B' or 'C'
   uint64_t resync_equal_bytes = 0;        // checksum-based resync: found equal, not transferred
   uint64_t verify_done_bytes = 0;         // online verify: compared so far (or in the last run)
   uint64_t verify_out_of_sync_bytes = 0;  // online verify: found different

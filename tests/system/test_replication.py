@@ -573,26 +573,130 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(st["written_kib"], 0)
             self.assertEqual(st["received_kib"] < 64, True, st)
 
-    def test_reload_keeps_a_resource_running_and_names_what_it_did_not_apply(self):
+    def reload_config(self, host, peer, protocol="C", mount_dir="mnt", rate_kib=None, with_r1=False):
+        """resource_config with the settings the reload tests change; with_r1
+        adds a second resource r1 (its own backing file and ports)."""
+        extra = 'protocol = "%s";' % protocol
+        if rate_kib is not None:
+            extra += " resync_rate_kib = %d;" % rate_kib
+        supervision = FAST_SUPERVISION if rate_kib is None else \
+            FAST_SUPERVISION.replace("ping_timeout_ms = 500", "ping_timeout_ms = 3000")
+        text = resource_config(host, peer, extra=extra, supervision=supervision)
+        text = text.replace(os.path.join(host.dir, "mnt"), os.path.join(host.dir, mount_dir))
+        if with_r1:
+            r1 = """, {
+  name = "r1"; device = "%s";
+  address = "%s"; port = 7791; peer_address = "%s";
+  shared_secret = "s3cret-s3cret"; %s
+} );
+""" % (os.path.join(host.dir, "r1.img"), host.ipv4, peer.ipv4, FAST_SUPERVISION)
+            text = text[:text.rindex("} );")] + "}" + r1
+        return text
+
+    def reload(self, host, text, expect):
+        """Writes the config, reloads, and waits for the daemon to log `expect`
+        (the replication threads apply a reload after vrrpctl has its answer)."""
+        before = host.log().count(expect)
+        host.write_config(text)
+        host.vrrpctl("reload")
+        wait_until(lambda: host.log().count(expect) > before, timeout=15, what="%s logs %r" % (host.name, expect))
+
+    def test_reload_adjusts_a_running_resource_as_drbdadm_adjust_does(self):
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        st = self.status(h1)
+        self.assertEqual((st["protocol"], st["resync_rate_limit_kib"]), ("C", 102400))
+        events_before = len(json.loads(h1.vrrpctl("events", "--json").stdout)["events"])
+
+        # Live settings: applied without touching the link.
+        self.reload(h1, self.reload_config(h1, h2, rate_kib=2048),
+                    "reload: replication resource r0: changed (resync_rate_kib, ping_timeout_ms); applied")
+        st = self.status(h1)
+        self.assertEqual((st["resync_rate_limit_kib"], st["connection"], st["role"]), (2048, "Connected", "Primary"))
+        self.assertIn("protocol C, resync rate limit 2.0 MiB/s", self.ctl(h1, "status", "r0").stdout)
+        events = json.loads(h1.vrrpctl("events", "--json").stdout)["events"][events_before:]
+        self.assertFalse([e for e in events if e["text"].startswith("connection ")], events)
+        self.assertIn("reload", [e["what"] for e in events if e["source"] == "replication"])
+
+        # Mount settings while mounted: the next mount uses them; the unmount
+        # still finds the file system where it is.
+        h1.in_daemon("mkfs.ext4", "-q", "-F", st["device_link"])
+        self.ctl(h1, "mount", "r0")
+        h1.in_daemon("sh", "-c", "echo kept > %s/file && sync" % os.path.join(h1.dir, "mnt"))
+        self.reload(h1, self.reload_config(h1, h2, rate_kib=2048, mount_dir="mnt2"),
+                    "used at the next mount (mounted on %s now)" % os.path.join(h1.dir, "mnt"))
+        self.assertEqual(self.status(h1)["mount_point"], os.path.join(h1.dir, "mnt"))
+        self.assertIn(os.path.join(h1.dir, "mnt") + " unmounted", self.ctl(h1, "umount", "r0").stdout)
+        self.ctl(h1, "mount", "r0")
+        st = self.status(h1)
+        self.assertEqual((st["mounted"], st["mount_point"]), (True, os.path.join(h1.dir, "mnt2")))
+        self.assertEqual(h1.in_daemon("cat", os.path.join(h1.dir, "mnt2", "file")).stdout, "kept\n")
+        self.ctl(h1, "umount", "r0")
+
+        # The protocol, changed on one node and then the other: the first
+        # reconnects and is refused (both StandAlone, the mismatch named);
+        # the second reconnects; the first, reloaded again, connects too.
+        self.reload(h1, self.reload_config(h1, h2, protocol="A", rate_kib=2048, mount_dir="mnt2"),
+                    "link reconnected with the new settings")
+        wait_until(lambda: "protocol" in self.status(h1)["last_error"] + self.status(h2)["last_error"],
+                   timeout=15, what="the protocol mismatch refused")
+        wait_until(lambda: self.status(h1)["connection"] == "StandAlone" == self.status(h2)["connection"],
+                   timeout=15, what="both StandAlone")
+        self.reload(h2, self.reload_config(h2, h1, protocol="A"), "link reconnected with the new settings")
+        self.reload(h1, self.reload_config(h1, h2, protocol="A", rate_kib=2048, mount_dir="mnt2"),
+                    "): connecting again")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" == self.status(h2)["replication"],
+                   timeout=20, what="connected again with protocol A")
+        self.assertEqual((self.status(h1)["protocol"], self.status(h2)["protocol"]), ("A", "A"))
+        self.assertEqual(self.status(h1)["role"], "Primary")
+        # Writes under protocol A still reach the peer.
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=1", "seek=7",
+                     "oflag=direct", "status=none")
+        wait_until(lambda: self.status(h1)["out_of_sync_kib"] == 0 and self.status(h2)["disk"] == "UpToDate",
+                   timeout=15, what="in sync")
+        self.ctl(h1, "secondary", "r0")
+        wait_until(lambda: self.data_digest(h1) == self.data_digest(h2), timeout=10, what="identical disks")
+
+    def test_reload_adds_and_removes_resources(self):
         lab = self.lab()
         h1, h2 = lab.hosts
         self.start(h1, h2)
+        with open(os.path.join(h1.dir, "r1.img"), "wb") as f:
+            f.truncate(SIZE_MIB << 20)
+        # Added: set up at once; without metadata yet it says what to run.
+        self.reload(h1, self.reload_config(h1, h2, with_r1=True), "reload: replication resource r1: added, but not up")
+        self.assertIn("create-md", replication_status(h1, "r1")["problem"])
+        self.ctl(h1, "create-md", "r1")
+        self.ctl(h1, "up", "r1")
+        self.assertTrue(replication_status(h1, "r1")["up"])
+        # Removed: taken down and forgotten; r0 is untouched.
+        self.reload(h1, self.reload_config(h1, h2),
+                    "reload: replication resource r1: removed from the configuration: taken down and forgotten")
+        gone = self.ctl(h1, "status", "r1", check=False)
+        self.assertNotEqual(gone.returncode, 0)
+        self.assertIn("no replication resource named 'r1'", gone.stderr)
+        self.assertIn("r0", self.ctl(h1, "status").stdout)
+        # A resource the operator took down stays down through a reload that changes it.
         self.ctl(h1, "create-md", "r0")
         self.ctl(h1, "up", "r0")
-        h1.write_config(resource_config(h1, h2, extra='protocol = "A";',
-                                        supervision=FAST_SUPERVISION.replace("ping_timeout_ms = 500",
-                                                                             "ping_timeout_ms = 3000")))
-        h1.vrrpctl("reload")
-        self.assertIn("reload: replication resource r0 changed (protocol, ping_timeout_ms): it keeps its running "
-                      "settings until the next start of vrrpd", h1.log())
-        self.assertTrue(self.status(h1)["up"])
-        h1.write_config(resource_config(h1, h2).replace('name = "r0"', 'name = "r1"'))
-        h1.vrrpctl("reload")
-        self.assertIn("reload: replication resource r1 added: it is set up at the next start of vrrpd", h1.log())
-        self.assertIn("reload: replication resource r0 removed from the configuration: it keeps running until the "
-                      "next start of vrrpd", h1.log())
-        self.assertEqual(self.status(h1)["disk"], "Inconsistent")  # still there, still answering
+        self.ctl(h1, "down", "r0")
+        self.reload(h1, self.reload_config(h1, h2, rate_kib=4096),
+                    "reload: replication resource r0: changed (resync_rate_kib, ping_timeout_ms); it is down")
+        self.assertFalse(self.status(h1)["up"])
+        self.ctl(h1, "up", "r0")
+        self.assertEqual(self.status(h1)["resync_rate_limit_kib"], 4096)
 
+        # A daemon started without any resource gets its first one by a reload.
+        h2.start_vrrpd('global = { router_id = "h2"; runtime_dir = "%s"; };\n' % os.path.join(h2.dir, "run"))
+        self.addCleanup(h2.stop_vrrpd)
+        self.assertNotEqual(self.ctl(h2, "status", "r0", check=False).returncode, 0)
+        with open(os.path.join(h2.dir, "r0.img"), "wb") as f:
+            f.truncate(SIZE_MIB << 20)
+        self.reload(h2, self.reload_config(h2, h1), "reload done")
+        wait_until(lambda: "create-md" in self.status(h2)["problem"], timeout=15, what="h2's r0 set up")
+        self.ctl(h2, "create-md", "r0")
+        self.ctl(h2, "up", "r0")
+        wait_until(lambda: self.status(h2)["connection"] == "Connected", timeout=15, what="h2's r0 connected to h1")
 
 if __name__ == "__main__":
     unittest.main()

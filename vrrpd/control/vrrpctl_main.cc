@@ -159,11 +159,15 @@ void print_replication(const json& data) {
                   kib(r["resync_done_kib"].get<unsigned long long>()).c_str(), kib(total).c_str(),
                   100.0 * static_cast<double>(r["resync_done_kib"].get<unsigned long long>()) / static_cast<double>(total),
                   r["resync_eta_s"].get<unsigned long long>());
-    std::printf("  sent %s, received %s, written %s, I/O errors %llu%s%s\n",
+    // The running settings (a reload may have changed them); older daemons do not send them.
+    if (r["up"].get<bool>() && r.contains("protocol") && r.contains("resync_rate_limit_kib"))
+      std::printf("  protocol %s, resync rate limit %s/s\n", r["protocol"].get<std::string>().c_str(),
+                  kib(r["resync_rate_limit_kib"].get<unsigned long long>()).c_str());
+    std::printf("  sent %s, received %s, written %s, I/O errors %llu%s\n",
                 kib(r["sent_kib"].get<unsigned long long>()).c_str(),
                 kib(r["received_kib"].get<unsigned long long>()).c_str(),
                 kib(r["written_kib"].get<unsigned long long>()).c_str(), r["io_errors"].get<unsigned long long>(),
-                r["peer"].get<std::string>().empty() ? "" : (", peer " + r["peer"].get<std::string>()).c_str(), "");
+                r["peer"].get<std::string>().empty() ? "" : (", peer " + r["peer"].get<std::string>()).c_str());
     if (r["replication"] == "VerifyS" || r["replication"] == "VerifyT" ||
         r["verify_done_kib"].get<unsigned long long>() > 0)
       std::printf("  verify: %s compared, %s found out of sync\n",

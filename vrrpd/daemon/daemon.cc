@@ -50,6 +50,8 @@ std::optional<notify::NotifyState> notify_state_for(const Transition& t) {
 class ServiceResourceCommands final : public ResourceCommands {
  public:
   ServiceResourceCommands(EventLoop& loop, ReplicationService* service) : loop_(loop), service_(service) {}
+  // The service a reload created (the first resource configured).
+  void set_service(ReplicationService* service) { service_ = service; }
   void run(const std::string& resource, const std::string& op, Done done) override {
     if (service_ == nullptr) {
       loop_.post([done] { done(false, "no replication resources are configured"); });
@@ -145,19 +147,7 @@ int Daemon::run() {
             dispatch_command(c, a, std::move(respond));
           }));
   for (const auto& w : config_.warnings) log::warning(w.where.to_string() + ": " + w.message);
-  if (!config_.resources.empty()) {
-    replication_ = std::make_unique<ReplicationService>(
-        config_.global.runtime_dir,
-        [this](const std::string& resource, const std::string& what, const std::string& text, nlohmann::json detail) {
-          // On a replication thread: the journal lives on this loop.
-          loop_.post([this, resource, what, text, detail = std::move(detail)]() mutable {
-            if (snmp_) snmp_->on_replication_event(resource, what, text, detail);
-            journal_.record("replication", resource, what, text, std::move(detail));
-          });
-        },
-        opts_.on_fuse_connection);
-    replication_->start(config_.resources);
-  }
+  if (!config_.resources.empty()) start_replication(config_.resources);
   resource_commands_ = std::make_unique<ServiceResourceCommands>(loop_, replication_.get());
   const config::WitnessSettings& ws = config_.global.witness_server;
   if (ws.configured && ws.address)
@@ -681,6 +671,21 @@ void Daemon::sync_group_follow(Instance& instance, const Transition& t) {
   }
 }
 
+void Daemon::start_replication(const std::vector<config::Resource>& resources) {
+  replication_ = std::make_unique<ReplicationService>(
+      config_.global.runtime_dir,
+      [this](const std::string& resource, const std::string& what, const std::string& text, nlohmann::json detail) {
+        // On a replication thread: the journal lives on this loop.
+        loop_.post([this, resource, what, text, detail = std::move(detail)]() mutable {
+          if (snmp_) snmp_->on_replication_event(resource, what, text, detail);
+          journal_.record("replication", resource, what, text, std::move(detail));
+        });
+      },
+      opts_.on_fuse_connection);
+  replication_->start(resources);
+  if (resource_commands_) static_cast<ServiceResourceCommands&>(*resource_commands_).set_service(replication_.get());
+}
+
 std::string Daemon::reload() {
   config::Config next;
   try {
@@ -708,30 +713,19 @@ std::string Daemon::reload() {
   // The agent thread is configured once at start (README "SNMP").
   if (!config::same_settings(next.global.snmp, config_.global.snmp))
     log::warning("reload: snmp changes take effect after a restart");
-  // Replication resources are set up once, at start (threads, exports,
-  // links): a reload keeps them as they run, and says so instead of
-  // ignoring the file's changes silently.
-  auto running = [&](const std::string& name) {
-    return std::find_if(config_.resources.begin(), config_.resources.end(),
-                        [&](const config::Resource& r) { return r.name == name; });
+  // Replication resources are adjusted in place, as drbdadm adjust does
+  // (ReplicationService::reconfigure): the outcome of each is logged and
+  // journaled when the replication threads have done it.
+  auto report = [this](const std::string& resource, bool ok, const std::string& text) {
+    loop_.post([this, resource, ok, text] {
+      const std::string line = "reload: replication resource " + resource + ": " + text;
+      if (ok) log::notice(line);
+      else log::warning(line);
+      journal_.record("replication", resource, "reload", text, {{"ok", ok}});
+    });
   };
-  for (const auto& r : next.resources) {
-    auto was = running(r.name);
-    if (was == config_.resources.end()) {
-      log::warning("reload: replication resource " + r.name + " added: it is set up at the next start of vrrpd");
-    } else if (auto keys = config::changed_keys(*was, r); !keys.empty()) {
-      std::string list;
-      for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
-      log::warning("reload: replication resource " + r.name + " changed (" + list +
-                   "): it keeps its running settings until the next start of vrrpd");
-    }
-  }
-  for (const auto& r : config_.resources)
-    if (std::none_of(next.resources.begin(), next.resources.end(),
-                     [&](const config::Resource& n) { return n.name == r.name; }))
-      log::warning("reload: replication resource " + r.name +
-                   " removed from the configuration: it keeps running until the next start of vrrpd");
-  next.resources = config_.resources;
+  if (replication_) replication_->reconfigure(next.resources, report);
+  else if (!next.resources.empty()) start_replication(next.resources);
   // Stop instances that went away or changed; untouched ones keep running
   // (no VIP flap, no state change).
   std::vector<std::unique_ptr<Instance>> kept;
@@ -779,6 +773,11 @@ std::string Daemon::reload() {
   services_->configure(service_specs(config_.services));
   close_unused_sockets();
   start_instances(fresh);
+  // Kept instances keep their orchestrators; what they own may have changed
+  // (a resource's mount point added or removed): from the next takeover.
+  for (auto& inst : instances_)
+    if (inst->config().owns_anything() && orchestrators_.count(inst->name()))
+      ensure_orchestrator(inst->name(), ownership_settings(inst->name(), inst->config(), false));
   const std::string summary = "reload done: " + std::to_string(unchanged) + " unchanged, " +
                               std::to_string(stopped) + " stopped, " + std::to_string(fresh.size()) + " started";
   log::notice(summary);
@@ -831,6 +830,8 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"replication", replication::to_string(s.replication)},
                     {"peer", s.peer},
                     {"size_kib", s.size_bytes / 1024},
+                    {"protocol", std::string(1, s.protocol)},
+                    {"resync_rate_limit_kib", s.resync_rate_limit / 1024},
                     {"out_of_sync_kib", s.out_of_sync_bytes / 1024},
                     {"resync_total_kib", s.resync_total_bytes / 1024},
                     {"resync_done_kib", s.resync_done_bytes / 1024},

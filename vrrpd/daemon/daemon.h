@@ -65,6 +65,9 @@ class Daemon {
   // --- behaviour ---
   // Re-reads the config file; on error keeps the running config. Returns "" or the error.
   std::string reload();
+  // Creates and starts the ReplicationService for `resources` (at start, or
+  // at the reload that configures the first resource).
+  void start_replication(const std::vector<config::Resource>& resources);
   void on_transition(Instance& instance, const Transition& t);
   // A check's status arrived from the checker thread (posted to this loop).
   void on_check_status(const checkers::CheckStatus& status, bool changed);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "replication/storage.h"
 #include "replication/tcp_transport.h"
 #include "vrrpd/base/log.h"
+#include "vrrpd/config/config.h"
 
 namespace vrrpd {
 
@@ -58,6 +60,57 @@ uint64_t external_metadata_bytes(uint64_t data_size) {
          bitmap_bytes_for(data_size) + kBlockSize;
 }
 
+// The engine's options for `c`.
+replication::ResourceOptions resource_options(const config::Resource& c, bool external_md) {
+  replication::ResourceOptions o;
+  o.name = c.name;
+  const auto local = endpoint(*c.address, c.port), peer = endpoint(*c.peer_address, c.peer_port);
+  // Node ids from the endpoints: both sides compute the same order.
+  o.node_id = local < peer ? 0 : 1;
+  o.peer_node_id = 1 - o.node_id;
+  o.node_name = local.to_string();
+  o.protocol = static_cast<replication::wire::ReplicationProtocol>(c.protocol[0]);
+  o.shared_secret = c.shared_secret;
+  o.split_brain = split_brain_policy(c);
+  o.metadata_layout = external_md ? replication::MetadataLayout::kExternal : replication::MetadataLayout::kInternal;
+  o.resync_rate = static_cast<uint64_t>(c.resync_rate_kib) * 1024;
+  o.ping_interval = c.ping_interval;
+  o.ping_timeout = c.ping_timeout;
+  o.probe_timeout = c.probe_timeout;
+  o.timeout = c.timeout;
+  o.ko_count = static_cast<uint32_t>(c.ko_count);
+  // call-handler is passthrough plus the handler program, which the daemon
+  // runs when the I/O error counter moves (see refresh()).
+  o.on_io_error = c.on_io_error == "detach" ? replication::IoErrorPolicy::kDetach
+                                            : replication::IoErrorPolicy::kPassthrough;
+  return o;
+}
+
+replication::TcpConnectorOptions connector_options(const config::Resource& c) {
+  replication::TcpConnectorOptions co;
+  co.local = endpoint(*c.address, c.port);
+  co.peer = endpoint(*c.peer_address, c.peer_port);
+  co.connect_interval = c.connect_interval;
+  // A SYN a second while the peer does not answer (a timed-out attempt is
+  // followed by the next at once): a link that comes back is found within
+  // about a second, not after the kernel's SYN backoff.
+  co.connect_timeout = std::chrono::seconds(1);
+  co.congestion_control = c.tcp_congestion;
+  return co;
+}
+
+bool any_of_keys(const std::vector<std::string>& keys, std::initializer_list<const char*> wanted) {
+  for (const char* w : wanted)
+    if (std::find(keys.begin(), keys.end(), w) != keys.end()) return true;
+  return false;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
+}
+
 }  // namespace
 
 struct ReplicationService::Runtime {
@@ -70,12 +123,17 @@ struct ReplicationService::Runtime {
   std::unique_ptr<replication::fence::FencePath> fence;  // fencing = "resource-only"
   bool attached = false;
   bool discarding = false;  // discard-my-data set for the next handshake only
+  // What the operator asked for (vrrpctl replication down / disconnect),
+  // which a reload respects; cleared by up / connect.
+  bool operator_down = false;
+  bool operator_disconnected = false;
   replication::ResourceStatus last_status;  // for change events
   bool have_last_status = false;
   // Ops thread.
   std::unique_ptr<replication::FuseExport> exported;
   std::unique_ptr<replication::LoopDevice> loop;
   bool mounted = false;
+  std::string mounted_at;  // the mount point in use (a reload may change cfg's)
   replication::SystemMounter mounter;
 
   std::string dir(const std::string& run_dir) const { return run_dir + "/" + cfg.name; }
@@ -118,11 +176,23 @@ void ReplicationService::start(const std::vector<config::Resource>& resources) {
 
 void ReplicationService::stop() {
   if (!started_) return;
-  started_ = false;
+  started_ = false;  // reconfigure() does nothing from now on
+  // A reload still queued on the ops thread finishes first, while the
+  // engine thread runs (it waits for that thread), and whatever it added
+  // is taken down below with the rest.
+  {
+    std::promise<void> idle;
+    ops_post([&idle] { idle.set_value(); });
+    idle.get_future().wait();
+  }
   // Every resource down in order, one at a time; each waits for the last.
-  for (auto& [name, rt] : runtimes_) {
+  std::vector<std::pair<std::string, Runtime*>> all;
+  {
+    std::lock_guard lock(runtimes_mutex_);
+    for (auto& [name, rt] : runtimes_) all.emplace_back(name, rt.get());
+  }
+  for (auto& [name, r] : all) {
     std::promise<std::string> finished;
-    Runtime* r = rt.get();
     // Demote (unmount, detach the loop device), stop the export even if
     // that failed (the process is leaving; the FUSE connection is aborted),
     // then disconnect and detach the disk. Best effort, each step logged.
@@ -177,11 +247,15 @@ void ReplicationService::ops_main() {
 }
 
 ReplicationService::Runtime* ReplicationService::find(const std::string& name) {
+  std::lock_guard lock(runtimes_mutex_);
   auto it = runtimes_.find(name);
   return it == runtimes_.end() ? nullptr : it->second.get();
 }
 
-bool ReplicationService::has(const std::string& name) const { return runtimes_.count(name) != 0; }
+bool ReplicationService::has(const std::string& name) const {
+  std::lock_guard lock(runtimes_mutex_);
+  return runtimes_.count(name) != 0;
+}
 
 std::vector<ReplicationService::View> ReplicationService::views() const {
   std::lock_guard lock(views_mutex_);
@@ -303,7 +377,13 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   };
   if (op == "create-md") return on_engine([this, rt, done] { engine_create_md(*rt, done); });
   if (op == "up") return on_engine([this, rt, done] { engine_up(*rt, done); });
-  if (op == "down") return ops_post([this, rt, done] { ops_down(*rt, done); });
+  if (op == "down")
+    return ops_post([this, rt, done] {
+      ops_down(*rt, [rt, done](bool ok, std::string text) {
+        if (ok) rt->operator_down = true;  // on the engine thread (engine_down)
+        done(ok, std::move(text));
+      });
+    });
   if (op == "primary") return on_engine([this, rt, force, done] { engine_primary(*rt, force, done); });
   if (op == "secondary") return ops_post([this, rt, done] { ops_secondary(*rt, done); });
   if (op == "mount") return ops_post([this, rt, done] { ops_mount(*rt, done); });
@@ -311,6 +391,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   if (op == "connect")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource || !rt->connector) return done(false, "connect refused: the resource is down (vrrpctl replication up " + rt->cfg.name + ")");
+      rt->operator_disconnected = false;
       engine_result(rt->resource->connect(*rt->connector), rt->cfg.name + " connecting to " + rt->cfg.peer_address->to_string(), done);
     });
   if (op == "discard-my-data")
@@ -320,6 +401,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       if (!rt->resource || !rt->connector) return done(false, "discard-my-data refused: the resource is down");
       rt->resource->set_discard_my_data(true);
       rt->discarding = true;
+      rt->operator_disconnected = false;
       (void)rt->resource->disconnect();
       engine_result(rt->resource->connect(*rt->connector),
                     rt->cfg.name + ": reconnecting as the split-brain victim; this node's changes since the split "
@@ -329,6 +411,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   if (op == "disconnect")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource) return done(false, "disconnect refused: the resource is down");
+      rt->operator_disconnected = true;
       engine_result(rt->resource->disconnect(), rt->cfg.name + " is StandAlone", done);
     });
   if (op == "invalidate")
@@ -392,49 +475,17 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
     if (!m.ok()) return done(false, "up: " + m.error() + " (run vrrpctl replication create-md " + c.name + ")");
     md = std::move(m.value());
   }
-  replication::ResourceOptions o;
-  o.name = c.name;
-  const auto local = endpoint(*c.address, c.port), peer = endpoint(*c.peer_address, c.peer_port);
-  // Node ids from the endpoints: both sides compute the same order.
-  o.node_id = local < peer ? 0 : 1;
-  o.peer_node_id = 1 - o.node_id;
-  o.node_name = local.to_string();
-  o.protocol = static_cast<replication::wire::ReplicationProtocol>(c.protocol[0]);
-  o.shared_secret = c.shared_secret;
-  o.split_brain = split_brain_policy(c);
-  o.metadata_layout = md ? replication::MetadataLayout::kExternal : replication::MetadataLayout::kInternal;
-  o.resync_rate = static_cast<uint64_t>(c.resync_rate_kib) * 1024;
-  o.ping_interval = c.ping_interval;
-  o.ping_timeout = c.ping_timeout;
-  o.probe_timeout = c.probe_timeout;
-  o.timeout = c.timeout;
-  o.ko_count = static_cast<uint32_t>(c.ko_count);
-  // call-handler is passthrough plus the handler program, which the daemon
-  // runs when the I/O error counter moves (see refresh()).
-  o.on_io_error = c.on_io_error == "detach" ? replication::IoErrorPolicy::kDetach
-                                            : replication::IoErrorPolicy::kPassthrough;
+  const replication::ResourceOptions o = resource_options(c, md != nullptr);
   rt.data = std::move(data.value());
   rt.md = std::move(md);
   rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
-  if (c.fencing == "resource-only") {
-    replication::fence::FencePathOptions fo;
-    fo.resource = c.name;
-    fo.node = o.node_name;
-    fo.local = *c.fence_address;
-    fo.port = static_cast<uint16_t>(c.port);
-    fo.peer = *c.fence_peer_address;
-    fo.peer_port = static_cast<uint16_t>(c.peer_port);
-    fo.secret = c.shared_secret;
-    auto fence = replication::fence::FencePath::open(engine_loop_, *rt.resource, fo);
-    if (!fence.ok()) {
-      // Without it this node would promote stale data after a double
-      // failure that the operator configured fencing against: not up.
-      rt.resource.reset();
-      rt.data.reset();
-      rt.md.reset();
-      return done(false, "up: " + fence.error());
-    }
-    rt.fence = std::move(fence.value());
+  if (std::string error = engine_open_fence(rt, c); !error.empty()) {
+    // Without it this node would promote stale data after a double
+    // failure that the operator configured fencing against: not up.
+    rt.resource.reset();
+    rt.data.reset();
+    rt.md.reset();
+    return done(false, "up: " + error);
   }
   // State changes reach the journal at once, not at the next poll.
   rt.resource->set_state_observer([this] { refresh(); });
@@ -448,16 +499,9 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
     return done(false, attached.error() + hint);
   }
   rt.attached = true;
-  replication::TcpConnectorOptions co;
-  co.local = local;
-  co.peer = peer;
-  co.connect_interval = c.connect_interval;
-  // A SYN a second while the peer does not answer (a timed-out attempt is
-  // followed by the next at once): a link that comes back is found within
-  // about a second, not after the kernel's SYN backoff.
-  co.connect_timeout = std::chrono::seconds(1);
-  co.congestion_control = c.tcp_congestion;
-  rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, co);
+  rt.operator_down = false;
+  rt.operator_disconnected = false;
+  rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, connector_options(c));
   CommandResult connecting = rt.resource->connect(*rt.connector);
   if (!connecting.ok()) log::warning("replication " + c.name + ": " + connecting.error());
   refresh();
@@ -466,6 +510,7 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
 }
 
 void ReplicationService::ops_export(Runtime& rt, Done done) {
+  if (!rt.resource) return done(false, rt.cfg.name + " went down before it was exported");
   replication::FuseExportOptions fo;
   fo.mount_point = rt.dir(run_dir_) + "/fuse";
   fo.name = rt.cfg.name;
@@ -580,16 +625,18 @@ void ReplicationService::ops_secondary(Runtime& rt, Done done) {
 void ReplicationService::ops_mount(Runtime& rt, Done done) {
   const auto& c = rt.cfg;
   if (c.mount_point.empty()) return done(false, "mount: no mount_point configured for " + c.name);
-  if (rt.mounted) return done(true, c.name + " is mounted on " + c.mount_point);
+  if (rt.mounted) return done(true, c.name + " is mounted on " + rt.mounted_at);
   if (!rt.loop) return done(false, "mount refused: " + c.name + " is not Primary (vrrpctl replication primary " + c.name + ")");
   std::error_code ec;
   std::filesystem::create_directories(c.mount_point, ec);
   auto r = rt.mounter.mount(rt.loop->device_path(), c.mount_point, c.fs_type, c.mount_options);
   if (!r.ok()) return done(false, "mount: " + r.error());
   rt.mounted = true;
+  rt.mounted_at = c.mount_point;
   {
     std::lock_guard lock(views_mutex_);
     views_[c.name].mounted = true;
+    views_[c.name].mount_point = c.mount_point;
   }
   emit(c.name, "mount", c.fs_type + " on " + rt.loop->device_path() + " mounted at " + c.mount_point);
   done(true, c.name + " mounted on " + c.mount_point);
@@ -597,16 +644,19 @@ void ReplicationService::ops_mount(Runtime& rt, Done done) {
 
 void ReplicationService::ops_umount(Runtime& rt, Done done) {
   const auto& c = rt.cfg;
-  if (c.mount_point.empty()) return done(false, "umount: no mount_point configured for " + c.name);
+  if (c.mount_point.empty() && !rt.mounted) return done(false, "umount: no mount_point configured for " + c.name);
+  const std::string mount_point = rt.mounted ? rt.mounted_at : c.mount_point;
   if (std::string error = ops_unmount(rt); !error.empty()) return done(false, "umount: " + error);
-  done(true, c.mount_point + " unmounted");
+  done(true, mount_point + " unmounted");
 }
 
 std::string ReplicationService::ops_unmount(Runtime& rt) {
   replication::UnmountPolicy policy;
   policy.grace = rt.cfg.unmount_grace;
   policy.kill_holders = rt.cfg.kill_holders;
-  auto r = rt.mounter.unmount(rt.cfg.mount_point, policy);
+  // Where it is mounted, also when a reload has configured another place since.
+  const std::string mount_point = rt.mounted ? rt.mounted_at : rt.cfg.mount_point;
+  auto r = rt.mounter.unmount(mount_point, policy);
   if (!r.ok()) return r.error();
   if (!r.value().signalled.empty()) {
     std::string who;
@@ -617,18 +667,188 @@ std::string ReplicationService::ops_unmount(Runtime& rt) {
       killed.push_back({{"pid", h.pid}, {"name", h.comm}, {"how", h.how}, {"signal", sig_name}});
     }
     // Stable message: see README.md "Log messages".
-    log::warning("replication " + rt.cfg.name + ": " + rt.cfg.mount_point + " still busy after " +
+    log::warning("replication " + rt.cfg.name + ": " + mount_point + " still busy after " +
                  std::to_string(rt.cfg.unmount_grace.count()) + " ms; kill_holders signalled " + who);
     emit(rt.cfg.name, "umount-killed", "busy after " + std::to_string(rt.cfg.unmount_grace.count()) +
                                            " ms: signalled " + who, {{"processes", killed}});
   }
   rt.mounted = false;
+  rt.mounted_at.clear();
   {
     std::lock_guard lock(views_mutex_);
     views_[rt.cfg.name].mounted = false;
+    views_[rt.cfg.name].mount_point = rt.cfg.mount_point;
   }
-  emit(rt.cfg.name, "umount", rt.cfg.mount_point + " unmounted");
+  emit(rt.cfg.name, "umount", mount_point + " unmounted");
   return "";
+}
+
+// ---- reload (drbdadm adjust) ----
+
+void ReplicationService::reconfigure(std::vector<config::Resource> next, Report report) {
+  if (!started_) return;
+  ops_post([this, next = std::move(next), report = std::move(report)] {
+    // Both threads read Runtime::cfg: this one waits while the engine
+    // thread changes it (the engine thread never waits for this one).
+    std::promise<std::vector<Runtime*>> settled;
+    engine_loop_.post([this, &settled, &next, &report] { settled.set_value(engine_reconfigure(next, report)); });
+    for (Runtime* rt : settled.get_future().get()) {
+      const std::string name = rt->cfg.name;
+      if (rt->loop) {
+        report(name, false,
+               "removed from the configuration, but Primary: it keeps running; demote it (vrrpctl replication "
+               "secondary " + name + ") and reload again");
+        continue;
+      }
+      ops_down(*rt, [this, rt, report, name](bool ok, const std::string& text) {
+        if (!ok) return report(name, false, "removed from the configuration, but not taken down: " + text);
+        engine_retire(*rt);  // engine_down answers on the engine thread
+        report(name, true, "removed from the configuration: taken down and forgotten");
+      });
+    }
+  });
+}
+
+std::vector<ReplicationService::Runtime*> ReplicationService::engine_reconfigure(
+    const std::vector<config::Resource>& next, const Report& report) {
+  for (const auto& n : next) {
+    if (Runtime* rt = find(n.name)) {
+      engine_adjust(*rt, n, report);
+      continue;
+    }
+    auto fresh = std::make_unique<Runtime>();
+    fresh->cfg = n;
+    {
+      std::lock_guard lock(views_mutex_);
+      View v;
+      v.name = n.name;
+      v.mount_point = n.mount_point;
+      v.problem = "starting";
+      views_[n.name] = v;
+    }
+    {
+      std::lock_guard lock(runtimes_mutex_);
+      runtimes_[n.name] = std::move(fresh);
+    }
+    const std::string name = n.name;
+    command(name, "up", false, [report, name](bool ok, const std::string& text) {
+      report(name, ok, ok ? "added and brought up: " + text : "added, but not up: " + text);
+    });
+  }
+  std::vector<Runtime*> removed;
+  for (auto& [name, rt] : runtimes_)  // this thread is the only writer
+    if (std::none_of(next.begin(), next.end(), [&](const config::Resource& n) { return n.name == name; }))
+      removed.push_back(rt.get());
+  return removed;
+}
+
+void ReplicationService::engine_adjust(Runtime& rt, const config::Resource& n, const Report& report) {
+  const std::string name = n.name;
+  const std::vector<std::string> keys = config::changed_keys(rt.cfg, n);
+  std::vector<std::string> notes;
+  bool ok = true;
+  // A handshake refused for a mismatch (protocol, secret, size) leaves both
+  // nodes StandAlone; the reload that ends a change made on both nodes
+  // connects again. Not after the operator's disconnect, nor a split brain.
+  auto reconnect_if_refused = [&] {
+    if (!rt.resource || !rt.connector || rt.operator_disconnected) return;
+    const replication::ResourceStatus st = rt.resource->status();
+    if (st.connection != replication::ConnectionState::kStandAlone || st.split_brain) return;
+    CommandResult r = rt.resource->connect(*rt.connector);
+    if (r.ok()) notes.push_back("StandAlone (" + (st.last_error.empty() ? std::string("refused") : st.last_error) +
+                                "): connecting again");
+    else ok = false, notes.push_back(r.error());
+  };
+  if (keys.empty()) {
+    reconnect_if_refused();
+    if (!notes.empty()) report(name, ok, join(notes, "; "));
+    return;
+  }
+  const std::string changed = "changed (" + join(keys, ", ") + ")";
+  const config::Resource old = rt.cfg;
+  rt.cfg = n;
+  if (!rt.mounted) {
+    std::lock_guard lock(views_mutex_);
+    views_[name].mount_point = n.mount_point;
+  }
+  if (!rt.resource) {
+    if (rt.operator_down)
+      return report(name, true, changed + "; it is down (vrrpctl replication down): used at the next up");
+    // Down because it could not come up: perhaps this change is the fix.
+    return command(name, "up", false, [report, name, changed](bool up, const std::string& text) {
+      report(name, up, changed + (up ? "; brought up: " + text : "; still not up: " + text));
+    });
+  }
+  if (any_of_keys(keys, {"device", "metadata"}))
+    notes.push_back("device and metadata: used from the next up (vrrpctl replication down " + name + ", then up)");
+  // The handshake settings change only while StandAlone: drop the link
+  // (the peer is told and reconnects), change, connect with a new connector.
+  const bool link = any_of_keys(keys, {"protocol", "shared_secret", "address", "port", "peer_address", "peer_port",
+                                       "connect_interval_ms", "tcp_congestion"});
+  if (link) {
+    (void)rt.resource->disconnect();
+    rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, connector_options(n));
+  }
+  if (CommandResult r = rt.resource->adjust(resource_options(n, rt.md != nullptr)); !r.ok()) {
+    ok = false;
+    notes.push_back(r.error());
+  }
+  if (link && rt.operator_disconnected) {
+    notes.push_back("link settings: used at the next vrrpctl replication connect " + name);
+  } else if (link) {
+    CommandResult r = rt.resource->connect(*rt.connector);
+    if (r.ok()) notes.push_back("link reconnected with the new settings");
+    else ok = false, notes.push_back(r.error());
+  } else {
+    reconnect_if_refused();
+  }
+  // The fence path speaks from the replication address and ports, with the secret.
+  if (any_of_keys(keys, {"fencing", "fence_address", "fence_peer_address", "address", "port", "peer_port",
+                         "shared_secret"})) {
+    if (std::string error = engine_open_fence(rt, n); !error.empty()) {
+      ok = false;
+      const std::string back = engine_open_fence(rt, old);
+      notes.push_back("fence path not changed: " + error +
+                      (back.empty() ? "; the previous one stays open" : "; nor reopened: " + back + ": NOT fenced"));
+    } else if (rt.fence) {
+      notes.push_back("fence path opened");
+    } else if (old.fencing != n.fencing) {
+      notes.push_back("fencing off");
+    }
+  }
+  if (rt.mounted && any_of_keys(keys, {"mount_point", "fs_type", "mount_options"}))
+    notes.push_back("mount settings: used at the next mount (mounted on " + rt.mounted_at + " now)");
+  report(name, ok, changed + (notes.empty() ? "; applied" : "; applied, " + join(notes, "; ")));
+  refresh();
+}
+
+std::string ReplicationService::engine_open_fence(Runtime& rt, const config::Resource& c) {
+  rt.fence.reset();  // closes the socket: the new path may use the same port
+  if (c.fencing != "resource-only") return "";
+  replication::fence::FencePathOptions fo;
+  fo.resource = c.name;
+  fo.node = endpoint(*c.address, c.port).to_string();
+  fo.local = *c.fence_address;
+  fo.port = static_cast<uint16_t>(c.port);
+  fo.peer = *c.fence_peer_address;
+  fo.peer_port = static_cast<uint16_t>(c.peer_port);
+  fo.secret = c.shared_secret;
+  auto fence = replication::fence::FencePath::open(engine_loop_, *rt.resource, fo);
+  if (!fence.ok()) return fence.error();
+  rt.fence = std::move(fence.value());
+  return "";
+}
+
+void ReplicationService::engine_retire(Runtime& rt) {
+  {
+    std::lock_guard lock(runtimes_mutex_);
+    auto it = runtimes_.find(rt.cfg.name);
+    if (it == runtimes_.end() || it->second.get() != &rt) return;
+    retired_.push_back(std::move(it->second));
+    runtimes_.erase(it);
+  }
+  std::lock_guard lock(views_mutex_);
+  views_.erase(rt.cfg.name);
 }
 
 }  // namespace vrrpd

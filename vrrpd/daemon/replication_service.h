@@ -92,6 +92,27 @@ class ReplicationService {
   // as the split-brain victim), "invalidate", "verify", "mount", "umount". Unknown resource or op: done(false, ...) at once.
   void command(const std::string& resource, const std::string& op, bool force, Done done);
 
+  // A configuration reload, as drbdadm adjust: each resource is brought to
+  // what `next` says, without a restart of vrrpd (README "Reload").
+  //   changed   the resync rate, split-brain and on-io-error policies, link
+  //             supervision, unmount settings and the io_error_handler apply
+  //             at once; link settings (protocol, secret, addresses, ports,
+  //             connect interval, TCP congestion control) reconnect the link
+  //             with the new values, unless the operator disconnected it;
+  //             the fence path is reopened; mount settings apply at the next
+  //             mount; the device and metadata at the next `up` (the
+  //             resource is up now). A resource that is down because it
+  //             could not come up is brought up; one the operator took down
+  //             stays down.
+  //   added     set up and brought up, as at start.
+  //   removed   taken down and forgotten; refused while Primary (it keeps
+  //             running; demote it and reload again).
+  // A resource that a refused handshake left StandAlone (not the operator,
+  // not a split brain) connects again: the end of a change made on both nodes.
+  // `report` gets one line per resource touched, on a service thread.
+  using Report = std::function<void(const std::string& resource, bool ok, const std::string& text)>;
+  void reconfigure(std::vector<config::Resource> next, Report report);
+
   std::vector<View> views() const;
   std::optional<View> view(const std::string& name) const;
   bool has(const std::string& name) const;
@@ -123,6 +144,15 @@ class ReplicationService {
   void ops_umount(Runtime& rt, Done done);
   // Unmounts rt's mount point, waiting out the grace period; "" or the error.
   std::string ops_unmount(Runtime& rt);
+  // reconfigure() on the engine thread while the ops thread waits (both read
+  // Runtime::cfg); returns the resources to remove, for the ops thread.
+  std::vector<Runtime*> engine_reconfigure(const std::vector<config::Resource>& next, const Report& report);
+  void engine_adjust(Runtime& rt, const config::Resource& next, const Report& report);
+  // Opens rt's fence path with `cfg`'s settings (rt.fence stays empty
+  // without fencing); "" or the error.
+  std::string engine_open_fence(Runtime& rt, const config::Resource& cfg);
+  // Forgets a resource that is down (reconfigure's removal).
+  void engine_retire(Runtime& rt);
 
   const std::string run_dir_;
   const EventSink sink_;
@@ -133,7 +163,12 @@ class ReplicationService {
   // Runs on_io_error call-handler programs on the engine loop (as root,
   // like DRBD's handlers).
   std::unique_ptr<notify::ProgramRunner> handlers_;
-  std::map<std::string, std::unique_ptr<Runtime>> runtimes_;  // fixed after start()
+  // Changed on the engine thread only (start, reconfigure), under
+  // runtimes_mutex_, which other threads hold to look a resource up. A
+  // removed resource moves to retired_ (queued work may still refer to it).
+  mutable std::mutex runtimes_mutex_;
+  std::map<std::string, std::unique_ptr<Runtime>> runtimes_;
+  std::vector<std::unique_ptr<Runtime>> retired_;
 
   mutable std::mutex views_mutex_;  // guards views_
   std::map<std::string, View> views_;
