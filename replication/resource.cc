@@ -280,6 +280,9 @@ CommandResult Resource::primary(bool force) {
 
 CommandResult Resource::secondary() {
   if (role_ == Role::kSecondary) return Ok{};
+  if (io_suspended_)
+    return CommandResult::failure("secondary refused: I/O is suspended while the peer is fenced (" + suspended_why_ +
+                                  "); vrrpctl replication resume-io first, or wait for the fence path or the link");
   set_role(Role::kSecondary, "secondary");
   set_primary_flag(sb_.generations, false);
   if (!crashed_primary_) sb_.flags.was_primary = false;
@@ -349,6 +352,7 @@ CommandResult Resource::adjust(const ResourceOptions& next) {
   const auto old_ping_interval = options_.ping_interval, old_timeout = options_.timeout;
   options_ = next;
   options_.discard_my_data = discard;
+  if (io_suspended_ && !options_.freeze_io_while_fencing) resume_held_io("fencing no longer freezes I/O");
   // Armed timers keep their old deadline unless the new period is shorter
   // and they would otherwise wait longer than it.
   if (ping_timer_.armed() && options_.ping_interval < old_ping_interval) ping_timer_.arm_in(options_.ping_interval);
@@ -398,7 +402,45 @@ void Resource::note_peer_fenced(FenceAnswer answer, const std::string& text) {
     return;
   }
   log("peer fenced through the fence path: " + text + " (peer-disk Outdated)");
+  if (io_suspended_) resume_held_io("the peer is outdated");
   state_changed();
+}
+
+void Resource::suspend_io(const std::string& why) {
+  io_suspended_ = true;
+  suspended_why_ = why;
+  log("I/O suspended: " + why + " (fencing resource-and-stonith)");
+  state_changed();
+}
+
+void Resource::resume_held_io(const std::string& why) {
+  if (!io_suspended_) return;
+  io_suspended_ = false;
+  suspended_why_.clear();
+  std::vector<std::pair<uint64_t, IoStatus>> held;
+  held.swap(held_writes_);
+  log("I/O resumed: " + why + " (" + std::to_string(held.size()) + " write(s) held)");
+  for (const auto& [id, status] : held) {
+    complete_write_to_caller(id, status);
+    maybe_retire_write(id);
+  }
+  complete_flushes();
+  state_changed();
+}
+
+void Resource::fail_held_io(const std::string& why) {
+  if (!io_suspended_) return;
+  for (auto& held : held_writes_)
+    if (held.second.ok()) held.second = IoStatus::error(EIO);
+  for (FlushRequest& f : flushes_)
+    if (f.status.ok()) f.status = IoStatus::error(EIO);
+  resume_held_io(why + ": what was held fails with EIO");
+}
+
+CommandResult Resource::resume_io() {
+  if (!io_suspended_) return CommandResult::failure("resume-io: I/O is not suspended");
+  resume_held_io("by the operator; the peer is not known outdated: if it is promoted, it lacks the writes from now on");
+  return Ok{};
 }
 
 // ---- status ----
@@ -437,6 +479,8 @@ ResourceStatus Resource::status() const {
   s.written_bytes = written_bytes_;
   s.split_brain = split_brain_;
   s.split_brain_text = split_brain_text_;
+  s.io_suspended = io_suspended_;
+  s.io_suspended_why = suspended_why_;
   s.last_error = last_error_;
   return s;
 }

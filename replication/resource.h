@@ -122,6 +122,14 @@ struct ResourceOptions {
   // Highest replication protocol version announced in Hello. Lower only to
   // act as an older node (a mixed-version pair in the tests).
   uint16_t max_protocol_version = wire::kMaxProtocolVersion;
+  // DRBD's fencing resource-and-stonith: a Primary that loses the link to
+  // an UpToDate peer answers no write or flush until that peer is known not
+  // to promote stale data: outdated through the fence path
+  // (note_peer_fenced), the link back (the handshake makes it SyncTarget),
+  // or the operator (resume_io). Writes go on to the local disk meanwhile;
+  // only their completions wait, so nothing is acknowledged that the peer
+  // could lose by taking over. Off: resource-only (answered at once).
+  bool freeze_io_while_fencing = false;
 };
 
 // Outcome of a control command: success, or a message for the operator.
@@ -226,6 +234,15 @@ class Resource final : public Volume {
   // is established (the answer is stale).
   void note_peer_fenced(FenceAnswer answer, const std::string& text);
 
+  // Answers the writes and flushes held while fencing the peer with
+  // freeze_io_while_fencing (drbdadm resume-io): the operator accepts that
+  // the peer, if it promotes, lacks them. Refused unless suspended.
+  CommandResult resume_io();
+  // Answers what is held with EIO instead (the daemon is stopping: nothing
+  // it did not acknowledge may be taken for written, and an unmount must
+  // not wait for a fence that will not come). No-op unless suspended.
+  void fail_held_io(const std::string& why);
+
   // The discard-my-data flag for the next handshake (split-brain victim);
   // cleared once a connection has been established with it.
   void set_discard_my_data(bool on) { options_.discard_my_data = on; }
@@ -278,6 +295,9 @@ class Resource final : public Volume {
   void set_connection(ConnectionState to, const std::string& why);
   void set_replication(ReplicationState to, const std::string& why);
   void log(const std::string& message) const;
+  // freeze_io_while_fencing: hold completions from now on / answer those held.
+  void suspend_io(const std::string& why);
+  void resume_held_io(const std::string& why);
   // Persists the outdated flag and goes Outdated (outdate(), a fence request).
   CommandResult mark_outdated(const std::string& why);
   void state_changed();                           // schedules the observer
@@ -551,6 +571,11 @@ class Resource final : public Volume {
   uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0;
   bool split_brain_ = false;
   std::string split_brain_text_;
+  // freeze_io_while_fencing: completions held since `suspended_why_`;
+  // held_writes_ are writes_ ids whose caller waits, with their status.
+  bool io_suspended_ = false;
+  std::string suspended_why_;
+  std::vector<std::pair<uint64_t, IoStatus>> held_writes_;
   std::string last_error_;
 
   // Read by frontend threads.

@@ -248,6 +248,14 @@ void Resource::release_congested_writes() {
 void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
   auto it = writes_.find(id);
   if (it == writes_.end() || !it->second.done) return;
+  if (io_suspended_) {
+    // Fencing the peer: answered by resume_held_io(). The write keeps its
+    // activity-log extents until then (maybe_retire_write waits for `done`).
+    auto held = std::find_if(held_writes_.begin(), held_writes_.end(), [id](const auto& h) { return h.first == id; });
+    if (held == held_writes_.end()) held_writes_.emplace_back(id, status);
+    else if (!status.ok()) held->second = status;  // a failure found later is the answer
+    return;
+  }
   IoCallback done = std::move(it->second.done);
   it->second.done = nullptr;
   done(status);  // may re-enter; `it` is not used after this
@@ -363,6 +371,7 @@ void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
 }
 
 void Resource::complete_flushes() {
+  if (io_suspended_) return;  // fencing the peer: resume_held_io() comes back here
   // In order: a flush is answered only after every flush before it.
   while (!flushes_.empty() && flushes_.front().local_done &&
          (flushes_.front().peer_done || !flushes_.front().status.ok())) {

@@ -360,6 +360,12 @@ void Resource::renegotiate(const std::string& why) {
 void Resource::drop_connection(const std::string& reason, After after,
                                std::optional<wire::DisconnectCode> tell_peer) {
   const bool was_replicating = replicating();
+  // resource-and-stonith: the peer has every acknowledged write and may be
+  // promoted; from here on nothing is acknowledged until it is outdated.
+  // Before fail_over_pending_peer_io(), which answers the writes in flight.
+  if (options_.freeze_io_while_fencing && role_ == Role::kPrimary && was_replicating && data_ &&
+      peer_disk_ == DiskState::kUpToDate && !sb_.flags.peer_outdated && !io_suspended_)
+    suspend_io("lost the UpToDate peer while Primary (" + reason + "): fencing it");
   if (conn_) {
     if (tell_peer) send(wire::Disconnect{*tell_peer, reason.substr(0, wire::kMaxReasonBytes)});
     ++link_generation_;  // callbacks of this connection are stale from now on

@@ -156,6 +156,9 @@ void Resource::finish_handshake() {
   set_connection(ConnectionState::kConnected, why);
   last_answer_ = loop_.now();
   watchdog_timer_.arm_in(options_.timeout);
+  // The peer is connected again: it resyncs from us (SyncTarget, not
+  // promotable) or already has everything.
+  if (io_suspended_ && !is_target(d)) resume_held_io("the link is back");
   if (is_source(d)) {
     start_sync_source(d == SyncDecision::kSourceFull, why);
   } else if (is_target(d)) {

@@ -573,6 +573,88 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(st["written_kib"], 0)
             self.assertEqual(st["received_kib"] < 64, True, st)
 
+    def start_writer(self, host, device, seek_mib):
+        """A 1 MiB direct write to `device` in the background (it waits while
+        the daemon holds its I/O); returns the Popen."""
+        p = subprocess.Popen(["dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=1", "seek=%d" % seek_mib,
+                              "oflag=direct", "status=none"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+
+        def reap():  # the daemon's stop fails held I/O, which ends a waiting dd
+            if p.poll() is None:
+                p.kill()
+                try:
+                    p.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+            p.stderr.close()
+        self.addCleanup(reap)
+        return p
+
+    def test_resource_and_stonith_holds_writes_until_the_peer_is_outdated(self):
+        # Replication on eth1, the fence path on eth0. h2 drops off both
+        # networks: h1's writes are held (no acknowledgement the peer could
+        # lose by being promoted) until the fence path outdates h2; later
+        # until the operator's resume-io; and a daemon stopped while holding
+        # fails the held writes instead of hanging in the unmount.
+        lab = Lab(hosts=2, second_link=True)
+        self.addCleanup(lab.close)
+        fencing = ('fencing = "resource-and-stonith"; fence_address = "{own_ipv4}"; '
+                   'fence_peer_address = "{peer_ipv4}";')
+        h1, h2 = self.bring_up_synced(lab, second_link=True, extra=fencing)
+        dev = self.status(h1)["device"]
+
+        lab.cut(h2)
+        lab.cut(h2, port_prefix="q")
+        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
+        self.assertIn("fencing it", self.status(h1)["io_suspended_why"])
+        writer = self.start_writer(h1, dev, 3)
+        time.sleep(3)
+        self.assertIsNone(writer.poll(), "a write was acknowledged while h2 could still be promoted")
+        out = self.ctl(h1, "status", "r0").stdout
+        self.assertIn("I/O SUSPENDED", out)
+        self.assertIn("fencing (resource-and-stonith)", out)
+        # The fence path comes back first: h2 is outdated, h1 answers.
+        lab.restore(h2)
+        wait_until(lambda: writer.poll() is not None, timeout=15, what="the held write answered")
+        self.assertEqual(writer.returncode, 0, writer.stderr.read())
+        self.assertEqual(self.status(h2)["disk"], "Outdated")
+        self.assertFalse(self.status(h1)["io_suspended"])
+        self.assertIn("I/O resumed: the peer is outdated", h1.log())
+
+        # The link back: h2 resyncs. Cut again; this time the operator goes on.
+        lab.restore(h2, port_prefix="q")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
+                   timeout=30, what="h2 resynced")
+        lab.cut(h2)
+        lab.cut(h2, port_prefix="q")
+        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O again")
+        writer = self.start_writer(h1, dev, 5)
+        time.sleep(1)
+        self.assertIsNone(writer.poll())
+        self.assertIn("I/O resumed", self.ctl(h1, "resume-io", "r0").stdout)
+        wait_until(lambda: writer.poll() is not None, timeout=15, what="the write answered after resume-io")
+        self.assertEqual(writer.returncode, 0, writer.stderr.read())
+
+        # Suspended again (the operator's resume counts for one loss of the
+        # peer): SIGTERM fails the held write and the daemon leaves cleanly.
+        lab.restore(h2)
+        lab.restore(h2, port_prefix="q")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
+                   timeout=30, what="h2 resynced again")
+        lab.cut(h2)
+        lab.cut(h2, port_prefix="q")
+        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O a third time")
+        writer = self.start_writer(h1, dev, 7)
+        time.sleep(1)
+        self.assertIsNone(writer.poll())
+        log_path = h1.vrrpd.log_path
+        self.assertEqual(h1.stop_vrrpd(timeout=20), 0)
+        writer.wait(timeout=10)
+        self.assertNotEqual(writer.returncode, 0, "the held write must not be reported written")
+        with open(log_path) as f:
+            self.assertIn("vrrpd is stopping: what was held fails with EIO", f.read())
+
     def reload_config(self, host, peer, protocol="C", mount_dir="mnt", rate_kib=None, with_r1=False):
         """resource_config with the settings the reload tests change; with_r1
         adds a second resource r1 (its own backing file and ports)."""

@@ -261,9 +261,11 @@ struct Resource {
   // every write's ack) may want something other than a WAN default.
   std::string tcp_congestion;
   // DRBD's fencing, over a second path between the two daemons (README
-  // "Fence path"): "dont-care" (none) or "resource-only" (a Primary that
+  // "Fence path"): "dont-care" (none), "resource-only" (a Primary that
   // loses the replication link outdates the peer through fence_peer_address,
-  // so that the peer does not promote stale data). The fence path uses UDP
+  // so that the peer does not promote stale data) or "resource-and-stonith"
+  // (the same, and no write is acknowledged until the peer is outdated, the
+  // link is back or the operator runs resume-io). The fence path uses UDP
   // on the replication port numbers.
   std::string fencing = "dont-care";
   std::optional<IpAddress> fence_address;       // this node's address on the second path

@@ -51,7 +51,7 @@ const std::vector<std::string> kAfterSb0Pri{"disconnect", "discard-younger-prima
                                             "discard-zero-changes", "discard-least-changes"};
 const std::vector<std::string> kAfterSb1Pri{"disconnect", "consensus", "discard-secondary"};
 const std::vector<std::string> kAfterSb2Pri{"disconnect"};
-const std::vector<std::string> kFencing{"dont-care", "resource-only"};
+const std::vector<std::string> kFencing{"dont-care", "resource-only", "resource-and-stonith"};
 constexpr std::size_t kSecretMinBytes = 8, kSecretMaxBytes = 255;
 constexpr long kResyncRateMinKib = 1, kResyncRateMaxKib = 10L * 1024 * 1024;  // 1 KiB/s .. 10 GiB/s
 constexpr long kPingIntervalMinMs = 1000, kPingIntervalMaxMs = 120000;
@@ -695,22 +695,23 @@ class Validator {
   void check_fencing(Resource& r) {
     const auto& k = r.keys;
     check_choice(r, "fencing", r.fencing, kFencing);
-    if (r.fencing != "resource-only") {
+    if (r.fencing != "resource-only" && r.fencing != "resource-and-stonith") {
       const std::pair<const char*, const std::optional<IpAddress>*> keys[] = {
           {"fence_address", &r.fence_address}, {"fence_peer_address", &r.fence_peer_address}};
       for (const auto& [key, value] : keys)
         if (k.has(key))
           key_issue(k, r.where, key, *value ? (*value)->to_string() : "",
-                    "set, but fencing = \"" + r.fencing + "\"; valid: fencing = \"resource-only\" to use it");
+                    "set, but fencing = \"" + r.fencing +
+                        "\"; valid: fencing = \"resource-only\" or \"resource-and-stonith\" to use it");
       return;
     }
     if (!r.fence_address)
       key_issue(k, r.where, "fence_address", "",
-                "required with fencing = \"resource-only\"; valid: this node's address on a second path to the "
+                "required with fencing = \"" + r.fencing + "\"; valid: this node's address on a second path to the "
                 "peer (not the replication link), e.g. its VRRP network address 192.0.2.1");
     if (!r.fence_peer_address)
       key_issue(k, r.where, "fence_peer_address", "",
-                "required with fencing = \"resource-only\"; valid: the peer's address on that second path, e.g. "
+                "required with fencing = \"" + r.fencing + "\"; valid: the peer's address on that second path, e.g. "
                 "192.0.2.2");
     if (!r.fence_address || !r.fence_peer_address) return;
     const std::string f = r.fence_address->to_string(), fp = r.fence_peer_address->to_string();

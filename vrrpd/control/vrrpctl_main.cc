@@ -31,7 +31,7 @@ void usage(std::FILE* out) {
                "                                  out-of-sync, resync progress, I/O errors, traffic\n"
                "  replication OP NAME [--force]   OP: create-md, up, down, primary (--force), secondary,\n"
                "                                  connect, disconnect, discard-my-data, invalidate, outdate,\n"
-               "                                  verify, mount, umount\n"
+               "                                  resume-io, verify, mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -176,7 +176,12 @@ void print_replication(const json& data) {
     if (r["split_brain"].get<bool>())
       std::printf("  SPLIT BRAIN: %s\n", r["split_brain_text"].get<std::string>().c_str());
     if (r.contains("fencing") && !r["fencing"].get<std::string>().empty())
-      std::printf("  fencing (resource-only): %s\n", r["fencing"].get<std::string>().c_str());
+      std::printf("  fencing (%s): %s\n", r.value("fencing_policy", std::string("resource-only")).c_str(),
+                  r["fencing"].get<std::string>().c_str());
+    if (r.value("io_suspended", false))
+      std::printf("  I/O SUSPENDED: %s; writes wait until the peer is outdated or the link is back "
+                  "(vrrpctl replication resume-io %s to go on without)\n",
+                  r["io_suspended_why"].get<std::string>().c_str(), r["name"].get<std::string>().c_str());
     if (!r["problem"].get<std::string>().empty())
       std::printf("  problem: %s\n", r["problem"].get<std::string>().c_str());
     else if (!r["last_error"].get<std::string>().empty() &&

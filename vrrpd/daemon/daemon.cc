@@ -850,7 +850,10 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"mount_point", v.mount_point},
                     {"mounted", v.mounted},
                     {"problem", v.problem},
-                    {"fencing", v.fencing}});
+                    {"fencing", v.fencing},
+                    {"fencing_policy", v.fencing_policy},
+                    {"io_suspended", s.io_suspended},
+                    {"io_suspended_why", s.io_suspended_why}});
   }
   return make_response(ResultCode::kOk, "", {{"resources", list}});
 }

@@ -83,6 +83,7 @@ replication::ResourceOptions resource_options(const config::Resource& c, bool ex
   // runs when the I/O error counter moves (see refresh()).
   o.on_io_error = c.on_io_error == "detach" ? replication::IoErrorPolicy::kDetach
                                             : replication::IoErrorPolicy::kPassthrough;
+  o.freeze_io_while_fencing = c.fencing == "resource-and-stonith";
   return o;
 }
 
@@ -120,7 +121,7 @@ struct ReplicationService::Runtime {
   std::unique_ptr<replication::FileStorage> md;  // external metadata only
   std::unique_ptr<replication::Resource> resource;
   std::unique_ptr<replication::TcpConnector> connector;
-  std::unique_ptr<replication::fence::FencePath> fence;  // fencing = "resource-only"
+  std::unique_ptr<replication::fence::FencePath> fence;  // fencing other than "dont-care"
   bool attached = false;
   bool discarding = false;  // discard-my-data set for the next handshake only
   // What the operator asked for (vrrpctl replication down / disconnect),
@@ -190,6 +191,17 @@ void ReplicationService::stop() {
   {
     std::lock_guard lock(runtimes_mutex_);
     for (auto& [name, rt] : runtimes_) all.emplace_back(name, rt.get());
+  }
+  // Writes held while fencing a peer (resource-and-stonith) fail now:
+  // otherwise the unmount below would wait for them forever.
+  {
+    std::promise<void> failed;
+    engine_loop_.post([&all, &failed] {
+      for (auto& [name, r] : all)
+        if (r->resource) r->resource->fail_held_io("vrrpd is stopping");
+      failed.set_value();
+    });
+    failed.get_future().wait();
   }
   for (auto& [name, r] : all) {
     std::promise<std::string> finished;
@@ -287,6 +299,7 @@ void ReplicationService::publish(Runtime& rt) {
   else v.status = replication::ResourceStatus{.name = rt.cfg.name};
   if (rt.fence) v.fencing = rt.fence->stats().last.empty() ? "ready" : rt.fence->stats().last;
   else v.fencing.clear();
+  v.fencing_policy = rt.cfg.fencing;
 }
 
 void ReplicationService::refresh() {
@@ -426,6 +439,14 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                     rt->cfg.name + ": disk Outdated; it promotes only with --force until a resync from the peer",
                     done);
     });
+  if (op == "resume-io")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource) return done(false, "resume-io refused: the resource is down");
+      engine_result(rt->resource->resume_io(),
+                    rt->cfg.name + ": I/O resumed; the peer is not known outdated: if it is promoted, it lacks the "
+                                   "writes from now on",
+                    done);
+    });
   if (op == "verify")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource) return done(false, "verify refused: the resource is down");
@@ -434,7 +455,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
     });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
-                  "verify, mount, umount");
+                  "outdate, resume-io, verify, mount, umount");
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {
@@ -824,7 +845,7 @@ void ReplicationService::engine_adjust(Runtime& rt, const config::Resource& n, c
 
 std::string ReplicationService::engine_open_fence(Runtime& rt, const config::Resource& c) {
   rt.fence.reset();  // closes the socket: the new path may use the same port
-  if (c.fencing != "resource-only") return "";
+  if (c.fencing == "dont-care") return "";
   replication::fence::FencePathOptions fo;
   fo.resource = c.name;
   fo.node = endpoint(*c.address, c.port).to_string();

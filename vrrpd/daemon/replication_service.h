@@ -52,9 +52,10 @@ class ReplicationService {
     std::string mount_point;            // configured ("" if none)
     bool mounted = false;
     std::string problem;                // why it is not up, or the last command failure
-    // With fencing = "resource-only": the fence path's last outcome
-    // ("ready" before any); empty without fencing.
+    // With fencing: the fence path's last outcome ("ready" before any);
+    // empty without fencing.
     std::string fencing;
+    std::string fencing_policy;  // the configured `fencing`
   };
   // A completion: success and a text for the operator. Called once, on a
   // service thread.

@@ -183,8 +183,18 @@ TEST(InvalidResource, TcpCongestionWithUpperCaseOrTooLong) {
   expectInvalid(resource("tcp_congestion = \"a_very_long_name\";"), 3, "tcp_congestion = \"a_very_long_name\": not a TCP congestion control name");
   expectInvalid(resource("tcp_congestion = \"\";"), 3, "tcp_congestion = \"\": not a TCP congestion control name");
 }
-TEST(InvalidResource, FencingUnknown) { expectInvalid(resource("fencing = \"resource-and-stonith\";"), 3, "fencing = \"resource-and-stonith\": unknown value; valid: dont-care, resource-only"); }
-TEST(InvalidResource, FenceAddressWithoutFencing) { expectInvalid(resource("fence_address = \"192.0.2.1\";"), 3, "fence_address = \"192.0.2.1\": set, but fencing = \"dont-care\"; valid: fencing = \"resource-only\" to use it"); }
+TEST(InvalidResource, FencingUnknown) { expectInvalid(resource("fencing = \"stonith\";"), 3, "fencing = \"stonith\": unknown value; valid: dont-care, resource-only, resource-and-stonith"); }
+TEST(InvalidResource, FenceAddressWithoutFencing) { expectInvalid(resource("fence_address = \"192.0.2.1\";"), 3, "fence_address = \"192.0.2.1\": set, but fencing = \"dont-care\"; valid: fencing = \"resource-only\" or \"resource-and-stonith\" to use it"); }
+TEST(ResourceConfigFencing, ResourceAndStonithIsValidWithItsFencePath) {
+  Config c = native(resource(
+      "fencing = \"resource-and-stonith\"; fence_address = \"192.0.2.1\"; fence_peer_address = \"192.0.2.2\";"));
+  ASSERT_EQ(c.resources.size(), 1u);
+  EXPECT_EQ(c.resources[0].fencing, "resource-and-stonith");
+  EXPECT_EQ(c.resources[0].fence_peer_address->to_string(), "192.0.2.2");
+}
+TEST(InvalidResource, ResourceAndStonithNeedsTheFencePathToo) {
+  expectInvalid(resource("fencing = \"resource-and-stonith\";"), 2, "fence_address: required with fencing = \"resource-and-stonith\"");
+}
 TEST(InvalidResource, FencingWithoutItsAddresses) {
   expectInvalid(resource("fencing = \"resource-only\";"), 2, "fence_address: required with fencing = \"resource-only\"; valid: this node's address on a second path");
   expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"192.0.2.1\";"), 2, "fence_peer_address: required with fencing = \"resource-only\"");
