@@ -604,13 +604,25 @@ class ReplicationTest(unittest.TestCase):
         h1, h2 = self.bring_up_synced(lab, second_link=True, extra=fencing)
         dev = self.status(h1)["device"]
 
-        lab.cut(h2)
-        lab.cut(h2, port_prefix="q")
-        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
-        self.assertIn("fencing it", self.status(h1)["io_suspended_why"])
-        writer = self.start_writer(h1, dev, 3)
-        time.sleep(3)
-        self.assertIsNone(writer.poll(), "a write was acknowledged while h2 could still be promoted")
+        def isolate_h2_and_write(seek_mib, hold_s):
+            """h2 off both networks, h1 suspends; a write on h1 is still
+            unanswered hold_s later. Returns the writer."""
+            lab.cut(h2)
+            lab.cut(h2, port_prefix="q")
+            wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
+            self.assertIn("fencing it", self.status(h1)["io_suspended_why"])
+            writer = self.start_writer(h1, dev, seek_mib)
+            time.sleep(hold_s)
+            self.assertIsNone(writer.poll(), "a write was acknowledged while h2 could still be promoted")
+            return writer
+
+        def rejoin_h2():
+            lab.restore(h2)
+            lab.restore(h2, port_prefix="q")
+            wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
+                       timeout=30, what="h2 resynced")
+
+        writer = isolate_h2_and_write(3, hold_s=3)
         out = self.ctl(h1, "status", "r0").stdout
         self.assertIn("I/O SUSPENDED", out)
         self.assertIn("fencing (resource-and-stonith)", out)
@@ -622,32 +634,16 @@ class ReplicationTest(unittest.TestCase):
         self.assertFalse(self.status(h1)["io_suspended"])
         self.assertIn("I/O resumed: the peer is outdated", h1.log())
 
-        # The link back: h2 resyncs. Cut again; this time the operator goes on.
-        lab.restore(h2, port_prefix="q")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
-                   timeout=30, what="h2 resynced")
-        lab.cut(h2)
-        lab.cut(h2, port_prefix="q")
-        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O again")
-        writer = self.start_writer(h1, dev, 5)
-        time.sleep(1)
-        self.assertIsNone(writer.poll())
+        # Again, and this time the operator goes on without the peer.
+        rejoin_h2()
+        writer = isolate_h2_and_write(5, hold_s=1)
         self.assertIn("I/O resumed", self.ctl(h1, "resume-io", "r0").stdout)
         wait_until(lambda: writer.poll() is not None, timeout=15, what="the write answered after resume-io")
         self.assertEqual(writer.returncode, 0, writer.stderr.read())
 
-        # Suspended again (the operator's resume counts for one loss of the
-        # peer): SIGTERM fails the held write and the daemon leaves cleanly.
-        lab.restore(h2)
-        lab.restore(h2, port_prefix="q")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
-                   timeout=30, what="h2 resynced again")
-        lab.cut(h2)
-        lab.cut(h2, port_prefix="q")
-        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O a third time")
-        writer = self.start_writer(h1, dev, 7)
-        time.sleep(1)
-        self.assertIsNone(writer.poll())
+        # Again: SIGTERM fails the held write and the daemon leaves cleanly.
+        rejoin_h2()
+        writer = isolate_h2_and_write(7, hold_s=1)
         log_path = h1.vrrpd.log_path
         self.assertEqual(h1.stop_vrrpd(timeout=20), 0)
         writer.wait(timeout=10)
