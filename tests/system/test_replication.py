@@ -651,6 +651,38 @@ class ReplicationTest(unittest.TestCase):
         with open(log_path) as f:
             self.assertIn("vrrpd is stopping: what was held fails with EIO", f.read())
 
+    def test_fence_peer_handler_fences_a_peer_the_fence_path_cannot_reach(self):
+        # DRBD's fence-peer handler: h2 is off both networks, the fence path
+        # gets no answer; after 3 s the handler runs (here a script standing
+        # in for a stonith call) and its exit 7 ("the peer was stonithed")
+        # counts as the peer fenced: h1 answers its held writes.
+        lab = Lab(hosts=2, second_link=True)
+        self.addCleanup(lab.close)
+        h1, h2 = lab.hosts
+        handler = os.path.join(h1.dir, "stonith-peer")
+        calls = os.path.join(h1.dir, "stonith-calls")
+        with open(handler, "w") as f:
+            f.write('#!/bin/sh\necho "$@" >> %s\nexit 7\n' % calls)
+        os.chmod(handler, 0o755)
+        fencing = ('fencing = "resource-and-stonith"; fence_address = "{own_ipv4}"; '
+                   'fence_peer_address = "{peer_ipv4}"; fence_peer_handler = "%s --really";' % handler)
+        h1, h2 = self.bring_up_synced(lab, second_link=True, extra=fencing)
+        lab.cut(h2)
+        lab.cut(h2, port_prefix="q")
+        wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
+        writer = self.start_writer(h1, self.status(h1)["device"], 3)
+        wait_until(lambda: writer.poll() is not None, timeout=20, what="the held write answered after the handler")
+        self.assertEqual(writer.returncode, 0, writer.stderr.read())
+        with open(calls) as f:
+            self.assertEqual(f.read(), "--really r0 %s\n" % h2.ipv4)
+        st = self.status(h1)
+        self.assertEqual((st["io_suspended"], st["peer_disk"]), (False, "Outdated"))
+        self.assertIn("fence_peer_handler exit 7: the peer counts as fenced", h1.log())
+        texts = [e["text"] for e in json.loads(h1.vrrpctl("events", "--json").stdout)["events"]
+                 if e.get("what") == "fence-handler"]
+        self.assertTrue(any(t.startswith("fence_peer_handler started: no answer on the fence path for ")
+                            for t in texts), texts)
+
     def reload_config(self, host, peer, protocol="C", mount_dir="mnt", rate_kib=None, with_r1=False):
         """resource_config with the settings the reload tests change; with_r1
         adds a second resource r1 (its own backing file and ports)."""

@@ -29,6 +29,7 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"fencing", &R::fencing},
       {"fence_address", &R::fence_address},
       {"fence_peer_address", &R::fence_peer_address},
+      {"fence_peer_handler", &R::fence_peer_handler},
       {"mount_point", &R::mount_point},
       {"fs_type", &R::fs_type},
       {"mount_options", &R::mount_options},

@@ -270,6 +270,12 @@ struct Resource {
   std::string fencing = "dont-care";
   std::optional<IpAddress> fence_address;       // this node's address on the second path
   std::optional<IpAddress> fence_peer_address;  // the peer's
+  // DRBD's fence-peer handler, for when the fence path gets no answer (the
+  // peer is off both networks): run with the resource name and the peer's
+  // fence address appended, after kFenceHandlerDelay of trying; exit 3
+  // (peer Inconsistent), 4 (peer outdated) or 7 (peer stonithed) counts as
+  // the peer fenced. Optional; only with fencing.
+  std::optional<Program> fence_peer_handler;
   // The file system on the volume (optional; mount/umount are in-process).
   std::string mount_point;             // absolute path; empty: not mounted by vrrpd
   std::string fs_type = "ext4";

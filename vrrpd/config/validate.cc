@@ -695,14 +695,16 @@ class Validator {
   void check_fencing(Resource& r) {
     const auto& k = r.keys;
     check_choice(r, "fencing", r.fencing, kFencing);
+    check_program(r.fence_peer_handler, k, r.where, "fence_peer_handler", "/usr/local/sbin/stonith-peer");
     if (r.fencing != "resource-only" && r.fencing != "resource-and-stonith") {
       const std::pair<const char*, const std::optional<IpAddress>*> keys[] = {
           {"fence_address", &r.fence_address}, {"fence_peer_address", &r.fence_peer_address}};
+      const std::string need = "set, but fencing = \"" + r.fencing +
+                               "\"; valid: fencing = \"resource-only\" or \"resource-and-stonith\" to use it";
       for (const auto& [key, value] : keys)
-        if (k.has(key))
-          key_issue(k, r.where, key, *value ? (*value)->to_string() : "",
-                    "set, but fencing = \"" + r.fencing +
-                        "\"; valid: fencing = \"resource-only\" or \"resource-and-stonith\" to use it");
+        if (k.has(key)) key_issue(k, r.where, key, *value ? (*value)->to_string() : "", need);
+      if (r.fence_peer_handler)
+        key_issue(k, r.where, "fence_peer_handler", argv_text(r.fence_peer_handler->argv), need);
       return;
     }
     if (!r.fence_address)

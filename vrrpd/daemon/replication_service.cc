@@ -28,6 +28,13 @@ using replication::Role;
 namespace {
 
 constexpr auto kRefreshInterval = std::chrono::milliseconds(250);
+// fence_peer_handler: started once the fence path has tried this long
+// without an answer (a reachable peer answers within milliseconds; the path
+// sends every 100 ms), at most once per kFenceHandlerRetry, and given
+// kFenceHandlerTimeout to run (a stonith call through a BMC takes seconds).
+constexpr auto kFenceHandlerDelay = std::chrono::seconds(3);
+constexpr auto kFenceHandlerRetry = std::chrono::seconds(10);
+constexpr auto kFenceHandlerTimeout = std::chrono::seconds(60);
 
 replication::SplitBrainPolicy split_brain_policy(const config::Resource& r) {
   using namespace replication;
@@ -128,6 +135,11 @@ struct ReplicationService::Runtime {
   // which a reload respects; cleared by up / connect.
   bool operator_down = false;
   bool operator_disconnected = false;
+  // fence_peer_handler: since when the peer has needed fencing, when the
+  // handler last started, whether it runs.
+  std::optional<TimePoint> fence_wanted_since;
+  std::optional<TimePoint> fence_handler_started;
+  bool fence_handler_running = false;
   replication::ResourceStatus last_status;  // for change events
   bool have_last_status = false;
   // Ops thread.
@@ -309,7 +321,10 @@ void ReplicationService::refresh() {
       continue;
     }
     // Fencing follows the state: a Primary that lost its link outdates the peer.
-    if (rt->fence) rt->fence->poke();
+    if (rt->fence) {
+      rt->fence->poke();
+      maybe_run_fence_handler(*rt);
+    }
     replication::ResourceStatus now = rt->resource->status();
     if (rt->discarding && now.connection == replication::ConnectionState::kConnected) {
       // Used by that handshake; a later split brain needs a new decision.
@@ -365,6 +380,48 @@ void ReplicationService::refresh() {
     rt->have_last_status = true;
     publish(*rt);
   }
+}
+
+void ReplicationService::maybe_run_fence_handler(Runtime& rt) {
+  const TimePoint now = engine_loop_.now();
+  if (!rt.cfg.fence_peer_handler || !rt.resource->wants_peer_fenced()) {
+    rt.fence_wanted_since.reset();
+    return;
+  }
+  if (!rt.fence_wanted_since) rt.fence_wanted_since = now;
+  if (rt.fence_handler_running || now - *rt.fence_wanted_since < kFenceHandlerDelay) return;
+  if (rt.fence_handler_started && now - *rt.fence_handler_started < kFenceHandlerRetry) return;
+  rt.fence_handler_running = true;
+  rt.fence_handler_started = now;
+  const std::string name = rt.cfg.name;
+  std::vector<std::string> argv = rt.cfg.fence_peer_handler->argv;
+  argv.push_back(name);
+  argv.push_back(rt.cfg.fence_peer_address->to_string());
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - *rt.fence_wanted_since);
+  emit(name, "fence-handler",
+       "fence_peer_handler started: no answer on the fence path for " + std::to_string(waited.count()) + " ms");
+  Runtime* r = &rt;  // a removed resource is retired, not destroyed
+  handlers_->run("fence/" + name, std::move(argv), kFenceHandlerTimeout,
+                 [this, r, name](const notify::ProgramOutcome& o) {
+                   r->fence_handler_running = false;
+                   // DRBD's fence-peer exit codes: 3 the peer's disk is
+                   // Inconsistent, 4 it is outdated, 7 it was stonithed.
+                   const int code = o.exited ? o.exit_code : -1;
+                   const bool fenced = code == 3 || code == 4 || code == 7;
+                   std::string how = !o.spawned  ? "could not start: " + o.spawn_error
+                                     : o.exited ? "exit " + std::to_string(code)
+                                                : "killed by signal " + std::to_string(o.term_signal);
+                   if (o.timed_out) how += " (timed out)";
+                   emit(name, "fence-handler",
+                        "fence_peer_handler " + how +
+                            (fenced ? ": the peer counts as fenced"
+                                    : ": the peer is not fenced (exit 3, 4 or 7 would say it is)"),
+                        {{"exit_code", code}, {"fenced", fenced}});
+                   if (fenced && r->resource)
+                     r->resource->note_peer_fenced(
+                         code == 3 ? replication::FenceAnswer::kInconsistent : replication::FenceAnswer::kOutdated,
+                         "fence_peer_handler " + how);
+                 });
 }
 
 // ---- commands ----

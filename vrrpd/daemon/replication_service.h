@@ -127,6 +127,9 @@ class ReplicationService {
   void engine_main();
   // Engine thread: refreshes the status views, reports changes as events.
   void refresh();
+  // fence_peer_handler: runs it when the fence path has not outdated the
+  // peer for a while (engine thread, from refresh()).
+  void maybe_run_fence_handler(Runtime& rt);
   void publish(Runtime& rt);
   void emit(const std::string& resource, const std::string& what, const std::string& text,
             nlohmann::json detail = nlohmann::json::object());

@@ -81,6 +81,7 @@ replication_resource r0 {
   fencing resource-only
   fence_address 192.0.2.1
   fence_peer_address 192.0.2.2
+  fence_peer_handler "/usr/local/sbin/stonith-peer r0"
   mount_point /srv/data
   fs_type xfs
   mount_options noatime
@@ -146,7 +147,7 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_TRUE(r.kill_holders);                         // the keyword alone
   EXPECT_EQ(r.tcp_congestion, "reno");
   EXPECT_EQ(r.fencing, "resource-only");
-  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:40");
+  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:41");
   expect_same_fields(r, nat.resources.at(0), resource_fields());
 }
 

@@ -192,6 +192,21 @@ TEST(ResourceConfigFencing, ResourceAndStonithIsValidWithItsFencePath) {
   EXPECT_EQ(c.resources[0].fencing, "resource-and-stonith");
   EXPECT_EQ(c.resources[0].fence_peer_address->to_string(), "192.0.2.2");
 }
+TEST(ResourceConfigFencing, FencePeerHandlerIsAProgram) {
+  Config c = native(resource(
+      "fencing = \"resource-and-stonith\"; fence_address = \"192.0.2.1\"; fence_peer_address = \"192.0.2.2\"; "
+      "fence_peer_handler = \"/usr/local/sbin/stonith-peer --node b\";"));
+  ASSERT_TRUE(c.resources[0].fence_peer_handler);
+  EXPECT_EQ(c.resources[0].fence_peer_handler->argv,
+            (std::vector<std::string>{"/usr/local/sbin/stonith-peer", "--node", "b"}));
+}
+TEST(InvalidResource, FencePeerHandlerWithoutFencingOrRelative) {
+  expectInvalid(resource("fence_peer_handler = \"/usr/local/sbin/stonith-peer\";"), 3,
+                "fence_peer_handler = \"/usr/local/sbin/stonith-peer\": set, but fencing = \"dont-care\"");
+  expectInvalid(resource("fencing = \"resource-only\"; fence_address = \"192.0.2.1\"; fence_peer_address = "
+                         "\"192.0.2.2\"; fence_peer_handler = \"stonith-peer\";"),
+                3, "fence_peer_handler = \"stonith-peer\": program \"stonith-peer\" is not an absolute path");
+}
 TEST(InvalidResource, ResourceAndStonithNeedsTheFencePathToo) {
   expectInvalid(resource("fencing = \"resource-and-stonith\";"), 2, "fence_address: required with fencing = \"resource-and-stonith\"");
 }
