@@ -601,7 +601,13 @@ class ReplicationTest(unittest.TestCase):
         self.addCleanup(lab.close)
         fencing = ('fencing = "resource-and-stonith"; fence_address = "{own_ipv4}"; '
                    'fence_peer_address = "{peer_ipv4}";')
-        h1, h2 = self.bring_up_synced(lab, second_link=True, extra=fencing)
+        h1, h2 = self.bring_up_synced(lab, second_link=True,
+                                      extra=fencing.replace("resource-and-stonith", "resource-only"))
+        # Switched on by a reload, as on a pair already in service.
+        for h, peer in ((h1, h2), (h2, h1)):
+            self.reload(h, resource_config(h, peer, second_link=True, extra=fencing),
+                        "reload: replication resource r0: changed (fencing); applied, fence path opened")
+        self.assertEqual(self.status(h1)["fencing_policy"], "resource-and-stonith")
         dev = self.status(h1)["device"]
 
         def isolate_h2_and_write(seek_mib, hold_s):
