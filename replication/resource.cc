@@ -428,7 +428,8 @@ void Resource::resume_held_io(const std::string& why) {
   state_changed();
 }
 
-void Resource::fail_held_io(const std::string& why) {
+void Resource::stop_freezing_io(const std::string& why) {
+  options_.freeze_io_while_fencing = false;
   if (!io_suspended_) return;
   for (auto& held : held_writes_)
     if (held.second.ok()) held.second = IoStatus::error(EIO);

@@ -238,10 +238,11 @@ class Resource final : public Volume {
   // freeze_io_while_fencing (drbdadm resume-io): the operator accepts that
   // the peer, if it promotes, lacks them. Refused unless suspended.
   CommandResult resume_io();
-  // Answers what is held with EIO instead (the daemon is stopping: nothing
-  // it did not acknowledge may be taken for written, and an unmount must
-  // not wait for a fence that will not come). No-op unless suspended.
-  void fail_held_io(const std::string& why);
+  // The daemon is stopping: what is held is answered with EIO (nothing not
+  // acknowledged may be taken for written, and an unmount must not wait for
+  // a fence that will not come), and I/O is not frozen again (until
+  // adjust() turns freeze_io_while_fencing back on).
+  void stop_freezing_io(const std::string& why);
 
   // The discard-my-data flag for the next handshake (split-brain victim);
   // cleared once a connection has been established with it.

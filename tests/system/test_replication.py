@@ -573,12 +573,12 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(st["written_kib"], 0)
             self.assertEqual(st["received_kib"] < 64, True, st)
 
-    def start_writer(self, host, device, seek_mib):
-        """A 1 MiB direct write to `device` in the background (it waits while
-        the daemon holds its I/O); returns the Popen."""
-        p = subprocess.Popen(["dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=1", "seek=%d" % seek_mib,
-                              "oflag=direct", "status=none"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)
+    def start_writer(self, device, seek_mib=0, argv=None):
+        """In the background, a 1 MiB direct write to `device`, or `argv`
+        (it waits while the daemon holds its I/O); returns the Popen."""
+        argv = argv or ["dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=1", "seek=%d" % seek_mib,
+                        "oflag=direct", "status=none"]
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
         def reap():  # the daemon's stop fails held I/O, which ends a waiting dd
             if p.poll() is None:
@@ -610,14 +610,14 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(self.status(h1)["fencing_policy"], "resource-and-stonith")
         dev = self.status(h1)["device"]
 
-        def isolate_h2_and_write(seek_mib, hold_s):
+        def isolate_h2_and_write(seek_mib, hold_s, argv=None):
             """h2 off both networks, h1 suspends; a write on h1 is still
             unanswered hold_s later. Returns the writer."""
             lab.cut(h2)
             lab.cut(h2, port_prefix="q")
             wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
             self.assertIn("fencing it", self.status(h1)["io_suspended_why"])
-            writer = self.start_writer(h1, dev, seek_mib)
+            writer = self.start_writer(dev, seek_mib, argv)
             time.sleep(hold_s)
             self.assertIsNone(writer.poll(), "a write was acknowledged while h2 could still be promoted")
             return writer
@@ -647,13 +647,20 @@ class ReplicationTest(unittest.TestCase):
         wait_until(lambda: writer.poll() is not None, timeout=15, what="the write answered after resume-io")
         self.assertEqual(writer.returncode, 0, writer.stderr.read())
 
-        # Again: SIGTERM fails the held write and the daemon leaves cleanly.
+        # Again, with ext4 mounted and an fsync held: SIGTERM fails the held
+        # writes (the file system sees EIO), the unmount goes through, and
+        # the daemon leaves cleanly instead of hanging.
         rejoin_h2()
-        writer = isolate_h2_and_write(7, hold_s=1)
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+        mnt = os.path.join(h1.dir, "mnt")
+        writer = isolate_h2_and_write(0, hold_s=1, argv=[
+            "nsenter", "-t", str(h1.vrrpd.pid), "-m", "--", "dd", "if=/dev/urandom", "of=%s/held" % mnt, "bs=1M",
+            "count=1", "conv=fsync", "status=none"])
         log_path = h1.vrrpd.log_path
         self.assertEqual(h1.stop_vrrpd(timeout=20), 0)
         writer.wait(timeout=10)
-        self.assertNotEqual(writer.returncode, 0, "the held write must not be reported written")
+        self.assertNotEqual(writer.returncode, 0, "the held fsync must not be reported done")
         with open(log_path) as f:
             self.assertIn("vrrpd is stopping: what was held fails with EIO", f.read())
 
@@ -676,7 +683,7 @@ class ReplicationTest(unittest.TestCase):
         lab.cut(h2)
         lab.cut(h2, port_prefix="q")
         wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
-        writer = self.start_writer(h1, self.status(h1)["device"], 3)
+        writer = self.start_writer(self.status(h1)["device"], 3)
         wait_until(lambda: writer.poll() is not None, timeout=20, what="the held write answered after the handler")
         self.assertEqual(writer.returncode, 0, writer.stderr.read())
         with open(calls) as f:

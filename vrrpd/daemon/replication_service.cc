@@ -190,6 +190,18 @@ void ReplicationService::start(const std::vector<config::Resource>& resources) {
 void ReplicationService::stop() {
   if (!started_) return;
   started_ = false;  // reconfigure() does nothing from now on
+  // Writes held while fencing a peer (resource-and-stonith) fail first, and
+  // nothing is held any more: an unmount on the ops thread may be waiting
+  // for them, and the orderly stop below must not.
+  {
+    std::promise<void> unfrozen;
+    engine_loop_.post([this, &unfrozen] {
+      for (auto& [name, rt] : runtimes_)
+        if (rt->resource) rt->resource->stop_freezing_io("vrrpd is stopping");
+      unfrozen.set_value();
+    });
+    unfrozen.get_future().wait();
+  }
   // A reload still queued on the ops thread finishes first, while the
   // engine thread runs (it waits for that thread), and whatever it added
   // is taken down below with the rest.
@@ -203,17 +215,6 @@ void ReplicationService::stop() {
   {
     std::lock_guard lock(runtimes_mutex_);
     for (auto& [name, rt] : runtimes_) all.emplace_back(name, rt.get());
-  }
-  // Writes held while fencing a peer (resource-and-stonith) fail now:
-  // otherwise the unmount below would wait for them forever.
-  {
-    std::promise<void> failed;
-    engine_loop_.post([&all, &failed] {
-      for (auto& [name, r] : all)
-        if (r->resource) r->resource->fail_held_io("vrrpd is stopping");
-      failed.set_value();
-    });
-    failed.get_future().wait();
   }
   for (auto& [name, r] : all) {
     std::promise<std::string> finished;

@@ -140,7 +140,7 @@ TEST_F(FreezeTest, AdjustingToResourceOnlyResumes) {
   EXPECT_TRUE(w->value().ok());
 }
 
-TEST_F(FreezeTest, FailingWhatIsHeldAnswersEio) {
+TEST_F(FreezeTest, StoppingTheFreezeAnswersWhatIsHeldWithEio) {
   make_freezing();
   bring_up_synced();
   net.set_link_up(false);
@@ -148,12 +148,20 @@ TEST_F(FreezeTest, FailingWhatIsHeldAnswersEio) {
   auto w = submit(*a, 4096, pattern(4096, 4096, 9));
   auto f = flush(*a);
   settle();
-  a->fail_held_io("stopping");
+  a->stop_freezing_io("stopping");
   ASSERT_TRUE(w->has_value());
   EXPECT_EQ(w->value().errno_value(), EIO);
   ASSERT_TRUE(f->has_value());
   EXPECT_EQ(f->value().errno_value(), EIO);
   EXPECT_FALSE(a->status().io_suspended);
+  // And no new freeze: the link back and lost again does not suspend.
+  net.set_link_up(true);
+  advance(seconds(1));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  net.set_link_up(false);
+  settle();
+  EXPECT_FALSE(a->status().io_suspended);
+  EXPECT_TRUE(write_now(*a, 8192, pattern(8192, 4096, 10)).ok());
   ok(a->secondary());
 }
 
