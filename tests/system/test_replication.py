@@ -680,11 +680,13 @@ class ReplicationTest(unittest.TestCase):
         fencing = ('fencing = "resource-and-stonith"; fence_address = "{own_ipv4}"; '
                    'fence_peer_address = "{peer_ipv4}"; fence_peer_handler = "%s --really";' % handler)
         h1, h2 = self.bring_up_synced(lab, second_link=True, extra=fencing)
+        cut_at = time.monotonic()
         lab.cut(h2)
         lab.cut(h2, port_prefix="q")
         wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
         writer = self.start_writer(self.status(h1)["device"], 3)
         wait_until(lambda: writer.poll() is not None, timeout=20, what="the held write answered after the handler")
+        answered_after = time.monotonic() - cut_at
         self.assertEqual(writer.returncode, 0, writer.stderr.read())
         with open(calls) as f:
             self.assertEqual(f.read(), "--really r0 %s\n" % h2.ipv4)
@@ -695,6 +697,8 @@ class ReplicationTest(unittest.TestCase):
                  if e.get("what") == "fence-handler"]
         self.assertTrue(any(t.startswith("fence_peer_handler started: no answer on the fence path for ")
                             for t in texts), texts)
+        print("\n  fence_peer_handler: the held write answered %.2f s after h2 went off both networks"
+              % answered_after)
 
     def reload_config(self, host, peer, protocol="C", mount_dir="mnt", rate_kib=None, with_r1=False):
         """resource_config with the settings the reload tests change; with_r1
