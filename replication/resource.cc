@@ -280,9 +280,14 @@ CommandResult Resource::primary(bool force) {
 
 CommandResult Resource::secondary() {
   if (role_ == Role::kSecondary) return Ok{};
-  if (io_suspended_)
+  if (io_suspended_ && !fail_while_suspended_)
     return CommandResult::failure("secondary refused: I/O is suspended while the peer is fenced (" + suspended_why_ +
                                   "); vrrpctl replication resume-io first, or wait for the fence path or the link");
+  if (io_suspended_) {
+    // fail_suspended_io(): nothing is held; a Secondary writes nothing.
+    io_suspended_ = false;
+    suspended_why_.clear();
+  }
   set_role(Role::kSecondary, "secondary");
   set_primary_flag(sb_.generations, false);
   if (!crashed_primary_) sb_.flags.was_primary = false;
@@ -428,14 +433,19 @@ void Resource::resume_held_io(const std::string& why) {
   state_changed();
 }
 
-void Resource::stop_freezing_io(const std::string& why) {
-  options_.freeze_io_while_fencing = false;
+void Resource::fail_suspended_io(const std::string& why) {
+  fail_while_suspended_ = true;
   if (!io_suspended_) return;
-  for (auto& held : held_writes_)
-    if (held.second.ok()) held.second = IoStatus::error(EIO);
-  for (FlushRequest& f : flushes_)
-    if (f.status.ok()) f.status = IoStatus::error(EIO);
-  resume_held_io(why + ": what was held fails with EIO");
+  std::vector<std::pair<uint64_t, IoStatus>> held;
+  held.swap(held_writes_);
+  log("I/O suspended and failing: " + why + ": " + std::to_string(held.size()) +
+      " held write(s) and every write or flush until the peer is fenced fail with EIO");
+  // complete_write_to_caller() and complete_flushes() answer EIO now.
+  for (const auto& [id, status] : held) {
+    complete_write_to_caller(id, status);
+    maybe_retire_write(id);
+  }
+  complete_flushes();
 }
 
 CommandResult Resource::resume_io() {

@@ -238,11 +238,12 @@ class Resource final : public Volume {
   // freeze_io_while_fencing (drbdadm resume-io): the operator accepts that
   // the peer, if it promotes, lacks them. Refused unless suspended.
   CommandResult resume_io();
-  // The daemon is stopping: what is held is answered with EIO (nothing not
-  // acknowledged may be taken for written, and an unmount must not wait for
-  // a fence that will not come), and I/O is not frozen again (until
-  // adjust() turns freeze_io_while_fencing back on).
-  void stop_freezing_io(const std::string& why);
+  // The daemon is stopping: from now on, while I/O is suspended (the peer
+  // not fenced), writes and flushes are answered with EIO at once instead of
+  // held, starting with those held now. Nothing the peer may lack is
+  // acknowledged, and an unmount does not wait for a fence that will not
+  // come. Demotion is then allowed (and ends the suspension).
+  void fail_suspended_io(const std::string& why);
 
   // The discard-my-data flag for the next handshake (split-brain victim);
   // cleared once a connection has been established with it.
@@ -575,6 +576,7 @@ class Resource final : public Volume {
   // freeze_io_while_fencing: completions held since `suspended_why_`;
   // held_writes_ are writes_ ids whose caller waits, with their status.
   bool io_suspended_ = false;
+  bool fail_while_suspended_ = false;  // fail_suspended_io(): EIO instead of holding
   std::string suspended_why_;
   std::vector<std::pair<uint64_t, IoStatus>> held_writes_;
   std::string last_error_;

@@ -248,7 +248,9 @@ void Resource::release_congested_writes() {
 void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
   auto it = writes_.find(id);
   if (it == writes_.end() || !it->second.done) return;
-  if (io_suspended_) {
+  if (io_suspended_ && fail_while_suspended_) {
+    status = IoStatus::error(EIO);  // stopping: not acknowledged, and not held
+  } else if (io_suspended_) {
     // Fencing the peer: answered by resume_held_io(). The write keeps its
     // activity-log extents until then (maybe_retire_write waits for `done`).
     auto held = std::find_if(held_writes_.begin(), held_writes_.end(), [id](const auto& h) { return h.first == id; });
@@ -371,7 +373,10 @@ void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
 }
 
 void Resource::complete_flushes() {
-  if (io_suspended_) return;  // fencing the peer: resume_held_io() comes back here
+  if (io_suspended_ && !fail_while_suspended_) return;  // fencing the peer: resume_held_io() comes back here
+  if (io_suspended_)
+    for (FlushRequest& f : flushes_)
+      if (f.status.ok()) f.status = IoStatus::error(EIO);  // stopping: answered, not durable on the peer
   // In order: a flush is answered only after every flush before it.
   while (!flushes_.empty() && flushes_.front().local_done &&
          (flushes_.front().peer_done || !flushes_.front().status.ok())) {

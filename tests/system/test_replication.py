@@ -477,8 +477,11 @@ class ReplicationTest(unittest.TestCase):
             self.ctl(h, "create-md", "r0")
             self.ctl(h, "up", "r0")
         self.ctl(h1, "primary", "--force", "r0")
-        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
-                   timeout=60, what="initial sync")
+        try:
+            wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                       timeout=60, what="initial sync")
+        except AssertionError as e:
+            raise AssertionError("%s\nh1: %s\nh2: %s" % (e, self.status(h1), self.status(h2))) from None
         return h1, h2, command
 
     def test_io_error_passthrough_reports_marks_and_calls_the_handler(self):
@@ -662,7 +665,7 @@ class ReplicationTest(unittest.TestCase):
         writer.wait(timeout=10)
         self.assertNotEqual(writer.returncode, 0, "the held fsync must not be reported done")
         with open(log_path) as f:
-            self.assertIn("vrrpd is stopping: what was held fails with EIO", f.read())
+            self.assertIn("I/O suspended and failing: vrrpd is stopping", f.read())
 
     def test_fence_peer_handler_fences_a_peer_the_fence_path_cannot_reach(self):
         # DRBD's fence-peer handler: h2 is off both networks, the fence path

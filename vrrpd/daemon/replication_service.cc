@@ -191,13 +191,13 @@ void ReplicationService::stop() {
   if (!started_) return;
   started_ = false;  // reconfigure() does nothing from now on
   // Writes held while fencing a peer (resource-and-stonith) fail first, and
-  // nothing is held any more: an unmount on the ops thread may be waiting
-  // for them, and the orderly stop below must not.
+  // so does every later one while the peer is not fenced: an unmount on the
+  // ops thread may be waiting for them, and the orderly stop below must not.
   {
     std::promise<void> unfrozen;
     engine_loop_.post([this, &unfrozen] {
       for (auto& [name, rt] : runtimes_)
-        if (rt->resource) rt->resource->stop_freezing_io("vrrpd is stopping");
+        if (rt->resource) rt->resource->fail_suspended_io("vrrpd is stopping");
       unfrozen.set_value();
     });
     unfrozen.get_future().wait();

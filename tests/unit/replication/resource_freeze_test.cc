@@ -140,7 +140,7 @@ TEST_F(FreezeTest, AdjustingToResourceOnlyResumes) {
   EXPECT_TRUE(w->value().ok());
 }
 
-TEST_F(FreezeTest, StoppingTheFreezeAnswersWhatIsHeldWithEio) {
+TEST_F(FreezeTest, StoppingFailsWhatIsHeldAndWhatComesWhileThePeerIsNotFenced) {
   make_freezing();
   bring_up_synced();
   net.set_link_up(false);
@@ -148,21 +148,29 @@ TEST_F(FreezeTest, StoppingTheFreezeAnswersWhatIsHeldWithEio) {
   auto w = submit(*a, 4096, pattern(4096, 4096, 9));
   auto f = flush(*a);
   settle();
-  a->stop_freezing_io("stopping");
+  a->fail_suspended_io("stopping");
   ASSERT_TRUE(w->has_value());
   EXPECT_EQ(w->value().errno_value(), EIO);
   ASSERT_TRUE(f->has_value());
   EXPECT_EQ(f->value().errno_value(), EIO);
+  // Still not fenced: a later write is not acknowledged either, nor held.
+  EXPECT_TRUE(a->status().io_suspended);
+  EXPECT_EQ(write_now(*a, 8192, pattern(8192, 4096, 10)).errno_value(), EIO);
+  EXPECT_EQ(read_back(disk_a, 8192, 4096), pattern(8192, 4096, 10));  // on the local disk all the same
+  // The stop goes on: demotion is allowed and ends the suspension.
+  ok(a->secondary());
   EXPECT_FALSE(a->status().io_suspended);
-  // And no new freeze: the link back and lost again does not suspend.
-  net.set_link_up(true);
-  advance(seconds(1));
-  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+}
+
+TEST_F(FreezeTest, StoppingWhileConnectedChangesNothingUntilTheLinkIsLost) {
+  make_freezing();
+  bring_up_synced();
+  a->fail_suspended_io("stopping");
+  EXPECT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 11)).ok());  // the peer has it
   net.set_link_up(false);
   settle();
-  EXPECT_FALSE(a->status().io_suspended);
-  EXPECT_TRUE(write_now(*a, 8192, pattern(8192, 4096, 10)).ok());
-  ok(a->secondary());
+  EXPECT_TRUE(a->status().io_suspended);
+  EXPECT_EQ(write_now(*a, 8192, pattern(8192, 4096, 12)).errno_value(), EIO);
 }
 
 TEST_F(FreezeTest, DestroyingAFrozenResourceFailsWhatItHeld) {
