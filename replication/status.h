@@ -95,11 +95,11 @@ struct ResourceStatus {
   uint64_t written_bytes = 0;   // data written to the local disk (application, peer, resync)
 
   bool split_brain = false;      // detected and not resolved automatically
+  std::string split_brain_text;  // the decision and why (also when resolved)
   // fencing resource-and-stonith: writes and flushes are not answered
   // while the peer is being fenced (ResourceOptions::freeze_io_while_fencing).
   bool io_suspended = false;
   std::string io_suspended_why;
-  std::string split_brain_text;  // the decision and why (also when resolved)
   std::string last_error;        // the last refusal or failure, for the operator
 };
 
