@@ -422,30 +422,27 @@ void Resource::resume_held_io(const std::string& why) {
   if (!io_suspended_) return;
   io_suspended_ = false;
   suspended_why_.clear();
+  log("I/O resumed: " + why + " (" + std::to_string(held_writes_.size()) + " write(s) held)");
+  answer_held_io();
+  state_changed();
+}
+
+void Resource::answer_held_io() {
   std::vector<std::pair<uint64_t, IoStatus>> held;
   held.swap(held_writes_);
-  log("I/O resumed: " + why + " (" + std::to_string(held.size()) + " write(s) held)");
   for (const auto& [id, status] : held) {
     complete_write_to_caller(id, status);
     maybe_retire_write(id);
   }
   complete_flushes();
-  state_changed();
 }
 
 void Resource::fail_suspended_io(const std::string& why) {
   fail_while_suspended_ = true;
   if (!io_suspended_) return;
-  std::vector<std::pair<uint64_t, IoStatus>> held;
-  held.swap(held_writes_);
-  log("I/O suspended and failing: " + why + ": " + std::to_string(held.size()) +
+  log("I/O suspended and failing: " + why + ": " + std::to_string(held_writes_.size()) +
       " held write(s) and every write or flush until the peer is fenced fail with EIO");
-  // complete_write_to_caller() and complete_flushes() answer EIO now.
-  for (const auto& [id, status] : held) {
-    complete_write_to_caller(id, status);
-    maybe_retire_write(id);
-  }
-  complete_flushes();
+  answer_held_io();  // complete_write_to_caller() and complete_flushes() answer EIO now
 }
 
 CommandResult Resource::resume_io() {

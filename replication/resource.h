@@ -300,6 +300,9 @@ class Resource final : public Volume {
   // freeze_io_while_fencing: hold completions from now on / answer those held.
   void suspend_io(const std::string& why);
   void resume_held_io(const std::string& why);
+  // Gives the held writes and flushes their answers: as held, or EIO with
+  // fail_while_suspended_ (complete_write_to_caller/complete_flushes decide).
+  void answer_held_io();
   // Persists the outdated flag and goes Outdated (outdate(), a fence request).
   CommandResult mark_outdated(const std::string& why);
   void state_changed();                           // schedules the observer

@@ -576,23 +576,20 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual(st["written_kib"], 0)
             self.assertEqual(st["received_kib"] < 64, True, st)
 
-    def start_writer(self, device, seek_mib=0, argv=None):
+    @staticmethod
+    def start_writer(host, device, seek_mib=0, argv=None):
         """In the background, a 1 MiB direct write to `device`, or `argv`
-        (it waits while the daemon holds its I/O); returns the Popen."""
+        (it waits while the daemon holds its I/O); returns the Popen, whose
+        output is in its log_path. The lab reaps it after the daemons have
+        stopped (which fails held I/O and so ends a waiting dd)."""
         argv = argv or ["dd", "if=/dev/urandom", "of=" + device, "bs=1M", "count=1", "seek=%d" % seek_mib,
                         "oflag=direct", "status=none"]
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return host.popen(*argv)
 
-        def reap():  # the daemon's stop fails held I/O, which ends a waiting dd
-            if p.poll() is None:
-                p.kill()
-                try:
-                    p.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    pass
-            p.stderr.close()
-        self.addCleanup(reap)
-        return p
+    @staticmethod
+    def output(proc):
+        with open(proc.log_path) as f:
+            return f.read()
 
     def test_resource_and_stonith_holds_writes_until_the_peer_is_outdated(self):
         # Replication on eth1, the fence path on eth0. h2 drops off both
@@ -620,7 +617,7 @@ class ReplicationTest(unittest.TestCase):
             lab.cut(h2, port_prefix="q")
             wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
             self.assertIn("fencing it", self.status(h1)["io_suspended_why"])
-            writer = self.start_writer(dev, seek_mib, argv)
+            writer = self.start_writer(h1, dev, seek_mib, argv)
             time.sleep(hold_s)
             self.assertIsNone(writer.poll(), "a write was acknowledged while h2 could still be promoted")
             return writer
@@ -638,7 +635,7 @@ class ReplicationTest(unittest.TestCase):
         # The fence path comes back first: h2 is outdated, h1 answers.
         lab.restore(h2)
         wait_until(lambda: writer.poll() is not None, timeout=15, what="the held write answered")
-        self.assertEqual(writer.returncode, 0, writer.stderr.read())
+        self.assertEqual(writer.returncode, 0, self.output(writer))
         self.assertEqual(self.status(h2)["disk"], "Outdated")
         self.assertFalse(self.status(h1)["io_suspended"])
         self.assertIn("I/O resumed: the peer is outdated", h1.log())
@@ -648,7 +645,7 @@ class ReplicationTest(unittest.TestCase):
         writer = isolate_h2_and_write(5, hold_s=1)
         self.assertIn("I/O resumed", self.ctl(h1, "resume-io", "r0").stdout)
         wait_until(lambda: writer.poll() is not None, timeout=15, what="the write answered after resume-io")
-        self.assertEqual(writer.returncode, 0, writer.stderr.read())
+        self.assertEqual(writer.returncode, 0, self.output(writer))
 
         # Again, with ext4 mounted and an fsync held: SIGTERM fails the held
         # writes (the file system sees EIO), the unmount goes through, and
@@ -687,10 +684,10 @@ class ReplicationTest(unittest.TestCase):
         lab.cut(h2)
         lab.cut(h2, port_prefix="q")
         wait_until(lambda: self.status(h1)["io_suspended"], timeout=10, what="h1 suspends I/O")
-        writer = self.start_writer(self.status(h1)["device"], 3)
+        writer = self.start_writer(h1, self.status(h1)["device"], 3)
         wait_until(lambda: writer.poll() is not None, timeout=20, what="the held write answered after the handler")
         answered_after = time.monotonic() - cut_at
-        self.assertEqual(writer.returncode, 0, writer.stderr.read())
+        self.assertEqual(writer.returncode, 0, self.output(writer))
         with open(calls) as f:
             self.assertEqual(f.read(), "--really r0 %s\n" % h2.ipv4)
         st = self.status(h1)
