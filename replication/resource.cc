@@ -16,7 +16,7 @@ namespace vrrpd::replication {
 Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data, BlockStorage* external_md)
     : loop_(loop),
       options_(std::move(options)),
-      data_device_(data),
+      data_device_(&data),
       external_md_(external_md),
       reap_timer_(loop, [this] { closed_conns_.clear(); }),
       observer_timer_(loop,
@@ -138,7 +138,7 @@ CommandResult Resource::create_md() {
     return CommandResult::failure("create-md refused: the disk is attached (detach first)");
   CreateMetadataParams p;
   p.layout = options_.metadata_layout;
-  p.external_data_size = data_device_.size();
+  p.external_data_size = data_device_->size();
   p.node_id = options_.node_id;
   p.device_uuid = random_device_uuid();
   p.al_slots = options_.al_slots;
@@ -152,18 +152,17 @@ CommandResult Resource::create_md() {
 
 CommandResult Resource::attach() {
   if (disk_ != DiskState::kDiskless) return CommandResult::failure("attach: already attached");
-  // A Diskless Primary serves from the peer; a new disk under it would be
-  // read as if it held the data. (Attaching under a Primary is not done yet.)
-  if (role_ == Role::kPrimary)
-    return CommandResult::failure("attach refused: Primary without a disk (demote first, then attach)");
   if (options_.metadata_layout == MetadataLayout::kExternal && external_md_ == nullptr)
     return CommandResult::failure("attach: external metadata configured but no metadata storage given");
   Result<Superblock> sb = read_metadata(md_storage(), options_.metadata_layout);
   if (!sb.ok()) return CommandResult::failure("attach failed: " + sb.error());
-  if (sb->data_size > data_device_.size())
+  if (sb->data_size > data_device_->size())
     return CommandResult::failure("attach failed: metadata describes " + std::to_string(sb->data_size) +
                                   " bytes of data but the data device has " +
-                                  std::to_string(data_device_.size()));
+                                  std::to_string(data_device_->size()));
+  // A Diskless Primary serves the volume from the peer: the new disk joins
+  // under it as a SyncTarget (resource_diskless.cc).
+  if (role_ == Role::kPrimary) return attach_under_primary(sb.value());
   set_disk(DiskState::kAttaching, "attach");
   Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), sb->bitmap_offset, sb->data_size);
   if (!bm.ok()) {
@@ -184,7 +183,7 @@ CommandResult Resource::attach() {
     log("crashed while Primary: " + std::to_string(rec->extents.size()) +
         " activity-log extents marked out of sync");
   al_.emplace(md_storage(), sb_, rec->last_sequence);
-  data_ = std::make_unique<StorageRegion>(data_device_, 0, sb_.data_size);
+  data_ = std::make_unique<StorageRegion>(*data_device_, 0, sb_.data_size);
   published_size_ = sb_.data_size;
   // A Primary that crashed comes back Secondary; its generation keeps the flag
   // only in the history of the peer's decisions, not in our current.
@@ -201,6 +200,13 @@ CommandResult Resource::attach() {
                                           : "metadata read");
   // Connected before (detach keeps the connector): offer to connect again.
   if (connector_ != nullptr && !conn_) connector_->connection_lost();
+  return Ok{};
+}
+
+CommandResult Resource::replace_storage(BlockStorage& data, BlockStorage* external_md) {
+  if (disk_ != DiskState::kDiskless) return CommandResult::failure("replace storage refused: a disk is attached");
+  data_device_ = &data;
+  external_md_ = external_md;
   return Ok{};
 }
 

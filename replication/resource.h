@@ -173,7 +173,17 @@ class Resource final : public Volume {
   // Reads the metadata and bitmap, recovers the activity log of a crashed
   // Primary (its hot extents become out of sync), and goes Inconsistent,
   // Outdated or UpToDate from the superblock flags (drbdadm attach / up).
+  // On a Diskless Primary (after on-io-error detach) the disk comes back
+  // under the running volume instead: it must describe the same data size;
+  // it goes Inconsistent with every block out of sync and resyncs in full
+  // from the UpToDate peer while this node stays Primary (SyncTarget;
+  // out-of-sync blocks are read through the peer meanwhile). See
+  // attach_under_primary().
   CommandResult attach();
+  // The storage the next attach() uses (a replaced disk). Only while
+  // Diskless; the old storage must stay alive until the Resource is gone
+  // (a flush of it may still be running on the Flusher thread).
+  CommandResult replace_storage(BlockStorage& data, BlockStorage* external_md);
   // Saves the bitmap and goes Diskless; drops the connection. Refused while Primary.
   CommandResult detach();
   // Promotes. Refused unless the disk is UpToDate (force overrides that, as
@@ -289,7 +299,11 @@ class Resource final : public Volume {
 
  private:
   // ---- resource.cc ----
-  BlockStorage& md_storage() { return external_md_ ? *external_md_ : data_device_; }
+  BlockStorage& md_storage() { return external_md_ ? *external_md_ : *data_device_; }
+  // The local disk holds the current data: attached and not Inconsistent
+  // (a Primary's disk is Inconsistent only while attach_under_primary()'s
+  // resync runs; until it ends, the peer holds the out-of-sync blocks).
+  bool local_data_current() const { return data_ && disk_ != DiskState::kInconsistent; }
   // The only places the four state variables change; each logs "old -> new"
   // with the reason.
   void set_role(Role to, const std::string& why);
@@ -389,6 +403,8 @@ class Resource final : public Volume {
   // Replicating to an UpToDate peer: a Diskless Primary can serve through it.
   bool can_serve_through_peer() const;
   bool handshake_in_progress() const;
+  // Some block of [offset, offset+length) is out of sync (false when Diskless).
+  bool out_of_sync_within(uint64_t offset, uint64_t length) const;
 
   // ---- resource_peer.cc ----
   void on_connected(std::unique_ptr<Connection> conn);
@@ -450,9 +466,20 @@ class Resource final : public Volume {
   // on-io-error detach: gives up the local disk after `what` failed. False
   // (nothing done) under passthrough; the caller then reports the error.
   bool detach_on_io_error(const std::string& what);
+  // attach() on a Diskless Primary: the new disk is Inconsistent, and a full
+  // resync from the peer starts on the running link (or at the next
+  // handshake, which lets an Inconsistent Primary be SyncTarget).
+  CommandResult attach_under_primary(const Superblock& found);
+  // The peer, Primary, attached a disk on the running link: it resyncs from
+  // us (it drives the resync; we answer its requests).
+  void serve_attaching_primary();
   void read_through_peer(uint64_t offset, std::span<uint8_t> out, IoCallback done);
   void on_remote_read_reply(const wire::ResyncReply& r);
   void fail_remote_reads();  // link gone: EIO
+  // A local write on a Primary resyncing as SyncTarget: resync requests in
+  // flight over [offset, offset+length) are answered with the peer's data
+  // from before the write, so their replies are not applied (asked again).
+  void note_write_during_resync(uint64_t offset, uint64_t length);
 
   // ---- resource_verify.cc ----
   void request_verify_blocks();
@@ -466,7 +493,7 @@ class Resource final : public Volume {
 
   EventLoop& loop_;
   ResourceOptions options_;
-  BlockStorage& data_device_;
+  BlockStorage* data_device_;  // never null; replace_storage() changes it while Diskless
   BlockStorage* external_md_;
 
   Role role_ = Role::kSecondary;
@@ -536,7 +563,8 @@ class Resource final : public Volume {
   TimePoint resync_started_at_{}, resync_finished_at_{};  // for the achieved rate
   Timer resync_timer_;
 
-  // Reads of a Diskless Primary, served by the peer (ResyncRequest/Reply).
+  // Reads of a Diskless Primary, or of the out-of-sync blocks of a Primary
+  // resyncing as SyncTarget, served by the peer (ResyncRequest/Reply).
   struct RemoteRead {
     uint64_t offset = 0;  // sector-aligned start of `buffer`
     std::vector<uint8_t> buffer;
@@ -545,11 +573,22 @@ class Resource final : public Volume {
     IoCallback done;
     uint32_t replies_outstanding = 0;
   };
-  struct ExpectedReply {
-    uint64_t read_id, offset, length;
+  // Every ResyncRequest sent on this link, in the order the peer answers
+  // them (it answers each as it arrives): a read's, a resync block's, or a
+  // checksum-resync digest's.
+  struct ReplyDue {
+    enum class Kind { kRead, kResync, kChecksum } kind = Kind::kResync;
+    uint64_t offset = 0, length = 0;
+    uint64_t read_id = 0;      // kRead
+    bool overwritten = false;  // kResync/kChecksum: a local write since (note_write_during_resync)
   };
   std::map<uint64_t, RemoteRead> remote_reads_;
-  std::deque<ExpectedReply> expected_replies_;  // in the order the peer answers
+  std::deque<ReplyDue> replies_due_;
+  // Sends a ResyncRequest and records the reply it is owed.
+  void request_from_peer(ReplyDue due);
+  // True if the next reply due is of `kind` (a ResyncReply also answers a
+  // read) and covers [offset, offset+length); otherwise drops the link.
+  bool take_reply_due(ReplyDue::Kind kind, uint64_t offset, uint64_t length, const char* what);
   uint64_t next_read_id_ = 1;
 
   // Online verify (source side).

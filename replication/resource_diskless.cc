@@ -7,8 +7,23 @@
 // every request fails with EIO. A Secondary, SyncSource or SyncTarget that
 // loses its disk drops the link (StandAlone): it has nothing left to offer.
 //
-// Recovery is the operator's: replace the disk, create-md, attach, and a
-// full resync from the peer follows.
+// Recovery without a failover (drbdadm attach on a Diskless Primary):
+// replace the disk, create-md, attach. The new disk comes in Inconsistent
+// with every block out of sync and this node stays Primary as the
+// SyncTarget of a full resync on the running link:
+//   - reads of a range with an out-of-sync block go to the peer, the rest
+//     are served locally;
+//   - writes go to both disks as usual. A resync request in flight over a
+//     block written since is answered with the peer's data from before the
+//     write (the peer reads when the request arrives, ahead of our Data), so
+//     its reply is not applied but asked for again: the new request travels
+//     behind our Data on the ordered stream and sees the write;
+//   - losing the peer fails reads of out-of-sync blocks and every write
+//     (the local copy alone is not the data); the next handshake makes this
+//     node SyncTarget again, Primary or not.
+// The peer (UpToDate) learns of it from our StateChange (Diskless ->
+// Inconsistent) and shows SyncSource; it only answers requests, so an older
+// peer that does not know this serves it too.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -25,6 +40,13 @@ bool Resource::detach_on_io_error(const std::string& what) {
   bitmap_.reset();
   data_.reset();
   set_disk(DiskState::kDiskless, "on-io-error detach after: " + what);
+  if (role_ == Role::kPrimary && replication_ == ReplicationState::kSyncTarget) {
+    // The disk attached under us failed during its resync: back to serving
+    // through the peer. Resync replies still due are dropped as they come.
+    resync_timer_.disarm();
+    resync_in_flight_bytes_ = 0;
+    set_replication(ReplicationState::kEstablished, "the disk being resynced failed");
+  }
   const bool keeps_serving =
       role_ == Role::kPrimary && can_serve_through_peer() && replication_ != ReplicationState::kSyncSource;
   if (keeps_serving) {
@@ -35,6 +57,73 @@ bool Resource::detach_on_io_error(const std::string& what) {
                     wire::DisconnectCode::kOther);
   }
   return true;
+}
+
+CommandResult Resource::attach_under_primary(const Superblock& found) {
+  if (found.data_size != sb_.data_size)
+    return CommandResult::failure("attach refused: the new disk's metadata describes " +
+                                  std::to_string(found.data_size) + " bytes of data, the volume has " +
+                                  std::to_string(sb_.data_size) + " (create-md on a disk of at least that size)");
+  set_disk(DiskState::kAttaching, "attach under the Primary");
+  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
+  Result<AlRecovery> rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value())
+                                   : Result<AlRecovery>::failure(bm.error());
+  if (!rec.ok()) {
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: " + rec.error());
+  }
+  // The pair's generations are ours (we are the Primary), not the new
+  // disk's: kept, so that the next handshake with the peer still relates.
+  const Generations pair = sb_.generations;
+  sb_ = found;
+  sb_.generations = pair;
+  sb_.flags.consistent = false;  // Inconsistent on disk before any block is written
+  sb_.flags.outdated = false;
+  sb_.flags.peer_outdated = false;
+  sb_.flags.was_primary = true;
+  bitmap_.emplace(std::move(bm.value()));
+  bitmap_->set_all();
+  data_ = std::make_unique<StorageRegion>(*data_device_, 0, sb_.data_size);
+  al_.emplace(md_storage(), sb_, rec->last_sequence);
+  crashed_primary_ = false;
+  IoStatus s = persist_bitmap();
+  if (s.ok()) s = persist_superblock();
+  if (!s.ok()) {
+    al_.reset();
+    bitmap_.reset();
+    data_.reset();
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: writing the new disk's metadata: " + s.message());
+  }
+  set_disk(DiskState::kInconsistent, "attached under the Primary: every block to be fetched from the peer");
+  if (can_serve_through_peer()) {
+    start_sync_target(/*full=*/true, "attached under the Primary: full resync from the peer");
+    publish_local_state();  // the peer goes SyncSource on our Inconsistent
+    resync_timer_.arm_at(loop_.now());
+  } else if (conn_) {
+    renegotiate("attached under the Primary: resync from the peer");
+  } else if (connector_ != nullptr) {
+    connector_->connection_lost();  // Diskless refused connections; ask again
+  }
+  return Ok{};
+}
+
+void Resource::serve_attaching_primary() {
+  // Every block is to be sent: our bitmap says so (and shrinks as we answer,
+  // which is the progress shown here). A flap keeps it for the next
+  // handshake, where it adds nothing to the target's own bitmap.
+  start_sync_source(/*full=*/true, "the Primary peer attached a new disk: full resync to it");
+}
+
+void Resource::request_from_peer(ReplyDue due) {
+  send(wire::ResyncRequest{due.offset, static_cast<uint32_t>(due.length), due.kind == ReplyDue::Kind::kChecksum});
+  replies_due_.push_back(due);
+}
+
+void Resource::note_write_during_resync(uint64_t offset, uint64_t length) {
+  for (ReplyDue& due : replies_due_)
+    if (due.kind != ReplyDue::Kind::kRead && due.offset < offset + length && offset < due.offset + due.length)
+      due.overwritten = true;
 }
 
 void Resource::read_through_peer(uint64_t offset, std::span<uint8_t> out, IoCallback done) {
@@ -51,21 +140,19 @@ void Resource::read_through_peer(uint64_t offset, std::span<uint8_t> out, IoCall
   rr.done = std::move(done);
   for (uint64_t pos = begin; pos < end; pos += wire::kMaxDataBytes) {
     const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, end - pos);
-    send(wire::ResyncRequest{pos, static_cast<uint32_t>(n), false});
-    expected_replies_.push_back(ExpectedReply{id, pos, n});
+    ReplyDue due;
+    due.kind = ReplyDue::Kind::kRead;
+    due.offset = pos;
+    due.length = n;
+    due.read_id = id;
+    request_from_peer(due);
     ++rr.replies_outstanding;
   }
 }
 
 void Resource::on_remote_read_reply(const wire::ResyncReply& r) {
-  const ExpectedReply want = expected_replies_.front();
-  if (r.offset != want.offset || r.data.size() != want.length) {
-    fail_link("ResyncReply at offset " + std::to_string(r.offset) + " does not answer the read at " +
-                  std::to_string(want.offset),
-              wire::DisconnectCode::kProtocolError);
-    return;
-  }
-  expected_replies_.pop_front();
+  const ReplyDue want = replies_due_.front();
+  replies_due_.pop_front();
   last_answer_ = loop_.now();
   auto it = remote_reads_.find(want.read_id);
   if (it == remote_reads_.end()) return;
@@ -79,7 +166,7 @@ void Resource::on_remote_read_reply(const wire::ResyncReply& r) {
 }
 
 void Resource::fail_remote_reads() {
-  expected_replies_.clear();
+  replies_due_.clear();
   std::map<uint64_t, RemoteRead> reads;
   reads.swap(remote_reads_);
   for (auto& [id, rr] : reads) rr.done(IoStatus::error(EIO));

@@ -20,9 +20,18 @@ namespace vrrpd::replication {
 bool Resource::can_serve_through_peer() const { return replicating() && peer_disk_ == DiskState::kUpToDate; }
 
 bool Resource::replicating() const {
+  // A Primary that is SyncTarget (a disk attached under it) mirrors its
+  // writes too: the peer holds the data.
   return phase_ == Phase::kRunning &&
          (replication_ == ReplicationState::kEstablished || replication_ == ReplicationState::kSyncSource ||
-          replication_ == ReplicationState::kVerifyS || replication_ == ReplicationState::kVerifyT);
+          replication_ == ReplicationState::kVerifyS || replication_ == ReplicationState::kVerifyT ||
+          (replication_ == ReplicationState::kSyncTarget && role_ == Role::kPrimary));
+}
+
+bool Resource::out_of_sync_within(uint64_t offset, uint64_t length) const {
+  if (!bitmap_ || length == 0) return false;
+  auto run = bitmap_->find_next_dirty_run(offset / kBlockSize);
+  return run && run->first_block * kBlockSize < offset + length;
 }
 
 // Only between sending our bitmap and the decision: a write before that is
@@ -38,7 +47,9 @@ void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, s
                            uint32_t flags, IoCallback done) {
   const size_t size = owned.empty() ? borrowed.size() : owned.size();
   if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
-  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
+  // An Inconsistent disk (attached under us) may wait for its handshake.
+  if (!local_data_current() && !can_serve_through_peer() && !(data_ && handshake_in_progress()))
+    return done(IoStatus::error(EIO));
   if (!range_fits(offset, size, sb_.data_size)) return done(IoStatus::error(EINVAL));
   if (size == 0) return done(IoStatus());
   WriteRequest w;
@@ -105,7 +116,17 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
   // on a Primary the local disk is the current data.
   const uint64_t begin = round_down(w.offset, wire::kSectorSize);
   const uint64_t end = std::min(round_up(w.offset + w.data.size(), wire::kSectorSize), sb_.data_size);
-  if (s.ok() && (begin != w.offset || end != w.offset + w.data.size())) {
+  const bool widen = begin != w.offset || end != w.offset + w.data.size();
+  if (s.ok() && widen && !local_data_current() && out_of_sync_within(begin, end - begin)) {
+    // Resyncing under a Primary: the bytes around a partial sector are not
+    // here yet. (The kernel's loop device writes whole sectors.)
+    report_error("write at offset " + std::to_string(w.offset) + " (" + std::to_string(w.data.size()) +
+                 " bytes) does not cover whole sectors of a block not yet resynced; refused");
+    w.written = true;
+    complete_write_to_caller(id, IoStatus::error(EIO));
+    return LocalWrite::kFailed;
+  }
+  if (s.ok() && widen) {
     std::vector<uint8_t> whole(end - begin);
     s = data_->read(begin, whole);
     if (s.ok()) {
@@ -127,6 +148,7 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
   if (s.ok() && (w.flags & kWriteFua)) s = data_->flush();
   if (s.ok()) {
     written_bytes_ += w.data.size();
+    if (replication_ == ReplicationState::kSyncTarget) note_write_during_resync(w.offset, w.data.size());
     return LocalWrite::kWritten;
   }
   return local_write_failed(id, s);
@@ -171,6 +193,13 @@ void Resource::mirror_write(uint64_t id) {
 }
 
 bool Resource::start_write(uint64_t id) {
+  if (data_ && !local_data_current() && !can_serve_through_peer()) {
+    // Resyncing under a Primary and the peer is gone: our copy alone is not
+    // the data, and what we wrote would be overwritten by the next resync.
+    writes_.at(id).written = true;
+    complete_write_to_caller(id, IoStatus::error(EIO));
+    return true;
+  }
   if (data_) {
     switch (prepare_local_write(id)) {
       case LocalWrite::kWaitForActivityLog:
@@ -330,7 +359,7 @@ void Resource::submit_flush(IoCallback done) {
   const bool wait_for_peer = replicating() && options_.protocol != wire::ReplicationProtocol::kA;
   const uint32_t barrier = epoch_;
   if (replicating()) close_epoch();
-  if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
+  if (!local_data_current() && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   FlushRequest f;
   f.id = next_flush_id_++;
   f.barrier = barrier;
@@ -345,7 +374,7 @@ void Resource::submit_flush(IoCallback done) {
   // completed before this call is in the page cache already, so the flush
   // covers it.
   const uint64_t id = flushes_.back().id;
-  flusher_.flush(data_device_, [this, id](IoStatus s) { on_local_flush_done(id, s); });
+  flusher_.flush(*data_device_, [this, id](IoStatus s) { on_local_flush_done(id, s); });
 }
 
 void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
@@ -389,6 +418,11 @@ void Resource::complete_flushes() {
 void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback done) {
   if (!data_ && !can_serve_through_peer()) return done(IoStatus::error(EIO));
   if (!range_fits(offset, out.size(), sb_.data_size)) return done(IoStatus::error(EINVAL));
+  // A Primary resyncing a disk attached under it: blocks not yet here come
+  // from the peer (EIO without one). (A Secondary SyncTarget reads its own
+  // disk, as before: nothing but tools reads an unpromoted volume.)
+  if (data_ && role_ == Role::kPrimary && !local_data_current() && out_of_sync_within(offset, out.size()))
+    return read_through_peer(offset, out, std::move(done));
   if (data_) {
     IoStatus s = data_->read(offset, out);
     if (s.ok()) return done(s);
@@ -452,7 +486,7 @@ void Resource::apply_barrier(const wire::Barrier& b) {
     return;
   }
   const uint64_t link = link_generation_;
-  flusher_.flush(data_device_, [this, link, barrier = b.barrier, writes](IoStatus s) {
+  flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes](IoStatus s) {
     if (!s.ok()) {
       ++io_errors_;
       report_error("flush for the peer's barrier failed: " + s.message());
@@ -474,8 +508,9 @@ void Resource::fail_over_pending_peer_io() {
     ids.push_back(id);
   }
   data_frames_.clear();
-  // Diskless, the peer's copy was the only one: those writes are lost.
-  const IoStatus status = data_ ? IoStatus() : IoStatus::error(EIO);
+  // Diskless (or resyncing under a Primary), the peer's copy was the only
+  // good one: those writes are lost.
+  const IoStatus status = local_data_current() ? IoStatus() : IoStatus::error(EIO);
   // Flushes no longer wait for the peer (ours may still be running).
   for (FlushRequest& f : flushes_) {
     if (f.peer_done) continue;

@@ -295,10 +295,19 @@ void Resource::on_peer_state(const wire::StateChange& s) {
     refuse("both nodes are Primary: dual-primary is not supported", wire::DisconnectCode::kIncompatible);
     return;
   }
+  const std::optional<DiskState> before = peer_disk_;
   peer_role_ = s.role;
   peer_disk_ = s.disk_state;
   if (replication_ == ReplicationState::kSyncSource && s.disk_state == DiskState::kUpToDate)
     finish_resync_as_source();
+  // The Primary peer, Diskless, attached a new disk on this link (its
+  // attach_under_primary()): it fetches every block from us.
+  if (phase_ == Phase::kRunning && replication_ == ReplicationState::kEstablished && s.role == Role::kPrimary &&
+      before == DiskState::kDiskless && s.disk_state == DiskState::kInconsistent && disk_ == DiskState::kUpToDate)
+    serve_attaching_primary();
+  // ... and lost it again before the end.
+  if (replication_ == ReplicationState::kSyncSource && s.disk_state == DiskState::kDiskless)
+    set_replication(ReplicationState::kEstablished, "the peer's disk failed during its resync");
 }
 
 void Resource::on_ping_due() {
@@ -336,7 +345,7 @@ void Resource::on_handshake_timeout() {
 
 void Resource::on_watchdog() {
   bool waiting = std::any_of(flushes_.begin(), flushes_.end(), [](const FlushRequest& f) { return !f.peer_done; }) ||
-                 resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0 || !expected_replies_.empty();
+                 resync_in_flight_bytes_ > 0 || verify_in_flight_bytes_ > 0 || !replies_due_.empty();
   for (const auto& [id, w] : writes_)
     waiting = waiting || (w.mirrored && (!w.peer_done || w.acks_outstanding > 0));
   const TimePoint now = loop_.now();
@@ -363,7 +372,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   // resource-and-stonith: the peer has every acknowledged write and may be
   // promoted; from here on nothing is acknowledged until it is outdated.
   // Before fail_over_pending_peer_io(), which answers the writes in flight.
-  if (options_.freeze_io_while_fencing && role_ == Role::kPrimary && was_replicating && data_ &&
+  if (options_.freeze_io_while_fencing && role_ == Role::kPrimary && was_replicating && local_data_current() &&
       peer_disk_ == DiskState::kUpToDate && !sb_.flags.peer_outdated && !io_suspended_)
     suspend_io("lost the UpToDate peer while Primary (" + reason + "): fencing it");
   if (conn_) {
@@ -395,7 +404,9 @@ void Resource::drop_connection(const std::string& reason, After after,
   if (data_) {
     // A Primary that loses its peer starts a new generation, so that the
     // next handshake knows its data is newer (DRBD's new current UUID).
-    if (role_ == Role::kPrimary && was_replicating) start_new_generation("lost the peer while Primary");
+    // (Not with an Inconsistent disk: it takes no writes without the peer.)
+    if (role_ == Role::kPrimary && was_replicating && local_data_current())
+      start_new_generation("lost the peer while Primary");
     (void)persist_bitmap();
   }
   set_replication(ReplicationState::kOff, reason);

@@ -139,7 +139,11 @@ void Resource::finish_handshake() {
     d = SyncDecision::kSourceBitmap;
     why = std::string("the peer is Inconsistent and this node ") + to_string(disk_);
   }
-  if (role_ == Role::kPrimary && is_target(d)) {
+  // A Primary may be SyncTarget only with an Inconsistent disk (attached
+  // under it, resync not finished): the peer holds its data. A Primary with
+  // a good image that the generations make a target has diverged.
+  if (role_ == Role::kPrimary && is_target(d) &&
+      !(disk_ == DiskState::kInconsistent && ph.disk_state == DiskState::kUpToDate)) {
     refuse("this node is Primary but must become SyncTarget: " + why + "; demote it first",
            wire::DisconnectCode::kIncompatible);
     return;
@@ -273,7 +277,11 @@ void Resource::request_resync_blocks() {
     const uint64_t offset = first * kBlockSize;
     const uint64_t length = std::min((end - first) * kBlockSize, sb_.data_size - offset);
     if (!take_resync_tokens(length)) return;
-    send(wire::ResyncRequest{offset, static_cast<uint32_t>(length), options_.checksum_resync});
+    ReplyDue due;
+    due.kind = options_.checksum_resync ? ReplyDue::Kind::kChecksum : ReplyDue::Kind::kResync;
+    due.offset = offset;
+    due.length = length;
+    request_from_peer(due);
     resync_in_flight_bytes_ += length;
     resync_cursor_ = end;
   }
@@ -324,7 +332,25 @@ void Resource::on_resync_request(const wire::ResyncRequest& r) {
   if (replication_ == ReplicationState::kSyncSource) bitmap_->clear_range(r.offset, r.length);
 }
 
+bool Resource::take_reply_due(ReplyDue::Kind kind, uint64_t offset, uint64_t length, const char* what) {
+  const bool fits = !replies_due_.empty() && replies_due_.front().offset == offset &&
+                    replies_due_.front().length == length &&
+                    (replies_due_.front().kind == kind ||
+                     (kind == ReplyDue::Kind::kResync && replies_due_.front().kind == ReplyDue::Kind::kRead));
+  if (!fits) {
+    fail_link(std::string("unexpected ") + what + " at offset " + std::to_string(offset) + " (" +
+                  std::to_string(length) + " bytes)",
+              wire::DisconnectCode::kProtocolError);
+    return false;
+  }
+  return true;
+}
+
 void Resource::on_checksum_reply(const wire::ChecksumReply& r) {
+  if (!take_reply_due(ReplyDue::Kind::kChecksum, r.offset, r.length, "ChecksumReply")) return;
+  const ReplyDue due = replies_due_.front();
+  replies_due_.pop_front();
+  if (!data_) return;  // the disk being resynced failed since (detach)
   if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.length, sb_.data_size)) {
     fail_link("unexpected ChecksumReply at offset " + std::to_string(r.offset),
               wire::DisconnectCode::kProtocolError);
@@ -332,10 +358,15 @@ void Resource::on_checksum_reply(const wire::ChecksumReply& r) {
   }
   std::vector<uint8_t> ours(r.length);
   IoStatus s = data_->read(r.offset, ours);
-  if (!s.ok() || block_digest(ours) != r.digest) {
+  if (due.overwritten || !s.ok() || block_digest(ours) != r.digest) {
     if (!s.ok()) ++io_errors_;
-    // Different (or unreadable here): fetch the data; it stays in flight.
-    send(wire::ResyncRequest{r.offset, r.length, false});
+    // Different (or unreadable here, or written here since the digest was
+    // taken): fetch the data; it stays in flight.
+    ReplyDue again;
+    again.kind = ReplyDue::Kind::kResync;
+    again.offset = r.offset;
+    again.length = r.length;
+    request_from_peer(again);
     return;
   }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.length);
@@ -346,18 +377,34 @@ void Resource::on_checksum_reply(const wire::ChecksumReply& r) {
 }
 
 void Resource::on_resync_reply(const wire::ResyncReply& r) {
-  if (!data_ && !expected_replies_.empty()) return on_remote_read_reply(r);
+  if (!take_reply_due(ReplyDue::Kind::kResync, r.offset, r.data.size(), "ResyncReply")) return;
+  if (replies_due_.front().kind == ReplyDue::Kind::kRead) return on_remote_read_reply(r);
+  const ReplyDue due = replies_due_.front();
+  replies_due_.pop_front();
+  if (!data_) return;  // the disk being resynced failed since (detach)
   if (replication_ != ReplicationState::kSyncTarget || !range_fits(r.offset, r.data.size(), sb_.data_size)) {
     fail_link("unexpected ResyncReply at offset " + std::to_string(r.offset),
               wire::DisconnectCode::kProtocolError);
     return;
   }
+  last_answer_ = loop_.now();
+  if (due.overwritten) {
+    // Written here (and sent to the peer) after the peer read this: stale.
+    // Asked again, behind our Data; the blocks stay out of sync meanwhile.
+    ReplyDue again = due;
+    again.overwritten = false;
+    request_from_peer(again);
+    return;
+  }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.data.size());
   IoStatus s = data_->write(r.offset, r.data);
   if (!s.ok()) {
-    // The bit stays set; the resync ends Inconsistent and says why.
+    // The bit stays set; the resync ends Inconsistent and says why (or,
+    // under on-io-error detach, the disk is given up).
     ++io_errors_;
-    report_error("resync write at offset " + std::to_string(r.offset) + " failed: " + s.message());
+    const std::string what = "resync write at offset " + std::to_string(r.offset) + " failed: " + s.message();
+    if (detach_on_io_error(what)) return;
+    report_error(what);
   } else {
     written_bytes_ += r.data.size();
     const uint64_t cleared = bitmap_->clear_range(r.offset, r.data.size()) * kBlockSize;
@@ -383,7 +430,14 @@ void Resource::finish_resync_as_target() {
               wire::DisconnectCode::kOther);
     return;
   }
-  adopt_sync_source_generations(sb_.generations, peer_hello_.generations);
+  if (role_ == Role::kPrimary) {
+    // A disk attached under the Primary: the pair's generations are ours
+    // already (attach_under_primary() kept them); the peer's Hello may be
+    // older than this connection's last resync.
+    clear_bitmap_uuid(sb_.generations);
+  } else {
+    adopt_sync_source_generations(sb_.generations, peer_hello_.generations);
+  }
   sb_.flags.consistent = true;
   sb_.flags.outdated = false;
   crashed_primary_ = false;

@@ -64,9 +64,14 @@ TEST_F(IoErrorTest, DetachedPrimaryServesWritesAndReadsThroughThePeer) {
   EXPECT_EQ(out, std::vector<uint8_t>(written.begin() + 100, written.begin() + 5100));
   EXPECT_TRUE(disk_a.writes().empty()) << "no more I/O to the failed disk";
   EXPECT_EQ(a->status().io_errors, 1u);
+  // The failed disk cannot be attached again (its metadata is unreadable);
+  // the Primary goes on serving through the peer.
   CommandResult r = a->attach();
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().find("attach refused: Primary without a disk"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("attach failed"), std::string::npos) << r.error();
+  EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+  ASSERT_TRUE(write_now(*a, 2 << 20, pattern(2 << 20, 4096, 4)).ok());
+  EXPECT_EQ(read_back(disk_b, 2 << 20, 4096), pattern(2 << 20, 4096, 4));
 }
 
 TEST_F(IoErrorTest, DetachedPrimaryWithoutPeerFailsRequests) {
