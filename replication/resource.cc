@@ -199,7 +199,13 @@ CommandResult Resource::attach() {
   set_disk(d, d == DiskState::kConsistent ? "metadata read (UpToDate once the peer confirms it)"
                                           : "metadata read");
   // Connected before (detach keeps the connector): offer to connect again.
-  if (connector_ != nullptr && !conn_) connector_->connection_lost();
+  // Still connected (a Diskless Primary, since demoted): the handshake was
+  // made without this disk; a new one decides what it must resync.
+  if (conn_) {
+    renegotiate("disk attached: a new handshake decides its resync");
+  } else if (connector_ != nullptr) {
+    connector_->connection_lost();
+  }
   return Ok{};
 }
 

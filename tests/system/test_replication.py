@@ -534,6 +534,95 @@ class ReplicationTest(unittest.TestCase):
             f.seek(30 << 20)
             self.assertEqual(f.read(65536), data)
 
+    def test_a_new_disk_attached_under_a_diskless_primary_resyncs_while_mounted(self):
+        """DRBD's attach after on-io-error detach, without a failover: h1's
+        disk fails under a mounted ext4 and h1 goes on as a Diskless Primary
+        served by h2; the disk is replaced (zeroed: no metadata left), gets
+        create-md and attach, and resyncs in full from h2 while h1 stays
+        Primary and the file system is written and read."""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach"; resync_rate_kib = 16384;')
+        mnt = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+
+        def put(name, mib):
+            path = os.path.join(mnt, name)
+            return h1.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s bs=1M count=%d conv=fsync status=none && "
+                                "sha256sum %s" % (path, mib, path)).stdout.split()[0]
+
+        def read_direct(name):
+            # O_DIRECT: from the device (through the engine), not ext4's cache.
+            return h1.in_daemon("sh", "-c", "dd if=%s bs=1M iflag=direct status=none | sha256sum"
+                                % os.path.join(mnt, name)).stdout.split()[0]
+
+        files = {"before": put("before", 8)}
+        fail("fail-writes")
+        fail("fail-reads")
+        files["diskless"] = put("diskless", 4)  # the write that meets the error succeeds: h2 took it
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["peer_disk"]), ("Primary", "UpToDate"))
+        self.assertEqual(read_direct("before"), files["before"], "read through the peer")
+        # The replacement: a blank disk under the same path.
+        fail("heal")
+        sh("dd", "if=/dev/zero", "of=" + os.path.join(h1.dir, "r0.img"), "bs=1M", "count=%d" % SIZE_MIB,
+           "conv=notrunc,fsync", "status=none")
+        refused = self.ctl(h1, "attach", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("create-md r0", refused.stderr)
+        self.assertIn("vrrpctl replication attach r0", self.ctl(h1, "create-md", "r0").stdout)
+        self.assertIn("resyncs in full from the peer", self.ctl(h1, "attach", "r0").stdout)
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["disk"], st["replication"]), ("Primary", "Inconsistent", "SyncTarget"), st)
+        wait_until(lambda: self.status(h2)["replication"] == "SyncSource", what="h2 SyncSource")
+        # While the new disk fills: the file system is written and read.
+        files["resync"] = put("resync", 4)
+        self.assertEqual(read_direct("diskless"), files["diskless"])
+        self.assertEqual(self.status(h1)["replication"], "SyncTarget", "the resync was still running")
+        wait_until(lambda: self.status(h1)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h2)["replication"] == "Established", timeout=60, what="the new disk resynced")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["out_of_sync_kib"]), ("Primary", 0))
+        for name, digest in files.items():
+            self.assertEqual(read_direct(name), digest, name)
+        events = [e["what"] for e in json.loads(h1.vrrpctl("events", "--json").stdout)["events"]]
+        self.assertIn("attach", events)
+        self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_attach_brings_a_detached_secondary_back_without_down(self):
+        """The Secondary's disk fails (on-io-error detach: Diskless,
+        StandAlone); once it works again, `attach` takes the same disk back
+        with its metadata and reconnects, and only what it missed crosses."""
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        device, fail = self.faulty_disk(h2)
+        extra = 'on_io_error = "detach";'
+        self.start(h1, h2, extra=extra)
+        self.start(h2, h1, fresh=False, device=device, extra=extra)
+        for h in (h1, h2):
+            self.ctl(h, "create-md", "r0")
+            self.ctl(h, "up", "r0")
+        wait_until(lambda: self.status(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate", timeout=60, what="initial sync")
+        fail("fail-writes")
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=2",
+                     "seek=10", "oflag=direct", "status=none")
+        wait_until(lambda: self.status(h2)["disk"] == "Diskless", what="h2 gave up its disk")
+        self.assertEqual(self.status(h2)["connection"], "StandAlone")
+        self.assertGreaterEqual(self.status(h1)["out_of_sync_kib"], 1024)
+        received_before = self.status(h2)["received_kib"]
+        fail("heal")
+        self.assertIn("connecting to the peer", self.ctl(h2, "attach", "r0").stdout)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="h2 back and resynced")
+        moved = self.status(h2)["received_kib"] - received_before
+        self.assertGreaterEqual(moved, 2 * 1024, "the 2 MiB it missed")
+        self.assertLess(moved, 8 * 1024, "a bitmap-based resync, not a full one (%d KiB)" % moved)
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_replication_check_keeps_a_node_with_stale_data_from_master(self):
         lab = self.lab()
         h1, h2 = lab.hosts

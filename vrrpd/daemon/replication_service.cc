@@ -126,6 +126,9 @@ struct ReplicationService::Runtime {
   // Engine thread.
   std::unique_ptr<replication::FileStorage> data;
   std::unique_ptr<replication::FileStorage> md;  // external metadata only
+  // The storage of disks given up (on-io-error detach) and replaced by
+  // attach: kept until down, as the Flusher thread may still hold them.
+  std::vector<std::unique_ptr<replication::FileStorage>> replaced_storage;
   std::unique_ptr<replication::Resource> resource;
   std::unique_ptr<replication::TcpConnector> connector;
   std::unique_ptr<replication::fence::FencePath> fence;  // fencing other than "dont-care"
@@ -448,6 +451,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   };
   if (op == "create-md") return on_engine([this, rt, done] { engine_create_md(*rt, done); });
   if (op == "up") return on_engine([this, rt, done] { engine_up(*rt, done); });
+  if (op == "attach") return on_engine([this, rt, done] { engine_attach(*rt, done); });
   if (op == "down")
     return ops_post([this, rt, done] {
       ops_down(*rt, [rt, done](bool ok, std::string text) {
@@ -512,13 +516,18 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                     rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
     });
   done(false, "unknown replication operation '" + op +
-                  "'; valid: create-md, up, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
+                  "'; valid: create-md, up, attach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
                   "outdate, resume-io, verify, mount, umount");
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {
-  if (rt.attached) return done(false, "create-md refused: " + rt.cfg.name + " is up (vrrpctl replication down " + rt.cfg.name + " first)");
-  rt.resource.reset();
+  // Up but Diskless (the disk failed and was given up): metadata for the
+  // replacement, which `attach` then brings in under the running resource.
+  const bool diskless = rt.attached && rt.resource && rt.resource->status().disk == replication::DiskState::kDiskless;
+  if (rt.attached && !diskless)
+    return done(false, "create-md refused: " + rt.cfg.name + " is up with its disk attached (vrrpctl replication down " +
+                           rt.cfg.name + " first)");
+  if (!diskless) rt.resource.reset();
   auto data = replication::FileStorage::open(rt.cfg.device);
   if (!data.ok()) return done(false, "create-md: " + data.error());
   std::unique_ptr<replication::FileStorage> md;
@@ -531,16 +540,65 @@ void ReplicationService::engine_create_md(Runtime& rt, Done done) {
     if (!opened.ok()) return done(false, "create-md: " + opened.error());
     md = std::move(opened.value());
   }
-  rt.data = std::move(data.value());
-  rt.md = std::move(md);
   replication::ResourceOptions o;  // only what create-md reads
   o.name = rt.cfg.name;
-  o.metadata_layout = rt.md ? replication::MetadataLayout::kExternal : replication::MetadataLayout::kInternal;
-  replication::Resource tmp(engine_loop_, o, *rt.data, rt.md.get());
+  o.metadata_layout = md ? replication::MetadataLayout::kExternal : replication::MetadataLayout::kInternal;
+  replication::Resource tmp(engine_loop_, o, *data.value(), md.get());
   CommandResult r = tmp.create_md();
   if (!r.ok()) return done(false, r.error());
-  emit(rt.cfg.name, "create-md", "metadata created on " + (rt.md ? rt.cfg.metadata : rt.cfg.device));
+  emit(rt.cfg.name, "create-md", "metadata created on " + (md ? rt.cfg.metadata : rt.cfg.device));
+  if (diskless)  // opened again by attach; the running resource keeps its own
+    return done(true, "metadata created for " + rt.cfg.name + "; next: vrrpctl replication attach " + rt.cfg.name);
+  rt.data = std::move(data.value());
+  rt.md = std::move(md);
   done(true, "metadata created for " + rt.cfg.name + "; next: vrrpctl replication up " + rt.cfg.name);
+}
+
+void ReplicationService::engine_attach(Runtime& rt, Done done) {
+  const auto& c = rt.cfg;
+  if (!rt.resource)
+    return done(false, "attach refused: " + c.name + " is down (vrrpctl replication up " + c.name +
+                           " attaches its disk and connects)");
+  const replication::ResourceStatus before = rt.resource->status();
+  if (before.disk != replication::DiskState::kDiskless)
+    return done(false, "attach refused: " + c.name + " has its disk (" + replication::to_string(before.disk) + ")");
+  // Opened again: the disk may have been replaced under the same path.
+  auto data = replication::FileStorage::open(c.device);
+  if (!data.ok()) return done(false, "attach: " + data.error());
+  std::unique_ptr<replication::FileStorage> md;
+  if (c.metadata != "internal") {
+    auto m = replication::FileStorage::open(c.metadata);
+    if (!m.ok()) return done(false, "attach: " + m.error() + " (run vrrpctl replication create-md " + c.name + ")");
+    md = std::move(m.value());
+  }
+  CommandResult replaced = rt.resource->replace_storage(*data.value(), md.get());
+  if (!replaced.ok()) return done(false, "attach: " + replaced.error());
+  if (rt.data) rt.replaced_storage.push_back(std::move(rt.data));
+  if (rt.md) rt.replaced_storage.push_back(std::move(rt.md));
+  rt.data = std::move(data.value());
+  rt.md = std::move(md);
+  CommandResult attached = rt.resource->attach();
+  refresh();
+  if (!attached.ok()) {
+    std::string hint = attached.error().find("magic") != std::string::npos
+                           ? " (a new disk needs metadata first: vrrpctl replication create-md " + c.name + ")"
+                           : "";
+    return done(false, attached.error() + hint);
+  }
+  const replication::ResourceStatus now = rt.resource->status();
+  std::string text;
+  if (now.role == Role::kPrimary) {
+    text = "disk attached under the Primary (" + std::string(replication::to_string(now.disk)) +
+           "); it resyncs in full from the peer while the volume stays in use";
+  } else {
+    text = "disk attached (" + std::string(replication::to_string(now.disk)) + ")";
+    if (now.connection == replication::ConnectionState::kStandAlone && !rt.operator_disconnected && rt.connector) {
+      CommandResult connecting = rt.resource->connect(*rt.connector);
+      text += connecting.ok() ? "; connecting to the peer" : "; " + connecting.error();
+    }
+  }
+  emit(c.name, "attach", text);
+  done(true, c.name + ": " + text);
 }
 
 void ReplicationService::engine_up(Runtime& rt, Done done) {
@@ -629,13 +687,16 @@ void ReplicationService::engine_down(Runtime& rt, Done done) {
     if (!r.ok()) return done(false, "down: " + r.error());
   }
   (void)rt.resource->disconnect();  // StandAlone already is fine
-  CommandResult detached = rt.resource->detach();
-  if (!detached.ok()) return done(false, "down: " + detached.error());
+  if (rt.resource->status().disk != replication::DiskState::kDiskless) {  // given up after a disk error: nothing to detach
+    CommandResult detached = rt.resource->detach();
+    if (!detached.ok()) return done(false, "down: " + detached.error());
+  }
   rt.connector.reset();
   rt.fence.reset();
   rt.resource.reset();
   rt.md.reset();
   rt.data.reset();
+  rt.replaced_storage.clear();
   rt.attached = false;
   rt.have_last_status = false;
   refresh();

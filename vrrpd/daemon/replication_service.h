@@ -138,6 +138,9 @@ class ReplicationService {
   // The steps; each runs on the thread its name says and ends in `done`.
   void engine_create_md(Runtime& rt, Done done);
   void engine_up(Runtime& rt, Done done);
+  // vrrpctl replication attach: a replaced disk under a running (Diskless)
+  // resource; on a Primary it resyncs in full while the volume stays in use.
+  void engine_attach(Runtime& rt, Done done);
   void ops_export(Runtime& rt, Done done);
   void ops_down(Runtime& rt, Done done);
   void engine_down(Runtime& rt, Done done);

@@ -207,6 +207,25 @@ TEST_F(AttachUnderPrimaryTest, APartialSectorWriteOnABlockNotYetHereIsRefused) {
   EXPECT_TRUE(write_now(*a, 8u << 20, pattern(8u << 20, 512, 3)).ok());
 }
 
+TEST_F(AttachUnderPrimaryTest, ADemotedDisklessNodeAttachesWithANewHandshake) {
+  // The usual course with VRRP: the Diskless Primary is demoted (its
+  // instance went FAULT) while the peer takes over; then the disk comes back.
+  bring_up_and_lose_a_disk();
+  ok(a->secondary());
+  settle();
+  ok(b->primary());
+  settle();
+  ASSERT_TRUE(write_now(*b, 1u << 20, pattern(1u << 20, 65536, 5)).ok());  // a's disk lacks it
+  disk_a.clear_faults();
+  ok(a->attach());  // the same disk: its metadata and bitmap
+  advance(seconds(1));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(b->status().peer_disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal()) << "the writes a missed while Diskless were resynced";
+}
+
 TEST_F(AttachUnderPrimaryTest, TheNewDiskMustDescribeTheSameSize) {
   bring_up_and_lose_a_disk();
   FakeStorage small_disk{kTestDiskBytes / 2};
