@@ -509,6 +509,16 @@ class Resource final : public Volume {
   std::optional<OutOfSyncBitmap> bitmap_;
   std::optional<ActivityLog> al_;
   bool crashed_primary_ = false;  // was_primary found at attach; cleared after the next resync
+  // This connection only (cleared by drop_connection()):
+  // - the resync as target was started by attach_under_primary() on the
+  //   running link, with no handshake: the peer's Hello predates it, and the
+  //   Primary keeps its own generations at the end;
+  bool resync_in_band_ = false;
+  // - our Primary peer went Diskless and we started a new generation for
+  //   the writes only we hold; when it attaches a disk on this link and we
+  //   have resynced it in full, the generation is taken back (the peer's
+  //   current is our bitmap generation).
+  bool new_generation_for_diskless_peer_ = false;
 
   // Connection state; reset by drop_connection().
   Connector* connector_ = nullptr;

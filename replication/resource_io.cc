@@ -451,6 +451,10 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
     send(wire::DataAck{sequence, wire::AckKind::kFailed});
     return;
   }
+  // A Diskless Primary's write is on no other disk: recorded (durably,
+  // before the data) so that its disk, when back, is resynced.
+  if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(d.offset, d.data.size()) > 0)
+    (void)persist_bitmap();
   IoStatus s;
   if (d.flags & wire::kDataFlush) s = data_->flush();
   if (s.ok()) s = data_->write(d.offset, d.data);

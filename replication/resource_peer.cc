@@ -300,6 +300,17 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   peer_disk_ = s.disk_state;
   if (replication_ == ReplicationState::kSyncSource && s.disk_state == DiskState::kUpToDate)
     finish_resync_as_source();
+  // The Primary peer lost its disk (on-io-error detach) and serves through
+  // ours: from now on only we hold its writes. As DRBD: a new generation
+  // (the handshake with that disk, back later, makes us its source) and its
+  // writes recorded in our bitmap (apply_peer_data). Its writes in flight
+  // when the disk failed are in that disk's own activity log.
+  if (phase_ == Phase::kRunning && s.role == Role::kPrimary && s.disk_state == DiskState::kDiskless &&
+      before.has_value() && *before != DiskState::kDiskless && role_ == Role::kSecondary && local_data_current()) {
+    const bool had_bitmap_generation = sb_.generations.bitmap != 0;
+    start_new_generation("the Primary peer lost its disk: this node holds the only copy of its writes");
+    new_generation_for_diskless_peer_ = !had_bitmap_generation;
+  }
   // The Primary peer, Diskless, attached a new disk on this link (its
   // attach_under_primary()): it fetches every block from us.
   if (phase_ == Phase::kRunning && replication_ == ReplicationState::kEstablished && s.role == Role::kPrimary &&
@@ -400,6 +411,8 @@ void Resource::drop_connection(const std::string& reason, After after,
   verify_asked_.clear();
   ko_ = 0;
   peer_bitmap_.reset();
+  resync_in_band_ = false;
+  new_generation_for_diskless_peer_ = false;
   fail_over_pending_peer_io();
   if (data_) {
     // A Primary that loses its peer starts a new generation, so that the

@@ -430,13 +430,16 @@ void Resource::finish_resync_as_target() {
               wire::DisconnectCode::kOther);
     return;
   }
-  if (role_ == Role::kPrimary) {
-    // A disk attached under the Primary: the pair's generations are ours
-    // already (attach_under_primary() kept them); the peer's Hello may be
-    // older than this connection's last resync.
+  if (resync_in_band_) {
+    // A disk attached under the Primary on the running link: the pair's
+    // generations are ours already (attach_under_primary() kept them; the
+    // source takes back the one it started for our Diskless time). The
+    // peer's Hello is older than that and is not used.
     clear_bitmap_uuid(sb_.generations);
+    resync_in_band_ = false;
   } else {
     adopt_sync_source_generations(sb_.generations, peer_hello_.generations);
+    if (role_ == Role::kPrimary) set_primary_flag(sb_.generations, true);  // a Primary resyncing after a reconnect
   }
   sb_.flags.consistent = true;
   sb_.flags.outdated = false;
@@ -456,7 +459,16 @@ void Resource::finish_resync_as_source() {
   // target got through application writes) is in sync now.
   bitmap_->clear_all();
   (void)persist_bitmap();
-  clear_bitmap_uuid(sb_.generations);
+  if (new_generation_for_diskless_peer_ && peer_role_ == Role::kPrimary) {
+    // The Primary peer that went Diskless has a full copy again (it
+    // attached a disk on this link): the generation we started for its
+    // Diskless time is taken back, ours is the pair's current again.
+    sb_.generations.current = uuid_value(sb_.generations.bitmap);
+    sb_.generations.bitmap = 0;
+    new_generation_for_diskless_peer_ = false;
+  } else {
+    clear_bitmap_uuid(sb_.generations);
+  }
   if (crashed_primary_) {
     crashed_primary_ = false;
     sb_.flags.was_primary = role_ == Role::kPrimary;

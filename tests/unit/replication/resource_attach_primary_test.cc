@@ -195,6 +195,15 @@ TEST_F(AttachUnderPrimaryTest, LosingThePeerMidResyncFailsWhatOnlyThePeerHasThen
   EXPECT_TRUE(new_disk_equals_peer());
   ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 4096, 6)).ok());
   EXPECT_TRUE(new_disk_equals_peer());
+  // Finished by a handshake, the Primary took the source's generation: one
+  // more flap finds the same data.
+  EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+  net.cut();
+  advance(seconds(1));
+  s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_FALSE(s.split_brain) << s.split_brain_text;
 }
 
 TEST_F(AttachUnderPrimaryTest, APartialSectorWriteOnABlockNotYetHereIsRefused) {
@@ -224,6 +233,52 @@ TEST_F(AttachUnderPrimaryTest, ADemotedDisklessNodeAttachesWithANewHandshake) {
   EXPECT_EQ(s.replication, ReplicationState::kEstablished);
   EXPECT_EQ(b->status().peer_disk, DiskState::kUpToDate);
   EXPECT_TRUE(disks_equal()) << "the writes a missed while Diskless were resynced";
+}
+
+TEST_F(AttachUnderPrimaryTest, TheSameDiskBackAfterDemotionGetsWhatTheDisklessPrimaryWrote) {
+  // The disk's own activity log covers the writes in flight when it failed;
+  // what the Diskless Primary wrote afterwards (here an extent it had not
+  // touched before) only the peer can record: it starts a new generation
+  // and marks those writes in its bitmap (durably, before writing them).
+  bring_up_and_lose_a_disk();
+  settle();
+  EXPECT_EQ(uuid_value(b->generations().bitmap), uuid_value(a->generations().current))
+      << "the peer started a new generation; the Primary's is its bitmap generation";
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
+  EXPECT_EQ(b->status().out_of_sync_bytes, 65536u) << "and recorded the write the Diskless Primary made";
+  ok(a->secondary());
+  settle();
+  disk_a.clear_faults();
+  ok(a->attach());  // the same disk, as it was when it failed
+  advance(seconds(1));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_FALSE(s.split_brain);
+  EXPECT_EQ(read_back(disk_a, 12u << 20, 65536), pattern(12u << 20, 65536, 6));
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(AttachUnderPrimaryTest, AfterTheInBandResyncBothSidesShareOneGeneration) {
+  bring_up_and_lose_a_disk();
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());  // the peer's generation moves
+  replace_and_attach();
+  advance(seconds(1));
+  ASSERT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+  EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
+  // A flap afterwards: the handshake finds the same data, not a split brain
+  // and not a Primary that would have to become SyncTarget.
+  net.cut();
+  advance(seconds(1));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_FALSE(s.split_brain) << s.split_brain_text;
+  EXPECT_EQ(s.role, Role::kPrimary);
+  EXPECT_EQ(s.disk, DiskState::kUpToDate);
+  EXPECT_EQ(s.out_of_sync_bytes, 0u);
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 7)).ok());
+  EXPECT_TRUE(new_disk_equals_peer());
 }
 
 TEST_F(AttachUnderPrimaryTest, TheNewDiskMustDescribeTheSameSize) {
