@@ -218,7 +218,18 @@ CommandResult Resource::replace_storage(BlockStorage& data, BlockStorage* extern
 
 CommandResult Resource::detach() {
   if (disk_ == DiskState::kDiskless) return CommandResult::failure("detach: not attached");
-  if (role_ == Role::kPrimary) return CommandResult::failure("detach refused: Primary (demote first)");
+  if (role_ == Role::kPrimary) {
+    if (!local_data_current() || replication_ != ReplicationState::kEstablished || !can_serve_through_peer())
+      return CommandResult::failure(
+          std::string("detach refused: Primary without an UpToDate peer to serve through (replication ") +
+          to_string(replication_) + "; needs Established with the peer UpToDate): demote first");
+    // The disk is healthy: its metadata is left as it is now (was_primary
+    // and the activity log make a later attach of it resync its hot
+    // extents; the peer records what is written from now on).
+    (void)persist_bitmap();
+    give_up_disk("detach: the Primary serves through the peer");
+    return Ok{};
+  }
   if (conn_) drop_connection("detaching the disk", After::kReconnect, wire::DisconnectCode::kShutdown);
   (void)persist_bitmap();
   al_.reset();

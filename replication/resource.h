@@ -184,7 +184,10 @@ class Resource final : public Volume {
   // Diskless; the old storage must stay alive until the Resource is gone
   // (a flush of it may still be running on the Flusher thread).
   CommandResult replace_storage(BlockStorage& data, BlockStorage* external_md);
-  // Saves the bitmap and goes Diskless; drops the connection. Refused while Primary.
+  // Saves the bitmap and goes Diskless; drops the connection. A Primary
+  // (drbdadm detach, a planned disk swap) is allowed only while Established
+  // with an UpToDate peer: it keeps the link and serves through the peer, as
+  // after on-io-error detach; attach() brings a disk back under it.
   CommandResult detach();
   // Promotes. Refused unless the disk is UpToDate (force overrides that, as
   // for the initial full sync), and always refused while the peer is Primary,
@@ -466,6 +469,9 @@ class Resource final : public Volume {
   // on-io-error detach: gives up the local disk after `what` failed. False
   // (nothing done) under passthrough; the caller then reports the error.
   bool detach_on_io_error(const std::string& what);
+  // Drops the disk (no I/O to it any more): a Primary with an UpToDate peer
+  // goes on serving through it, anything else leaves the link (StandAlone).
+  void give_up_disk(const std::string& why);
   // attach() on a Diskless Primary: the new disk is Inconsistent, and a full
   // resync from the peer starts on the running link (or at the next
   // handshake, which lets an Inconsistent Primary be SyncTarget).

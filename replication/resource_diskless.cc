@@ -35,11 +35,16 @@ namespace vrrpd::replication {
 bool Resource::detach_on_io_error(const std::string& what) {
   if (options_.on_io_error != IoErrorPolicy::kDetach || !data_) return false;
   report_error(what + "; on-io-error detach: the local disk is given up (Diskless)");
+  give_up_disk("on-io-error detach after: " + what);
+  return true;
+}
+
+void Resource::give_up_disk(const std::string& why) {
   for (auto& [id, w] : writes_) w.pinned.clear();  // the activity log goes with the disk
   al_.reset();
   bitmap_.reset();
   data_.reset();
-  set_disk(DiskState::kDiskless, "on-io-error detach after: " + what);
+  set_disk(DiskState::kDiskless, why);
   if (role_ == Role::kPrimary && replication_ == ReplicationState::kSyncTarget) {
     // The disk attached under us failed during its resync: back to serving
     // through the peer. Resync replies still due are dropped as they come.
@@ -56,7 +61,6 @@ bool Resource::detach_on_io_error(const std::string& what) {
     drop_connection("local disk failed: this node is Diskless", After::kStandAlone,
                     wire::DisconnectCode::kOther);
   }
-  return true;
 }
 
 CommandResult Resource::attach_under_primary(const Superblock& found) {

@@ -591,6 +591,35 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h1, "umount", "r0")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_planned_disk_swap_on_the_primary_with_detach_and_attach(self):
+        """drbdadm detach / attach on the Primary: its disk is taken out while
+        ext4 stays mounted and in use (served by h2), a blank one is put in,
+        and it is resynced in full while h1 stays Primary."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        mnt = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+        path = os.path.join(mnt, "f")
+        write = "dd if=/dev/urandom of=%s bs=1M count=4 conv=fsync status=none && sha256sum %s" % (path, path)
+        self.assertIn("serves the volume through the peer", self.ctl(h1, "detach", "r0").stdout)
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["disk"], st["connection"]), ("Primary", "Diskless", "Connected"))
+        digest = h1.in_daemon("sh", "-c", write).stdout.split()[0]
+        sh("dd", "if=/dev/zero", "of=" + os.path.join(h1.dir, "r0.img"), "bs=1M", "count=%d" % SIZE_MIB,
+           "conv=notrunc,fsync", "status=none")
+        self.ctl(h1, "create-md", "r0")
+        self.ctl(h1, "attach", "r0")
+        wait_until(lambda: self.status(h1)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established",
+                   timeout=60, what="the new disk resynced")
+        self.assertEqual(self.status(h1)["role"], "Primary")
+        back = h1.in_daemon("sh", "-c", "dd if=%s bs=1M iflag=direct status=none | sha256sum" % path)
+        self.assertEqual(back.stdout.split()[0], digest)
+        events = [e["what"] for e in json.loads(h1.vrrpctl("events", "--json").stdout)["events"]]
+        self.assertIn("detach", events)
+        self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_attach_brings_a_detached_secondary_back_without_down(self):
         """The Secondary's disk fails (on-io-error detach: Diskless,
         StandAlone); once it works again, `attach` takes the same disk back

@@ -29,7 +29,7 @@ void usage(std::FILE* out) {
                "  replication status [NAME] [--json]\n"
                "                                  replicated volumes: role, disk, peer, connection,\n"
                "                                  out-of-sync, resync progress, I/O errors, traffic\n"
-               "  replication OP NAME [--force]   OP: create-md, up, attach, down, primary (--force),\n"
+               "  replication OP NAME [--force]   OP: create-md, up, attach, detach, down, primary (--force),\n"
                "                                  secondary, connect, disconnect, discard-my-data,\n"
                "                                  invalidate, outdate, resume-io, verify, mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"

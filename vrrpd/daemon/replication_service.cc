@@ -452,6 +452,21 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   if (op == "create-md") return on_engine([this, rt, done] { engine_create_md(*rt, done); });
   if (op == "up") return on_engine([this, rt, done] { engine_up(*rt, done); });
   if (op == "attach") return on_engine([this, rt, done] { engine_attach(*rt, done); });
+  if (op == "detach")
+    return on_engine([this, rt, done, engine_result] {
+      // drbdadm detach: a Secondary gives its disk up (and leaves the link);
+      // a Primary Established with an UpToDate peer goes on serving through
+      // it, for a disk swap without a failover.
+      if (!rt->resource) return done(false, "detach refused: the resource is down");
+      const bool primary = rt->resource->status().role == Role::kPrimary;
+      CommandResult r = rt->resource->detach();
+      const std::string text = primary ? "disk detached; the Primary serves the volume through the peer"
+                                       : "disk detached (Diskless)";
+      if (r.ok()) emit(rt->cfg.name, "detach", text);
+      engine_result(r, rt->cfg.name + ": " + text + "; vrrpctl replication attach " + rt->cfg.name +
+                           " brings a disk back",
+                    done);
+    });
   if (op == "down")
     return ops_post([this, rt, done] {
       ops_down(*rt, [rt, done](bool ok, std::string text) {
@@ -516,7 +531,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                     rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
     });
   done(false, "unknown replication operation '" + op +
-                  "'; valid: create-md, up, attach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
+                  "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
                   "outdate, resume-io, verify, mount, umount");
 }
 

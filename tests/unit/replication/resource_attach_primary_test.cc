@@ -281,6 +281,37 @@ TEST_F(AttachUnderPrimaryTest, AfterTheInBandResyncBothSidesShareOneGeneration) 
   EXPECT_TRUE(new_disk_equals_peer());
 }
 
+TEST_F(AttachUnderPrimaryTest, APlannedDetachOfThePrimaryKeepsServingAndAttachBringsTheDiskBack) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 1u << 20, 1)).ok());
+  ok(a->detach());  // drbdadm detach on the Primary: a disk swap without a failover
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.role, Role::kPrimary);
+  EXPECT_EQ(s.disk, DiskState::kDiskless);
+  EXPECT_EQ(s.connection, ConnectionState::kConnected);
+  disk_a.clear_write_log();
+  ASSERT_TRUE(write_now(*a, 8u << 20, pattern(8u << 20, 65536, 2)).ok());
+  EXPECT_TRUE(disk_a.writes().empty()) << "nothing goes to the detached disk";
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(read_now(*a, 0, out).ok());
+  EXPECT_EQ(out, pattern(0, 4096, 1));
+  ok(a->attach());  // the same disk, under the Primary
+  EXPECT_EQ(a->status().replication, ReplicationState::kSyncTarget);
+  advance(seconds(1));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(AttachUnderPrimaryTest, APrimaryWithoutAnUpToDatePeerRefusesDetach) {
+  bring_up_synced();
+  net.set_link_up(false);
+  settle();
+  CommandResult r = a->detach();
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "detach refused: Primary without an UpToDate peer")) << r.error();
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
+}
+
 TEST_F(AttachUnderPrimaryTest, TheNewDiskMustDescribeTheSameSize) {
   bring_up_and_lose_a_disk();
   FakeStorage small_disk{kTestDiskBytes / 2};
