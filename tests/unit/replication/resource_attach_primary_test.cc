@@ -46,13 +46,6 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     ok(a->create_md());
     ok(a->attach());
   }
-  IoStatus read_now(Resource& r, uint64_t offset, std::span<uint8_t> out) {
-    std::optional<IoStatus> result;
-    r.submit_read(offset, out, [&result](IoStatus s) { result = s; });
-    settle();
-    EXPECT_TRUE(result.has_value()) << "read did not complete";
-    return result.value_or(IoStatus::error(ETIMEDOUT));
-  }
   // The replicated bytes of the new disk and the peer's are identical.
   bool new_disk_equals_peer() { return data_of(new_disk) == data_of(disk_b); }
 

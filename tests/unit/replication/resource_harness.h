@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +102,15 @@ class ResourcePairTest : public ::testing::Test {
     settle();
     EXPECT_TRUE(slot->has_value()) << "write did not complete";
     return slot->value_or(IoStatus::error(ETIMEDOUT));
+  }
+
+  // Reads on `r` and runs the loop until the read completed; returns its status.
+  IoStatus read_now(Resource& r, uint64_t offset, std::span<uint8_t> out) {
+    std::optional<IoStatus> result;
+    r.submit_read(offset, out, [&result](IoStatus s) { result = s; });
+    settle();
+    EXPECT_TRUE(result.has_value()) << "read did not complete";
+    return result.value_or(IoStatus::error(ETIMEDOUT));
   }
 
   uint64_t data_size() const { return a->status().size_bytes; }

@@ -21,13 +21,6 @@ class IoErrorTest : public ResourcePairTest {
     oa.on_io_error = ob.on_io_error = p;
     make(oa, ob);
   }
-  IoStatus read_now(Resource& r, uint64_t offset, std::span<uint8_t> out) {
-    std::optional<IoStatus> result;
-    r.submit_read(offset, out, [&result](IoStatus s) { result = s; });
-    settle();
-    EXPECT_TRUE(result.has_value()) << "read did not complete";
-    return result.value_or(IoStatus::error(ETIMEDOUT));
-  }
 };
 
 TEST_F(IoErrorTest, PassthroughReadErrorReachesTheCaller) {
