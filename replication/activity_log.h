@@ -56,6 +56,12 @@ class ActivityLog {
   // Active extents, most recently used first.
   std::vector<uint32_t> active_extents() const;
   uint64_t sequence() const { return sequence_; }
+  // The ring moved (online grow of internal metadata, grow.h): transaction
+  // `sequence`, with the active set, is already written at sb.al_offset.
+  void moved_to(const Superblock& sb, uint64_t sequence) {
+    al_offset_ = sb.al_offset;
+    sequence_ = sequence;
+  }
   uint64_t transactions_written() const { return transactions_written_; }
 
  private:

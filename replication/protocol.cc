@@ -234,6 +234,8 @@ void put(Writer&, const PingAck&) {}
 void put(Writer& w, const Disconnect& m) {
   w.u16(static_cast<uint16_t>(m.code)).text(m.reason, kMaxReasonBytes);
 }
+void put(Writer& w, const ResizeRequest& m) { w.u64(m.current_size).u64(m.max_size); }
+void put(Writer& w, const ResizeReply& m) { w.u64(m.new_size).text(m.reason, kMaxReasonBytes); }
 
 // ---- per-type payload decoders; each reads every field, then validates ----
 
@@ -348,6 +350,17 @@ void get(Reader& r, Disconnect& m) {
   m.code = static_cast<DisconnectCode>(r.u16());
   m.reason = r.text(kMaxReasonBytes);
 }
+void get(Reader& r, ResizeRequest& m) {
+  m.current_size = r.u64();
+  m.max_size = r.u64();
+  if (m.current_size % 4096 != 0 || m.max_size % 4096 != 0 || m.max_size <= m.current_size)
+    r.bad("ResizeRequest: sizes must be multiples of 4096 and grow");
+}
+void get(Reader& r, ResizeReply& m) {
+  m.new_size = r.u64();
+  m.reason = r.text(kMaxReasonBytes);
+  if (m.new_size % 4096 != 0) r.bad("ResizeReply: size not a multiple of 4096");
+}
 
 template <typename T>
 DecodeStatus decode_as(std::span<const uint8_t> payload, Message& out) {
@@ -404,6 +417,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kVerifyEnd, "VerifyEnd"},
     {FrameType::kStateChange, "StateChange"}, {FrameType::kPing, "Ping"},
     {FrameType::kPingAck, "PingAck"},       {FrameType::kDisconnect, "Disconnect"},
+    {FrameType::kResizeRequest, "ResizeRequest"}, {FrameType::kResizeReply, "ResizeReply"},
 };
 static_assert(std::size(kTypes) == std::variant_size_v<Message>);
 

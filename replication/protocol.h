@@ -31,10 +31,11 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // disjoint ranges can still tell each other what they speak.
 // The handshake frames (Hello, AuthChallenge, AuthResponse, AuthResult) are
 // sent with header version 1, before the version is agreed; the frames after
-// it with the agreed version. Version 2 adds VerifyEnd.
-inline constexpr uint16_t kProtocolVersion = 2;
+// it with the agreed version. Version 2 adds VerifyEnd, version 3
+// ResizeRequest and ResizeReply (online grow).
+inline constexpr uint16_t kProtocolVersion = 3;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 2;
+inline constexpr uint16_t kMaxProtocolVersion = 3;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 
@@ -79,6 +80,8 @@ enum class FrameType : uint16_t {
   kPing = 49,
   kPingAck = 50,
   kDisconnect = 51,
+  kResizeRequest = 52,  // version 3
+  kResizeReply = 53,    // version 3
 };
 // "Hello", "Data", ...; "unknown" for other values.
 const char* to_string(FrameType t);
@@ -245,10 +248,25 @@ struct Disconnect {
   bool operator==(const Disconnect&) const = default;
 };
 
+// Version 3, online grow: the node asked to resize proposes the largest
+// data size its backing storage now holds; the peer grows to the smaller of
+// that and its own and answers with the size both now replicate (0:
+// refused, with the reason). Sizes are bytes, multiples of 4096.
+struct ResizeRequest {
+  uint64_t current_size = 0;  // the size both replicate now (must match the peer's)
+  uint64_t max_size = 0;      // > current_size
+  bool operator==(const ResizeRequest&) const = default;
+};
+struct ResizeReply {
+  uint64_t new_size = 0;  // 0: refused
+  std::string reason;     // why refused; empty when grown. At most kMaxReasonBytes
+  bool operator==(const ResizeReply&) const = default;
+};
+
 using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
-                             PingAck, Disconnect>;
+                             PingAck, Disconnect, ResizeRequest, ResizeReply>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

@@ -213,6 +213,18 @@ class Resource final : public Volume {
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();
+  // Online grow (drbdadm resize), after the backing storage grew on both
+  // nodes (internal metadata: by at least the metadata's size, which moves
+  // to the new end; external: the metadata storage needs room for the
+  // larger bitmap). Needs an Established link to a peer of protocol 3 or
+  // later and both disks UpToDate. The volume grows to the largest size
+  // both nodes' storage holds; the added blocks are resynced from the
+  // Primary (both Secondary: from this node) to the other node, which is
+  // Inconsistent until that ends. `done` runs on the loop once both nodes
+  // have grown (or the resize was refused, by either node); the frontend
+  // sees the new size() from then on. If the link drops in between, the
+  // handshake that follows grows the node left behind.
+  void resize(std::function<void(CommandResult)> done);
   // Marks this node's data Outdated (drbdadm outdate): a good image known to
   // be older than the peer's, which promotes only with force, also after a
   // restart (persisted). Only as a Secondary with a good image (UpToDate,
@@ -487,6 +499,21 @@ class Resource final : public Volume {
   // from before the write, so their replies are not applied (asked again).
   void note_write_during_resync(uint64_t offset, uint64_t length);
 
+  // ---- resource_resize.cc ----
+  // Both backing sizes read again; the largest data size they hold now.
+  Result<uint64_t> local_max_data_size();
+  // Moves/extends the metadata for `new_size` bytes (grow.h) and switches
+  // to it: the added blocks out of sync; `as_target` (they come from the
+  // peer) makes the disk Inconsistent, persisted with the new metadata.
+  CommandResult grow_to(uint64_t new_size, bool as_target, const std::string& why);
+  // The target side of the added blocks, on the running link.
+  void start_resize_resync();
+  void on_resize_request(const wire::ResizeRequest& r);
+  void on_resize_reply(const wire::ResizeReply& r);
+  // The peer's Hello names another size: grow to it (the end of a resize
+  // the peer finished and we did not) or refuse. False if refused.
+  bool settle_size_at_handshake(const wire::Hello& ph);
+
   // ---- resource_verify.cc ----
   void request_verify_blocks();
   void on_verify_request(const wire::VerifyRequest& r);
@@ -525,6 +552,8 @@ class Resource final : public Volume {
   //   have resynced it in full, the generation is taken back (the peer's
   //   current is our bitmap generation).
   bool new_generation_for_diskless_peer_ = false;
+  // - resize(): waiting for the peer's ResizeReply.
+  std::function<void(CommandResult)> resize_done_;
 
   // Connection state; reset by drop_connection().
   Connector* connector_ = nullptr;

@@ -221,6 +221,10 @@ void Resource::on_frame(const wire::Frame& frame) {
           on_verify_reply(m);
         } else if constexpr (std::is_same_v<T, wire::VerifyEnd>) {
           on_verify_end(m);
+        } else if constexpr (std::is_same_v<T, wire::ResizeRequest>) {
+          on_resize_request(m);
+        } else if constexpr (std::is_same_v<T, wire::ResizeReply>) {
+          on_resize_reply(m);
         } else {
           // Handshake frames: AuthSession refused them above.
           fail_link(std::string("unexpected ") + wire::to_string(wire::type_of(m)),
@@ -251,13 +255,6 @@ void Resource::on_authenticated() {
            wire::DisconnectCode::kIncompatible);
     return;
   }
-  if (ph.device_size != sb_.data_size) {
-    refuse(std::string("peer's disk is ") + (ph.device_size < sb_.data_size ? "smaller" : "larger") +
-               " than ours: " + std::to_string(ph.device_size) + " bytes, this node " +
-               std::to_string(sb_.data_size) + " bytes; both must replicate the same size",
-           wire::DisconnectCode::kIncompatible);
-    return;
-  }
   if (ph.protocol != options_.protocol) {
     refuse(std::string("peer replicates with protocol ") + static_cast<char>(ph.protocol) + ", this node " +
                static_cast<char>(options_.protocol) + ": configure the same protocol on both nodes",
@@ -281,6 +278,9 @@ void Resource::on_authenticated() {
            wire::DisconnectCode::kIncompatible);
     return;
   }
+  // After the generations: growing to the peer's size depends on who has
+  // the newer data.
+  if (ph.device_size != sb_.data_size && !settle_size_at_handshake(ph)) return;
   peer_role_ = ph.role;
   peer_disk_ = ph.disk_state;
   phase_ = Phase::kBitmaps;
@@ -319,6 +319,13 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   // ... and lost it again before the end.
   if (replication_ == ReplicationState::kSyncSource && s.disk_state == DiskState::kDiskless)
     set_replication(ReplicationState::kEstablished, "the peer's disk failed during its resync");
+  // The peer went Inconsistent on the running link and fetches blocks from
+  // us: the blocks a resize added (it grew as their target, on this link or
+  // in this handshake). Our bitmap holds them.
+  if (phase_ == Phase::kRunning && replication_ == ReplicationState::kEstablished &&
+      s.disk_state == DiskState::kInconsistent && before.has_value() && *before != DiskState::kDiskless &&
+      *before != DiskState::kInconsistent && disk_ == DiskState::kUpToDate)
+    start_sync_source(/*full=*/false, "the peer resyncs the blocks a resize added");
 }
 
 void Resource::on_ping_due() {
@@ -413,6 +420,12 @@ void Resource::drop_connection(const std::string& reason, After after,
   peer_bitmap_.reset();
   resync_in_band_ = false;
   new_generation_for_diskless_peer_ = false;
+  if (resize_done_) {
+    auto done = std::move(resize_done_);
+    resize_done_ = nullptr;
+    done(CommandResult::failure("resize: the link dropped before the peer answered (" + reason +
+                                "); if the peer grew, this node grows at the next handshake"));
+  }
   fail_over_pending_peer_io();
   if (data_) {
     // A Primary that loses its peer starts a new generation, so that the

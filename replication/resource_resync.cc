@@ -201,7 +201,9 @@ void Resource::mark_resync_blocks(bool full) {
     bitmap_->set_all();
     return;
   }
-  // The union: the peer's own changes since the split must be overwritten too.
+  // The union: the peer's own changes since the split must be overwritten
+  // too. (None on the running link: a resize's added blocks.)
+  if (!peer_bitmap_) return;
   uint64_t from = 0;
   while (auto run = peer_bitmap_->find_next_dirty_run(from)) {
     bitmap_->set_range(run->first_block * kBlockSize, run->block_count * kBlockSize);

@@ -63,6 +63,12 @@ Result<std::unique_ptr<FileStorage>> FileStorage::create(const std::string& path
 
 FileStorage::~FileStorage() { ::close(fd_); }
 
+Result<uint64_t> FileStorage::refresh_size() {
+  auto size = storage_size(fd_, path_);
+  if (size) size_ = size.value();
+  return size;
+}
+
 IoStatus FileStorage::read(uint64_t offset, std::span<uint8_t> out) {
   if (!range_fits(offset, out.size(), size_)) return IoStatus::error(EINVAL);
   size_t done = 0;

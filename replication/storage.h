@@ -23,8 +23,12 @@ namespace vrrpd::replication {
 class BlockStorage {
  public:
   virtual ~BlockStorage() = default;
-  // Size in bytes; fixed for the lifetime of the object.
+  // Size in bytes. Fixed, except that refresh_size() may pick up a storage
+  // that grew underneath (an extended file, a grown logical volume).
   virtual uint64_t size() const = 0;
+  // Reads the size again (online resize) and returns it. Only on the thread
+  // that does the I/O. The default: the size never changes.
+  virtual Result<uint64_t> refresh_size() { return size(); }
   // Reads exactly out.size() bytes at `offset`. EINVAL if the range exceeds size().
   virtual IoStatus read(uint64_t offset, std::span<uint8_t> out) = 0;
   // Writes all of `data` at `offset`. EINVAL if the range exceeds size().
@@ -64,6 +68,8 @@ class FileStorage final : public BlockStorage {
   FileStorage& operator=(const FileStorage&) = delete;
 
   uint64_t size() const override { return size_; }
+  // fstat / BLKGETSIZE64 again.
+  Result<uint64_t> refresh_size() override;
   IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override;
@@ -89,6 +95,8 @@ class StorageRegion final : public BlockStorage {
   // `parent` must outlive the region; the range must fit in parent.size().
   StorageRegion(BlockStorage& parent, uint64_t base, uint64_t length);
   uint64_t size() const override { return length_; }
+  // A grown window (online resize); must still fit in the parent.
+  void set_length(uint64_t length) { length_ = length; }
   IoStatus read(uint64_t offset, std::span<uint8_t> out) override;
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override { return parent_.flush(); }

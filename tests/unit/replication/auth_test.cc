@@ -77,7 +77,7 @@ TEST(AuthSession, SameSecretAuthenticatesBothSides) {
   EXPECT_EQ(b.state(), AuthState::kAuthenticated) << b.reason();
   EXPECT_EQ(a.peer_hello(), hello(2, "beta"));
   EXPECT_EQ(b.peer_hello(), hello(1, "alpha"));
-  EXPECT_EQ(a.agreed_version(), 2);
+  EXPECT_EQ(a.agreed_version(), wire::kMaxProtocolVersion);
   // Only now does the engine get data frames.
   AuthSession::Step step = b.on_message(some_data());
   EXPECT_TRUE(step.deliver);
@@ -221,14 +221,14 @@ TEST(AuthSession, VersionMismatchNamesBothRanges) {
   AuthSession a = make(AuthRole::kInitiator, "s3cret", hello(1, "alpha"), 0x11);
   a.start();
   wire::Hello newer = hello(2, "beta");
-  newer.min_version = 3;
-  newer.max_version = 4;
+  newer.min_version = 4;
+  newer.max_version = 5;
   AuthSession::Step step = a.on_message(over_the_wire(newer));
   EXPECT_EQ(a.state(), AuthState::kRefused);
-  EXPECT_EQ(a.reason(), "peer speaks replication protocol 3..4, this node 1..2");
+  EXPECT_EQ(a.reason(), "peer speaks replication protocol 4..5, this node 1..3");
   ASSERT_EQ(step.to_send.size(), 1u);
   EXPECT_EQ(std::get<wire::AuthResult>(step.to_send[0]).reason,
-            "no common replication protocol version: this node speaks 1..2");
+            "no common replication protocol version: this node speaks 1..3");
 }
 
 TEST(AuthSession, AVersionOnePeerAgreesOnVersionOne) {

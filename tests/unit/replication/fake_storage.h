@@ -126,6 +126,10 @@ class FakeStorage final : public BlockStorage {
     flush_error_ = 0;
   }
 
+  // The disk grew underneath (an extended file, a grown volume): `fill` in
+  // the new bytes, durable (what the disk held there before).
+  void grow(uint64_t new_size, uint8_t fill = 0) { current_.resize(new_size, fill); }
+
   // Direct access to the current contents, for corrupting bytes in tests.
   std::vector<uint8_t>& bytes() { return current_; }
   const std::vector<WriteRecord>& writes() const { return writes_; }

@@ -59,7 +59,9 @@ std::vector<Message> one_of_each() {
           StateChange{Role::kPrimary, DiskState::kOutdated},
           Ping{},
           PingAck{},
-          Disconnect{DisconnectCode::kSplitBrain, "split brain detected"}};
+          Disconnect{DisconnectCode::kSplitBrain, "split brain detected"},
+          ResizeRequest{1 << 30, 2ull << 30},
+          ResizeReply{0, "no room"}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -143,6 +145,8 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(Ping{}), 0u);
   EXPECT_EQ(size(PingAck{}), 0u);
   EXPECT_EQ(size(Disconnect{DisconnectCode::kShutdown, "x"}), 4u + 1);
+  EXPECT_EQ(size(ResizeRequest{}), 16u);
+  EXPECT_EQ(size(ResizeReply{4096, "ab"}), 10u + 2);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {
@@ -182,13 +186,13 @@ TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
 }
 
 TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
-  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 3));
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 4));
   EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
-  EXPECT_EQ(r.status.detail, "frame version 3, this node speaks 1..2");
+  EXPECT_EQ(r.status.detail, "frame version 4, this node speaks 1..3");
 }
 
 TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {
-  for (uint16_t v : {uint16_t{1}, uint16_t{2}}) {
+  for (uint16_t v : {uint16_t{1}, uint16_t{2}, uint16_t{3}}) {
     std::vector<uint8_t> f = encode_frame({5, Ping{}}, v);
     EXPECT_EQ((f[4] << 8) | f[5], v);
     EXPECT_TRUE(decode_frame(f).status.ok()) << v;
@@ -199,6 +203,15 @@ TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {
   // Hello keeps its frozen header version whatever the connection speaks.
   std::vector<uint8_t> h = encode_frame({0, Hello{}}, 2);
   EXPECT_EQ((h[4] << 8) | h[5], 1);
+}
+
+TEST(ProtocolCodec, ResizeRequestMustGrowByWholeBlocks) {
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kResizeRequest), encode_payload(ResizeRequest{8192, 8192}), 3)),
+            DecodeError::kBadField);
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kResizeRequest), encode_payload(ResizeRequest{8192, 10000}), 3)),
+            DecodeError::kBadField);
+  EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kResizeReply), encode_payload(ResizeReply{4097, ""}), 3)),
+            DecodeError::kBadField);
 }
 
 TEST(ProtocolCodec, VerifyEndRefusesMoreOutOfSyncThanVerified) {

@@ -194,11 +194,15 @@ TEST_F(ResourcePairTest, SmallerPeerDiskIsRefused) {
   ok(a->connect(net.connector(0)));
   ok(b->connect(net.connector(1)));
   advance(seconds(1));
+  // The smaller node cannot grow to the peer's size (its storage holds no
+  // more) and refuses, saying so; both end StandAlone.
   EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
-  EXPECT_NE(a->status().last_error.find("peer's disk is smaller than ours"), std::string::npos)
-      << a->status().last_error;
-  EXPECT_NE(b->status().last_error.find("peer's disk is larger than ours"), std::string::npos)
-      << b->status().last_error;
+  EXPECT_EQ(b->status().connection, ConnectionState::kStandAlone);
+  const std::string why = "the peer replicates more bytes than this node (" + std::to_string(a->status().size_bytes) +
+                          " bytes, this node " + std::to_string(b->status().size_bytes) +
+                          ") and this node's storage holds " + std::to_string(b->status().size_bytes);
+  EXPECT_NE(b->status().last_error.find(why), std::string::npos) << b->status().last_error;
+  EXPECT_NE(a->status().last_error.find("peer disconnected: " + why), std::string::npos) << a->status().last_error;
   EXPECT_TRUE(disk_a.writes().empty());
   EXPECT_TRUE(small.writes().empty());
 }
@@ -263,8 +267,8 @@ TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
     ccb.on_closed = [](const std::string&) {};
     peer->start(std::move(ccb));
     wire::Hello h;
-    h.min_version = 3;
-    h.max_version = 4;
+    h.min_version = 4;
+    h.max_version = 5;
     h.node_id = 1;
     h.device_size = a->status().size_bytes;
     h.disk_state = DiskState::kUpToDate;
@@ -276,14 +280,14 @@ TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
   ok(a->connect(net.connector(0)));
   advance(seconds(1));
   EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
-  EXPECT_NE(a->status().last_error.find("peer speaks replication protocol 3..4, this node 1..2"),
+  EXPECT_NE(a->status().last_error.find("peer speaks replication protocol 4..5, this node 1..3"),
             std::string::npos)
       << a->status().last_error;
   // The peer was told what we speak.
   bool told = false;
   for (const wire::Frame& f : received) {
     if (const auto* r = std::get_if<wire::AuthResult>(&f.message))
-      told = !r->ok && r->reason.find("this node speaks 1..2") != std::string::npos;
+      told = !r->ok && r->reason.find("this node speaks 1..3") != std::string::npos;
   }
   EXPECT_TRUE(told);
   EXPECT_TRUE(disk_a.writes().empty());

@@ -1,0 +1,148 @@
+// Online grow of the metadata; see grow.h for the order of the writes.
+#include "replication/grow.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "replication/activity_log.h"
+
+namespace vrrpd::replication {
+
+namespace {
+
+constexpr uint64_t align_down(uint64_t v, uint64_t a) { return v / a * a; }
+
+IoStatus write_zeros(BlockStorage& s, uint64_t off, uint64_t len) {
+  std::vector<uint8_t> zeros(std::min<uint64_t>(len, 1u << 20), 0);
+  while (len > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
+    if (IoStatus st = s.write(off, std::span<const uint8_t>(zeros).first(n)); !st.ok()) return st;
+    off += n;
+    len -= n;
+  }
+  return {};
+}
+
+CreateMetadataParams params_of(const Superblock& sb, uint64_t data_device_size) {
+  CreateMetadataParams p;
+  p.layout = sb.layout;
+  p.external_data_size = data_device_size;
+  p.node_id = sb.node_id;
+  p.device_uuid = sb.device_uuid;
+  p.al_slots = sb.al_slots;
+  return p;
+}
+
+uint64_t metadata_end(const Superblock& sb) { return sb.superblock_offset + 2ull * kSuperblockSlotSize; }
+
+}  // namespace
+
+uint64_t max_data_size(const Superblock& sb, uint64_t md_storage_size, uint64_t data_device_size) {
+  uint64_t max = 0;
+  if (sb.layout == MetadataLayout::kInternal) {
+    Result<Superblock> p = plan_metadata(md_storage_size, params_of(sb, data_device_size));
+    if (p.ok()) max = p->data_size;
+  } else {
+    const uint64_t room = md_storage_size > sb.bitmap_offset ? align_down(md_storage_size - sb.bitmap_offset, 4096) : 0;
+    max = std::min(align_down(data_device_size, kBlockSize), room * 8 * kBlockSize);
+  }
+  return std::max(max, sb.data_size);
+}
+
+Result<Superblock> plan_grown_metadata(const Superblock& sb, uint64_t md_storage_size, uint64_t data_device_size,
+                                       uint64_t new_data_size) {
+  using R = Result<Superblock>;
+  if (new_data_size <= sb.data_size || new_data_size % kBlockSize != 0)
+    return R::failure("the new size " + std::to_string(new_data_size) + " must be a multiple of 4096 above " +
+                      std::to_string(sb.data_size) + " bytes (only growing is supported)");
+  Superblock grown = sb;
+  if (sb.layout == MetadataLayout::kInternal) {
+    Result<Superblock> p = plan_metadata(md_storage_size, params_of(sb, data_device_size));
+    if (!p.ok()) return R::failure(p.error());
+    if (p->data_size < new_data_size)
+      return R::failure("the backing device of " + std::to_string(md_storage_size) + " bytes has room for " +
+                        std::to_string(p->data_size) + " bytes of data besides its metadata, not " +
+                        std::to_string(new_data_size));
+    // The new metadata must not overlap the old, which stays the valid copy
+    // until the new superblock is written.
+    if (p->bitmap_offset < metadata_end(sb)) {
+      const uint64_t md_len = metadata_end(p.value()) - p->bitmap_offset;
+      return R::failure("the device grew by " + std::to_string(md_storage_size - metadata_end(sb)) +
+                        " bytes; moving the internal metadata (" + std::to_string(md_len) +
+                        " bytes) needs the new copy to lie past the old one: grow the device by at least " +
+                        std::to_string(md_len) + " bytes");
+    }
+    grown.bitmap_offset = p->bitmap_offset;
+    grown.bitmap_length = p->bitmap_length;
+    grown.al_offset = p->al_offset;
+    grown.superblock_offset = p->superblock_offset;
+  } else {
+    if (align_down(data_device_size, kBlockSize) < new_data_size)
+      return R::failure("the data device of " + std::to_string(data_device_size) + " bytes is smaller than " +
+                        std::to_string(new_data_size));
+    const uint64_t bm_len = bitmap_bytes_for(new_data_size);
+    if (md_storage_size < sb.bitmap_offset + bm_len)
+      return R::failure("the external metadata storage of " + std::to_string(md_storage_size) +
+                        " bytes is too small for the bitmap of " + std::to_string(new_data_size) +
+                        " bytes of data: it needs " + std::to_string(sb.bitmap_offset + bm_len) +
+                        " bytes (grow it too)");
+    grown.bitmap_length = std::max(sb.bitmap_length, bm_len);
+  }
+  grown.data_size = new_data_size;
+  return grown;
+}
+
+GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Superblock& new_sb,
+                                OutOfSyncBitmap& bitmap, const std::vector<uint32_t>& al_extents,
+                                uint64_t al_sequence) {
+  GrowResult r;
+  const bool moves = new_sb.superblock_offset != old_sb.superblock_offset;
+  if (moves) {
+    // 1. No stale superblock at the new place can win over ours.
+    r.status = write_zeros(md, new_sb.superblock_offset, 2ull * kSuperblockSlotSize);
+    if (r.status.ok()) r.status = md.flush();
+    if (!r.status.ok()) return r;
+  }
+  // 2. The grown bitmap in full, and (internal) the activity log's ring.
+  bitmap.mark_all_pages_dirty();
+  r.status = bitmap.flush_dirty_pages(md, new_sb.bitmap_offset);
+  if (!r.status.ok()) return r;
+  if (moves) {
+    r.status = write_zeros(md, new_sb.al_offset, new_sb.al_length());
+    if (!r.status.ok()) return r;
+    std::vector<uint8_t> slot(kAlTransactionSize, 0);
+    encode_al_transaction(al_sequence, new_sb.device_uuid, al_extents, slot);
+    r.status = md.write(new_sb.al_offset + (al_sequence % new_sb.al_slots) * kAlTransactionSize, slot);
+    if (r.status.ok()) r.status = md.flush();
+    if (!r.status.ok()) return r;
+  }
+  // 3. The commit point: the first superblock write. The second fills the
+  //    other slot, so that a torn later update falls back to the new
+  //    geometry, never to the old one.
+  new_sb.sequence = old_sb.sequence;
+  r.status = write_superblock(md, new_sb);
+  if (!r.status.ok()) return r;
+  r.committed = true;
+  r.status = write_superblock(md, new_sb);
+  if (!r.status.ok()) return r;
+  // 4. The old superblock is inside the data area now.
+  if (moves) {
+    r.status = write_zeros(md, old_sb.superblock_offset, 2ull * kSuperblockSlotSize);
+    if (r.status.ok()) r.status = md.flush();
+  }
+  return r;
+}
+
+OutOfSyncBitmap grown_bitmap(const OutOfSyncBitmap& bitmap, uint64_t new_data_size, bool mark_added) {
+  OutOfSyncBitmap grown(new_data_size);
+  uint64_t from = 0;
+  while (auto run = bitmap.find_next_dirty_run(from)) {
+    grown.set_range(run->first_block * kBlockSize, run->block_count * kBlockSize);
+    from = run->first_block + run->block_count;
+  }
+  if (mark_added && new_data_size > bitmap.data_size())
+    grown.set_range(bitmap.data_size(), new_data_size - bitmap.data_size());
+  return grown;
+}
+
+}  // namespace vrrpd::replication

@@ -1,0 +1,75 @@
+// Online grow of a replicated volume's metadata (drbdadm resize after the
+// backing devices grew): the geometry for the larger size and the
+// crash-safe move of the metadata to it. Shrinking is not supported (a file
+// system would have to shrink first, and DRBD users rarely do it online).
+//
+// Internal metadata sits at the end of the backing device, so a device that
+// grew has its metadata in the middle; it moves to the new end:
+//   1. both superblock slots at the new place are zeroed (and flushed), so
+//      no stale superblock left there by an earlier, larger incarnation of
+//      the device can be taken for the new one;
+//   2. the whole bitmap (the grown one) and the activity-log ring (zeroed,
+//      then one transaction with the active extents) are written there;
+//   3. the superblock goes to both new slots, each write flushed: the first
+//      one is the commit point. Until then the old metadata is untouched and
+//      complete, and the new areas lie wholly past it (the device must have
+//      grown by at least the metadata's size, else plan_grown_metadata()
+//      refuses and says by how much);
+//   4. the old superblock slots are zeroed, so that nothing in the data area
+//      (the old metadata is in the grown data area now) looks like metadata.
+// A crash before 3 leaves the metadata where it was, which attach does not
+// find at the end of a grown device (the same as a device grown while the
+// daemon was down); see README.md for the way back.
+//
+// External metadata stays in place: the bitmap grows into the metadata
+// storage (which must have room: 32 KiB per GiB of data), then the
+// superblock with the new data size and bitmap length is written (the
+// commit point; the extra bitmap pages are ignored before it).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "replication/bitmap.h"
+#include "replication/metadata.h"
+#include "replication/result.h"
+#include "replication/storage.h"
+
+namespace vrrpd::replication {
+
+// The largest data size `sb`'s layout allows on storage of these sizes
+// (bytes): internal, what the backing device leaves after the metadata;
+// external, the data device, and no more than the metadata storage has
+// bitmap room for. Never less than sb.data_size.
+uint64_t max_data_size(const Superblock& sb, uint64_t md_storage_size, uint64_t data_device_size);
+
+// The superblock after growing `sb` to `new_data_size` bytes: same identity,
+// generations, flags and sequence; the new geometry. Fails, saying what to
+// do, if the size does not grow, is not a multiple of 4096, does not fit,
+// or (internal) the device did not grow by enough for the new metadata to
+// lie past the old.
+Result<Superblock> plan_grown_metadata(const Superblock& sb, uint64_t md_storage_size, uint64_t data_device_size,
+                                       uint64_t new_data_size);
+
+// Writes the metadata `new_sb` (from plan_grown_metadata(old_sb, ...)) in
+// the order above. `bitmap` is the grown bitmap (new_sb.data_size); it is
+// written in full. `al_extents` / `al_sequence`: the activity log's active
+// set, recorded as transaction `al_sequence` in the new ring (internal
+// only; the external ring does not move). On success new_sb.sequence is the
+// sequence of its newest slot; on failure the old metadata is still the one
+// in force (unless the failure came after the commit point, which the
+// result says: committed).
+struct GrowResult {
+  IoStatus status;
+  bool committed = false;  // the new superblock is on disk (in force even if a later step failed)
+};
+GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Superblock& new_sb,
+                                OutOfSyncBitmap& bitmap, const std::vector<uint32_t>& al_extents,
+                                uint64_t al_sequence);
+
+// A copy of `bitmap` for `new_data_size` bytes (>= its own): the same bits,
+// and the added blocks set if `mark_added` (they differ from the peer's
+// until resynced).
+OutOfSyncBitmap grown_bitmap(const OutOfSyncBitmap& bitmap, uint64_t new_data_size, bool mark_added);
+
+}  // namespace vrrpd::replication

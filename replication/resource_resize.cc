@@ -1,0 +1,203 @@
+// Resource: online grow (drbdadm resize). The operator grows the backing
+// storage on both nodes, then asks one node to resize:
+//   1. that node (the initiator) sends ResizeRequest with the size both
+//      replicate now and the largest its storage holds;
+//   2. the peer grows to the smaller of that and its own largest (grow.h:
+//      metadata moved or extended, crash-safe), then answers ResizeReply
+//      with the new size, or refuses with the reason;
+//   3. the initiator grows to the same size.
+// The added blocks hold whatever each disk had there, so they are out of
+// sync: the Secondary (both Secondary: the peer asked) takes them from the
+// other node, Inconsistent until that resync ends, which runs on the live
+// link (as after attach under a Primary: the target asks, the source
+// answers). The Primary's frontend sees the new size only once it has
+// grown, and the peer grows before anything is written there: its reply
+// precedes any Data on the ordered stream.
+//
+// A link or node lost between 2 and 3 leaves the nodes with different
+// sizes; the next handshake grows the smaller one to the larger one's size
+// (settle_size_at_handshake), as its target or its source depending on
+// which side is Inconsistent already.
+#include <algorithm>
+
+#include "replication/grow.h"
+#include "replication/resource.h"
+
+namespace vrrpd::replication {
+
+Result<uint64_t> Resource::local_max_data_size() {
+  Result<uint64_t> d = data_device_->refresh_size();
+  if (!d.ok()) return Result<uint64_t>::failure("reading the size of the backing device: " + d.error());
+  if (external_md_ != nullptr) {
+    Result<uint64_t> m = external_md_->refresh_size();
+    if (!m.ok()) return Result<uint64_t>::failure("reading the size of the metadata storage: " + m.error());
+  }
+  return max_data_size(sb_, md_storage().size(), data_device_->size());
+}
+
+void Resource::resize(std::function<void(CommandResult)> done) {
+  auto refused = [&](const std::string& why) { done(CommandResult::failure("resize refused: " + why)); };
+  if (!data_) return refused("no disk is attached");
+  if (resize_done_) return refused("a resize is already waiting for the peer");
+  if (phase_ != Phase::kRunning || replication_ != ReplicationState::kEstablished)
+    return refused(std::string("the link must be Established (connected, no resync or verify running); it is ") +
+                   to_string(connection_) + "/" + to_string(replication_));
+  if (disk_ != DiskState::kUpToDate || peer_disk_ != DiskState::kUpToDate)
+    return refused(std::string("both disks must be UpToDate; this node is ") + to_string(disk_) + ", the peer " +
+                   (peer_disk_ ? to_string(*peer_disk_) : "unknown"));
+  if (wire_version() < 3)
+    return refused("the peer's build does not know online resize (it speaks replication protocol " +
+                   std::to_string(wire_version()) + "; 3 is needed)");
+  Result<uint64_t> max = local_max_data_size();
+  if (!max.ok()) return refused(max.error());
+  if (max.value() <= sb_.data_size)
+    return refused("the backing storage did not grow: it holds " + std::to_string(max.value()) +
+                   " bytes of data, the volume has " + std::to_string(sb_.data_size) +
+                   " already; grow it on both nodes first");
+  // Whether this node could grow to its largest size at all (an internal
+  // metadata move needs room past the old copy), before the peer grows.
+  Result<Superblock> plan = plan_grown_metadata(sb_, md_storage().size(), data_device_->size(), max.value());
+  if (!plan.ok()) return refused(plan.error());
+  resize_done_ = std::move(done);
+  log("resize: asking the peer to grow from " + std::to_string(sb_.data_size) + " to up to " +
+      std::to_string(max.value()) + " bytes");
+  send(wire::ResizeRequest{sb_.data_size, max.value()});
+}
+
+void Resource::on_resize_request(const wire::ResizeRequest& r) {
+  auto refuse_resize = [&](const std::string& why) {
+    report_error("resize asked by the peer refused: " + why);
+    send(wire::ResizeReply{0, why.substr(0, wire::kMaxReasonBytes)});
+  };
+  if (r.current_size != sb_.data_size)
+    return refuse_resize("the peer replicates " + std::to_string(r.current_size) + " bytes, this node " +
+                         std::to_string(sb_.data_size));
+  if (!data_ || disk_ != DiskState::kUpToDate || replication_ != ReplicationState::kEstablished)
+    return refuse_resize(std::string("the peer is ") + to_string(disk_) + "/" + to_string(replication_) +
+                         ", not UpToDate and Established");
+  Result<uint64_t> max = local_max_data_size();
+  if (!max.ok()) return refuse_resize("the peer could not read its size: " + max.error());
+  const uint64_t new_size = std::min(max.value(), r.max_size);
+  if (new_size <= sb_.data_size)
+    return refuse_resize("the peer's backing storage did not grow: it holds " + std::to_string(max.value()) +
+                         " bytes of data; grow it too");
+  // The added blocks go from the Primary to the Secondary; with two
+  // Secondaries, from the asking node to this one.
+  const bool target = role_ == Role::kSecondary;
+  CommandResult grown = grow_to(new_size, target, "resize asked by the peer");
+  if (!grown.ok()) return refuse_resize("the peer could not grow: " + grown.error());
+  send(wire::ResizeReply{new_size, ""});
+  if (target) start_resize_resync();
+}
+
+void Resource::on_resize_reply(const wire::ResizeReply& r) {
+  if (!resize_done_) {
+    fail_link("unexpected ResizeReply", wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  auto done = std::move(resize_done_);
+  resize_done_ = nullptr;
+  if (r.new_size == 0) return done(CommandResult::failure("resize refused by the peer: " + r.reason));
+  const bool target = role_ == Role::kSecondary && peer_role_ == Role::kPrimary;
+  CommandResult grown = grow_to(r.new_size, target, "resize");
+  if (!grown.ok()) {
+    // The peer has grown and we have not: the sizes differ from now on.
+    const std::string why = "resize: the peer grew to " + std::to_string(r.new_size) +
+                            " bytes but this node could not: " + grown.error();
+    fail_link(why + "; the next handshake tries again", wire::DisconnectCode::kOther);
+    return done(CommandResult::failure(why));
+  }
+  if (target) start_resize_resync();
+  done(Ok{});
+}
+
+CommandResult Resource::grow_to(uint64_t new_size, bool as_target, const std::string& why) {
+  if (!data_ || !bitmap_ || !al_) return CommandResult::failure("no disk is attached");
+  Result<uint64_t> max = local_max_data_size();
+  if (!max.ok()) return CommandResult::failure(max.error());
+  Result<Superblock> plan = plan_grown_metadata(sb_, md_storage().size(), data_device_->size(), new_size);
+  if (!plan.ok()) return CommandResult::failure(plan.error());
+  Superblock grown = plan.value();
+  if (as_target) grown.flags.consistent = false;  // on disk with the new size: a crash keeps it Inconsistent
+  OutOfSyncBitmap bm = grown_bitmap(*bitmap_, new_size, /*mark_added=*/true);
+  const uint64_t al_sequence = al_->sequence() + 1;
+  GrowResult w = write_grown_metadata(md_storage(), sb_, grown, bm, al_->active_extents(), al_sequence);
+  if (!w.committed) {
+    ++io_errors_;
+    return CommandResult::failure("writing the grown metadata failed: " + w.status.message() +
+                                  " (the metadata in force is unchanged)");
+  }
+  if (!w.status.ok()) {
+    ++io_errors_;
+    report_error("resize: clearing the old superblock after the move failed: " + w.status.message());
+  }
+  const uint64_t old_size = sb_.data_size;
+  const bool moved = grown.al_offset != sb_.al_offset;
+  sb_ = grown;
+  bitmap_.emplace(std::move(bm));
+  if (moved) al_->moved_to(sb_, al_sequence);
+  data_->set_length(new_size);
+  published_size_ = new_size;
+  log("grown from " + std::to_string(old_size) + " to " + std::to_string(new_size) + " bytes (" + why +
+      "); the " + std::to_string(new_size - old_size) + " bytes added are out of sync");
+  if (as_target) set_disk(DiskState::kInconsistent, "resize: the added blocks come from the peer");
+  state_changed();
+  return Ok{};
+}
+
+void Resource::start_resize_resync() {
+  start_sync_target(/*full=*/false, "resize: the added blocks from the peer");
+  resync_in_band_ = true;  // no handshake: the generations stay as they are
+  publish_local_state();   // the peer goes SyncSource on our Inconsistent
+  resync_timer_.arm_at(loop_.now());
+}
+
+bool Resource::settle_size_at_handshake(const wire::Hello& ph) {
+  const std::string sizes = std::to_string(ph.device_size) + " bytes, this node " + std::to_string(sb_.data_size);
+  if (wire_version() < 3 || !data_) {
+    refuse(std::string("peer's disk is ") + (ph.device_size < sb_.data_size ? "smaller" : "larger") +
+               " than ours: " + sizes + " bytes; both must replicate the same size",
+           wire::DisconnectCode::kIncompatible);
+    return false;
+  }
+  if (ph.device_size < sb_.data_size) {
+    // The peer grows to our size in its own handshake if its storage has
+    // room (the end of a resize it missed), or refuses and says why.
+    log("the peer replicates fewer bytes (" + sizes + "): it grows to this node's size if its storage holds it");
+    return true;
+  }
+  Result<uint64_t> max = local_max_data_size();
+  if (!max.ok() || max.value() < ph.device_size) {
+    refuse("the peer replicates more bytes than this node (" + sizes + ") and this node's storage holds " +
+               (max.ok() ? std::to_string(max.value()) + " bytes of data" : "an unknown size (" + max.error() + ")") +
+               ": grow its backing storage (the next connect grows the volume), or re-create the peer's "
+               "metadata on a disk of this size",
+           wire::DisconnectCode::kIncompatible);
+    return false;
+  }
+  // A resize the peer finished while we were away. Whoever is Inconsistent
+  // already is the target of the added blocks; otherwise we are, unless
+  // the generations make us the source (we wrote since; the added blocks
+  // then go with the rest) or the data diverged (the split-brain
+  // resolution picks the direction for them too).
+  const SyncDecision d = handshake_.decision;
+  const bool target = ph.disk_state != DiskState::kInconsistent && d != SyncDecision::kSourceBitmap &&
+                      d != SyncDecision::kSourceFull && d != SyncDecision::kSplitBrain;
+  if (target && role_ == Role::kPrimary) {
+    refuse("the peer has grown to " + std::to_string(ph.device_size) +
+               " bytes (a resize finished there) and this Primary would have to take the added blocks from it: "
+               "demote it, or resize the peer's storage back",
+           wire::DisconnectCode::kIncompatible);
+    return false;
+  }
+  CommandResult grown = grow_to(ph.device_size, target, "the peer has grown: a resize finished there, not here");
+  if (!grown.ok()) {
+    refuse("the peer has grown to " + std::to_string(ph.device_size) + " bytes and this node could not: " +
+               grown.error(),
+           wire::DisconnectCode::kIncompatible);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace vrrpd::replication
