@@ -593,4 +593,14 @@ FuseExport::~FuseExport() {
   finish_session();
 }
 
+void FuseExport::size_changed() {
+  if (session_ == nullptr) return;
+  // Negative offset: the attributes only, no page cache (there is none:
+  // direct_io). ENOENT if the kernel has not looked the file up yet, and
+  // then it has nothing cached either.
+  (void)fuse_lowlevel_notify_inval_inode(session_, kFileIno, -1, 0);
+  struct stat st {};
+  (void)::stat(file_path().c_str(), &st);
+}
+
 }  // namespace vrrpd::replication

@@ -118,6 +118,12 @@ class FuseExport {
   // Open handles on `dev` right now (an attached loop device holds one).
   unsigned open_handles() const { return open_handles_.load(); }
   FuseExportCounters counters() const;
+  // The volume's size() grew (online resize): drops the kernel's cached
+  // attributes of `dev`, so the next stat of it (and a loop device's
+  // LOOP_SET_CAPACITY after that stat) sees the new size instead of the
+  // old one for up to the attribute timeout. Any thread but the one that
+  // serves the export's requests (the stat waits for it).
+  void size_changed();
 
  private:
   friend struct FuseExportOps;

@@ -49,6 +49,40 @@ uint64_t max_data_size(const Superblock& sb, uint64_t md_storage_size, uint64_t 
   return std::max(max, sb.data_size);
 }
 
+namespace {
+
+// Internal metadata of `sb` moved to the end of a device of `device_size`
+// bytes, for `data_size` bytes of data.
+Result<Superblock> plan_internal_move(const Superblock& sb, uint64_t device_size, uint64_t data_size) {
+  using R = Result<Superblock>;
+  Result<Superblock> p = plan_metadata(device_size, params_of(sb, 0));
+  if (!p.ok()) return R::failure(p.error());
+  if (p->data_size < data_size)
+    return R::failure("the backing device of " + std::to_string(device_size) + " bytes has room for " +
+                      std::to_string(p->data_size) + " bytes of data besides its metadata, not " +
+                      std::to_string(data_size));
+  // The new metadata must not overlap the old, which stays the valid copy
+  // until the new superblock is written. (Already at the end, after a move
+  // while the resource was down: it stays; its bitmap area, sized for the
+  // whole device, covers the larger data size.)
+  if (p->superblock_offset != sb.superblock_offset && p->bitmap_offset < metadata_end(sb)) {
+    const uint64_t md_len = metadata_end(p.value()) - p->bitmap_offset;
+    return R::failure("the device grew by " + std::to_string(device_size - metadata_end(sb)) +
+                      " bytes; moving the internal metadata (" + std::to_string(md_len) +
+                      " bytes) needs the new copy to lie past the old one: grow the device by at least " +
+                      std::to_string(md_len) + " bytes");
+  }
+  Superblock moved = sb;
+  moved.bitmap_offset = p->bitmap_offset;
+  moved.bitmap_length = p->bitmap_length;
+  moved.al_offset = p->al_offset;
+  moved.superblock_offset = p->superblock_offset;
+  moved.data_size = data_size;
+  return moved;
+}
+
+}  // namespace
+
 Result<Superblock> plan_grown_metadata(const Superblock& sb, uint64_t md_storage_size, uint64_t data_device_size,
                                        uint64_t new_data_size) {
   using R = Result<Superblock>;
@@ -57,25 +91,9 @@ Result<Superblock> plan_grown_metadata(const Superblock& sb, uint64_t md_storage
                       std::to_string(sb.data_size) + " bytes (only growing is supported)");
   Superblock grown = sb;
   if (sb.layout == MetadataLayout::kInternal) {
-    Result<Superblock> p = plan_metadata(md_storage_size, params_of(sb, data_device_size));
-    if (!p.ok()) return R::failure(p.error());
-    if (p->data_size < new_data_size)
-      return R::failure("the backing device of " + std::to_string(md_storage_size) + " bytes has room for " +
-                        std::to_string(p->data_size) + " bytes of data besides its metadata, not " +
-                        std::to_string(new_data_size));
-    // The new metadata must not overlap the old, which stays the valid copy
-    // until the new superblock is written.
-    if (p->bitmap_offset < metadata_end(sb)) {
-      const uint64_t md_len = metadata_end(p.value()) - p->bitmap_offset;
-      return R::failure("the device grew by " + std::to_string(md_storage_size - metadata_end(sb)) +
-                        " bytes; moving the internal metadata (" + std::to_string(md_len) +
-                        " bytes) needs the new copy to lie past the old one: grow the device by at least " +
-                        std::to_string(md_len) + " bytes");
-    }
-    grown.bitmap_offset = p->bitmap_offset;
-    grown.bitmap_length = p->bitmap_length;
-    grown.al_offset = p->al_offset;
-    grown.superblock_offset = p->superblock_offset;
+    Result<Superblock> moved = plan_internal_move(sb, md_storage_size, new_data_size);
+    if (!moved.ok()) return moved;
+    grown = moved.value();
   } else {
     if (align_down(data_device_size, kBlockSize) < new_data_size)
       return R::failure("the data device of " + std::to_string(data_device_size) + " bytes is smaller than " +
@@ -90,6 +108,49 @@ Result<Superblock> plan_grown_metadata(const Superblock& sb, uint64_t md_storage
   }
   grown.data_size = new_data_size;
   return grown;
+}
+
+Result<Superblock> find_internal_metadata_below_end(BlockStorage& storage) {
+  using R = Result<Superblock>;
+  static constexpr char kMagic[8] = {'V', 'R', 'R', 'P', 'D', 'M', 'D', '1'};
+  constexpr uint64_t kChunk = 1u << 20;
+  std::vector<uint8_t> buf(kChunk);
+  uint64_t end = align_down(storage.size(), kBlockSize);
+  while (end > 0) {
+    const uint64_t start = end > kChunk ? end - kChunk : 0;
+    const std::span<uint8_t> chunk(buf.data(), end - start);
+    if (IoStatus st = chunk.empty() ? IoStatus{} : storage.read(start, chunk); !st.ok())
+      return R::failure("reading at offset " + std::to_string(start) + ": " + st.message());
+    for (uint64_t off = end; off > start;) {  // start and end are multiples of 4096
+      off -= kBlockSize;
+      if (!std::equal(kMagic, kMagic + 8, chunk.begin() + static_cast<long>(off - start))) continue;
+      // Slot 0 or slot 1 of a copy whose device ended right after slot 1.
+      for (uint64_t device_end : {off + 2 * uint64_t{kSuperblockSlotSize}, off + uint64_t{kSuperblockSlotSize}}) {
+        if (device_end > storage.size()) continue;
+        StorageRegion old_device(storage, 0, device_end);
+        Result<Superblock> sb = read_metadata(old_device, MetadataLayout::kInternal);
+        if (sb.ok()) return sb;
+      }
+    }
+    end = start;
+  }
+  return R::failure("no vrrpd metadata anywhere on the device");
+}
+
+Result<Superblock> move_internal_metadata_to_end(BlockStorage& storage, const Superblock& found) {
+  using R = Result<Superblock>;
+  Result<Superblock> plan = plan_internal_move(found, storage.size(), found.data_size);
+  if (!plan.ok()) return plan;
+  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(storage, found.bitmap_offset, found.data_size);
+  if (!bm.ok()) return R::failure("reading the bitmap: " + bm.error());
+  Result<AlRecovery> al = recover_activity_log(storage, found);
+  if (!al.ok()) return R::failure("reading the activity log: " + al.error());
+  Superblock moved = plan.value();
+  // The newest transaction again (its sequence, its extents) in the new
+  // ring; an empty log stays empty there.
+  GrowResult w = write_grown_metadata(storage, found, moved, bm.value(), al->extents, al->last_sequence);
+  if (!w.committed) return R::failure("writing the metadata at the new end failed: " + w.status.message());
+  return moved;
 }
 
 GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Superblock& new_sb,

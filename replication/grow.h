@@ -67,6 +67,23 @@ GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Supe
                                 OutOfSyncBitmap& bitmap, const std::vector<uint32_t>& al_extents,
                                 uint64_t al_sequence);
 
+// ---- A device that grew with its internal metadata still in the middle ----
+// (grown while vrrpd was down, or a power cut between the growth and the
+// resize). DRBD keeps the last known device size in a file for this
+// (drbdmeta check-resize); here the metadata is searched for instead.
+
+// Finds the newest valid internal metadata below the end of `storage`:
+// scans backwards in 4 KiB steps for a superblock that records its own
+// offset. Reads up to the whole device, so it is for an operator's command
+// (vrrpctl replication resize on a resource that is down), not for attach.
+Result<Superblock> find_internal_metadata_below_end(BlockStorage& storage);
+
+// Moves `found` (from find_internal_metadata_below_end) to the end of
+// `storage`, in grow.h's crash-safe order, keeping its data size, flags,
+// bitmap and activity log (a crashed Primary's hot extents survive the
+// move). The volume grows later, online, with the peer.
+Result<Superblock> move_internal_metadata_to_end(BlockStorage& storage, const Superblock& found);
+
 // A copy of `bitmap` for `new_data_size` bytes (>= its own): the same bits,
 // and the added blocks set if `mark_added` (they differ from the peer's
 // until resynced).

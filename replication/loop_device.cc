@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -273,6 +274,17 @@ Result<std::monostate> LoopDevice::detach() {
     std::this_thread::sleep_for(kPollInterval);
   }
   return std::monostate{};
+}
+
+Result<uint64_t> LoopDevice::refresh_capacity() {
+  using R = Result<uint64_t>;
+  if (fd_ < 0) return R::failure("loop device not attached");
+  if (::ioctl(fd_, LOOP_SET_CAPACITY, 0) != 0)
+    return R::failure(device_path_ + ": LOOP_SET_CAPACITY: " + std::strerror(errno));
+  uint64_t bytes = 0;
+  if (::ioctl(fd_, BLKGETSIZE64, &bytes) != 0)
+    return R::failure(device_path_ + ": BLKGETSIZE64: " + std::strerror(errno));
+  return bytes;
 }
 
 }  // namespace vrrpd::replication

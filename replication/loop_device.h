@@ -60,6 +60,13 @@ class LoopDevice {
   // last close; detach() waits detach_timeout for that, then reports who.
   Result<std::monostate> detach();
 
+  // The backing file grew (online resize): LOOP_SET_CAPACITY, after which
+  // the device has the file's new size (the kernel announces the change;
+  // resize2fs or xfs_growfs then grows the file system). The file's size as
+  // the kernel knows it must be current first (FuseExport::size_changed()
+  // and a stat of the file for the export).
+  Result<uint64_t> refresh_capacity();
+
   bool attached() const { return fd_ >= 0; }
   // "/dev/loop3"
   const std::string& device_path() const { return device_path_; }

@@ -65,12 +65,13 @@ void Resource::resize(std::function<void(CommandResult)> done) {
 }
 
 void Resource::on_resize_request(const wire::ResizeRequest& r) {
+  // `why` as the asking node reads it ("the peer ..." is this node).
   auto refuse_resize = [&](const std::string& why) {
-    report_error("resize asked by the peer refused: " + why);
+    report_error("resize asked by the peer refused, told it: " + why);
     send(wire::ResizeReply{0, why.substr(0, wire::kMaxReasonBytes)});
   };
   if (r.current_size != sb_.data_size)
-    return refuse_resize("the peer replicates " + std::to_string(r.current_size) + " bytes, this node " +
+    return refuse_resize("this node replicates " + std::to_string(r.current_size) + " bytes, the peer " +
                          std::to_string(sb_.data_size));
   if (!data_ || disk_ != DiskState::kUpToDate || replication_ != ReplicationState::kEstablished)
     return refuse_resize(std::string("the peer is ") + to_string(disk_) + "/" + to_string(replication_) +

@@ -27,7 +27,9 @@ namespace vrrpd::replication {
 class Volume {
  public:
   virtual ~Volume() = default;
-  // Size in bytes seen by the file system; fixed while the volume is exported.
+  // Size in bytes seen by the file system. Fixed while the volume is
+  // exported, except that an online resize grows it (the frontend is told:
+  // FuseExport::size_changed(), LoopDevice::refresh_capacity()).
   virtual uint64_t size() const = 0;
   // EINVAL for a range beyond size(); EIO (or the backing errno) for a failed
   // read that the io-error policy passes through.

@@ -46,6 +46,16 @@ resources = ( {
        supervision, os.path.join(host.dir, "mnt"), extra)
 
 
+def has_capability(bit):
+    """Whether this process has capability `bit` (linux/capability.h) in
+    its effective set."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
 def replication_status(host, name="r0"):
     """One resource's `vrrpctl replication status --json` entry."""
     return json.loads(host.vrrpctl("replication", "status", name, "--json").stdout)["resources"][0]
@@ -650,6 +660,110 @@ class ReplicationTest(unittest.TestCase):
         moved = self.status(h2)["received_kib"] - received_before
         self.assertGreaterEqual(moved, 2 * 1024, "the 2 MiB it missed")
         self.assertLess(moved, 8 * 1024, "a bitmap-based resync, not a full one (%d KiB)" % moved)
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_online_resize_grows_a_mounted_ext4_on_both_nodes(self):
+        """drbdadm resize: both backing files grow while ext4 is mounted and
+        in use on h1; `resize` grows the volume on both nodes (the internal
+        metadata moves to the new end of each file), the device takes the
+        new size, resize2fs grows the file system online, the added blocks
+        resync to h2, and h2, promoted afterwards, has every file."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        mnt = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+
+        def put(name, mib):
+            path = os.path.join(mnt, name)
+            return h1.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s bs=1M count=%d conv=fsync status=none && "
+                                "sha256sum %s" % (path, mib, path)).stdout.split()[0]
+
+        def fs_bytes():
+            return int(h1.in_daemon("df", "-B1", "--output=size", mnt).stdout.split()[-1])
+
+        files = {"before": put("before", 8)}
+        size_before = self.status(h1)["size_kib"] * 1024
+        fs_before = fs_bytes()
+        refused = self.ctl(h1, "resize", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("did not grow", refused.stderr)
+        # Only h1's file grows: h2 refuses, and nothing changes.
+        os.truncate(os.path.join(h1.dir, "r0.img"), 2 * SIZE_MIB << 20)
+        refused = self.ctl(h1, "resize", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("the peer's backing storage did not grow", refused.stderr)
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, size_before)
+        os.truncate(os.path.join(h2.dir, "r0.img"), 2 * SIZE_MIB << 20)
+        out = self.ctl(h1, "resize", "r0").stdout
+        self.assertIn("grown from %d to " % size_before, out)
+        st = self.status(h1)
+        size_after = st["size_kib"] * 1024
+        self.assertGreater(size_after, size_before + (SIZE_MIB << 20) - (1 << 20))
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, size_after)
+        # The device has the new size as soon as the command returned.
+        self.assertEqual(int(h1.in_daemon("blockdev", "--getsize64", st["device"]).stdout), size_after)
+        if has_capability(24):  # CAP_SYS_RESOURCE, which ext4's online resize needs
+            h1.in_daemon("resize2fs", st["device"])
+        else:
+            # Containers without it (this test machine's): ext4 grows offline.
+            self.ctl(h1, "umount", "r0")
+            h1.in_daemon("e2fsck", "-fy", st["device"])
+            h1.in_daemon("resize2fs", st["device"])
+            self.ctl(h1, "mount", "r0")
+        self.assertGreater(fs_bytes(), fs_before + (SIZE_MIB << 20) * 3 // 4)
+        # More than the old file system held: the new space is in use.
+        files["after"] = put("after", SIZE_MIB)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="the added blocks resynced")
+        events = json.loads(h2.vrrpctl("events", "--json").stdout)["events"]
+        self.assertIn("resize", [e["what"] for e in events])
+        # h2 takes over with everything.
+        self.ctl(h1, "secondary", "r0")
+        self.ctl(h2, "primary", "r0")
+        self.ctl(h2, "mount", "r0")
+        mnt2 = os.path.join(h2.dir, "mnt")
+        for name, digest in files.items():
+            self.assertEqual(h2.in_daemon("sha256sum", os.path.join(mnt2, name)).stdout.split()[0], digest, name)
+        dev2 = self.status(h2)["device"]
+        fsck = h2.in_daemon("sh", "-c", "umount %s && e2fsck -fn %s" % (mnt2, dev2), check=False)
+        self.assertEqual(fsck.returncode, 0, fsck.stdout + fsck.stderr)
+        self.ctl(h2, "secondary", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_a_device_grown_while_the_daemon_was_down_keeps_its_metadata(self):
+        """h2's backing file grows while its vrrpd is down, so its internal
+        metadata is no longer at the end: `up` fails and says how to go on
+        (not create-md, which would discard the metadata); `resize` on the
+        resource that is down finds the metadata and moves it to the new
+        end; `up` then reconnects with a bitmap resync of what h2 missed,
+        and once h1's file has grown too an online resize grows both."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        size_before = self.status(h1)["size_kib"] * 1024
+        self.assertEqual(h2.stop_vrrpd(), 0)
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=1", "seek=5",
+                     "oflag=direct", "status=none")
+        os.truncate(os.path.join(h2.dir, "r0.img"), 2 * SIZE_MIB << 20)
+        self.start(h2, h1, fresh=False)
+        wait_until(lambda: "resize r0 finds its metadata" in self.status(h2)["problem"], timeout=15,
+                   what="h2's up fails with the way back")
+        self.assertFalse(self.status(h2)["up"])
+        out = self.ctl(h2, "resize", "r0").stdout
+        self.assertIn("metadata of r0 moved from offset", out)
+        self.assertIn("bytes of data as before", out)
+        received_before = self.status(h2)["received_kib"]
+        self.ctl(h2, "up", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=30, what="h2 back and resynced")
+        moved = self.status(h2)["received_kib"] - received_before
+        self.assertLess(moved, 8 * 1024, "a bitmap resync of the MiB it missed, not a full one (%d KiB)" % moved)
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, size_before)
+        os.truncate(os.path.join(h1.dir, "r0.img"), 2 * SIZE_MIB << 20)
+        self.assertIn("grown from %d to " % size_before, self.ctl(h2, "resize", "r0").stdout)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h2)["replication"] == "Established", timeout=60, what="the added blocks resynced")
+        self.assertGreater(self.status(h1)["size_kib"] * 1024, size_before)
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
     def test_replication_check_keeps_a_node_with_stale_data_from_master(self):

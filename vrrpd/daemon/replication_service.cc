@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,7 @@
 
 #include "replication/fence.h"
 #include "replication/fuse_export.h"
+#include "replication/grow.h"
 #include "replication/loop_device.h"
 #include "replication/metadata.h"
 #include "replication/mounter.h"
@@ -357,6 +359,13 @@ void ReplicationService::refresh() {
       }
       change("replication", replication::to_string(was.replication), replication::to_string(now.replication));
       change("peer-disk", replication::to_string(was.peer_disk), replication::to_string(now.peer_disk));
+      if (was.size_bytes != 0 && now.size_bytes > was.size_bytes) {
+        emit(name, "resize",
+             "grown from " + std::to_string(was.size_bytes) + " to " + std::to_string(now.size_bytes) + " bytes",
+             {{"from", was.size_bytes}, {"to", now.size_bytes}});
+        Runtime* r = rt.get();  // a removed resource is retired, not destroyed
+        ops_post([this, r] { ops_grow_frontend(*r); });
+      }
       if (now.split_brain && !was.split_brain)
         emit(name, "split-brain", "split brain: " + now.split_brain_text, {{"text", now.split_brain_text}});
       if (now.io_errors > was.io_errors)
@@ -452,6 +461,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   if (op == "create-md") return on_engine([this, rt, done] { engine_create_md(*rt, done); });
   if (op == "up") return on_engine([this, rt, done] { engine_up(*rt, done); });
   if (op == "attach") return on_engine([this, rt, done] { engine_attach(*rt, done); });
+  if (op == "resize") return on_engine([this, rt, done] { engine_resize(*rt, done); });
   if (op == "detach")
     return on_engine([this, rt, done, engine_result] {
       // drbdadm detach: a Secondary gives its disk up (and leaves the link);
@@ -532,7 +542,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
     });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
-                  "outdate, resume-io, verify, mount, umount");
+                  "outdate, resume-io, verify, resize, mount, umount");
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {
@@ -616,6 +626,80 @@ void ReplicationService::engine_attach(Runtime& rt, Done done) {
   done(true, c.name + ": " + text);
 }
 
+void ReplicationService::engine_resize(Runtime& rt, Done done) {
+  const auto& c = rt.cfg;
+  if (!rt.resource) return engine_move_metadata(rt, done);
+  // External metadata in a regular file (as create-md makes it) grows with
+  // the data device: the bitmap needs 32 KiB per GiB of data.
+  if (rt.md && rt.data) {
+    auto data_size = rt.data->refresh_size();
+    struct stat st{};
+    if (data_size.ok() && ::stat(c.metadata.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      const uint64_t want = external_metadata_bytes(data_size.value());
+      if (static_cast<uint64_t>(st.st_size) < want && ::truncate(c.metadata.c_str(), static_cast<off_t>(want)) != 0)
+        return done(false, "resize: cannot grow the metadata file " + c.metadata + " to " + std::to_string(want) +
+                               " bytes: " + std::strerror(errno));
+    }
+  }
+  const uint64_t before = rt.resource->status().size_bytes;
+  Runtime* r = &rt;
+  rt.resource->resize([this, r, done, before](CommandResult result) {
+    // Not inside the engine's own call stack: refresh() reads every status.
+    engine_loop_.post([this, r, done, before, result] {
+      refresh();  // the "resize" event, and the frontend's growth queued on the ops thread
+      if (!result.ok()) return done(false, result.error());
+      const replication::ResourceStatus now = r->resource ? r->resource->status() : replication::ResourceStatus{};
+      std::string text = r->cfg.name + " grown from " + std::to_string(before) + " to " +
+                         std::to_string(now.size_bytes) + " bytes; the added blocks resync to the " +
+                         (now.role == Role::kPrimary ? "peer" : "Secondary");
+      if (now.role == Role::kPrimary)
+        text += "; grow the file system on " + r->dir(run_dir_) + "/dev now (resize2fs, xfs_growfs)";
+      // After the frontend's growth (the ops queue is in order): the device
+      // has the new size when the operator reads this.
+      ops_post([done, text] { done(true, text); });
+    });
+  });
+}
+
+void ReplicationService::engine_move_metadata(Runtime& rt, Done done) {
+  const auto& c = rt.cfg;
+  const std::string next = "vrrpctl replication up " + c.name + ", then vrrpctl replication resize " + c.name +
+                           " grows the volume with the peer";
+  if (c.metadata != "internal")
+    return done(false, "resize: " + c.name + " is down, and external metadata does not move: " + next);
+  auto data = replication::FileStorage::open(c.device);
+  if (!data.ok()) return done(false, "resize: " + data.error());
+  if (replication::read_metadata(*data.value(), replication::MetadataLayout::kInternal).ok())
+    return done(false, "resize: " + c.name + " is down and its metadata is at the end of " + c.device + ": " + next);
+  // The device grew while its metadata stayed where the old end was (grown
+  // while vrrpd was down, or a crash between the growth and the resize).
+  auto found = replication::find_internal_metadata_below_end(*data.value());
+  if (!found.ok())
+    return done(false, "resize: no metadata at the end of " + c.device + " and none below it: " + found.error());
+  const uint64_t from = found->superblock_offset;
+  auto moved = replication::move_internal_metadata_to_end(*data.value(), found.value());
+  if (!moved.ok()) return done(false, "resize: moving the metadata of " + c.name + ": " + moved.error());
+  const std::string text = "metadata of " + c.name + " moved from offset " + std::to_string(from) + " to the end of " +
+                           c.device + " (offset " + std::to_string(moved->superblock_offset) + "), " +
+                           std::to_string(moved->data_size) + " bytes of data as before";
+  emit(c.name, "resize", text, {{"from_offset", from}, {"to_offset", moved->superblock_offset}});
+  done(true, text + "; next: " + next);
+}
+
+void ReplicationService::ops_grow_frontend(Runtime& rt) {
+  if (rt.exported) rt.exported->size_changed();
+  if (!rt.loop) return;
+  auto capacity = rt.loop->refresh_capacity();
+  if (!capacity.ok()) {
+    emit(rt.cfg.name, "device", "the device did not take the new size: " + capacity.error());
+    return;
+  }
+  emit(rt.cfg.name, "device",
+       "device " + rt.loop->link_path() + " -> " + rt.loop->device_path() + " now " +
+           std::to_string(capacity.value()) + " bytes",
+       {{"device", rt.loop->device_path()}, {"size_bytes", capacity.value()}});
+}
+
 void ReplicationService::engine_up(Runtime& rt, Done done) {
   if (rt.attached) return done(true, rt.cfg.name + " is already up");
   const auto& c = rt.cfg;
@@ -646,7 +730,10 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
     rt.fence.reset();
     rt.resource.reset();
     std::string hint = attached.error().find("magic") != std::string::npos
-                           ? " (no metadata yet? vrrpctl replication create-md " + c.name + ")"
+                           ? " (no metadata yet? vrrpctl replication create-md " + c.name +
+                                 ". Or did " + c.device + " grow while vrrpd was down? vrrpctl replication resize " +
+                                 c.name + " finds its metadata and moves it to the new end; create-md would "
+                                 "discard it)"
                            : "";
     return done(false, attached.error() + hint);
   }

@@ -90,7 +90,7 @@ class ReplicationService {
 
   // Operations, as vrrpctl names them: "create-md", "up", "down", "primary"
   // (force), "secondary", "connect", "disconnect", "discard-my-data" (connect
-  // as the split-brain victim), "invalidate", "verify", "mount", "umount". Unknown resource or op: done(false, ...) at once.
+  // as the split-brain victim), "invalidate", "verify", "resize", "mount", "umount". Unknown resource or op: done(false, ...) at once.
   void command(const std::string& resource, const std::string& op, bool force, Done done);
 
   // A configuration reload, as drbdadm adjust: each resource is brought to
@@ -141,6 +141,16 @@ class ReplicationService {
   // vrrpctl replication attach: a replaced disk under a running (Diskless)
   // resource; on a Primary it resyncs in full while the volume stays in use.
   void engine_attach(Runtime& rt, Done done);
+  // vrrpctl replication resize: online grow after the backing storage grew
+  // on both nodes (the engine's Resource::resize()); answers once the
+  // frontend has the new size too.
+  void engine_resize(Runtime& rt, Done done);
+  // resize on a resource that is down: internal metadata left where the
+  // old end of a grown device was is found and moved to the new end.
+  void engine_move_metadata(Runtime& rt, Done done);
+  // The volume grew (here or on the peer's request): the export's file and
+  // the loop device take the new size.
+  void ops_grow_frontend(Runtime& rt);
   void ops_export(Runtime& rt, Done done);
   void ops_down(Runtime& rt, Done done);
   void engine_down(Runtime& rt, Done done);

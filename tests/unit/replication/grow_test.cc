@@ -187,6 +187,58 @@ TEST(Grow, APowerCutAtAnyWriteLeavesTheOldOrTheNewMetadataWhole) {
   EXPECT_GE(total_writes, 5u) << "zero, bitmap, log, two superblocks, old slots";
 }
 
+TEST(Grow, MetadataLeftInTheMiddleOfAGrownDeviceIsFoundAndMovedToTheEnd) {
+  FakeStorage disk(16 * kMiB);
+  Superblock sb = create_internal(disk);
+  sb.flags.was_primary = true;  // crashed as Primary: its hot extents must survive
+  ASSERT_TRUE(write_superblock(disk, sb).ok());
+  OutOfSyncBitmap bm(sb.data_size);
+  bm.set_range(4096 * 7, 4096);
+  bm.mark_all_pages_dirty();
+  ASSERT_TRUE(bm.flush_dirty_pages(disk, sb.bitmap_offset).ok());
+  std::vector<uint8_t> slot(kAlTransactionSize, 0);
+  encode_al_transaction(3, kUuid, {1}, slot);
+  ASSERT_TRUE(disk.write(sb.al_offset + 3 % sb.al_slots * kAlTransactionSize, slot).ok());
+  disk.grow(40 * kMiB + 4096 * 3, 0);  // grown while the daemon was down
+  EXPECT_FALSE(read_metadata(disk, MetadataLayout::kInternal).ok()) << "not at the end any more";
+
+  auto found = find_internal_metadata_below_end(disk);
+  ASSERT_TRUE(found.ok()) << found.error();
+  EXPECT_EQ(found->superblock_offset, sb.superblock_offset);
+  EXPECT_EQ(found->sequence, sb.sequence) << "the newest copy";
+  auto moved = move_internal_metadata_to_end(disk, found.value());
+  ASSERT_TRUE(moved.ok()) << moved.error();
+  auto read = read_metadata(disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(read.ok()) << read.error();
+  EXPECT_EQ(read->data_size, sb.data_size) << "the volume grows later, with the peer";
+  EXPECT_TRUE(read->flags.was_primary);
+  auto loaded = OutOfSyncBitmap::load(disk, read->bitmap_offset, read->data_size);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->count(), 1u);
+  EXPECT_TRUE(loaded->test(7));
+  auto al = recover_activity_log(disk, read.value());
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->extents, std::vector<uint32_t>{1});
+  EXPECT_EQ(al->last_sequence, 3u);
+
+  // Then the online resize grows the data in place: the metadata is at the
+  // end already.
+  auto grown = plan_grown_metadata(read.value(), disk.size(), disk.size(), 32 * kMiB);
+  ASSERT_TRUE(grown.ok()) << grown.error();
+  EXPECT_EQ(grown->superblock_offset, read->superblock_offset);
+  Superblock g = grown.value();
+  OutOfSyncBitmap gbm = grown_bitmap(loaded.value(), g.data_size, true);
+  ASSERT_TRUE(write_grown_metadata(disk, read.value(), g, gbm, {}, 0).status.ok());
+  auto after = read_metadata(disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(after.ok()) << after.error();
+  EXPECT_EQ(after->data_size, 32 * kMiB);
+
+  FakeStorage blank(8 * kMiB);
+  auto none = find_internal_metadata_below_end(blank);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("no vrrpd metadata anywhere"), std::string::npos) << none.error();
+}
+
 TEST(Grow, ExternalMetadataGrowsInPlaceAndNeedsRoomForTheBitmap) {
   FakeStorage data(16 * kMiB);
   // Two superblock slots, a two-slot log, then one bitmap page: 4 KiB of
