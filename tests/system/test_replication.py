@@ -763,7 +763,11 @@ class ReplicationTest(unittest.TestCase):
         self.assertIn("grown from %d to " % size_before, self.ctl(h2, "resize", "r0").stdout)
         wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
                    and self.status(h2)["replication"] == "Established", timeout=60, what="the added blocks resynced")
-        self.assertGreater(self.status(h1)["size_kib"] * 1024, size_before)
+        size_after = self.status(h1)["size_kib"] * 1024
+        self.assertGreater(size_after, size_before)
+        # h1, the Primary, grew on h2's request: its device follows.
+        wait_until(lambda: int(h1.in_daemon("blockdev", "--getsize64", self.status(h1)["device"]).stdout) ==
+                   size_after, what="h1's device has the new size")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
     def test_replication_check_keeps_a_node_with_stale_data_from_master(self):
