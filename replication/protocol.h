@@ -32,7 +32,7 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // The handshake frames (Hello, AuthChallenge, AuthResponse, AuthResult) are
 // sent with header version 1, before the version is agreed; the frames after
 // it with the agreed version. Version 2 adds VerifyEnd, version 3
-// ResizeRequest and ResizeReply (online grow).
+// ResizeRequest and ResizeReply (online grow) and SyncPause.
 inline constexpr uint16_t kProtocolVersion = 3;
 inline constexpr uint16_t kMinProtocolVersion = 1;
 inline constexpr uint16_t kMaxProtocolVersion = 3;
@@ -82,6 +82,7 @@ enum class FrameType : uint16_t {
   kDisconnect = 51,
   kResizeRequest = 52,  // version 3
   kResizeReply = 53,    // version 3
+  kSyncPause = 54,      // version 3
 };
 // "Hello", "Data", ...; "unknown" for other values.
 const char* to_string(FrameType t);
@@ -263,10 +264,18 @@ struct ResizeReply {
   bool operator==(const ResizeReply&) const = default;
 };
 
+// Version 3: the sender's operator paused (or resumed) resync (drbdadm
+// pause-sync / resume-sync). Sent on change and after each handshake
+// while paused; the SyncTarget requests nothing while either side is.
+struct SyncPause {
+  bool paused = false;
+  bool operator==(const SyncPause&) const = default;
+};
+
 using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
-                             PingAck, Disconnect, ResizeRequest, ResizeReply>;
+                             PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

@@ -487,6 +487,11 @@ ResourceStatus Resource::status() const {
     s.peer_disk = DiskState::kOutdated;
   s.connection = connection_;
   s.replication = replication_;
+  if (resync_paused()) {
+    s.resync_paused = user_paused_sync_ && peer_paused_sync_ ? "user,peer" : user_paused_sync_ ? "user" : "peer";
+    if (replication_ == ReplicationState::kSyncSource) s.replication = ReplicationState::kPausedSyncS;
+    if (replication_ == ReplicationState::kSyncTarget) s.replication = ReplicationState::kPausedSyncT;
+  }
   if (conn_ && phase_ == Phase::kRunning) s.peer = conn_->peer_description();
   s.size_bytes = sb_.data_size;  // kept by a Primary that detached after a disk error
   s.out_of_sync_bytes = bitmap_ ? bitmap_->out_of_sync_bytes() : 0;

@@ -210,6 +210,15 @@ class Resource final : public Volume {
   // SHA-256 digest, paced by resync_rate; differing blocks are marked out of
   // sync (resynced at the next connect, as in DRBD). Needs an Established link.
   CommandResult verify();
+  // drbdadm pause-sync / resume-sync: no resync blocks are requested while
+  // this node's operator or the peer's has paused (the status shows
+  // PausedSyncS / PausedSyncT); application writes are mirrored as usual.
+  // The pause holds until resume_sync(), across reconnects, and also holds
+  // a resync that starts later. The peer is told (protocol 3); with an
+  // older peer only a pause on the SyncTarget side can be honoured, so a
+  // connected SyncSource refuses then.
+  CommandResult pause_sync();
+  CommandResult resume_sync();
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();
@@ -552,6 +561,8 @@ class Resource final : public Volume {
   //   have resynced it in full, the generation is taken back (the peer's
   //   current is our bitmap generation).
   bool new_generation_for_diskless_peer_ = false;
+  // - the peer's operator paused resync (SyncPause).
+  bool peer_paused_sync_ = false;
   // - resize(): waiting for the peer's ResizeReply.
   std::function<void(CommandResult)> resize_done_;
 
@@ -655,6 +666,13 @@ class Resource final : public Volume {
   uint64_t verify_in_flight_bytes_ = 0;
   uint64_t verify_done_bytes_ = 0;
   uint64_t verify_out_of_sync_bytes_ = 0;
+
+  // pause_sync() until resume_sync().
+  bool user_paused_sync_ = false;
+  bool resync_paused() const { return user_paused_sync_ || peer_paused_sync_; }
+  void on_sync_pause(const wire::SyncPause& m);
+  // After a pause ends: the SyncTarget asks for blocks again.
+  void sync_pause_changed(const std::string& why);
 
   // Counters and reports.
   uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0;

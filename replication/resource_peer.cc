@@ -225,6 +225,8 @@ void Resource::on_frame(const wire::Frame& frame) {
           on_resize_request(m);
         } else if constexpr (std::is_same_v<T, wire::ResizeReply>) {
           on_resize_reply(m);
+        } else if constexpr (std::is_same_v<T, wire::SyncPause>) {
+          on_sync_pause(m);
         } else {
           // Handshake frames: AuthSession refused them above.
           fail_link(std::string("unexpected ") + wire::to_string(wire::type_of(m)),
@@ -420,6 +422,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   peer_bitmap_.reset();
   resync_in_band_ = false;
   new_generation_for_diskless_peer_ = false;
+  peer_paused_sync_ = false;
   if (resize_done_) {
     auto done = std::move(resize_done_);
     resize_done_ = nullptr;

@@ -192,6 +192,7 @@ void Resource::finish_handshake() {
     (void)persist_superblock();
   }
   send(wire::StateChange{role_, disk_});
+  if (user_paused_sync_ && wire_version() >= 3) send(wire::SyncPause{true});
   if (replication_ == ReplicationState::kSyncTarget) resync_timer_.arm_at(loop_.now());
   start_blocked_writes();
 }
@@ -271,7 +272,7 @@ void Resource::request_resync_blocks() {
   if (replication_ == ReplicationState::kVerifyS) return request_verify_blocks();
   if (replication_ != ReplicationState::kSyncTarget) return;
   const uint64_t max_blocks = wire::kMaxDataBytes / kBlockSize;
-  while (resync_in_flight_bytes_ < kResyncWindowBytes) {
+  while (resync_in_flight_bytes_ < kResyncWindowBytes && !resync_paused()) {
     auto run = bitmap_->find_next_dirty_run(resync_cursor_, max_blocks);
     if (!run) break;
     const uint64_t first = run->first_block;
@@ -454,6 +455,48 @@ void Resource::finish_resync_as_target() {
   set_disk(DiskState::kUpToDate, "resync finished");
   set_replication(ReplicationState::kEstablished, "resync finished");
   send(wire::StateChange{role_, disk_});
+}
+
+CommandResult Resource::pause_sync() {
+  if (!data_) return CommandResult::failure("pause-sync refused: no disk is attached");
+  if (user_paused_sync_) return Ok{};
+  if (phase_ == Phase::kRunning && wire_version() < 3 && replication_ == ReplicationState::kSyncSource)
+    return CommandResult::failure("pause-sync refused: the peer's build cannot be told (replication protocol " +
+                                  std::to_string(wire_version()) + "); pause it on the SyncTarget");
+  user_paused_sync_ = true;
+  if (phase_ == Phase::kRunning && wire_version() >= 3) send(wire::SyncPause{true});
+  log("resync paused by the operator");
+  state_changed();
+  return Ok{};
+}
+
+CommandResult Resource::resume_sync() {
+  if (!user_paused_sync_) return CommandResult::failure("resume-sync refused: resync is not paused on this node");
+  user_paused_sync_ = false;
+  if (phase_ == Phase::kRunning && wire_version() >= 3) send(wire::SyncPause{false});
+  sync_pause_changed("resync resumed by the operator");
+  return Ok{};
+}
+
+void Resource::on_sync_pause(const wire::SyncPause& m) {
+  if (m.paused == peer_paused_sync_) return;
+  peer_paused_sync_ = m.paused;
+  if (m.paused) {
+    log("resync paused by the peer's operator");
+    state_changed();
+  } else {
+    sync_pause_changed("resync resumed by the peer's operator");
+  }
+}
+
+void Resource::sync_pause_changed(const std::string& why) {
+  log(why + (resync_paused() ? " (still paused by the other side)" : ""));
+  // The token bucket starts from empty, not from the pause's worth.
+  resync_tokens_ = 0;
+  resync_tokens_at_ = loop_.now();
+  if (!resync_paused() && phase_ == Phase::kRunning && replication_ == ReplicationState::kSyncTarget)
+    resync_timer_.arm_at(loop_.now());
+  state_changed();
 }
 
 void Resource::finish_resync_as_source() {

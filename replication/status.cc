@@ -45,6 +45,8 @@ const char* to_string(ReplicationState r) {
     case ReplicationState::kSyncTarget: return "SyncTarget";
     case ReplicationState::kVerifyS: return "VerifyS";
     case ReplicationState::kVerifyT: return "VerifyT";
+    case ReplicationState::kPausedSyncS: return "PausedSyncS";
+    case ReplicationState::kPausedSyncT: return "PausedSyncT";
   }
   return "Unknown";
 }

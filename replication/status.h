@@ -36,6 +36,11 @@ enum class ReplicationState {
   kSyncTarget,   // resyncing our data from the peer
   kVerifyS,      // online verify, we ask for digests
   kVerifyT,      // online verify, the peer asks
+  // Shown by status() only (the engine's own state stays SyncSource /
+  // SyncTarget): the resync is paused by an operator, here or on the peer
+  // (drbdadm pause-sync; DRBD's user-isp / peer-isp).
+  kPausedSyncS,
+  kPausedSyncT,
 };
 
 // "Primary", "Secondary"; "Unknown" for an absent peer role.
@@ -47,7 +52,8 @@ const char* to_string(DiskState d);
 const char* to_string(std::optional<DiskState> d);
 // "StandAlone", "Disconnecting", "Connecting", "Connected".
 const char* to_string(ConnectionState c);
-// "Off", "Established", "SyncSource", "SyncTarget", "VerifyS", "VerifyT".
+// "Off", "Established", "SyncSource", "SyncTarget", "VerifyS", "VerifyT",
+// "PausedSyncS", "PausedSyncT".
 const char* to_string(ReplicationState r);
 
 // The answer of a node asked through the fence path (fence.h) to outdate
@@ -88,6 +94,9 @@ struct ResourceStatus {
   uint64_t resync_equal_bytes = 0;        // checksum-based resync: found equal, not transferred
   uint64_t verify_done_bytes = 0;         // online verify: compared so far (or in the last run)
   uint64_t verify_out_of_sync_bytes = 0;  // online verify: found different
+  // pause-sync: "" not paused, "user" (this node's operator), "peer" (the
+  // peer's), "user,peer". Kept while no resync runs: it holds the next one.
+  std::string resync_paused;
 
   uint64_t io_errors = 0;       // failed local reads/writes since start
   uint64_t sent_bytes = 0;      // frames sent to the peer, headers included

@@ -232,6 +232,37 @@ class ReplicationTest(unittest.TestCase):
         self.assertLess(received, 4 * 1024, "resync moved %d KiB" % received)
         self.assertEqual(self.status(h2)["disk"], "UpToDate")
 
+    def test_pause_sync_holds_a_resync_until_resumed(self):
+        """drbdadm pause-sync / resume-sync: paused on the Primary while in
+        sync, it holds the resync that follows a link cut; both nodes show
+        it (PausedSyncS / PausedSyncT, and who paused), nothing crosses
+        until resume-sync, then the resync finishes."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        self.assertIn("resync paused until", self.ctl(h1, "pause-sync", "r0").stdout)
+        self.assertEqual(self.status(h1)["resync_paused"], "user")
+        wait_until(lambda: self.status(h2)["resync_paused"] == "peer", what="h2 told of the pause")
+        lab.cut(h2)
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=4", "seek=8",
+                     "oflag=direct", "status=none")
+        lab.restore(h2)
+        wait_until(lambda: self.status(h2)["replication"] == "PausedSyncT", timeout=30, what="h2 PausedSyncT")
+        self.assertEqual(self.status(h1)["replication"], "PausedSyncS")
+        self.assertIn("resync paused by the peer's operator", h2.vrrpctl("replication", "status", "r0").stdout)
+        left = self.status(h2)["out_of_sync_kib"]
+        self.assertGreaterEqual(left, 4 * 1024)
+        time.sleep(1.5)
+        self.assertEqual(self.status(h2)["out_of_sync_kib"], left, "nothing fetched while paused")
+        refused = self.ctl(h2, "resume-sync", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("not paused on this node", refused.stderr)
+        self.ctl(h1, "resume-sync", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=30, what="resync after resume")
+        self.assertEqual(self.status(h2)["resync_paused"], "")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_restarted_secondary_is_consistent_until_the_handshake(self):
         lab = self.lab()
         h1, h2 = self.bring_up_synced(lab)

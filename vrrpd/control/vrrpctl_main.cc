@@ -32,6 +32,7 @@ void usage(std::FILE* out) {
                "  replication OP NAME [--force]   OP: create-md, up, attach, detach, down, primary (--force),\n"
                "                                  secondary, connect, disconnect, discard-my-data,\n"
                "                                  invalidate, outdate, resume-io, verify, resize,\n"
+               "                                  pause-sync, resume-sync,\n"
                "                                  mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
@@ -179,6 +180,12 @@ void print_replication(const json& data) {
     if (r.contains("fencing") && !r["fencing"].get<std::string>().empty())
       std::printf("  fencing (%s): %s\n", r.value("fencing_policy", std::string("resource-only")).c_str(),
                   r["fencing"].get<std::string>().c_str());
+    if (!r.value("resync_paused", std::string()).empty())
+      std::printf("  resync paused by %s (vrrpctl replication resume-sync %s on the node that paused it)\n",
+                  r["resync_paused"] == "user"   ? "this node's operator"
+                  : r["resync_paused"] == "peer" ? "the peer's operator"
+                                                 : "the operators of both nodes",
+                  r["name"].get<std::string>().c_str());
     if (r.value("io_suspended", false))
       std::printf("  I/O SUSPENDED: %s; writes wait until the peer is outdated or the link is back "
                   "(vrrpctl replication resume-io %s to go on without)\n",

@@ -838,6 +838,7 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"resync_eta_s", eta},
                     {"verify_done_kib", s.verify_done_bytes / 1024},
                     {"verify_out_of_sync_kib", s.verify_out_of_sync_bytes / 1024},
+                    {"resync_paused", s.resync_paused},
                     {"io_errors", s.io_errors},
                     {"sent_kib", s.sent_bytes / 1024},
                     {"received_kib", s.received_bytes / 1024},

@@ -534,6 +534,15 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                                    "writes from now on",
                     done);
     });
+  if (op == "pause-sync" || op == "resume-sync")
+    return on_engine([rt, op, done, engine_result] {
+      if (!rt->resource) return done(false, op + " refused: the resource is down");
+      const bool pause = op == "pause-sync";
+      engine_result(pause ? rt->resource->pause_sync() : rt->resource->resume_sync(),
+                    rt->cfg.name + (pause ? ": resync paused until vrrpctl replication resume-sync " + rt->cfg.name
+                                          : ": resync resumed (unless the peer's operator paused it too)"),
+                    done);
+    });
   if (op == "verify")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource) return done(false, "verify refused: the resource is down");
@@ -542,7 +551,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
     });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
-                  "outdate, resume-io, verify, resize, mount, umount");
+                  "outdate, resume-io, verify, resize, pause-sync, resume-sync, mount, umount");
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {

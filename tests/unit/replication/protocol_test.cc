@@ -61,7 +61,8 @@ std::vector<Message> one_of_each() {
           PingAck{},
           Disconnect{DisconnectCode::kSplitBrain, "split brain detected"},
           ResizeRequest{1 << 30, 2ull << 30},
-          ResizeReply{0, "no room"}};
+          ResizeReply{0, "no room"},
+          SyncPause{true}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -147,6 +148,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(Disconnect{DisconnectCode::kShutdown, "x"}), 4u + 1);
   EXPECT_EQ(size(ResizeRequest{}), 16u);
   EXPECT_EQ(size(ResizeReply{4096, "ab"}), 10u + 2);
+  EXPECT_EQ(size(SyncPause{}), 4u);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {
