@@ -251,9 +251,17 @@ CommandResult Resource::primary(bool force) {
   if (split_brain_)
     return CommandResult::failure("primary refused: unresolved split brain (" + split_brain_text_ +
                                   "); pick a victim with discard-my-data and reconnect");
-  if (replication_ == ReplicationState::kSyncTarget)
-    return CommandResult::failure("primary refused: resync in progress as SyncTarget (" +
-                                  std::to_string(bitmap_->out_of_sync_bytes()) + " bytes left)");
+  if (replication_ == ReplicationState::kSyncTarget) {
+    const std::string left = std::to_string(bitmap_->out_of_sync_bytes()) + " bytes left";
+    if (force)
+      return CommandResult::failure("primary --force refused: resync in progress as SyncTarget (" + left +
+                                    "); force would declare half-resynced data good. Promote without it: the "
+                                    "peer serves what is not here yet");
+    if (phase_ != Phase::kRunning || peer_disk_ != DiskState::kUpToDate)
+      return CommandResult::failure("primary refused: resync in progress as SyncTarget (" + left +
+                                    ") and the peer is not an UpToDate source to read the rest from");
+    return promote_sync_target();
+  }
   if (disk_ == DiskState::kConsistent && !force)
     return CommandResult::failure(
         "primary refused: disk is Consistent, not UpToDate (the peer has not confirmed it yet: "
@@ -296,6 +304,25 @@ CommandResult Resource::primary(bool force) {
   if (forced_data && conn_) {
     renegotiate("forced primary: resync the peer from this node");
     return Ok{};
+  }
+  publish_local_state();
+  return Ok{};
+}
+
+CommandResult Resource::promote_sync_target() {
+  // As a Primary resyncing a disk attached under it: blocks not yet here
+  // are read from the peer, writes go to both disks, a resync reply
+  // overtaken by a write is asked for again; the disk stays Inconsistent
+  // until the resync ends. The generations are the source's at the end
+  // (finish_resync_as_target()), with the Primary flag.
+  set_role(Role::kPrimary, "primary while SyncTarget: the " + std::to_string(bitmap_->out_of_sync_bytes()) +
+                               " bytes not resynced yet are read from the peer until the resync ends");
+  sb_.flags.was_primary = true;
+  set_primary_flag(sb_.generations, true);
+  if (IoStatus st = persist_superblock(); !st.ok()) {
+    set_primary_flag(sb_.generations, false);
+    set_role(Role::kSecondary, "promotion failed");
+    return CommandResult::failure("primary failed: writing the superblock: " + st.message());
   }
   publish_local_state();
   return Ok{};

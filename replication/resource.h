@@ -190,8 +190,12 @@ class Resource final : public Volume {
   // after on-io-error detach; attach() brings a disk back under it.
   CommandResult detach();
   // Promotes. Refused unless the disk is UpToDate (force overrides that, as
-  // for the initial full sync), and always refused while the peer is Primary,
-  // an unresolved split brain stands, or we are SyncTarget.
+  // for the initial full sync), and always refused while the peer is Primary
+  // or an unresolved split brain stands. A SyncTarget connected to an
+  // UpToDate peer may be promoted without force (DRBD 9 allows it too; not
+  // with force): it stays Inconsistent and SyncTarget, reads what is not
+  // resynced yet from the peer and fails writes if the peer is lost before
+  // the end, so the peer must stay up until then.
   // While the peer is Primary, a refusal also probes it: a Ping, and if a
   // later primary(), probe_timeout or more after it, finds that nothing at
   // all arrived from the peer since, that call drops the link (Connecting;
@@ -341,6 +345,8 @@ class Resource final : public Volume {
   // Gives the held writes and flushes their answers: as held, or EIO with
   // fail_while_suspended_ (complete_write_to_caller/complete_flushes decide).
   void answer_held_io();
+  // primary() of a SyncTarget with an UpToDate peer.
+  CommandResult promote_sync_target();
   // Persists the outdated flag and goes Outdated (outdate(), a fence request).
   CommandResult mark_outdated(const std::string& why);
   void state_changed();                           // schedules the observer

@@ -288,6 +288,9 @@ void Resource::on_authenticated() {
   phase_ = Phase::kBitmaps;
   peer_bitmap_.emplace(sb_.data_size);
   peer_bitmap_bits_ = 0;
+  // Before our bitmap: the peer knows of the pause before it can start a
+  // resync as SyncTarget.
+  if (user_paused_sync_ && wire_version() >= 3) send(wire::SyncPause{true});
   send_bitmap();
   ping_timer_.arm_in(options_.ping_interval);
 }

@@ -192,7 +192,6 @@ void Resource::finish_handshake() {
     (void)persist_superblock();
   }
   send(wire::StateChange{role_, disk_});
-  if (user_paused_sync_ && wire_version() >= 3) send(wire::SyncPause{true});
   if (replication_ == ReplicationState::kSyncTarget) resync_timer_.arm_at(loop_.now());
   start_blocked_writes();
 }

@@ -263,6 +263,46 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(self.status(h2)["resync_paused"], "")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_switchover_to_a_node_still_resyncing(self):
+        """A planned switchover while the resync runs (DRBD 9 allows it): h2
+        missed files written on h1; its resync is held (pause-sync) so that
+        it is still running; h1 unmounts and demotes, h2 is promoted as
+        SyncTarget, mounts ext4 and reads the files it does not have yet
+        from h1, writes new ones, and the resync finishes under it."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+        lab.cut(h2)
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
+        mnt1 = os.path.join(h1.dir, "mnt")
+        digest = h1.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s/missed bs=1M count=6 conv=fsync status=none && "
+                              "sha256sum %s/missed" % (mnt1, mnt1)).stdout.split()[0]
+        self.ctl(h2, "pause-sync", "r0")
+        lab.restore(h2)
+        wait_until(lambda: self.status(h2)["replication"] == "PausedSyncT", timeout=30, what="h2 SyncTarget, held")
+        self.ctl(h1, "secondary", "r0")
+        self.ctl(h2, "primary", "r0")
+        st = self.status(h2)
+        self.assertEqual((st["role"], st["disk"], st["replication"]), ("Primary", "Inconsistent", "PausedSyncT"))
+        self.assertGreaterEqual(st["out_of_sync_kib"], 6 * 1024)
+        self.ctl(h2, "mount", "r0")
+        mnt2 = os.path.join(h2.dir, "mnt")
+        self.assertEqual(h2.in_daemon("sha256sum", mnt2 + "/missed").stdout.split()[0], digest,
+                         "read through the peer")
+        new = h2.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s/new bs=1M count=2 conv=fsync status=none && "
+                           "sha256sum %s/new" % (mnt2, mnt2)).stdout.split()[0]
+        self.ctl(h2, "resume-sync", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h2)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="h2's resync finished")
+        self.assertEqual(self.status(h2)["role"], "Primary")
+        self.ctl(h2, "umount", "r0")
+        self.ctl(h2, "secondary", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        self.ctl(h1, "primary", "r0")
+        self.ctl(h1, "mount", "r0")
+        self.assertEqual(h1.in_daemon("sha256sum", mnt1 + "/new").stdout.split()[0], new)
+
     def test_restarted_secondary_is_consistent_until_the_handshake(self):
         lab = self.lab()
         h1, h2 = self.bring_up_synced(lab)

@@ -57,8 +57,11 @@ class ServiceResourceCommands final : public ResourceCommands {
       loop_.post([done] { done(false, "no replication resources are configured"); });
       return;
     }
+    // A takeover promotes only a complete local copy: not a SyncTarget,
+    // which the operator may promote by hand (it reads through the peer).
+    const std::string service_op = op == "primary" ? "takeover-primary" : op;
     // The loop outlives the service (member order in Daemon); this adapter may not.
-    service_->command(resource, op, false, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
+    service_->command(resource, service_op, false, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
       loop->post([done, ok, text = std::move(text)]() mutable { done(ok, std::move(text)); });
     });
   }

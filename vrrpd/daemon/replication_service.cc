@@ -484,7 +484,8 @@ void ReplicationService::command(const std::string& name, const std::string& op,
         done(ok, std::move(text));
       });
     });
-  if (op == "primary") return on_engine([this, rt, force, done] { engine_primary(*rt, force, done); });
+  if (op == "primary" || op == "takeover-primary")
+    return on_engine([this, rt, force, done, op] { engine_primary(*rt, force, op == "takeover-primary", done); });
   if (op == "secondary") return ops_post([this, rt, done] { ops_secondary(*rt, done); });
   if (op == "mount") return ops_post([this, rt, done] { ops_mount(*rt, done); });
   if (op == "umount") return ops_post([this, rt, done] { ops_umount(*rt, done); });
@@ -815,8 +816,15 @@ void ReplicationService::engine_down(Runtime& rt, Done done) {
   done(true, rt.cfg.name + " is down");
 }
 
-void ReplicationService::engine_primary(Runtime& rt, bool force, Done done) {
+void ReplicationService::engine_primary(Runtime& rt, bool force, bool takeover, Done done) {
   if (!rt.resource) return done(false, "primary refused: " + rt.cfg.name + " is down (vrrpctl replication up " + rt.cfg.name + ")");
+  const replication::ResourceStatus before = rt.resource->status();
+  if (takeover && (before.replication == replication::ReplicationState::kSyncTarget ||
+                   before.replication == replication::ReplicationState::kPausedSyncT))
+    // The orchestrator asks again until the resync is done (a passing refusal).
+    return done(false, "primary refused: resync in progress as SyncTarget (" +
+                           std::to_string(before.out_of_sync_bytes) +
+                           " bytes left); a takeover waits for a complete local copy");
   CommandResult r = rt.resource->primary(force);
   refresh();
   if (!r.ok()) return done(false, r.error());

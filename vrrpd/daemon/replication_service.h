@@ -154,7 +154,10 @@ class ReplicationService {
   void ops_export(Runtime& rt, Done done);
   void ops_down(Runtime& rt, Done done);
   void engine_down(Runtime& rt, Done done);
-  void engine_primary(Runtime& rt, bool force, Done done);
+  // `takeover`: the orchestrator's promotion ("takeover-primary"), which
+  // refuses a SyncTarget (a takeover waits for a complete local copy);
+  // vrrpctl's may promote one (it reads what is missing through the peer).
+  void engine_primary(Runtime& rt, bool force, bool takeover, Done done);
   void ops_attach_loop(Runtime& rt, Done done);
   void ops_secondary(Runtime& rt, Done done);
   void ops_mount(Runtime& rt, Done done);
