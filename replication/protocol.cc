@@ -237,6 +237,7 @@ void put(Writer& w, const Disconnect& m) {
 void put(Writer& w, const ResizeRequest& m) { w.u64(m.current_size).u64(m.max_size); }
 void put(Writer& w, const ResizeReply& m) { w.u64(m.new_size).text(m.reason, kMaxReasonBytes); }
 void put(Writer& w, const SyncPause& m) { w.u8(m.paused ? 1 : 0).u8(0).u16(0); }
+void put(Writer& w, const SkipInitialSync& m) { w.u64(m.generation); }
 
 // ---- per-type payload decoders; each reads every field, then validates ----
 
@@ -362,6 +363,11 @@ void get(Reader& r, ResizeReply& m) {
   m.reason = r.text(kMaxReasonBytes);
   if (m.new_size % 4096 != 0) r.bad("ResizeReply: size not a multiple of 4096");
 }
+void get(Reader& r, SkipInitialSync& m) {
+  m.generation = r.u64();
+  if ((m.generation & ~uint64_t{1}) == 0 || (m.generation & ~uint64_t{1}) == 4)
+    r.bad("SkipInitialSync: generation must be a new one");
+}
 void get(Reader& r, SyncPause& m) {
   const uint8_t v = r.u8();
   if (v > 1) r.bad("SyncPause: paused must be 0 or 1");
@@ -426,7 +432,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kStateChange, "StateChange"}, {FrameType::kPing, "Ping"},
     {FrameType::kPingAck, "PingAck"},       {FrameType::kDisconnect, "Disconnect"},
     {FrameType::kResizeRequest, "ResizeRequest"}, {FrameType::kResizeReply, "ResizeReply"},
-    {FrameType::kSyncPause, "SyncPause"},
+    {FrameType::kSyncPause, "SyncPause"},     {FrameType::kSkipInitialSync, "SkipInitialSync"},
 };
 static_assert(std::size(kTypes) == std::variant_size_v<Message>);
 

@@ -32,7 +32,7 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // The handshake frames (Hello, AuthChallenge, AuthResponse, AuthResult) are
 // sent with header version 1, before the version is agreed; the frames after
 // it with the agreed version. Version 2 adds VerifyEnd, version 3
-// ResizeRequest and ResizeReply (online grow) and SyncPause.
+// ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync.
 inline constexpr uint16_t kProtocolVersion = 3;
 inline constexpr uint16_t kMinProtocolVersion = 1;
 inline constexpr uint16_t kMaxProtocolVersion = 3;
@@ -83,6 +83,7 @@ enum class FrameType : uint16_t {
   kResizeRequest = 52,  // version 3
   kResizeReply = 53,    // version 3
   kSyncPause = 54,      // version 3
+  kSkipInitialSync = 55,  // version 3
 };
 // "Hello", "Data", ...; "unknown" for other values.
 const char* to_string(FrameType t);
@@ -272,10 +273,19 @@ struct SyncPause {
   bool operator==(const SyncPause&) const = default;
 };
 
+// Version 3: the sender's operator declared the two freshly created disks
+// identical (drbdadm new-current-uuid --clear-bitmap): the sender took
+// `generation` as its current one, with an empty bitmap, and is UpToDate;
+// the receiver, also fresh, does the same instead of an initial full sync.
+struct SkipInitialSync {
+  uint64_t generation = 0;  // not 0, and not the just-created value
+  bool operator==(const SkipInitialSync&) const = default;
+};
+
 using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
-                             PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause>;
+                             PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause, SkipInitialSync>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

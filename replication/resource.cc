@@ -347,6 +347,72 @@ CommandResult Resource::secondary() {
   return Ok{};
 }
 
+CommandResult Resource::skip_initial_sync() {
+  auto refused = [](const std::string& why) {
+    return CommandResult::failure("skip-initial-sync refused: " + why);
+  };
+  const bool fresh = sb_.generations == just_created_generations();
+  const bool peer_fresh = peer_hello_.generations == just_created_generations();
+  if (!data_) return refused("no disk is attached");
+  if (phase_ != Phase::kRunning || replication_ != ReplicationState::kEstablished)
+    return refused("it needs the connected peer (Established), to tell it");
+  if (wire_version() < 3)
+    return refused("the peer's build does not know it (replication protocol " + std::to_string(wire_version()) +
+                   "; 3 is needed)");
+  if (disk_ != DiskState::kInconsistent || peer_disk_ != DiskState::kInconsistent || !fresh || !peer_fresh)
+    return refused(std::string("only for two freshly created disks (both Inconsistent, never synced); this node is ") +
+                   to_string(disk_) + (fresh ? "" : " with data generations") + ", the peer " +
+                   (peer_disk_ ? to_string(*peer_disk_) : "unknown") + (peer_fresh ? "" : " with data generations"));
+  if (role_ != Role::kSecondary || peer_role_ != Role::kSecondary) return refused("both nodes must be Secondary");
+  const uint64_t generation = uuid_value(random_u64()) | 2;  // never 0 or the just-created value (4)
+  if (IoStatus st = declare_in_sync(generation, "skip-initial-sync: declared identical to the peer's disk"); !st.ok())
+    return CommandResult::failure("skip-initial-sync failed: writing the metadata: " + st.message());
+  send(wire::SkipInitialSync{generation});
+  publish_local_state();
+  return Ok{};
+}
+
+IoStatus Resource::declare_in_sync(uint64_t generation, const std::string& why) {
+  bitmap_->clear_all();
+  IoStatus st = persist_bitmap();
+  if (!st.ok()) return st;
+  Generations g;
+  g.current = generation;
+  const Generations before = sb_.generations;
+  sb_.generations = g;
+  sb_.flags.consistent = true;
+  sb_.flags.outdated = false;
+  st = persist_superblock();
+  if (!st.ok()) {
+    sb_.generations = before;
+    sb_.flags.consistent = false;
+    return st;
+  }
+  set_disk(DiskState::kUpToDate, why);
+  return {};
+}
+
+void Resource::on_skip_initial_sync(const wire::SkipInitialSync& m) {
+  const bool fresh = sb_.generations == just_created_generations();
+  std::string why;
+  if (!data_ || disk_ != DiskState::kInconsistent || !fresh)
+    why = std::string("this node's disk is ") + to_string(disk_) + (fresh ? "" : " with data generations");
+  else if (role_ != Role::kSecondary || replication_ != ReplicationState::kEstablished)
+    why = std::string("this node is ") + to_string(role_) + "/" + to_string(replication_);
+  if (why.empty()) {
+    IoStatus st = declare_in_sync(m.generation, "skip-initial-sync by the peer's operator: declared identical");
+    if (st.ok()) {
+      publish_local_state();
+      return;
+    }
+    why = "writing the metadata failed: " + st.message();
+  }
+  // The peer is UpToDate in a new generation: the next handshake makes it
+  // the source of a full sync, as if nothing had been skipped.
+  fail_link("the peer's skip-initial-sync cannot be followed (" + why + "); a full sync from the peer follows",
+            wire::DisconnectCode::kOther);
+}
+
 CommandResult Resource::invalidate() {
   if (disk_ == DiskState::kDiskless) return CommandResult::failure("invalidate: not attached");
   if (role_ == Role::kPrimary) return CommandResult::failure("invalidate refused: Primary (demote first)");

@@ -222,6 +222,15 @@ class Resource final : public Volume {
   // older peer only a pause on the SyncTarget side can be honoured, so a
   // connected SyncSource refuses then.
   CommandResult pause_sync();
+  // drbdadm new-current-uuid --clear-bitmap: the operator declares the two
+  // freshly created disks identical (both zeroed, new thin volumes), so
+  // the initial full sync is skipped: both become UpToDate in one new
+  // generation with empty bitmaps. Only on an Established link (protocol 3)
+  // with both disks Inconsistent with just-created generations and both
+  // Secondary. If the disks were not identical, the difference stays
+  // (verify finds it). If the peer cannot follow, it drops the link and
+  // the next handshake does the full sync from this node after all.
+  CommandResult skip_initial_sync();
   CommandResult resume_sync();
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
@@ -677,6 +686,10 @@ class Resource final : public Volume {
   bool user_paused_sync_ = false;
   bool resync_paused() const { return user_paused_sync_ || peer_paused_sync_; }
   void on_sync_pause(const wire::SyncPause& m);
+  void on_skip_initial_sync(const wire::SkipInitialSync& m);
+  // Both sides of skip_initial_sync(): `generation` becomes ours, the
+  // bitmap empty, the disk UpToDate (persisted).
+  IoStatus declare_in_sync(uint64_t generation, const std::string& why);
   // After a pause ends: the SyncTarget asks for blocks again.
   void sync_pause_changed(const std::string& why);
 

@@ -227,6 +227,8 @@ void Resource::on_frame(const wire::Frame& frame) {
           on_resize_reply(m);
         } else if constexpr (std::is_same_v<T, wire::SyncPause>) {
           on_sync_pause(m);
+        } else if constexpr (std::is_same_v<T, wire::SkipInitialSync>) {
+          on_skip_initial_sync(m);
         } else {
           // Handshake frames: AuthSession refused them above.
           fail_link(std::string("unexpected ") + wire::to_string(wire::type_of(m)),

@@ -202,6 +202,32 @@ class ReplicationTest(unittest.TestCase):
         self.assertIn("role Secondary -> Primary", texts)
         self.assertIn("role Primary -> Secondary", texts)
 
+    def test_skip_initial_sync_on_two_fresh_identical_disks(self):
+        """drbdadm new-current-uuid --clear-bitmap: two freshly created disks
+        that hold the same bytes (zeroed files) are declared in sync; both
+        are UpToDate at once with nothing resynced, h1 promotes without
+        --force, and an online verify confirms the copies are equal."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_pair(lab)
+        refused = self.ctl(h1, "primary", "r0", check=False)
+        self.assertIn("UpToDate", refused.stderr)
+        received = self.status(h2)["received_kib"]
+        self.assertIn("verify r0 checks it", self.ctl(h1, "skip-initial-sync", "r0").stdout)
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   what="both UpToDate")
+        self.assertEqual(self.status(h1)["disk"], "UpToDate")
+        self.assertLess(self.status(h2)["received_kib"] - received, 64, "no resync")
+        again = self.ctl(h1, "skip-initial-sync", "r0", check=False)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("only for two freshly created disks", again.stderr)
+        self.ctl(h1, "primary", "r0")
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "verify", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and
+                   self.status(h1)["verify_done_kib"] == self.status(h1)["size_kib"], timeout=60, what="verify done")
+        self.assertEqual(self.status(h1)["verify_out_of_sync_kib"], 0)
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def bring_up_synced(self, lab, **kw):
         """bring_up_pair, then h1 forced Primary and the initial sync done."""
         h1, h2 = self.bring_up_pair(lab, **kw)

@@ -32,7 +32,7 @@ void usage(std::FILE* out) {
                "  replication OP NAME [--force]   OP: create-md, up, attach, detach, down, primary (--force),\n"
                "                                  secondary, connect, disconnect, discard-my-data,\n"
                "                                  invalidate, outdate, resume-io, verify, resize,\n"
-               "                                  pause-sync, resume-sync,\n"
+               "                                  pause-sync, resume-sync, skip-initial-sync,\n"
                "                                  mount, umount\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"

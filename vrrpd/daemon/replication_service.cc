@@ -535,6 +535,16 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                                    "writes from now on",
                     done);
     });
+  if (op == "skip-initial-sync")
+    return on_engine([rt, done, engine_result] {
+      // drbdadm new-current-uuid --clear-bitmap.
+      if (!rt->resource) return done(false, "skip-initial-sync refused: the resource is down");
+      engine_result(rt->resource->skip_initial_sync(),
+                    rt->cfg.name + ": both disks declared identical and UpToDate without a sync; only right for "
+                                   "disks that hold the same bytes (both zeroed, new thin volumes): vrrpctl "
+                                   "replication verify " + rt->cfg.name + " checks it",
+                    done);
+    });
   if (op == "pause-sync" || op == "resume-sync")
     return on_engine([rt, op, done, engine_result] {
       if (!rt->resource) return done(false, op + " refused: the resource is down");
@@ -552,7 +562,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
     });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
-                  "outdate, resume-io, verify, resize, pause-sync, resume-sync, mount, umount");
+                  "outdate, resume-io, verify, resize, pause-sync, resume-sync, skip-initial-sync, mount, umount");
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {

@@ -62,7 +62,8 @@ std::vector<Message> one_of_each() {
           Disconnect{DisconnectCode::kSplitBrain, "split brain detected"},
           ResizeRequest{1 << 30, 2ull << 30},
           ResizeReply{0, "no room"},
-          SyncPause{true}};
+          SyncPause{true},
+          SkipInitialSync{0x1234567890ABCDE0}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -149,6 +150,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(ResizeRequest{}), 16u);
   EXPECT_EQ(size(ResizeReply{4096, "ab"}), 10u + 2);
   EXPECT_EQ(size(SyncPause{}), 4u);
+  EXPECT_EQ(size(SkipInitialSync{}), 8u);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {
