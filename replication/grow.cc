@@ -12,17 +12,6 @@ namespace {
 
 constexpr uint64_t align_down(uint64_t v, uint64_t a) { return v / a * a; }
 
-IoStatus write_zeros(BlockStorage& s, uint64_t off, uint64_t len) {
-  std::vector<uint8_t> zeros(std::min<uint64_t>(len, 1u << 20), 0);
-  while (len > 0) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
-    if (IoStatus st = s.write(off, std::span<const uint8_t>(zeros).first(n)); !st.ok()) return st;
-    off += n;
-    len -= n;
-  }
-  return {};
-}
-
 CreateMetadataParams params_of(const Superblock& sb, uint64_t data_device_size) {
   CreateMetadataParams p;
   p.layout = sb.layout;

@@ -167,17 +167,6 @@ std::string validate(const Superblock& sb, uint64_t storage_size, MetadataLayout
   return "";
 }
 
-IoStatus write_zeros(BlockStorage& s, uint64_t off, uint64_t len) {
-  std::vector<uint8_t> zeros(std::min<uint64_t>(len, 1u << 20), 0);
-  while (len > 0) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
-    if (IoStatus st = s.write(off, std::span<const uint8_t>(zeros).first(n)); !st.ok()) return st;
-    off += n;
-    len -= n;
-  }
-  return {};
-}
-
 }  // namespace
 
 uint64_t bitmap_bytes_for(uint64_t data_size) {

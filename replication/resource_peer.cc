@@ -162,6 +162,17 @@ void Resource::on_bytes(std::span<const uint8_t> bytes) {
 
 void Resource::on_frame(const wire::Frame& frame) {
   const bool was_authenticated = auth_->state() == AuthState::kAuthenticated;
+  // The peer may end the connection while our side of the handshake is
+  // still running: it completed its side first and then dropped the link
+  // for a reason of its own (a forced promotion renegotiates). Only its
+  // final reasons are a refusal; anything else is retried.
+  if (const auto* d = std::get_if<wire::Disconnect>(&frame.message); d != nullptr && !was_authenticated) {
+    const bool final = d->code == wire::DisconnectCode::kSplitBrain || d->code == wire::DisconnectCode::kIncompatible;
+    if (final) report_error("peer disconnected during the handshake: " + d->reason);
+    drop_connection("peer disconnected during the handshake: " + d->reason,
+                    final ? After::kStandAlone : After::kReconnect, std::nullopt);
+    return;
+  }
   AuthSession::Step step = auth_->on_message(frame.message);
   for (wire::Message& m : step.to_send) send(std::move(m));
   if (auth_->state() == AuthState::kRefused) {

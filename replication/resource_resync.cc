@@ -463,7 +463,9 @@ CommandResult Resource::pause_sync() {
     return CommandResult::failure("pause-sync refused: the peer's build cannot be told (replication protocol " +
                                   std::to_string(wire_version()) + "); pause it on the SyncTarget");
   user_paused_sync_ = true;
-  if (phase_ == Phase::kRunning && wire_version() >= 3) send(wire::SyncPause{true});
+  // In the handshake before the bitmaps, on_authenticated() sends it.
+  const bool linked = phase_ == Phase::kBitmaps || phase_ == Phase::kRunning;
+  if (linked && wire_version() >= 3) send(wire::SyncPause{true});
   log("resync paused by the operator");
   state_changed();
   return Ok{};
@@ -472,7 +474,8 @@ CommandResult Resource::pause_sync() {
 CommandResult Resource::resume_sync() {
   if (!user_paused_sync_) return CommandResult::failure("resume-sync refused: resync is not paused on this node");
   user_paused_sync_ = false;
-  if (phase_ == Phase::kRunning && wire_version() >= 3) send(wire::SyncPause{false});
+  const bool linked = phase_ == Phase::kBitmaps || phase_ == Phase::kRunning;
+  if (linked && wire_version() >= 3) send(wire::SyncPause{false});
   sync_pause_changed("resync resumed by the operator");
   return Ok{};
 }

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 namespace vrrpd::replication {
 
@@ -36,6 +38,17 @@ Result<uint64_t> storage_size(int fd, const std::string& path) {
 }
 
 }  // namespace
+
+IoStatus write_zeros(BlockStorage& storage, uint64_t offset, uint64_t length) {
+  std::vector<uint8_t> zeros(std::min<uint64_t>(length, 1u << 20), 0);
+  while (length > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(length, zeros.size()));
+    if (IoStatus st = storage.write(offset, std::span<const uint8_t>(zeros).first(n)); !st.ok()) return st;
+    offset += n;
+    length -= n;
+  }
+  return {};
+}
 
 Result<std::unique_ptr<FileStorage>> FileStorage::open(const std::string& path) {
   using R = Result<std::unique_ptr<FileStorage>>;

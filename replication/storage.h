@@ -49,6 +49,10 @@ class BlockStorage {
   virtual bool flush_may_run_concurrently() const { return false; }
 };
 
+// Writes `length` zero bytes at `offset`, at most 1 MiB per write; not
+// flushed (the caller orders its flushes).
+IoStatus write_zeros(BlockStorage& storage, uint64_t offset, uint64_t length);
+
 // True if [offset, offset+length) lies within [0, size) without overflow.
 inline bool range_fits(uint64_t offset, uint64_t length, uint64_t size) {
   return offset <= size && length <= size - offset;

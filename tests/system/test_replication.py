@@ -302,8 +302,7 @@ class ReplicationTest(unittest.TestCase):
         lab.cut(h2)
         wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
         mnt1 = os.path.join(h1.dir, "mnt")
-        digest = h1.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s/missed bs=1M count=6 conv=fsync status=none && "
-                              "sha256sum %s/missed" % (mnt1, mnt1)).stdout.split()[0]
+        digest = self.put_file(h1, "missed", 6)
         self.ctl(h2, "pause-sync", "r0")
         lab.restore(h2)
         wait_until(lambda: self.status(h2)["replication"] == "PausedSyncT", timeout=30, what="h2 SyncTarget, held")
@@ -316,8 +315,7 @@ class ReplicationTest(unittest.TestCase):
         mnt2 = os.path.join(h2.dir, "mnt")
         self.assertEqual(h2.in_daemon("sha256sum", mnt2 + "/missed").stdout.split()[0], digest,
                          "read through the peer")
-        new = h2.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s/new bs=1M count=2 conv=fsync status=none && "
-                           "sha256sum %s/new" % (mnt2, mnt2)).stdout.split()[0]
+        new = self.put_file(h2, "new", 2)
         self.ctl(h2, "resume-sync", "r0")
         wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h2)["replication"] == "Established"
                    and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="h2's resync finished")
@@ -380,6 +378,14 @@ class ReplicationTest(unittest.TestCase):
             a.seek(8 << 20)
             b.seek(8 << 20)
             self.assertEqual(a.read(4096), b.read(4096))
+
+    @staticmethod
+    def put_file(host, name, mib):
+        """Writes `mib` MiB of random data to NAME in host's mounted r0
+        (fsync'd) and returns its SHA-256."""
+        path = os.path.join(host.dir, "mnt", name)
+        return host.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s bs=1M count=%d conv=fsync status=none && "
+                              "sha256sum %s" % (path, mib, path)).stdout.split()[0]
 
     def data_digest(self, host):
         """SHA-256 of the replicated data area of host's backing file."""
@@ -654,9 +660,7 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h1, "mount", "r0")
 
         def put(name, mib):
-            path = os.path.join(mnt, name)
-            return h1.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s bs=1M count=%d conv=fsync status=none && "
-                                "sha256sum %s" % (path, mib, path)).stdout.split()[0]
+            return self.put_file(h1, name, mib)
 
         def read_direct(name):
             # O_DIRECT: from the device (through the engine), not ext4's cache.
@@ -772,9 +776,7 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h1, "mount", "r0")
 
         def put(name, mib):
-            path = os.path.join(mnt, name)
-            return h1.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s bs=1M count=%d conv=fsync status=none && "
-                                "sha256sum %s" % (path, mib, path)).stdout.split()[0]
+            return self.put_file(h1, name, mib)
 
         def fs_bytes():
             return int(h1.in_daemon("df", "-B1", "--output=size", mnt).stdout.split()[-1])

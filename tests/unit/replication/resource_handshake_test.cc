@@ -211,10 +211,7 @@ TEST_F(ResourcePairTest, DifferentProtocolsAreRefused) {
   ResourceOptions oa = options_for(0), ob = options_for(1);
   ob.protocol = wire::ReplicationProtocol::kA;
   make(oa, ob);
-  create_and_attach(*a);
-  create_and_attach(*b);
-  ok(a->connect(net.connector(0)));
-  ok(b->connect(net.connector(1)));
+  attach_and_connect_both();
   advance(seconds(1));
   EXPECT_NE(a->status().last_error.find("peer replicates with protocol A, this node C"), std::string::npos)
       << a->status().last_error;
@@ -245,6 +242,53 @@ TEST_F(ResourcePairTest, UnrelatedDataIsRefused) {
   }
   EXPECT_TRUE(disk_a.writes().empty());
   EXPECT_TRUE(disk_b.writes().empty());
+}
+
+// The peer finished its side of the handshake first and dropped the link
+// at once (a forced promotion renegotiates): our side, still waiting for
+// its AuthResponse, reconnects instead of refusing for good; a final
+// reason (incompatible) does end in StandAlone.
+TEST_F(ResourcePairTest, ADisconnectDuringOurHandshakeIsRetriedUnlessFinal) {
+  make();
+  create_and_attach(*a);
+  for (wire::DisconnectCode code : {wire::DisconnectCode::kOther, wire::DisconnectCode::kIncompatible}) {
+    SCOPED_TRACE(static_cast<int>(code));
+    std::unique_ptr<Connection> peer;
+    Connector::Callbacks cb;
+    cb.on_connected = [&](std::unique_ptr<Connection> c) {
+      peer = std::move(c);
+      Connection::Callbacks ccb;
+      ccb.on_bytes = [](std::span<const uint8_t>) {};
+      ccb.on_closed = [](const std::string&) {};
+      peer->start(std::move(ccb));
+      wire::Hello h;
+      h.node_id = 1;
+      h.device_size = a->status().size_bytes;
+      h.disk_state = DiskState::kUpToDate;
+      peer->send(wire::encode_frame({1, h}));
+      peer->send(wire::encode_frame({2, wire::AuthChallenge{}}));
+      peer->send(wire::encode_frame({3, wire::Disconnect{code, "forced primary: resync the peer from this node"}}));
+    };
+    std::string error;
+    ASSERT_TRUE(net.connector(1).start(std::move(cb), error));
+    const int before = net.connections();
+    ok(a->connect(net.connector(0)));
+    settle();
+    const ResourceStatus s = a->status();
+    if (code == wire::DisconnectCode::kOther) {
+      EXPECT_EQ(s.connection, ConnectionState::kConnecting) << "dialling again: " << s.last_error;
+      EXPECT_EQ(s.last_error.find("authentication failed"), std::string::npos) << s.last_error;
+      EXPECT_EQ(net.connections(), before + 1);
+      ok(a->disconnect());
+      settle();
+    } else {
+      EXPECT_EQ(s.connection, ConnectionState::kStandAlone);
+      EXPECT_NE(s.last_error.find("peer disconnected during the handshake: forced primary"), std::string::npos)
+          << s.last_error;
+    }
+    net.connector(1).stop();
+    settle();
+  }
 }
 
 // A peer that speaks only protocol versions 3..4, scripted by hand.

@@ -70,6 +70,14 @@ class ResourcePairTest : public ::testing::Test {
     ok(r.attach());
   }
 
+  // Both created, attached and connecting; run the loop to connect.
+  void attach_and_connect_both() {
+    create_and_attach(*a);
+    create_and_attach(*b);
+    ok(a->connect(net.connector(0)));
+    ok(b->connect(net.connector(1)));
+  }
+
   // Both created and connected, a forced Primary: the full sync starts.
   void start_initial_sync() {
     if (!a) make();

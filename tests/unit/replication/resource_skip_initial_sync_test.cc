@@ -22,10 +22,7 @@ class SkipInitialSyncTest : public ResourcePairTest {
  protected:
   void connect_fresh(ResourceOptions oa, ResourceOptions ob) {
     make(oa, ob);
-    create_and_attach(*a);
-    create_and_attach(*b);
-    ok(a->connect(net.connector(0)));
-    ok(b->connect(net.connector(1)));
+    attach_and_connect_both();
     advance(seconds(1));
     ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
     ASSERT_EQ(b->status().disk, DiskState::kInconsistent);
