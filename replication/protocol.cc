@@ -365,7 +365,7 @@ void get(Reader& r, ResizeReply& m) {
 }
 void get(Reader& r, SkipInitialSync& m) {
   m.generation = r.u64();
-  if ((m.generation & ~uint64_t{1}) == 0 || (m.generation & ~uint64_t{1}) == 4)
+  if (uuid_value(m.generation) == 0 || uuid_value(m.generation) == kJustCreatedUuid)
     r.bad("SkipInitialSync: generation must be a new one");
 }
 void get(Reader& r, SyncPause& m) {

@@ -266,8 +266,9 @@ struct ResizeReply {
 };
 
 // Version 3: the sender's operator paused (or resumed) resync (drbdadm
-// pause-sync / resume-sync). Sent on change and after each handshake
-// while paused; the SyncTarget requests nothing while either side is.
+// pause-sync / resume-sync). Sent on change and, while paused, in each
+// handshake before the first BitmapChunk; the SyncTarget requests nothing
+// while either side is.
 struct SyncPause {
   bool paused = false;
   bool operator==(const SyncPause&) const = default;

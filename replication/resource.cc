@@ -364,7 +364,9 @@ CommandResult Resource::skip_initial_sync() {
                    to_string(disk_) + (fresh ? "" : " with data generations") + ", the peer " +
                    (peer_disk_ ? to_string(*peer_disk_) : "unknown") + (peer_fresh ? "" : " with data generations"));
   if (role_ != Role::kSecondary || peer_role_ != Role::kSecondary) return refused("both nodes must be Secondary");
-  const uint64_t generation = uuid_value(random_u64()) | 2;  // never 0 or the just-created value (4)
+  // Bit 1 set: never 0 or the just-created value (4), which the peer refuses.
+  const uint64_t generation = uuid_value(random_u64()) | 2;
+  static_assert((kJustCreatedUuid & 2) == 0);
   if (IoStatus st = declare_in_sync(generation, "skip-initial-sync: declared identical to the peer's disk"); !st.ok())
     return CommandResult::failure("skip-initial-sync failed: writing the metadata: " + st.message());
   send(wire::SkipInitialSync{generation});

@@ -222,6 +222,7 @@ class Resource final : public Volume {
   // older peer only a pause on the SyncTarget side can be honoured, so a
   // connected SyncSource refuses then.
   CommandResult pause_sync();
+  CommandResult resume_sync();
   // drbdadm new-current-uuid --clear-bitmap: the operator declares the two
   // freshly created disks identical (both zeroed, new thin volumes), so
   // the initial full sync is skipped: both become UpToDate in one new
@@ -231,7 +232,6 @@ class Resource final : public Volume {
   // (verify finds it). If the peer cannot follow, it drops the link and
   // the next handshake does the full sync from this node after all.
   CommandResult skip_initial_sync();
-  CommandResult resume_sync();
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();

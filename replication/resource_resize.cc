@@ -114,8 +114,8 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
 
 CommandResult Resource::grow_to(uint64_t new_size, bool as_target, const std::string& why) {
   if (!data_ || !bitmap_ || !al_) return CommandResult::failure("no disk is attached");
-  Result<uint64_t> max = local_max_data_size();
-  if (!max.ok()) return CommandResult::failure(max.error());
+  // The sizes read again (the plan checks that new_size fits them).
+  if (Result<uint64_t> max = local_max_data_size(); !max.ok()) return CommandResult::failure(max.error());
   Result<Superblock> plan = plan_grown_metadata(sb_, md_storage().size(), data_device_->size(), new_size);
   if (!plan.ok()) return CommandResult::failure(plan.error());
   Superblock grown = plan.value();

@@ -648,7 +648,13 @@ void ReplicationService::engine_attach(Runtime& rt, Done done) {
 
 void ReplicationService::engine_resize(Runtime& rt, Done done) {
   const auto& c = rt.cfg;
-  if (!rt.resource) return engine_move_metadata(rt, done);
+  if (!rt.resource) {
+    // Down: the metadata a growth left mid-device is searched for, which
+    // may read the whole device: on the ops thread, not on the engine loop
+    // that carries the other resources' data and keep-alives.
+    Runtime* r = &rt;
+    return ops_post([this, r, done] { ops_move_metadata(*r, done); });
+  }
   // External metadata in a regular file (as create-md makes it) grows with
   // the data device: the bitmap needs 32 KiB per GiB of data.
   if (rt.md && rt.data) {
@@ -681,7 +687,7 @@ void ReplicationService::engine_resize(Runtime& rt, Done done) {
   });
 }
 
-void ReplicationService::engine_move_metadata(Runtime& rt, Done done) {
+void ReplicationService::ops_move_metadata(Runtime& rt, Done done) {
   const auto& c = rt.cfg;
   const std::string next = "vrrpctl replication up " + c.name + ", then vrrpctl replication resize " + c.name +
                            " grows the volume with the peer";

@@ -146,8 +146,9 @@ class ReplicationService {
   // frontend has the new size too.
   void engine_resize(Runtime& rt, Done done);
   // resize on a resource that is down: internal metadata left where the
-  // old end of a grown device was is found and moved to the new end.
-  void engine_move_metadata(Runtime& rt, Done done);
+  // old end of a grown device was is found and moved to the new end. On the
+  // ops thread: the search may read the whole device.
+  void ops_move_metadata(Runtime& rt, Done done);
   // The volume grew (here or on the peer's request): the export's file and
   // the loop device take the new size.
   void ops_grow_frontend(Runtime& rt);
