@@ -4,11 +4,13 @@
 #include "replication/fuse_export.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <fuse_lowlevel.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -359,6 +361,73 @@ struct FuseExportOps {
     reply_flush(req);
   }
 
+  // The loop device turns a discard into fallocate(PUNCH_HOLE|KEEP_SIZE)
+  // and a write-zeroes into PUNCH_HOLE or ZERO_RANGE (with KEEP_SIZE): both
+  // become the volume's discard, whose result reads as zeros. It offers
+  // discard at all because the file has a fallocate operation, with the
+  // granularity statfs gives (4096, below). Allocating within the size is
+  // a no-op (every byte exists); other modes change the size or layout of
+  // a file whose size is the volume's: EOPNOTSUPP.
+  static void fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+    mark_io_flusher();
+    FuseExport& e = self(req);
+    if (!(fi->fh & kWritableHandle)) {
+      fuse_reply_err(req, EBADF);
+      return;
+    }
+    const uint64_t volume_size = e.volume_.size();
+    if (offset < 0 || length <= 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    const uint64_t begin = static_cast<uint64_t>(offset);
+    const uint64_t end = begin + std::min<uint64_t>(static_cast<uint64_t>(length), UINT64_MAX - begin);
+    const bool zeroes = mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) ||
+                        mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE) ||
+                        (mode == FALLOC_FL_ZERO_RANGE && end <= volume_size);
+    if (!zeroes) {
+      const bool allocated = mode == FALLOC_FL_KEEP_SIZE || (mode == 0 && end <= volume_size);
+      fuse_reply_err(req, allocated ? 0 : EOPNOTSUPP);
+      return;
+    }
+    if (begin >= volume_size) {  // KEEP_SIZE past the end: nothing there
+      fuse_reply_err(req, 0);
+      return;
+    }
+    const uint64_t n = std::min(end, volume_size) - begin;
+    auto done = [req, &e, n](IoStatus status) {
+      if (status.ok()) {
+        e.discards_.fetch_add(1);
+        e.discard_bytes_.fetch_add(n);
+      } else {
+        e.errors_.fetch_add(1);
+      }
+      fuse_reply_err(req, status.errno_value());
+    };
+    if (e.loop_ != nullptr) {
+      e.begin_answer_later();
+      e.volume_.start_discard(begin, n, [done, &e](IoStatus status) {
+        done(status);
+        e.end_answer_later();
+      });
+      return;
+    }
+    done(e.volume_.discard(begin, n));
+  }
+
+  // The loop device takes its discard granularity from f_bsize: the
+  // replication's block size, not libfuse's default of 512.
+  static void statfs(fuse_req_t req, fuse_ino_t) {
+    mark_io_flusher();
+    struct statvfs st {};
+    st.f_bsize = 4096;
+    st.f_frsize = 4096;
+    st.f_blocks = self(req).volume_.size() / 4096;
+    st.f_files = 1;
+    st.f_namemax = 255;
+    fuse_reply_statfs(req, &st);
+  }
+
   static fuse_lowlevel_ops table() {
     fuse_lowlevel_ops ops{};
     ops.init = init;
@@ -372,6 +441,8 @@ struct FuseExportOps {
     ops.write = write;
     ops.flush = flush;
     ops.fsync = fsync;
+    ops.fallocate = fallocate;
+    ops.statfs = statfs;
     return ops;
   }
 };
@@ -381,7 +452,8 @@ FuseExport::FuseExport(Volume& volume, FuseExportOptions options) : volume_(volu
 std::string FuseExport::file_path() const { return options_.mount_point + "/" + kFileName; }
 
 FuseExportCounters FuseExport::counters() const {
-  return {reads_.load(), read_bytes_.load(), writes_.load(), write_bytes_.load(), flushes_.load(), errors_.load()};
+  return {reads_.load(),   read_bytes_.load(), writes_.load(),   write_bytes_.load(),
+          flushes_.load(), errors_.load(),     discards_.load(), discard_bytes_.load()};
 }
 
 Result<std::unique_ptr<FuseExport>> FuseExport::start(Volume& volume, FuseExportOptions options) {

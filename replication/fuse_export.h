@@ -85,6 +85,8 @@ struct FuseExportCounters {
   uint64_t write_bytes = 0;
   uint64_t flushes = 0;  // fsync and close-time flush requests that reached the Volume
   uint64_t errors = 0;   // requests answered with an errno from the Volume
+  uint64_t discards = 0;  // fallocate punch-hole / zero-range requests done (the loop device's discards)
+  uint64_t discard_bytes = 0;
 };
 
 class FuseExport {
@@ -154,6 +156,7 @@ class FuseExport {
   unsigned connection_id_ = 0;  // minor of the mount's st_dev: /sys/fs/fuse/connections/N
   std::atomic<unsigned> open_handles_{0};
   std::atomic<uint64_t> reads_{0}, read_bytes_{0}, writes_{0}, write_bytes_{0}, flushes_{0}, errors_{0};
+  std::atomic<uint64_t> discards_{0}, discard_bytes_{0};
   std::mutex answers_mutex_;  // guards answers_pending_
   std::condition_variable answers_cv_;
   unsigned answers_pending_ = 0;  // requests not yet answered from a completion

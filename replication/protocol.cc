@@ -238,6 +238,7 @@ void put(Writer& w, const ResizeRequest& m) { w.u64(m.current_size).u64(m.max_si
 void put(Writer& w, const ResizeReply& m) { w.u64(m.new_size).text(m.reason, kMaxReasonBytes); }
 void put(Writer& w, const SyncPause& m) { w.u8(m.paused ? 1 : 0).u8(0).u16(0); }
 void put(Writer& w, const SkipInitialSync& m) { w.u64(m.generation); }
+void put(Writer& w, const Discard& m) { w.u64(m.offset).u32(m.length).u32(0); }
 
 // ---- per-type payload decoders; each reads every field, then validates ----
 
@@ -368,6 +369,16 @@ void get(Reader& r, SkipInitialSync& m) {
   if (uuid_value(m.generation) == 0 || uuid_value(m.generation) == kJustCreatedUuid)
     r.bad("SkipInitialSync: generation must be a new one");
 }
+void get(Reader& r, Discard& m) {
+  m.offset = r.u64();
+  m.length = r.u32();
+  r.zero(4, "Discard reserved");
+  if (m.offset % kSectorSize != 0 || m.length % kSectorSize != 0)
+    r.bad("Discard: offset " + std::to_string(m.offset) + " / length " + std::to_string(m.length) +
+          " not a multiple of 512");
+  else if (m.length == 0 || m.length > kMaxDiscardBytes)
+    r.bad("Discard: length " + std::to_string(m.length) + " not in 1.." + std::to_string(kMaxDiscardBytes));
+}
 void get(Reader& r, SyncPause& m) {
   const uint8_t v = r.u8();
   if (v > 1) r.bad("SyncPause: paused must be 0 or 1");
@@ -433,6 +444,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kPingAck, "PingAck"},       {FrameType::kDisconnect, "Disconnect"},
     {FrameType::kResizeRequest, "ResizeRequest"}, {FrameType::kResizeReply, "ResizeReply"},
     {FrameType::kSyncPause, "SyncPause"},     {FrameType::kSkipInitialSync, "SkipInitialSync"},
+    {FrameType::kDiscard, "Discard"},
 };
 static_assert(std::size(kTypes) == std::variant_size_v<Message>);
 

@@ -1,4 +1,4 @@
-// Replication wire protocol, version 2 (speaks 1 too): the frames two replication peers
+// Replication wire protocol, version 4 (speaks 1 to 3 too): the frames two replication peers
 // exchange over one TCP connection, as bytes in and bytes out (no sockets, no
 // clock). The byte layout is documented in replication/PROTOCOL.md; keep both
 // in step, and never renumber a frame type or an enum value that has shipped.
@@ -32,10 +32,11 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // The handshake frames (Hello, AuthChallenge, AuthResponse, AuthResult) are
 // sent with header version 1, before the version is agreed; the frames after
 // it with the agreed version. Version 2 adds VerifyEnd, version 3
-// ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync.
-inline constexpr uint16_t kProtocolVersion = 3;
+// ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync,
+// version 4 Discard.
+inline constexpr uint16_t kProtocolVersion = 4;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 3;
+inline constexpr uint16_t kMaxProtocolVersion = 4;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 
@@ -69,6 +70,7 @@ enum class FrameType : uint16_t {
   kDataAck = 17,
   kBarrier = 18,
   kBarrierAck = 19,
+  kDiscard = 20,  // version 4
   kBitmapChunk = 32,
   kResyncRequest = 33,
   kResyncReply = 34,
@@ -171,6 +173,19 @@ struct BarrierAck {
   uint32_t write_count = 0;  // Data frames in the epoch, for cross-checking
   bool operator==(const BarrierAck&) const = default;
 };
+
+// Version 4: a mirrored discard (TRIM). The peer makes the range read as
+// zeros (BlockStorage::discard) and acknowledges it as it would a Data frame
+// with the same header sequence (DataAck per protocol, counted in the
+// epoch's BarrierAck). The range never spans more than one activity-log
+// extent (the sender splits); a peer of version 3 or older gets Data frames
+// of zeros instead.
+struct Discard {
+  uint64_t offset = 0;  // bytes, multiple of kSectorSize
+  uint32_t length = 0;  // bytes, multiple of kSectorSize, 1..kMaxDiscardBytes
+  bool operator==(const Discard&) const = default;
+};
+inline constexpr uint32_t kMaxDiscardBytes = 1u << 30;
 
 enum class BitmapEncoding : uint8_t {
   kRaw = 0,  // bit n is bit (n % 8) of byte n / 8, as OutOfSyncBitmap on disk
@@ -286,7 +301,8 @@ struct SkipInitialSync {
 using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
-                             PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause, SkipInitialSync>;
+                             PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause, SkipInitialSync,
+                             Discard>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

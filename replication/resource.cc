@@ -608,6 +608,7 @@ ResourceStatus Resource::status() const {
   s.sent_bytes = sent_bytes_;
   s.received_bytes = received_bytes_;
   s.written_bytes = written_bytes_;
+  s.discarded_bytes = discarded_bytes_;
   s.split_brain = split_brain_;
   s.split_brain_text = split_brain_text_;
   s.io_suspended = io_suspended_;
@@ -673,5 +674,13 @@ void Resource::start_write(uint64_t offset, std::span<const uint8_t> data, Compl
 }
 
 void Resource::start_flush(Completion done) { submit_flush(std::move(done)); }
+
+IoStatus Resource::discard(uint64_t offset, uint64_t length) {
+  return run_on_loop(loop_, [&](IoCallback done) { submit_discard(offset, length, std::move(done)); });
+}
+
+void Resource::start_discard(uint64_t offset, uint64_t length, Completion done) {
+  submit_discard(offset, length, std::move(done));
+}
 
 }  // namespace vrrpd::replication

@@ -319,6 +319,15 @@ class Resource final : public Volume {
   // Makes every write completed before the call durable on the local disk
   // and, under protocols B and C, on the peer's (Barrier / BarrierAck).
   void submit_flush(IoCallback done);
+  // Discard (TRIM) of [offset, offset+length): afterwards the range reads as
+  // zeros on both disks (BlockStorage::discard, which releases the space
+  // where the storage can), completed per protocol like a write. It is a
+  // write in every other respect too: activity log, bitmap while
+  // disconnected, epochs. Split into one request per activity-log extent
+  // (a discard of the whole device must not need the whole log at once);
+  // partial sectors at either end are written as zeros. A peer of
+  // protocol 3 or older is sent Data frames of zeros instead.
+  void submit_discard(uint64_t offset, uint64_t length, IoCallback done);
 
   // ---- Volume: blocking adapter for frontend threads (not the loop). ----
   uint64_t size() const override;
@@ -333,6 +342,8 @@ class Resource final : public Volume {
   void start_read(uint64_t offset, std::span<uint8_t> out, Completion done) override;
   void start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) override;
   void start_flush(Completion done) override;
+  IoStatus discard(uint64_t offset, uint64_t length) override;
+  void start_discard(uint64_t offset, uint64_t length, Completion done) override;
 
  private:
   // ---- resource.cc ----
@@ -379,6 +390,11 @@ class Resource final : public Volume {
     // data.size() may be used once `done` has been called.
     std::span<const uint8_t> data;
     std::vector<uint8_t> owned;
+    // A discard (submit_discard): no bytes, `discard_length` of them made
+    // zeros; sector aligned, within one activity-log extent.
+    bool discard = false;
+    uint64_t discard_length = 0;
+    uint64_t size() const { return discard ? discard_length : data.size(); }
     uint32_t flags = 0;             // kWrite* bits
     IoCallback done;                // empty once the caller has its answer
     std::vector<uint32_t> pinned;   // activity-log extents pinned for it
@@ -405,6 +421,13 @@ class Resource final : public Volume {
   // `done` (Volume::write, whose caller waits: no copy of a FUSE buffer).
   void queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned, uint32_t flags,
                    IoCallback done);
+  // One piece of submit_discard() (sector aligned, one AL extent at most).
+  void queue_discard(uint64_t offset, uint64_t length, IoCallback done);
+  // Why a write of `size` bytes at `offset` cannot be taken now (EROFS,
+  // EIO, EINVAL), or ok.
+  IoStatus check_write(uint64_t offset, uint64_t size) const;
+  // Queues a checked request and starts what can start.
+  void enqueue_write(WriteRequest w);
   void start_blocked_writes();
   // Returns false if the request must wait (activity log busy).
   bool start_write(uint64_t id);
@@ -434,6 +457,7 @@ class Resource final : public Volume {
   void complete_flushes();
   void close_epoch();
   void apply_peer_data(uint64_t sequence, const wire::Data& d);
+  void apply_peer_discard(uint64_t sequence, const wire::Discard& d);
   void apply_barrier(const wire::Barrier& b);
   // Connection gone: writes still waiting for the peer are complete locally
   // and their blocks go into the bitmap; waiting flushes complete.
@@ -694,7 +718,7 @@ class Resource final : public Volume {
   void sync_pause_changed(const std::string& why);
 
   // Counters and reports.
-  uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0;
+  uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0, discarded_bytes_ = 0;
   bool split_brain_ = false;
   std::string split_brain_text_;
   // freeze_io_while_fencing: completions held since `suspended_why_`;

@@ -43,14 +43,19 @@ void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint
   queue_write(offset, {}, std::vector<uint8_t>(data.begin(), data.end()), flags, std::move(done));
 }
 
+IoStatus Resource::check_write(uint64_t offset, uint64_t size) const {
+  if (role_ != Role::kPrimary) return IoStatus::error(EROFS);
+  // An Inconsistent disk (attached under us) may wait for its handshake.
+  if (!local_data_current() && !can_serve_through_peer() && !(data_ && handshake_in_progress()))
+    return IoStatus::error(EIO);
+  if (!range_fits(offset, size, sb_.data_size)) return IoStatus::error(EINVAL);
+  return IoStatus();
+}
+
 void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned,
                            uint32_t flags, IoCallback done) {
   const size_t size = owned.empty() ? borrowed.size() : owned.size();
-  if (role_ != Role::kPrimary) return done(IoStatus::error(EROFS));
-  // An Inconsistent disk (attached under us) may wait for its handshake.
-  if (!local_data_current() && !can_serve_through_peer() && !(data_ && handshake_in_progress()))
-    return done(IoStatus::error(EIO));
-  if (!range_fits(offset, size, sb_.data_size)) return done(IoStatus::error(EINVAL));
+  if (IoStatus s = check_write(offset, size); !s.ok()) return done(s);
   if (size == 0) return done(IoStatus());
   WriteRequest w;
   w.offset = offset;
@@ -62,10 +67,67 @@ void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, s
   }
   w.flags = flags & (kWriteFua | kWriteFlush);
   w.done = std::move(done);
+  enqueue_write(std::move(w));
+}
+
+void Resource::enqueue_write(WriteRequest w) {
   const uint64_t id = next_write_id_++;
   writes_.emplace(id, std::move(w));
   blocked_writes_.push_back(id);
   start_blocked_writes();
+}
+
+void Resource::submit_discard(uint64_t offset, uint64_t length, IoCallback done) {
+  if (IoStatus s = check_write(offset, length); !s.ok()) return done(s);
+  if (length == 0) return done(IoStatus());
+  // The pieces: partial sectors at the ends (written as zeros: the wire and
+  // the bitmap know no smaller unit), whole sectors in between cut at
+  // activity-log extent boundaries.
+  struct Piece {
+    uint64_t offset, length;
+    bool zeros;
+  };
+  std::vector<Piece> pieces;
+  const uint64_t end = offset + length;
+  uint64_t head_end = std::min(end, (offset + wire::kSectorSize - 1) / wire::kSectorSize * wire::kSectorSize);
+  if (head_end > offset) pieces.push_back({offset, head_end - offset, true});
+  const uint64_t tail_begin = std::max(head_end, end / wire::kSectorSize * wire::kSectorSize);
+  for (uint64_t pos = head_end; pos < tail_begin;) {
+    const uint64_t next = std::min(tail_begin, (pos / kAlExtentSize + 1) * kAlExtentSize);
+    pieces.push_back({pos, next - pos, false});
+    pos = next;
+  }
+  if (end > tail_begin) pieces.push_back({tail_begin, end - tail_begin, true});
+  // One answer for all pieces: the first error, once every piece is done.
+  struct Joined {
+    size_t pending;
+    IoStatus status;
+    IoCallback done;
+  };
+  auto joined = std::make_shared<Joined>(Joined{pieces.size(), IoStatus(), std::move(done)});
+  for (const Piece& p : pieces) {
+    IoCallback piece_done = [joined](IoStatus s) {
+      if (!s.ok() && joined->status.ok()) joined->status = s;
+      if (--joined->pending == 0) joined->done(joined->status);
+    };
+    if (p.zeros) {
+      queue_write(p.offset, {}, std::vector<uint8_t>(p.length, 0), 0, std::move(piece_done));
+    } else {
+      queue_discard(p.offset, p.length, std::move(piece_done));
+    }
+  }
+}
+
+void Resource::queue_discard(uint64_t offset, uint64_t length, IoCallback done) {
+  // Checked again: an earlier piece's completion may have run the caller's
+  // code, and the role may have changed since.
+  if (IoStatus s = check_write(offset, length); !s.ok()) return done(s);
+  WriteRequest w;
+  w.offset = offset;
+  w.discard = true;
+  w.discard_length = length;
+  w.done = std::move(done);
+  enqueue_write(std::move(w));
 }
 
 void Resource::start_blocked_writes() {
@@ -102,7 +164,7 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
   // Activity log first: the extent is on disk as "hot" before we touch it,
   // here or on the peer (a crash then resyncs it whichever copy got it).
   const uint32_t first = al_extent_of(w.offset);
-  const uint32_t last = al_extent_of(w.offset + w.data.size() - 1);
+  const uint32_t last = al_extent_of(w.offset + w.size() - 1);
   for (uint32_t e = first; e <= last && s.ok(); ++e) {
     if (std::find(w.pinned.begin(), w.pinned.end(), e) != w.pinned.end()) continue;
     // Activating may evict a cold extent: what the bitmap says about it
@@ -116,7 +178,7 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
   // on a Primary the local disk is the current data.
   const uint64_t begin = round_down(w.offset, wire::kSectorSize);
   const uint64_t end = std::min(round_up(w.offset + w.data.size(), wire::kSectorSize), sb_.data_size);
-  const bool widen = begin != w.offset || end != w.offset + w.data.size();
+  const bool widen = !w.discard && (begin != w.offset || end != w.offset + w.data.size());
   if (s.ok() && widen && !local_data_current() && out_of_sync_within(begin, end - begin)) {
     // Resyncing under a Primary: the bytes around a partial sector are not
     // here yet. (The kernel's loop device writes whole sectors.)
@@ -144,11 +206,11 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   IoStatus s;
   if (w.flags & kWriteFlush) s = data_->flush();
-  if (s.ok()) s = data_->write(w.offset, w.data);
+  if (s.ok()) s = w.discard ? data_->discard(w.offset, w.size()) : data_->write(w.offset, w.data);
   if (s.ok() && (w.flags & kWriteFua)) s = data_->flush();
   if (s.ok()) {
-    written_bytes_ += w.data.size();
-    if (replication_ == ReplicationState::kSyncTarget) note_write_during_resync(w.offset, w.data.size());
+    (w.discard ? discarded_bytes_ : written_bytes_) += w.size();
+    if (replication_ == ReplicationState::kSyncTarget) note_write_during_resync(w.offset, w.size());
     return LocalWrite::kWritten;
   }
   return local_write_failed(id, s);
@@ -157,11 +219,12 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
 Resource::LocalWrite Resource::local_write_failed(uint64_t id, IoStatus s) {
   WriteRequest& w = writes_.at(id);
   ++io_errors_;
-  const std::string what = "local write at offset " + std::to_string(w.offset) + " failed: " + s.message();
+  const std::string what = std::string(w.discard ? "local discard" : "local write") + " at offset " +
+                           std::to_string(w.offset) + " failed: " + s.message();
   if (detach_on_io_error(what)) return LocalWrite::kDetached;
   // on-io-error passthrough: the caller gets the error; the block may now
   // differ from the peer's.
-  bitmap_->set_range(w.offset, w.data.size());
+  bitmap_->set_range(w.offset, w.size());
   report_error(what);
   w.written = true;
   complete_write_to_caller(id, s);
@@ -173,11 +236,22 @@ void Resource::mirror_write(uint64_t id) {
   w.mirrored = true;
   w.epoch = epoch_;
   uint32_t frames = 0;
-  for (uint64_t pos = 0; pos < w.data.size(); pos += wire::kMaxDataBytes) {
-    const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.data.size() - pos);
-    const uint64_t seq = send_data(w.offset + pos, w.flags, w.data.subspan(pos, n));
-    data_frames_[seq] = FrameRange{id, w.offset + pos, n};
+  if (w.discard && wire_version() >= 4) {
+    const uint64_t seq = send_frame(wire::Discard{w.offset, static_cast<uint32_t>(w.size())});
+    data_frames_[seq] = FrameRange{id, w.offset, w.size()};
     ++frames;
+  } else {
+    // A discard for a peer that does not know the frame: the zeros it
+    // stands for, as Data.
+    static const std::vector<uint8_t> kZeros(wire::kMaxDataBytes, 0);
+    for (uint64_t pos = 0; pos < w.size(); pos += wire::kMaxDataBytes) {
+      const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.size() - pos);
+      const std::span<const uint8_t> bytes =
+          w.discard ? std::span<const uint8_t>(kZeros).first(n) : w.data.subspan(pos, n);
+      const uint64_t seq = send_data(w.offset + pos, w.flags, bytes);
+      data_frames_[seq] = FrameRange{id, w.offset + pos, n};
+      ++frames;
+    }
   }
   // The caller's answer: A once written locally, B and C on the DataAcks.
   // But "written" on the peer may still sit in its volatile disk cache: only
@@ -238,12 +312,12 @@ bool Resource::start_write(uint64_t id) {
     // Diskless: the peer's disk is the only one. It needs whole sectors,
     // and we have nothing to fill a partial one with.
     if (!can_serve_through_peer() || w.offset % wire::kSectorSize != 0 ||
-        w.data.size() % wire::kSectorSize != 0) {
+        w.size() % wire::kSectorSize != 0) {
       complete_write_to_caller(id, IoStatus::error(EIO));
       return true;
     }
   } else if (!replicating()) {
-    bitmap_->set_range(w.offset, w.data.size());
+    bitmap_->set_range(w.offset, w.size());
     complete_write_to_caller(id, IoStatus());
     return true;
   }
@@ -477,6 +551,42 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
     send(wire::DataAck{sequence, wire::AckKind::kWritten});
 }
 
+void Resource::apply_peer_discard(uint64_t sequence, const wire::Discard& d) {
+  if (role_ == Role::kPrimary) {
+    fail_link("peer sent Discard while this node is Primary", wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  if (!range_fits(d.offset, d.length, sb_.data_size)) {
+    fail_link("peer sent Discard beyond the end of the device", wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  if (options_.protocol == wire::ReplicationProtocol::kB)
+    send(wire::DataAck{sequence, wire::AckKind::kReceived});
+  if (!data_) {
+    send(wire::DataAck{sequence, wire::AckKind::kFailed});
+    return;
+  }
+  // As for Data: a Diskless Primary's discard is on no other disk.
+  if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(d.offset, d.length) > 0) (void)persist_bitmap();
+  IoStatus s = data_->discard(d.offset, d.length);
+  ++peer_epoch_writes_;
+  if (!s.ok()) {
+    ++io_errors_;
+    send(wire::DataAck{sequence, wire::AckKind::kFailed});
+    const std::string what = "discarding the peer's range at offset " + std::to_string(d.offset) + " (" +
+                             std::to_string(d.length) + " bytes) failed: " + s.message();
+    if (detach_on_io_error(what)) return;
+    bitmap_->set_range(d.offset, d.length);
+    report_error(what + "; marked out of sync");
+    return;
+  }
+  discarded_bytes_ += d.length;
+  // During a resync, zeros the Primary also has are as good as a resync reply.
+  if (replication_ == ReplicationState::kSyncTarget) bitmap_->clear_range(d.offset, d.length);
+  if (options_.protocol == wire::ReplicationProtocol::kC)
+    send(wire::DataAck{sequence, wire::AckKind::kWritten});
+}
+
 void Resource::apply_barrier(const wire::Barrier& b) {
   // Every Data before the Barrier was written when it arrived (in order, on
   // this thread); the flush makes them durable before we say so. It runs off
@@ -506,7 +616,7 @@ void Resource::fail_over_pending_peer_io() {
   for (auto& [id, w] : writes_) {
     if (!w.mirrored || (w.peer_done && w.acks_outstanding == 0)) continue;
     // Whether the peer has it on disk is unknown: resync it on reconnect.
-    if (bitmap_ && !w.peer_done) bitmap_->set_range(w.offset, w.data.size());
+    if (bitmap_ && !w.peer_done) bitmap_->set_range(w.offset, w.size());
     w.peer_done = true;
     w.acks_outstanding = 0;
     ids.push_back(id);

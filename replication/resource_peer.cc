@@ -197,6 +197,8 @@ void Resource::on_frame(const wire::Frame& frame) {
           on_bitmap_chunk(m);
         } else if constexpr (std::is_same_v<T, wire::Data>) {
           apply_peer_data(frame.sequence, m);
+        } else if constexpr (std::is_same_v<T, wire::Discard>) {
+          apply_peer_discard(frame.sequence, m);
         } else if constexpr (std::is_same_v<T, wire::DataAck>) {
           last_answer_ = loop_.now();
           on_data_ack(m);

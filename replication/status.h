@@ -102,6 +102,7 @@ struct ResourceStatus {
   uint64_t sent_bytes = 0;      // frames sent to the peer, headers included
   uint64_t received_bytes = 0;  // bytes received from the peer
   uint64_t written_bytes = 0;   // data written to the local disk (application, peer, resync)
+  uint64_t discarded_bytes = 0;  // discarded (TRIM) on the local disk (application, peer)
 
   bool split_brain = false;      // detected and not resolved automatically
   std::string split_brain_text;  // the decision and why (also when resolved)

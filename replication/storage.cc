@@ -50,6 +50,11 @@ IoStatus write_zeros(BlockStorage& storage, uint64_t offset, uint64_t length) {
   return {};
 }
 
+IoStatus BlockStorage::discard(uint64_t offset, uint64_t length) {
+  if (!range_fits(offset, length, size())) return IoStatus::error(EINVAL);
+  return write_zeros(*this, offset, length);
+}
+
 Result<std::unique_ptr<FileStorage>> FileStorage::open(const std::string& path) {
   using R = Result<std::unique_ptr<FileStorage>>;
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -138,6 +143,24 @@ IoStatus FileStorage::write_durable(uint64_t offset, std::span<const uint8_t> da
   return {};
 }
 
+IoStatus FileStorage::discard(uint64_t offset, uint64_t length) {
+  if (!range_fits(offset, length, size_)) return IoStatus::error(EINVAL);
+  if (length == 0) return {};
+  // PUNCH_HOLE: a file system that has holes deallocates (reads give
+  // zeros); a block device zeroes with unmap only where the result is
+  // guaranteed to read as zeros, else EOPNOTSUPP. ZERO_RANGE: zeros,
+  // written by the kernel where it must. Both keep the size.
+  for (int mode : {FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE}) {
+    int rc;
+    do {
+      rc = ::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length));
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) return {};
+    if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL) return IoStatus::error(errno);
+  }
+  return write_zeros(*this, offset, length);
+}
+
 StorageRegion::StorageRegion(BlockStorage& parent, uint64_t base, uint64_t length)
     : parent_(parent), base_(base), length_(length) {
   assert(range_fits(base, length, parent.size()));
@@ -156,6 +179,11 @@ IoStatus StorageRegion::write(uint64_t offset, std::span<const uint8_t> data) {
 IoStatus StorageRegion::write_durable(uint64_t offset, std::span<const uint8_t> data) {
   if (!range_fits(offset, data.size(), length_)) return IoStatus::error(EINVAL);
   return parent_.write_durable(base_ + offset, data);
+}
+
+IoStatus StorageRegion::discard(uint64_t offset, uint64_t length) {
+  if (!range_fits(offset, length, length_)) return IoStatus::error(EINVAL);
+  return parent_.discard(base_ + offset, length);
 }
 
 }  // namespace vrrpd::replication

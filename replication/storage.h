@@ -44,6 +44,13 @@ class BlockStorage {
     if (IoStatus st = write(offset, data); !st.ok()) return st;
     return flush();
   }
+  // Makes [offset, offset+length) read back as zeros and lets the storage
+  // release the space where it can (a hole in a file, an unmap on a device
+  // that zeroes): the file system's discard/TRIM, with a defined result, so
+  // that two replicas that discard the same range stay identical. Durable
+  // only after a later flush(). EINVAL beyond size(). This default writes
+  // the zeros.
+  virtual IoStatus discard(uint64_t offset, uint64_t length);
   // True if flush() may run on another thread while this one reads and
   // writes (the engine then flushes off its loop; see flusher.h).
   virtual bool flush_may_run_concurrently() const { return false; }
@@ -80,6 +87,10 @@ class FileStorage final : public BlockStorage {
   // pwritev2(RWF_DSYNC): the kernel writes back and syncs only this range
   // (and flushes the device cache), not every dirty page of the file.
   IoStatus write_durable(uint64_t offset, std::span<const uint8_t> data) override;
+  // fallocate(2) PUNCH_HOLE (a file: a hole; a block device: zeroed with
+  // unmap where the device guarantees zeros), else ZERO_RANGE, else written
+  // zeros.
+  IoStatus discard(uint64_t offset, uint64_t length) override;
   // fdatasync(2) and pread/pwrite(2) on one descriptor are safe together.
   bool flush_may_run_concurrently() const override { return true; }
   const std::string& path() const { return path_; }
@@ -105,6 +116,7 @@ class StorageRegion final : public BlockStorage {
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override { return parent_.flush(); }
   IoStatus write_durable(uint64_t offset, std::span<const uint8_t> data) override;
+  IoStatus discard(uint64_t offset, uint64_t length) override;
   bool flush_may_run_concurrently() const override { return parent_.flush_may_run_concurrently(); }
 
  private:

@@ -24,6 +24,12 @@ IoStatus StorageVolume::flush() {
   return storage_.flush();
 }
 
+IoStatus StorageVolume::discard(uint64_t offset, uint64_t length) {
+  std::lock_guard lock(mutex_);
+  if (!writable_) return IoStatus::error(EROFS);
+  return storage_.discard(offset, length);
+}
+
 bool StorageVolume::writable() const {
   std::lock_guard lock(mutex_);
   return writable_;

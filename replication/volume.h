@@ -9,6 +9,7 @@
 // Implementations are thread-safe: several frontend threads call at once.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -42,6 +43,11 @@ class Volume {
   // True when the frontend may open the volume for writing (the node is
   // Primary). The frontend refuses a writable open otherwise.
   virtual bool writable() const = 0;
+  // The file system's discard/TRIM: [offset, offset+length) reads as zeros
+  // afterwards, wherever the replication protocol says a write would be,
+  // and the storage may release the space. EROFS and EINVAL as write();
+  // EOPNOTSUPP if this volume cannot (the default).
+  virtual IoStatus discard(uint64_t, uint64_t) { return IoStatus::error(EOPNOTSUPP); }
 
   // Non-blocking forms for a frontend that can answer its caller later (the
   // FUSE export answers small writes and flushes from the completion, so no
@@ -67,6 +73,7 @@ class Volume {
     done(write(offset, data));
   }
   virtual void start_flush(Completion done) { done(flush()); }
+  virtual void start_discard(uint64_t offset, uint64_t length, Completion done) { done(discard(offset, length)); }
 };
 
 // A Volume over a BlockStorage with a mutex around every call: what the
@@ -79,6 +86,7 @@ class StorageVolume final : public Volume {
   IoStatus write(uint64_t offset, std::span<const uint8_t> data) override;
   IoStatus flush() override;
   bool writable() const override;
+  IoStatus discard(uint64_t offset, uint64_t length) override;
   void set_writable(bool w);
 
  private:

@@ -165,10 +165,13 @@ void print_replication(const json& data) {
     if (r["up"].get<bool>() && r.contains("protocol") && r.contains("resync_rate_limit_kib"))
       std::printf("  protocol %s, resync rate limit %s/s\n", r["protocol"].get<std::string>().c_str(),
                   kib(r["resync_rate_limit_kib"].get<unsigned long long>()).c_str());
-    std::printf("  sent %s, received %s, written %s, I/O errors %llu%s\n",
+    // Older daemons do not send discarded_kib; shown only once something was discarded.
+    const unsigned long long discarded = r.contains("discarded_kib") ? r["discarded_kib"].get<unsigned long long>() : 0;
+    std::printf("  sent %s, received %s, written %s%s, I/O errors %llu%s\n",
                 kib(r["sent_kib"].get<unsigned long long>()).c_str(),
                 kib(r["received_kib"].get<unsigned long long>()).c_str(),
-                kib(r["written_kib"].get<unsigned long long>()).c_str(), r["io_errors"].get<unsigned long long>(),
+                kib(r["written_kib"].get<unsigned long long>()).c_str(),
+                discarded > 0 ? (", discarded " + kib(discarded)).c_str() : "", r["io_errors"].get<unsigned long long>(),
                 r["peer"].get<std::string>().empty() ? "" : (", peer " + r["peer"].get<std::string>()).c_str());
     if (r["replication"] == "VerifyS" || r["replication"] == "VerifyT" ||
         r["verify_done_kib"].get<unsigned long long>() > 0)

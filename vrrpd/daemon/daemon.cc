@@ -846,6 +846,7 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"sent_kib", s.sent_bytes / 1024},
                     {"received_kib", s.received_bytes / 1024},
                     {"written_kib", s.written_bytes / 1024},
+                    {"discarded_kib", s.discarded_bytes / 1024},
                     {"split_brain", s.split_brain},
                     {"split_brain_text", s.split_brain_text},
                     {"last_error", s.last_error},

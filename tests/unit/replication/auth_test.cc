@@ -221,14 +221,14 @@ TEST(AuthSession, VersionMismatchNamesBothRanges) {
   AuthSession a = make(AuthRole::kInitiator, "s3cret", hello(1, "alpha"), 0x11);
   a.start();
   wire::Hello newer = hello(2, "beta");
-  newer.min_version = 4;
-  newer.max_version = 5;
+  newer.min_version = 5;
+  newer.max_version = 6;
   AuthSession::Step step = a.on_message(over_the_wire(newer));
   EXPECT_EQ(a.state(), AuthState::kRefused);
-  EXPECT_EQ(a.reason(), "peer speaks replication protocol 4..5, this node 1..3");
+  EXPECT_EQ(a.reason(), "peer speaks replication protocol 5..6, this node 1..4");
   ASSERT_EQ(step.to_send.size(), 1u);
   EXPECT_EQ(std::get<wire::AuthResult>(step.to_send[0]).reason,
-            "no common replication protocol version: this node speaks 1..3");
+            "no common replication protocol version: this node speaks 1..4");
 }
 
 TEST(AuthSession, AVersionOnePeerAgreesOnVersionOne) {

@@ -52,6 +52,18 @@ class FakeStorage final : public BlockStorage {
     return {};
   }
 
+  // Zeros, like a write of zeros (durable after flush(), undone by crash()),
+  // recorded in discards() instead of writes(); write faults apply.
+  IoStatus discard(uint64_t offset, uint64_t length) override {
+    if (!range_fits(offset, length, size())) return IoStatus::error(EINVAL);
+    if (int err = injected(write_errors_, offset, length)) return IoStatus::error(err);
+    pending_.push_back(Pending{offset, std::vector<uint8_t>(current_.begin() + offset,
+                                                            current_.begin() + offset + length)});
+    std::fill_n(current_.begin() + offset, length, 0);
+    discards_.push_back(WriteRecord{offset, length});
+    return {};
+  }
+
   IoStatus flush() override {
     ++flush_calls_;
     if (flush_error_ != 0) {
@@ -133,7 +145,11 @@ class FakeStorage final : public BlockStorage {
   // Direct access to the current contents, for corrupting bytes in tests.
   std::vector<uint8_t>& bytes() { return current_; }
   const std::vector<WriteRecord>& writes() const { return writes_; }
-  void clear_write_log() { writes_.clear(); }
+  void clear_write_log() {
+    writes_.clear();
+    discards_.clear();
+  }
+  const std::vector<WriteRecord>& discards() const { return discards_; }
   size_t pending_writes() const { return pending_.size(); }
   size_t flush_calls() const { return flush_calls_; }  // write_durable() counts too
   size_t durable_writes() const { return durable_writes_; }
@@ -158,6 +174,7 @@ class FakeStorage final : public BlockStorage {
   std::vector<uint8_t> current_;  // what reads return; minus pending_ = what survives crash()
   std::vector<Pending> pending_;  // written since the last successful flush
   std::vector<WriteRecord> writes_;
+  std::vector<WriteRecord> discards_;
   std::vector<Fault> read_errors_, write_errors_;
   int flush_error_ = 0;
   bool flush_error_once_ = true;

@@ -63,7 +63,8 @@ std::vector<Message> one_of_each() {
           ResizeRequest{1 << 30, 2ull << 30},
           ResizeReply{0, "no room"},
           SyncPause{true},
-          SkipInitialSync{0x1234567890ABCDE0}};
+          SkipInitialSync{0x1234567890ABCDE0},
+          Discard{4u << 20, 4u << 20}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -151,6 +152,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(ResizeReply{4096, "ab"}), 10u + 2);
   EXPECT_EQ(size(SyncPause{}), 4u);
   EXPECT_EQ(size(SkipInitialSync{}), 8u);
+  EXPECT_EQ(size(Discard{}), 16u);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {
@@ -190,13 +192,13 @@ TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
 }
 
 TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
-  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 4));
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 5));
   EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
-  EXPECT_EQ(r.status.detail, "frame version 4, this node speaks 1..3");
+  EXPECT_EQ(r.status.detail, "frame version 5, this node speaks 1..4");
 }
 
 TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {
-  for (uint16_t v : {uint16_t{1}, uint16_t{2}, uint16_t{3}}) {
+  for (uint16_t v : {uint16_t{1}, uint16_t{2}, uint16_t{3}, uint16_t{4}}) {
     std::vector<uint8_t> f = encode_frame({5, Ping{}}, v);
     EXPECT_EQ((f[4] << 8) | f[5], v);
     EXPECT_TRUE(decode_frame(f).status.ok()) << v;
@@ -216,6 +218,25 @@ TEST(ProtocolCodec, ResizeRequestMustGrowByWholeBlocks) {
             DecodeError::kBadField);
   EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kResizeReply), encode_payload(ResizeReply{4097, ""}), 3)),
             DecodeError::kBadField);
+}
+
+TEST(ProtocolCodec, DiscardLayoutAndLimits) {
+  std::vector<uint8_t> f = encode_frame({7, Discard{0x200, 0x400}}, 4);
+  ASSERT_EQ(f.size(), kHeaderSize + 16);
+  EXPECT_EQ((f[6] << 8) | f[7], 20);  // frame type
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 32, f.end()),
+            (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0x02, 0x00,  // offset
+                                  0, 0, 0x04, 0x00,              // length
+                                  0, 0, 0, 0}));                 // reserved
+  const uint16_t t = static_cast<uint16_t>(FrameType::kDiscard);
+  EXPECT_EQ(error_of(raw(t, encode_payload(Discard{0, 0}), 4)), DecodeError::kBadField);
+  EXPECT_EQ(error_of(raw(t, encode_payload(Discard{100, 512}), 4)), DecodeError::kBadField);
+  EXPECT_EQ(error_of(raw(t, encode_payload(Discard{0, 1000}), 4)), DecodeError::kBadField);
+  EXPECT_EQ(error_of(raw(t, encode_payload(Discard{0, kMaxDiscardBytes + 512}), 4)), DecodeError::kBadField);
+  EXPECT_TRUE(decode_frame(raw(t, encode_payload(Discard{0, kMaxDiscardBytes}), 4)).status.ok());
+  auto p = encode_payload(Discard{0, 512});
+  p[15] = 1;
+  EXPECT_EQ(error_of(raw(t, p, 4)), DecodeError::kReservedNonZero);
 }
 
 TEST(ProtocolCodec, VerifyEndRefusesMoreOutOfSyncThanVerified) {

@@ -2,8 +2,10 @@
 // StorageRegion bounds, and the FakeStorage durability model the other tests
 // rely on. (CRC32C: crc32c_test.cc.)
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -73,6 +75,68 @@ TEST(StorageRegion, MapsOffsetsAndRefusesToLeaveItsWindow) {
   std::vector<uint8_t> page(4096);
   EXPECT_EQ(data.write(4097, page).errno_value(), EINVAL);  // would reach byte 8193
   EXPECT_EQ(disk.writes().size(), 1u);
+}
+
+TEST_F(FileStorageTest, DiscardPunchesAHoleThatReadsAsZeros) {
+  auto s = FileStorage::create(path_, 1 << 20);
+  ASSERT_TRUE(s) << s.error();
+  const std::vector<uint8_t> ones(1 << 20, 0x5A);
+  ASSERT_TRUE(s.value()->write(0, ones).ok());
+  ASSERT_TRUE(s.value()->flush().ok());
+  struct stat before {};
+  ASSERT_EQ(::stat(path_.c_str(), &before), 0);
+  ASSERT_TRUE(s.value()->discard(256 * 1024, 512 * 1024).ok());
+  ASSERT_TRUE(s.value()->flush().ok());
+  std::vector<uint8_t> out(1 << 20);
+  ASSERT_TRUE(s.value()->read(0, out).ok());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint8_t want = i >= 256 * 1024 && i < 768 * 1024 ? 0 : 0x5A;
+    ASSERT_EQ(out[i], want) << "byte " << i;
+  }
+  struct stat after {};
+  ASSERT_EQ(::stat(path_.c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size);
+  // /tmp here is ext4 or tmpfs, both with holes: the space is released.
+  EXPECT_LE(after.st_blocks, before.st_blocks - 512 * 1024 / 512);
+  EXPECT_EQ(s.value()->discard(1 << 20, 4096).errno_value(), EINVAL);
+}
+
+TEST(StorageRegion, DiscardStaysInItsWindow) {
+  FakeStorage disk(16384);
+  std::fill(disk.bytes().begin(), disk.bytes().end(), 0xFF);
+  StorageRegion data(disk, 4096, 8192);
+  ASSERT_TRUE(data.discard(0, 8192).ok());
+  EXPECT_EQ(disk.bytes()[4095], 0xFF);
+  EXPECT_EQ(disk.bytes()[4096], 0);
+  EXPECT_EQ(disk.bytes()[12287], 0);
+  EXPECT_EQ(disk.bytes()[12288], 0xFF);
+  EXPECT_EQ(data.discard(4096, 8192).errno_value(), EINVAL);
+  ASSERT_EQ(disk.discards().size(), 1u);
+  EXPECT_EQ(disk.discards()[0].offset, 4096u);
+}
+
+TEST(BlockStorage, DefaultDiscardWritesZeros) {
+  // A storage with no discard of its own (the default): zeros, written.
+  class Plain final : public BlockStorage {
+   public:
+    uint64_t size() const override { return bytes.size(); }
+    IoStatus read(uint64_t offset, std::span<uint8_t> out) override {
+      std::copy_n(bytes.begin() + offset, out.size(), out.begin());
+      return {};
+    }
+    IoStatus write(uint64_t offset, std::span<const uint8_t> data) override {
+      std::copy(data.begin(), data.end(), bytes.begin() + offset);
+      return {};
+    }
+    IoStatus flush() override { return {}; }
+    std::vector<uint8_t> bytes = std::vector<uint8_t>(3u << 20, 7);
+  } plain;
+  ASSERT_TRUE(plain.discard(1000, (2u << 20) + 5).ok());
+  EXPECT_EQ(plain.bytes[999], 7);
+  EXPECT_EQ(plain.bytes[1000], 0);
+  EXPECT_EQ(plain.bytes[1000 + (2u << 20) + 4], 0);
+  EXPECT_EQ(plain.bytes[1000 + (2u << 20) + 5], 7);
+  EXPECT_EQ(plain.discard(3u << 20, 1).errno_value(), EINVAL);
 }
 
 TEST(FakeStorage, UnflushedWritesAreLostOnCrash) {

@@ -1,5 +1,7 @@
 // The volume's path to the kernel, for real: FUSE export -> loop device ->
 // ext4 -> mount, the read-only case, a busy unmount, and the stop order.
+#include <linux/falloc.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 
@@ -469,6 +471,72 @@ TEST_F(KernelFrontendTest, StopEndsTheExportEvenIfAnotherMountNamespaceKeptACopy
   ASSERT_TRUE(stopped.ok()) << stopped.error();
   EXPECT_FALSE(fuse->running());
   kill_child(child);
+}
+
+// Blocks the backing file has allocated (st_blocks, 512-byte units).
+uint64_t allocated_blocks(const std::string& file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) : 0;
+}
+
+TEST_F(KernelFrontendTest, DiscardAndZeroOutOfTheLoopDeviceReachTheVolume) {
+  constexpr uint64_t kMiB = 1u << 20;
+  StorageVolume& volume = make_volume("r0", /*writable=*/true, 8 * kMiB);
+  const std::vector<uint8_t> filled(8 * kMiB, 0xAB);
+  ASSERT_TRUE(volume.write(0, filled).ok());
+  ASSERT_TRUE(volume.flush().ok());
+  const uint64_t blocks_before = allocated_blocks(path("r0.img"));
+  ASSERT_GE(blocks_before, 8 * kMiB / 512);
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  LoopDevice* loop = attach_loop(*fuse, {.name = "r0"});
+  ASSERT_NE(loop, nullptr);
+  // The loop device offers discard, at the granularity statfs gives.
+  const std::string queue = "/sys/block/" + std::filesystem::path(loop->device_path()).filename().string() + "/queue/";
+  EXPECT_EQ(read_text(queue + "discard_granularity"), "4096\n");
+  EXPECT_NE(read_text(queue + "discard_max_bytes"), "0\n");
+
+  int fd = ::open(loop->device_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  uint64_t range[2] = {1 * kMiB, 4 * kMiB};
+  ASSERT_EQ(::ioctl(fd, BLKDISCARD, range), 0) << std::strerror(errno);
+  uint64_t zero_range[2] = {6 * kMiB, 64 * 1024};
+  ASSERT_EQ(::ioctl(fd, BLKZEROOUT, zero_range), 0) << std::strerror(errno);
+  ::close(fd);
+
+  std::vector<uint8_t> back(8 * kMiB);
+  ASSERT_TRUE(volume.read(0, back).ok());
+  auto all = [&](uint64_t from, uint64_t to, uint8_t v) {
+    return std::all_of(back.begin() + from, back.begin() + to, [v](uint8_t c) { return c == v; });
+  };
+  EXPECT_TRUE(all(0, 1 * kMiB, 0xAB));
+  EXPECT_TRUE(all(1 * kMiB, 5 * kMiB, 0));
+  EXPECT_TRUE(all(5 * kMiB, 6 * kMiB, 0xAB));
+  EXPECT_TRUE(all(6 * kMiB, 6 * kMiB + 64 * 1024, 0));
+  EXPECT_TRUE(all(6 * kMiB + 64 * 1024, 8 * kMiB, 0xAB));
+  // A hole in the backing file (ext4 under the test directory punches holes).
+  EXPECT_LE(allocated_blocks(path("r0.img")), blocks_before - 4 * kMiB / 512);
+  EXPECT_GE(fuse->counters().discards, 2u);
+  EXPECT_EQ(fuse->counters().discard_bytes, 4 * kMiB + 64 * 1024);
+
+  // On the file itself: only modes that keep the size and layout.
+  int file = ::open(fuse->file_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(file, 0) << std::strerror(errno);
+  EXPECT_EQ(::fallocate(file, FALLOC_FL_COLLAPSE_RANGE, 0, 4096), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(::fallocate(file, 0, 8 * kMiB, 4096), -1);  // would grow the file
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(::fallocate(file, 0, 0, 4096), 0);  // already allocated
+  EXPECT_EQ(::fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 7 * kMiB, 4096), 0);
+  ::close(file);
+  ASSERT_TRUE(volume.read(0, back).ok());
+  EXPECT_TRUE(all(7 * kMiB, 7 * kMiB + 4096, 0));
+  EXPECT_TRUE(all(7 * kMiB + 4096, 8 * kMiB, 0xAB));
+}
+
+TEST_F(KernelFrontendTest, DiscardOnAReadOnlyVolumeIsRefused) {
+  StorageVolume& volume = make_volume("r0", /*writable=*/false, 1 << 20);
+  EXPECT_EQ(volume.discard(0, 4096).errno_value(), EROFS);
 }
 
 TEST_F(KernelFrontendTest, SecondExportAtTheSameDirectoryIsRefused) {
