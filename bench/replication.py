@@ -15,7 +15,8 @@ same file system; ext4 with default mkfs options, mounted noatime):
 Workload (bench/replication_workload.py, run in the namespace that sees the
 mount): sequential 1 MiB O_DIRECT writes (MB/s, per-write latency), then 4 KiB
 writes each followed by fdatasync at random offsets (ops/s, latency
-percentiles: what a database commit costs).
+percentiles: what a database commit costs), then both files deleted and one
+fstrim of the file system (MB/s trimmed: the replicated discard).
 Also, with protocol C: the initial full sync (MB/s) and the resync after
 writing --resync-mib while the link was cut (seconds, MB/s, KiB moved).
 The resync rate limit is raised to 4 GiB/s so the engine, not the limiter,
@@ -221,13 +222,15 @@ def report(args, results):
     base = results["raw"]
     print("\nvolume %d MiB; sequential %d MiB of 1 MiB O_DIRECT writes; %d x 4 KiB write+fdatasync"
           % (args.size_mib, args.seq_mib, args.sync_count))
-    print("%-12s %9s %7s %9s %9s %7s %9s %9s %9s" % ("case", "seq MB/s", "ratio", "seq p99", "sync op/s", "ratio",
-                                                       "sync p50", "sync p90", "sync p99"))
+    print("%-12s %9s %7s %9s %9s %7s %9s %9s %9s %9s %7s" % (
+        "case", "seq MB/s", "ratio", "seq p99", "sync op/s", "ratio", "sync p50", "sync p90", "sync p99",
+        "trim MB/s", "ratio"))
     for name, r in results.items():
-        print("%-12s %9.1f %6.0f%% %7.2fms %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms" % (
+        print("%-12s %9.1f %6.0f%% %7.2fms %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms %9.0f %6.0f%%" % (
             name, r["seq"]["mb_s"], 100 * r["seq"]["mb_s"] / base["seq"]["mb_s"], r["seq"]["p99_ms"],
             r["sync"]["ops_s"], 100 * r["sync"]["ops_s"] / base["sync"]["ops_s"], r["sync"]["p50_ms"],
-            r["sync"]["p90_ms"], r["sync"]["p99_ms"]))
+            r["sync"]["p90_ms"], r["sync"]["p99_ms"], r["trim"]["mb_s"],
+            100 * r["trim"]["mb_s"] / base["trim"]["mb_s"]))
     c = results["protocol C"]
     print("initial full sync (protocol C): %.0f MiB in %.1f s = %.1f MB/s" % (
         c["initial_sync"]["mib"], c["initial_sync"]["seconds"], c["initial_sync"]["mb_s"]))
@@ -249,15 +252,15 @@ def summarize(rounds):
         return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
     print("\nover %d rounds: median (min-max) of each round's ratio to its own raw" % len(rounds))
-    print("%-14s %9s %17s %9s %17s" % ("case", "seq MB/s", "seq ratio", "sync op/s", "sync ratio"))
+    print("%-14s %9s %17s %9s %17s %9s %17s" % ("case", "seq MB/s", "seq ratio", "sync op/s", "sync ratio",
+                                                  "trim MB/s", "trim ratio"))
     for name in rounds[0]:
-        seq = [r[name]["seq"]["mb_s"] for r in rounds]
-        sync = [r[name]["sync"]["ops_s"] for r in rounds]
-        seq_ratio = [100 * r[name]["seq"]["mb_s"] / r["raw"]["seq"]["mb_s"] for r in rounds]
-        sync_ratio = [100 * r[name]["sync"]["ops_s"] / r["raw"]["sync"]["ops_s"] for r in rounds]
-        print("%-14s %9.1f %5.0f%% (%3.0f-%3.0f%%) %9.0f %5.0f%% (%3.0f-%3.0f%%)" % (
-            name, med(seq), med(seq_ratio), min(seq_ratio), max(seq_ratio),
-            med(sync), med(sync_ratio), min(sync_ratio), max(sync_ratio)))
+        line = [name]
+        for key, value in (("seq", "mb_s"), ("sync", "ops_s"), ("trim", "mb_s")):
+            absolute = [r[name][key][value] for r in rounds]
+            ratio = [100 * r[name][key][value] / r["raw"][key][value] for r in rounds]
+            line += [med(absolute), med(ratio), min(ratio), max(ratio)]
+        print(("%-14s" + " %9.1f %5.0f%% (%3.0f-%3.0f%%)" * 3) % tuple(line))
 
 
 if __name__ == "__main__":

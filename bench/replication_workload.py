@@ -8,12 +8,18 @@ object.
   sync  4 KiB writes each followed by fdatasync, at random 4 KiB offsets in a
         preallocated file: ops/s and latency percentiles (what a database
         commit costs)
+  trim  both files deleted, the file system synced, then one FITRIM of the
+        whole file system (fstrim): seconds and MB/s of the bytes it
+        trimmed (all free space: the deleted files, written on every copy,
+        and never-written space)
 """
 
+import fcntl
 import json
 import mmap
 import os
 import random
+import struct
 import sys
 import time
 
@@ -66,12 +72,29 @@ def sync(path, count, span_mib=16):
     return out
 
 
+FITRIM = 0xC0185879  # _IOWR('X', 121, struct fstrim_range { u64 start, len, minlen; })
+
+
+def trim(directory):
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.sync()
+        t0 = time.perf_counter_ns()
+        out = fcntl.ioctl(fd, FITRIM, struct.pack("QQQ", 0, (1 << 64) - 1, 0))
+        elapsed = (time.perf_counter_ns() - t0) / 1e9
+    finally:
+        os.close(fd)
+    trimmed = struct.unpack("QQQ", out)[1]
+    return {"bytes": trimmed, "seconds": elapsed, "mb_s": trimmed / 1e6 / elapsed}
+
+
 def main():
     directory, seq_mib, sync_count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     result = {"seq": seq(os.path.join(directory, "seq.bin"), seq_mib),
               "sync": sync(os.path.join(directory, "sync.bin"), sync_count)}
     os.unlink(os.path.join(directory, "seq.bin"))
     os.unlink(os.path.join(directory, "sync.bin"))
+    result["trim"] = trim(directory)
     print(json.dumps(result))
 
 

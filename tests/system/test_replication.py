@@ -228,6 +228,50 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(self.status(h1)["verify_out_of_sync_kib"], 0)
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    @staticmethod
+    def allocated_kib(host):
+        """KiB the backing file of host's r0 occupies on the disk under it."""
+        return os.stat(os.path.join(host.dir, "r0.img")).st_blocks // 2
+
+    def test_fstrim_releases_the_space_on_both_nodes(self):
+        """Discard/TRIM is replicated: a deleted file's blocks are trimmed
+        (fstrim) on the mounted volume, the backing files of both nodes
+        shrink by them (holes) and read as zeros there; a trim while the
+        link is cut is resynced as zeros; the devices stay identical."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])  # discards the device: holes
+        self.ctl(h1, "mount", "r0")
+        mnt = os.path.join(h1.dir, "mnt")
+        self.put_file(h1, "blob", 24)
+        full = {h.name: self.allocated_kib(h) for h in (h1, h2)}
+        for h in (h1, h2):
+            self.assertGreaterEqual(full[h.name], 24 * 1024, "%s holds the file" % h.name)
+        h1.in_daemon("sh", "-c", "rm %s/blob && sync -f %s" % (mnt, mnt))
+        trimmed = h1.in_daemon("fstrim", "-v", mnt).stdout
+        self.assertIn("trimmed", trimmed)
+        for h in (h1, h2):
+            self.assertLess(self.allocated_kib(h), full[h.name] - 20 * 1024,
+                            "%s released the file's blocks (%s)" % (h.name, trimmed.strip()))
+            wait_until(lambda: self.status(h)["discarded_kib"] >= 20 * 1024, what="%s counts discards" % h.name)
+        self.assertIn("discarded", self.ctl(h2, "status", "r0").stdout)
+        self.assertEqual(self.status(h1)["out_of_sync_kib"], 0)
+
+        # Cut: a file written and trimmed away; the resync carries the zeros.
+        lab.cut(h2)
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
+        discarded = self.status(h1)["discarded_kib"]
+        self.put_file(h1, "gone", 8)
+        h1.in_daemon("sh", "-c", "rm %s/gone && sync -f %s && fstrim %s" % (mnt, mnt, mnt))
+        # The status is refreshed every second.
+        wait_until(lambda: self.status(h1)["discarded_kib"] >= discarded + 8 * 1024 and
+                   self.status(h1)["out_of_sync_kib"] >= 8 * 1024, what="trimmed while cut, out of sync")
+        lab.restore(h2)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0,
+                   timeout=30, what="resync after the cut")
+        self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def bring_up_synced(self, lab, **kw):
         """bring_up_pair, then h1 forced Primary and the initial sync done."""
         h1, h2 = self.bring_up_pair(lab, **kw)
