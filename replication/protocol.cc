@@ -239,6 +239,7 @@ void put(Writer& w, const ResizeReply& m) { w.u64(m.new_size).text(m.reason, kMa
 void put(Writer& w, const SyncPause& m) { w.u8(m.paused ? 1 : 0).u8(0).u16(0); }
 void put(Writer& w, const SkipInitialSync& m) { w.u64(m.generation); }
 void put(Writer& w, const Discard& m) { w.u64(m.offset).u32(m.length).u32(0); }
+void put(Writer& w, const PullAhead& m) { w.u64(m.queued_bytes); }
 
 // ---- per-type payload decoders; each reads every field, then validates ----
 
@@ -379,6 +380,7 @@ void get(Reader& r, Discard& m) {
   else if (m.length == 0 || m.length > kMaxDiscardBytes)
     r.bad("Discard: length " + std::to_string(m.length) + " not in 1.." + std::to_string(kMaxDiscardBytes));
 }
+void get(Reader& r, PullAhead& m) { m.queued_bytes = r.u64(); }
 void get(Reader& r, SyncPause& m) {
   const uint8_t v = r.u8();
   if (v > 1) r.bad("SyncPause: paused must be 0 or 1");
@@ -444,7 +446,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kPingAck, "PingAck"},       {FrameType::kDisconnect, "Disconnect"},
     {FrameType::kResizeRequest, "ResizeRequest"}, {FrameType::kResizeReply, "ResizeReply"},
     {FrameType::kSyncPause, "SyncPause"},     {FrameType::kSkipInitialSync, "SkipInitialSync"},
-    {FrameType::kDiscard, "Discard"},
+    {FrameType::kDiscard, "Discard"},       {FrameType::kPullAhead, "PullAhead"},
 };
 static_assert(std::size(kTypes) == std::variant_size_v<Message>);
 

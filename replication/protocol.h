@@ -33,7 +33,7 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // sent with header version 1, before the version is agreed; the frames after
 // it with the agreed version. Version 2 adds VerifyEnd, version 3
 // ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync,
-// version 4 Discard.
+// version 4 Discard and PullAhead.
 inline constexpr uint16_t kProtocolVersion = 4;
 inline constexpr uint16_t kMinProtocolVersion = 1;
 inline constexpr uint16_t kMaxProtocolVersion = 4;
@@ -86,6 +86,7 @@ enum class FrameType : uint16_t {
   kResizeReply = 53,    // version 3
   kSyncPause = 54,      // version 3
   kSkipInitialSync = 55,  // version 3
+  kPullAhead = 56,        // version 4
 };
 // "Hello", "Data", ...; "unknown" for other values.
 const char* to_string(FrameType t);
@@ -289,6 +290,16 @@ struct SyncPause {
   bool operator==(const SyncPause&) const = default;
 };
 
+// Version 4: the sender, Primary under protocol A with on_congestion
+// pull-ahead, found its send queue above congestion_fill and stopped
+// mirroring (Ahead): its writes from now on are only in its bitmap. The
+// receiver is Behind and outdates its disk; the sender reconnects once the
+// queue has drained, and that handshake resyncs the receiver.
+struct PullAhead {
+  uint64_t queued_bytes = 0;  // the sender's send queue when it pulled ahead
+  bool operator==(const PullAhead&) const = default;
+};
+
 // Version 3: the sender's operator declared the two freshly created disks
 // identical (drbdadm new-current-uuid --clear-bitmap): the sender took
 // `generation` as its current one, with an empty bitmap, and is UpToDate;
@@ -302,7 +313,7 @@ using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Dat
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
                              PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause, SkipInitialSync,
-                             Discard>;
+                             Discard, PullAhead>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

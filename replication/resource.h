@@ -53,6 +53,17 @@
 
 namespace vrrpd::replication {
 
+// Protocol A's default congestion_fill: 8 MiB of frames queued for the
+// link, about 70 ms of a 1 GbE link.
+inline constexpr uint64_t kDefaultCongestionFill = 8u << 20;
+
+// DRBD's on-congestion, for protocol A: what a write does when the link's
+// send queue holds more than congestion_fill.
+enum class CongestionPolicy {
+  kBlock,      // the writer waits until the queue has drained to it (back-pressure)
+  kPullAhead,  // stop mirroring: Ahead/Behind, the peer resynced once the link drained
+};
+
 // DRBD's on-io-error.
 enum class IoErrorPolicy {
   // The failed request returns the error; a failed write's blocks are marked
@@ -119,6 +130,11 @@ struct ResourceOptions {
   // the connection; `timeout` also bounds the connect handshake.
   std::chrono::nanoseconds timeout = std::chrono::seconds(6);
   uint32_t ko_count = 7;
+  // Protocol A only (ignored under B and C, whose writes wait for the peer
+  // anyway): how many bytes the link's send queue may hold before a write
+  // counts as congested (DRBD's congestion-fill), and what then happens.
+  uint64_t congestion_fill = kDefaultCongestionFill;
+  CongestionPolicy on_congestion = CongestionPolicy::kBlock;
   // Highest replication protocol version announced in Hello. Lower only to
   // act as an older node (a mixed-version pair in the tests).
   uint16_t max_protocol_version = wire::kMaxProtocolVersion;
@@ -144,9 +160,9 @@ inline constexpr std::chrono::milliseconds kEpochInterval{10};
 
 // Protocol A back-pressure: a write is answered once it is written locally
 // and the link's send queue (bytes not yet taken by the kernel) is at most
-// this; otherwise when it has drained to it (the Connection's on_drained,
-// with a poll every kCongestionPoll as a backstop).
-inline constexpr size_t kProtocolAQueueLimit = 8u << 20;
+// congestion_fill; otherwise when it has drained to it (the Connection's
+// on_drained, with a poll every kCongestionPoll as a backstop), or, with
+// on_congestion pull-ahead, at once: the node goes Ahead.
 inline constexpr std::chrono::milliseconds kCongestionPoll{10};
 
 // Request flags of submit_write().
@@ -381,6 +397,13 @@ class Resource final : public Volume {
   void publish_local_state();
 
   // ---- resource_io.cc ----
+  // Protocol A, pull-ahead: the send queue is above congestion_fill; stop
+  // mirroring (Ahead), tell the peer (Behind), answer the waiting writes.
+  void pull_ahead();
+  // Ahead: once the queue has drained, reconnect; the handshake resyncs
+  // the peer from our bitmap.
+  void maybe_end_ahead();
+  void on_pull_ahead(const wire::PullAhead& m);
   // One application write, from submit to retirement (acknowledged by the
   // peer, or its blocks recorded in the bitmap).
   struct WriteRequest {
@@ -444,7 +467,8 @@ class Resource final : public Volume {
   // Sends the request's Data frames and sets up their acks and epoch.
   void mirror_write(uint64_t id);
   // Protocol A: answers the caller now, or once the link has taken what is
-  // queued down to kProtocolAQueueLimit (congested_writes_, in order).
+  // queued down to congestion_fill (congested_writes_, in order); or
+  // pulls ahead.
   void complete_protocol_a_write(uint64_t id);
   void release_congested_writes();
   // Answers the caller once; the request may be gone when this returns.

@@ -328,24 +328,86 @@ bool Resource::start_write(uint64_t id) {
 
 void Resource::complete_protocol_a_write(uint64_t id) {
   // Back-pressure: "sent" means handed to the kernel's socket buffer, give
-  // or take kProtocolAQueueLimit. Beyond that the caller waits, so a writer
-  // faster than the link cannot queue without bound in our memory.
-  if (congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= kProtocolAQueueLimit)) {
+  // or take congestion_fill. Beyond that the caller waits, so a writer
+  // faster than the link cannot queue without bound in our memory; or,
+  // with pull-ahead, the node stops mirroring instead.
+  if (congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= options_.congestion_fill)) {
     complete_write_to_caller(id, IoStatus());
     return;
   }
   congested_writes_.push_back(id);
+  // Only with our own current copy to fall back on (not Diskless, not
+  // resyncing under a Primary), and a peer that can be told.
+  if (options_.on_congestion == CongestionPolicy::kPullAhead && replication_ == ReplicationState::kEstablished &&
+      role_ == Role::kPrimary && local_data_current() && wire_version() >= 4)
+    return pull_ahead();
   if (!congestion_timer_.armed()) congestion_timer_.arm_in(kCongestionPoll);
 }
 
 void Resource::release_congested_writes() {
-  while (!congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= kProtocolAQueueLimit)) {
+  while (!congested_writes_.empty() &&
+         (!conn_ || conn_->queued_bytes() <= options_.congestion_fill || replication_ == ReplicationState::kAhead)) {
     const uint64_t id = congested_writes_.front();
     congested_writes_.pop_front();
     complete_write_to_caller(id, IoStatus());
     maybe_retire_write(id);
   }
   if (!congested_writes_.empty()) congestion_timer_.arm_in(kCongestionPoll);
+  maybe_end_ahead();
+}
+
+void Resource::pull_ahead() {
+  const uint64_t queued = conn_->queued_bytes();
+  // The writes mirrored so far retire with this epoch's BarrierAck, which
+  // still comes: the link stays up.
+  if (epoch_writes_ > 0) close_epoch();
+  // Our writes from now on are ours alone: a new generation, so that any
+  // later handshake (the one that ends Ahead, or one after a crash) finds
+  // the peer's current generation as our bitmap generation and resyncs it
+  // from our bitmap.
+  start_new_generation("pulled ahead of the congested peer");
+  set_replication(ReplicationState::kAhead, "send queue " + std::to_string(queued) + " bytes, above congestion_fill " +
+                                                std::to_string(options_.congestion_fill) +
+                                                " (on_congestion pull-ahead): writes go to the bitmap until it "
+                                                "drains, then the peer is resynced");
+  send(wire::PullAhead{queued});
+  peer_disk_ = DiskState::kOutdated;
+  state_changed();
+  release_congested_writes();  // Ahead: answered now
+}
+
+void Resource::maybe_end_ahead() {
+  if (replication_ != ReplicationState::kAhead || !conn_) return;
+  // Drained: the peer has acknowledged every write mirrored before we
+  // pulled ahead (their epoch's BarrierAck; the PullAhead frame follows
+  // that Barrier), so the kernel's socket buffer is through too and the
+  // reconnect throws nothing away; and our own queue is down to a quarter
+  // of the fill, so that the resync does not find the link congested again
+  // at once.
+  const bool acknowledged = std::none_of(writes_.begin(), writes_.end(), [](const auto& entry) {
+    return entry.second.mirrored && !entry.second.peer_done;
+  });
+  if (!acknowledged || conn_->queued_bytes() > options_.congestion_fill / 4) {
+    if (!congestion_timer_.armed()) congestion_timer_.arm_in(kCongestionPoll);
+    return;
+  }
+  renegotiate("the link drained after pulling ahead: resync the Behind peer (" +
+              std::to_string(bitmap_->out_of_sync_bytes()) + " bytes out of sync)");
+}
+
+void Resource::on_pull_ahead(const wire::PullAhead& m) {
+  if (role_ == Role::kPrimary || replication_ != ReplicationState::kEstablished) {
+    fail_link(std::string("peer pulled ahead while this node is ") + to_string(role_) + " and " +
+                  to_string(replication_),
+              wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  // Outdated, also across a restart: the Primary's writes from now on are
+  // not here, and this node must not be promoted as if they were.
+  (void)mark_outdated("the Primary pulled ahead (its send queue held " + std::to_string(m.queued_bytes) +
+                      " bytes): this node lacks its writes until the resync");
+  publish_local_state();
+  set_replication(ReplicationState::kBehind, "the Primary pulled ahead; resynced when its link has drained");
 }
 
 void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
@@ -424,6 +486,7 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
   for (FlushRequest& f : flushes_)
     if (f.barrier <= ack.barrier) f.peer_done = true;
   complete_flushes();
+  maybe_end_ahead();
 }
 
 void Resource::submit_flush(IoCallback done) {

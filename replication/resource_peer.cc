@@ -86,7 +86,8 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
   cb.on_drained = [this, link] {
     // Protocol A writes waiting for the send queue: look at once (deferred:
     // this may run inside send()).
-    if (link == link_generation_ && !congested_writes_.empty()) congestion_timer_.arm_at(loop_.now());
+    if (link == link_generation_ && (!congested_writes_.empty() || replication_ == ReplicationState::kAhead))
+      congestion_timer_.arm_at(loop_.now());
   };
   conn_->start(std::move(cb));
   reader_ = wire::FrameReader();
@@ -199,6 +200,8 @@ void Resource::on_frame(const wire::Frame& frame) {
           apply_peer_data(frame.sequence, m);
         } else if constexpr (std::is_same_v<T, wire::Discard>) {
           apply_peer_discard(frame.sequence, m);
+        } else if constexpr (std::is_same_v<T, wire::PullAhead>) {
+          on_pull_ahead(m);
         } else if constexpr (std::is_same_v<T, wire::DataAck>) {
           last_answer_ = loop_.now();
           on_data_ack(m);

@@ -47,6 +47,8 @@ const char* to_string(ReplicationState r) {
     case ReplicationState::kVerifyT: return "VerifyT";
     case ReplicationState::kPausedSyncS: return "PausedSyncS";
     case ReplicationState::kPausedSyncT: return "PausedSyncT";
+    case ReplicationState::kAhead: return "Ahead";
+    case ReplicationState::kBehind: return "Behind";
   }
   return "Unknown";
 }

@@ -41,6 +41,12 @@ enum class ReplicationState {
   // (drbdadm pause-sync; DRBD's user-isp / peer-isp).
   kPausedSyncS,
   kPausedSyncT,
+  // Protocol A with on_congestion pull-ahead (DRBD's Ahead/Behind): the
+  // Primary's link was congested, so it stopped mirroring and records its
+  // writes in the bitmap (Ahead); the peer knows it lacks them (Behind,
+  // disk Outdated). Once the link has drained, a reconnect resyncs the peer.
+  kAhead,
+  kBehind,
 };
 
 // "Primary", "Secondary"; "Unknown" for an absent peer role.

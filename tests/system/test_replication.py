@@ -272,6 +272,43 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h1, "umount", "r0")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    @staticmethod
+    def replication_events(host):
+        """The texts of host's replication journal entries, oldest first."""
+        return [e["text"] for e in json.loads(host.vrrpctl("events", "--json").stdout)["events"]
+                if e["source"] == "replication"]
+
+    def test_protocol_a_pulls_ahead_of_a_congested_link(self):
+        """on_congestion pull-ahead (DRBD's Ahead/Behind): h1's link to h2
+        is throttled at the switch; a writer faster than the link does not
+        wait for it: h1 goes Ahead (its writes to the bitmap), h2 Behind
+        with its disk Outdated; once the link is free again the peer is
+        resynced and the devices are identical."""
+        lab = self.lab()
+        # Default link supervision: pings share the TCP stream with the
+        # data, so they wait behind what the kernel has queued.
+        h1, h2 = self.bring_up_synced(lab, supervision="", extra='protocol = "A"; on_congestion = "pull-ahead"; '
+                                                                  'congestion_fill_kib = 1024;')
+        subprocess.run(["ip", "netns", "exec", lab.switch, "nft", "-f", "-"], check=True, text=True,
+                       input='table bridge slow { chain forward { type filter hook forward priority 0; '
+                             'iifname "p1" meta l4proto tcp limit rate over 4 mbytes/second drop; }; }')
+        throttled = True
+        try:
+            h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=48",
+                         "oflag=direct", "status=none", timeout=120)
+            wait_until(lambda: "replication Established -> Behind" in self.replication_events(h2), timeout=30,
+                       what="h2 Behind")
+            self.assertIn("replication Established -> Ahead", self.replication_events(h1))
+            self.assertIn("disk UpToDate -> Outdated", self.replication_events(h2))
+            lab.switch_run("nft", "delete", "table", "bridge", "slow")
+            throttled = False
+        finally:
+            if throttled:
+                lab.switch_run("nft", "delete", "table", "bridge", "slow", check=False)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
+                   and self.status(h2)["disk"] == "UpToDate", timeout=60, what="h2 resynced")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def bring_up_synced(self, lab, **kw):
         """bring_up_pair, then h1 forced Primary and the initial sync done."""
         h1, h2 = self.bring_up_pair(lab, **kw)

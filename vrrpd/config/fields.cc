@@ -26,6 +26,8 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"ko_count", &R::ko_count},
       {"connect_interval_ms", &R::connect_interval},
       {"tcp_congestion", &R::tcp_congestion},
+      {"on_congestion", &R::on_congestion},
+      {"congestion_fill_kib", &R::congestion_fill_kib},
       {"fencing", &R::fencing},
       {"fence_address", &R::fence_address},
       {"fence_peer_address", &R::fence_peer_address},

@@ -260,6 +260,12 @@ struct Resource {
   // empty: the system's default. A latency-bound link (protocol C waits for
   // every write's ack) may want something other than a WAN default.
   std::string tcp_congestion;
+  // DRBD's on-congestion and congestion-fill, for protocol A: a write that
+  // finds more than congestion_fill_kib queued for the link waits for it
+  // to drain ("block") or stops mirroring until it has ("pull-ahead":
+  // Ahead/Behind, the peer Outdated and resynced afterwards).
+  std::string on_congestion = "block";
+  long congestion_fill_kib = 8192;
   // DRBD's fencing, over a second path between the two daemons (README
   // "Fence path"): "dont-care" (none), "resource-only" (a Primary that
   // loses the replication link outdates the peer through fence_peer_address,

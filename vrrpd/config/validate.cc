@@ -46,6 +46,8 @@ const std::vector<std::string> kReplicationRequirements{"up-to-date", "connected
                                                         "no-split-brain"};
 // Replication resources (DRBD's names and, where they are sane, its limits).
 const std::vector<std::string> kProtocols{"A", "B", "C"};
+const std::vector<std::string> kCongestionPolicies{"block", "pull-ahead"};
+constexpr long kCongestionFillMinKib = 64, kCongestionFillMaxKib = 1l << 20;  // 64 KiB .. 1 GiB
 const std::vector<std::string> kIoErrorPolicies{"passthrough", "detach", "call-handler"};
 const std::vector<std::string> kAfterSb0Pri{"disconnect", "discard-younger-primary", "discard-older-primary",
                                             "discard-zero-changes", "discard-least-changes"};
@@ -789,6 +791,13 @@ class Validator {
       key_issue(k, r.where, "tcp_congestion", quoted(r.tcp_congestion),
                 "not a TCP congestion control name; valid: 1..15 of a-z, 0-9, _ (e.g. cubic or reno; this "
                 "machine's are in /proc/sys/net/ipv4/tcp_available_congestion_control)");
+    check_choice(r, "on_congestion", r.on_congestion, kCongestionPolicies);
+    if (r.on_congestion == "pull-ahead" && r.protocol != "A")
+      key_issue(k, r.where, "on_congestion", quoted(r.on_congestion),
+                "only with protocol \"A\" (protocol = " + quoted(r.protocol) +
+                    " waits for the peer on every write, so the link cannot fall behind); valid: \"block\", or "
+                    "protocol = \"A\"");
+    check_range(k, r.where, "congestion_fill_kib", r.congestion_fill_kib, kCongestionFillMinKib, kCongestionFillMaxKib);
     check_fencing(r);
     if (!r.mount_point.empty() || k.has("mount_point")) {
       check_path(r, "mount_point", r.mount_point, "/srv/data");

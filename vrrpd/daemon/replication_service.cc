@@ -93,6 +93,9 @@ replication::ResourceOptions resource_options(const config::Resource& c, bool ex
   o.on_io_error = c.on_io_error == "detach" ? replication::IoErrorPolicy::kDetach
                                             : replication::IoErrorPolicy::kPassthrough;
   o.freeze_io_while_fencing = c.fencing == "resource-and-stonith";
+  o.congestion_fill = static_cast<uint64_t>(c.congestion_fill_kib) * 1024;
+  o.on_congestion = c.on_congestion == "pull-ahead" ? replication::CongestionPolicy::kPullAhead
+                                                    : replication::CongestionPolicy::kBlock;
   return o;
 }
 

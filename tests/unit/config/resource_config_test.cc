@@ -48,6 +48,7 @@ TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   EXPECT_EQ(r.ko_count, 3);
   EXPECT_EQ(r.connect_interval, milliseconds(500));
   EXPECT_EQ(r.tcp_congestion, "reno");
+  EXPECT_EQ(r.congestion_fill_kib, 2048);
   EXPECT_EQ(r.fencing, "resource-only");  // canonical spelling
   EXPECT_EQ(r.fence_address->to_string(), "192.0.2.1");
   EXPECT_EQ(r.fence_peer_address->to_string(), "192.0.2.2");
@@ -72,6 +73,8 @@ TEST(ResourceConfig, DefaultsAreDrbdsWhereSaneAndPeerPortFollowsPort) {
   EXPECT_EQ(r.ping_timeout, milliseconds(5000));
   EXPECT_EQ(r.probe_timeout, milliseconds(1500));
   EXPECT_EQ(r.ko_count, 7);
+  EXPECT_EQ(r.on_congestion, "block");
+  EXPECT_EQ(r.congestion_fill_kib, 8192);
   EXPECT_TRUE(r.mount_point.empty());
   EXPECT_EQ(r.unmount_grace, milliseconds(5000));
   EXPECT_FALSE(r.kill_holders);
@@ -182,6 +185,23 @@ TEST(InvalidResource, TcpCongestionWithUpperCaseOrTooLong) {
   expectInvalid(resource("tcp_congestion = \"CUBIC\";"), 3, "tcp_congestion = \"CUBIC\": not a TCP congestion control name; valid: 1..15 of a-z, 0-9, _");
   expectInvalid(resource("tcp_congestion = \"a_very_long_name\";"), 3, "tcp_congestion = \"a_very_long_name\": not a TCP congestion control name");
   expectInvalid(resource("tcp_congestion = \"\";"), 3, "tcp_congestion = \"\": not a TCP congestion control name");
+}
+TEST(ResourceConfig, PullAheadWithProtocolA) {
+  Config c = native(resource("protocol = \"A\"; on_congestion = \"pull-ahead\"; congestion_fill_kib = 65536;"));
+  EXPECT_EQ(c.resources.at(0).on_congestion, "pull-ahead");
+  EXPECT_EQ(c.resources.at(0).congestion_fill_kib, 65536);
+}
+TEST(InvalidResource, PullAheadNeedsProtocolA) {
+  expectInvalid(resource("on_congestion = \"pull-ahead\";"), 3,
+                "on_congestion = \"pull-ahead\": only with protocol \"A\" (protocol = \"C\" waits for the peer on "
+                "every write, so the link cannot fall behind); valid: \"block\", or protocol = \"A\"");
+}
+TEST(InvalidResource, OnCongestionUnknown) {
+  expectInvalid(resource("on_congestion = \"disconnect\";"), 3,
+                "on_congestion = \"disconnect\": unknown value; valid: block, pull-ahead");
+}
+TEST(InvalidResource, CongestionFillOutOfRange) {
+  expectInvalid(resource("congestion_fill_kib = 32;"), 3, "congestion_fill_kib = 32: out of range; valid: 64..1048576");
 }
 TEST(InvalidResource, FencingUnknown) { expectInvalid(resource("fencing = \"stonith\";"), 3, "fencing = \"stonith\": unknown value; valid: dont-care, resource-only, resource-and-stonith"); }
 TEST(InvalidResource, FenceAddressWithoutFencing) { expectInvalid(resource("fence_address = \"192.0.2.1\";"), 3, "fence_address = \"192.0.2.1\": set, but fencing = \"dont-care\"; valid: fencing = \"resource-only\" or \"resource-and-stonith\" to use it"); }

@@ -64,7 +64,8 @@ std::vector<Message> one_of_each() {
           ResizeReply{0, "no room"},
           SyncPause{true},
           SkipInitialSync{0x1234567890ABCDE0},
-          Discard{4u << 20, 4u << 20}};
+          Discard{4u << 20, 4u << 20},
+          PullAhead{9u << 20}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -153,6 +154,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(SyncPause{}), 4u);
   EXPECT_EQ(size(SkipInitialSync{}), 8u);
   EXPECT_EQ(size(Discard{}), 16u);
+  EXPECT_EQ(size(PullAhead{}), 8u);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {

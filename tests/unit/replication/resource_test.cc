@@ -147,14 +147,14 @@ TEST_F(ResourcePairTest, ProtocolAWaitsWhenTheLinkCannotTakeMore) {
   bring_up_synced();
   net.set_stalled(true);  // the socket takes nothing: everything queues here
   std::vector<std::shared_ptr<std::optional<IoStatus>>> done;
-  const uint64_t n = kProtocolAQueueLimit / (1u << 20) + 3;
+  const uint64_t n = kDefaultCongestionFill / (1u << 20) + 3;
   for (uint64_t i = 0; i < n; ++i) done.push_back(submit(*a, i << 20, pattern(i << 20, 1u << 20, 7)));
   advance(milliseconds(50));
   uint64_t answered = 0;
   for (auto& d : done) answered += d->has_value() ? 1 : 0;
-  // Answered while their own frames left at most kProtocolAQueueLimit queued
+  // Answered while their own frames left at most kDefaultCongestionFill queued
   // (frame headers make the 8th go just over it).
-  EXPECT_EQ(answered, kProtocolAQueueLimit / (1u << 20) - 1);
+  EXPECT_EQ(answered, kDefaultCongestionFill / (1u << 20) - 1);
   EXPECT_FALSE(done.back()->has_value()) << "a writer faster than the link must wait";
   net.set_stalled(false);
   settle();  // the queue drained: answered at once (on_drained), not at the next poll
