@@ -432,6 +432,27 @@ CommandResult Resource::invalidate() {
   return Ok{};
 }
 
+CommandResult Resource::invalidate_remote() {
+  if (!data_ || disk_ != DiskState::kUpToDate)
+    return CommandResult::failure(std::string("invalidate-remote refused: this node's disk is ") + to_string(disk_) +
+                                  "; only UpToDate data may replace the peer's");
+  if (!conn_ || phase_ != Phase::kRunning || replication_ != ReplicationState::kEstablished)
+    return CommandResult::failure(std::string("invalidate-remote refused: replication is ") +
+                                  to_string(replication_) + "; it needs an Established link");
+  if (peer_role_ == Role::kPrimary)
+    return CommandResult::failure("invalidate-remote refused: the peer is Primary (demote it first)");
+  if (!peer_disk_ || *peer_disk_ == DiskState::kDiskless)
+    return CommandResult::failure("invalidate-remote refused: the peer has no disk attached");
+  bitmap_->set_all();
+  (void)persist_bitmap();
+  // Our current generation becomes the bitmap generation: the handshake
+  // then finds the peer's current there (rule 70) and resyncs it from our
+  // bitmap, which is every block.
+  start_new_generation("invalidate-remote");
+  renegotiate("invalidate-remote: full resync to the peer");
+  return Ok{};
+}
+
 // ---- outdating and fencing ----
 
 CommandResult Resource::mark_outdated(const std::string& why) {

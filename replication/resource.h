@@ -251,6 +251,14 @@ class Resource final : public Volume {
   // Discards the local data: every block out of sync, disk Inconsistent; a
   // full resync from the peer follows (now if connected). Only as Secondary.
   CommandResult invalidate();
+  // drbdadm invalidate-remote: the peer's data is discarded instead, from
+  // this node's UpToDate disk: every block out of sync here and a new
+  // current generation, then a reconnect, whose handshake makes this node
+  // the SyncSource of a full resync (the peer Inconsistent until it ends).
+  // Needs an Established link and a Secondary peer; this node may be
+  // Primary (its writes go on). Works with peers of every protocol
+  // version: only the generations and the bitmap say it.
+  CommandResult invalidate_remote();
   // Online grow (drbdadm resize), after the backing storage grew on both
   // nodes (internal metadata: by at least the metadata's size, which moves
   // to the new end; external: the metadata storage needs room for the

@@ -309,6 +309,32 @@ class ReplicationTest(unittest.TestCase):
                    and self.status(h2)["disk"] == "UpToDate", timeout=60, what="h2 resynced")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_invalidate_remote_replaces_a_silently_damaged_peer_copy(self):
+        """drbdadm invalidate-remote: h2's backing file is damaged behind
+        the engine's back (no bitmap knows); invalidate-remote on the
+        Primary h1 resyncs the whole device to h2, which is Inconsistent
+        meanwhile, and the copies are identical again."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        self.ctl(h1, "verify", "r0")  # equal before the damage
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and
+                   self.status(h1)["verify_done_kib"] == self.status(h1)["size_kib"], timeout=60, what="verify done")
+        self.assertEqual(self.status(h1)["verify_out_of_sync_kib"], 0)
+        with open(os.path.join(h2.dir, "r0.img"), "r+b") as f:
+            f.seek(5 << 20)
+            f.write(b"rot" * 1000)
+        self.assertNotEqual(self.data_digest(h1), self.data_digest(h2))
+        refused = self.ctl(h2, "invalidate-remote", "r0", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("the peer is Primary", refused.stderr)
+        received = self.status(h2)["received_kib"]
+        self.assertIn("a full resync to the peer follows", self.ctl(h1, "invalidate-remote", "r0").stdout)
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="full resync to h2")
+        self.assertGreaterEqual(self.status(h2)["received_kib"] - received, self.status(h1)["size_kib"])
+        self.assertIn("disk UpToDate -> Inconsistent", self.replication_events(h2))
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def bring_up_synced(self, lab, **kw):
         """bring_up_pair, then h1 forced Primary and the initial sync done."""
         h1, h2 = self.bring_up_pair(lab, **kw)

@@ -523,6 +523,12 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       if (!rt->resource) return done(false, "invalidate refused: the resource is down");
       engine_result(rt->resource->invalidate(), rt->cfg.name + ": local data invalidated; a full resync from the peer follows", done);
     });
+  if (op == "invalidate-remote")
+    return on_engine([rt, done, engine_result] {
+      if (!rt->resource) return done(false, "invalidate-remote refused: the resource is down");
+      engine_result(rt->resource->invalidate_remote(),
+                    rt->cfg.name + ": the peer's data invalidated; a full resync to the peer follows", done);
+    });
   if (op == "outdate")
     return on_engine([rt, done, engine_result] {
       if (!rt->resource) return done(false, "outdate refused: the resource is down");
@@ -564,7 +570,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
                     rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
     });
   done(false, "unknown replication operation '" + op +
-                  "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, "
+                  "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, invalidate-remote, "
                   "outdate, resume-io, verify, resize, pause-sync, resume-sync, skip-initial-sync, mount, umount");
 }
 
