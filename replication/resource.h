@@ -490,6 +490,11 @@ class Resource final : public Volume {
   void close_epoch();
   void apply_peer_data(uint64_t sequence, const wire::Data& d);
   void apply_peer_discard(uint64_t sequence, const wire::Discard& d);
+  // Shared by both: the checks, the acknowledgements per protocol, the
+  // bitmap (a Diskless Primary's change, a failed one) and `counter`;
+  // `apply` does the local I/O. `frame` and `doing` name it in messages.
+  void apply_peer_change(uint64_t sequence, const char* frame, const char* doing, uint64_t offset, uint64_t length,
+                         uint64_t& counter, const std::function<IoStatus()>& apply);
   void apply_barrier(const wire::Barrier& b);
   // Connection gone: writes still waiting for the peer are complete locally
   // and their blocks go into the bitmap; waiting flushes complete.

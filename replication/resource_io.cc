@@ -574,12 +574,29 @@ void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback d
 }
 
 void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
+  apply_peer_change(sequence, "Data", "writing the peer's data", d.offset, d.data.size(), written_bytes_, [&] {
+    IoStatus s;
+    if (d.flags & wire::kDataFlush) s = data_->flush();
+    if (s.ok()) s = data_->write(d.offset, d.data);
+    if (s.ok() && (d.flags & wire::kDataFua)) s = data_->flush();
+    return s;
+  });
+}
+
+void Resource::apply_peer_discard(uint64_t sequence, const wire::Discard& d) {
+  // Zeros the Primary has too: on a SyncTarget as good as a resync reply.
+  apply_peer_change(sequence, "Discard", "discarding the peer's range", d.offset, d.length, discarded_bytes_,
+                    [&] { return data_->discard(d.offset, d.length); });
+}
+
+void Resource::apply_peer_change(uint64_t sequence, const char* frame, const char* doing, uint64_t offset,
+                                 uint64_t length, uint64_t& counter, const std::function<IoStatus()>& apply) {
   if (role_ == Role::kPrimary) {
-    fail_link("peer sent Data while this node is Primary", wire::DisconnectCode::kProtocolError);
+    fail_link(std::string("peer sent ") + frame + " while this node is Primary", wire::DisconnectCode::kProtocolError);
     return;
   }
-  if (!range_fits(d.offset, d.data.size(), sb_.data_size)) {
-    fail_link("peer sent Data beyond the end of the device", wire::DisconnectCode::kProtocolError);
+  if (!range_fits(offset, length, sb_.data_size)) {
+    fail_link(std::string("peer sent ") + frame + " beyond the end of the device", wire::DisconnectCode::kProtocolError);
     return;
   }
   if (options_.protocol == wire::ReplicationProtocol::kB)
@@ -590,62 +607,22 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
   }
   // A Diskless Primary's write is on no other disk: recorded (durably,
   // before the data) so that its disk, when back, is resynced.
-  if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(d.offset, d.data.size()) > 0)
-    (void)persist_bitmap();
-  IoStatus s;
-  if (d.flags & wire::kDataFlush) s = data_->flush();
-  if (s.ok()) s = data_->write(d.offset, d.data);
-  if (s.ok() && (d.flags & wire::kDataFua)) s = data_->flush();
+  if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(offset, length) > 0) (void)persist_bitmap();
+  IoStatus s = apply();
   ++peer_epoch_writes_;
   if (!s.ok()) {
     ++io_errors_;
     send(wire::DataAck{sequence, wire::AckKind::kFailed});
-    const std::string what =
-        "writing the peer's data at offset " + std::to_string(d.offset) + " failed: " + s.message();
+    const std::string what = std::string(doing) + " at offset " + std::to_string(offset) + " (" +
+                             std::to_string(length) + " bytes) failed: " + s.message();
     if (detach_on_io_error(what)) return;
-    bitmap_->set_range(d.offset, d.data.size());
+    bitmap_->set_range(offset, length);
     report_error(what + "; marked out of sync");
     return;
   }
-  written_bytes_ += d.data.size();
+  counter += length;
   // During a resync an application write is as good as a resync reply.
-  if (replication_ == ReplicationState::kSyncTarget) bitmap_->clear_range(d.offset, d.data.size());
-  if (options_.protocol == wire::ReplicationProtocol::kC)
-    send(wire::DataAck{sequence, wire::AckKind::kWritten});
-}
-
-void Resource::apply_peer_discard(uint64_t sequence, const wire::Discard& d) {
-  if (role_ == Role::kPrimary) {
-    fail_link("peer sent Discard while this node is Primary", wire::DisconnectCode::kProtocolError);
-    return;
-  }
-  if (!range_fits(d.offset, d.length, sb_.data_size)) {
-    fail_link("peer sent Discard beyond the end of the device", wire::DisconnectCode::kProtocolError);
-    return;
-  }
-  if (options_.protocol == wire::ReplicationProtocol::kB)
-    send(wire::DataAck{sequence, wire::AckKind::kReceived});
-  if (!data_) {
-    send(wire::DataAck{sequence, wire::AckKind::kFailed});
-    return;
-  }
-  // As for Data: a Diskless Primary's discard is on no other disk.
-  if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(d.offset, d.length) > 0) (void)persist_bitmap();
-  IoStatus s = data_->discard(d.offset, d.length);
-  ++peer_epoch_writes_;
-  if (!s.ok()) {
-    ++io_errors_;
-    send(wire::DataAck{sequence, wire::AckKind::kFailed});
-    const std::string what = "discarding the peer's range at offset " + std::to_string(d.offset) + " (" +
-                             std::to_string(d.length) + " bytes) failed: " + s.message();
-    if (detach_on_io_error(what)) return;
-    bitmap_->set_range(d.offset, d.length);
-    report_error(what + "; marked out of sync");
-    return;
-  }
-  discarded_bytes_ += d.length;
-  // During a resync, zeros the Primary also has are as good as a resync reply.
-  if (replication_ == ReplicationState::kSyncTarget) bitmap_->clear_range(d.offset, d.length);
+  if (replication_ == ReplicationState::kSyncTarget) bitmap_->clear_range(offset, length);
   if (options_.protocol == wire::ReplicationProtocol::kC)
     send(wire::DataAck{sequence, wire::AckKind::kWritten});
 }
