@@ -371,8 +371,9 @@ void Resource::pull_ahead() {
                                                 " (on_congestion pull-ahead): writes go to the bitmap until it "
                                                 "drains, then the peer is resynced");
   send(wire::PullAhead{queued});
+  // What the peer becomes on that frame (its StateChange confirms it). If
+  // the link dies first, the peer's disk is unknown again, as for any drop.
   peer_disk_ = DiskState::kOutdated;
-  state_changed();
   release_congested_writes();  // Ahead: answered now
 }
 
