@@ -26,6 +26,14 @@ uint64_t metadata_end(const Superblock& sb) { return sb.superblock_offset + 2ull
 
 }  // namespace
 
+uint64_t old_metadata_begin(const Superblock& sb) {
+  return std::min({sb.bitmap_offset, sb.al_offset, sb.superblock_offset});
+}
+
+namespace {
+
+}  // namespace
+
 uint64_t max_data_size(const Superblock& sb, uint64_t md_storage_size, uint64_t data_device_size) {
   uint64_t max = 0;
   if (sb.layout == MetadataLayout::kInternal) {
@@ -175,9 +183,14 @@ GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Supe
   r.committed = true;
   r.status = write_superblock(md, new_sb);
   if (!r.status.ok()) return r;
-  // 4. The old superblock is inside the data area now.
+  // 4. The old metadata is in the data area now, or in the unused space
+  //    between the data and the new metadata (resize --size), which a later
+  //    resize may add: zeroed, so that no superblock is left to be found and
+  //    the space reads as zeros on every node (what resize --assume-clean
+  //    claims). A discard: punched, not written, where the storage can.
   if (moves) {
-    r.status = write_zeros(md, old_sb.superblock_offset, 2ull * kSuperblockSlotSize);
+    const uint64_t begin = old_metadata_begin(old_sb);
+    r.status = md.discard(begin, metadata_end(old_sb) - begin);
     if (r.status.ok()) r.status = md.flush();
   }
   return r;

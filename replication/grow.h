@@ -15,8 +15,10 @@
 //      complete, and the new areas lie wholly past it (the device must have
 //      grown by at least the metadata's size, else plan_grown_metadata()
 //      refuses and says by how much);
-//   4. the old superblock slots are zeroed, so that nothing in the data area
-//      (the old metadata is in the grown data area now) looks like metadata.
+//   4. the old metadata (bitmap, activity log, superblock slots) is zeroed
+//      (discarded), so that nothing in the data area, or in the unused space
+//      between the data and the new metadata, looks like metadata, and that
+//      space reads as zeros (resize --assume-clean relies on it).
 // A crash before 3 leaves the metadata where it was, which attach does not
 // find at the end of a grown device (the same as a device grown while the
 // daemon was down); see README.md for the way back.
@@ -83,6 +85,10 @@ Result<Superblock> find_internal_metadata_below_end(BlockStorage& storage);
 // bitmap and activity log (a crashed Primary's hot extents survive the
 // move). The volume grows later, online, with the peer.
 Result<Superblock> move_internal_metadata_to_end(BlockStorage& storage, const Superblock& found);
+
+// Where internal metadata `sb` starts (its lowest area); it ends with
+// superblock slot 1.
+uint64_t old_metadata_begin(const Superblock& sb);
 
 // A copy of `bitmap` for `new_data_size` bytes (>= its own): the same bits,
 // and the added blocks set if `mark_added` (they differ from the peer's

@@ -240,6 +240,10 @@ void put(Writer& w, const SyncPause& m) { w.u8(m.paused ? 1 : 0).u8(0).u16(0); }
 void put(Writer& w, const SkipInitialSync& m) { w.u64(m.generation); }
 void put(Writer& w, const Discard& m) { w.u64(m.offset).u32(m.length).u32(0); }
 void put(Writer& w, const PullAhead& m) { w.u64(m.queued_bytes); }
+void put(Writer& w, const ResizeWithOptions& m) {
+  const uint32_t flags = (m.exact ? kResizeExactFlag : 0u) | (m.assume_clean ? kResizeAssumeCleanFlag : 0u);
+  w.u64(m.current_size).u64(m.max_size).u32(flags).u32(0);
+}
 
 // ---- per-type payload decoders; each reads every field, then validates ----
 
@@ -360,6 +364,20 @@ void get(Reader& r, ResizeRequest& m) {
   if (m.current_size % 4096 != 0 || m.max_size % 4096 != 0 || m.max_size <= m.current_size)
     r.bad("ResizeRequest: sizes must be multiples of 4096 and grow");
 }
+void get(Reader& r, ResizeWithOptions& m) {
+  m.current_size = r.u64();
+  m.max_size = r.u64();
+  const uint32_t flags = r.u32();
+  r.zero(4, "ResizeWithOptions reserved");
+  if (m.current_size % 4096 != 0 || m.max_size % 4096 != 0 || m.max_size <= m.current_size)
+    r.bad("ResizeWithOptions: sizes must be multiples of 4096 and grow");
+  // Unknown options are refused, not ignored: each changes what the peer
+  // does to its data.
+  if ((flags & ~(kResizeExactFlag | kResizeAssumeCleanFlag)) != 0)
+    r.bad("ResizeWithOptions: unknown option bits " + std::to_string(flags));
+  m.exact = (flags & kResizeExactFlag) != 0;
+  m.assume_clean = (flags & kResizeAssumeCleanFlag) != 0;
+}
 void get(Reader& r, ResizeReply& m) {
   m.new_size = r.u64();
   m.reason = r.text(kMaxReasonBytes);
@@ -447,6 +465,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kResizeRequest, "ResizeRequest"}, {FrameType::kResizeReply, "ResizeReply"},
     {FrameType::kSyncPause, "SyncPause"},     {FrameType::kSkipInitialSync, "SkipInitialSync"},
     {FrameType::kDiscard, "Discard"},       {FrameType::kPullAhead, "PullAhead"},
+    {FrameType::kResizeWithOptions, "ResizeWithOptions"},
 };
 static_assert(std::size(kTypes) == std::variant_size_v<Message>);
 

@@ -33,10 +33,11 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // sent with header version 1, before the version is agreed; the frames after
 // it with the agreed version. Version 2 adds VerifyEnd, version 3
 // ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync,
-// version 4 Discard and PullAhead.
-inline constexpr uint16_t kProtocolVersion = 4;
+// version 4 Discard and PullAhead, version 5 ResizeWithOptions (resize
+// --size / --assume-clean).
+inline constexpr uint16_t kProtocolVersion = 5;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 4;
+inline constexpr uint16_t kMaxProtocolVersion = 5;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 
@@ -87,6 +88,7 @@ enum class FrameType : uint16_t {
   kSyncPause = 54,      // version 3
   kSkipInitialSync = 55,  // version 3
   kPullAhead = 56,        // version 4
+  kResizeWithOptions = 57,  // version 5
 };
 // "Hello", "Data", ...; "unknown" for other values.
 const char* to_string(FrameType t);
@@ -281,6 +283,24 @@ struct ResizeReply {
   bool operator==(const ResizeReply&) const = default;
 };
 
+// Version 5: ResizeRequest with the operator's options (vrrpctl replication
+// resize --size / --assume-clean); answered with ResizeReply. Sent only when
+// an option is set, so a plain resize is the same frame on every version.
+inline constexpr uint32_t kResizeExactFlag = 1;        // ResizeWithOptions flags bit 0
+inline constexpr uint32_t kResizeAssumeCleanFlag = 2;  // bit 1
+struct ResizeWithOptions {
+  uint64_t current_size = 0;  // the size both replicate now (must match the peer's)
+  uint64_t max_size = 0;      // > current_size
+  // The new size is max_size or nothing: a peer whose storage holds less
+  // refuses (without it, the peer grows to the smaller of max_size and its
+  // own largest, as after ResizeRequest).
+  bool exact = false;
+  // The added blocks are taken as identical on both nodes (zeroed or thin
+  // devices): neither marks them out of sync, nobody resyncs them.
+  bool assume_clean = false;
+  bool operator==(const ResizeWithOptions&) const = default;
+};
+
 // Version 3: the sender's operator paused (or resumed) resync (drbdadm
 // pause-sync / resume-sync). Sent on change and, while paused, in each
 // handshake before the first BitmapChunk; the SyncTarget requests nothing
@@ -313,7 +333,7 @@ using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Dat
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
                              PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause, SkipInitialSync,
-                             Discard, PullAhead>;
+                             Discard, PullAhead, ResizeWithOptions>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

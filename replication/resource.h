@@ -169,6 +169,17 @@ inline constexpr std::chrono::milliseconds kCongestionPoll{10};
 inline constexpr uint32_t kWriteFua = wire::kDataFua;      // durable on completion
 inline constexpr uint32_t kWriteFlush = wire::kDataFlush;  // flush caches before writing
 
+// vrrpctl replication resize --size / --assume-clean (drbdadm's): `size`
+// grows to exactly that many bytes (a multiple of 4096 above the current
+// size that both nodes' storage holds; never shrinks) instead of the
+// largest both hold; `assume_clean` takes the added blocks as identical on
+// both nodes (zeroed or fresh thin devices), so none is resynced and both
+// stay UpToDate.
+struct ResizeOptions {
+  std::optional<uint64_t> size;  // bytes
+  bool assume_clean = false;
+};
+
 class Resource final : public Volume {
  public:
   using IoCallback = std::function<void(IoStatus)>;
@@ -269,8 +280,10 @@ class Resource final : public Volume {
   // Inconsistent until that ends. `done` runs on the loop once both nodes
   // have grown (or the resize was refused, by either node); the frontend
   // sees the new size() from then on. If the link drops in between, the
-  // handshake that follows grows the node left behind.
-  void resize(std::function<void(CommandResult)> done);
+  // handshake that follows grows the node left behind (marking the added
+  // blocks out of sync, also after assume_clean: it cannot know).
+  // `options` (ResizeOptions) need a peer of protocol 5.
+  void resize(std::function<void(CommandResult)> done, const ResizeOptions& options = {});
   // Marks this node's data Outdated (drbdadm outdate): a good image known to
   // be older than the peer's, which promotes only with force, also after a
   // restart (persisted). Only as a Secondary with a good image (UpToDate,
@@ -588,12 +601,14 @@ class Resource final : public Volume {
   // Both backing sizes read again; the largest data size they hold now.
   Result<uint64_t> local_max_data_size();
   // Moves/extends the metadata for `new_size` bytes (grow.h) and switches
-  // to it: the added blocks out of sync; `as_target` (they come from the
-  // peer) makes the disk Inconsistent, persisted with the new metadata.
-  CommandResult grow_to(uint64_t new_size, bool as_target, const std::string& why);
+  // to it: the added blocks out of sync unless `assume_clean`; `as_target`
+  // (they come from the peer) makes the disk Inconsistent, persisted with
+  // the new metadata.
+  CommandResult grow_to(uint64_t new_size, bool as_target, bool assume_clean, const std::string& why);
   // The target side of the added blocks, on the running link.
   void start_resize_resync();
-  void on_resize_request(const wire::ResizeRequest& r);
+  // ResizeRequest is ResizeWithOptions without options.
+  void on_resize_request(const wire::ResizeWithOptions& r);
   void on_resize_reply(const wire::ResizeReply& r);
   // The peer's Hello names another size: grow to it (the end of a resize
   // the peer finished and we did not) or refuse. False if refused.
@@ -639,8 +654,9 @@ class Resource final : public Volume {
   bool new_generation_for_diskless_peer_ = false;
   // - the peer's operator paused resync (SyncPause).
   bool peer_paused_sync_ = false;
-  // - resize(): waiting for the peer's ResizeReply.
+  // - resize(): waiting for the peer's ResizeReply to what we asked.
   std::function<void(CommandResult)> resize_done_;
+  wire::ResizeWithOptions resize_asked_;
 
   // Connection state; reset by drop_connection().
   Connector* connector_ = nullptr;

@@ -238,6 +238,8 @@ void Resource::on_frame(const wire::Frame& frame) {
         } else if constexpr (std::is_same_v<T, wire::VerifyEnd>) {
           on_verify_end(m);
         } else if constexpr (std::is_same_v<T, wire::ResizeRequest>) {
+          on_resize_request(wire::ResizeWithOptions{m.current_size, m.max_size, false, false});
+        } else if constexpr (std::is_same_v<T, wire::ResizeWithOptions>) {
           on_resize_request(m);
         } else if constexpr (std::is_same_v<T, wire::ResizeReply>) {
           on_resize_reply(m);

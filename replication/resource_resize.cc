@@ -14,6 +14,14 @@
 // grown, and the peer grows before anything is written there: its reply
 // precedes any Data on the ordered stream.
 //
+// The operator's options (protocol 5, ResizeWithOptions instead of
+// ResizeRequest): --size makes the new size exact (a peer whose storage
+// holds less refuses; without it the peer settles on the smaller largest),
+// --assume-clean leaves the added blocks out of both bitmaps, so nobody
+// goes Inconsistent and nothing is resynced (DRBD's resize --assume-clean,
+// for zeroed or fresh thin devices; an online verify finds it if the
+// claim was wrong).
+//
 // A link or node lost between 2 and 3 leaves the nodes with different
 // sizes; the next handshake grows the smaller one to the larger one's size
 // (settle_size_at_handshake), as its target or its source depending on
@@ -35,7 +43,7 @@ Result<uint64_t> Resource::local_max_data_size() {
   return max_data_size(sb_, md_storage().size(), data_device_->size());
 }
 
-void Resource::resize(std::function<void(CommandResult)> done) {
+void Resource::resize(std::function<void(CommandResult)> done, const ResizeOptions& options) {
   auto refused = [&](const std::string& why) { done(CommandResult::failure("resize refused: " + why)); };
   if (!data_) return refused("no disk is attached");
   if (resize_done_) return refused("a resize is already waiting for the peer");
@@ -48,23 +56,44 @@ void Resource::resize(std::function<void(CommandResult)> done) {
   if (wire_version() < 3)
     return refused("the peer's build does not know online resize (it speaks replication protocol " +
                    std::to_string(wire_version()) + "; 3 is needed)");
+  const bool with_options = options.size.has_value() || options.assume_clean;
+  if (with_options && wire_version() < 5)
+    return refused("the peer's build does not know resize --size or --assume-clean (it speaks replication "
+                   "protocol " + std::to_string(wire_version()) + "; 5 is needed); a plain resize works with it");
+  if (options.size) {
+    const uint64_t size = *options.size;
+    if (size % kBlockSize != 0)
+      return refused("--size " + std::to_string(size) + " is not a multiple of 4096 bytes");
+    if (size < sb_.data_size)
+      return refused("--size " + std::to_string(size) + " is below the volume's " + std::to_string(sb_.data_size) +
+                     " bytes: shrinking is not supported (it would cut off the end of the file system)");
+    if (size == sb_.data_size)
+      return refused("the volume has " + std::to_string(size) + " bytes already");
+  }
   Result<uint64_t> max = local_max_data_size();
   if (!max.ok()) return refused(max.error());
   if (max.value() <= sb_.data_size)
     return refused("the backing storage did not grow: it holds " + std::to_string(max.value()) +
                    " bytes of data, the volume has " + std::to_string(sb_.data_size) +
                    " already; grow it on both nodes first");
-  // Whether this node could grow to its largest size at all (an internal
-  // metadata move needs room past the old copy), before the peer grows.
-  Result<Superblock> plan = plan_grown_metadata(sb_, md_storage().size(), data_device_->size(), max.value());
+  if (options.size && *options.size > max.value())
+    return refused("--size " + std::to_string(*options.size) + " does not fit: this node's backing storage holds " +
+                   std::to_string(max.value()) + " bytes of data");
+  const uint64_t target_size = options.size.value_or(max.value());
+  // Whether this node could grow to that size at all (an internal metadata
+  // move needs room past the old copy), before the peer grows.
+  Result<Superblock> plan = plan_grown_metadata(sb_, md_storage().size(), data_device_->size(), target_size);
   if (!plan.ok()) return refused(plan.error());
   resize_done_ = std::move(done);
-  log("resize: asking the peer to grow from " + std::to_string(sb_.data_size) + " to up to " +
-      std::to_string(max.value()) + " bytes");
-  send(wire::ResizeRequest{sb_.data_size, max.value()});
+  resize_asked_ = wire::ResizeWithOptions{sb_.data_size, target_size, options.size.has_value(), options.assume_clean};
+  log("resize: asking the peer to grow from " + std::to_string(sb_.data_size) + (options.size ? " to " : " to up to ") +
+      std::to_string(target_size) + " bytes" +
+      (options.assume_clean ? ", the added blocks assumed identical on both nodes (--assume-clean)" : ""));
+  if (with_options) send(resize_asked_);
+  else send(wire::ResizeRequest{sb_.data_size, target_size});
 }
 
-void Resource::on_resize_request(const wire::ResizeRequest& r) {
+void Resource::on_resize_request(const wire::ResizeWithOptions& r) {
   // `why` as the asking node reads it ("the peer ..." is this node).
   auto refuse_resize = [&](const std::string& why) {
     report_error("resize asked by the peer refused, told it: " + why);
@@ -78,14 +107,18 @@ void Resource::on_resize_request(const wire::ResizeRequest& r) {
                          ", not UpToDate and Established");
   Result<uint64_t> max = local_max_data_size();
   if (!max.ok()) return refuse_resize("the peer could not read its size: " + max.error());
+  if (r.exact && max.value() < r.max_size)
+    return refuse_resize("the peer's backing storage holds " + std::to_string(max.value()) + " bytes of data, not " +
+                         std::to_string(r.max_size) + "; grow it too");
   const uint64_t new_size = std::min(max.value(), r.max_size);
   if (new_size <= sb_.data_size)
     return refuse_resize("the peer's backing storage did not grow: it holds " + std::to_string(max.value()) +
                          " bytes of data; grow it too");
   // The added blocks go from the Primary to the Secondary; with two
-  // Secondaries, from the asking node to this one.
-  const bool target = role_ == Role::kSecondary;
-  CommandResult grown = grow_to(new_size, target, "resize asked by the peer");
+  // Secondaries, from the asking node to this one. Assumed clean, they go
+  // nowhere.
+  const bool target = role_ == Role::kSecondary && !r.assume_clean;
+  CommandResult grown = grow_to(new_size, target, r.assume_clean, "resize asked by the peer");
   if (!grown.ok()) return refuse_resize("the peer could not grow: " + grown.error());
   send(wire::ResizeReply{new_size, ""});
   if (target) start_resize_resync();
@@ -98,9 +131,18 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
   }
   auto done = std::move(resize_done_);
   resize_done_ = nullptr;
+  const wire::ResizeWithOptions asked = resize_asked_;
   if (r.new_size == 0) return done(CommandResult::failure("resize refused by the peer: " + r.reason));
-  const bool target = role_ == Role::kSecondary && peer_role_ == Role::kPrimary;
-  CommandResult grown = grow_to(r.new_size, target, "resize");
+  // The peer grew to a size we did not offer: neither node can be trusted
+  // to agree on the geometry from here.
+  if (r.new_size <= asked.current_size || r.new_size > asked.max_size || (asked.exact && r.new_size != asked.max_size)) {
+    const std::string why = "resize: the peer grew to " + std::to_string(r.new_size) + " bytes, this node asked for " +
+                            (asked.exact ? "" : "up to ") + std::to_string(asked.max_size);
+    fail_link(why, wire::DisconnectCode::kProtocolError);
+    return done(CommandResult::failure(why));
+  }
+  const bool target = role_ == Role::kSecondary && peer_role_ == Role::kPrimary && !asked.assume_clean;
+  CommandResult grown = grow_to(r.new_size, target, asked.assume_clean, "resize");
   if (!grown.ok()) {
     // The peer has grown and we have not: the sizes differ from now on.
     const std::string why = "resize: the peer grew to " + std::to_string(r.new_size) +
@@ -112,7 +154,7 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
   done(Ok{});
 }
 
-CommandResult Resource::grow_to(uint64_t new_size, bool as_target, const std::string& why) {
+CommandResult Resource::grow_to(uint64_t new_size, bool as_target, bool assume_clean, const std::string& why) {
   if (!data_ || !bitmap_ || !al_) return CommandResult::failure("no disk is attached");
   // The sizes read again (the plan checks that new_size fits them).
   if (Result<uint64_t> max = local_max_data_size(); !max.ok()) return CommandResult::failure(max.error());
@@ -120,7 +162,20 @@ CommandResult Resource::grow_to(uint64_t new_size, bool as_target, const std::st
   if (!plan.ok()) return CommandResult::failure(plan.error());
   Superblock grown = plan.value();
   if (as_target) grown.flags.consistent = false;  // on disk with the new size: a crash keeps it Inconsistent
-  OutOfSyncBitmap bm = grown_bitmap(*bitmap_, new_size, /*mark_added=*/true);
+  OutOfSyncBitmap bm = grown_bitmap(*bitmap_, new_size, /*mark_added=*/!assume_clean);
+  // Assumed clean, the added space still holds this node's old internal
+  // metadata (bitmap, activity log: not what the peer has there) when it
+  // moves to the new end. Those blocks are marked with the new metadata and
+  // cleared once write_grown_metadata() has zeroed them (its last step), so
+  // a crash in between leaves them for the next handshake's resync, never
+  // silently different.
+  uint64_t stale_begin = 0, stale_end = 0;
+  if (assume_clean && sb_.layout == MetadataLayout::kInternal && grown.superblock_offset != sb_.superblock_offset) {
+    stale_begin = old_metadata_begin(sb_);
+    stale_end = std::min<uint64_t>(sb_.superblock_offset + 2ull * kSuperblockSlotSize, new_size);
+    if (stale_begin < stale_end) bm.set_range(stale_begin, stale_end - stale_begin);
+    else stale_begin = stale_end = 0;
+  }
   const uint64_t al_sequence = al_->sequence() + 1;
   GrowResult w = write_grown_metadata(md_storage(), sb_, grown, bm, al_->active_extents(), al_sequence);
   if (!w.committed) {
@@ -130,17 +185,23 @@ CommandResult Resource::grow_to(uint64_t new_size, bool as_target, const std::st
   }
   if (!w.status.ok()) {
     ++io_errors_;
-    report_error("resize: clearing the old superblock after the move failed: " + w.status.message());
+    report_error("resize: zeroing the old metadata after the move failed: " + w.status.message() +
+                 (stale_end > stale_begin ? "; its blocks stay out of sync until the next connect resyncs them" : ""));
   }
   const uint64_t old_size = sb_.data_size;
   const bool moved = grown.al_offset != sb_.al_offset;
   sb_ = grown;
   bitmap_.emplace(std::move(bm));
   if (moved) al_->moved_to(sb_, al_sequence);
+  if (stale_end > stale_begin && w.status.ok()) {
+    bitmap_->clear_range(stale_begin, stale_end - stale_begin);  // zeros now, as on the peer
+    (void)persist_bitmap();
+  }
   data_->set_length(new_size);
   published_size_ = new_size;
-  log("grown from " + std::to_string(old_size) + " to " + std::to_string(new_size) + " bytes (" + why +
-      "); the " + std::to_string(new_size - old_size) + " bytes added are out of sync");
+  log("grown from " + std::to_string(old_size) + " to " + std::to_string(new_size) + " bytes (" + why + "); the " +
+      std::to_string(new_size - old_size) + " bytes added are " +
+      (assume_clean ? "taken as zeros on both nodes (--assume-clean)" : "out of sync"));
   if (as_target) set_disk(DiskState::kInconsistent, "resize: the added blocks come from the peer");
   state_changed();
   return Ok{};
@@ -191,7 +252,8 @@ bool Resource::settle_size_at_handshake(const wire::Hello& ph) {
            wire::DisconnectCode::kIncompatible);
     return false;
   }
-  CommandResult grown = grow_to(ph.device_size, target, "the peer has grown: a resize finished there, not here");
+  CommandResult grown = grow_to(ph.device_size, target, /*assume_clean=*/false,
+                                "the peer has grown: a resize finished there, not here");
   if (!grown.ok()) {
     refuse("the peer has grown to " + std::to_string(ph.device_size) + " bytes and this node could not: " +
                grown.error(),

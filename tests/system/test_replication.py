@@ -937,6 +937,66 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h2, "secondary", "r0")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_resize_to_a_given_size_and_assume_clean(self):
+        """drbdadm resize --size / --assume-clean: both backing files grow by
+        sparse (zero-reading) space, as fresh thin volumes do. `resize --size
+        X --assume-clean` grows both nodes to exactly X with nothing
+        resynced, and an online verify then finds the copies equal (the old
+        internal metadata, now inside the data area, was zeroed on both).
+        Shrinking and malformed sizes are refused. A plain resize takes the
+        rest, resynced, and the mounted file keeps its bytes throughout."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+        digest = self.put_file(h1, "kept", 8)
+        size_before = self.status(h1)["size_kib"] * 1024
+        for h in (h1, h2):
+            os.truncate(os.path.join(h.dir, "r0.img"), 3 * SIZE_MIB << 20)
+        # Refusals change nothing.
+        shrink = self.ctl(h1, "resize", "r0", "--size", str(size_before - (4 << 20)), check=False)
+        self.assertEqual(shrink.returncode, 1)
+        self.assertIn("shrinking is not supported", shrink.stderr)
+        odd = self.ctl(h1, "resize", "r0", "--size", str(size_before + 1000), check=False)
+        self.assertEqual(odd.returncode, 1)
+        self.assertIn("is not a multiple of 4096 bytes", odd.stderr)
+        bogus = self.ctl(h1, "resize", "r0", "--size", "1.5G", check=False)
+        self.assertEqual(bogus.returncode, 2)
+        self.assertIn("--size '1.5G' is not a size", bogus.stderr)
+        misplaced = self.ctl(h1, "verify", "r0", "--assume-clean", check=False)
+        self.assertEqual(misplaced.returncode, 2)
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, size_before)
+
+        received_before = self.status(h2)["received_kib"]
+        asked = size_before + (SIZE_MIB << 20)
+        out = self.ctl(h1, "resize", "r0", "--size", "%dK" % (asked // 1024), "--assume-clean").stdout
+        self.assertIn("grown from %d to %d bytes" % (size_before, asked), out)
+        self.assertIn("nothing to resync", out)
+        for h in (h1, h2):
+            st = self.status(h)
+            self.assertEqual(st["size_kib"] * 1024, asked, h.name)
+            self.assertEqual((st["disk"], st["replication"], st["out_of_sync_kib"]), ("UpToDate", "Established", 0),
+                             h.name)
+        self.assertEqual(int(h1.in_daemon("blockdev", "--getsize64", self.status(h1)["device"]).stdout), asked)
+        self.assertLess(self.status(h2)["received_kib"] - received_before, 1024, "the added 64 MiB were not sent")
+        self.ctl(h1, "verify", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and
+                   self.status(h1)["verify_done_kib"] == self.status(h1)["size_kib"], timeout=60, what="verify done")
+        self.assertEqual(self.status(h1)["verify_out_of_sync_kib"], 0)
+
+        # A plain resize grows to what both files hold, and resyncs it.
+        out = self.ctl(h1, "resize", "r0").stdout
+        self.assertIn("the added blocks resync to the peer", out)
+        size_after = self.status(h1)["size_kib"] * 1024
+        self.assertGreater(size_after, asked + (SIZE_MIB << 20) - (1 << 20))
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="the added blocks resynced")
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, size_after)
+        mnt = os.path.join(h1.dir, "mnt")
+        self.assertEqual(h1.in_daemon("sha256sum", os.path.join(mnt, "kept")).stdout.split()[0], digest)
+        self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_a_device_grown_while_the_daemon_was_down_keeps_its_metadata(self):
         """h2's backing file grows while its vrrpd is down, so its internal
         metadata is no longer at the end: `up` fails and says how to go on

@@ -32,9 +32,12 @@ void usage(std::FILE* out) {
                "  replication OP NAME [--force]   OP: create-md, up, attach, detach, down, primary (--force),\n"
                "                                  secondary, connect, disconnect, discard-my-data,\n"
                "                                  invalidate, invalidate-remote, outdate, resume-io,\n"
-               "                                  verify, resize,\n"
+               "                                  verify, resize (--size SIZE, --assume-clean),\n"
                "                                  pause-sync, resume-sync, skip-initial-sync,\n"
                "                                  mount, umount\n"
+               "                                  resize --size SIZE: grow to exactly SIZE bytes\n"
+               "                                  (K, M, G, T: 2^10.. bytes); --assume-clean: the added\n"
+               "                                  space reads as zeros on both nodes, nothing is resynced\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -229,8 +232,8 @@ int main(int argc, char** argv) {
   std::string socket_path = vrrpd::control::kDefaultSocketPath;
   std::vector<std::string> args;
   bool as_json = false;
-  bool force = false;
-  std::string since, limit;
+  bool force = false, assume_clean = false;
+  std::string since, limit, size;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-s" || a == "--socket") && i + 1 < argc) {
@@ -243,6 +246,14 @@ int main(int argc, char** argv) {
       as_json = true;
     } else if (a == "--force") {
       force = true;
+    } else if (a == "--size") {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "vrrpctl: --size needs a value (bytes, or with K, M, G or T: 10G)\n");
+        return 2;
+      }
+      size = argv[++i];
+    } else if (a == "--assume-clean") {
+      assume_clean = true;
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
       return 0;
@@ -285,6 +296,20 @@ int main(int argc, char** argv) {
       req_args["op"] = args[1];
       req_args["resource"] = args[2];
       if (force) req_args["force"] = true;
+      if ((!size.empty() || assume_clean) && args[1] != "resize") {
+        std::fprintf(stderr, "vrrpctl: --size and --assume-clean are options of replication resize\n");
+        return 2;
+      }
+      if (!size.empty()) {
+        auto bytes = vrrpd::control::parse_size_bytes(size);
+        if (!bytes) {
+          std::fprintf(stderr, "vrrpctl: --size '%s' is not a size; valid: bytes (1073741824) or a whole number "
+                               "with K, M, G or T (1024-based: 10G, 512M, 2T)\n", size.c_str());
+          return 2;
+        }
+        req_args["size"] = *bytes;
+      }
+      if (assume_clean) req_args["assume_clean"] = true;
       timeout = std::chrono::milliseconds(300000);
     }
   } else if (cmd == "events") {

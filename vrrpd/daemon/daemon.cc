@@ -61,7 +61,7 @@ class ServiceResourceCommands final : public ResourceCommands {
     // which the operator may promote by hand (it reads through the peer).
     const std::string service_op = op == "primary" ? "takeover-primary" : op;
     // The loop outlives the service (member order in Daemon); this adapter may not.
-    service_->command(resource, service_op, false, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
+    service_->command(resource, service_op, {}, [loop = &loop_, done = std::move(done)](bool ok, std::string text) {
       loop->post([done, ok, text = std::move(text)]() mutable { done(ok, std::move(text)); });
     });
   }
@@ -799,9 +799,21 @@ void Daemon::dispatch_command(const std::string& command, const nlohmann::json& 
   const std::string name = args["resource"].get<std::string>(), op = args["op"].get<std::string>();
   if (!replication_ || !replication_->has(name))
     return respond(make_response(ResultCode::kNotFound, "no replication resource named '" + name + "'"));
-  const bool force = args.value("force", false);
-  journal_.record("replication", name, "command", "vrrpctl replication " + op + (force ? " --force " : " ") + name);
-  replication_->command(name, op, force, [this, respond, name, op](bool ok, std::string text) {
+  ReplicationService::CommandOptions options;
+  options.force = args.value("force", false);
+  options.assume_clean = args.value("assume_clean", false);
+  std::string shown = "vrrpctl replication " + op + (options.force ? " --force" : "");
+  if (args.contains("size")) {
+    if (!args["size"].is_number_unsigned())
+      return respond(make_response(ResultCode::kBadArguments, "replication \"size\" must be a number of bytes"));
+    options.size = args["size"].get<uint64_t>();
+    shown += " --size " + std::to_string(*options.size);
+  }
+  if (options.assume_clean) shown += " --assume-clean";
+  if ((options.size || options.assume_clean) && op != "resize")
+    return respond(make_response(ResultCode::kBadArguments, "--size and --assume-clean are options of resize, not of " + op));
+  journal_.record("replication", name, "command", shown + " " + name);
+  replication_->command(name, op, options, [this, respond, name, op](bool ok, std::string text) {
     loop_.post([this, respond, name, op, ok, text = std::move(text)] {
       if (!ok) journal_.record("replication", name, "command-failed", op + " failed: " + text);
       if (!ok && op == "primary" && snmp_) snmp_->promotion_refused(name, "vrrpctl replication primary " + name + ": " + text);

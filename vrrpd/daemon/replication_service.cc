@@ -189,7 +189,7 @@ void ReplicationService::start(const std::vector<config::Resource>& resources) {
   engine_thread_ = std::thread([this] { engine_main(); });
   ops_thread_ = std::thread([this] { ops_main(); });
   for (auto& [name, rt] : runtimes_) {
-    command(name, "up", false, [name = name](bool ok, const std::string& text) {
+    command(name, "up", {}, [name = name](bool ok, const std::string& text) {
       if (!ok) log::warning("replication " + name + ": not up: " + text);
     });
   }
@@ -442,7 +442,9 @@ void ReplicationService::maybe_run_fence_handler(Runtime& rt) {
 
 // ---- commands ----
 
-void ReplicationService::command(const std::string& name, const std::string& op, bool force, Done done) {
+void ReplicationService::command(const std::string& name, const std::string& op, const CommandOptions& options,
+                                 Done done) {
+  const bool force = options.force;
   Runtime* rt = find(name);
   if (rt == nullptr) return done(false, "no replication resource named '" + name + "'");
   auto failed_view = [this, name](Done d) {
@@ -464,7 +466,7 @@ void ReplicationService::command(const std::string& name, const std::string& op,
   if (op == "create-md") return on_engine([this, rt, done] { engine_create_md(*rt, done); });
   if (op == "up") return on_engine([this, rt, done] { engine_up(*rt, done); });
   if (op == "attach") return on_engine([this, rt, done] { engine_attach(*rt, done); });
-  if (op == "resize") return on_engine([this, rt, done] { engine_resize(*rt, done); });
+  if (op == "resize") return on_engine([this, rt, options, done] { engine_resize(*rt, options, done); });
   if (op == "detach")
     return on_engine([this, rt, done, engine_result] {
       // drbdadm detach: a Secondary gives its disk up (and leaves the link);
@@ -655,8 +657,13 @@ void ReplicationService::engine_attach(Runtime& rt, Done done) {
   done(true, c.name + ": " + text);
 }
 
-void ReplicationService::engine_resize(Runtime& rt, Done done) {
+void ReplicationService::engine_resize(Runtime& rt, const CommandOptions& options, Done done) {
   const auto& c = rt.cfg;
+  if (!rt.resource && (options.size || options.assume_clean))
+    return done(false, "resize refused: " + c.name +
+                           " is down; --size and --assume-clean grow a running, connected volume (vrrpctl "
+                           "replication resize " + c.name + " without them moves the metadata of a grown device "
+                           "while down)");
   if (!rt.resource) {
     // Down: the metadata a growth left mid-device is searched for, which
     // may read the whole device: on the ops thread, not on the engine loop
@@ -678,22 +685,26 @@ void ReplicationService::engine_resize(Runtime& rt, Done done) {
   }
   const uint64_t before = rt.resource->status().size_bytes;
   Runtime* r = &rt;
-  rt.resource->resize([this, r, done, before](CommandResult result) {
+  const bool assume_clean = options.assume_clean;
+  rt.resource->resize([this, r, done, before, assume_clean](CommandResult result) {
     // Not inside the engine's own call stack: refresh() reads every status.
-    engine_loop_.post([this, r, done, before, result] {
+    engine_loop_.post([this, r, done, before, assume_clean, result] {
       refresh();  // the "resize" event, and the frontend's growth queued on the ops thread
       if (!result.ok()) return done(false, result.error());
       const replication::ResourceStatus now = r->resource ? r->resource->status() : replication::ResourceStatus{};
       std::string text = r->cfg.name + " grown from " + std::to_string(before) + " to " +
-                         std::to_string(now.size_bytes) + " bytes; the added blocks resync to the " +
-                         (now.role == Role::kPrimary ? "peer" : "Secondary");
+                         std::to_string(now.size_bytes) + " bytes; ";
+      if (assume_clean)
+        text += "the added blocks are taken as zeros on both nodes (--assume-clean): nothing to resync";
+      else
+        text += std::string("the added blocks resync to the ") + (now.role == Role::kPrimary ? "peer" : "Secondary");
       if (now.role == Role::kPrimary)
         text += "; grow the file system on " + r->dir(run_dir_) + "/dev now (resize2fs, xfs_growfs)";
       // After the frontend's growth (the ops queue is in order): the device
       // has the new size when the operator reads this.
       ops_post([done, text] { done(true, text); });
     });
-  });
+  }, replication::ResizeOptions{options.size, options.assume_clean});
 }
 
 void ReplicationService::ops_move_metadata(Runtime& rt, Done done) {
@@ -1015,7 +1026,7 @@ std::vector<ReplicationService::Runtime*> ReplicationService::engine_reconfigure
       runtimes_[n.name] = std::move(fresh);
     }
     const std::string name = n.name;
-    command(name, "up", false, [report, name](bool ok, const std::string& text) {
+    command(name, "up", {}, [report, name](bool ok, const std::string& text) {
       report(name, ok, ok ? "added and brought up: " + text : "added, but not up: " + text);
     });
   }
@@ -1059,7 +1070,7 @@ void ReplicationService::engine_adjust(Runtime& rt, const config::Resource& n, c
     if (rt.operator_down)
       return report(name, true, changed + "; it is down (vrrpctl replication down): used at the next up");
     // Down because it could not come up: perhaps this change is the fix.
-    return command(name, "up", false, [report, name, changed](bool up, const std::string& text) {
+    return command(name, "up", {}, [report, name, changed](bool up, const std::string& text) {
       report(name, up, changed + (up ? "; brought up: " + text : "; still not up: " + text));
     });
   }

@@ -91,7 +91,12 @@ class ReplicationService {
   // Operations, as vrrpctl names them: "create-md", "up", "down", "primary"
   // (force), "secondary", "connect", "disconnect", "discard-my-data" (connect
   // as the split-brain victim), "invalidate", "verify", "resize", "mount", "umount". Unknown resource or op: done(false, ...) at once.
-  void command(const std::string& resource, const std::string& op, bool force, Done done);
+  struct CommandOptions {
+    bool force = false;                 // primary --force
+    std::optional<uint64_t> size;       // resize --size, bytes
+    bool assume_clean = false;          // resize --assume-clean
+  };
+  void command(const std::string& resource, const std::string& op, const CommandOptions& options, Done done);
 
   // A configuration reload, as drbdadm adjust: each resource is brought to
   // what `next` says, without a restart of vrrpd (README "Reload").
@@ -144,7 +149,7 @@ class ReplicationService {
   // vrrpctl replication resize: online grow after the backing storage grew
   // on both nodes (the engine's Resource::resize()); answers once the
   // frontend has the new size too.
-  void engine_resize(Runtime& rt, Done done);
+  void engine_resize(Runtime& rt, const CommandOptions& options, Done done);
   // resize on a resource that is down: internal metadata left where the
   // old end of a grown device was is found and moved to the new end. On the
   // ops thread: the search may read the whole device.

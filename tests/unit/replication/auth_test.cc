@@ -221,14 +221,14 @@ TEST(AuthSession, VersionMismatchNamesBothRanges) {
   AuthSession a = make(AuthRole::kInitiator, "s3cret", hello(1, "alpha"), 0x11);
   a.start();
   wire::Hello newer = hello(2, "beta");
-  newer.min_version = 5;
-  newer.max_version = 6;
+  newer.min_version = 6;
+  newer.max_version = 7;
   AuthSession::Step step = a.on_message(over_the_wire(newer));
   EXPECT_EQ(a.state(), AuthState::kRefused);
-  EXPECT_EQ(a.reason(), "peer speaks replication protocol 5..6, this node 1..4");
+  EXPECT_EQ(a.reason(), "peer speaks replication protocol 6..7, this node 1..5");
   ASSERT_EQ(step.to_send.size(), 1u);
   EXPECT_EQ(std::get<wire::AuthResult>(step.to_send[0]).reason,
-            "no common replication protocol version: this node speaks 1..4");
+            "no common replication protocol version: this node speaks 1..5");
 }
 
 TEST(AuthSession, AVersionOnePeerAgreesOnVersionOne) {

@@ -65,7 +65,8 @@ std::vector<Message> one_of_each() {
           SyncPause{true},
           SkipInitialSync{0x1234567890ABCDE0},
           Discard{4u << 20, 4u << 20},
-          PullAhead{9u << 20}};
+          PullAhead{9u << 20},
+          ResizeWithOptions{1 << 30, 3ull << 30, true, true}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -155,6 +156,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(SkipInitialSync{}), 8u);
   EXPECT_EQ(size(Discard{}), 16u);
   EXPECT_EQ(size(PullAhead{}), 8u);
+  EXPECT_EQ(size(ResizeWithOptions{}), 24u);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {
@@ -194,9 +196,9 @@ TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
 }
 
 TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
-  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 5));
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 6));
   EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
-  EXPECT_EQ(r.status.detail, "frame version 5, this node speaks 1..4");
+  EXPECT_EQ(r.status.detail, "frame version 6, this node speaks 1..5");
 }
 
 TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {
@@ -220,6 +222,30 @@ TEST(ProtocolCodec, ResizeRequestMustGrowByWholeBlocks) {
             DecodeError::kBadField);
   EXPECT_EQ(error_of(raw(static_cast<uint16_t>(FrameType::kResizeReply), encode_payload(ResizeReply{4097, ""}), 3)),
             DecodeError::kBadField);
+}
+
+TEST(ProtocolCodec, ResizeWithOptionsLayoutAndLimits) {
+  std::vector<uint8_t> f = encode_frame({3, ResizeWithOptions{0x1000, 0x3000, true, false}}, 5);
+  ASSERT_EQ(f.size(), kHeaderSize + 24);
+  EXPECT_EQ((f[6] << 8) | f[7], 57);  // frame type
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 32, f.end()),
+            (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0x10, 0x00,  // current size
+                                  0, 0, 0, 0, 0, 0, 0x30, 0x00,  // max size
+                                  0, 0, 0, 1,                    // flags: exact
+                                  0, 0, 0, 0}));                 // reserved
+  auto assume_clean = encode_payload(ResizeWithOptions{0x1000, 0x3000, false, true});
+  EXPECT_EQ(assume_clean[19], 2);
+  const uint16_t t = static_cast<uint16_t>(FrameType::kResizeWithOptions);
+  EXPECT_EQ(error_of(raw(t, encode_payload(ResizeWithOptions{8192, 8192, true, false}), 5)), DecodeError::kBadField);
+  EXPECT_EQ(error_of(raw(t, encode_payload(ResizeWithOptions{8192, 10000, true, false}), 5)), DecodeError::kBadField);
+  // An option this build does not know changes what would happen to the
+  // data: refused, not ignored.
+  auto unknown = encode_payload(ResizeWithOptions{4096, 8192, false, false});
+  unknown[19] = 4;
+  EXPECT_EQ(error_of(raw(t, unknown, 5)), DecodeError::kBadField);
+  auto reserved = encode_payload(ResizeWithOptions{4096, 8192, false, false});
+  reserved[23] = 1;
+  EXPECT_EQ(error_of(raw(t, reserved, 5)), DecodeError::kReservedNonZero);
 }
 
 TEST(ProtocolCodec, DiscardLayoutAndLimits) {

@@ -28,14 +28,23 @@ class ResizeTest : public ResourcePairTest {
     ASSERT_TRUE(write_now(*a, 0, pattern(0, 1u << 20, 1)).ok());
     old_size = data_size();
   }
+  // bring_up_with_data() and grown disks, with b speaking at most
+  // `peer_version` of the replication protocol.
+  void bring_up_grown_with_peer_version(uint16_t peer_version) {
+    ResourceOptions oa = options_for(0), ob = options_for(1);
+    ob.max_protocol_version = peer_version;
+    make(oa, ob);
+    bring_up_with_data();
+    grow_disks();
+  }
   void grow_disks(bool grow_a = true, bool grow_b = true) {
     if (grow_a) disk_a.grow(kGrownDiskBytes, 0xA1);
     if (grow_b) disk_b.grow(kGrownDiskBytes, 0xB2);
   }
   // Runs r.resize() and the loop until it answered.
-  CommandResult resize_now(Resource& r) {
+  CommandResult resize_now(Resource& r, const ResizeOptions& options = {}) {
     std::optional<CommandResult> result;
-    r.resize([&result](CommandResult c) { result = std::move(c); });
+    r.resize([&result](CommandResult c) { result = std::move(c); }, options);
     settle();
     EXPECT_TRUE(result.has_value()) << "resize did not answer";
     return result.value_or(CommandResult::failure("no answer"));
@@ -138,15 +147,197 @@ TEST_F(ResizeTest, RefusalsBeforeAnythingIsAsked) {
 }
 
 TEST_F(ResizeTest, RefusedWithAPeerThatSpeaksAnOlderProtocol) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  ob.max_protocol_version = 2;
-  make(oa, ob);
-  bring_up_with_data();
-  grow_disks();
+  bring_up_grown_with_peer_version(2);
   CommandResult r = resize_now(*a);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(contains(r.error(), "does not know online resize")) << r.error();
   EXPECT_EQ(data_size(), old_size);
+}
+
+// ---- resize --size / --assume-clean (protocol 5) ----
+
+TEST_F(ResizeTest, SizeGrowsBothNodesToExactlyThatSize) {
+  bring_up_with_data();
+  grow_disks();
+  const uint64_t asked = old_size + (4u << 20);
+  net.reset_stats();
+  ok(resize_now(*a, {.size = asked}));
+  EXPECT_EQ(net.sent(0, wire::FrameType::kResizeWithOptions).frames, 1u);
+  EXPECT_EQ(net.sent(0, wire::FrameType::kResizeRequest).frames, 0u);
+  EXPECT_EQ(data_size(), asked) << "not the largest both hold";
+  EXPECT_EQ(a->size(), asked);
+  EXPECT_EQ(b->status().size_bytes, asked);
+  advance(seconds(1));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(resync_data_bytes(0), asked - old_size) << "the added 4 MiB";
+  EXPECT_TRUE(disks_equal());
+  // A later plain resize takes the rest.
+  ok(resize_now(*a));
+  EXPECT_GT(data_size(), asked);
+  advance(seconds(1));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResizeTest, SizeThePeerCannotHoldIsRefusedAndNothingChanges) {
+  bring_up_with_data();
+  disk_a.grow(kGrownDiskBytes, 0xA1);
+  disk_b.grow(kTestDiskBytes + (8u << 20), 0xB2);
+  const uint64_t asked = old_size + (12u << 20);
+  CommandResult r = resize_now(*a, {.size = asked});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "resize refused by the peer: the peer's backing storage holds ")) << r.error();
+  EXPECT_TRUE(contains(r.error(), "not " + std::to_string(asked) + "; grow it too")) << r.error();
+  EXPECT_EQ(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, old_size);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << "the link stays";
+  // Without --size the same pair grows to what both hold.
+  ok(resize_now(*a));
+  EXPECT_GT(data_size(), old_size);
+  EXPECT_LT(data_size(), asked);
+  EXPECT_EQ(b->status().size_bytes, data_size());
+}
+
+TEST_F(ResizeTest, SizeRefusalsBeforeAnythingIsAsked) {
+  bring_up_with_data();
+  grow_disks();
+  net.reset_stats();
+  struct Case {
+    uint64_t size;
+    std::string says;
+  };
+  const Case cases[] = {
+      {old_size - 4096, "is below the volume's " + std::to_string(old_size) + " bytes: shrinking is not supported"},
+      {old_size, "the volume has " + std::to_string(old_size) + " bytes already"},
+      {old_size + 1000, "is not a multiple of 4096 bytes"},
+      {kGrownDiskBytes, "does not fit: this node's backing storage holds "},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = resize_now(*a, {.size = c.size});
+    ASSERT_FALSE(r.ok()) << c.size;
+    EXPECT_TRUE(contains(r.error(), "resize refused: --size " + std::to_string(c.size)) ||
+                contains(r.error(), "resize refused: " + c.says))
+        << r.error();
+    EXPECT_TRUE(contains(r.error(), c.says)) << r.error();
+  }
+  EXPECT_EQ(net.sent(0, wire::FrameType::kResizeWithOptions).frames, 0u);
+  EXPECT_EQ(data_size(), old_size);
+}
+
+TEST_F(ResizeTest, AssumeCleanGrowsWithoutAResyncAndBothStayUpToDate) {
+  bring_up_with_data();
+  // Fresh space that reads the same on both nodes (zeroed devices).
+  disk_a.grow(kGrownDiskBytes, 0);
+  disk_b.grow(kGrownDiskBytes, 0);
+  const uint64_t generation_a = a->generations().current;
+  net.reset_stats();
+  ok(resize_now(*b, {.assume_clean = true}));
+  EXPECT_GT(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, data_size());
+  for (Resource* r : {a.get(), b.get()}) {
+    EXPECT_EQ(r->status().disk, DiskState::kUpToDate);
+    EXPECT_EQ(r->status().replication, ReplicationState::kEstablished);
+    EXPECT_EQ(r->status().out_of_sync_bytes, 0u);
+  }
+  advance(seconds(1));
+  EXPECT_EQ(resync_data_bytes(0), 0u) << "nothing to resync";
+  EXPECT_EQ(net.sent(1, wire::FrameType::kResyncRequest).frames, 0u);
+  EXPECT_EQ(a->generations().current, generation_a);
+  EXPECT_TRUE(disks_equal());
+  // Persisted: the Secondary's metadata says Consistent with the new size,
+  // and a reconnect finds nothing to resync.
+  auto read_b = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(read_b.ok()) << read_b.error();
+  EXPECT_EQ(read_b->data_size, data_size());
+  EXPECT_TRUE(read_b->flags.consistent);
+  net.cut();
+  advance(seconds(3));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(resync_data_bytes(0), 0u);
+  // The added space is mirrored like the rest.
+  const uint64_t late = data_size() - 8192;
+  ASSERT_TRUE(write_now(*a, late, pattern(late, 8192, 5)).ok());
+  EXPECT_EQ(read_back(disk_b, late, 8192), pattern(late, 8192, 5));
+}
+
+TEST_F(ResizeTest, AssumeCleanOldMetadataThatCannotBeZeroedStaysOutOfSyncUntilResynced) {
+  bring_up_with_data();
+  auto old_b = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(old_b.ok()) << old_b.error();
+  disk_a.grow(kGrownDiskBytes, 0);
+  disk_b.grow(kGrownDiskBytes, 0);
+  // b's old bitmap and activity log cannot be overwritten.
+  disk_b.fail_writes(old_b->bitmap_offset, old_b->superblock_offset - old_b->bitmap_offset);
+  ok(resize_now(*a, {.assume_clean = true}));
+  EXPECT_EQ(b->status().size_bytes, data_size());
+  EXPECT_GT(b->status().out_of_sync_bytes, 0u) << "b's old metadata differs from a's zeros";
+  EXPECT_LE(b->status().out_of_sync_bytes, kTestDiskBytes - old_size);
+  EXPECT_GT(b->status().io_errors, 0u);
+  EXPECT_NE(b->status().last_error.find("zeroing the old metadata after the move failed"), std::string::npos)
+      << b->status().last_error;
+  EXPECT_NE(b->status().last_error.find("stay out of sync until the next connect resyncs them"), std::string::npos)
+      << b->status().last_error;
+  // The next connect resyncs them from the Primary.
+  disk_b.clear_faults();
+  net.cut();
+  advance(seconds(3));
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished) << b->status().last_error;
+  EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResizeTest, AssumeCleanLaterStillFindsZerosWhereASizedResizeLeftTheOldMetadata) {
+  bring_up_with_data();
+  disk_a.grow(kGrownDiskBytes, 0);
+  disk_b.grow(kGrownDiskBytes, 0);
+  // One block more: the metadata moves to the new end, and most of the old
+  // copy is left in the unused space between the data and it.
+  ok(resize_now(*a, {.size = old_size + 4096}));
+  advance(seconds(1));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(read_back(disk_b, old_size, kTestDiskBytes - old_size),
+            std::vector<uint8_t>(kTestDiskBytes - old_size, 0))
+      << "the old metadata was discarded";
+  // The rest, assumed clean: the metadata does not move again, and the
+  // space it left reads as zeros on both nodes.
+  ok(resize_now(*a, {.assume_clean = true}));
+  EXPECT_GT(data_size(), kTestDiskBytes);
+  EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResizeTest, AWrongAssumeCleanClaimIsFoundByAnOnlineVerify) {
+  bring_up_with_data();
+  grow_disks();  // the added space holds 0xA1 on a, 0xB2 on b
+  ok(resize_now(*a, {.assume_clean = true}));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << "the operator's claim is not checked";
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  ok(a->verify());
+  for (int i = 0; i < 5000 && a->status().replication != ReplicationState::kEstablished; ++i)
+    advance(std::chrono::milliseconds(1));
+  // What the disks gained differs; the old metadata between the old data
+  // and the old end of the device was zeroed on both, so it does not.
+  const uint64_t differing = data_size() - kTestDiskBytes;
+  EXPECT_EQ(a->status().verify_out_of_sync_bytes, differing);
+  EXPECT_EQ(a->status().out_of_sync_bytes, differing);
+  EXPECT_EQ(read_back(disk_a, old_size, kTestDiskBytes - old_size),
+            std::vector<uint8_t>(kTestDiskBytes - old_size, 0))
+      << "the old metadata reads as zeros";
+}
+
+TEST_F(ResizeTest, OptionsNeedAPeerOfProtocolFive) {
+  bring_up_grown_with_peer_version(4);
+  for (const ResizeOptions& o :
+       {ResizeOptions{.size = old_size + (4u << 20)}, ResizeOptions{.assume_clean = true}}) {
+    CommandResult r = resize_now(*a, o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(contains(r.error(), "it speaks replication protocol 4; 5 is needed); a plain resize works"))
+        << r.error();
+  }
+  EXPECT_EQ(data_size(), old_size);
+  ok(resize_now(*a));
+  EXPECT_GT(data_size(), old_size);
 }
 
 TEST_F(ResizeTest, ALinkLostAfterThePeerGrewIsFinishedByTheNextHandshake) {
