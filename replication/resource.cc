@@ -625,6 +625,9 @@ ResourceStatus Resource::status() const {
   s.resync_equal_bytes = resync_equal_bytes_;
   s.verify_done_bytes = verify_done_bytes_;
   s.verify_out_of_sync_bytes = verify_out_of_sync_bytes_;
+  s.verifies_finished = verifies_finished_;
+  s.resyncs_finished_as_target = resyncs_finished_as_target_;
+  s.resyncs_finished_as_source = resyncs_finished_as_source_;
   s.io_errors = io_errors_;
   s.sent_bytes = sent_bytes_;
   s.received_bytes = received_bytes_;

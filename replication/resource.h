@@ -709,6 +709,7 @@ class Resource final : public Volume {
   TimePoint resync_tokens_at_{};
   uint64_t resync_equal_bytes_ = 0;                       // checksum resync: found equal, not transferred
   TimePoint resync_started_at_{}, resync_finished_at_{};  // for the achieved rate
+  uint64_t resyncs_finished_as_target_ = 0, resyncs_finished_as_source_ = 0;  // since start
   Timer resync_timer_;
 
   // Reads of a Diskless Primary, or of the out-of-sync blocks of a Primary
@@ -758,6 +759,7 @@ class Resource final : public Volume {
   uint64_t verify_in_flight_bytes_ = 0;
   uint64_t verify_done_bytes_ = 0;
   uint64_t verify_out_of_sync_bytes_ = 0;
+  uint64_t verifies_finished_ = 0;  // since start, as source or target
 
   // pause_sync() until resume_sync().
   bool user_paused_sync_ = false;

@@ -451,6 +451,7 @@ void Resource::finish_resync_as_target() {
   (void)persist_superblock();
   resync_done_bytes_ = resync_total_bytes_;
   resync_finished_at_ = loop_.now();
+  ++resyncs_finished_as_target_;
   set_disk(DiskState::kUpToDate, "resync finished");
   set_replication(ReplicationState::kEstablished, "resync finished");
   send(wire::StateChange{role_, disk_});
@@ -523,6 +524,7 @@ void Resource::finish_resync_as_source() {
   (void)persist_superblock();
   resync_done_bytes_ = resync_total_bytes_;
   resync_finished_at_ = loop_.now();
+  ++resyncs_finished_as_source_;
   set_replication(ReplicationState::kEstablished, "resync finished: the peer is UpToDate");
 }
 

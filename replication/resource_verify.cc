@@ -124,6 +124,7 @@ void Resource::on_verify_end(const wire::VerifyEnd& e) {
   if (replication_ != ReplicationState::kVerifyT) return;  // it asked about nothing (an empty device)
   verify_done_bytes_ = e.verified_bytes;
   verify_out_of_sync_bytes_ = e.out_of_sync_bytes;
+  ++verifies_finished_;
   set_replication(ReplicationState::kEstablished, "online verify by the peer finished: " +
                                                       std::to_string(e.out_of_sync_bytes) + " of " +
                                                       std::to_string(e.verified_bytes) + " bytes differ");
@@ -138,6 +139,7 @@ void Resource::finish_verify() {
     result += "; marked out of sync, resynced at the next connect (disconnect, then connect)";
     report_error(result);
   }
+  ++verifies_finished_;
   set_replication(ReplicationState::kEstablished, result);
 }
 

@@ -100,6 +100,11 @@ struct ResourceStatus {
   uint64_t resync_equal_bytes = 0;        // checksum-based resync: found equal, not transferred
   uint64_t verify_done_bytes = 0;         // online verify: compared so far (or in the last run)
   uint64_t verify_out_of_sync_bytes = 0;  // online verify: found different
+  // Completed since the daemon started, so that an observer polling now and
+  // then sees each one, however short (the daemon's notify events).
+  uint64_t verifies_finished = 0;           // as the verify's source or its peer
+  uint64_t resyncs_finished_as_target = 0;  // this node became UpToDate
+  uint64_t resyncs_finished_as_source = 0;  // the peer became UpToDate
   // pause-sync: "" not paused, "user" (this node's operator), "peer" (the
   // peer's), "user,peer". Kept while no resync runs: it holds the next one.
   std::string resync_paused;

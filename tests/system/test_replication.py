@@ -28,8 +28,8 @@ def resource_config(host, peer, secret="s3cret-s3cret", extra="", device=None, s
     """A config with one resource r0 and no VRRP instance; replicating over
     eth0 (192.0.2.0/24) or, with second_link, over eth1 (198.51.100.0/24).
     In `extra`, {own_ipv4} and {peer_ipv4} stand for the two nodes' eth0
-    addresses (e.g. for the fence path)."""
-    extra = extra.replace("{own_ipv4}", host.ipv4).replace("{peer_ipv4}", peer.ipv4)
+    addresses (e.g. for the fence path), {dir} for the host's directory."""
+    extra = extra.replace("{own_ipv4}", host.ipv4).replace("{peer_ipv4}", peer.ipv4).replace("{dir}", host.dir)
     return """global = { router_id = "%s"; runtime_dir = "%s"; %s };
 resources = ( {
   name = "r0";
@@ -650,8 +650,28 @@ class ReplicationTest(unittest.TestCase):
         lab.restore(h2)
 
     def test_split_brain_is_reported_and_resolved_by_the_operator(self):
+        """Also the resource's notify program (DRBD's split-brain,
+        after-resync-target and out-of-sync handlers): each node's gets
+        RESOURCE r0 EVENT TEXT for the split brain, the resync that resolves
+        it (as target on the victim, as source on the survivor) and the
+        verify after it."""
         lab = self.lab()
-        h1, h2 = self.bring_up_pair(lab)  # after_sb_0pri = disconnect (the default)
+        script = os.path.join(lab.dir, "notify.sh")
+        with open(script, "w") as f:
+            f.write('#!/bin/sh\nout="$1"; shift\nprintf "%s|" "$@" >> "$out"; echo >> "$out"\n')
+        os.chmod(script, 0o755)
+        # after_sb_0pri = disconnect (the default)
+        h1, h2 = self.bring_up_pair(lab, extra='notify = "%s {dir}/events.log";' % script)
+
+        def events(host):
+            try:
+                with open(os.path.join(host.dir, "events.log")) as f:
+                    return [line.rstrip("|\n").split("|") for line in f]
+            except FileNotFoundError:
+                return []
+
+        def has_event(host, what, part):
+            return any(e[:3] == ["RESOURCE", "r0", what] and part in e[3] for e in events(host))
         self.split(lab, h1, h2)
         wait_until(lambda: self.status(h1)["split_brain"] and self.status(h2)["split_brain"], timeout=30,
                    what="split brain detected on both")
@@ -671,6 +691,16 @@ class ReplicationTest(unittest.TestCase):
                    and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="resolved by resync")
         self.assertFalse(self.status(h1)["split_brain"])
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        for h in (h1, h2):
+            wait_until(lambda: has_event(h, "split-brain", "split brain detected"), timeout=10,
+                       what="%s's notify program told of the split brain" % h.name)
+        wait_until(lambda: has_event(h2, "resync-finished", "as SyncTarget: this node is UpToDate"), timeout=10,
+                   what="h2's notify program told it is UpToDate again")
+        wait_until(lambda: has_event(h1, "resync-finished", "as SyncSource: the peer is UpToDate"), timeout=10,
+                   what="h1's notify program told the peer is UpToDate again")
+        self.ctl(h1, "verify", "r0")
+        wait_until(lambda: has_event(h1, "verify", "online verify finished: 0 of %d bytes differ"
+                                     % (self.status(h1)["size_kib"] * 1024)), timeout=60, what="verify told")
 
     def test_split_brain_policy_discards_the_side_with_fewer_changes(self):
         lab = self.lab()

@@ -16,6 +16,7 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"resync_rate_kib", &R::resync_rate_kib},
       {"on_io_error", &R::on_io_error},
       {"io_error_handler", &R::io_error_handler},
+      {"notify", &R::notify},
       {"after_sb_0pri", &R::after_sb_0pri},
       {"after_sb_1pri", &R::after_sb_1pri},
       {"after_sb_2pri", &R::after_sb_2pri},

@@ -240,6 +240,12 @@ struct Resource {
   long resync_rate_kib = 102400;       // resync rate limit, KiB/s (100 MiB/s)
   std::string on_io_error = "passthrough";  // "passthrough", "detach", "call-handler"
   std::optional<Program> io_error_handler;   // run on a disk error with call-handler
+  // Run on every event of the resource (no shell), with "RESOURCE", the
+  // name, the event (role, disk, connection, split-brain, resync-finished,
+  // verify, io-error, ...: the event journal's words) and its one-line text
+  // appended; serialised per resource. DRBD's split-brain, out-of-sync and
+  // after-resync-target handlers in one program.
+  std::optional<Program> notify;
   std::string after_sb_0pri = "disconnect";  // "disconnect", "discard-younger-primary",
                                              // "discard-older-primary", "discard-zero-changes",
                                              // "discard-least-changes"

@@ -420,6 +420,16 @@ void Daemon::on_check_status(const checkers::CheckStatus& status, bool changed) 
   }
 }
 
+void Daemon::run_resource_notify(const std::string& resource, const std::string& what, const std::string& text) {
+  // The configuration in force now (a reload may have changed the program).
+  for (const auto& r : config_.resources) {
+    if (r.name != resource || !r.notify) continue;
+    std::vector<std::string> argv = r.notify->argv;
+    argv.insert(argv.end(), {"RESOURCE", resource, what, text});
+    programs_.run("replication/" + resource, std::move(argv));
+  }
+}
+
 Instance* Daemon::find_instance(const std::string& name) {
   for (auto& i : instances_)
     if (i->name() == name) return i.get();
@@ -682,6 +692,7 @@ void Daemon::start_replication(const std::vector<config::Resource>& resources) {
         loop_.post([this, resource, what, text, detail = std::move(detail)]() mutable {
           if (snmp_) snmp_->on_replication_event(resource, what, text, detail);
           journal_.record("replication", resource, what, text, std::move(detail));
+          run_resource_notify(resource, what, text);
         });
       },
       opts_.on_fuse_connection);

@@ -71,6 +71,9 @@ class Daemon {
   void on_transition(Instance& instance, const Transition& t);
   // A check's status arrived from the checker thread (posted to this loop).
   void on_check_status(const checkers::CheckStatus& status, bool changed);
+  // A replication event (on this loop): the resource's notify program, if
+  // configured, with RESOURCE, the name, the event and its text appended.
+  void run_resource_notify(const std::string& resource, const std::string& what, const std::string& text);
   // Resets the status table for `checks`, keeping the state of unchanged ones.
   void init_check_status(const std::vector<config::Check>& checks, const std::vector<config::Check>& previous);
   // Tells a new instance about the checks it tracks and their current state.

@@ -369,6 +369,23 @@ void ReplicationService::refresh() {
         Runtime* r = rt.get();  // a removed resource is retired, not destroyed
         ops_post([this, r] { ops_grow_frontend(*r); });
       }
+      // Counted by the engine, so that one shorter than this poll is seen.
+      if (now.resyncs_finished_as_target > was.resyncs_finished_as_target)
+        emit(name, "resync-finished",
+             "resync finished as SyncTarget: this node is UpToDate (" + std::to_string(now.resync_total_bytes) +
+                 " bytes resynced)",
+             {{"as", "target"}, {"bytes", now.resync_total_bytes}});
+      if (now.resyncs_finished_as_source > was.resyncs_finished_as_source)
+        emit(name, "resync-finished",
+             "resync finished as SyncSource: the peer is UpToDate (" + std::to_string(now.resync_total_bytes) +
+                 " bytes resynced)",
+             {{"as", "source"}, {"bytes", now.resync_total_bytes}});
+      if (now.verifies_finished > was.verifies_finished)
+        emit(name, "verify",
+             "online verify finished: " + std::to_string(now.verify_out_of_sync_bytes) + " of " +
+                 std::to_string(now.verify_done_bytes) + " bytes differ" +
+                 (now.verify_out_of_sync_bytes > 0 ? " (marked out of sync; resynced at the next connect)" : ""),
+             {{"verified", now.verify_done_bytes}, {"out_of_sync", now.verify_out_of_sync_bytes}});
       if (now.split_brain && !was.split_brain)
         emit(name, "split-brain", "split brain: " + now.split_brain_text, {{"text", now.split_brain_text}});
       if (now.io_errors > was.io_errors)

@@ -68,6 +68,7 @@ replication_resource r0 {
   resync_rate_kib 40960
   on_io_error call-handler
   io_error_handler "/usr/local/sbin/disk-failed r0"
+  notify "/usr/local/sbin/replication-event mail"
   after_sb_0pri discard-least-changes
   after_sb_1pri discard-secondary
   after_sb_2pri disconnect
@@ -144,13 +145,14 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_EQ(r.shared_secret, "0123456789abcdef");
   EXPECT_EQ(r.peer_address->to_string(), "198.51.100.2");
   EXPECT_EQ(r.io_error_handler->argv, (Names{"/usr/local/sbin/disk-failed", "r0"}));
+  EXPECT_EQ(r.notify->argv, (Names{"/usr/local/sbin/replication-event", "mail"}));
   EXPECT_EQ(r.ping_timeout, milliseconds(1000));       // _ms keys: milliseconds, as native
   EXPECT_EQ(r.on_io_error, "call-handler");
   EXPECT_TRUE(r.kill_holders);                         // the keyword alone
   EXPECT_EQ(r.tcp_congestion, "reno");
   EXPECT_EQ(r.congestion_fill_kib, 2048);
   EXPECT_EQ(r.fencing, "resource-only");
-  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:43");
+  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:44");
   expect_same_fields(r, nat.resources.at(0), resource_fields());
 }
 

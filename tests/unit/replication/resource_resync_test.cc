@@ -249,6 +249,31 @@ TEST_F(ResourcePairTest, ChecksumResyncTransfersOnlyTheBlocksThatDiffer) {
   EXPECT_EQ(b->status().resync_equal_bytes, data_size() - wire::kMaxDataBytes);
 }
 
+TEST_F(ResourcePairTest, FinishedResyncsAndVerifiesAreCountedOnBothSides) {
+  // Counted, so that an observer that polls (the daemon's notify events)
+  // sees each one, also one shorter than its poll.
+  bring_up_synced();
+  EXPECT_EQ(a->status().resyncs_finished_as_source, 1u);
+  EXPECT_EQ(a->status().resyncs_finished_as_target, 0u);
+  EXPECT_EQ(b->status().resyncs_finished_as_target, 1u);
+  EXPECT_EQ(b->status().resyncs_finished_as_source, 0u);
+  // A second resync, after a cut and a write.
+  net.cut();
+  advance(seconds(1));
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 3)).ok());
+  advance(seconds(3));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(a->status().resyncs_finished_as_source, 2u);
+  EXPECT_EQ(b->status().resyncs_finished_as_target, 2u);
+  EXPECT_EQ(a->status().verifies_finished, 0u);
+  ok(a->verify());
+  for (int i = 0; i < 5000 && a->status().replication != ReplicationState::kEstablished; ++i)
+    advance(milliseconds(1));
+  settle();
+  EXPECT_EQ(a->status().verifies_finished, 1u);
+  EXPECT_EQ(b->status().verifies_finished, 1u) << "the peer's VerifyEnd";
+}
+
 TEST_F(ResourcePairTest, OnlineVerifyMarksOnlyTheDifferingBlockAndReconnectRepairsIt) {
   bring_up_synced();
   disk_b.bytes()[3 * 4096 + 7] ^= 0x01;  // silent corruption on the peer, inside the first 1 MiB step
