@@ -384,7 +384,9 @@ void ReplicationService::refresh() {
         emit(name, "verify",
              "online verify finished: " + std::to_string(now.verify_out_of_sync_bytes) + " of " +
                  std::to_string(now.verify_done_bytes) + " bytes differ" +
-                 (now.verify_out_of_sync_bytes > 0 ? " (marked out of sync; resynced at the next connect)" : ""),
+                 (now.verify_out_of_sync_bytes > 0
+                      ? " (the node that ran it marked them out of sync; they resync at the next connect)"
+                      : ""),
              {{"verified", now.verify_done_bytes}, {"out_of_sync", now.verify_out_of_sync_bytes}});
       if (now.split_brain && !was.split_brain)
         emit(name, "split-brain", "split brain: " + now.split_brain_text, {{"text", now.split_brain_text}});
