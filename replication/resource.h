@@ -146,6 +146,20 @@ struct ResourceOptions {
   // only their completions wait, so nothing is acknowledged that the peer
   // could lose by taking over. Off: resource-only (answered at once).
   bool freeze_io_while_fencing = false;
+  // DRBD's before-resync-target handler (e.g. an LVM snapshot of the
+  // backing device, the only consistent copy while a resync overwrites it):
+  // called, on this loop, when the generations make this node the
+  // SyncTarget of a connect while its disk holds a good image (UpToDate,
+  // Consistent, Outdated), before it sends its bitmap. The handshake waits
+  // (the peer holds its writes meanwhile, as DRBD's does); `done` (on this
+  // loop) true goes on, false drops the link with `detail` (reconnecting
+  // later tries again). It must answer within `timeout`, which the peer
+  // waits for our bitmap. Not called if nothing is to be resynced. A
+  // split-brain victim chosen by discard-my-data counts; one chosen by an
+  // after-sb policy does not (both sides would wait for the other's
+  // bitmap). Empty: no handler.
+  using HandlerDone = std::function<void(bool ok, std::string detail)>;
+  std::function<void(HandlerDone)> before_resync_target;
 };
 
 // Outcome of a control command: success, or a message for the operator.
@@ -538,6 +552,13 @@ class Resource final : public Volume {
   bool probe_primary_peer();
   void on_handshake_timeout();
   void on_watchdog();
+  // Whether this connect makes this node, holding a good image, the
+  // SyncTarget (as far as the generations tell before the bitmaps).
+  bool becomes_target_of_good_image() const;
+  // With our bitmap held and the peer's in: runs
+  // options_.before_resync_target if anything is to be overwritten, then
+  // sends our bitmap and finishes the handshake.
+  void release_held_bitmap();
   // Ends the connection. StandAlone stops the connector (refusals, split
   // brain, operator); otherwise it reconnects. `tell_peer` sends a
   // Disconnect first.
@@ -675,6 +696,7 @@ class Resource final : public Volume {
   HandshakeResult handshake_;                   // compare_generations() of this connection
   std::optional<OutOfSyncBitmap> peer_bitmap_;  // as received in the exchange
   uint64_t peer_bitmap_bits_ = 0;               // bits received so far
+  bool bitmap_held_ = false;                    // ours not sent yet: see release_held_bitmap()
   Timer handshake_timer_, ping_timer_, ping_timeout_timer_, watchdog_timer_;
   std::optional<TimePoint> probe_sent_;  // primary()'s probe Ping on this connection
   TimePoint last_heard_{};               // the last bytes from the peer on this connection

@@ -311,8 +311,55 @@ void Resource::on_authenticated() {
   // Before our bitmap: the peer knows of the pause before it can start a
   // resync as SyncTarget.
   if (user_paused_sync_ && wire_version() >= 3) send(wire::SyncPause{true});
-  send_bitmap();
   ping_timer_.arm_in(options_.ping_interval);
+  // A node about to be overwritten holds its bitmap until the peer's is in
+  // (the source sends its own at once, so only one side ever waits): then
+  // it knows whether anything is overwritten, and runs the handler first.
+  bitmap_held_ = options_.before_resync_target && becomes_target_of_good_image();
+  if (!bitmap_held_) send_bitmap();
+}
+
+bool Resource::becomes_target_of_good_image() const {
+  // finish_handshake()'s decision, as far as it is known before the
+  // bitmaps: an Inconsistent peer is never the source, a Primary never the
+  // target of a good image (refused), and an Inconsistent disk holds
+  // nothing to save.
+  const bool good = disk_ == DiskState::kUpToDate || disk_ == DiskState::kConsistent || disk_ == DiskState::kOutdated;
+  if (!good || role_ == Role::kPrimary || peer_hello_.disk_state == DiskState::kInconsistent) return false;
+  const SyncDecision d = handshake_.decision;
+  if (d == SyncDecision::kSplitBrain)
+    return options_.discard_my_data && (peer_hello_.flags & wire::kHelloDiscardMyData) == 0;
+  return d == SyncDecision::kTargetBitmap || d == SyncDecision::kTargetFull;
+}
+
+void Resource::release_held_bitmap() {
+  const bool full = handshake_.decision == SyncDecision::kTargetFull ||
+                    (handshake_.decision == SyncDecision::kSplitBrain && !handshake_.auto_resolvable);
+  if (!full && bitmap_->count() == 0 && peer_bitmap_->count() == 0) {
+    // The peer's newer generation changed nothing here: nothing to save.
+    bitmap_held_ = false;
+    send_bitmap();
+    finish_handshake();
+    return;
+  }
+  log("the peer's data replaces this node's " + std::string(to_string(disk_)) + " image (" +
+      (full ? std::string("all of it") : std::to_string(bitmap_->out_of_sync_bytes() + peer_bitmap_->out_of_sync_bytes()) +
+                                             " bytes at most") +
+      "): running the before-resync-target handler first (the handshake waits for it)");
+  const uint64_t link = link_generation_;
+  options_.before_resync_target([this, link](bool ok, std::string detail) {
+    if (link != link_generation_ || !bitmap_held_) return;  // that connection is gone
+    bitmap_held_ = false;
+    if (!ok) {
+      fail_link("before-resync-target handler failed (" + detail +
+                    "): not resyncing over this node's data without it; the next connect tries again",
+                wire::DisconnectCode::kOther);
+      return;
+    }
+    log("before-resync-target handler done (" + detail + "): sending the bitmap");
+    send_bitmap();
+    finish_handshake();
+  });
 }
 
 void Resource::on_peer_state(const wire::StateChange& s) {
@@ -443,6 +490,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   verify_asked_.clear();
   ko_ = 0;
   peer_bitmap_.reset();
+  bitmap_held_ = false;
   resync_in_band_ = false;
   new_generation_for_diskless_peer_ = false;
   peer_paused_sync_ = false;

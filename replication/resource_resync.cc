@@ -76,7 +76,9 @@ void Resource::on_bitmap_chunk(const wire::BitmapChunk& chunk) {
     peer_bitmap_->set_range(first * kBlockSize, count * kBlockSize);
   });
   peer_bitmap_bits_ += chunk.bit_count;
-  if (peer_bitmap_bits_ == peer_bitmap_->block_count()) finish_handshake();
+  if (peer_bitmap_bits_ != peer_bitmap_->block_count()) return;
+  if (bitmap_held_) return release_held_bitmap();  // the before-resync-target handler may run first
+  finish_handshake();
 }
 
 void Resource::finish_handshake() {

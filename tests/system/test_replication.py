@@ -702,6 +702,44 @@ class ReplicationTest(unittest.TestCase):
         wait_until(lambda: has_event(h1, "verify", "online verify finished: 0 of %d bytes differ"
                                      % (self.status(h1)["size_kib"] * 1024)), timeout=60, what="verify told")
 
+    def test_before_resync_target_handler_saves_the_target_first(self):
+        """DRBD's before-resync-target: h2 misses 4 MiB while cut off; when
+        the link is back its handler (here: a copy of the backing file, as
+        an LVM snapshot would be) runs before anything is overwritten. While
+        it fails, the link is dropped and h2's data stays as it was; once it
+        succeeds the resync runs, and the copy holds h2's data from before."""
+        lab = self.lab()
+        script = os.path.join(lab.dir, "snap.sh")
+        with open(script, "w") as f:
+            f.write('#!/bin/sh\ndir="$1"\n[ -e "$dir/fail" ] && exit 3\n'
+                    'cp --sparse=always "$dir/r0.img" "$dir/r0.snap" && echo "$2" >> "$dir/snap.log"\n')
+        os.chmod(script, 0o755)
+        h1, h2 = self.bring_up_synced(lab, extra='before_resync_target_handler = "%s {dir}";' % script)
+        self.assertFalse(os.path.exists(os.path.join(h2.dir, "snap.log")), "the initial sync overwrote nothing good")
+        lab.cut(h2)
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 sees the cut")
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=1M", "count=4", "seek=8",
+                     "oflag=direct", "status=none")
+        before = self.data_digest(h2)
+        open(os.path.join(h2.dir, "fail"), "w").close()
+        lab.restore(h2)
+        wait_until(lambda: "before-resync-target handler failed" in self.status(h2)["last_error"], timeout=30,
+                   what="h2's failing handler refuses the resync")
+        self.assertIn("exit 3", self.status(h2)["last_error"])
+        self.assertEqual(self.data_digest(h2), before, "nothing overwritten without the handler")
+        self.assertNotEqual(self.status(h2)["replication"], "SyncTarget")
+        os.unlink(os.path.join(h2.dir, "fail"))
+        wait_until(lambda: self.status(h2)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="resynced after the handler")
+        with open(os.path.join(h2.dir, "snap.log")) as f:
+            self.assertEqual(f.read().split(), ["r0"])
+        size = self.status(h2)["size_kib"] * 1024
+        snap = sh("sh", "-c", "head -c %d %s | sha256sum" % (size, os.path.join(h2.dir, "r0.snap"))).stdout.split()[0]
+        self.assertEqual(snap, before, "the copy is h2's data from before the resync")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        events = [e["what"] for e in json.loads(h2.vrrpctl("events", "--json").stdout)["events"]]
+        self.assertIn("before-resync-target", events)
+
     def test_split_brain_policy_discards_the_side_with_fewer_changes(self):
         lab = self.lab()
         h1, h2 = self.bring_up_pair(lab, extra='after_sb_0pri = "discard-least-changes";')

@@ -17,6 +17,7 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"on_io_error", &R::on_io_error},
       {"io_error_handler", &R::io_error_handler},
       {"notify", &R::notify},
+      {"before_resync_target_handler", &R::before_resync_target_handler},
       {"after_sb_0pri", &R::after_sb_0pri},
       {"after_sb_1pri", &R::after_sb_1pri},
       {"after_sb_2pri", &R::after_sb_2pri},

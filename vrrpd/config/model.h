@@ -246,6 +246,12 @@ struct Resource {
   // appended; serialised per resource. DRBD's split-brain, out-of-sync and
   // after-resync-target handlers in one program.
   std::optional<Program> notify;
+  // DRBD's before-resync-target: run (no shell; the resource name appended)
+  // when a connect makes this node, holding a good image, the SyncTarget,
+  // before anything is overwritten; exit 0 lets the resync start, anything
+  // else drops the link (the next connect tries again). Killed after
+  // timeout_ms less a margin: the peer waits that long for our bitmap.
+  std::optional<Program> before_resync_target_handler;
   std::string after_sb_0pri = "disconnect";  // "disconnect", "discard-younger-primary",
                                              // "discard-older-primary", "discard-zero-changes",
                                              // "discard-least-changes"

@@ -774,6 +774,8 @@ class Validator {
                 "required with on_io_error = \"call-handler\"; valid: an absolute path and arguments");
     check_program(r.io_error_handler, k, r.where, "io_error_handler", "/usr/local/sbin/disk-failed");
     check_program(r.notify, k, r.where, "notify", "/usr/local/sbin/replication-event");
+    check_program(r.before_resync_target_handler, k, r.where, "before_resync_target_handler",
+                  "/usr/local/sbin/snapshot-backing-device");
     check_ms(k, r.where, "unmount_grace_ms", r.unmount_grace, 0, kUnmountGraceMaxMs);
     check_choice(r, "after_sb_0pri", r.after_sb_0pri, kAfterSb0Pri);
     check_choice(r, "after_sb_1pri", r.after_sb_1pri, kAfterSb1Pri);

@@ -417,6 +417,40 @@ void ReplicationService::refresh() {
   }
 }
 
+replication::ResourceOptions ReplicationService::engine_resource_options(Runtime& rt, const config::Resource& c,
+                                                                       bool external_md) {
+  replication::ResourceOptions o = resource_options(c, external_md);
+  if (!c.before_resync_target_handler) return o;
+  Runtime* r = &rt;  // a removed resource is retired, not destroyed
+  o.before_resync_target = [this, r](replication::ResourceOptions::HandlerDone done) {
+    const config::Resource& now = r->cfg;  // as configured when it runs (a reload may change it)
+    if (!now.before_resync_target_handler) return done(true, "no before_resync_target_handler configured now");
+    std::vector<std::string> argv = now.before_resync_target_handler->argv;
+    argv.push_back(now.name);
+    // The peer waits timeout_ms for our bitmap; the handler gets a little
+    // less, so that a killed one still ends this handshake on our terms.
+    const auto margin = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), now.timeout / 4);
+    const std::chrono::milliseconds limit = now.timeout - margin;
+    const std::string name = now.name;
+    emit(name, "before-resync-target",
+         "before_resync_target_handler started: this node's data is about to be resynced from the peer");
+    handlers_->run("before-resync-target/" + name, std::move(argv), limit,
+                   [this, name, limit, done](const notify::ProgramOutcome& out) {
+                     const bool ok = out.spawned && out.exited && out.exit_code == 0;
+                     std::string how = !out.spawned  ? "could not start: " + out.spawn_error
+                                       : out.exited ? "exit " + std::to_string(out.exit_code)
+                                                    : "killed by signal " + std::to_string(out.term_signal);
+                     if (out.timed_out) how += " (not done within " + std::to_string(limit.count()) + " ms)";
+                     emit(name, "before-resync-target",
+                          "before_resync_target_handler " + how +
+                              (ok ? ": the resync starts" : ": the link is dropped, the next connect tries again"),
+                          {{"exit_code", out.exited ? out.exit_code : -1}, {"ok", ok}});
+                     done(ok, how);
+                   });
+  };
+  return o;
+}
+
 void ReplicationService::maybe_run_fence_handler(Runtime& rt) {
   const TimePoint now = engine_loop_.now();
   if (!rt.cfg.fence_peer_handler || !rt.resource->wants_peer_fenced()) {
@@ -776,7 +810,7 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
     if (!m.ok()) return done(false, "up: " + m.error() + " (run vrrpctl replication create-md " + c.name + ")");
     md = std::move(m.value());
   }
-  const replication::ResourceOptions o = resource_options(c, md != nullptr);
+  const replication::ResourceOptions o = engine_resource_options(rt, c, md != nullptr);
   rt.data = std::move(data.value());
   rt.md = std::move(md);
   rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
@@ -1103,7 +1137,7 @@ void ReplicationService::engine_adjust(Runtime& rt, const config::Resource& n, c
     (void)rt.resource->disconnect();
     rt.connector = std::make_unique<replication::TcpConnector>(engine_loop_, connector_options(n));
   }
-  if (CommandResult r = rt.resource->adjust(resource_options(n, rt.md != nullptr)); !r.ok()) {
+  if (CommandResult r = rt.resource->adjust(engine_resource_options(rt, n, rt.md != nullptr)); !r.ok()) {
     ok = false;
     notes.push_back(r.error());
   }

@@ -39,6 +39,10 @@
 
 namespace vrrpd {
 
+namespace replication {
+struct ResourceOptions;
+}
+
 class ReplicationService {
  public:
   // What vrrpctl and the replication health check see of one resource.
@@ -150,6 +154,9 @@ class ReplicationService {
   // on both nodes (the engine's Resource::resize()); answers once the
   // frontend has the new size too.
   void engine_resize(Runtime& rt, const CommandOptions& options, Done done);
+  // resource_options() for `c`, with the handlers the engine calls
+  // (before_resync_target) bound to this service.
+  replication::ResourceOptions engine_resource_options(Runtime& rt, const config::Resource& c, bool external_md);
   // resize on a resource that is down: internal metadata left where the
   // old end of a grown device was is found and moved to the new end. On the
   // ops thread: the search may read the whole device.

@@ -69,6 +69,7 @@ replication_resource r0 {
   on_io_error call-handler
   io_error_handler "/usr/local/sbin/disk-failed r0"
   notify "/usr/local/sbin/replication-event mail"
+  before_resync_target_handler "/usr/local/sbin/snap r0"
   after_sb_0pri discard-least-changes
   after_sb_1pri discard-secondary
   after_sb_2pri disconnect
@@ -146,13 +147,14 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_EQ(r.peer_address->to_string(), "198.51.100.2");
   EXPECT_EQ(r.io_error_handler->argv, (Names{"/usr/local/sbin/disk-failed", "r0"}));
   EXPECT_EQ(r.notify->argv, (Names{"/usr/local/sbin/replication-event", "mail"}));
+  EXPECT_EQ(r.before_resync_target_handler->argv, (Names{"/usr/local/sbin/snap", "r0"}));
   EXPECT_EQ(r.ping_timeout, milliseconds(1000));       // _ms keys: milliseconds, as native
   EXPECT_EQ(r.on_io_error, "call-handler");
   EXPECT_TRUE(r.kill_holders);                         // the keyword alone
   EXPECT_EQ(r.tcp_congestion, "reno");
   EXPECT_EQ(r.congestion_fill_kib, 2048);
   EXPECT_EQ(r.fencing, "resource-only");
-  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:44");
+  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:45");
   expect_same_fields(r, nat.resources.at(0), resource_fields());
 }
 
@@ -309,7 +311,7 @@ std::string kaWitness(const std::string& extra, const std::string& block = "witn
          "\n }\n}\n";
 }
 
-TEST(InvalidKeepalivedResource, UnknownKeywordIsAnError) { expectInvalid(kaResource(" peer_adress 198.51.100.3"), 6, "peer_adress: unknown keyword in replication_resource r0; valid: address, after_sb_0pri, after_sb_1pri, after_sb_2pri, congestion_fill_kib, connect_interval_ms, device,"); }
+TEST(InvalidKeepalivedResource, UnknownKeywordIsAnError) { expectInvalid(kaResource(" peer_adress 198.51.100.3"), 6, "peer_adress: unknown keyword in replication_resource r0; valid: address, after_sb_0pri, after_sb_1pri, after_sb_2pri, before_resync_target_handler, congestion_fill_kib, connect_interval_ms, device,"); }
 TEST(InvalidKeepalivedResource, MisspeltSecretKeywordIsNotEchoed) { expectInvalid(kaResource(" shared_secert hunter2hunter2"), 6, "shared_secert: unknown keyword in replication_resource r0; valid: address,"); }
 TEST(InvalidKeepalivedResource, UnknownBlockIsAnError) { expectInvalid(kaResource(" peer {\n  port 7789\n }"), 6, "peer: unknown keyword in replication_resource r0"); }
 TEST(InvalidKeepalivedResource, SecretsAreNeverEchoed) {

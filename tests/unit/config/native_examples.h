@@ -10,7 +10,7 @@ inline constexpr const char* kNativeFullResource = R"(resources = (
   { name = "r0"; device = "/dev/vdb"; metadata = "/var/lib/vrrpd/r0.md";
     address = "198.51.100.1"; port = 7790; peer_address = "198.51.100.2"; peer_port = 7791;
     protocol = "b"; shared_secret = "0123456789abcdef"; resync_rate_kib = 40960;
-    on_io_error = "Call-Handler"; io_error_handler = "/usr/local/sbin/disk-failed r0"; notify = "/usr/local/sbin/replication-event mail";
+    on_io_error = "Call-Handler"; io_error_handler = "/usr/local/sbin/disk-failed r0"; notify = "/usr/local/sbin/replication-event mail"; before_resync_target_handler = "/usr/local/sbin/snap r0";
     after_sb_0pri = "discard-least-changes"; after_sb_1pri = "discard-secondary";
     after_sb_2pri = "disconnect"; ping_interval_ms = 2000; ping_timeout_ms = 1000;
     probe_timeout_ms = 700; timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500; tcp_congestion = "reno"; on_congestion = "block"; congestion_fill_kib = 2048;

@@ -40,6 +40,8 @@ TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   EXPECT_EQ(r.io_error_handler->argv, (std::vector<std::string>{"/usr/local/sbin/disk-failed", "r0"}));
   ASSERT_TRUE(r.notify);
   EXPECT_EQ(r.notify->argv, (std::vector<std::string>{"/usr/local/sbin/replication-event", "mail"}));
+  ASSERT_TRUE(r.before_resync_target_handler);
+  EXPECT_EQ(r.before_resync_target_handler->argv, (std::vector<std::string>{"/usr/local/sbin/snap", "r0"}));
   EXPECT_EQ(r.after_sb_0pri, "discard-least-changes");
   EXPECT_EQ(r.after_sb_1pri, "discard-secondary");
   EXPECT_EQ(r.after_sb_2pri, "disconnect");
@@ -173,6 +175,7 @@ TEST(InvalidResource, SecretWrongTypeIsNotEchoed) {
 TEST(InvalidResource, ResyncRateZero) { expectInvalid(resource("resync_rate_kib = 0;"), 3, "resync_rate_kib = 0: out of range; valid: 1..10485760"); }
 TEST(InvalidResource, OnIoErrorUnknown) { expectInvalid(resource("on_io_error = \"panic\";"), 3, "on_io_error = \"panic\": unknown value; valid: passthrough, detach, call-handler"); }
 TEST(InvalidResource, CallHandlerWithoutHandler) { expectInvalid(resource("on_io_error = \"call-handler\";"), 2, "io_error_handler: required with on_io_error = \"call-handler\""); }
+TEST(InvalidResource, BeforeResyncTargetHandlerRelative) { expectInvalid(resource("before_resync_target_handler = \"snap\";"), 3, "before_resync_target_handler = \"snap\": program \"snap\" is not an absolute path"); }
 TEST(InvalidResource, NotifyRelative) { expectInvalid(resource("notify = \"replication-event\";"), 3, "notify = \"replication-event\": program \"replication-event\" is not an absolute path"); }
 TEST(InvalidResource, HandlerRelative) { expectInvalid(resource("io_error_handler = \"disk-failed\";"), 3, "io_error_handler = \"disk-failed\": program \"disk-failed\" is not an absolute path"); }
 TEST(InvalidResource, AfterSb0PriUnknown) { expectInvalid(resource("after_sb_0pri = \"discard-local\";"), 3, "after_sb_0pri = \"discard-local\": unknown value; valid: disconnect, discard-younger-primary"); }
