@@ -1015,7 +1015,11 @@ class ReplicationTest(unittest.TestCase):
         rest, resynced, and the mounted file keeps its bytes throughout."""
         lab = self.lab()
         h1, h2 = self.bring_up_synced(lab)
-        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        # No lazy inode-table init: ext4 would otherwise write megabytes in
+        # the background after the mount, which the traffic check below
+        # would count.
+        h1.in_daemon("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0",
+                     self.status(h1)["device_link"])
         self.ctl(h1, "mount", "r0")
         digest = self.put_file(h1, "kept", 8)
         size_before = self.status(h1)["size_kib"] * 1024
@@ -1046,7 +1050,9 @@ class ReplicationTest(unittest.TestCase):
             self.assertEqual((st["disk"], st["replication"], st["out_of_sync_kib"]), ("UpToDate", "Established", 0),
                              h.name)
         self.assertEqual(int(h1.in_daemon("blockdev", "--getsize64", self.status(h1)["device"]).stdout), asked)
-        self.assertLess(self.status(h2)["received_kib"] - received_before, 1024, "the added 64 MiB were not sent")
+        # The added 64 MiB were not sent (what ext4 writes meanwhile is; a
+        # quarter of it leaves room for that, well below a resync of it).
+        self.assertLess(self.status(h2)["received_kib"] - received_before, 16 * 1024)
         self.ctl(h1, "verify", "r0")
         wait_until(lambda: self.status(h1)["replication"] == "Established" and
                    self.status(h1)["verify_done_kib"] == self.status(h1)["size_kib"], timeout=60, what="verify done")
