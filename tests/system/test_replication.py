@@ -732,7 +732,11 @@ class ReplicationTest(unittest.TestCase):
         wait_until(lambda: self.status(h2)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
                    and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="resynced after the handler")
         with open(os.path.join(h2.dir, "snap.log")) as f:
-            self.assertEqual(f.read().split(), ["r0"])
+            runs = f.read().split()
+        # Once, or again if a handshake after a successful run was lost (its
+        # copy is then taken before any overwrite too).
+        self.assertGreaterEqual(len(runs), 1)
+        self.assertEqual(set(runs), {"r0"}, "the resource name is appended")
         size = self.status(h2)["size_kib"] * 1024
         snap = sh("sh", "-c", "head -c %d %s | sha256sum" % (size, os.path.join(h2.dir, "r0.snap"))).stdout.split()[0]
         self.assertEqual(snap, before, "the copy is h2's data from before the resync")
