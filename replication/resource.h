@@ -697,6 +697,10 @@ class Resource final : public Volume {
   std::optional<OutOfSyncBitmap> peer_bitmap_;  // as received in the exchange
   uint64_t peer_bitmap_bits_ = 0;               // bits received so far
   bool bitmap_held_ = false;                    // ours not sent yet: see release_held_bitmap()
+  // Expires with this Resource: a handler's answer that comes after it was
+  // destroyed (vrrpctl replication down meanwhile) is dropped, not run on
+  // freed memory.
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
   Timer handshake_timer_, ping_timer_, ping_timeout_timer_, watchdog_timer_;
   std::optional<TimePoint> probe_sent_;  // primary()'s probe Ping on this connection
   TimePoint last_heard_{};               // the last bytes from the peer on this connection

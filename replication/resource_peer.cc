@@ -347,7 +347,8 @@ void Resource::release_held_bitmap() {
                                              " bytes at most") +
       "): running the before-resync-target handler first (the handshake waits for it)");
   const uint64_t link = link_generation_;
-  options_.before_resync_target([this, link](bool ok, std::string detail) {
+  options_.before_resync_target([this, link, alive = std::weak_ptr<const bool>(alive_)](bool ok, std::string detail) {
+    if (alive.expired()) return;                            // this Resource is gone
     if (link != link_generation_ || !bitmap_held_) return;  // that connection is gone
     bitmap_held_ = false;
     if (!ok) {

@@ -117,6 +117,20 @@ TEST_F(BeforeResyncTargetTest, AHandlerSlowerThanTheHandshakeTimeoutEndsThatHand
   EXPECT_TRUE(disks_equal());
 }
 
+TEST_F(BeforeResyncTargetTest, AnAnswerAfterTheResourceWasDestroyedIsDropped) {
+  bring_up_with_handler();
+  diverge();
+  advance(seconds(3));
+  ASSERT_EQ(calls, 1);
+  ASSERT_TRUE(pending);
+  b.reset();  // vrrpctl replication down while the handler runs
+  settle();
+  pending(true, "snapshot taken");  // must not touch the destroyed Resource (ASan would report it)
+  advance(seconds(1));
+  EXPECT_NE(a->status().connection, ConnectionState::kConnected);
+  EXPECT_EQ(data_of(disk_b), b_before);
+}
+
 TEST_F(BeforeResyncTargetTest, NotCalledWhenThereIsNothingToResync) {
   answer = true;
   bring_up_with_handler();
