@@ -196,11 +196,11 @@ GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Supe
   return r;
 }
 
-OutOfSyncBitmap grown_bitmap(const OutOfSyncBitmap& bitmap, uint64_t new_data_size, bool mark_added) {
+OutOfSyncBitmap resized_bitmap(const OutOfSyncBitmap& bitmap, uint64_t new_data_size, bool mark_added) {
   OutOfSyncBitmap grown(new_data_size);
   uint64_t from = 0;
   while (auto run = bitmap.find_next_dirty_run(from)) {
-    grown.set_range(run->first_block * kBlockSize, run->block_count * kBlockSize);
+    grown.set_range(run->first_block * kBlockSize, run->block_count * kBlockSize);  // clipped at the end
     from = run->first_block + run->block_count;
   }
   if (mark_added && new_data_size > bitmap.data_size())

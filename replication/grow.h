@@ -1,7 +1,8 @@
 // Online grow of a replicated volume's metadata (drbdadm resize after the
 // backing devices grew): the geometry for the larger size and the
-// crash-safe move of the metadata to it. Shrinking is not supported (a file
-// system would have to shrink first, and DRBD users rarely do it online).
+// crash-safe move of the metadata to it. Shrinking needs none of this: the
+// metadata stays where it is and only the superblock's data size changes
+// (Resource::shrink_to).
 //
 // Internal metadata sits at the end of the backing device, so a device that
 // grew has its metadata in the middle; it moves to the new end:
@@ -90,9 +91,10 @@ Result<Superblock> move_internal_metadata_to_end(BlockStorage& storage, const Su
 // superblock slot 1.
 uint64_t old_metadata_begin(const Superblock& sb);
 
-// A copy of `bitmap` for `new_data_size` bytes (>= its own): the same bits,
-// and the added blocks set if `mark_added` (they differ from the peer's
-// until resynced).
-OutOfSyncBitmap grown_bitmap(const OutOfSyncBitmap& bitmap, uint64_t new_data_size, bool mark_added);
+// A copy of `bitmap` for `new_data_size` bytes: the same bits below the
+// smaller of both sizes; when it grows, the added blocks set if
+// `mark_added` (they differ from the peer's until resynced); when it
+// shrinks, the bits past the new end dropped.
+OutOfSyncBitmap resized_bitmap(const OutOfSyncBitmap& bitmap, uint64_t new_data_size, bool mark_added);
 
 }  // namespace vrrpd::replication

@@ -241,7 +241,8 @@ void put(Writer& w, const SkipInitialSync& m) { w.u64(m.generation); }
 void put(Writer& w, const Discard& m) { w.u64(m.offset).u32(m.length).u32(0); }
 void put(Writer& w, const PullAhead& m) { w.u64(m.queued_bytes); }
 void put(Writer& w, const ResizeWithOptions& m) {
-  const uint32_t flags = (m.exact ? kResizeExactFlag : 0u) | (m.assume_clean ? kResizeAssumeCleanFlag : 0u);
+  const uint32_t flags = (m.exact ? kResizeExactFlag : 0u) | (m.assume_clean ? kResizeAssumeCleanFlag : 0u) |
+                         (m.shrink ? kResizeShrinkFlag : 0u);
   w.u64(m.current_size).u64(m.max_size).u32(flags).u32(0);
 }
 
@@ -369,14 +370,18 @@ void get(Reader& r, ResizeWithOptions& m) {
   m.max_size = r.u64();
   const uint32_t flags = r.u32();
   r.zero(4, "ResizeWithOptions reserved");
-  if (m.current_size % 4096 != 0 || m.max_size % 4096 != 0 || m.max_size <= m.current_size)
-    r.bad("ResizeWithOptions: sizes must be multiples of 4096 and grow");
   // Unknown options are refused, not ignored: each changes what the peer
   // does to its data.
-  if ((flags & ~(kResizeExactFlag | kResizeAssumeCleanFlag)) != 0)
+  if ((flags & ~(kResizeExactFlag | kResizeAssumeCleanFlag | kResizeShrinkFlag)) != 0)
     r.bad("ResizeWithOptions: unknown option bits " + std::to_string(flags));
   m.exact = (flags & kResizeExactFlag) != 0;
   m.assume_clean = (flags & kResizeAssumeCleanFlag) != 0;
+  m.shrink = (flags & kResizeShrinkFlag) != 0;
+  if (m.current_size % 4096 != 0 || m.max_size % 4096 != 0)
+    r.bad("ResizeWithOptions: sizes must be multiples of 4096");
+  if (!m.shrink && m.max_size <= m.current_size) r.bad("ResizeWithOptions: without the shrink flag the size must grow");
+  if (m.shrink && (m.max_size == 0 || m.max_size >= m.current_size || !m.exact || m.assume_clean))
+    r.bad("ResizeWithOptions: a shrink names an exact size between 0 and the current one, and no assume-clean");
 }
 void get(Reader& r, ResizeReply& m) {
   m.new_size = r.u64();

@@ -34,10 +34,11 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // it with the agreed version. Version 2 adds VerifyEnd, version 3
 // ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync,
 // version 4 Discard and PullAhead, version 5 ResizeWithOptions (resize
-// --size / --assume-clean).
-inline constexpr uint16_t kProtocolVersion = 5;
+// --size / --assume-clean), version 6 its shrink flag (resize --size below
+// the current size).
+inline constexpr uint16_t kProtocolVersion = 6;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 5;
+inline constexpr uint16_t kMaxProtocolVersion = 6;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 
@@ -288,9 +289,10 @@ struct ResizeReply {
 // an option is set, so a plain resize is the same frame on every version.
 inline constexpr uint32_t kResizeExactFlag = 1;        // ResizeWithOptions flags bit 0
 inline constexpr uint32_t kResizeAssumeCleanFlag = 2;  // bit 1
+inline constexpr uint32_t kResizeShrinkFlag = 4;       // bit 2, version 6
 struct ResizeWithOptions {
   uint64_t current_size = 0;  // the size both replicate now (must match the peer's)
-  uint64_t max_size = 0;      // > current_size
+  uint64_t max_size = 0;      // > current_size; with `shrink`, the new size, 0 < max_size < current_size
   // The new size is max_size or nothing: a peer whose storage holds less
   // refuses (without it, the peer grows to the smaller of max_size and its
   // own largest, as after ResizeRequest).
@@ -298,6 +300,10 @@ struct ResizeWithOptions {
   // The added blocks are taken as identical on both nodes (zeroed or thin
   // devices): neither marks them out of sync, nobody resyncs them.
   bool assume_clean = false;
+  // Version 6: shrink to max_size (exact set, assume_clean not). The peer,
+  // a Secondary, shrinks first; the blocks past the new end are no longer
+  // replicated. Sent only on a version-6 connection.
+  bool shrink = false;
   bool operator==(const ResizeWithOptions&) const = default;
 };
 

@@ -184,11 +184,11 @@ inline constexpr uint32_t kWriteFua = wire::kDataFua;      // durable on complet
 inline constexpr uint32_t kWriteFlush = wire::kDataFlush;  // flush caches before writing
 
 // vrrpctl replication resize --size / --assume-clean (drbdadm's): `size`
-// grows to exactly that many bytes (a multiple of 4096 above the current
-// size that both nodes' storage holds; never shrinks) instead of the
-// largest both hold; `assume_clean` takes the added blocks as identical on
-// both nodes (zeroed or fresh thin devices), so none is resynced and both
-// stay UpToDate.
+// grows to exactly that many bytes (a multiple of 4096 that both nodes'
+// storage holds) instead of the largest both hold, or, below the current
+// size, shrinks to it (a peer of protocol 6; see resize()); `assume_clean`
+// takes the added blocks as identical on both nodes (zeroed or fresh thin
+// devices), so none is resynced and both stay UpToDate.
 struct ResizeOptions {
   std::optional<uint64_t> size;  // bytes
   bool assume_clean = false;
@@ -297,6 +297,16 @@ class Resource final : public Volume {
   // handshake that follows grows the node left behind (marking the added
   // blocks out of sync, also after assume_clean: it cannot know).
   // `options` (ResizeOptions) need a peer of protocol 5.
+  //
+  // Shrinking (options.size below the current size; a peer of protocol 6):
+  // the end of the volume is cut off on both nodes, the backing storage and
+  // the metadata stay where they are (a later plain resize grows back into
+  // that space, resyncing it). Refused while a file system on the volume
+  // (ext2/3/4, XFS: fs_probe.h) still reaches past the new end, and on a
+  // Secondary whose peer is Primary: the Secondary shrinks first, the
+  // Primary last, so a link lost in between leaves the Secondary smaller,
+  // and the handshake grows it back as the target of the end. From the
+  // request on, the Primary refuses writes past the new end (EINVAL).
   void resize(std::function<void(CommandResult)> done, const ResizeOptions& options = {});
   // Marks this node's data Outdated (drbdadm outdate): a good image known to
   // be older than the peer's, which promotes only with force, also after a
@@ -628,6 +638,12 @@ class Resource final : public Volume {
   CommandResult grow_to(uint64_t new_size, bool as_target, bool assume_clean, const std::string& why);
   // The target side of the added blocks, on the running link.
   void start_resize_resync();
+  // resize() to a smaller size, after resize()'s common checks.
+  void ask_shrink(std::function<void(CommandResult)> done, uint64_t new_size, bool assume_clean);
+  // Cuts the volume to `new_size` bytes: the superblock with the new size
+  // (the commit point; the metadata does not move, the bitmap pages past
+  // the end are ignored from then on), then the bitmap, the frontend's size.
+  CommandResult shrink_to(uint64_t new_size, const std::string& why);
   // ResizeRequest is ResizeWithOptions without options.
   void on_resize_request(const wire::ResizeWithOptions& r);
   void on_resize_reply(const wire::ResizeReply& r);
@@ -678,6 +694,10 @@ class Resource final : public Volume {
   // - resize(): waiting for the peer's ResizeReply to what we asked.
   std::function<void(CommandResult)> resize_done_;
   wire::ResizeWithOptions resize_asked_;
+  // - a shrink asked of the peer: writes must end below this (bytes) until
+  //   its answer; kNoWriteLimit otherwise.
+  static constexpr uint64_t kNoWriteLimit = UINT64_MAX;
+  uint64_t write_limit_ = kNoWriteLimit;
 
   // Connection state; reset by drop_connection().
   Connector* connector_ = nullptr;

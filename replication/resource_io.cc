@@ -48,7 +48,7 @@ IoStatus Resource::check_write(uint64_t offset, uint64_t size) const {
   // An Inconsistent disk (attached under us) may wait for its handshake.
   if (!local_data_current() && !can_serve_through_peer() && !(data_ && handshake_in_progress()))
     return IoStatus::error(EIO);
-  if (!range_fits(offset, size, sb_.data_size)) return IoStatus::error(EINVAL);
+  if (!range_fits(offset, size, std::min(sb_.data_size, write_limit_))) return IoStatus::error(EINVAL);
   return IoStatus();
 }
 

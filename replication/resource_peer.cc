@@ -495,11 +495,14 @@ void Resource::drop_connection(const std::string& reason, After after,
   resync_in_band_ = false;
   new_generation_for_diskless_peer_ = false;
   peer_paused_sync_ = false;
+  write_limit_ = kNoWriteLimit;
   if (resize_done_) {
     auto done = std::move(resize_done_);
     resize_done_ = nullptr;
-    done(CommandResult::failure("resize: the link dropped before the peer answered (" + reason +
-                                "); if the peer grew, this node grows at the next handshake"));
+    done(CommandResult::failure(
+        "resize: the link dropped before the peer answered (" + reason + "); " +
+        (resize_asked_.shrink ? "if the peer shrank, the next handshake grows it back and resyncs the end: shrink again"
+                              : "if the peer grew, this node grows at the next handshake")));
   }
   fail_over_pending_peer_io();
   if (data_) {

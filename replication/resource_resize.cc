@@ -28,6 +28,7 @@
 // which side is Inconsistent already.
 #include <algorithm>
 
+#include "replication/fs_probe.h"
 #include "replication/grow.h"
 #include "replication/resource.h"
 
@@ -64,11 +65,9 @@ void Resource::resize(std::function<void(CommandResult)> done, const ResizeOptio
     const uint64_t size = *options.size;
     if (size % kBlockSize != 0)
       return refused("--size " + std::to_string(size) + " is not a multiple of 4096 bytes");
-    if (size < sb_.data_size)
-      return refused("--size " + std::to_string(size) + " is below the volume's " + std::to_string(sb_.data_size) +
-                     " bytes: shrinking is not supported (it would cut off the end of the file system)");
     if (size == sb_.data_size)
       return refused("the volume has " + std::to_string(size) + " bytes already");
+    if (size < sb_.data_size) return ask_shrink(std::move(done), size, options.assume_clean);
   }
   Result<uint64_t> max = local_max_data_size();
   if (!max.ok()) return refused(max.error());
@@ -93,6 +92,39 @@ void Resource::resize(std::function<void(CommandResult)> done, const ResizeOptio
   else send(wire::ResizeRequest{sb_.data_size, target_size});
 }
 
+void Resource::ask_shrink(std::function<void(CommandResult)> done, uint64_t new_size, bool assume_clean) {
+  auto refused = [&](const std::string& why) { done(CommandResult::failure("resize refused: " + why)); };
+  const std::string to = "--size " + std::to_string(new_size);
+  if (assume_clean) return refused("--assume-clean is for the blocks a growth adds; shrinking adds none");
+  if (wire_version() < 6)
+    return refused("the peer's build does not know shrinking (it speaks replication protocol " +
+                   std::to_string(wire_version()) + "; 6 is needed)");
+  if (new_size == 0) return refused(to + ": a volume needs at least one 4096-byte block");
+  if (role_ == Role::kSecondary && peer_role_ == Role::kPrimary)
+    return refused("the peer is Primary: shrink on the Primary (the Secondary shrinks first, so that a link lost "
+                   "halfway never leaves the Primary smaller than its peer)");
+  // The one check DRBD leaves to the operator: cutting off a file system
+  // that still spans the end loses whatever it keeps there.
+  if (std::optional<FileSystemExtent> fs = probe_file_system(*data_); fs && fs->bytes > new_size)
+    return refused("the " + fs->type + " file system on the volume spans " + std::to_string(fs->bytes) +
+                   " bytes, more than " + to + ": shrink it first (ext2/3/4: unmount, e2fsck -f, resize2fs "
+                   "DEVICE " + std::to_string(new_size / 1024) + "K; XFS cannot shrink), then the volume");
+  // Writes already sent reach the peer before the request (one ordered
+  // stream); one not sent yet would come after its cut.
+  for (const auto& [id, w] : writes_)
+    if (!w.mirrored && w.offset + w.size() > new_size)
+      return refused("a write past the new end (offset " + std::to_string(w.offset) +
+                     ") waits to be sent to the peer; retry once it is done");
+  // From here until the answer, no write may start past the new end.
+  write_limit_ = new_size;
+  resize_done_ = std::move(done);
+  resize_asked_ = wire::ResizeWithOptions{sb_.data_size, new_size, /*exact=*/true, /*assume_clean=*/false,
+                                          /*shrink=*/true};
+  log("resize: asking the peer to shrink from " + std::to_string(sb_.data_size) + " to " + std::to_string(new_size) +
+      " bytes (it shrinks first, then this node)");
+  send(resize_asked_);
+}
+
 void Resource::on_resize_request(const wire::ResizeWithOptions& r) {
   // `why` as the asking node reads it ("the peer ..." is this node).
   auto refuse_resize = [&](const std::string& why) {
@@ -105,6 +137,16 @@ void Resource::on_resize_request(const wire::ResizeWithOptions& r) {
   if (!data_ || disk_ != DiskState::kUpToDate || replication_ != ReplicationState::kEstablished)
     return refuse_resize(std::string("the peer is ") + to_string(disk_) + "/" + to_string(replication_) +
                          ", not UpToDate and Established");
+  if (r.shrink) {
+    // The asker checked the file system on its (identical) data. A Primary
+    // never shrinks first: the asker refuses that before sending.
+    if (role_ == Role::kPrimary)
+      return refuse_resize("the peer is Primary: shrink on the Primary, which shrinks last");
+    CommandResult shrunk = shrink_to(r.max_size, "resize asked by the peer");
+    if (!shrunk.ok()) return refuse_resize("the peer could not shrink: " + shrunk.error());
+    send(wire::ResizeReply{r.max_size, ""});
+    return;
+  }
   Result<uint64_t> max = local_max_data_size();
   if (!max.ok()) return refuse_resize("the peer could not read its size: " + max.error());
   if (r.exact && max.value() < r.max_size)
@@ -131,8 +173,27 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
   }
   auto done = std::move(resize_done_);
   resize_done_ = nullptr;
+  write_limit_ = kNoWriteLimit;
   const wire::ResizeWithOptions asked = resize_asked_;
   if (r.new_size == 0) return done(CommandResult::failure("resize refused by the peer: " + r.reason));
+  if (asked.shrink) {
+    if (r.new_size != asked.max_size) {
+      const std::string why = "resize: the peer shrank to " + std::to_string(r.new_size) +
+                              " bytes, this node asked for " + std::to_string(asked.max_size);
+      fail_link(why, wire::DisconnectCode::kProtocolError);
+      return done(CommandResult::failure(why));
+    }
+    CommandResult shrunk = shrink_to(r.new_size, "resize");
+    if (!shrunk.ok()) {
+      // The peer is smaller now: the next handshake grows it back (as the
+      // target of the end), and the operator shrinks again.
+      const std::string why = "resize: the peer shrank to " + std::to_string(r.new_size) +
+                              " bytes but this node could not: " + shrunk.error();
+      fail_link(why + "; the next handshake grows the peer back", wire::DisconnectCode::kOther);
+      return done(CommandResult::failure(why));
+    }
+    return done(Ok{});
+  }
   // The peer grew to a size we did not offer: neither node can be trusted
   // to agree on the geometry from here.
   if (r.new_size <= asked.current_size || r.new_size > asked.max_size || (asked.exact && r.new_size != asked.max_size)) {
@@ -162,7 +223,7 @@ CommandResult Resource::grow_to(uint64_t new_size, bool as_target, bool assume_c
   if (!plan.ok()) return CommandResult::failure(plan.error());
   Superblock grown = plan.value();
   if (as_target) grown.flags.consistent = false;  // on disk with the new size: a crash keeps it Inconsistent
-  OutOfSyncBitmap bm = grown_bitmap(*bitmap_, new_size, /*mark_added=*/!assume_clean);
+  OutOfSyncBitmap bm = resized_bitmap(*bitmap_, new_size, /*mark_added=*/!assume_clean);
   // Assumed clean, the added space still holds this node's old internal
   // metadata (bitmap, activity log: not what the peer has there) when it
   // moves to the new end. Those blocks are marked with the new metadata and
@@ -203,6 +264,37 @@ CommandResult Resource::grow_to(uint64_t new_size, bool as_target, bool assume_c
       std::to_string(new_size - old_size) + " bytes added are " +
       (assume_clean ? "taken as zeros on both nodes (--assume-clean)" : "out of sync"));
   if (as_target) set_disk(DiskState::kInconsistent, "resize: the added blocks come from the peer");
+  state_changed();
+  return Ok{};
+}
+
+CommandResult Resource::shrink_to(uint64_t new_size, const std::string& why) {
+  if (!data_ || !bitmap_) return CommandResult::failure("no disk is attached");
+  if (new_size == 0 || new_size >= sb_.data_size || new_size % kBlockSize != 0)
+    return CommandResult::failure("cannot shrink " + std::to_string(sb_.data_size) + " bytes to " +
+                                  std::to_string(new_size));
+  Superblock shrunk = sb_;
+  shrunk.data_size = new_size;  // bitmap_length stays: the pages past the end are ignored
+  if (IoStatus s = write_superblock(md_storage(), shrunk); !s.ok()) {
+    ++io_errors_;
+    return CommandResult::failure("writing the superblock with the smaller size failed: " + s.message() +
+                                  " (the size in force is unchanged)");
+  }
+  // The bitmap on disk needs no change: read with the new size, its bits
+  // past the end are masked off. Bits set in memory and not yet written
+  // keep their way to disk: every page of the smaller copy is dirty.
+  OutOfSyncBitmap bm = resized_bitmap(*bitmap_, new_size, /*mark_added=*/false);
+  bm.mark_all_pages_dirty();
+  const uint64_t old_size = sb_.data_size;
+  const uint64_t dropped = bitmap_->out_of_sync_bytes() - bm.out_of_sync_bytes();
+  sb_ = shrunk;
+  bitmap_.emplace(std::move(bm));
+  (void)persist_bitmap();  // a failure is reported; the pages stay dirty
+  data_->set_length(new_size);
+  published_size_ = new_size;
+  log("shrunk from " + std::to_string(old_size) + " to " + std::to_string(new_size) + " bytes (" + why + "); the " +
+      std::to_string(old_size - new_size) + " bytes past the new end are no longer replicated" +
+      (dropped > 0 ? " (" + std::to_string(dropped) + " of them were out of sync)" : ""));
   state_changed();
   return Ok{};
 }

@@ -494,6 +494,16 @@ class ReplicationTest(unittest.TestCase):
         return host.in_daemon("sh", "-c", "dd if=/dev/urandom of=%s bs=1M count=%d conv=fsync status=none && "
                               "sha256sum %s" % (path, mib, path)).stdout.split()[0]
 
+    def assert_resized_in_sync(self, h1, h2, size):
+        """Both nodes replicate `size` bytes, UpToDate and Established with
+        nothing out of sync, and h1's device (the Primary's) has that size."""
+        for h in (h1, h2):
+            st = self.status(h)
+            self.assertEqual(st["size_kib"] * 1024, size, h.name)
+            self.assertEqual((st["disk"], st["replication"], st["out_of_sync_kib"]), ("UpToDate", "Established", 0),
+                             h.name)
+        self.assertEqual(int(h1.in_daemon("blockdev", "--getsize64", self.status(h1)["device"]).stdout), size)
+
     def data_digest(self, host):
         """SHA-256 of the replicated data area of host's backing file."""
         size = self.status(host)["size_kib"] * 1024
@@ -1015,8 +1025,9 @@ class ReplicationTest(unittest.TestCase):
         X --assume-clean` grows both nodes to exactly X with nothing
         resynced, and an online verify then finds the copies equal (the old
         internal metadata, now inside the data area, was zeroed on both).
-        Shrinking and malformed sizes are refused. A plain resize takes the
-        rest, resynced, and the mounted file keeps its bytes throughout."""
+        A shrink below the mounted file system and malformed sizes are
+        refused. A plain resize takes the rest, resynced, and the mounted
+        file keeps its bytes throughout."""
         lab = self.lab()
         h1, h2 = self.bring_up_synced(lab)
         # No lazy inode-table init: ext4 would otherwise write megabytes in
@@ -1032,7 +1043,7 @@ class ReplicationTest(unittest.TestCase):
         # Refusals change nothing.
         shrink = self.ctl(h1, "resize", "r0", "--size", str(size_before - (4 << 20)), check=False)
         self.assertEqual(shrink.returncode, 1)
-        self.assertIn("shrinking is not supported", shrink.stderr)
+        self.assertIn("file system on the volume spans %d bytes" % size_before, shrink.stderr)
         odd = self.ctl(h1, "resize", "r0", "--size", str(size_before + 1000), check=False)
         self.assertEqual(odd.returncode, 1)
         self.assertIn("is not a multiple of 4096 bytes", odd.stderr)
@@ -1048,12 +1059,7 @@ class ReplicationTest(unittest.TestCase):
         out = self.ctl(h1, "resize", "r0", "--size", "%dK" % (asked // 1024), "--assume-clean").stdout
         self.assertIn("grown from %d to %d bytes" % (size_before, asked), out)
         self.assertIn("nothing to resync", out)
-        for h in (h1, h2):
-            st = self.status(h)
-            self.assertEqual(st["size_kib"] * 1024, asked, h.name)
-            self.assertEqual((st["disk"], st["replication"], st["out_of_sync_kib"]), ("UpToDate", "Established", 0),
-                             h.name)
-        self.assertEqual(int(h1.in_daemon("blockdev", "--getsize64", self.status(h1)["device"]).stdout), asked)
+        self.assert_resized_in_sync(h1, h2, asked)
         # The added 64 MiB were not sent (what ext4 writes meanwhile is; a
         # quarter of it leaves room for that, well below a resync of it).
         self.assertLess(self.status(h2)["received_kib"] - received_before, 16 * 1024)
@@ -1073,6 +1079,62 @@ class ReplicationTest(unittest.TestCase):
         mnt = os.path.join(h1.dir, "mnt")
         self.assertEqual(h1.in_daemon("sha256sum", os.path.join(mnt, "kept")).stdout.split()[0], digest)
         self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_shrink_after_the_file_system_shrank(self):
+        """drbdadm resize --size below the current size: refused while the
+        ext4 file system still spans the new end, and on the Secondary.
+        Once the file system is shrunk (umount, e2fsck, resize2fs), both
+        nodes shrink with nothing resynced, the Primary's loop device takes
+        the new size, the file is intact after a mount, and a verify finds
+        the copies equal. A plain resize then grows back into the space,
+        resyncing it."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        dev = self.status(h1)["device_link"]
+        h1.in_daemon("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", dev)
+        self.ctl(h1, "mount", "r0")
+        digest = self.put_file(h1, "kept", 8)
+        size_before = self.status(h1)["size_kib"] * 1024
+        asked = 32 << 20
+        refused = self.ctl(h1, "resize", "r0", "--size", "32M", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("the ext2/3/4 file system on the volume spans %d bytes, more than --size %d: shrink it first"
+                      % (size_before, asked), refused.stderr)
+        on_secondary = self.ctl(h2, "resize", "r0", "--size", "32M", check=False)
+        self.assertEqual(on_secondary.returncode, 1)
+        self.assertIn("the peer is Primary: shrink on the Primary", on_secondary.stderr)
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, size_before)
+
+        self.ctl(h1, "umount", "r0")
+        h1.in_daemon("e2fsck", "-f", "-p", dev)
+        h1.in_daemon("resize2fs", "-f", dev, "%dK" % (asked // 1024))
+        received_before = self.status(h2)["received_kib"]
+        out = self.ctl(h1, "resize", "r0", "--size", "32M").stdout
+        self.assertIn("r0 shrunk from %d to %d bytes on both nodes" % (size_before, asked), out)
+        self.assert_resized_in_sync(h1, h2, asked)
+        self.assertLess(self.status(h2)["received_kib"] - received_before, 1024, "nothing resynced")
+        self.ctl(h1, "mount", "r0")
+        self.assertEqual(h1.in_daemon("sha256sum", os.path.join(h1.dir, "mnt", "kept")).stdout.split()[0], digest)
+        self.ctl(h1, "umount", "r0")
+        self.ctl(h1, "verify", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and
+                   self.status(h1)["verify_done_kib"] == asked // 1024, timeout=60, what="verify done")
+        self.assertEqual(self.status(h1)["verify_out_of_sync_kib"], 0)
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        # Restarted, h2 keeps the smaller size (it is in its metadata).
+        self.assertEqual(h2.stop_vrrpd(), 0)
+        self.start(h2, h1, fresh=False)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate",
+                   timeout=30, what="h2 back")
+        self.assertEqual(self.status(h2)["size_kib"] * 1024, asked)
+
+        # The backing files still hold the old size: a plain resize grows
+        # back into it, resynced (neither node trusts that space).
+        self.assertIn("grown from %d to %d bytes" % (asked, size_before), self.ctl(h1, "resize", "r0").stdout)
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h2)["disk"] == "UpToDate"
+                   and self.status(h1)["out_of_sync_kib"] == 0, timeout=60, what="the space resynced")
+        self.assertEqual(int(h1.in_daemon("blockdev", "--getsize64", self.status(h1)["device"]).stdout), size_before)
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
     def test_a_device_grown_while_the_daemon_was_down_keeps_its_metadata(self):

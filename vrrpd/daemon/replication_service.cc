@@ -362,12 +362,13 @@ void ReplicationService::refresh() {
       }
       change("replication", replication::to_string(was.replication), replication::to_string(now.replication));
       change("peer-disk", replication::to_string(was.peer_disk), replication::to_string(now.peer_disk));
-      if (was.size_bytes != 0 && now.size_bytes > was.size_bytes) {
+      if (was.size_bytes != 0 && now.size_bytes != 0 && now.size_bytes != was.size_bytes) {
         emit(name, "resize",
-             "grown from " + std::to_string(was.size_bytes) + " to " + std::to_string(now.size_bytes) + " bytes",
+             std::string(now.size_bytes > was.size_bytes ? "grown" : "shrunk") + " from " +
+                 std::to_string(was.size_bytes) + " to " + std::to_string(now.size_bytes) + " bytes",
              {{"from", was.size_bytes}, {"to", now.size_bytes}});
         Runtime* r = rt.get();  // a removed resource is retired, not destroyed
-        ops_post([this, r] { ops_grow_frontend(*r); });
+        ops_post([this, r] { ops_resize_frontend(*r); });
       }
       // Counted by the engine, so that one shorter than this poll is seen.
       if (now.resyncs_finished_as_target > was.resyncs_finished_as_target)
@@ -714,7 +715,7 @@ void ReplicationService::engine_resize(Runtime& rt, const CommandOptions& option
   const auto& c = rt.cfg;
   if (!rt.resource && (options.size || options.assume_clean))
     return done(false, "resize refused: " + c.name +
-                           " is down; --size and --assume-clean grow a running, connected volume (vrrpctl "
+                           " is down; --size and --assume-clean resize a running, connected volume (vrrpctl "
                            "replication resize " + c.name + " without them moves the metadata of a grown device "
                            "while down)");
   if (!rt.resource) {
@@ -745,6 +746,12 @@ void ReplicationService::engine_resize(Runtime& rt, const CommandOptions& option
       refresh();  // the "resize" event, and the frontend's growth queued on the ops thread
       if (!result.ok()) return done(false, result.error());
       const replication::ResourceStatus now = r->resource ? r->resource->status() : replication::ResourceStatus{};
+      if (now.size_bytes < before) {
+        const std::string text = r->cfg.name + " shrunk from " + std::to_string(before) + " to " +
+                                 std::to_string(now.size_bytes) + " bytes on both nodes; the space past the new "
+                                 "end is no longer replicated (a plain resize grows back into it, resyncing it)";
+        return ops_post([done, text] { done(true, text); });
+      }
       std::string text = r->cfg.name + " grown from " + std::to_string(before) + " to " +
                          std::to_string(now.size_bytes) + " bytes; ";
       if (assume_clean)
@@ -785,7 +792,7 @@ void ReplicationService::ops_move_metadata(Runtime& rt, Done done) {
   done(true, text + "; next: " + next);
 }
 
-void ReplicationService::ops_grow_frontend(Runtime& rt) {
+void ReplicationService::ops_resize_frontend(Runtime& rt) {
   if (rt.exported) rt.exported->size_changed();
   if (!rt.loop) return;
   auto capacity = rt.loop->refresh_capacity();

@@ -161,9 +161,9 @@ class ReplicationService {
   // old end of a grown device was is found and moved to the new end. On the
   // ops thread: the search may read the whole device.
   void ops_move_metadata(Runtime& rt, Done done);
-  // The volume grew (here or on the peer's request): the export's file and
-  // the loop device take the new size.
-  void ops_grow_frontend(Runtime& rt);
+  // The volume grew or shrank (here or on the peer's request): the export's
+  // file and the loop device take the new size.
+  void ops_resize_frontend(Runtime& rt);
   void ops_export(Runtime& rt, Done done);
   void ops_down(Runtime& rt, Done done);
   void engine_down(Runtime& rt, Done done);

@@ -221,14 +221,17 @@ TEST(AuthSession, VersionMismatchNamesBothRanges) {
   AuthSession a = make(AuthRole::kInitiator, "s3cret", hello(1, "alpha"), 0x11);
   a.start();
   wire::Hello newer = hello(2, "beta");
-  newer.min_version = 6;
-  newer.max_version = 7;
+  newer.min_version = wire::kMaxProtocolVersion + 1;
+  newer.max_version = wire::kMaxProtocolVersion + 2;
   AuthSession::Step step = a.on_message(over_the_wire(newer));
   EXPECT_EQ(a.state(), AuthState::kRefused);
-  EXPECT_EQ(a.reason(), "peer speaks replication protocol 6..7, this node 1..5");
+  const std::string newer_range = std::to_string(wire::kMaxProtocolVersion + 1) + ".." +
+                                  std::to_string(wire::kMaxProtocolVersion + 2);
+  EXPECT_EQ(a.reason(), "peer speaks replication protocol " + newer_range + ", this node 1.." +
+                            std::to_string(wire::kMaxProtocolVersion));
   ASSERT_EQ(step.to_send.size(), 1u);
   EXPECT_EQ(std::get<wire::AuthResult>(step.to_send[0]).reason,
-            "no common replication protocol version: this node speaks 1..5");
+            "no common replication protocol version: this node speaks 1.." + std::to_string(wire::kMaxProtocolVersion));
 }
 
 TEST(AuthSession, AVersionOnePeerAgreesOnVersionOne) {

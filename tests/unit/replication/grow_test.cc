@@ -94,7 +94,7 @@ TEST(Grow, InternalMetadataMovesToTheNewEndWithItsBitsAndLog) {
   auto plan = plan_grown_metadata(sb, disk.size(), disk.size(), 40 * kMiB);
   ASSERT_TRUE(plan.ok()) << plan.error();
   Superblock grown = plan.value();
-  OutOfSyncBitmap gbm = grown_bitmap(bm, grown.data_size, /*mark_added=*/true);
+  OutOfSyncBitmap gbm = resized_bitmap(bm, grown.data_size, /*mark_added=*/true);
   GrowResult w = write_grown_metadata(disk, sb, grown, gbm, {2, 0}, 5);
   ASSERT_TRUE(w.status.ok()) << w.status.message();
   EXPECT_TRUE(w.committed);
@@ -153,7 +153,7 @@ TEST(Grow, APowerCutAtAnyWriteLeavesTheOldOrTheNewMetadataWhole) {
     auto plan = plan_grown_metadata(sb, disk.size(), disk.size(), 24 * kMiB);
     ASSERT_TRUE(plan.ok()) << plan.error();
     Superblock grown = plan.value();
-    OutOfSyncBitmap gbm = grown_bitmap(bm, grown.data_size, true);
+    OutOfSyncBitmap gbm = resized_bitmap(bm, grown.data_size, true);
     GrowResult w = write_grown_metadata(storage, sb, grown, gbm, {}, 1);
     SCOPED_TRACE("power cut after " + std::to_string(cut) + " writes");
     auto at_end = read_metadata(disk, MetadataLayout::kInternal);
@@ -227,7 +227,7 @@ TEST(Grow, MetadataLeftInTheMiddleOfAGrownDeviceIsFoundAndMovedToTheEnd) {
   ASSERT_TRUE(grown.ok()) << grown.error();
   EXPECT_EQ(grown->superblock_offset, read->superblock_offset);
   Superblock g = grown.value();
-  OutOfSyncBitmap gbm = grown_bitmap(loaded.value(), g.data_size, true);
+  OutOfSyncBitmap gbm = resized_bitmap(loaded.value(), g.data_size, true);
   ASSERT_TRUE(write_grown_metadata(disk, read.value(), g, gbm, {}, 0).status.ok());
   auto after = read_metadata(disk, MetadataLayout::kInternal);
   ASSERT_TRUE(after.ok()) << after.error();
@@ -261,7 +261,7 @@ TEST(Grow, ExternalMetadataGrowsInPlaceAndNeedsRoomForTheBitmap) {
   Superblock grown = plan.value();
   EXPECT_EQ(grown.superblock_offset, sb.superblock_offset);
   EXPECT_EQ(grown.bitmap_offset, sb.bitmap_offset);
-  OutOfSyncBitmap gbm = grown_bitmap(bm, grown.data_size, false);
+  OutOfSyncBitmap gbm = resized_bitmap(bm, grown.data_size, false);
   GrowResult w = write_grown_metadata(md, sb, grown, gbm, {}, 0);
   ASSERT_TRUE(w.status.ok()) << w.status.message();
   auto read = read_metadata(md, MetadataLayout::kExternal);

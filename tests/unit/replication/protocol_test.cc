@@ -66,7 +66,8 @@ std::vector<Message> one_of_each() {
           SkipInitialSync{0x1234567890ABCDE0},
           Discard{4u << 20, 4u << 20},
           PullAhead{9u << 20},
-          ResizeWithOptions{1 << 30, 3ull << 30, true, true}};
+          ResizeWithOptions{1 << 30, 3ull << 30, true, true},
+          ResizeWithOptions{3ull << 30, 1 << 30, true, false, true}};
 }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
@@ -196,9 +197,9 @@ TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
 }
 
 TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
-  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 6));
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 7));
   EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
-  EXPECT_EQ(r.status.detail, "frame version 6, this node speaks 1..5");
+  EXPECT_EQ(r.status.detail, "frame version 7, this node speaks 1..6");
 }
 
 TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {
@@ -241,11 +242,30 @@ TEST(ProtocolCodec, ResizeWithOptionsLayoutAndLimits) {
   // An option this build does not know changes what would happen to the
   // data: refused, not ignored.
   auto unknown = encode_payload(ResizeWithOptions{4096, 8192, false, false});
-  unknown[19] = 4;
+  unknown[19] = 8;
   EXPECT_EQ(error_of(raw(t, unknown, 5)), DecodeError::kBadField);
   auto reserved = encode_payload(ResizeWithOptions{4096, 8192, false, false});
   reserved[23] = 1;
   EXPECT_EQ(error_of(raw(t, reserved, 5)), DecodeError::kReservedNonZero);
+}
+
+TEST(ProtocolCodec, ResizeWithOptionsShrinkFlag) {
+  const uint16_t t = static_cast<uint16_t>(FrameType::kResizeWithOptions);
+  auto shrink = encode_payload(ResizeWithOptions{0x3000, 0x1000, true, false, true});
+  EXPECT_EQ(shrink[19], 1 | 4);  // exact, shrink
+  Message out;
+  ASSERT_EQ(decode_payload(t, shrink, out).error, DecodeError::kNone);
+  EXPECT_EQ(std::get<ResizeWithOptions>(out), (ResizeWithOptions{0x3000, 0x1000, true, false, true}));
+  // A shrink names an exact, smaller, non-zero size and nothing to assume clean.
+  for (const ResizeWithOptions& bad : {ResizeWithOptions{0x1000, 0x3000, true, false, true},
+                                       ResizeWithOptions{0x3000, 0x3000, true, false, true},
+                                       ResizeWithOptions{0x3000, 0, true, false, true},
+                                       ResizeWithOptions{0x3000, 0x1000, false, false, true},
+                                       ResizeWithOptions{0x3000, 0x1000, true, true, true},
+                                       ResizeWithOptions{0x3000, 0x1000, true, false, false}})
+    EXPECT_EQ(error_of(raw(t, encode_payload(bad), 6)), DecodeError::kBadField)
+        << bad.current_size << " -> " << bad.max_size << " exact " << bad.exact << " clean " << bad.assume_clean
+        << " shrink " << bad.shrink;
 }
 
 TEST(ProtocolCodec, DiscardLayoutAndLimits) {

@@ -311,8 +311,8 @@ TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
     ccb.on_closed = [](const std::string&) {};
     peer->start(std::move(ccb));
     wire::Hello h;
-    h.min_version = 6;
-    h.max_version = 7;
+    h.min_version = wire::kMaxProtocolVersion + 1;
+    h.max_version = wire::kMaxProtocolVersion + 2;
     h.node_id = 1;
     h.device_size = a->status().size_bytes;
     h.disk_state = DiskState::kUpToDate;
@@ -324,14 +324,17 @@ TEST_F(ResourcePairTest, ProtocolVersionMismatchIsRefused) {
   ok(a->connect(net.connector(0)));
   advance(seconds(1));
   EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
-  EXPECT_NE(a->status().last_error.find("peer speaks replication protocol 6..7, this node 1..5"),
+  const std::string ours = "1.." + std::to_string(wire::kMaxProtocolVersion);
+  const std::string theirs =
+      std::to_string(wire::kMaxProtocolVersion + 1) + ".." + std::to_string(wire::kMaxProtocolVersion + 2);
+  EXPECT_NE(a->status().last_error.find("peer speaks replication protocol " + theirs + ", this node " + ours),
             std::string::npos)
       << a->status().last_error;
   // The peer was told what we speak.
   bool told = false;
   for (const wire::Frame& f : received) {
     if (const auto* r = std::get_if<wire::AuthResult>(&f.message))
-      told = !r->ok && r->reason.find("this node speaks 1..5") != std::string::npos;
+      told = !r->ok && r->reason.find("this node speaks " + ours) != std::string::npos;
   }
   EXPECT_TRUE(told);
   EXPECT_TRUE(disk_a.writes().empty());

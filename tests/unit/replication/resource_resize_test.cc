@@ -208,7 +208,6 @@ TEST_F(ResizeTest, SizeRefusalsBeforeAnythingIsAsked) {
     std::string says;
   };
   const Case cases[] = {
-      {old_size - 4096, "is below the volume's " + std::to_string(old_size) + " bytes: shrinking is not supported"},
       {old_size, "the volume has " + std::to_string(old_size) + " bytes already"},
       {old_size + 1000, "is not a multiple of 4096 bytes"},
       {kGrownDiskBytes, "does not fit: this node's backing storage holds "},
@@ -394,6 +393,203 @@ TEST_F(ResizeTest, ASecondaryThatMissedTheResizeGrowsAsTargetAtConnect) {
   EXPECT_EQ(b->status().size_bytes, data_size());
   EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
   EXPECT_EQ(read_back(disk_b, late, 8192), pattern(late, 8192, 9));
+  EXPECT_TRUE(disks_equal());
+}
+
+// ---- shrinking: resize --size below the current size (protocol 6) ----
+
+// An ext4 superblock (at byte 1024 of the volume) for a file system of
+// `bytes`, as fs_probe.h reads it.
+std::vector<uint8_t> ext4_head(uint64_t bytes) {
+  std::vector<uint8_t> head(4096, 0);
+  const uint64_t blocks = bytes / 4096;
+  for (int i = 0; i < 4; ++i) head[1024 + 0x04 + i] = static_cast<uint8_t>(blocks >> (8 * i));
+  head[1024 + 0x18] = 2;  // 4096-byte blocks
+  head[1024 + 0x38] = 0x53;
+  head[1024 + 0x39] = 0xEF;
+  return head;
+}
+
+TEST_F(ResizeTest, ShrinkCutsBothNodesWithoutAResyncAndAPlainResizeGrowsBack) {
+  bring_up_with_data();
+  const uint64_t end = old_size - 8192;
+  ASSERT_TRUE(write_now(*a, end, pattern(end, 8192, 3)).ok());  // to be cut off
+  const uint64_t generation_a = a->generations().current;
+  const uint64_t asked = old_size - (4u << 20);
+  net.reset_stats();
+  ok(resize_now(*a, {.size = asked}));
+  EXPECT_EQ(net.sent(0, wire::FrameType::kResizeWithOptions).frames, 1u);
+  EXPECT_EQ(data_size(), asked);
+  EXPECT_EQ(a->size(), asked) << "the frontend sees the new size";
+  EXPECT_EQ(b->status().size_bytes, asked);
+  advance(seconds(1));
+  for (Resource* r : {a.get(), b.get()}) {
+    EXPECT_EQ(r->status().disk, DiskState::kUpToDate) << r->status().last_error;
+    EXPECT_EQ(r->status().replication, ReplicationState::kEstablished);
+    EXPECT_EQ(r->status().connection, ConnectionState::kConnected) << "no reconnect";
+    EXPECT_EQ(r->status().out_of_sync_bytes, 0u);
+  }
+  EXPECT_EQ(resync_data_bytes(0), 0u) << "nothing to resync";
+  EXPECT_EQ(a->generations().current, generation_a);
+  EXPECT_TRUE(disks_equal());
+  // The end is gone from the volume; below it, writes are mirrored.
+  EXPECT_EQ(write_now(*a, asked, pattern(asked, 4096, 4)).errno_value(), EINVAL);
+  std::vector<uint8_t> buf(4096);
+  EXPECT_EQ(read_now(*a, asked, buf).errno_value(), EINVAL);
+  ASSERT_TRUE(write_now(*a, asked - 4096, pattern(asked - 4096, 4096, 5)).ok());
+  EXPECT_EQ(read_back(disk_b, asked - 4096, 4096), pattern(asked - 4096, 4096, 5));
+  // Persisted on both; the metadata did not move; a reconnect resyncs nothing.
+  for (FakeStorage* d : {&disk_a, &disk_b}) {
+    auto md = read_metadata(*d, MetadataLayout::kInternal);
+    ASSERT_TRUE(md.ok()) << md.error();
+    EXPECT_EQ(md->data_size, asked);
+    EXPECT_TRUE(md->flags.consistent);
+  }
+  advance(seconds(1));  // the last write's epoch closes, so the cut leaves nothing unconfirmed
+  net.cut();
+  advance(seconds(3));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(resync_data_bytes(0), 0u);
+  // The backing storage still holds the old size: a plain resize grows
+  // back into it, and the end is resynced (neither node trusts it).
+  ok(resize_now(*a));
+  EXPECT_EQ(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, old_size);
+  advance(seconds(1));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(resync_data_bytes(0), old_size - asked);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResizeTest, ShrinkIsRefusedWhileAFileSystemReachesPastTheNewEnd) {
+  bring_up_with_data();
+  const uint64_t fs_bytes = old_size - (2u << 20);
+  ASSERT_TRUE(write_now(*a, 0, ext4_head(fs_bytes)).ok());
+  net.reset_stats();
+  const uint64_t too_small = old_size - (4u << 20);
+  CommandResult r = resize_now(*a, {.size = too_small});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "resize refused: the ext2/3/4 file system on the volume spans " +
+                                      std::to_string(fs_bytes) + " bytes, more than --size " +
+                                      std::to_string(too_small) + ": shrink it first"))
+      << r.error();
+  EXPECT_TRUE(contains(r.error(), "resize2fs DEVICE " + std::to_string(too_small / 1024) + "K")) << r.error();
+  EXPECT_EQ(net.sent(0, wire::FrameType::kResizeWithOptions).frames, 0u) << "the peer is not asked";
+  EXPECT_EQ(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, old_size);
+  // Down to the file system's own end is allowed.
+  ok(resize_now(*a, {.size = fs_bytes}));
+  EXPECT_EQ(data_size(), fs_bytes);
+  EXPECT_EQ(b->status().size_bytes, fs_bytes);
+}
+
+TEST_F(ResizeTest, ShrinkRefusalsBeforeAnythingIsAsked) {
+  bring_up_with_data();
+  net.reset_stats();
+  const uint64_t asked = old_size - (4u << 20);
+  CommandResult r = resize_now(*b, {.size = asked});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "resize refused: the peer is Primary: shrink on the Primary")) << r.error();
+  r = resize_now(*a, {.size = asked, .assume_clean = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "--assume-clean is for the blocks a growth adds")) << r.error();
+  r = resize_now(*a, {.size = 0});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "at least one 4096-byte block")) << r.error();
+  r = resize_now(*a, {.size = asked + 512});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "is not a multiple of 4096 bytes")) << r.error();
+  EXPECT_EQ(net.sent(0, wire::FrameType::kResizeWithOptions).frames, 0u);
+  EXPECT_EQ(net.sent(1, wire::FrameType::kResizeWithOptions).frames, 0u);
+  EXPECT_EQ(data_size(), old_size);
+  // Two Secondaries: either may ask; the one asked shrinks first.
+  ok(a->secondary());
+  settle();
+  ok(resize_now(*b, {.size = asked}));
+  EXPECT_EQ(data_size(), asked);
+  EXPECT_EQ(b->status().size_bytes, asked);
+}
+
+TEST_F(ResizeTest, ShrinkNeedsAPeerOfProtocolSix) {
+  bring_up_grown_with_peer_version(5);
+  CommandResult r = resize_now(*a, {.size = old_size - (4u << 20)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "does not know shrinking (it speaks replication protocol 5; 6 is needed)"))
+      << r.error();
+  EXPECT_EQ(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, old_size);
+}
+
+TEST_F(ResizeTest, WritesPastTheNewEndAreRefusedWhileThePeerShrinks) {
+  bring_up_with_data();
+  const uint64_t asked = old_size - (4u << 20);
+  std::optional<CommandResult> result;
+  a->resize([&result](CommandResult c) { result = std::move(c); }, {.size = asked});
+  // Asked, not answered yet: the peer cuts off whatever comes after the request.
+  auto past = submit(*a, asked, pattern(asked, 4096, 6));
+  auto below = submit(*a, asked - 4096, pattern(asked - 4096, 4096, 6));
+  ASSERT_TRUE(past->has_value()) << "refused at once";
+  EXPECT_EQ(past->value().errno_value(), EINVAL);
+  settle();
+  ASSERT_TRUE(result.has_value());
+  ok(*result);
+  ASSERT_TRUE(below->has_value());
+  EXPECT_TRUE(below->value().ok());
+  EXPECT_EQ(read_back(disk_b, asked - 4096, 4096), pattern(asked - 4096, 4096, 6));
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(ResizeTest, ALinkLostAfterTheSecondaryShrankGrowsItBackAtTheNextHandshake) {
+  bring_up_with_data();
+  const uint64_t asked = old_size - (4u << 20);
+  // b shrinks and answers; the answer is lost with the link.
+  bool cut = false;
+  net.drop_if = [&cut](int from, const wire::Frame& f) {
+    if (from == 1 && std::holds_alternative<wire::ResizeReply>(f.message)) cut = true;
+    return cut;
+  };
+  std::optional<CommandResult> result;
+  a->resize([&result](CommandResult c) { result = std::move(c); }, {.size = asked});
+  settle();
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(b->status().size_bytes, asked);
+  EXPECT_EQ(data_size(), old_size);
+  net.drop_if = nullptr;
+  net.cut();
+  advance(seconds(1));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->ok());
+  EXPECT_TRUE(contains(result->error(), "if the peer shrank, the next handshake grows it back")) << result->error();
+  // The Primary writes at its (unchanged) end while b is away.
+  const uint64_t end = old_size - 8192;
+  ASSERT_TRUE(write_now(*a, end, pattern(end, 8192, 7)).ok()) << "the write limit ended with the link";
+  advance(seconds(3));
+  EXPECT_EQ(b->status().size_bytes, old_size) << "grown back";
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(read_back(disk_b, end, 8192), pattern(end, 8192, 7));
+  EXPECT_TRUE(disks_equal());
+  // And the operator shrinks again.
+  ok(resize_now(*a, {.size = asked}));
+  EXPECT_EQ(b->status().size_bytes, asked);
+}
+
+TEST_F(ResizeTest, APrimaryThatCannotWriteItsSuperblockLeavesThePeerToGrowBack) {
+  bring_up_with_data();
+  auto md_a = read_metadata(disk_a, MetadataLayout::kInternal);
+  ASSERT_TRUE(md_a.ok()) << md_a.error();
+  const uint64_t asked = old_size - (4u << 20);
+  disk_a.fail_writes(md_a->superblock_offset, 2 * kSuperblockSlotSize);
+  CommandResult r = resize_now(*a, {.size = asked});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "the peer shrank to " + std::to_string(asked) + " bytes but this node could not"))
+      << r.error();
+  EXPECT_EQ(data_size(), old_size) << "the size in force is unchanged";
+  disk_a.clear_faults();
+  advance(seconds(3));
+  EXPECT_EQ(b->status().size_bytes, old_size);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
   EXPECT_TRUE(disks_equal());
 }
 
