@@ -118,7 +118,8 @@ std::optional<WallTime> parse_since(std::string_view text, WallTime now) {
   return std::chrono::system_clock::from_time_t(when);
 }
 
-EventJournal::EventJournal(Options opts, WallClock clock) : opts_(std::move(opts)), clock_(std::move(clock)) {
+EventJournal::EventJournal(Options opts, WallClock clock)
+    : opts_(std::move(opts)), clock_(std::move(clock)), started_(clock_()) {
   if (!opts_.file.empty()) writer_ = std::thread([this] { writer_main(); });
 }
 
@@ -160,6 +161,23 @@ std::vector<Event> EventJournal::events(std::optional<WallTime> from, std::size_
     if (!from || e.time >= *from) out.push_back(e);
   if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
   return out;
+}
+
+std::vector<Event> EventJournal::events_after(uint64_t seq, std::size_t limit) const {
+  std::lock_guard lock(mutex_);
+  // Seqs rise by one along the deque: the first one above `seq` is found
+  // without a scan.
+  std::vector<Event> out;
+  if (events_.empty() || events_.back().seq <= seq) return out;
+  const uint64_t first = events_.front().seq;
+  auto it = events_.begin() + static_cast<std::ptrdiff_t>(seq >= first ? seq - first + 1 : 0);
+  for (; it != events_.end() && out.size() < limit; ++it) out.push_back(*it);
+  return out;
+}
+
+uint64_t EventJournal::last_seq() const {
+  std::lock_guard lock(mutex_);
+  return next_seq_ - 1;
 }
 
 uint64_t EventJournal::evicted() const {

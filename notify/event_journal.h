@@ -83,6 +83,14 @@ class EventJournal {
   // newest `limit` of them.
   std::vector<Event> events(std::optional<WallTime> from = std::nullopt,
                             std::size_t limit = SIZE_MAX) const;
+  // Events with a seq above `seq`, oldest first, at most the oldest `limit`
+  // of them (a follower asks again after the last one it got).
+  std::vector<Event> events_after(uint64_t seq, std::size_t limit = SIZE_MAX) const;
+  // The seq of the newest event recorded (0: none yet).
+  uint64_t last_seq() const;
+  // When this journal (this daemon run) began: seqs start again at 1 in the
+  // next run, so a follower that sees another value starts over.
+  WallTime started() const { return started_; }
 
   // Events evicted from memory because the capacity was reached.
   uint64_t evicted() const;
@@ -101,6 +109,7 @@ class EventJournal {
 
   const Options opts_;
   const WallClock clock_;
+  const WallTime started_;
 
   mutable std::mutex mutex_;  // guards everything below
   std::deque<Event> events_;

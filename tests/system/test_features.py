@@ -3,12 +3,13 @@ unsolicited NA on the wire, sync groups, and the daemon's start-up guards."""
 
 import json
 import os
+import select
 import signal
 import subprocess
 import time
 import unittest
 
-from lab import Lab, VRRPD, instance_config, native_config, sh, wait_until
+from lab import Lab, VRRPCTL, VRRPD, instance_config, native_config, sh, wait_until
 
 VIP = "192.0.2.100"
 
@@ -236,6 +237,74 @@ vrrp_instance VI_1 {\r
         labels = h1.run("ip", "-o", "addr", "show", "dev", "eth0").stdout
         self.assertIn("eth0:vip", labels)
         self.assertEqual(h2.instance("VI_1")["stats"]["auth_errors"], 0)
+
+    def test_events_follow_streams_the_journal_across_a_restart(self):
+        """vrrpctl events --follow --json prints every event once, in order,
+        as one JSON object per line, as it happens; it waits through a
+        daemon restart and then follows the new run from its first event."""
+        lab = self.lab(hosts=1)
+        h1 = lab.hosts[0]
+        config = native_config(instance_config(priority=200))
+        h1.start_vrrpd(config)
+        wait_until(lambda: h1.has_address(VIP), what="h1 MASTER")
+        follow = subprocess.Popen([VRRPCTL, "-s", h1.socket, "events", "--follow", "--json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def stop_follow():
+            """Ends vrrpctl (it follows until interrupted); its stderr."""
+            if follow.stdout.closed:
+                return ""
+            if follow.poll() is None:
+                follow.kill()
+            return follow.communicate()[1].decode()  # closes the pipes
+        self.addCleanup(stop_follow)
+        lines, pending = [], [b""]  # events read; bytes of a line not complete yet
+
+        def next_event(what, timeout=10):
+            """Reads --follow's lines until an event `what` (returned). From
+            the fd itself: a buffered reader would hide lines from select()."""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                while b"\n" in pending[0]:
+                    line, pending[0] = pending[0].split(b"\n", 1)
+                    lines.append(json.loads(line))
+                    if lines[-1]["what"] == what:
+                        return lines[-1]
+                ready, _, _ = select.select([follow.stdout], [], [], max(0, deadline - time.monotonic()))
+                if ready:
+                    chunk = os.read(follow.stdout.fileno(), 65536)
+                    self.assertTrue(chunk, "vrrpctl events --follow ended")
+                    pending[0] += chunk
+            self.fail("no %s event within %d s; got %s" % (what, timeout, [e["what"] for e in lines]))
+
+        start = next_event("start")
+        self.assertEqual(start["seq"], 1, "the history first")
+        self.assertEqual(next_event("transition")["seq"], 2)
+        h1.vrrpctl("set-priority", "VI_1", "150")
+        self.assertEqual(next_event("set-priority")["text"], "priority set to 150 by vrrpctl")
+        seqs = [e["seq"] for e in lines]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)), "each event once, none left out")
+
+        h1.stop_vrrpd()
+        time.sleep(1.5)  # the follower finds no daemon for a while
+        h1.start_vrrpd(config)
+        restarted = next_event("start")
+        self.assertEqual(restarted["seq"], 1, "the new run from its first event")
+        h1.vrrpctl("set-priority", "VI_1", "160")
+        self.assertEqual(next_event("set-priority")["text"], "priority set to 160 by vrrpctl")
+        # The old run's last events (its stop, if the follower saw it before
+        # the daemon was gone) continue its seqs; the new run starts at 1.
+        split = lines.index(restarted)
+        old_run, new_run = [e["seq"] for e in lines[:split]], [e["seq"] for e in lines[split:]]
+        self.assertEqual(old_run, list(range(1, len(old_run) + 1)))
+        self.assertEqual(new_run, list(range(1, len(new_run) + 1)))
+        err = stop_follow()
+        self.assertIn("waiting for the daemon", err)
+        self.assertIn("following its new run from the first event", err)
+        # Misplaced options are refused.
+        bad = h1.vrrpctl("status", "--follow", check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--follow is an option of events", bad.stderr)
 
     def test_event_journal_tells_the_failover_story(self):
         lab = self.lab()

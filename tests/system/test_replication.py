@@ -143,6 +143,53 @@ class ReplicationTest(unittest.TestCase):
                    timeout=15, what="r0 connected")
         return h1, h2
 
+    def test_wait_connect_and_wait_sync(self):
+        """drbdadm wait-connect / drbdsetup wait-sync-resource, for boot and
+        provisioning scripts: `vrrpctl replication wait-connect` returns once
+        the peer is connected and `wait-sync` once nothing is left to
+        resync; at --timeout they exit 4 and say where the resource stands."""
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        self.start(h1, h2)
+        self.start(h2, h1)
+        for h in (h1, h2):
+            self.ctl(h, "create-md", "r0")
+        self.ctl(h1, "up", "r0")
+        alone = self.ctl(h1, "wait-connect", "r0", "--timeout", "0.5", check=False)
+        self.assertEqual(alone.returncode, 4, alone.stderr)
+        self.assertIn("r0: not connected after 0.5 s: connection Connecting", alone.stderr)
+        waiter = subprocess.Popen([VRRPCTL, "-s", h1.socket, "replication", "wait-connect", "r0", "--timeout", "30"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def stop_waiter():
+            if waiter.poll() is None:
+                waiter.kill()
+                waiter.communicate()
+        self.addCleanup(stop_waiter)
+        time.sleep(0.5)
+        self.assertIsNone(waiter.poll(), "it waits while h2 is not up")
+        self.ctl(h2, "up", "r0")
+        out, err = waiter.communicate(timeout=30)
+        self.assertEqual(waiter.returncode, 0, err)
+        self.assertIn("r0: connected to its peer", out)
+
+        early = self.ctl(h1, "wait-sync", "r0", "--timeout", "0.5", check=False)
+        self.assertEqual(early.returncode, 4, early.stderr)
+        self.assertIn("r0: not in sync after 0.5 s: connection Connected, replication Established, "
+                      "disk Inconsistent/Inconsistent", early.stderr)
+        self.ctl(h1, "primary", "--force", "r0")
+        self.assertIn("r0: in sync (Established, UpToDate/UpToDate)",
+                      self.ctl(h2, "wait-sync", "r0", "--timeout", "60").stdout)
+        self.assertEqual((self.status(h2)["disk"], self.status(h1)["peer_disk"]), ("UpToDate", "UpToDate"))
+        self.assertEqual(self.status(h1)["replication"], "Established")
+
+        unknown = self.ctl(h1, "wait-sync", "nosuch", check=False)
+        self.assertEqual(unknown.returncode, 1)
+        self.assertIn("nosuch", unknown.stderr)
+        misplaced = h1.vrrpctl("status", "--timeout", "1", check=False)
+        self.assertEqual(misplaced.returncode, 2)
+        self.assertIn("--timeout is an option of replication wait-connect and wait-sync", misplaced.stderr)
+
     def test_mirrored_volume_moves_between_nodes_with_its_data(self):
         lab = self.lab()
         h1, h2 = self.bring_up_pair(lab)

@@ -1,10 +1,13 @@
 // vrrpctl: asks a running vrrpd what it is doing and tells it what to do,
 // over the control socket (protocol in protocol.h).
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "notify/event_journal.h"
@@ -23,9 +26,11 @@ void usage(std::FILE* out) {
                "  show INSTANCE [--json]          one instance in detail\n"
                "  stats [--json]                  advert and error counters\n"
                "  checks [--json]                 health checks: state, counts, last result, latency\n"
-               "  events [--since T] [--limit N] [--json]\n"
+               "  events [--since T] [--limit N] [--follow] [--json]\n"
                "                                  the node's event journal, oldest first; T: 15m, 2h,\n"
-               "                                  04:27, '2026-11-30 04:27:26' (local) or ...Z (UTC)\n"
+               "                                  04:27, '2026-11-30 04:27:26' (local) or ...Z (UTC);\n"
+               "                                  --follow: then each new event as it comes (with\n"
+               "                                  --json one JSON object per line), until interrupted\n"
                "  replication status [NAME] [--json]\n"
                "                                  replicated volumes: role, disk, peer, connection,\n"
                "                                  out-of-sync, resync progress, I/O errors, traffic\n"
@@ -39,6 +44,10 @@ void usage(std::FILE* out) {
                "                                  shrink to it (on the Primary, the file system shrunk\n"
                "                                  first); K, M, G, T: 2^10.. bytes; --assume-clean: the\n"
                "                                  added space reads as zeros on both nodes, no resync\n"
+               "  replication wait-connect|wait-sync NAME [--timeout S]\n"
+               "                                  wait until NAME is connected to its peer / also in\n"
+               "                                  sync (Established, UpToDate/UpToDate); exit 4 after\n"
+               "                                  S seconds (default: no limit)\n"
                "  reload                          re-read the configuration (like SIGHUP)\n"
                "  set-priority INSTANCE N         set the base priority (1..254)\n"
                "  maintenance INSTANCE on|off     hand mastership away / allow it again\n"
@@ -115,22 +124,26 @@ void print_checks(const json& data) {
   }
 }
 
-void print_events(const json& data) {
-  std::printf("%-23s %-11s %-14s %s\n", "TIME", "SOURCE", "SUBJECT", "EVENT");
-  for (const auto& e : data["events"]) {
-    // The journal's time is UTC; people read tables next to local logs.
-    std::string utc = e["time"].get<std::string>();
-    tm parts{};
-    std::string local = utc;
-    if (strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%S", &parts) != nullptr) {
-      const long long ms = std::atoll(utc.substr(20, 3).c_str());
-      local = vrrpd::notify::format_local(std::chrono::system_clock::from_time_t(timegm(&parts)) +
-                                          std::chrono::milliseconds(ms));
-    }
-    std::string subject = e["subject"].get<std::string>();
-    std::printf("%-23s %-11s %-14s %s\n", local.c_str(), e["source"].get<std::string>().c_str(),
-                subject.empty() ? "-" : subject.c_str(), e["text"].get<std::string>().c_str());
+void print_event_header() { std::printf("%-23s %-11s %-14s %s\n", "TIME", "SOURCE", "SUBJECT", "EVENT"); }
+
+void print_event_row(const json& e) {
+  // The journal's time is UTC; people read tables next to local logs.
+  std::string utc = e["time"].get<std::string>();
+  tm parts{};
+  std::string local = utc;
+  if (strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%S", &parts) != nullptr) {
+    const long long ms = std::atoll(utc.substr(20, 3).c_str());
+    local = vrrpd::notify::format_local(std::chrono::system_clock::from_time_t(timegm(&parts)) +
+                                        std::chrono::milliseconds(ms));
   }
+  std::string subject = e["subject"].get<std::string>();
+  std::printf("%-23s %-11s %-14s %s\n", local.c_str(), e["source"].get<std::string>().c_str(),
+              subject.empty() ? "-" : subject.c_str(), e["text"].get<std::string>().c_str());
+}
+
+void print_events(const json& data) {
+  print_event_header();
+  for (const auto& e : data["events"]) print_event_row(e);
   if (data.value("evicted", 0) > 0)
     std::printf("(%llu older events no longer in memory%s)\n", data["evicted"].get<unsigned long long>(),
                 data.value("file", std::string()).empty() ? "" : "; see the journal file");
@@ -227,14 +240,125 @@ void print_stats(const json& data) {
   }
 }
 
+// Events asked for at once while following; fewer than this means caught up.
+constexpr int kFollowBatch = 1000;
+
+// vrrpctl events --follow: the first request as given (--since, --limit),
+// then every 250 ms the events after the last one printed (after_seq), so
+// each is printed once, in order. A daemon that does not answer is waited
+// for; one that restarted (another run_started_ms: its seqs start at 1
+// again) is followed from its first event. Ends only when interrupted, or
+// when the daemon refuses the request.
+int follow_events(const std::string& socket_path, json args, bool as_json) {
+  using namespace std::chrono_literals;
+  if (!as_json) print_event_header();
+  std::optional<long long> run;  // run_started_ms of the daemon followed
+  bool first = true, lost = false;
+  for (;;) {
+    json resp;
+    try {
+      resp = vrrpd::control::call(socket_path, vrrpd::control::make_request("events", args), 5000ms);
+    } catch (const std::exception& e) {
+      if (!lost) std::fprintf(stderr, "vrrpctl: %s; waiting for the daemon\n", e.what());
+      lost = true;
+      std::this_thread::sleep_for(1s);
+      continue;
+    }
+    if (resp.value("result", 1) != 0) {
+      std::fprintf(stderr, "vrrpctl: %s\n", resp.value("result_text", std::string("error")).c_str());
+      return 1;
+    }
+    const json& data = resp["data"];
+    if (!data.contains("last_seq")) {
+      // It would ignore after_seq and send the whole journal every time.
+      std::fprintf(stderr, "vrrpctl: this vrrpd predates events --follow; use a vrrpctl and vrrpd of one build\n");
+      return 1;
+    }
+    const long long this_run = data.value("run_started_ms", 0LL);
+    if (lost) std::fprintf(stderr, "vrrpctl: the daemon answers again\n");
+    lost = false;
+    if (run && *run != this_run) {
+      // What this answer holds is from the new run after the old run's
+      // seq: start that run from its beginning instead.
+      std::fprintf(stderr, "vrrpctl: the daemon restarted; following its new run from the first event\n");
+      run = this_run;
+      args = {{"after_seq", 0}, {"limit", kFollowBatch}};
+      continue;
+    }
+    run = this_run;
+    const json& events = data["events"];
+    for (const auto& e : events) {
+      if (as_json) std::printf("%s\n", e.dump().c_str());
+      else print_event_row(e);
+    }
+    std::fflush(stdout);
+    uint64_t last = args.value("after_seq", uint64_t{0});
+    if (!events.empty()) last = events.back()["seq"].get<uint64_t>();
+    else if (first) last = data.value("last_seq", uint64_t{0});  // nothing matched --since: from now on
+    first = false;
+    args = {{"after_seq", last}, {"limit", kFollowBatch}};
+    if (events.size() < static_cast<size_t>(kFollowBatch)) std::this_thread::sleep_for(250ms);
+  }
+}
+
+// vrrpctl replication wait-connect|wait-sync NAME (drbdadm wait-connect,
+// drbdsetup wait-sync-resource): polls the resource's status every 200 ms
+// until it is connected to its peer (wait-connect) or, besides, has nothing
+// left to resync: Established with both disks UpToDate (wait-sync). A
+// daemon that does not answer yet (starting at boot) is waited for too.
+// 0 when reached; 1 if the daemon does not know the resource; 4 after
+// `timeout_s`, saying where it stood.
+int wait_for_resource(const std::string& socket_path, const std::string& name, bool sync,
+                      std::optional<double> timeout_s) {
+  using namespace std::chrono;
+  const auto start = steady_clock::now();
+  std::string where = "no answer from the daemon yet";
+  for (;;) {
+    try {
+      json resp = vrrpd::control::call(
+          socket_path, vrrpd::control::make_request("replication-status", {{"resource", name}}), milliseconds(5000));
+      if (resp.value("result", 1) != 0) {
+        std::fprintf(stderr, "vrrpctl: %s\n", resp.value("result_text", std::string("error")).c_str());
+        return 1;
+      }
+      const json& r = resp["data"]["resources"].at(0);
+      const bool connected = r["connection"] == "Connected";
+      if (connected && (!sync || (r["replication"] == "Established" && r["disk"] == "UpToDate" &&
+                                  r["peer_disk"] == "UpToDate"))) {
+        std::printf("%s: %s\n", name.c_str(),
+                    sync ? "in sync (Established, UpToDate/UpToDate)" : "connected to its peer");
+        return 0;
+      }
+      where = !r["up"].get<bool>()
+                  ? std::string("down")
+                  : "connection " + r["connection"].get<std::string>() + ", replication " +
+                        r["replication"].get<std::string>() + ", disk " + r["disk"].get<std::string>() + "/" +
+                        r["peer_disk"].get<std::string>();
+      if (r["split_brain"].get<bool>()) where += "; split brain: " + r["split_brain_text"].get<std::string>();
+      const auto total = r["resync_total_kib"].get<unsigned long long>();
+      if (total > 0 && (r["replication"] == "SyncSource" || r["replication"] == "SyncTarget"))
+        where += "; resync " + kib(r["resync_done_kib"].get<unsigned long long>()) + " of " + kib(total);
+    } catch (const std::exception& e) {
+      where = e.what();
+    }
+    if (timeout_s && steady_clock::now() - start >= duration<double>(*timeout_s)) {
+      std::fprintf(stderr, "vrrpctl: %s: not %s after %g s: %s\n", name.c_str(),
+                   sync ? "in sync" : "connected", *timeout_s, where.c_str());
+      return 4;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string socket_path = vrrpd::control::kDefaultSocketPath;
   std::vector<std::string> args;
   bool as_json = false;
-  bool force = false, assume_clean = false;
+  bool force = false, assume_clean = false, follow = false;
   std::string since, limit, size;
+  std::optional<double> timeout_s;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-s" || a == "--socket") && i + 1 < argc) {
@@ -255,6 +379,17 @@ int main(int argc, char** argv) {
       size = argv[++i];
     } else if (a == "--assume-clean") {
       assume_clean = true;
+    } else if (a == "--follow" || a == "-f") {
+      follow = true;
+    } else if (a == "--timeout") {
+      char* end = nullptr;
+      const double t = i + 1 < argc ? std::strtod(argv[i + 1], &end) : -1;
+      if (i + 1 == argc || end == argv[i + 1] || *end != '\0' || !(t > 0)) {
+        std::fprintf(stderr, "vrrpctl: --timeout needs a number of seconds above 0 (30, 0.5)\n");
+        return 2;
+      }
+      timeout_s = t;
+      ++i;
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
       return 0;
@@ -268,6 +403,15 @@ int main(int argc, char** argv) {
   }
   std::string cmd = args[0];
   json req_args = json::object();
+  const bool waiting = cmd == "replication" && args.size() >= 2 && (args[1] == "wait-connect" || args[1] == "wait-sync");
+  if (follow && cmd != "events") {
+    std::fprintf(stderr, "vrrpctl: --follow is an option of events\n");
+    return 2;
+  }
+  if (timeout_s && !waiting) {
+    std::fprintf(stderr, "vrrpctl: --timeout is an option of replication wait-connect and wait-sync\n");
+    return 2;
+  }
   // Replication operations may take a while (a promotion attaches a loop
   // device, an unmount waits for a busy file system).
   auto timeout = std::chrono::milliseconds(5000);
@@ -288,6 +432,12 @@ int main(int argc, char** argv) {
       }
       if (args.size() == 3) req_args["resource"] = args[2];
       cmd = "replication-status";
+    } else if (args.size() >= 2 && (args[1] == "wait-connect" || args[1] == "wait-sync")) {
+      if (args.size() != 3) {
+        std::fprintf(stderr, "vrrpctl: replication %s takes a resource name\n", args[1].c_str());
+        return 2;
+      }
+      return wait_for_resource(socket_path, args[2], args[1] == "wait-sync", timeout_s);
     } else {
       if (args.size() != 3) {
         std::fprintf(stderr, "vrrpctl: replication takes an operation and a resource name\n");
@@ -334,6 +484,7 @@ int main(int argc, char** argv) {
       }
       req_args["limit"] = n;
     }
+    if (follow) return follow_events(socket_path, req_args, as_json);
   } else if (cmd == "show") {
     need(1);
     req_args["instance"] = args[1];

@@ -971,10 +971,25 @@ nlohmann::json Daemon::handle_command(const std::string& command, const nlohmann
         return make_response(ResultCode::kBadArguments, "limit must be a positive integer");
       limit = args["limit"].get<std::size_t>();
     }
+    // after_seq (vrrpctl events --follow): the events after that seq, the
+    // oldest `limit` of them, instead of the newest since a time.
+    std::optional<uint64_t> after_seq;
+    if (args.contains("after_seq")) {
+      if (!args["after_seq"].is_number_unsigned())
+        return make_response(ResultCode::kBadArguments, "after_seq must be an event seq (an integer from 0)");
+      if (since)
+        return make_response(ResultCode::kBadArguments, "since_ms and after_seq exclude each other");
+      after_seq = args["after_seq"].get<uint64_t>();
+    }
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& e : journal_.events(since, limit)) list.push_back(notify::to_json(e));
+    for (const auto& e : after_seq ? journal_.events_after(*after_seq, limit) : journal_.events(since, limit))
+      list.push_back(notify::to_json(e));
     return make_response(ResultCode::kOk, "",
                          {{"events", list},
+                          {"last_seq", journal_.last_seq()},
+                          {"run_started_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 journal_.started().time_since_epoch())
+                                                 .count()},
                           {"evicted", journal_.evicted()},
                           {"file", config_.global.journal_file},
                           {"file_error", journal_.file_error()},

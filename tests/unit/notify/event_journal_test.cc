@@ -92,6 +92,26 @@ TEST(EventJournal, SinceAndLimitSelectTheNewest) {
   EXPECT_EQ(last1[0].text, "at 3 s");
 }
 
+TEST(EventJournal, EventsAfterASeqAreTheOldestOnesAfterIt) {
+  FakeWall wall;
+  EventJournal j({.capacity = 4}, wall.clock());
+  EXPECT_EQ(j.started(), kBase);
+  EXPECT_EQ(j.last_seq(), 0u);
+  EXPECT_TRUE(j.events_after(0).empty());
+  for (int i = 1; i <= 6; ++i) j.record("daemon", "", "test", "event " + std::to_string(i));
+  EXPECT_EQ(j.last_seq(), 6u);
+  // 1 and 2 were evicted: a follower that had seen 1 gets what is left.
+  auto after1 = j.events_after(1);
+  ASSERT_EQ(after1.size(), 4u);
+  EXPECT_EQ(after1.front().seq, 3u);
+  auto after3 = j.events_after(3, 2);
+  ASSERT_EQ(after3.size(), 2u) << "the oldest two after 3, not the newest";
+  EXPECT_EQ(after3[0].seq, 4u);
+  EXPECT_EQ(after3[1].seq, 5u);
+  EXPECT_TRUE(j.events_after(6).empty());
+  EXPECT_TRUE(j.events_after(99).empty());
+}
+
 TEST(EventJournal, FileHoldsOneJsonObjectPerLineInFormatVersion1) {
   TempDir dir;
   FakeWall wall;
