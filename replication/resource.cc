@@ -635,6 +635,9 @@ ResourceStatus Resource::status() const {
   s.discarded_bytes = discarded_bytes_;
   s.split_brain = split_brain_;
   s.split_brain_text = split_brain_text_;
+  if (data_) s.generations = sb_.generations;
+  s.peer_generations = last_peer_generations_;
+  s.last_handshake = last_handshake_text_;
   s.io_suspended = io_suspended_;
   s.io_suspended_why = suspended_why_;
   s.last_error = last_error_;

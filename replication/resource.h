@@ -822,6 +822,8 @@ class Resource final : public Volume {
   uint64_t io_errors_ = 0, sent_bytes_ = 0, received_bytes_ = 0, written_bytes_ = 0, discarded_bytes_ = 0;
   bool split_brain_ = false;
   std::string split_brain_text_;
+  std::optional<Generations> last_peer_generations_;  // status(): the last handshake's
+  std::string last_handshake_text_;
   // freeze_io_while_fencing: completions held since `suspended_why_`;
   // held_writes_ are writes_ ids whose caller waits, with their status.
   bool io_suspended_ = false;

@@ -292,8 +292,10 @@ void Resource::on_authenticated() {
   flags.peer_crashed_primary = (ph.flags & wire::kHelloCrashedPrimary) != 0;
   flags.self_resolves_conflicts = options_.node_id > options_.peer_node_id;
   handshake_ = compare_generations(sb_.generations, ph.generations, flags);
-  log(std::string("generations: ") + to_string(handshake_.decision) + " (rule " +
-      std::to_string(handshake_.rule) + ": " + handshake_.reason + ")");
+  last_peer_generations_ = ph.generations;
+  last_handshake_text_ = std::string(to_string(handshake_.decision)) + " (rule " + std::to_string(handshake_.rule) +
+                         ": " + handshake_.reason + ")";
+  log("generations: " + last_handshake_text_);
   if (handshake_.decision == SyncDecision::kUnrelated) {
     refuse("unrelated data: the peer's generations share nothing with ours (" + handshake_.reason +
                "); wrong peer or disk? re-create the metadata on the node to be overwritten",

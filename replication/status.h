@@ -117,6 +117,13 @@ struct ResourceStatus {
 
   bool split_brain = false;      // detected and not resolved automatically
   std::string split_brain_text;  // the decision and why (also when resolved)
+  // Generation identifiers (DRBD's show-gi): this node's (while attached),
+  // and the peer's as its last Hello named them, with what the handshake
+  // that compared them decided ("source-bitmap (rule 50: ...)"). Kept after
+  // the link drops: they explain the last connect's decision.
+  std::optional<Generations> generations;
+  std::optional<Generations> peer_generations;
+  std::string last_handshake;
   // fencing resource-and-stonith: writes and flushes are not answered
   // while the peer is being fenced (ResourceOptions::freeze_io_while_fencing).
   bool io_suspended = false;

@@ -8,6 +8,7 @@ secret that touches no data."""
 
 import json
 import os
+import re
 import time
 import unittest
 
@@ -147,7 +148,8 @@ class ReplicationTest(unittest.TestCase):
         """drbdadm wait-connect / drbdsetup wait-sync-resource, for boot and
         provisioning scripts: `vrrpctl replication wait-connect` returns once
         the peer is connected and `wait-sync` once nothing is left to
-        resync; at --timeout they exit 4 and say where the resource stands."""
+        resync; at --timeout they exit 4 and say where the resource stands.
+        show-gi then shows both nodes' generations and the decision."""
         lab = self.lab()
         h1, h2 = lab.hosts
         self.start(h1, h2)
@@ -182,6 +184,21 @@ class ReplicationTest(unittest.TestCase):
                       self.ctl(h2, "wait-sync", "r0", "--timeout", "60").stdout)
         self.assertEqual((self.status(h2)["disk"], self.status(h1)["peer_disk"]), ("UpToDate", "UpToDate"))
         self.assertEqual(self.status(h1)["replication"], "Established")
+
+        # show-gi (drbdadm show-gi): both nodes' generations and the decision
+        # of the handshake after the forced promotion.
+        gi = re.compile(r"^  this node  ([0-9A-F]{16}):([0-9A-F]{16}):[0-9A-F]{16}:[0-9A-F]{16}  (\w+)/(\w+)$", re.M)
+        out1, out2 = self.ctl(h1, "show-gi", "r0").stdout, self.ctl(h2, "show-gi", "r0").stdout
+        self.assertEqual(gi.search(out1).group(3, 4), ("Primary", "UpToDate"), out1)
+        self.assertEqual(gi.search(out2).group(3, 4), ("Secondary", "UpToDate"), out2)
+        # One current generation after the sync; bit 0 is the Primary's flag.
+        self.assertEqual(int(gi.search(out1).group(1), 16), int(gi.search(out2).group(1), 16) | 1, (out1, out2))
+        self.assertIn("last handshake: source-full (rule 30: ", out1)
+        self.assertIn("last handshake: target-full (rule 20: ", out2)
+        self.assertRegex(out2, r"\n  peer       [0-9A-F]{16}(:[0-9A-F]{16}){3}  \(connected\)\n")
+        st = self.status(h1)
+        self.assertEqual(st["generations"]["current"], gi.search(out1).group(1))
+        self.assertEqual(len(st["peer_generations"]["history"]), 2)
 
         unknown = self.ctl(h1, "wait-sync", "nosuch", check=False)
         self.assertEqual(unknown.returncode, 1)

@@ -44,6 +44,8 @@ void usage(std::FILE* out) {
                "                                  shrink to it (on the Primary, the file system shrunk\n"
                "                                  first); K, M, G, T: 2^10.. bytes; --assume-clean: the\n"
                "                                  added space reads as zeros on both nodes, no resync\n"
+               "  replication show-gi NAME        generation identifiers of both nodes and what the\n"
+               "                                  last handshake decided from them\n"
                "  replication wait-connect|wait-sync NAME [--timeout S]\n"
                "                                  wait until NAME is connected to its peer / also in\n"
                "                                  sync (Established, UpToDate/UpToDate); exit 4 after\n"
@@ -238,6 +240,25 @@ void print_stats(const json& data) {
     std::printf("%s:\n", name.c_str());
     for (const auto& [k, v] : s.items()) std::printf("  %-24s %s\n", (k + ":").c_str(), v.dump().c_str());
   }
+}
+
+// vrrpctl replication show-gi NAME (drbdadm show-gi): the generation
+// identifiers from replication-status, one row per node, as DRBD prints
+// them (current:bitmap:history:history), and the last handshake's decision.
+void print_generations(const json& r) {
+  auto row = [](const json& g) {
+    if (g.is_null()) return std::string("(not known)");
+    return g["current"].get<std::string>() + ":" + g["bitmap"].get<std::string>() + ":" +
+           g["history"][0].get<std::string>() + ":" + g["history"][1].get<std::string>();
+  };
+  std::printf("%s: generations current:bitmap:history:history (bit 0: was Primary)\n",
+              r["name"].get<std::string>().c_str());
+  std::printf("  this node  %s  %s/%s\n", row(r["generations"]).c_str(), r["role"].get<std::string>().c_str(),
+              r["disk"].get<std::string>().c_str());
+  std::printf("  peer       %s  %s\n", row(r["peer_generations"]).c_str(),
+              r["connection"] == "Connected" ? "(connected)" : "(at the last handshake)");
+  const std::string last = r["last_handshake"].get<std::string>();
+  std::printf("  last handshake: %s\n", last.empty() ? "none since the daemon started" : last.c_str());
 }
 
 // Events asked for at once while following; fewer than this means caught up.
@@ -438,6 +459,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       return wait_for_resource(socket_path, args[2], args[1] == "wait-sync", timeout_s);
+    } else if (args.size() >= 2 && args[1] == "show-gi") {
+      if (args.size() != 3) {
+        std::fprintf(stderr, "vrrpctl: replication show-gi takes a resource name\n");
+        return 2;
+      }
+      req_args["resource"] = args[2];
+      cmd = "replication-show-gi";  // rendered here from replication-status
     } else {
       if (args.size() != 3) {
         std::fprintf(stderr, "vrrpctl: replication takes an operation and a resource name\n");
@@ -513,8 +541,9 @@ int main(int argc, char** argv) {
   }
 
   json resp;
+  const std::string wire_cmd = cmd == "replication-show-gi" ? "replication-status" : cmd;
   try {
-    resp = vrrpd::control::call(socket_path, vrrpd::control::make_request(cmd, req_args), timeout);
+    resp = vrrpd::control::call(socket_path, vrrpd::control::make_request(wire_cmd, req_args), timeout);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vrrpctl: %s\n", e.what());
     return 3;
@@ -534,6 +563,7 @@ int main(int argc, char** argv) {
   else if (cmd == "checks") print_checks(resp["data"]);
   else if (cmd == "events") print_events(resp["data"]);
   else if (cmd == "replication-status") print_replication(resp["data"]);
+  else if (cmd == "replication-show-gi") print_generations(resp["data"]["resources"].at(0));
   else std::printf("%s\n", resp.value("result_text", std::string("ok")).c_str());
   return 0;
 }

@@ -114,6 +114,21 @@ std::vector<ServiceSpec> service_specs(const std::vector<config::Service>& servi
   return specs;
 }
 
+// Generation identifiers as 16 hex digits each (JSON numbers lose the low
+// bits of a 64-bit value in many readers; DRBD prints them in hex too),
+// bit 0 the primary flag as stored. null when not known.
+nlohmann::json generations_json(const std::optional<replication::Generations>& g) {
+  if (!g) return nullptr;
+  auto hex = [](uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  return {{"current", hex(g->current)},
+          {"bitmap", hex(g->bitmap)},
+          {"history", nlohmann::json::array({hex(g->history[0]), hex(g->history[1])})}};
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions opts, config::Config initial)
@@ -872,6 +887,9 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"discarded_kib", s.discarded_bytes / 1024},
                     {"split_brain", s.split_brain},
                     {"split_brain_text", s.split_brain_text},
+                    {"generations", generations_json(s.generations)},
+                    {"peer_generations", generations_json(s.peer_generations)},
+                    {"last_handshake", s.last_handshake},
                     {"last_error", s.last_error},
                     {"device", v.device},
                     {"device_link", v.device_link},

@@ -161,6 +161,41 @@ TEST_F(SplitBrainTest, OperatorResolvesWithDiscardMyData) {
 
 // ---- refusals ----
 
+TEST_F(ResourcePairTest, StatusShowsBothNodesGenerationsAndTheLastHandshakesDecision) {
+  make();
+  create_and_attach(*a);
+  ASSERT_TRUE(a->status().generations.has_value());
+  EXPECT_EQ(*a->status().generations, a->generations());
+  EXPECT_FALSE(a->status().peer_generations.has_value()) << "no handshake yet";
+  EXPECT_EQ(a->status().last_handshake, "");
+  create_and_attach(*b);
+  ok(a->connect(net.connector(0)));
+  ok(b->connect(net.connector(1)));
+  settle();
+  ok(a->primary(/*force=*/true));
+  advance(std::chrono::seconds(1));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  // a wrote while b was away: the next handshake makes a the source of a
+  // bitmap resync, and both say so with the generations it compared.
+  net.set_link_up(false);
+  advance(std::chrono::seconds(3));
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 1)).ok());
+  const Generations a_before = a->generations(), b_before = b->generations();
+  ASSERT_NE(a_before.current, b_before.current);
+  net.set_link_up(true);
+  advance(std::chrono::seconds(3));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(a->status().peer_generations, b_before);
+  EXPECT_EQ(b->status().peer_generations, a_before);
+  EXPECT_EQ(a->status().last_handshake.rfind("source-bitmap (rule ", 0), 0u) << a->status().last_handshake;
+  EXPECT_EQ(b->status().last_handshake.rfind("target-bitmap (rule ", 0), 0u) << b->status().last_handshake;
+  // Kept after the link is gone: it explains the last decision.
+  net.set_link_up(false);
+  advance(std::chrono::seconds(3));
+  EXPECT_EQ(a->status().peer_generations, b_before);
+  EXPECT_FALSE(a->status().last_handshake.empty());
+}
+
 TEST_F(ResourcePairTest, WrongSecretIsRefusedWithoutTouchingEitherDisk) {
   ResourceOptions oa = options_for(0), ob = options_for(1);
   ob.shared_secret = "not-the-same";
