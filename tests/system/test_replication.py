@@ -149,7 +149,8 @@ class ReplicationTest(unittest.TestCase):
         provisioning scripts: `vrrpctl replication wait-connect` returns once
         the peer is connected and `wait-sync` once nothing is left to
         resync; at --timeout they exit 4 and say where the resource stands.
-        show-gi then shows both nodes' generations and the decision."""
+        show-gi then shows both nodes' generations and the decision, and
+        dump-md the metadata of a resource that is down."""
         lab = self.lab()
         h1, h2 = lab.hosts
         self.start(h1, h2)
@@ -199,6 +200,19 @@ class ReplicationTest(unittest.TestCase):
         st = self.status(h1)
         self.assertEqual(st["generations"]["current"], gi.search(out1).group(1))
         self.assertEqual(len(st["peer_generations"]["history"]), 2)
+
+        # dump-md (drbdmeta dump-md) reads the metadata of a resource that is
+        # down; while up, the engine owns it and the command says where to look.
+        busy = self.ctl(h1, "dump-md", "r0", check=False)
+        self.assertEqual(busy.returncode, 1)
+        self.assertIn("dump-md refused: r0 is up", busy.stderr)
+        current2 = gi.search(out2).group(1)
+        self.ctl(h2, "down", "r0")
+        dump = self.ctl(h2, "dump-md", "r0").stdout
+        self.assertIn("r0 (metadata on %s):" % os.path.join(h2.dir, "r0.img"), dump)
+        self.assertRegex(dump, r"\ngenerations: %s:[0-9A-F]{16}:" % current2)
+        self.assertIn("flags: consistent yes, was-primary no", dump)
+        self.assertIn("data size: %d bytes" % (st["size_kib"] * 1024), dump)
 
         unknown = self.ctl(h1, "wait-sync", "nosuch", check=False)
         self.assertEqual(unknown.returncode, 1)

@@ -39,7 +39,7 @@ void usage(std::FILE* out) {
                "                                  invalidate, invalidate-remote, outdate, resume-io,\n"
                "                                  verify, resize (--size SIZE, --assume-clean),\n"
                "                                  pause-sync, resume-sync, skip-initial-sync,\n"
-               "                                  mount, umount\n"
+               "                                  mount, umount, dump-md (a resource that is down)\n"
                "                                  resize --size SIZE: grow to exactly SIZE bytes, or\n"
                "                                  shrink to it (on the Primary, the file system shrunk\n"
                "                                  first); K, M, G, T: 2^10.. bytes; --assume-clean: the\n"

@@ -15,6 +15,7 @@
 #include "replication/grow.h"
 #include "replication/loop_device.h"
 #include "replication/metadata.h"
+#include "replication/metadata_dump.h"
 #include "replication/mounter.h"
 #include "replication/resource.h"
 #include "replication/storage.h"
@@ -625,9 +626,36 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       engine_result(rt->resource->verify(),
                     rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
     });
+  if (op == "dump-md")
+    return on_engine([this, rt, done] {
+      if (rt->resource)
+        return done(false, "dump-md refused: " + rt->cfg.name + " is up and the engine owns its metadata; vrrpctl "
+                           "replication status and show-gi " + rt->cfg.name + " show the live values (down it "
+                           "first for dump-md, as drbdmeta needs)");
+      ops_post([rt, done] { ops_dump_md(*rt, done); });
+    });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, invalidate-remote, "
-                  "outdate, resume-io, verify, resize, pause-sync, resume-sync, skip-initial-sync, mount, umount");
+                  "outdate, resume-io, verify, resize, pause-sync, resume-sync, skip-initial-sync, mount, umount, dump-md");
+}
+
+void ReplicationService::ops_dump_md(Runtime& rt, Done done) {
+  const auto& c = rt.cfg;
+  auto data = replication::FileStorage::open(c.device);
+  if (!data.ok()) return done(false, "dump-md: " + data.error());
+  std::unique_ptr<replication::FileStorage> md;
+  if (c.metadata != "internal") {
+    auto m = replication::FileStorage::open(c.metadata);
+    if (!m.ok()) return done(false, "dump-md: " + m.error());
+    md = std::move(m.value());
+  }
+  const std::string where = md ? c.metadata : c.device;
+  auto dump = replication::read_metadata_dump(md ? *md : *data.value(), md ? replication::MetadataLayout::kExternal
+                                                                           : replication::MetadataLayout::kInternal);
+  if (!dump.ok()) return done(false, "dump-md: " + where + ": " + dump.error());
+  std::string text = c.name + " (metadata on " + where + "):\n" + replication::format_metadata_dump(dump.value());
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  done(true, text);
 }
 
 void ReplicationService::engine_create_md(Runtime& rt, Done done) {

@@ -161,6 +161,9 @@ class ReplicationService {
   // old end of a grown device was is found and moved to the new end. On the
   // ops thread: the search may read the whole device.
   void ops_move_metadata(Runtime& rt, Done done);
+  // dump-md on a resource that is down: its metadata read from disk and
+  // printed (replication/metadata_dump.h).
+  static void ops_dump_md(Runtime& rt, Done done);
   // The volume grew or shrank (here or on the peer's request): the export's
   // file and the loop device take the new size.
   void ops_resize_frontend(Runtime& rt);
