@@ -251,13 +251,14 @@ void print_generations(const json& r) {
     return g["current"].get<std::string>() + ":" + g["bitmap"].get<std::string>() + ":" +
            g["history"][0].get<std::string>() + ":" + g["history"][1].get<std::string>();
   };
+  // value(): a daemon older than show-gi sends none of these.
   std::printf("%s: generations current:bitmap:history:history (bit 0: was Primary)\n",
               r["name"].get<std::string>().c_str());
-  std::printf("  this node  %s  %s/%s\n", row(r["generations"]).c_str(), r["role"].get<std::string>().c_str(),
-              r["disk"].get<std::string>().c_str());
-  std::printf("  peer       %s  %s\n", row(r["peer_generations"]).c_str(),
+  std::printf("  this node  %s  %s/%s\n", row(r.value("generations", json())).c_str(),
+              r["role"].get<std::string>().c_str(), r["disk"].get<std::string>().c_str());
+  std::printf("  peer       %s  %s\n", row(r.value("peer_generations", json())).c_str(),
               r["connection"] == "Connected" ? "(connected)" : "(at the last handshake)");
-  const std::string last = r["last_handshake"].get<std::string>();
+  const std::string last = r.value("last_handshake", std::string());
   std::printf("  last handshake: %s\n", last.empty() ? "none since the daemon started" : last.c_str());
 }
 
