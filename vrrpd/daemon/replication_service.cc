@@ -125,6 +125,33 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return out;
 }
 
+// A resource's backing device and, for external metadata, its metadata
+// storage, opened (md stays null for internal). On failure `error` says
+// why, and `metadata_failed` whether it was the metadata storage.
+struct Backing {
+  std::unique_ptr<replication::FileStorage> data, md;
+};
+std::optional<Backing> open_backing(const config::Resource& c, std::string& error, bool& metadata_failed) {
+  metadata_failed = false;
+  Backing b;
+  auto data = replication::FileStorage::open(c.device);
+  if (!data.ok()) {
+    error = data.error();
+    return std::nullopt;
+  }
+  b.data = std::move(data.value());
+  if (c.metadata != "internal") {
+    auto m = replication::FileStorage::open(c.metadata);
+    if (!m.ok()) {
+      error = m.error();
+      metadata_failed = true;
+      return std::nullopt;
+    }
+    b.md = std::move(m.value());
+  }
+  return b;
+}
+
 }  // namespace
 
 struct ReplicationService::Runtime {
@@ -641,17 +668,13 @@ void ReplicationService::command(const std::string& name, const std::string& op,
 
 void ReplicationService::ops_dump_md(Runtime& rt, Done done) {
   const auto& c = rt.cfg;
-  auto data = replication::FileStorage::open(c.device);
-  if (!data.ok()) return done(false, "dump-md: " + data.error());
-  std::unique_ptr<replication::FileStorage> md;
-  if (c.metadata != "internal") {
-    auto m = replication::FileStorage::open(c.metadata);
-    if (!m.ok()) return done(false, "dump-md: " + m.error());
-    md = std::move(m.value());
-  }
-  const std::string where = md ? c.metadata : c.device;
-  auto dump = replication::read_metadata_dump(md ? *md : *data.value(), md ? replication::MetadataLayout::kExternal
-                                                                           : replication::MetadataLayout::kInternal);
+  std::string error;
+  bool metadata_failed = false;
+  std::optional<Backing> b = open_backing(c, error, metadata_failed);
+  if (!b) return done(false, "dump-md: " + error);
+  const std::string where = b->md ? c.metadata : c.device;
+  auto dump = replication::read_metadata_dump(b->md ? *b->md : *b->data, b->md ? replication::MetadataLayout::kExternal
+                                                                             : replication::MetadataLayout::kInternal);
   if (!dump.ok()) return done(false, "dump-md: " + where + ": " + dump.error());
   std::string text = c.name + " (metadata on " + where + "):\n" + replication::format_metadata_dump(dump.value());
   if (!text.empty() && text.back() == '\n') text.pop_back();
@@ -837,25 +860,23 @@ void ReplicationService::ops_resize_frontend(Runtime& rt) {
 void ReplicationService::engine_up(Runtime& rt, Done done) {
   if (rt.attached) return done(true, rt.cfg.name + " is already up");
   const auto& c = rt.cfg;
-  auto data = replication::FileStorage::open(c.device);
-  if (!data.ok()) return done(false, "up: " + data.error());
-  std::unique_ptr<replication::FileStorage> md;
-  if (c.metadata != "internal") {
-    auto m = replication::FileStorage::open(c.metadata);
-    if (!m.ok()) return done(false, "up: " + m.error() + " (run vrrpctl replication create-md " + c.name + ")");
-    md = std::move(m.value());
-  }
-  const replication::ResourceOptions o = engine_resource_options(rt, c, md != nullptr);
-  rt.data = std::move(data.value());
-  rt.md = std::move(md);
+  std::string error;
+  bool metadata_failed = false;
+  std::optional<Backing> b = open_backing(c, error, metadata_failed);
+  if (!b)
+    return done(false, "up: " + error +
+                           (metadata_failed ? " (run vrrpctl replication create-md " + c.name + ")" : ""));
+  const replication::ResourceOptions o = engine_resource_options(rt, c, b->md != nullptr);
+  rt.data = std::move(b->data);
+  rt.md = std::move(b->md);
   rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
-  if (std::string error = engine_open_fence(rt, c); !error.empty()) {
+  if (std::string fence_error = engine_open_fence(rt, c); !fence_error.empty()) {
     // Without it this node would promote stale data after a double
     // failure that the operator configured fencing against: not up.
     rt.resource.reset();
     rt.data.reset();
     rt.md.reset();
-    return done(false, "up: " + error);
+    return done(false, "up: " + fence_error);
   }
   // State changes reach the journal at once, not at the next poll.
   rt.resource->set_state_observer([this] { refresh(); });
