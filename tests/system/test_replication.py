@@ -208,7 +208,11 @@ class ReplicationTest(unittest.TestCase):
         self.assertIn("dump-md refused: r0 is up", busy.stderr)
         current2 = gi.search(out2).group(1)
         self.ctl(h2, "down", "r0")
+        self.assertNotEqual(self.ctl(h2, "primary", "r0", check=False).returncode, 0)  # sets the problem
+        problem = self.status(h2)["problem"]
+        self.assertTrue(problem)
         dump = self.ctl(h2, "dump-md", "r0").stdout
+        self.assertEqual(self.status(h2)["problem"], problem, "read only: the resource's problem stays")
         self.assertIn("r0 (metadata on %s):" % os.path.join(h2.dir, "r0.img"), dump)
         self.assertRegex(dump, r"\ngenerations: %s:[0-9A-F]{16}:" % current2)
         self.assertIn("flags: consistent yes, was-primary no", dump)

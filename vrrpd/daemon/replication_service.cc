@@ -538,6 +538,15 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       d(ok, std::move(text));
     };
   };
+  // Read only: it leaves the resource's problem as it is.
+  if (op == "dump-md")
+    return engine_loop_.post([this, rt, done] {
+      if (rt->resource)
+        return done(false, "dump-md refused: " + rt->cfg.name + " is up and the engine owns its metadata; vrrpctl "
+                           "replication status and show-gi " + rt->cfg.name + " show the live values (down it "
+                           "first for dump-md, as drbdmeta needs)");
+      ops_post([rt, done] { ops_dump_md(*rt, done); });
+    });
   done = failed_view(std::move(done));
   auto on_engine = [this](std::function<void()> fn) { engine_loop_.post(std::move(fn)); };
   auto engine_result = [this, rt](const CommandResult& r, const std::string& ok_text, Done d) {
@@ -652,14 +661,6 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       if (!rt->resource) return done(false, "verify refused: the resource is down");
       engine_result(rt->resource->verify(),
                     rt->cfg.name + ": online verify started; out-of-sync blocks show in vrrpctl replication status", done);
-    });
-  if (op == "dump-md")
-    return on_engine([this, rt, done] {
-      if (rt->resource)
-        return done(false, "dump-md refused: " + rt->cfg.name + " is up and the engine owns its metadata; vrrpctl "
-                           "replication status and show-gi " + rt->cfg.name + " show the live values (down it "
-                           "first for dump-md, as drbdmeta needs)");
-      ops_post([rt, done] { ops_dump_md(*rt, done); });
     });
   done(false, "unknown replication operation '" + op +
                   "'; valid: create-md, up, attach, detach, down, primary, secondary, connect, disconnect, discard-my-data, invalidate, invalidate-remote, "
