@@ -4,6 +4,8 @@
 // documentation as well as here.
 #include "replication/generations.h"
 
+#include <cstdio>
+
 namespace vrrpd::replication {
 
 namespace {
@@ -93,6 +95,12 @@ void adopt_sync_source_generations(Generations& g, const Generations& source) {
   g.bitmap = 0;
   g.history[0] = source.history[0];
   g.history[1] = source.history[1];
+}
+
+std::string generation_hex(uint64_t uuid) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(uuid));
+  return buf;
 }
 
 const char* to_string(SyncDecision d) {

@@ -76,6 +76,12 @@ enum class SyncDecision {
 // Stable lower-case name ("source-bitmap", "split-brain", ...) for logs.
 const char* to_string(SyncDecision d);
 
+// An identifier as people read it (show-gi, dump-md, the status JSON): 16
+// upper-case hex digits, bit 0 the Primary flag as stored. Hex, as DRBD
+// prints them, and as a string in JSON, where many readers lose the low
+// bits of a 64-bit number.
+std::string generation_hex(uint64_t uuid);
+
 // What decide() needs besides the two generation sets.
 struct HandshakeFlags {
   // Our metadata had was_primary set at attach: we crashed while primary

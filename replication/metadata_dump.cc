@@ -8,12 +8,6 @@ namespace vrrpd::replication {
 
 namespace {
 
-std::string hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
 }  // namespace
@@ -50,8 +44,8 @@ std::string format_metadata_dump(const MetadataDump& d) {
   line("data size", std::to_string(sb.data_size) + " bytes (" + std::to_string(sb.data_size >> 10) + " KiB)");
   line("node id", std::to_string(sb.node_id));
   line("device uuid", uuid);
-  line("generations", hex16(g.current) + ":" + hex16(g.bitmap) + ":" + hex16(g.history[0]) + ":" +
-                          hex16(g.history[1]) + " (current:bitmap:history:history; bit 0: was Primary)");
+  line("generations", generation_hex(g.current) + ":" + generation_hex(g.bitmap) + ":" + generation_hex(g.history[0]) + ":" +
+                          generation_hex(g.history[1]) + " (current:bitmap:history:history; bit 0: was Primary)");
   line("flags", std::string("consistent ") + yes_no(sb.flags.consistent) + ", was-primary " +
                     yes_no(sb.flags.was_primary) + ", outdated " + yes_no(sb.flags.outdated) + ", peer-outdated " +
                     yes_no(sb.flags.peer_outdated));

@@ -114,19 +114,14 @@ std::vector<ServiceSpec> service_specs(const std::vector<config::Service>& servi
   return specs;
 }
 
-// Generation identifiers as 16 hex digits each (JSON numbers lose the low
-// bits of a 64-bit value in many readers; DRBD prints them in hex too),
-// bit 0 the primary flag as stored. null when not known.
+// Generation identifiers as strings of replication::generation_hex();
+// null when not known.
 nlohmann::json generations_json(const std::optional<replication::Generations>& g) {
   if (!g) return nullptr;
-  auto hex = [](uint64_t v) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(v));
-    return std::string(buf);
-  };
-  return {{"current", hex(g->current)},
-          {"bitmap", hex(g->bitmap)},
-          {"history", nlohmann::json::array({hex(g->history[0]), hex(g->history[1])})}};
+  using replication::generation_hex;
+  return {{"current", generation_hex(g->current)},
+          {"bitmap", generation_hex(g->bitmap)},
+          {"history", nlohmann::json::array({generation_hex(g->history[0]), generation_hex(g->history[1])})}};
 }
 
 }  // namespace

@@ -150,5 +150,11 @@ TEST(Generations, PrimaryFlagSetAndClearedInCurrentOnly) {
   EXPECT_EQ(g, gen(A, B));
 }
 
+TEST(GenerationHex, SixteenUpperCaseDigitsWithThePrimaryBitAsStored) {
+  EXPECT_EQ(generation_hex(0), "0000000000000000");
+  EXPECT_EQ(generation_hex(0x1234567890ABCDE1), "1234567890ABCDE1");
+  EXPECT_EQ(generation_hex(UINT64_MAX), "FFFFFFFFFFFFFFFF");
+}
+
 }  // namespace
 }  // namespace vrrpd::replication

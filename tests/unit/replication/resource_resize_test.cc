@@ -50,7 +50,18 @@ class ResizeTest : public ResourcePairTest {
     return result.value_or(CommandResult::failure("no answer"));
   }
 
+  // The ResizeReply that `side` sends, and everything after it, is lost
+  // (the link breaks right after the peer resized); reply_lost tells when.
+  void lose_the_link_at_the_reply_from(int side) {
+    reply_lost = false;
+    net.drop_if = [this, side](int from, const wire::Frame& f) {
+      if (from == side && std::holds_alternative<wire::ResizeReply>(f.message)) reply_lost = true;
+      return reply_lost;
+    };
+  }
+
   uint64_t old_size = 0;
+  bool reply_lost = false;
 };
 
 TEST_F(ResizeTest, BothNodesGrowAndOnlyTheAddedBlocksGoToTheSecondary) {
@@ -343,15 +354,11 @@ TEST_F(ResizeTest, ALinkLostAfterThePeerGrewIsFinishedByTheNextHandshake) {
   bring_up_with_data();
   grow_disks();
   // b grows and answers; the answer is lost with the link.
-  bool cut = false;
-  net.drop_if = [&cut](int from, const wire::Frame& f) {
-    if (from == 1 && std::holds_alternative<wire::ResizeReply>(f.message)) cut = true;
-    return cut;
-  };
+  lose_the_link_at_the_reply_from(1);
   std::optional<CommandResult> result;
   a->resize([&result](CommandResult c) { result = std::move(c); });
   settle();
-  ASSERT_TRUE(cut);
+  ASSERT_TRUE(reply_lost);
   EXPECT_GT(b->status().size_bytes, old_size);
   EXPECT_EQ(data_size(), old_size);
   net.drop_if = nullptr;
@@ -373,14 +380,10 @@ TEST_F(ResizeTest, ASecondaryThatMissedTheResizeGrowsAsTargetAtConnect) {
   bring_up_with_data();
   grow_disks();
   // b (Secondary) asks; a grows and answers, b never hears it.
-  bool cut = false;
-  net.drop_if = [&cut](int from, const wire::Frame& f) {
-    if (from == 0 && std::holds_alternative<wire::ResizeReply>(f.message)) cut = true;
-    return cut;
-  };
+  lose_the_link_at_the_reply_from(0);
   b->resize([](CommandResult) {});
   settle();
-  ASSERT_TRUE(cut);
+  ASSERT_TRUE(reply_lost);
   EXPECT_GT(data_size(), old_size);
   EXPECT_EQ(b->status().size_bytes, old_size);
   // a writes into the added space while b is away.
@@ -543,15 +546,11 @@ TEST_F(ResizeTest, ALinkLostAfterTheSecondaryShrankGrowsItBackAtTheNextHandshake
   bring_up_with_data();
   const uint64_t asked = old_size - (4u << 20);
   // b shrinks and answers; the answer is lost with the link.
-  bool cut = false;
-  net.drop_if = [&cut](int from, const wire::Frame& f) {
-    if (from == 1 && std::holds_alternative<wire::ResizeReply>(f.message)) cut = true;
-    return cut;
-  };
+  lose_the_link_at_the_reply_from(1);
   std::optional<CommandResult> result;
   a->resize([&result](CommandResult c) { result = std::move(c); }, {.size = asked});
   settle();
-  ASSERT_TRUE(cut);
+  ASSERT_TRUE(reply_lost);
   EXPECT_EQ(b->status().size_bytes, asked);
   EXPECT_EQ(data_size(), old_size);
   net.drop_if = nullptr;
