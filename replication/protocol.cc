@@ -152,13 +152,16 @@ void put_uleb(std::vector<uint8_t>& out, uint64_t v) {
     out.push_back(v ? (b | 0x80) : b);
   } while (v);
 }
-// Reads one ULEB128 value; false on a truncated or over-long (> 64 bit) one.
+// Reads one ULEB128 value; false on a truncated, over-long (> 64 bit) or
+// padded one. put_uleb writes the shortest form only, and accepting others
+// (0x84 0x00 for 4) would give one bitmap many encodings, against rle_valid.
 bool get_uleb(std::span<const uint8_t> in, size_t& pos, uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 64 && pos < in.size(); shift += 7) {
     uint8_t b = in[pos++];
+    if (shift == 63 && b > 1) return false;  // bits beyond the 64th
     v |= uint64_t{b & 0x7Fu} << shift;
-    if (!(b & 0x80)) return true;
+    if (!(b & 0x80)) return b != 0 || shift == 0;  // a final 0 group is padding
   }
   return false;
 }

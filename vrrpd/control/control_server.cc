@@ -84,8 +84,10 @@ void ControlServer::dispatch_line(const std::string& line, Respond respond) {
   nlohmann::json req = nlohmann::json::parse(line, nullptr, false);
   if (req.is_discarded() || !req.is_object())
     return respond(make_response(ResultCode::kBadRequest, "request is not a JSON object"));
+  // Compared as JSON numbers, not through get<int>(), which narrows:
+  // 4294967297 (2^32 + 1) would come out as 1 and pass as version 1.
   if (!req.contains("version") || !req["version"].is_number_integer() ||
-      req["version"].get<int>() != kProtocolVersion)
+      req["version"] != kProtocolVersion)
     return respond(make_response(ResultCode::kVersionMismatch,
                                  "this daemon speaks control protocol version " + std::to_string(kProtocolVersion)));
   if (!req.contains("command") || !req["command"].is_string())

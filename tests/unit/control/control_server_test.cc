@@ -44,6 +44,17 @@ TEST_F(ControlServerTest, RejectsMalformedRequestsWithFixedCodes) {
   EXPECT_EQ(result_of(R"({"version":1,"command":"nope"})"), static_cast<int>(ResultCode::kUnknownCommand));
 }
 
+// Found while writing tests/fuzz/fuzz_control_request.cc (its property
+// "the handler only sees version 1"): a version that wraps to 1 in an int
+// was taken for 1.
+TEST_F(ControlServerTest, VersionThatWrapsToOneInAnIntIsRefused) {
+  EXPECT_EQ(result_of(R"({"version":4294967297,"command":"echo"})"), static_cast<int>(ResultCode::kVersionMismatch));
+  EXPECT_EQ(result_of(R"({"version":-4294967295,"command":"echo"})"), static_cast<int>(ResultCode::kVersionMismatch));
+  EXPECT_EQ(result_of(R"({"version":18446744069414584321,"command":"echo"})"),
+            static_cast<int>(ResultCode::kVersionMismatch));
+  EXPECT_EQ(result_of(R"({"version":1,"command":"echo"})"), static_cast<int>(ResultCode::kOk));
+}
+
 TEST_F(ControlServerTest, HandlerExceptionBecomesErrorResponse) {
   auto r = server.handle_line(R"({"version":1,"command":"boom"})");
   EXPECT_EQ(r["result"], static_cast<int>(ResultCode::kError));

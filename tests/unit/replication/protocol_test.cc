@@ -528,5 +528,24 @@ TEST(BitmapChunk, MalformedChunksAreRejected) {
   EXPECT_EQ(chunk(10, BitmapEncoding::kRle, {0, 10}), DecodeError::kNone);
 }
 
+// Found while writing tests/fuzz/fuzz_replication_frame.cc (its property:
+// one encoding per bitmap): ULEB128 run lengths must be in their shortest
+// form, as make_bitmap_chunk writes them.
+TEST(BitmapChunk, PaddedOrOverlongRunLengthsAreRejected) {
+  auto chunk = [](std::vector<uint8_t> bytes) {
+    return decode_frame(encode_frame({1, BitmapChunk{0, 10, BitmapEncoding::kRle, std::move(bytes)}}))
+        .status.error;
+  };
+  EXPECT_EQ(chunk({4, 6}), DecodeError::kNone);
+  // 4 written as 0x84 0x00: the same bitmap, a second encoding.
+  EXPECT_EQ(chunk({0x84, 0x00, 6}), DecodeError::kBadField);
+  EXPECT_EQ(chunk({4, 0x86, 0x80, 0x00}), DecodeError::kBadField);
+  // 2^64 in ten bytes, which wrapped to an empty first run.
+  EXPECT_EQ(chunk({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02, 10}), DecodeError::kBadField);
+  // A run of 128 (two bytes, shortest) still reads: 0x80 0x01.
+  auto long_run = decode_frame(encode_frame({1, BitmapChunk{0, 129, BitmapEncoding::kRle, {0x80, 0x01, 1}}}));
+  EXPECT_EQ(long_run.status.error, DecodeError::kNone) << long_run.status.message();
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::wire
