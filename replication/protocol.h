@@ -35,10 +35,12 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // ResizeRequest and ResizeReply (online grow), SyncPause and SkipInitialSync,
 // version 4 Discard and PullAhead, version 5 ResizeWithOptions (resize
 // --size / --assume-clean), version 6 its shrink flag (resize --size below
-// the current size).
-inline constexpr uint16_t kProtocolVersion = 6;
+// the current size). Version 7 adds no frame but a handshake rule both
+// sides must apply alike: equal generations with blocks out of sync on one
+// side only are resynced from that side (Resource::finish_handshake).
+inline constexpr uint16_t kProtocolVersion = 7;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 6;
+inline constexpr uint16_t kMaxProtocolVersion = 7;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 

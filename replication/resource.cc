@@ -111,6 +111,18 @@ IoStatus Resource::persist_superblock() {
 
 IoStatus Resource::persist_bitmap() {
   if (!bitmap_ || !data_) return {};
+  if (data_writes_flushed_ < cleared_bits_need_) {
+    // Bits were cleared for blocks that landed here since the last flush:
+    // they must be durable before the bitmap on disk says they are there,
+    // or a power loss leaves a block that nobody knows to resync.
+    const uint64_t covers = data_writes_;
+    if (IoStatus f = data_->flush(); !f.ok()) {
+      ++io_errors_;
+      report_error("flushing the data before writing the bitmap failed: " + f.message());
+      return f;
+    }
+    note_local_flush(covers);
+  }
   IoStatus s = bitmap_->flush_dirty_pages(md_storage(), sb_.bitmap_offset);
   if (!s.ok()) {
     ++io_errors_;

@@ -25,6 +25,7 @@
 //                       through the peer
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -738,6 +739,31 @@ class Resource final : public Volume {
   uint64_t next_flush_id_ = 1;
   uint64_t next_write_id_ = 1;
   bool starting_writes_ = false;  // start_blocked_writes() is running
+  // What is durable on our disk. A write to the data device sits in the
+  // page cache until the device is flushed; a power loss undoes it. Every
+  // local data write (application, the peer's Data, resync) is counted; a
+  // completed flush covers those counted before it started. Two rules use
+  // the counts:
+  //  * an activity-log extent leaves the log only when every write to it is
+  //    durable here: after a power loss only the log's extents are
+  //    compared with the peer, and the peer's flush (the BarrierAck that
+  //    retires a write) does not make our copy durable. An eviction with
+  //    writes not yet covered waits (kWaitForActivityLog) for a flush on
+  //    the Flusher;
+  //  * the bitmap on disk says "in sync" only for blocks whose data is
+  //    durable: persist_bitmap() flushes the data first when bits were
+  //    cleared (a SyncTarget's blocks landing) since the last flush.
+  uint64_t data_writes_ = 0;
+  uint64_t data_writes_flushed_ = 0;
+  uint64_t cleared_bits_need_ = 0;  // data_writes_ when bits were last cleared for data written here
+  bool eviction_flush_running_ = false;
+  void start_eviction_flush();
+  void note_local_flush(uint64_t covers) { data_writes_flushed_ = std::max(data_writes_flushed_, covers); }
+  // Clears bits for blocks whose data just landed here (not yet durable).
+  uint64_t clear_landed(uint64_t offset, uint64_t length) {
+    cleared_bits_need_ = data_writes_;
+    return bitmap_->clear_range(offset, length);
+  }
   uint32_t epoch_ = 1;            // barrier number of the open epoch
   uint32_t epoch_writes_ = 0;     // writes mirrored in the open epoch
   Timer epoch_timer_;             // closes the open epoch kEpochInterval after its first write

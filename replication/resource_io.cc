@@ -167,9 +167,15 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
   const uint32_t last = al_extent_of(w.offset + w.size() - 1);
   for (uint32_t e = first; e <= last && s.ok(); ++e) {
     if (std::find(w.pinned.begin(), w.pinned.end(), e) != w.pinned.end()) continue;
-    // Activating may evict a cold extent: what the bitmap says about it
-    // must be on disk before the log forgets it.
-    if (al_->would_evict(e)) (void)persist_bitmap();
+    // Activating may evict a cold extent: its writes and what the bitmap
+    // says about it must be on disk before the log forgets it.
+    if (al_->would_evict(e)) {
+      if (data_writes_flushed_ < data_writes_) {
+        start_eviction_flush();
+        return LocalWrite::kWaitForActivityLog;
+      }
+      (void)persist_bitmap();
+    }
     s = al_->activate(e);
     if (s.errno_value() == EBUSY) return LocalWrite::kWaitForActivityLog;
     if (s.ok()) w.pinned.push_back(e);
@@ -205,9 +211,17 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
 Resource::LocalWrite Resource::write_locally(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   IoStatus s;
-  if (w.flags & kWriteFlush) s = data_->flush();
+  const uint64_t before = data_writes_;
+  ++data_writes_;
+  if (w.flags & kWriteFlush) {
+    s = data_->flush();
+    if (s.ok()) note_local_flush(before);
+  }
   if (s.ok()) s = w.discard ? data_->discard(w.offset, w.size()) : data_->write(w.offset, w.data);
-  if (s.ok() && (w.flags & kWriteFua)) s = data_->flush();
+  if (s.ok() && (w.flags & kWriteFua)) {
+    s = data_->flush();
+    if (s.ok()) note_local_flush(data_writes_);
+  }
   if (s.ok()) {
     (w.discard ? discarded_bytes_ : written_bytes_) += w.size();
     if (replication_ == ReplicationState::kSyncTarget) note_write_during_resync(w.offset, w.size());
@@ -512,7 +526,36 @@ void Resource::submit_flush(IoCallback done) {
   // completed before this call is in the page cache already, so the flush
   // covers it.
   const uint64_t id = flushes_.back().id;
-  flusher_.flush(*data_device_, [this, id](IoStatus s) { on_local_flush_done(id, s); });
+  const uint64_t covers = data_writes_;
+  flusher_.flush(*data_device_, [this, id, covers](IoStatus s) {
+    if (s.ok()) note_local_flush(covers);
+    on_local_flush_done(id, s);
+  });
+}
+
+void Resource::start_eviction_flush() {
+  if (eviction_flush_running_) return;
+  eviction_flush_running_ = true;
+  const uint64_t covers = data_writes_;
+  flusher_.flush(*data_device_, [this, covers](IoStatus s) {
+    eviction_flush_running_ = false;
+    if (!s.ok()) {
+      ++io_errors_;
+      const std::string what = "local flush before an activity-log extent leaves the log failed: " + s.message();
+      if (!detach_on_io_error(what)) {
+        // Whichever extent leaves may hold writes this disk lost: resync
+        // them all at the next handshake rather than trust them.
+        if (al_ && bitmap_) {
+          for (uint32_t e : al_->active_extents())
+            bitmap_->set_range(uint64_t{e} * kAlExtentSize,
+                               std::min(kAlExtentSize, sb_.data_size - std::min(sb_.data_size, uint64_t{e} * kAlExtentSize)));
+        }
+        report_error(what + "; the log's extents are marked out of sync");
+      }
+    }
+    note_local_flush(covers);
+    start_blocked_writes();
+  });
 }
 
 void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
@@ -577,9 +620,16 @@ void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback d
 void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
   apply_peer_change(sequence, "Data", "writing the peer's data", d.offset, d.data.size(), written_bytes_, [&] {
     IoStatus s;
-    if (d.flags & wire::kDataFlush) s = data_->flush();
+    const uint64_t before = data_writes_++;
+    if (d.flags & wire::kDataFlush) {
+      s = data_->flush();
+      if (s.ok()) note_local_flush(before);
+    }
     if (s.ok()) s = data_->write(d.offset, d.data);
-    if (s.ok() && (d.flags & wire::kDataFua)) s = data_->flush();
+    if (s.ok() && (d.flags & wire::kDataFua)) {
+      s = data_->flush();
+      if (s.ok()) note_local_flush(data_writes_);
+    }
     return s;
   });
 }
@@ -587,7 +637,10 @@ void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
 void Resource::apply_peer_discard(uint64_t sequence, const wire::Discard& d) {
   // Zeros the Primary has too: on a SyncTarget as good as a resync reply.
   apply_peer_change(sequence, "Discard", "discarding the peer's range", d.offset, d.length, discarded_bytes_,
-                    [&] { return data_->discard(d.offset, d.length); });
+                    [&] {
+                      ++data_writes_;
+                      return data_->discard(d.offset, d.length);
+                    });
 }
 
 void Resource::apply_peer_change(uint64_t sequence, const char* frame, const char* doing, uint64_t offset,
@@ -623,7 +676,7 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
   }
   counter += length;
   // During a resync an application write is as good as a resync reply.
-  if (replication_ == ReplicationState::kSyncTarget) bitmap_->clear_range(offset, length);
+  if (replication_ == ReplicationState::kSyncTarget) clear_landed(offset, length);
   if (options_.protocol == wire::ReplicationProtocol::kC)
     send(wire::DataAck{sequence, wire::AckKind::kWritten});
 }
@@ -641,8 +694,11 @@ void Resource::apply_barrier(const wire::Barrier& b) {
     return;
   }
   const uint64_t link = link_generation_;
-  flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes](IoStatus s) {
-    if (!s.ok()) {
+  const uint64_t covers = data_writes_;
+  flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes, covers](IoStatus s) {
+    if (s.ok()) {
+      note_local_flush(covers);
+    } else {
       ++io_errors_;
       report_error("flush for the peer's barrier failed: " + s.message());
     }

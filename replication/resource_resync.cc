@@ -131,6 +131,31 @@ void Resource::finish_handshake() {
     refuse("both nodes are Primary: dual-primary is not supported", wire::DisconnectCode::kIncompatible);
     return;
   }
+  // Equal generations, yet one side recorded blocks the other may lack:
+  // writes a node made as Primary, demoted while they were on their way
+  // (protocol A answers a write once sent), then the link dropped before
+  // the peer confirmed them. Demoted, the node started no new generation,
+  // so the rules above see nothing to do (DRBD logs "No resync, but N bits
+  // in bitmap!" and leaves them). The side with the bits is the source, as
+  // for a crashed Primary's hot extents. Not when it is Secondary opposite
+  // a Primary (that Primary has written since: its data is the newer), nor
+  // when both sides have bits (neither can say whose are right); both
+  // sides decide alike from the same two bitmaps (protocol 7).
+  if (d == SyncDecision::kNone && wire_version() >= 7 && holds_good_image(disk_) &&
+      holds_good_image(ph.disk_state)) {
+    const uint64_t mine = bitmap_->count(), theirs = peer_bitmap_->count();
+    const bool self_source = mine > 0 && theirs == 0 && ph.role != Role::kPrimary;
+    const bool peer_source = theirs > 0 && mine == 0 && role_ != Role::kPrimary;
+    if (self_source || peer_source) {
+      d = self_source ? SyncDecision::kSourceBitmap : SyncDecision::kTargetBitmap;
+      why = std::string(to_string(d)) + " (same generation, but " +
+            std::to_string((self_source ? mine : theirs) * kBlockSize / 1024) + " KiB recorded out of sync on " +
+            (self_source ? "this node" : "the peer") + " only: writes the other side never confirmed)";
+    } else if (mine > 0 || theirs > 0) {
+      log("same generation and no resync, but blocks are recorded out of sync (" + std::to_string(mine * kBlockSize) +
+          " bytes here, " + std::to_string(theirs * kBlockSize) + " on the peer); verify to compare them");
+    }
+  }
   // Disk-state overrides: an Inconsistent disk is never a source, and one
   // opposite a good image (UpToDate, or Consistent: good but not yet
   // confirmed, as after a restart) is always the target.
@@ -374,7 +399,7 @@ void Resource::on_checksum_reply(const wire::ChecksumReply& r) {
     return;
   }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.length);
-  const uint64_t cleared = bitmap_->clear_range(r.offset, r.length) * kBlockSize;
+  const uint64_t cleared = clear_landed(r.offset, r.length) * kBlockSize;
   resync_done_bytes_ += cleared;
   resync_equal_bytes_ += cleared;
   request_resync_blocks();
@@ -401,6 +426,7 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
     return;
   }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.data.size());
+  ++data_writes_;
   IoStatus s = data_->write(r.offset, r.data);
   if (!s.ok()) {
     // The bit stays set; the resync ends Inconsistent and says why (or,
@@ -411,13 +437,12 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
     report_error(what);
   } else {
     written_bytes_ += r.data.size();
-    const uint64_t cleared = bitmap_->clear_range(r.offset, r.data.size()) * kBlockSize;
+    const uint64_t cleared = clear_landed(r.offset, r.data.size()) * kBlockSize;
     resync_done_bytes_ += cleared;
     resync_unflushed_bytes_ += cleared;
     if (resync_unflushed_bytes_ >= kResyncSaveBytes) {
       resync_unflushed_bytes_ = 0;
-      (void)data_->flush();  // data before the bitmap that says it is there
-      (void)persist_bitmap();
+      (void)persist_bitmap();  // flushes the data first: the bitmap may only say what is durable
     }
   }
   request_resync_blocks();
@@ -425,6 +450,7 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
 
 void Resource::finish_resync_as_target() {
   IoStatus s = bitmap_->count() > 0 ? IoStatus::error(EIO) : data_->flush();
+  if (s.ok()) note_local_flush(data_writes_);
   if (!s.ok()) {
     // Blocks that could not be written (or made durable) here: the disk
     // stays Inconsistent, and the next connection retries what is left.

@@ -197,9 +197,11 @@ TEST(ProtocolCodec, BadMagicIsReportedBeforeCrc) {
 }
 
 TEST(ProtocolCodec, UnsupportedVersionNamesBothVersions) {
-  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, 7));
+  const uint16_t next = kMaxProtocolVersion + 1;
+  DecodeResult r = decode_frame(raw(static_cast<uint16_t>(FrameType::kPing), {}, next));
   EXPECT_EQ(r.status.error, DecodeError::kUnsupportedVersion);
-  EXPECT_EQ(r.status.detail, "frame version 7, this node speaks 1..6");
+  EXPECT_EQ(r.status.detail,
+            "frame version " + std::to_string(next) + ", this node speaks 1.." + std::to_string(kMaxProtocolVersion));
 }
 
 TEST(ProtocolCodec, FramesOfBothVersionsAreReadAndWrittenWithTheGivenVersion) {

@@ -139,6 +139,87 @@ TEST_F(AttachStateTest, BothRestartedWithOneCrashedPrimaryResyncItsHotExtentsFro
   EXPECT_TRUE(disks_equal());
 }
 
+// The activity log only covers what a crash can have left different: an
+// extent evicted from it must hold nothing that is durable on the peer and
+// not here. A write completed into our page cache is not durable until our
+// disk flushes; the peer's flush (the BarrierAck that retires the write)
+// does not make ours durable.
+TEST_F(AttachStateTest, PowerLossAfterAnExtentLeftTheActivityLogLeavesNoSilentDifference) {
+  make();
+  // An activity log of one extent: extent 1's first write evicts extent 0.
+  for (FakeStorage* d : {&disk_a, &disk_b}) {
+    Result<Superblock> sb = create_metadata(*d, CreateMetadataParams{});
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    sb->al_max_extents = 1;
+    ASSERT_TRUE(write_superblock(*d, sb.value()).ok());
+  }
+  ok(a->attach());
+  ok(b->attach());
+  connect_both();
+  settle();
+  ok(a->primary(/*force=*/true));
+  advance(seconds(1));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  // Retired: acknowledged, and the peer flushed its epoch. Here it is in the
+  // page cache only (nobody flushed this disk).
+  const std::vector<uint8_t> first = pattern(8192, 4096, 1);
+  ASSERT_TRUE(write_now(*a, 8192, first).ok());
+  advance(milliseconds(50));
+  ASSERT_EQ(read_back(disk_b, 8192, 4096), first);
+  ASSERT_TRUE(write_now(*a, kAlExtentSize, pattern(kAlExtentSize, 4096, 2)).ok());
+  // Power loss on a; b is shut down cleanly; both come back.
+  a.reset();
+  disk_a.crash();
+  ok(b->disconnect());
+  settle();
+  restart(1);
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  connect_both();
+  advance(seconds(1));
+  ASSERT_EQ(a->status().disk, DiskState::kUpToDate);
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(read_back(disk_a, 8192, 4096), first) << "the evicted extent's write was not durable here";
+  EXPECT_TRUE(disks_equal());
+}
+
+// A SyncTarget clears a block's bit when the block lands in its page cache.
+// The SyncSource forgets the block when it sends it, so the target's bitmap
+// on disk is the only record: it may say "in sync" only for data that is
+// durable. Here the link drops mid-resync (the target saves its bitmap) and
+// then the target loses power. Found by the randomized pair simulation.
+TEST_F(AttachStateTest, PowerLossOfAnInterruptedSyncTargetResyncsWhatItHadNotFlushed) {
+  make_with_resync_rate(4u << 20);
+  restart_resync_rate_ = 4u << 20;
+  start_initial_sync();
+  advance(seconds(5));  // 16 MiB at 4 MiB/s
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  ok(b->disconnect());
+  settle();
+  for (uint64_t off = 0; off < (2u << 20); off += 4096) ASSERT_TRUE(write_now(*a, off, pattern(off, 4096, 3)).ok());
+  ok(b->connect(net.connector(1)));
+  advance(milliseconds(300));  // about half of the 2 MiB has landed on b
+  ASSERT_EQ(b->status().replication, ReplicationState::kSyncTarget);
+  const uint64_t left = b->status().out_of_sync_bytes;
+  ASSERT_GT(left, 0u);
+  ASSERT_LT(left, 2u << 20);
+  net.set_link_up(false);
+  settle();
+  b.reset();
+  disk_b.crash();
+  restart(1);
+  // What b's bitmap says has landed (the resync goes in order) survived.
+  EXPECT_EQ(b->status().out_of_sync_bytes, left);
+  const uint64_t landed = (2u << 20) - left;
+  EXPECT_EQ(read_back(disk_b, 0, landed), read_back(disk_a, 0, landed))
+      << "the bitmap on disk said in sync for blocks the power loss undid";
+  net.set_link_up(true);
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+}
+
 TEST_F(AttachStateTest, RestartedWhileThePeerIsPrimaryItIsSyncTargetThenUpToDate) {
   make_with_resync_rate(4u << 20);
   restart_resync_rate_ = 4u << 20;

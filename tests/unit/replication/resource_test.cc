@@ -121,6 +121,48 @@ TEST_F(ResourcePairTest, ProtocolACompletesBeforeThePeerHasIt) {
   EXPECT_GE(net.sent(0, wire::FrameType::kBarrier).frames, 1u);  // the epoch was closed
 }
 
+// Protocol A answers a write once it is sent. A Primary demoted right after
+// such a write, whose link then drops before the peer got it, keeps its
+// generation (only a Primary starts a new one) but records the write in its
+// bitmap: the reconnect resyncs it from there (protocol 7), so the peer can
+// be promoted with it. Found by the randomized pair simulation.
+TEST_F(ResourcePairTest, ADemotedNodesUnconfirmedWritesAreResyncedAtTheReconnect) {
+  make_with_protocol(wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  net.set_latency(milliseconds(1));
+  const std::vector<uint8_t> data = pattern(65536, 8192, 9);
+  ASSERT_TRUE(write_now(*a, 65536, data).ok());  // answered: sent, not arrived
+  net.cut();                                     // lost with the link
+  ok(a->secondary());                            // before the loss is noticed
+  net.reset_stats();
+  advance(milliseconds(500));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(resync_data_bytes(0), 8192u);
+  EXPECT_EQ(read_back(disk_b, 65536, 8192), data);
+  EXPECT_TRUE(disks_equal());
+  ok(b->primary());
+}
+
+// With a peer of protocol 6 the rule does not apply (both sides must decide
+// alike): no resync, as before; the blocks stay recorded out of sync.
+TEST_F(ResourcePairTest, ADemotedNodesUnconfirmedWritesStayRecordedWithAProtocol6Peer) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.protocol = ob.protocol = wire::ReplicationProtocol::kA;
+  ob.max_protocol_version = 6;
+  make(oa, ob);
+  bring_up_synced();
+  net.set_latency(milliseconds(1));
+  ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 8192, 9)).ok());
+  net.cut();
+  ok(a->secondary());
+  net.reset_stats();
+  advance(milliseconds(500));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(resync_data_bytes(0), 0u);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 8192u);
+}
+
 TEST_F(ResourcePairTest, OneBarrierPerEpochNotPerWriteAndAFlushClosesItAtOnce) {
   bring_up_synced();
   net.reset_stats();
