@@ -13,6 +13,7 @@
 
 #include "replication/crc32c.h"
 #include "replication/protocol.h"
+#include "tests/unit/replication/protocol_samples.h"
 
 namespace vrrpd::replication::wire {
 namespace {
@@ -24,56 +25,13 @@ constexpr size_t kPayloadLengthOffset = 20;
 constexpr size_t kPayloadCrcOffset = 24;
 constexpr size_t kHeaderCrcOffset = 28;
 
-// One message of every type, with non-default fields; Data and ResyncReply
-// carry one sector so the bit-flip tests stay fast.
+// One message of every type (protocol_samples.h), with a one-sector Data
+// so that flipping every bit stays fast, and a raw BitmapChunk besides the
+// run-length one (3 padding bits).
 std::vector<Message> one_of_each() {
-  Hello hello;
-  hello.min_version = 2;
-  hello.max_version = 6;
-  hello.node_id = 0x01020304;
-  hello.node_name = "node-a.example";
-  hello.device_size = uint64_t{1} << 40;
-  hello.protocol = ReplicationProtocol::kB;
-  hello.role = Role::kPrimary;
-  hello.disk_state = DiskState::kUpToDate;
-  hello.generations = {0x1111222233334445, 0x5555666677778888, {0x99, 0xAA}};
-  hello.flags = kHelloCrashedPrimary;
-  AuthChallenge challenge;
-  for (size_t i = 0; i < challenge.nonce.size(); ++i) challenge.nonce[i] = static_cast<uint8_t>(i * 13 + 1);
-  AuthResponse response;
-  response.mac.fill(0xA5);
-  Digest digest;
-  digest.fill(0x5A);
-  Bytes sector(kSectorSize);
-  for (size_t i = 0; i < sector.size(); ++i) sector[i] = static_cast<uint8_t>(i * 7 + 3);
-  return {hello,
-          challenge,
-          response,
-          AuthResult{false, "wrong secret"},
-          Data{1 << 20, kDataFua | kDataFlush, sector},
-          DataAck{77, AckKind::kReceived},
-          Barrier{9},
-          BarrierAck{9, 31},
-          make_bitmap_chunk(4096, Bytes{0x00, 0xF0, 0x00, 0x00}, 32),  // run-length
-          make_bitmap_chunk(64, Bytes{0x5A, 0x3C}, 13),                // raw, 3 padding bits
-          ResyncRequest{8192, 4096, true},
-          ResyncReply{8192, sector},
-          ChecksumReply{8192, 4096, digest},
-          VerifyRequest{1 << 30, 65536},
-          VerifyReply{1 << 30, 65536, digest},
-          VerifyEnd{64 << 20, 8192},
-          StateChange{Role::kPrimary, DiskState::kOutdated},
-          Ping{},
-          PingAck{},
-          Disconnect{DisconnectCode::kSplitBrain, "split brain detected"},
-          ResizeRequest{1 << 30, 2ull << 30},
-          ResizeReply{0, "no room"},
-          SyncPause{true},
-          SkipInitialSync{0x1234567890ABCDE0},
-          Discard{4u << 20, 4u << 20},
-          PullAhead{9u << 20},
-          ResizeWithOptions{1 << 30, 3ull << 30, true, true},
-          ResizeWithOptions{3ull << 30, 1 << 30, true, false, true}};
+  std::vector<Message> all = testing::one_of_each_message(kSectorSize);
+  all.push_back(make_bitmap_chunk(64, Bytes{0x5A, 0x3C}, 13));
+  return all;
 }
 
 std::vector<Bytes> frames_of_each() {

@@ -9,66 +9,14 @@
 #include <set>
 
 #include "replication/crc32c.h"
+#include "tests/unit/replication/protocol_samples.h"
 
 namespace vrrpd::replication::wire {
 namespace {
 
-std::vector<uint8_t> filled(size_t n, uint8_t seed) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 7);
-  return v;
-}
+using testing::filled;
 
-// One message of every type, with non-default values in every field so a
-// field dropped by the encoder or decoder shows up as a mismatch.
-std::vector<Message> one_of_each() {
-  Hello h;
-  h.min_version = 1;
-  h.max_version = 1;
-  h.node_id = 0x01020304;
-  h.node_name = "node-a.example";
-  h.device_size = 0x0000010000000000;  // 1 TiB
-  h.protocol = ReplicationProtocol::kB;
-  h.role = Role::kPrimary;
-  h.disk_state = DiskState::kUpToDate;
-  h.generations = {0x1111222233334445, 0x5555666677778888, {0x99, 0xAA}};
-  h.flags = kHelloCrashedPrimary;
-  AuthChallenge ch;
-  ch.nonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-              17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-  AuthResponse rsp;
-  rsp.mac.fill(0xA5);
-  Digest dg;
-  dg.fill(0x5A);
-  BitmapChunk bm = make_bitmap_chunk(4096, std::vector<uint8_t>{0x00, 0xF0, 0x00, 0x00}, 32);
-  return {h,
-          ch,
-          rsp,
-          AuthResult{false, "wrong secret"},
-          Data{1 << 20, kDataFua | kDataFlush, filled(4096, 3)},
-          DataAck{77, AckKind::kReceived},
-          Barrier{9},
-          BarrierAck{9, 31},
-          bm,
-          ResyncRequest{8192, 4096, true},
-          ResyncReply{8192, filled(512, 9)},
-          ChecksumReply{8192, 4096, dg},
-          VerifyRequest{1 << 30, 65536},
-          VerifyReply{1 << 30, 65536, dg},
-          VerifyEnd{64 << 20, 8192},
-          StateChange{Role::kPrimary, DiskState::kOutdated},
-          Ping{},
-          PingAck{},
-          Disconnect{DisconnectCode::kSplitBrain, "split brain detected"},
-          ResizeRequest{1 << 30, 2ull << 30},
-          ResizeReply{0, "no room"},
-          SyncPause{true},
-          SkipInitialSync{0x1234567890ABCDE0},
-          Discard{4u << 20, 4u << 20},
-          PullAhead{9u << 20},
-          ResizeWithOptions{1 << 30, 3ull << 30, true, true},
-          ResizeWithOptions{3ull << 30, 1 << 30, true, false, true}};
-}
+std::vector<Message> one_of_each() { return testing::one_of_each_message(); }
 
 // Rewrites the header CRC after a test has patched header bytes, so the
 // decoder gets past the CRC check to the check under test.

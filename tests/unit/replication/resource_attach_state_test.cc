@@ -36,6 +36,17 @@ class AttachStateTest : public ResourcePairTest {
     ok(b->disconnect());
     settle();
   }
+  // A pair whose resyncs take time (4 MiB/s, here too after a restart),
+  // synced, then b disconnected.
+  void synced_at_4_mib_per_s_then_b_disconnected() {
+    make_with_resync_rate(4u << 20);
+    restart_resync_rate_ = 4u << 20;
+    start_initial_sync();
+    advance(seconds(5));  // 16 MiB at 4 MiB/s
+    ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+    ok(b->disconnect());
+    settle();
+  }
   std::unique_ptr<Resource>& node(int side) { return side == 0 ? a : b; }
   FakeStorage& disk(int side) { return side == 0 ? disk_a : disk_b; }
   // Stops the node (clean shutdown: its disk keeps every write), lets `edit`
@@ -189,13 +200,7 @@ TEST_F(AttachStateTest, PowerLossAfterAnExtentLeftTheActivityLogLeavesNoSilentDi
 // durable. Here the link drops mid-resync (the target saves its bitmap) and
 // then the target loses power. Found by the randomized pair simulation.
 TEST_F(AttachStateTest, PowerLossOfAnInterruptedSyncTargetResyncsWhatItHadNotFlushed) {
-  make_with_resync_rate(4u << 20);
-  restart_resync_rate_ = 4u << 20;
-  start_initial_sync();
-  advance(seconds(5));  // 16 MiB at 4 MiB/s
-  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
-  ok(b->disconnect());
-  settle();
+  synced_at_4_mib_per_s_then_b_disconnected();
   for (uint64_t off = 0; off < (2u << 20); off += 4096) ASSERT_TRUE(write_now(*a, off, pattern(off, 4096, 3)).ok());
   ok(b->connect(net.connector(1)));
   advance(milliseconds(300));  // about half of the 2 MiB has landed on b
@@ -221,13 +226,7 @@ TEST_F(AttachStateTest, PowerLossOfAnInterruptedSyncTargetResyncsWhatItHadNotFlu
 }
 
 TEST_F(AttachStateTest, RestartedWhileThePeerIsPrimaryItIsSyncTargetThenUpToDate) {
-  make_with_resync_rate(4u << 20);
-  restart_resync_rate_ = 4u << 20;
-  start_initial_sync();
-  advance(seconds(5));  // 16 MiB at 4 MiB/s
-  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
-  ok(b->disconnect());
-  settle();
+  synced_at_4_mib_per_s_then_b_disconnected();
   restart(1);
   // The Primary writes while b is away: b's data is older, not the newest.
   for (uint64_t off = 0; off < (4u << 20); off += 4096)
