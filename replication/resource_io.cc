@@ -545,11 +545,7 @@ void Resource::start_eviction_flush() {
       if (!detach_on_io_error(what)) {
         // Whichever extent leaves may hold writes this disk lost: resync
         // them all at the next handshake rather than trust them.
-        if (al_ && bitmap_) {
-          for (uint32_t e : al_->active_extents())
-            bitmap_->set_range(uint64_t{e} * kAlExtentSize,
-                               std::min(kAlExtentSize, sb_.data_size - std::min(sb_.data_size, uint64_t{e} * kAlExtentSize)));
-        }
+        if (al_ && bitmap_) (void)mark_extents_out_of_sync(al_->active_extents(), *bitmap_);
         report_error(what + "; the log's extents are marked out of sync");
       }
     }
