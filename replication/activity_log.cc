@@ -81,16 +81,22 @@ IoStatus ActivityLog::activate(uint32_t extent) {
   }
   std::vector<Entry> next = entries_;
   if (next.size() >= max_extents_) {
-    // Evict the least recently used extent without writes in flight: a
-    // pinned extent must stay logged, or a crash now would not resync it.
-    auto victim = std::find_if(next.rbegin(), next.rend(), [](const Entry& e) { return e.pins == 0; });
-    if (victim == next.rend()) return IoStatus::error(EBUSY);
-    next.erase(std::next(victim).base());
+    const std::optional<uint32_t> victim = eviction_victim();
+    if (!victim) return IoStatus::error(EBUSY);
+    std::erase_if(next, [&](const Entry& e) { return e.extent == *victim; });
   }
   next.insert(next.begin(), Entry{extent, 1});
   if (IoStatus st = write_transaction(next); !st.ok()) return st;
   entries_ = std::move(next);
   return {};
+}
+
+std::optional<uint32_t> ActivityLog::eviction_victim() const {
+  // The least recently used extent without writes in flight: a pinned
+  // extent must stay logged, or a crash now would not resync it.
+  auto victim = std::find_if(entries_.rbegin(), entries_.rend(), [](const Entry& e) { return e.pins == 0; });
+  if (victim == entries_.rend()) return std::nullopt;
+  return victim->extent;
 }
 
 void ActivityLog::release(uint32_t extent) {

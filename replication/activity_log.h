@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "replication/bitmap.h"
@@ -53,6 +54,12 @@ class ActivityLog {
   // True if activate(extent) would have to evict another extent: the log
   // is full and `extent` is not in it.
   bool would_evict(uint32_t extent) const { return !is_active(extent) && entries_.size() >= max_extents_; }
+  // True if the log holds as many extents as it may: the next new extent
+  // evicts one.
+  bool full() const { return entries_.size() >= max_extents_; }
+  // The extent the next eviction would drop (the least recently used one
+  // without writes in flight), or nothing if every extent is pinned.
+  std::optional<uint32_t> eviction_victim() const;
   // Active extents, most recently used first.
   std::vector<uint32_t> active_extents() const;
   uint64_t sequence() const { return sequence_; }

@@ -140,8 +140,9 @@ std::string validate(const Superblock& sb, uint64_t storage_size, MetadataLayout
     return "data size " + std::to_string(sb.data_size) + " is not a positive multiple of 4096";
   if (sb.al_slots < 2 || sb.al_slots > kMaxAlSlots)
     return "activity-log slots " + std::to_string(sb.al_slots) + " outside 2..1024";
-  if (sb.al_max_extents < 1 || sb.al_max_extents > kMaxAlExtents)
-    return "activity-log extents " + std::to_string(sb.al_max_extents) + " outside 1..64";
+  if (sb.al_max_extents < kMinAlExtents || sb.al_max_extents > kMaxAlExtents)
+    return "activity-log extents " + std::to_string(sb.al_max_extents) + " outside " +
+           std::to_string(kMinAlExtents) + ".." + std::to_string(kMaxAlExtents);
   if (sb.bitmap_length < bitmap_bytes_for(sb.data_size))
     return "bitmap area of " + std::to_string(sb.bitmap_length) + " bytes is too small for " +
            std::to_string(sb.data_size) + " bytes of data";

@@ -27,6 +27,10 @@ inline constexpr uint32_t kAlTransactionSize = 4096;   // bytes per AL ring slot
 inline constexpr uint32_t kDefaultAlSlots = 16;        // AL ring: 64 KiB
 inline constexpr uint32_t kMaxAlExtents = 64;          // active extents per transaction
 inline constexpr uint64_t kAlExtentSize = 4u << 20;    // 4 MiB of data per AL extent
+// A write is at most one extent long (Resource::kMaxWriteBytes), so it spans
+// at most two: a log of fewer could never hold both and the write would wait
+// for ever.
+inline constexpr uint32_t kMinAlExtents = 2;
 
 // Internal: metadata at the end of the backing device (data size = device
 // size minus metadata). External: a separate file or device holds only metadata.

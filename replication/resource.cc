@@ -27,6 +27,7 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       ping_timer_(loop, [this] { on_ping_due(); }),
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
       watchdog_timer_(loop, [this] { on_watchdog(); }),
+      eviction_retry_timer_(loop, [this] { start_blocked_writes(); }),
       epoch_timer_(loop, [this] { close_epoch(); }),
       congestion_timer_(loop, [this] { release_congested_writes(); }),
       resync_timer_(loop, [this] { request_resync_blocks(); }),
@@ -103,6 +104,7 @@ IoStatus Resource::persist_superblock() {
   if (!data_) return {};  // Diskless: nothing to record it on
   IoStatus s = write_superblock(md_storage(), sb_);
   if (!s.ok()) {
+    note_failed_durable_write();
     ++io_errors_;
     report_error("writing the superblock failed: " + s.message());
   }
@@ -115,20 +117,67 @@ IoStatus Resource::persist_bitmap() {
     // Bits were cleared for blocks that landed here since the last flush:
     // they must be durable before the bitmap on disk says they are there,
     // or a power loss leaves a block that nobody knows to resync.
-    const uint64_t covers = data_writes_;
-    if (IoStatus f = data_->flush(); !f.ok()) {
+    if (IoStatus f = flush_data_now(data_writes_); !f.ok()) {
+      // The bitmap on disk keeps those bits set; the flush's other writes
+      // are marked in memory (note_failed_flush()), recorded at the next save.
       ++io_errors_;
       report_error("flushing the data before writing the bitmap failed: " + f.message());
       return f;
     }
-    note_local_flush(covers);
   }
   IoStatus s = bitmap_->flush_dirty_pages(md_storage(), sb_.bitmap_offset);
   if (!s.ok()) {
+    note_failed_durable_write();
     ++io_errors_;
     report_error("writing the bitmap failed: " + s.message());
   }
   return s;
+}
+
+IoStatus Resource::flush_data_now(uint64_t covers) {
+  IoStatus s = data_->flush();
+  if (s.ok()) {
+    note_local_flush(covers);
+  } else {
+    note_failed_flush();
+  }
+  return s;
+}
+
+void Resource::note_failed_durable_write() {
+  // An RWF_DSYNC write reports the file's writeback errors, whichever pages
+  // they hit: with internal metadata the data's unflushed writes may be
+  // what failed.
+  if (options_.metadata_layout == MetadataLayout::kInternal) (void)note_failed_flush();
+}
+
+uint64_t Resource::note_failed_flush() {
+  // Which of the writes the flush covered reached the disk is unknown, and
+  // Linux may have marked their pages clean (a later flush succeeds without
+  // them): only a resync settles them. Over-marks writes made after the
+  // flush started, which costs a few extra resynced blocks.
+  unreported_flush_error_ = true;
+  std::vector<uint32_t> extents = unflushed_.take_all();
+  if (!bitmap_ || !data_ || extents.empty()) return 0;
+  const uint64_t marked = mark_extents_out_of_sync(extents, *bitmap_);
+  // The bits alone are not enough: a resync clears them once the peer has
+  // the blocks, and our disk would still lack them (a power loss then
+  // leaves a difference nobody records). Written again, they are unflushed
+  // writes like any other: an extent leaves the activity log only once a
+  // flush covered them. If reads return what the disk held (the pages were
+  // evicted), this writes back the same bytes and the bits make the resync
+  // bring both copies to them.
+  std::vector<uint8_t> buffer;
+  for (uint32_t e : extents) {
+    const uint64_t begin = uint64_t{e} * kAlExtentSize;
+    const uint64_t end = std::min(begin + kAlExtentSize, sb_.data_size);
+    if (begin >= end) continue;
+    buffer.resize(end - begin);
+    if (!data_->read(begin, buffer).ok()) continue;  // the bits stand; the resync decides
+    note_local_write(begin, end - begin);
+    (void)data_->write(begin, buffer);
+  }
+  return marked;
 }
 
 uint64_t Resource::random_u64() const {
@@ -172,6 +221,13 @@ CommandResult Resource::attach() {
     return CommandResult::failure("attach failed: metadata describes " + std::to_string(sb->data_size) +
                                   " bytes of data but the data device has " +
                                   std::to_string(data_device_->size()));
+  // What an earlier run (killed, or stopped without a last flush) left in
+  // the page cache becomes durable now: this run's record of unflushed
+  // writes starts empty, and a failed flush later would lose writes that
+  // nobody records.
+  if (IoStatus f = data_device_->flush(); !f.ok())
+    return CommandResult::failure("attach failed: flushing the data device failed: " + f.message() +
+                                  " (writes an earlier run left unflushed may be lost)");
   // A Diskless Primary serves the volume from the peer: the new disk joins
   // under it as a SyncTarget (resource_diskless.cc).
   if (role_ == Role::kPrimary) return attach_under_primary(sb.value());

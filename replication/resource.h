@@ -49,6 +49,7 @@
 #include "replication/status.h"
 #include "replication/storage.h"
 #include "replication/transport.h"
+#include "replication/unflushed_extents.h"
 #include "replication/volume.h"
 #include "vrrpd/base/event_loop.h"
 
@@ -371,10 +372,16 @@ class Resource final : public Volume {
 
   // ---- Non-blocking I/O (loop thread). `done` may run before return. ----
 
+  // The longest write: one activity-log extent (4 MiB), so that a write
+  // spans at most kMinAlExtents extents. The kernel's requests through the
+  // FUSE export are at most 1 MiB.
+  static constexpr uint64_t kMaxWriteBytes = kAlExtentSize;
+
   // Writes `data` at `offset` (bytes; need not be sector-aligned). Completes
   // per protocol: A when written locally and queued to the peer, B when the
   // peer has received it, C when the peer has written it. EROFS unless
-  // Primary; EINVAL beyond the end; the local errno on a failed local write.
+  // Primary; EINVAL beyond the end or longer than kMaxWriteBytes; the local
+  // errno on a failed local write.
   void submit_write(uint64_t offset, std::span<const uint8_t> data, uint32_t flags, IoCallback done);
   // Reads from the local disk into `out` (kept valid by the caller until `done`).
   void submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback done);
@@ -530,9 +537,15 @@ class Resource final : public Volume {
   void apply_peer_discard(uint64_t sequence, const wire::Discard& d);
   // Shared by both: the checks, the acknowledgements per protocol, the
   // bitmap (a Diskless Primary's change, a failed one) and `counter`;
-  // `apply` does the local I/O. `frame` and `doing` name it in messages.
+  // `apply` does the local I/O and says whether a flush of it failed.
+  // `frame` and `doing` name it in messages.
   void apply_peer_change(uint64_t sequence, const char* frame, const char* doing, uint64_t offset, uint64_t length,
-                         uint64_t& counter, const std::function<IoStatus()>& apply);
+                         uint64_t& counter, const std::function<IoStatus(bool& flush_failed)>& apply);
+  // A write or flush (a Barrier's, a Data frame's FLUSH/FUA) of the peer's
+  // data failed here: on-io-error detach, or record it (a flush: every
+  // unflushed extent), become Inconsistent and drop the link (if
+  // `on_this_link`) so that the handshake resyncs it from the peer.
+  void peer_writes_failed_here(const std::string& what, bool flush, bool on_this_link);
   void apply_barrier(const wire::Barrier& b);
   // Connection gone: writes still waiting for the peer are complete locally
   // and their blocks go into the bitmap; waiting flushes complete.
@@ -747,18 +760,54 @@ class Resource final : public Volume {
   //  * an activity-log extent leaves the log only when every write to it is
   //    durable here: after a power loss only the log's extents are
   //    compared with the peer, and the peer's flush (the BarrierAck that
-  //    retires a write) does not make our copy durable. An eviction with
-  //    writes not yet covered waits (kWaitForActivityLog) for a flush on
-  //    the Flusher;
+  //    retires a write) does not make our copy durable. An eviction whose
+  //    victim holds unflushed writes (unflushed_) waits
+  //    (kWaitForActivityLog) for a flush on the Flusher; a full log starts
+  //    that flush early, for the next victim, so writes rarely wait;
   //  * the bitmap on disk says "in sync" only for blocks whose data is
   //    durable: persist_bitmap() flushes the data first when bits were
-  //    cleared (a SyncTarget's blocks landing) since the last flush.
+  //    cleared (a SyncTarget's blocks landing) since the last flush;
+  //  * a failed flush leaves unknown what reached the disk: every unflushed
+  //    extent is marked out of sync and written again (note_failed_flush()),
+  //    the next application flush answers EIO, and a Secondary does not
+  //    acknowledge the Barrier it failed to flush (it turns Inconsistent
+  //    and reconnects: peer_writes_failed_here()).
   uint64_t data_writes_ = 0;
   uint64_t data_writes_flushed_ = 0;
   uint64_t cleared_bits_need_ = 0;  // data_writes_ when bits were last cleared for data written here
+  UnflushedExtents unflushed_;      // extents written since the last flush that covered them
   bool eviction_flush_running_ = false;
+  // After a failed eviction flush, the waiting writes try again this much
+  // later (not at once: a disk that fails every flush would spin the loop).
+  static constexpr std::chrono::milliseconds kEvictionFlushRetry{100};
+  Timer eviction_retry_timer_;
   void start_eviction_flush();
-  void note_local_flush(uint64_t covers) { data_writes_flushed_ = std::max(data_writes_flushed_, covers); }
+  // Starts the eviction flush now if the log is full and its next victim
+  // holds unflushed writes: by the time an extent must leave, it is durable.
+  void flush_ahead_of_eviction();
+  // Counts a local data write of [offset, offset + length) (before it is issued).
+  void note_local_write(uint64_t offset, uint64_t length) { unflushed_.wrote(offset, length, ++data_writes_); }
+  void note_local_flush(uint64_t covers) {
+    data_writes_flushed_ = std::max(data_writes_flushed_, covers);
+    unflushed_.flushed(covers);
+  }
+  // A flush of the data device failed: marks every unflushed extent out of
+  // sync in the bitmap (in memory; the next persist_bitmap() records it)
+  // and writes those extents again from what reads return (the page cache
+  // still holds the writes a failed writeback dropped), so that the next
+  // flush that succeeds makes them durable. Returns how many bits were
+  // newly set.
+  uint64_t note_failed_flush();
+  // A durable metadata write (activity log, bitmap, superblock) failed.
+  void note_failed_durable_write();
+  // A flush failed that no application flush has reported yet (an
+  // eviction's, the bitmap's): the next application flush to complete
+  // answers EIO, as Linux reports a writeback error at the next fsync, so
+  // the application learns that writes it made may be lost here.
+  bool unreported_flush_error_ = false;
+  // Flushes the data device on this thread (a request's FLUSH or FUA, which
+  // its caller waits for anyway); `covers` is the last write it covers.
+  IoStatus flush_data_now(uint64_t covers);
   // Clears bits for blocks whose data just landed here (not yet durable).
   uint64_t clear_landed(uint64_t offset, uint64_t length) {
     cleared_bits_need_ = data_writes_;

@@ -55,6 +55,7 @@ IoStatus Resource::check_write(uint64_t offset, uint64_t size) const {
 void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned,
                            uint32_t flags, IoCallback done) {
   const size_t size = owned.empty() ? borrowed.size() : owned.size();
+  if (size > kMaxWriteBytes) return done(IoStatus::error(EINVAL));
   if (IoStatus s = check_write(offset, size); !s.ok()) return done(s);
   if (size == 0) return done(IoStatus());
   WriteRequest w;
@@ -169,8 +170,11 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
     if (std::find(w.pinned.begin(), w.pinned.end(), e) != w.pinned.end()) continue;
     // Activating may evict a cold extent: its writes and what the bitmap
     // says about it must be on disk before the log forgets it.
-    if (al_->would_evict(e)) {
-      if (data_writes_flushed_ < data_writes_) {
+    const bool evicts = al_->would_evict(e);
+    if (evicts) {
+      const std::optional<uint32_t> victim = al_->eviction_victim();
+      if (!victim) return LocalWrite::kWaitForActivityLog;  // every extent has writes in flight
+      if (unflushed_.holds(*victim)) {
         start_eviction_flush();
         return LocalWrite::kWaitForActivityLog;
       }
@@ -178,7 +182,9 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
     }
     s = al_->activate(e);
     if (s.errno_value() == EBUSY) return LocalWrite::kWaitForActivityLog;
+    if (!s.ok()) note_failed_durable_write();
     if (s.ok()) w.pinned.push_back(e);
+    if (s.ok() && evicts) flush_ahead_of_eviction();
   }
   // Widen to whole sectors (the wire's unit) with the bytes we already have:
   // on a Primary the local disk is the current data.
@@ -212,16 +218,10 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   IoStatus s;
   const uint64_t before = data_writes_;
-  ++data_writes_;
-  if (w.flags & kWriteFlush) {
-    s = data_->flush();
-    if (s.ok()) note_local_flush(before);
-  }
+  if (w.flags & kWriteFlush) s = flush_data_now(before);
+  note_local_write(w.offset, w.size());
   if (s.ok()) s = w.discard ? data_->discard(w.offset, w.size()) : data_->write(w.offset, w.data);
-  if (s.ok() && (w.flags & kWriteFua)) {
-    s = data_->flush();
-    if (s.ok()) note_local_flush(data_writes_);
-  }
+  if (s.ok() && (w.flags & kWriteFua)) s = flush_data_now(data_writes_);
   if (s.ok()) {
     (w.discard ? discarded_bytes_ : written_bytes_) += w.size();
     if (replication_ == ReplicationState::kSyncTarget) note_write_during_resync(w.offset, w.size());
@@ -539,19 +539,30 @@ void Resource::start_eviction_flush() {
   const uint64_t covers = data_writes_;
   flusher_.flush(*data_device_, [this, covers](IoStatus s) {
     eviction_flush_running_ = false;
-    if (!s.ok()) {
+    if (s.ok()) {
+      note_local_flush(covers);
+    } else {
       ++io_errors_;
       const std::string what = "local flush before an activity-log extent leaves the log failed: " + s.message();
       if (!detach_on_io_error(what)) {
-        // Whichever extent leaves may hold writes this disk lost: resync
-        // them all at the next handshake rather than trust them.
-        if (al_ && bitmap_) (void)mark_extents_out_of_sync(al_->active_extents(), *bitmap_);
-        report_error(what + "; the log's extents are marked out of sync");
+        // The extents may hold writes this disk lost: recorded (resynced at
+        // the next handshake) and written again, so the retried flush
+        // makes them durable before they leave the log.
+        const uint64_t marked = note_failed_flush();
+        (void)persist_bitmap();
+        report_error(what + "; " + std::to_string(marked * kBlockSize) + " bytes of its extents marked out of sync");
       }
+      eviction_retry_timer_.arm_in(kEvictionFlushRetry);
+      return;
     }
-    note_local_flush(covers);
     start_blocked_writes();
   });
+}
+
+void Resource::flush_ahead_of_eviction() {
+  if (!al_ || !al_->full()) return;
+  const std::optional<uint32_t> victim = al_->eviction_victim();
+  if (victim && unflushed_.holds(*victim)) start_eviction_flush();
 }
 
 void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
@@ -565,11 +576,22 @@ void Resource::on_local_flush_done(uint64_t flush_id, IoStatus s) {
     const std::string what = "local flush failed: " + s.message();
     // Detached: the peer's copy is the one now; its BarrierAck answers.
     if (!detach_on_io_error(what)) {
+      // passthrough: the caller gets the error, and the blocks it may have
+      // lost are resynced (from here) at the next handshake.
+      note_failed_flush();
+      unreported_flush_error_ = false;  // this caller hears of it
+      (void)persist_bitmap();
       report_error(what);
       status = s;
     } else if (!can_serve_through_peer()) {
       status = IoStatus::error(EIO);
     }
+  }
+  if (s.ok() && unreported_flush_error_) {
+    // An earlier flush failed unseen (an eviction's, the bitmap's): this
+    // one may have succeeded without the writes that one dropped.
+    unreported_flush_error_ = false;
+    status = IoStatus::error(EIO);
   }
   auto f = pending();  // looked up again: detaching may have answered it
   if (f == flushes_.end()) return;
@@ -614,33 +636,30 @@ void Resource::submit_read(uint64_t offset, std::span<uint8_t> out, IoCallback d
 }
 
 void Resource::apply_peer_data(uint64_t sequence, const wire::Data& d) {
-  apply_peer_change(sequence, "Data", "writing the peer's data", d.offset, d.data.size(), written_bytes_, [&] {
-    IoStatus s;
-    const uint64_t before = data_writes_++;
-    if (d.flags & wire::kDataFlush) {
-      s = data_->flush();
-      if (s.ok()) note_local_flush(before);
-    }
-    if (s.ok()) s = data_->write(d.offset, d.data);
-    if (s.ok() && (d.flags & wire::kDataFua)) {
-      s = data_->flush();
-      if (s.ok()) note_local_flush(data_writes_);
-    }
-    return s;
-  });
+  apply_peer_change(sequence, "Data", "writing the peer's data", d.offset, d.data.size(), written_bytes_,
+                    [&](bool& flush_failed) {
+                      IoStatus s;
+                      const uint64_t before = data_writes_;
+                      if (d.flags & wire::kDataFlush) flush_failed = !(s = flush_data_now(before)).ok();
+                      note_local_write(d.offset, d.data.size());
+                      if (s.ok()) s = data_->write(d.offset, d.data);
+                      if (s.ok() && (d.flags & wire::kDataFua)) flush_failed = !(s = flush_data_now(data_writes_)).ok();
+                      return s;
+                    });
 }
 
 void Resource::apply_peer_discard(uint64_t sequence, const wire::Discard& d) {
   // Zeros the Primary has too: on a SyncTarget as good as a resync reply.
   apply_peer_change(sequence, "Discard", "discarding the peer's range", d.offset, d.length, discarded_bytes_,
-                    [&] {
-                      ++data_writes_;
+                    [&](bool&) {
+                      note_local_write(d.offset, d.length);
                       return data_->discard(d.offset, d.length);
                     });
 }
 
 void Resource::apply_peer_change(uint64_t sequence, const char* frame, const char* doing, uint64_t offset,
-                                 uint64_t length, uint64_t& counter, const std::function<IoStatus()>& apply) {
+                                 uint64_t length, uint64_t& counter,
+                                 const std::function<IoStatus(bool& flush_failed)>& apply) {
   if (role_ == Role::kPrimary) {
     fail_link(std::string("peer sent ") + frame + " while this node is Primary", wire::DisconnectCode::kProtocolError);
     return;
@@ -658,17 +677,16 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
   // A Diskless Primary's write is on no other disk: recorded (durably,
   // before the data) so that its disk, when back, is resynced.
   if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(offset, length) > 0) (void)persist_bitmap();
-  IoStatus s = apply();
+  bool flush_failed = false;
+  IoStatus s = apply(flush_failed);
   ++peer_epoch_writes_;
   if (!s.ok()) {
     ++io_errors_;
     send(wire::DataAck{sequence, wire::AckKind::kFailed});
     const std::string what = std::string(doing) + " at offset " + std::to_string(offset) + " (" +
                              std::to_string(length) + " bytes) failed: " + s.message();
-    if (detach_on_io_error(what)) return;
-    bitmap_->set_range(offset, length);
-    report_error(what + "; marked out of sync");
-    return;
+    if (!flush_failed) bitmap_->set_range(offset, length);
+    return peer_writes_failed_here(what, flush_failed, true);
   }
   counter += length;
   // During a resync an application write is as good as a resync reply.
@@ -694,12 +712,40 @@ void Resource::apply_barrier(const wire::Barrier& b) {
   flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes, covers](IoStatus s) {
     if (s.ok()) {
       note_local_flush(covers);
-    } else {
-      ++io_errors_;
-      report_error("flush for the peer's barrier failed: " + s.message());
+      if (link == link_generation_) send(wire::BarrierAck{barrier, writes});
+      return;
     }
-    if (link == link_generation_) send(wire::BarrierAck{barrier, writes});
+    ++io_errors_;
+    // No BarrierAck: it would tell the Primary that the epoch's writes are
+    // durable here, and it would retire them.
+    peer_writes_failed_here("flush for the peer's barrier " + std::to_string(barrier) + " failed: " + s.message(),
+                            /*flush=*/true, link == link_generation_);
   });
+}
+
+void Resource::peer_writes_failed_here(const std::string& what, bool flush, bool on_this_link) {
+  // Detached (Diskless), the link drops. Under passthrough, as DRBD's
+  // pass_on: our disk lacks data the Primary has, so it is Inconsistent
+  // (on disk first: a restart must not promote it), and we drop the link.
+  // The Primary then records every write it has not retired (no
+  // BarrierAck came for them), and the handshake at the reconnect resyncs
+  // both sides' records to us. Keeping the link would let a later flush
+  // that succeeds (without the lost writes) acknowledge their Barrier.
+  if (detach_on_io_error(what)) return;
+  if (flush) (void)note_failed_flush();  // (done already if flush_data_now() failed)
+  (void)persist_bitmap();
+  if (disk_ != DiskState::kInconsistent) {
+    sb_.flags.consistent = false;
+    (void)persist_superblock();
+    set_disk(DiskState::kInconsistent, "local I/O error on the peer's writes");
+  }
+  const std::string recorded =
+      what + "; " + std::to_string(bitmap_ ? bitmap_->out_of_sync_bytes() : 0) + " bytes recorded out of sync here";
+  if (on_this_link) {
+    fail_link(recorded + "; reconnecting to resync them from the peer", wire::DisconnectCode::kOther);
+  } else {
+    report_error(recorded);
+  }
 }
 
 void Resource::fail_over_pending_peer_io() {

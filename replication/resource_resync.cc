@@ -140,7 +140,9 @@ void Resource::finish_handshake() {
   // for a crashed Primary's hot extents. Not when it is Secondary opposite
   // a Primary (that Primary has written since: its data is the newer), nor
   // when both sides have bits (neither can say whose are right); both
-  // sides decide alike from the same two bitmaps (protocol 7).
+  // sides decide alike from the same two bitmaps (protocol 7). (A node
+  // whose own disk failed the peer's writes is Inconsistent, and the
+  // disk-state rules below make it the target.)
   if (d == SyncDecision::kNone && wire_version() >= 7 && holds_good_image(disk_) &&
       holds_good_image(ph.disk_state)) {
     const uint64_t mine = bitmap_->count(), theirs = peer_bitmap_->count();
@@ -426,7 +428,7 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
     return;
   }
   resync_in_flight_bytes_ -= std::min<uint64_t>(resync_in_flight_bytes_, r.data.size());
-  ++data_writes_;
+  note_local_write(r.offset, r.data.size());
   IoStatus s = data_->write(r.offset, r.data);
   if (!s.ok()) {
     // The bit stays set; the resync ends Inconsistent and says why (or,
@@ -449,12 +451,13 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
 }
 
 void Resource::finish_resync_as_target() {
-  IoStatus s = bitmap_->count() > 0 ? IoStatus::error(EIO) : data_->flush();
-  if (s.ok()) note_local_flush(data_writes_);
+  const bool blocks_left = bitmap_->count() > 0;
+  IoStatus s = blocks_left ? IoStatus::error(EIO) : flush_data_now(data_writes_);
   if (!s.ok()) {
-    // Blocks that could not be written (or made durable) here: the disk
-    // stays Inconsistent, and the next connection retries what is left.
-    if (bitmap_->count() == 0) ++io_errors_;
+    // Blocks that could not be written (or made durable: a failed flush
+    // marked its extents again) here: the disk stays Inconsistent, and the
+    // next connection retries what is left.
+    if (!blocks_left) ++io_errors_;
     fail_link("resync incomplete: " + std::to_string(bitmap_->out_of_sync_bytes()) +
                   " bytes still out of sync after local disk errors; the disk stays Inconsistent",
               wire::DisconnectCode::kOther);

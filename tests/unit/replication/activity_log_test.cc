@@ -1,8 +1,10 @@
 // ActivityLog: transactions are written only for newly active extents, the
 // LRU eviction spares extents with writes in flight, recovery returns the
 // newest valid transaction also after a torn write, and a crashed primary's
-// extents end up in the bitmap.
+// extents end up in the bitmap. UnflushedExtents, the record that decides
+// whether an extent may leave the log without a flush first.
 #include "replication/activity_log.h"
+#include "replication/unflushed_extents.h"
 
 #include <gtest/gtest.h>
 
@@ -103,6 +105,43 @@ TEST_F(ActivityLogTest, ExtentWithWriteInFlightIsNeverEvicted) {
   EXPECT_FALSE(al.is_active(4));
   al.release(3);
   EXPECT_TRUE(al.activate(4).ok());
+}
+
+TEST_F(ActivityLogTest, EvictionVictimIsWhatTheNextNewExtentEvicts) {
+  Superblock small = sb_;
+  small.al_max_extents = 2;
+  ActivityLog al(disk_, small, 0);
+  ASSERT_TRUE(al.activate(1).ok());  // pinned
+  EXPECT_FALSE(al.full());
+  ASSERT_TRUE(al.activate(2).ok());
+  EXPECT_TRUE(al.full());
+  EXPECT_EQ(al.eviction_victim(), std::nullopt) << "both pinned";
+  al.release(2);
+  EXPECT_EQ(al.eviction_victim(), std::optional<uint32_t>(2)) << "the older extent 1 is pinned";
+  al.release(1);
+  EXPECT_EQ(al.eviction_victim(), std::optional<uint32_t>(1));
+  ASSERT_TRUE(al.activate(3).ok());
+  EXPECT_FALSE(al.is_active(1));
+  EXPECT_EQ(al.active_extents(), (std::vector<uint32_t>{3, 2}));
+}
+
+TEST(UnflushedExtents, AFlushForgetsOnlyTheExtentsWhoseWritesItCovered) {
+  UnflushedExtents u;
+  u.wrote(0, 4096, 1);                            // extent 0
+  u.wrote(kAlExtentSize - 4096, 8192, 2);         // extents 0 and 1
+  u.wrote(3 * kAlExtentSize + 100, 1, 3);         // extent 3
+  u.wrote(5 * kAlExtentSize, 0, 4);               // nothing
+  EXPECT_EQ(u.size(), 3u);
+  EXPECT_TRUE(u.holds(0) && u.holds(1) && u.holds(3));
+  EXPECT_FALSE(u.holds(2) || u.holds(5));
+  u.flushed(1);  // extent 0's newest write is 2: still unflushed
+  EXPECT_EQ(u.size(), 3u);
+  u.flushed(2);
+  EXPECT_FALSE(u.holds(0) || u.holds(1));
+  EXPECT_TRUE(u.holds(3));
+  u.wrote(kAlExtentSize, 4096, 5);
+  EXPECT_EQ(u.take_all(), (std::vector<uint32_t>{1, 3}));
+  EXPECT_TRUE(u.empty());
 }
 
 TEST_F(ActivityLogTest, RecoveryReturnsTheNewestTransactionAcrossTheRing) {

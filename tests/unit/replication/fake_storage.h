@@ -4,6 +4,10 @@
 // with a torn crash, keeps some pending writes and only a prefix of the next
 // one. Read, write and flush errors can be injected on byte ranges. Counts
 // and records every write so tests can prove what was (not) written.
+// A failed flush can also lose the writes it covered, as Linux does when
+// writeback fails (the pages are marked clean: a later flush succeeds
+// without them, and a power loss brings back the old bytes unless they
+// were written again and flushed).
 #pragma once
 
 #include <cerrno>
@@ -66,11 +70,8 @@ class FakeStorage final : public BlockStorage {
 
   IoStatus flush() override {
     ++flush_calls_;
-    if (flush_error_ != 0) {
-      const int err = flush_error_;
-      if (flush_error_once_) flush_error_ = 0;
-      return IoStatus::error(err);
-    }
+    if (flush_error_ != 0) return failed_flush();
+    for (const Pending& p : pending_) mark_durable(p.offset, p.old_data.size());
     pending_.clear();  // everything written so far is now durable
     return {};
   }
@@ -82,11 +83,8 @@ class FakeStorage final : public BlockStorage {
     if (IoStatus st = write(offset, data); !st.ok()) return st;
     ++flush_calls_;
     ++durable_writes_;
-    if (flush_error_ != 0) {
-      const int err = flush_error_;
-      if (flush_error_once_) flush_error_ = 0;
-      return IoStatus::error(err);
-    }
+    if (flush_error_ != 0) return failed_flush();
+    mark_durable(offset, data.size());
     const uint64_t end = offset + data.size();
     std::vector<Pending> kept;
     for (Pending& p : pending_) {
@@ -119,19 +117,32 @@ class FakeStorage final : public BlockStorage {
       size_t kept = 0;
       if (i < opts.complete_writes) kept = p.old_data.size();
       else if (i == opts.complete_writes) kept = std::min(opts.torn_bytes, p.old_data.size());
+      mark_durable(p.offset, kept);  // what survives of a write is on the disk
       std::memcpy(current_.data() + p.offset + kept, p.old_data.data() + kept, p.old_data.size() - kept);
     }
     pending_.clear();
+    // Then the bytes a failed flush lost: back to what the disk held.
+    for (uint64_t i = 0; lost_bytes_ > 0 && i < lost_.size(); ++i) {
+      if (!lost_[i]) continue;
+      current_[i] = lost_old_[i];
+      lost_[i] = false;
+      --lost_bytes_;
+    }
   }
 
   // Error injection: any access overlapping [offset, offset+length) fails with `err`.
   void fail_reads(uint64_t offset, uint64_t length, int err = EIO) { read_errors_.push_back({offset, length, err}); }
   void fail_writes(uint64_t offset, uint64_t length, int err = EIO) { write_errors_.push_back({offset, length, err}); }
-  // The next flush (once) or every flush fails with `err`; nothing becomes durable.
-  void fail_flush(int err = EIO, bool once = true) {
+  // The next flush (once) or every flush fails with `err`; nothing becomes
+  // durable. With `loses_unflushed`, the writes it covered are lost (see
+  // the top): crash() undoes them even after later successful flushes.
+  void fail_flush(int err = EIO, bool once = true, bool loses_unflushed = false) {
     flush_error_ = err;
     flush_error_once_ = once;
+    flush_error_loses_ = loses_unflushed;
   }
+  // Bytes that a failed flush lost and no later flush made durable again.
+  uint64_t lost_bytes() const { return lost_bytes_; }
   void clear_faults() {
     read_errors_.clear();
     write_errors_.clear();
@@ -164,6 +175,33 @@ class FakeStorage final : public BlockStorage {
     uint64_t offset, length;
     int err;
   };
+  IoStatus failed_flush() {
+    const int err = flush_error_;
+    if (flush_error_once_) flush_error_ = 0;
+    if (flush_error_loses_) {
+      // The earliest pending write of a byte replaced what the disk holds.
+      lost_.resize(current_.size(), false);  // allocated at the first loss; the disk may have grown
+      lost_old_.resize(current_.size(), 0);
+      for (const Pending& p : pending_) {
+        for (uint64_t i = 0; i < p.old_data.size(); ++i) {
+          if (lost_[p.offset + i]) continue;
+          lost_[p.offset + i] = true;
+          lost_old_[p.offset + i] = p.old_data[i];
+          ++lost_bytes_;
+        }
+      }
+      pending_.clear();
+    }
+    return IoStatus::error(err);
+  }
+  // These bytes, as they are now, reached the disk: a loss before no longer applies.
+  void mark_durable(uint64_t offset, uint64_t length) {
+    for (uint64_t i = offset; lost_bytes_ > 0 && i < offset + length && i < lost_.size(); ++i) {
+      if (!lost_[i]) continue;
+      lost_[i] = false;
+      --lost_bytes_;
+    }
+  }
   static int injected(const std::vector<Fault>& faults, uint64_t off, uint64_t len) {
     for (const Fault& f : faults) {
       if (off < f.offset + f.length && f.offset < off + len) return f.err;
@@ -178,6 +216,10 @@ class FakeStorage final : public BlockStorage {
   std::vector<Fault> read_errors_, write_errors_;
   int flush_error_ = 0;
   bool flush_error_once_ = true;
+  bool flush_error_loses_ = false;
+  std::vector<bool> lost_;          // per byte: lost by a failed flush (allocated at the first loss)
+  std::vector<uint8_t> lost_old_;   // per lost byte: what the disk holds
+  uint64_t lost_bytes_ = 0;
   size_t flush_calls_ = 0;
   size_t durable_writes_ = 0;
 };

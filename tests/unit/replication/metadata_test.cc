@@ -158,6 +158,15 @@ TEST(Metadata, InvalidGeometryWithValidChecksumIsRefused) {
   expect_error(read_metadata(disk, MetadataLayout::kInternal), "invalid superblock: bitmap area of 0 bytes is too small");
 }
 
+// A write spans up to two extents: a log of one could never hold both.
+TEST(Metadata, AnActivityLogOfOneExtentIsRefused) {
+  FakeStorage disk(16 * kMiB);
+  Superblock bad = create_metadata(disk, internal_params()).value();
+  bad.al_max_extents = 1;
+  ASSERT_TRUE(write_superblock(disk, bad).ok());
+  expect_error(read_metadata(disk, MetadataLayout::kInternal), "activity-log extents 1 outside 2..64");
+}
+
 TEST(Metadata, CrashBeforeFlushOfAnUpdateKeepsThePreviousGeneration) {
   FakeStorage disk(16 * kMiB);
   Superblock sb = create_metadata(disk, internal_params()).value();

@@ -157,13 +157,8 @@ TEST_F(AttachStateTest, BothRestartedWithOneCrashedPrimaryResyncItsHotExtentsFro
 // does not make ours durable.
 TEST_F(AttachStateTest, PowerLossAfterAnExtentLeftTheActivityLogLeavesNoSilentDifference) {
   make();
-  // An activity log of one extent: extent 1's first write evicts extent 0.
-  for (FakeStorage* d : {&disk_a, &disk_b}) {
-    Result<Superblock> sb = create_metadata(*d, CreateMetadataParams{});
-    ASSERT_TRUE(sb.ok()) << sb.error();
-    sb->al_max_extents = 1;
-    ASSERT_TRUE(write_superblock(*d, sb.value()).ok());
-  }
+  // An activity log of two extents: extent 2's first write evicts extent 0.
+  create_md_with_al_extents(kMinAlExtents);
   ok(a->attach());
   ok(b->attach());
   connect_both();
@@ -178,6 +173,7 @@ TEST_F(AttachStateTest, PowerLossAfterAnExtentLeftTheActivityLogLeavesNoSilentDi
   advance(milliseconds(50));
   ASSERT_EQ(read_back(disk_b, 8192, 4096), first);
   ASSERT_TRUE(write_now(*a, kAlExtentSize, pattern(kAlExtentSize, 4096, 2)).ok());
+  ASSERT_TRUE(write_now(*a, 2 * kAlExtentSize, pattern(2 * kAlExtentSize, 4096, 2)).ok());
   // Power loss on a; b is shut down cleanly; both come back.
   a.reset();
   disk_a.crash();

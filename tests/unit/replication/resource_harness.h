@@ -70,6 +70,20 @@ class ResourcePairTest : public ::testing::Test {
     ok(r.attach());
   }
 
+  // Metadata on both disks, as create-md makes it but with an activity log
+  // of `extents` extents (create-md always makes kMaxAlExtents): small logs
+  // make extents leave it. Attach afterwards.
+  static void create_md_with_al_extents(FakeStorage& disk, uint32_t extents) {
+    Result<Superblock> sb = create_metadata(disk, CreateMetadataParams{});
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    sb->al_max_extents = extents;
+    ASSERT_TRUE(write_superblock(disk, sb.value()).ok());
+  }
+  void create_md_with_al_extents(uint32_t extents) {
+    create_md_with_al_extents(disk_a, extents);
+    create_md_with_al_extents(disk_b, extents);
+  }
+
   // Both created, attached and connecting; run the loop to connect.
   void attach_and_connect_both() {
     create_and_attach(*a);

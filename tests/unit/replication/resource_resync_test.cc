@@ -495,15 +495,9 @@ TEST_F(ResourcePairTest, FailoverAfterPrimaryCrashMakesTheOldPrimaryATarget) {
 
 TEST_F(ResourcePairTest, WritesWaitForAFullActivityLog) {
   make();
-  // An activity log of one extent, so a second hot extent must wait until
-  // the first one's write is retired (its BarrierAck).
-  for (FakeStorage* d : {&disk_a, &disk_b}) {
-    CreateMetadataParams p;
-    Result<Superblock> sb = create_metadata(*d, p);
-    ASSERT_TRUE(sb.ok());
-    sb->al_max_extents = 1;
-    ASSERT_TRUE(write_superblock(*d, sb.value()).ok());
-  }
+  // An activity log of two extents (the fewest allowed), so a third hot
+  // extent must wait until the first one's write is retired (its BarrierAck).
+  create_md_with_al_extents(kMinAlExtents);
   ok(a->attach());
   ok(b->attach());
   ok(a->connect(net.connector(0)));
@@ -513,14 +507,17 @@ TEST_F(ResourcePairTest, WritesWaitForAFullActivityLog) {
   advance(seconds(1));
   ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
   net.set_latency(std::chrono::milliseconds(1));
-  auto first = submit(*a, 0, pattern(0, 4096, 1));               // extent 0
-  auto second = submit(*a, kAlExtentSize, pattern(0, 4096, 2));  // extent 1: waits
+  auto first = submit(*a, 0, pattern(0, 4096, 1));                          // extent 0
+  auto second = submit(*a, kAlExtentSize, pattern(0, 4096, 2));             // extent 1
+  auto third = submit(*a, 2 * kAlExtentSize, pattern(0, 4096, 3));          // extent 2: waits
   settle();
-  EXPECT_NE(read_back(disk_a, kAlExtentSize, 4096), pattern(0, 4096, 2)) << "not started yet";
+  EXPECT_EQ(read_back(disk_a, kAlExtentSize, 4096), pattern(0, 4096, 2)) << "room for the second extent";
+  EXPECT_NE(read_back(disk_a, 2 * kAlExtentSize, 4096), pattern(0, 4096, 3)) << "not started yet";
   advance(std::chrono::milliseconds(10));
-  ASSERT_TRUE(first->has_value() && second->has_value());
+  ASSERT_TRUE(first->has_value() && second->has_value() && third->has_value());
   EXPECT_TRUE(first->value().ok());
   EXPECT_TRUE(second->value().ok());
+  EXPECT_TRUE(third->value().ok());
   EXPECT_TRUE(disks_equal());
 }
 

@@ -163,6 +163,31 @@ TEST_F(ResourcePairTest, ADemotedNodesUnconfirmedWritesStayRecordedWithAProtocol
   EXPECT_EQ(a->status().out_of_sync_bytes, 8192u);
 }
 
+// A block the Secondary failed to write: as DRBD's pass_on, its disk is
+// Inconsistent (it lacks data the Primary has, and must not be promoted),
+// and it reconnects so that the handshake resyncs the block to it. Before,
+// both sides kept the block recorded on the running link; a switchover
+// then promoted the Secondary without it (the pair simulation, once its
+// disks failed writes and flushes).
+TEST_F(ResourcePairTest, ASecondaryThatFailsToWriteThePeersDataIsResyncedAtOnce) {
+  bring_up_synced();
+  disk_b.fail_writes(65536, 4096);
+  const std::vector<uint8_t> data = pattern(65536, 4096, 4);
+  ASSERT_TRUE(write_now(*a, 65536, data).ok()) << "written here; the peer's failure is recorded";
+  EXPECT_EQ(b->status().disk, DiskState::kInconsistent);
+  EXPECT_EQ(b->status().io_errors, 1u);
+  EXPECT_FALSE(b->primary().ok()) << "Inconsistent: not promotable";
+  disk_b.clear_faults();
+  net.reset_stats();
+  advance(milliseconds(500));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(resync_data_bytes(0), 4096u);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
+  EXPECT_EQ(read_back(disk_b, 65536, 4096), data);
+}
+
 TEST_F(ResourcePairTest, OneBarrierPerEpochNotPerWriteAndAFlushClosesItAtOnce) {
   bring_up_synced();
   net.reset_stats();

@@ -1,0 +1,224 @@
+// Resource: what is durable on a node's disk, and what a failed flush of it
+// leaves behind (resource.h, "What is durable on our disk"). A write is
+// durable only once a completed flush covered it; a failed flush leaves
+// unknown what reached the disk. The rules shown here:
+//  * an activity-log extent leaves the log only when its writes are
+//    flushed; a victim flushed already costs the write nothing;
+//  * a full log flushes ahead of its next eviction, so a stream of writes
+//    over more extents than the log holds rarely waits;
+//  * a failed flush marks every extent with unflushed writes out of sync,
+//    and the next handshake resyncs them;
+//  * a Secondary does not acknowledge a Barrier it could not flush.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "replication/metadata.h"
+#include "replication/resource.h"
+#include "tests/unit/replication/resource_harness.h"
+
+namespace vrrpd::replication::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr uint64_t kExtent = kAlExtentSize;
+
+class FlushTest : public ResourcePairTest {
+ protected:
+  // A synced pair, a Primary, whose activity logs hold two extents (of the
+  // four the test disk has).
+  void bring_up_with_two_extent_logs(ResourceOptions oa, ResourceOptions ob) {
+    make(std::move(oa), std::move(ob));
+    create_md_with_al_extents(kMinAlExtents);
+    ok(a->attach());
+    ok(b->attach());
+    ok(a->connect(net.connector(0)));
+    ok(b->connect(net.connector(1)));
+    settle();
+    ok(a->primary(/*force=*/true));
+    advance(seconds(1));
+    ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  }
+  void bring_up_with_two_extent_logs() { bring_up_with_two_extent_logs(options_for(0), options_for(1)); }
+
+  // Writes 4 KiB at `offset` on a and waits until the write is retired (the
+  // epoch closed and b flushed it): only a's own flush is missing.
+  void write_and_retire(uint64_t offset, uint8_t seed) {
+    ASSERT_TRUE(write_now(*a, offset, pattern(offset, 4096, seed)).ok()) << a->status().last_error;
+    advance(milliseconds(50));
+  }
+  // Submits a write on a and reports whether it reached a's disk at once,
+  // before the loop ran (a write waiting for an eviction flush has not).
+  bool written_without_waiting(uint64_t offset, uint8_t seed) {
+    auto slot = submit(*a, offset, pattern(offset, 4096, seed));
+    const bool at_once = read_back(disk_a, offset, 4096) == pattern(offset, 4096, seed);
+    advance(milliseconds(50));
+    EXPECT_TRUE(slot->has_value() && slot->value().ok());
+    return at_once;
+  }
+  IoStatus flush_now(Resource& r) {
+    std::optional<IoStatus> result;
+    r.submit_flush([&result](IoStatus s) { result = s; });
+    settle();
+    EXPECT_TRUE(result.has_value()) << "flush did not complete";
+    return result.value_or(IoStatus::error(ETIMEDOUT));
+  }
+};
+
+TEST_F(FlushTest, AnExtentWhoseWritesAreFlushedLeavesTheLogWithoutAFlush) {
+  bring_up_with_two_extent_logs();
+  write_and_retire(0, 1);
+  ASSERT_TRUE(flush_now(*a).ok());  // extent 0's write is durable on a
+  write_and_retire(kExtent, 2);
+  const size_t pending = disk_a.pending_writes();
+  ASSERT_GT(pending, 0u) << "extent 1's write is in a's page cache";
+  // Extent 2 evicts extent 0, flushed already: the write goes straight on,
+  // and nothing flushed a's data (extent 1's write is still pending).
+  auto slot = submit(*a, 2 * kExtent, pattern(2 * kExtent, 4096, 3));
+  EXPECT_EQ(read_back(disk_a, 2 * kExtent, 4096), pattern(2 * kExtent, 4096, 3));
+  EXPECT_EQ(disk_a.pending_writes(), pending + 1);
+  advance(milliseconds(50));
+  ASSERT_TRUE(slot->has_value() && slot->value().ok());
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(FlushTest, AFullLogFlushesAheadSoAStreamOfExtentsWaitsOnlyOnce) {
+  bring_up_with_two_extent_logs();
+  write_and_retire(0, 1);
+  write_and_retire(kExtent, 2);
+  // The log is full; extent 0 holds an unflushed write: the first eviction
+  // waits for a flush (which covers extent 1's write too).
+  EXPECT_FALSE(written_without_waiting(2 * kExtent, 3));
+  EXPECT_EQ(disk_a.pending_writes(), 1u) << "the eviction flush covered everything before extent 2's write";
+  // Extent 3 evicts extent 1 (flushed): no wait. Extent 2, the next victim,
+  // holds an unflushed write: its flush starts now, in the background ...
+  EXPECT_TRUE(written_without_waiting(3 * kExtent, 4));
+  // ... so extent 0's return, which evicts extent 2, does not wait either.
+  EXPECT_TRUE(written_without_waiting(0, 5));
+  EXPECT_TRUE(written_without_waiting(kExtent, 6));
+  EXPECT_EQ(a->status().io_errors, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(FlushTest, AFailedEvictionFlushMarksTheUnflushedExtentsAndTheWriteGoesOn) {
+  bring_up_with_two_extent_logs();
+  write_and_retire(0, 1);
+  write_and_retire(kExtent, 2);
+  ASSERT_EQ(a->status().out_of_sync_bytes, 0u);
+  // The flush fails and loses what it covered, as failed writeback does.
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  auto third = submit(*a, 2 * kExtent, pattern(2 * kExtent, 4096, 3));
+  settle();
+  EXPECT_FALSE(third->has_value()) << "waits for the retry";
+  ASSERT_GT(disk_a.lost_bytes(), 0u);
+  advance(milliseconds(200));  // the eviction flush is tried again (100 ms) and works
+  ASSERT_TRUE(third->has_value() && third->value().ok());
+  // Whether extents 0 and 1 reached a's disk was unknown: both are
+  // recorded, and were written again, so the retried flush made them durable.
+  EXPECT_EQ(disk_a.lost_bytes(), 0u);
+  EXPECT_EQ(a->status().io_errors, 1u);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 2 * kExtent);
+  EXPECT_NE(a->status().last_error.find("marked out of sync"), std::string::npos) << a->status().last_error;
+  // Nobody's flush reported it: the application's next one does (as Linux
+  // reports a writeback error at the next fsync), then no more.
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO);
+  EXPECT_TRUE(flush_now(*a).ok());
+  // The next handshake resyncs them (a is the source, as Primary).
+  const uint64_t resynced_before = resync_data_bytes(0);
+  net.set_link_up(false);
+  settle();
+  net.set_link_up(true);
+  advance(seconds(2));
+  ASSERT_EQ(b->status().replication, ReplicationState::kEstablished) << b->status().last_error;
+  EXPECT_GE(resync_data_bytes(0) - resynced_before, 2 * kExtent);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+  // The bits are gone now; a's copy of extent 0 must not depend on them.
+  a.reset();
+  disk_a.crash();
+  EXPECT_EQ(read_back(disk_a, 0, 4096), pattern(0, 4096, 1));
+}
+
+TEST_F(FlushTest, AFailedFlushOnThePrimaryFailsTheCallerAndMarksItsExtents) {
+  bring_up_with_two_extent_logs();
+  write_and_retire(kExtent + 8192, 1);
+  disk_a.fail_flush(EIO);
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO);
+  EXPECT_EQ(a->status().io_errors, 1u);
+  EXPECT_EQ(a->status().out_of_sync_bytes, kExtent) << "extent 1, where the unflushed write is";
+  // A retry that works does not clear the record: the failed flush may
+  // have lost the write although a later one succeeds.
+  EXPECT_TRUE(flush_now(*a).ok());
+  EXPECT_EQ(a->status().out_of_sync_bytes, kExtent);
+}
+
+// Found in review: the Secondary used to send the BarrierAck even when the
+// flush it stands for failed. The Primary then retired the epoch's writes,
+// and a power loss of the Secondary could lose them with no record anywhere.
+TEST_F(FlushTest, ASecondaryWhoseBarrierFlushFailsDoesNotAcknowledgeIt) {
+  bring_up_with_two_extent_logs();
+  // 1 ms each way: the reconnect after b drops the link takes a few round
+  // trips, time enough to cut b's power before it resyncs.
+  net.set_latency(milliseconds(1));
+  const uint64_t acks_before = net.sent(1, wire::FrameType::kBarrierAck).frames;
+  disk_b.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  const uint64_t offset = kExtent + 4096;
+  auto written = submit(*a, offset, pattern(offset, 4096, 7));
+  advance(milliseconds(3));
+  ASSERT_TRUE(written->has_value() && written->value().ok()) << "protocol C: written on b";
+  // The epoch's Barrier leaves kEpochInterval after the write and reaches b
+  // 1 ms later, where the flush fails.
+  advance(kEpochInterval);
+  EXPECT_EQ(net.sent(1, wire::FrameType::kBarrierAck).frames, acks_before);
+  EXPECT_EQ(b->status().io_errors, 1u);
+  EXPECT_NE(b->status().last_error.find("flush for the peer's barrier"), std::string::npos)
+      << b->status().last_error;
+  EXPECT_NE(b->status().connection, ConnectionState::kConnected);
+  // Both record the write: a (never retired, the link dropped) and b,
+  // whose disk lacks what a has: Inconsistent, as after a failed write.
+  EXPECT_GE(a->status().out_of_sync_bytes, 4096u);
+  EXPECT_EQ(b->status().out_of_sync_bytes, kExtent);
+  EXPECT_EQ(b->status().disk, DiskState::kInconsistent);
+  // b loses power before the reconnect: its record survives.
+  b.reset();
+  disk_b.crash();
+  b = std::make_unique<Resource>(loop, options_for(1), disk_b);
+  ok(b->attach());
+  EXPECT_EQ(b->status().out_of_sync_bytes, kExtent) << "b's record survived its power loss";
+  EXPECT_EQ(b->status().disk, DiskState::kInconsistent);
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(read_back(disk_b, offset, 4096), pattern(offset, 4096, 7));
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(FlushTest, ADetachingSecondaryWhoseBarrierFlushFailsLeavesThePrimaryTheRecord) {
+  ResourceOptions ob = options_for(1);
+  ob.on_io_error = IoErrorPolicy::kDetach;
+  bring_up_with_two_extent_logs(options_for(0), ob);
+  disk_b.fail_flush(EIO);
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 8)).ok());
+  const uint64_t acks_before = net.sent(1, wire::FrameType::kBarrierAck).frames;
+  advance(kEpochInterval + milliseconds(1));
+  EXPECT_EQ(net.sent(1, wire::FrameType::kBarrierAck).frames, acks_before);
+  EXPECT_EQ(b->status().disk, DiskState::kDiskless);
+  EXPECT_GE(a->status().out_of_sync_bytes, 4096u);
+  EXPECT_EQ(a->status().role, Role::kPrimary);
+}
+
+TEST_F(FlushTest, AWriteLongerThanOneExtentIsRefused) {
+  bring_up_with_two_extent_logs();
+  const std::vector<uint8_t> big(Resource::kMaxWriteBytes + 4096, 1);
+  EXPECT_EQ(write_now(*a, 0, big).errno_value(), EINVAL);
+  const std::vector<uint8_t> largest(Resource::kMaxWriteBytes, 2);
+  EXPECT_TRUE(write_now(*a, kExtent / 2, largest).ok()) << "one extent long, across two";
+  advance(milliseconds(50));
+  EXPECT_TRUE(disks_equal());
+}
+
+}  // namespace
+}  // namespace vrrpd::replication::testing
