@@ -64,6 +64,9 @@ void Resource::set_role(Role to, const std::string& why) {
   if (role_ == to) return;
   log(std::string("role ") + to_string(role_) + " -> " + to_string(to) + ": " + why);
   role_ = to;
+  // A flush error not yet reported concerns this role's writers: a new
+  // Primary's application did not make those writes.
+  unreported_flush_error_ = false;
   state_changed();
   published_writable_ = role_ == Role::kPrimary;
 }
@@ -156,7 +159,8 @@ uint64_t Resource::note_failed_flush() {
   // Linux may have marked their pages clean (a later flush succeeds without
   // them): only a resync settles them. Over-marks writes made after the
   // flush started, which costs a few extra resynced blocks.
-  unreported_flush_error_ = true;
+  // A Primary's application wrote; a Secondary's records go to the peer.
+  if (role_ == Role::kPrimary) unreported_flush_error_ = true;
   std::vector<uint32_t> extents = unflushed_.take_all();
   if (!bitmap_ || !data_ || extents.empty()) return 0;
   const uint64_t marked = mark_extents_out_of_sync(extents, *bitmap_);

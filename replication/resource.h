@@ -800,10 +800,11 @@ class Resource final : public Volume {
   uint64_t note_failed_flush();
   // A durable metadata write (activity log, bitmap, superblock) failed.
   void note_failed_durable_write();
-  // A flush failed that no application flush has reported yet (an
-  // eviction's, the bitmap's): the next application flush to complete
+  // A flush failed on a Primary that no application flush has reported yet
+  // (an eviction's, the bitmap's): the next application flush to complete
   // answers EIO, as Linux reports a writeback error at the next fsync, so
-  // the application learns that writes it made may be lost here.
+  // the application learns that writes it made may be lost here. Cleared
+  // when the role changes.
   bool unreported_flush_error_ = false;
   // Flushes the data device on this thread (a request's FLUSH or FUA, which
   // its caller waits for anyway); `covers` is the last write it covers.

@@ -32,15 +32,7 @@ class FlushTest : public ResourcePairTest {
   // four the test disk has).
   void bring_up_with_two_extent_logs(ResourceOptions oa, ResourceOptions ob) {
     make(std::move(oa), std::move(ob));
-    create_md_with_al_extents(kMinAlExtents);
-    ok(a->attach());
-    ok(b->attach());
-    ok(a->connect(net.connector(0)));
-    ok(b->connect(net.connector(1)));
-    settle();
-    ok(a->primary(/*force=*/true));
-    advance(seconds(1));
-    ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+    bring_up_synced_with_al_extents(kMinAlExtents);
   }
   void bring_up_with_two_extent_logs() { bring_up_with_two_extent_logs(options_for(0), options_for(1)); }
 

@@ -169,12 +169,7 @@ TEST_F(ResourcePairTest, StatusShowsBothNodesGenerationsAndTheLastHandshakesDeci
   EXPECT_FALSE(a->status().peer_generations.has_value()) << "no handshake yet";
   EXPECT_EQ(a->status().last_handshake, "");
   create_and_attach(*b);
-  ok(a->connect(net.connector(0)));
-  ok(b->connect(net.connector(1)));
-  settle();
-  ok(a->primary(/*force=*/true));
-  advance(std::chrono::seconds(1));
-  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  connect_and_sync_from_a();
   // a wrote while b was away: the next handshake makes a the source of a
   // bitmap resync, and both say so with the generations it compared.
   net.set_link_up(false);

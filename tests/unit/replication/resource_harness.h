@@ -84,6 +84,25 @@ class ResourcePairTest : public ::testing::Test {
     create_md_with_al_extents(disk_b, extents);
   }
 
+  // Both attached: connects them, forces a Primary and waits for the
+  // initial sync to b.
+  void connect_and_sync_from_a() {
+    ok(a->connect(net.connector(0)));
+    ok(b->connect(net.connector(1)));
+    settle();
+    ok(a->primary(/*force=*/true));
+    advance(std::chrono::seconds(1));
+    ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  }
+  // As bring_up_synced(), on metadata whose activity logs hold `extents`
+  // extents. make() first.
+  void bring_up_synced_with_al_extents(uint32_t extents) {
+    create_md_with_al_extents(extents);
+    ok(a->attach());
+    ok(b->attach());
+    connect_and_sync_from_a();
+  }
+
   // Both created, attached and connecting; run the loop to connect.
   void attach_and_connect_both() {
     create_and_attach(*a);

@@ -497,15 +497,7 @@ TEST_F(ResourcePairTest, WritesWaitForAFullActivityLog) {
   make();
   // An activity log of two extents (the fewest allowed), so a third hot
   // extent must wait until the first one's write is retired (its BarrierAck).
-  create_md_with_al_extents(kMinAlExtents);
-  ok(a->attach());
-  ok(b->attach());
-  ok(a->connect(net.connector(0)));
-  ok(b->connect(net.connector(1)));
-  settle();
-  ok(a->primary(true));
-  advance(seconds(1));
-  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  bring_up_synced_with_al_extents(kMinAlExtents);
   net.set_latency(std::chrono::milliseconds(1));
   auto first = submit(*a, 0, pattern(0, 4096, 1));                          // extent 0
   auto second = submit(*a, kAlExtentSize, pattern(0, 4096, 2));             // extent 1
