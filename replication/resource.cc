@@ -138,7 +138,9 @@ IoStatus Resource::persist_bitmap() {
 }
 
 IoStatus Resource::flush_data_now(uint64_t covers) {
+  const bool rewritten = rewrite_pending_extents();
   IoStatus s = data_->flush();
+  if (s.ok() && !rewritten) s = IoStatus::error(EIO);
   if (s.ok()) {
     note_local_flush(covers);
   } else {
@@ -161,6 +163,7 @@ uint64_t Resource::note_failed_flush() {
   // flush started, which costs a few extra resynced blocks.
   // A Primary's application wrote; a Secondary's records go to the peer.
   if (role_ == Role::kPrimary) unreported_flush_error_ = true;
+  ++failed_flushes_;
   std::vector<uint32_t> extents = unflushed_.take_all();
   if (!bitmap_ || !data_ || extents.empty()) return 0;
   const uint64_t marked = mark_extents_out_of_sync(extents, *bitmap_);
@@ -171,17 +174,44 @@ uint64_t Resource::note_failed_flush() {
   // flush covered them. If reads return what the disk held (the pages were
   // evicted), this writes back the same bytes and the bits make the resync
   // bring both copies to them.
-  std::vector<uint8_t> buffer;
-  for (uint32_t e : extents) {
-    const uint64_t begin = uint64_t{e} * kAlExtentSize;
-    const uint64_t end = std::min(begin + kAlExtentSize, sb_.data_size);
-    if (begin >= end) continue;
-    buffer.resize(end - begin);
-    if (!data_->read(begin, buffer).ok()) continue;  // the bits stand; the resync decides
-    note_local_write(begin, end - begin);
-    (void)data_->write(begin, buffer);
-  }
+  for (uint32_t e : extents) rewrite_pending_.emplace(e, false);
+  (void)rewrite_pending_extents();
   return marked;
+}
+
+bool Resource::rewrite_pending_extents() {
+  if (!data_) {
+    rewrite_pending_.clear();  // the disk is gone; so is what it lacked
+    return true;
+  }
+  std::vector<uint8_t> buffer;
+  for (auto it = rewrite_pending_.begin(); it != rewrite_pending_.end();) {
+    const uint64_t begin = uint64_t{it->first} * kAlExtentSize;
+    const uint64_t end = std::min(begin + kAlExtentSize, sb_.data_size);
+    if (begin >= end) {
+      it = rewrite_pending_.erase(it);
+      continue;
+    }
+    buffer.resize(end - begin);
+    // Unflushed until a flush after this write succeeds, whether the write
+    // does or not: the extent stays in the activity log meanwhile.
+    note_local_write(begin, end - begin);
+    IoStatus s = data_->read(begin, buffer);
+    if (s.ok()) s = data_->write(begin, buffer);
+    if (!s.ok()) {
+      if (!it->second) {
+        ++io_errors_;
+        report_error("writing the extent at offset " + std::to_string(begin) +
+                     " again after a failed flush failed: " + s.message() +
+                     "; flushes fail until it succeeds");
+        it->second = true;
+      }
+      ++it;
+      continue;
+    }
+    it = rewrite_pending_.erase(it);
+  }
+  return rewrite_pending_.empty();
 }
 
 uint64_t Resource::random_u64() const {

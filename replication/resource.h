@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -479,6 +480,17 @@ class Resource final : public Volume {
     uint32_t acks_outstanding = 0;  // DataAcks still expected (B, C)
     uint32_t epoch = 0;             // barrier that closes it (A, B)
     bool peer_done = false;         // on the peer's disk, or recorded in the bitmap
+    // Protocol A on a Primary whose own disk is not the data (Diskless,
+    // or resyncing): the caller is answered at the BarrierAck, not when
+    // the frames are sent (complete_protocol_a_write).
+    bool answer_at_barrier_ack = false;
+    // For clearing its blocks' out-of-sync bits at retirement
+    // (clear_bits_of_retired_write): the local write succeeded on the disk
+    // attached now, the BarrierAck (not a lost link) settled the peer's copy,
+    // and how many flushes had failed here when it was written.
+    bool written_locally = false;
+    bool peer_flushed = false;
+    uint64_t failed_flushes_at_write = 0;
   };
   // A flush waiting for the peer's BarrierAck (protocols B, C).
   // A flush: our disk's (on the Flusher thread) and, under B/C, the peer's
@@ -527,6 +539,10 @@ class Resource final : public Volume {
   // Answers the caller once; the request may be gone when this returns.
   void complete_write_to_caller(uint64_t id, IoStatus status);
   void maybe_retire_write(uint64_t id);
+  // A retiring write that reached both disks makes its whole 4 KiB blocks
+  // equal again: their out-of-sync bits are cleared (DRBD's set_in_sync at
+  // request completion; "a retry clears it" under on-io-error passthrough).
+  void clear_bits_of_retired_write(uint64_t id, const WriteRequest& w);
   void on_data_ack(const wire::DataAck& ack);
   void on_barrier_ack(const wire::BarrierAck& ack);
   void on_local_flush_done(uint64_t flush_id, IoStatus s);
@@ -768,7 +784,8 @@ class Resource final : public Volume {
   //    durable: persist_bitmap() flushes the data first when bits were
   //    cleared (a SyncTarget's blocks landing) since the last flush;
   //  * a failed flush leaves unknown what reached the disk: every unflushed
-  //    extent is marked out of sync and written again (note_failed_flush()),
+  //    extent is marked out of sync and written again (note_failed_flush();
+  //    while such a rewrite fails, every flush fails: rewrite_pending_),
   //    the next application flush answers EIO, and a Secondary does not
   //    acknowledge the Barrier it failed to flush (it turns Inconsistent
   //    and reconnects: peer_writes_failed_here()).
@@ -798,6 +815,9 @@ class Resource final : public Volume {
   // flush that succeeds makes them durable. Returns how many bits were
   // newly set.
   uint64_t note_failed_flush();
+  // Writes the extents in rewrite_pending_ again from what reads return;
+  // true once none is left.
+  bool rewrite_pending_extents();
   // A durable metadata write (activity log, bitmap, superblock) failed.
   void note_failed_durable_write();
   // A flush failed on a Primary that no application flush has reported yet
@@ -806,6 +826,16 @@ class Resource final : public Volume {
   // the application learns that writes it made may be lost here. Cleared
   // when the role changes.
   bool unreported_flush_error_ = false;
+  // Flushes of the data disk that failed (note_failed_flush()): a write made
+  // before one may not be on the disk, whatever its own write returned.
+  uint64_t failed_flushes_ = 0;
+  // Extents that a failed flush left to be written again from the page
+  // cache, and whose rewrite failed too (the disk also refuses writes
+  // there): every flush tries them first and fails (EIO) while any is
+  // left, so no caller is told that data is durable which is not, and the
+  // extents stay in the activity log (rewrite_pending_extents()).
+  // The value: its failure was reported (once per extent, not per retry).
+  std::map<uint32_t, bool> rewrite_pending_;
   // Flushes the data device on this thread (a request's FLUSH or FUA, which
   // its caller waits for anyway); `covers` is the last write it covers.
   IoStatus flush_data_now(uint64_t covers);

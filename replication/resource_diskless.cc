@@ -40,7 +40,11 @@ bool Resource::detach_on_io_error(const std::string& what) {
 }
 
 void Resource::give_up_disk(const std::string& why) {
-  for (auto& [id, w] : writes_) w.pinned.clear();  // the activity log goes with the disk
+  for (auto& [id, w] : writes_) {
+    w.pinned.clear();  // the activity log goes with the disk
+    w.written_locally = false;  // and what was written to it
+  }
+  rewrite_pending_.clear();
   al_.reset();
   bitmap_.reset();
   data_.reset();

@@ -223,6 +223,8 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
   if (s.ok()) s = w.discard ? data_->discard(w.offset, w.size()) : data_->write(w.offset, w.data);
   if (s.ok() && (w.flags & kWriteFua)) s = flush_data_now(data_writes_);
   if (s.ok()) {
+    w.written_locally = true;
+    w.failed_flushes_at_write = failed_flushes_;
     (w.discard ? discarded_bytes_ : written_bytes_) += w.size();
     if (replication_ == ReplicationState::kSyncTarget) note_write_during_resync(w.offset, w.size());
     return LocalWrite::kWritten;
@@ -341,6 +343,18 @@ bool Resource::start_write(uint64_t id) {
 }
 
 void Resource::complete_protocol_a_write(uint64_t id) {
+  if (!local_data_current()) {
+    // Diskless, or resyncing a disk attached under this Primary: the
+    // peer's disk holds the only copy of the data, and "sent" is not
+    // "stored": a link that drops now would lose a write already
+    // acknowledged (the next resync overwrites our copy from the peer's),
+    // with this node still running and nothing failed but the link.
+    // Answered at its epoch's BarrierAck (the peer wrote and flushed it),
+    // with the epoch closed now rather than at its timer.
+    writes_.at(id).answer_at_barrier_ack = true;
+    if (epoch_writes_ > 0) close_epoch();
+    return;
+  }
   // Back-pressure: "sent" means handed to the kernel's socket buffer, give
   // or take congestion_fill. Beyond that the caller waits, so a writer
   // faster than the link cannot queue without bound in our memory; or,
@@ -448,6 +462,7 @@ void Resource::maybe_retire_write(uint64_t id) {
   if (it == writes_.end()) return;
   WriteRequest& w = it->second;
   if (!w.written || w.done || (w.mirrored && !w.peer_done)) return;
+  clear_bits_of_retired_write(id, w);
   if (al_)
     for (uint32_t e : w.pinned) al_->release(e);
   for (auto f = data_frames_.begin(); f != data_frames_.end();) {
@@ -455,6 +470,30 @@ void Resource::maybe_retire_write(uint64_t id) {
   }
   writes_.erase(it);
   start_blocked_writes();  // an AL extent may be free now
+}
+
+void Resource::clear_bits_of_retired_write(uint64_t id, const WriteRequest& w) {
+  // Both copies hold this write, durably on the peer (its BarrierAck: the
+  // peer acknowledges a barrier only after writing every frame before it
+  // and flushing; a failed write there drops the link instead), and on our
+  // disk as far as the activity log knows (the extent leaves the log only
+  // once a flush covered it, so a crash still resyncs it). Only on an
+  // Established link between two UpToDate disks: a resync owns the bits
+  // otherwise. Not after a flush failed here since the write (its pages
+  // may never reach the disk; note_failed_flush() marked them), and not
+  // while another write overlaps it (one that failed locally after this
+  // one's Data left would leave the copies different).
+  if (!w.mirrored || !w.peer_flushed || !w.written_locally || !bitmap_ ||
+      w.failed_flushes_at_write != failed_flushes_ || replication_ != ReplicationState::kEstablished ||
+      disk_ != DiskState::kUpToDate || peer_disk_ != DiskState::kUpToDate)
+    return;
+  if (bitmap_->count() == 0) return;
+  for (const auto& [other_id, other] : writes_)
+    if (other_id != id && other.offset < w.offset + w.size() && w.offset < other.offset + other.size()) return;
+  // Whole blocks only (clear_range rounds inward): a partly written block
+  // may still differ in its other bytes.
+  if (bitmap_->clear_range(w.offset, w.size()) > 0 && bitmap_->count() == 0)
+    log("every block recorded out of sync was written again on both disks: in sync");
 }
 
 void Resource::on_data_ack(const wire::DataAck& ack) {
@@ -494,10 +533,15 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
   for (auto& [id, w] : writes_) {
     if (w.mirrored && !w.peer_done && w.epoch <= ack.barrier) {
       w.peer_done = true;
+      w.peer_flushed = true;
       done.push_back(id);
     }
   }
-  for (uint64_t id : done) maybe_retire_write(id);
+  for (uint64_t id : done) {
+    auto it = writes_.find(id);
+    if (it != writes_.end() && it->second.answer_at_barrier_ack) complete_write_to_caller(id, IoStatus());
+    maybe_retire_write(id);
+  }
   for (FlushRequest& f : flushes_)
     if (f.barrier <= ack.barrier) f.peer_done = true;
   complete_flushes();
@@ -507,8 +551,10 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
 void Resource::submit_flush(IoCallback done) {
   // The Barrier goes out first, so the peer flushes (everything before it)
   // while we flush here. Under A we do not wait for the peer's flush
-  // (asynchronous by definition).
-  const bool wait_for_peer = replicating() && options_.protocol != wire::ReplicationProtocol::kA;
+  // (asynchronous by definition), unless the peer's disk holds the only
+  // copy of the data (Diskless, or resyncing under this Primary).
+  const bool wait_for_peer =
+      replicating() && (options_.protocol != wire::ReplicationProtocol::kA || !local_data_current());
   const uint32_t barrier = epoch_;
   if (replicating()) close_epoch();
   if (!local_data_current() && !can_serve_through_peer()) return done(IoStatus::error(EIO));
@@ -526,8 +572,10 @@ void Resource::submit_flush(IoCallback done) {
   // completed before this call is in the page cache already, so the flush
   // covers it.
   const uint64_t id = flushes_.back().id;
+  const bool rewritten = rewrite_pending_extents();
   const uint64_t covers = data_writes_;
-  flusher_.flush(*data_device_, [this, id, covers](IoStatus s) {
+  flusher_.flush(*data_device_, [this, id, covers, rewritten](IoStatus s) {
+    if (s.ok() && !rewritten) s = IoStatus::error(EIO);
     if (s.ok()) note_local_flush(covers);
     on_local_flush_done(id, s);
   });
@@ -536,9 +584,11 @@ void Resource::submit_flush(IoCallback done) {
 void Resource::start_eviction_flush() {
   if (eviction_flush_running_) return;
   eviction_flush_running_ = true;
+  const bool rewritten = rewrite_pending_extents();
   const uint64_t covers = data_writes_;
-  flusher_.flush(*data_device_, [this, covers](IoStatus s) {
+  flusher_.flush(*data_device_, [this, covers, rewritten](IoStatus s) {
     eviction_flush_running_ = false;
+    if (s.ok() && !rewritten) s = IoStatus::error(EIO);
     if (s.ok()) {
       note_local_flush(covers);
     } else {
@@ -708,8 +758,10 @@ void Resource::apply_barrier(const wire::Barrier& b) {
     return;
   }
   const uint64_t link = link_generation_;
+  const bool rewritten = rewrite_pending_extents();
   const uint64_t covers = data_writes_;
-  flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes, covers](IoStatus s) {
+  flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes, covers, rewritten](IoStatus s) {
+    if (s.ok() && !rewritten) s = IoStatus::error(EIO);
     if (s.ok()) {
       note_local_flush(covers);
       if (link == link_generation_) send(wire::BarrierAck{barrier, writes});

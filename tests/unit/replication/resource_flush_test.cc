@@ -147,6 +147,27 @@ TEST_F(FlushTest, AFailedFlushOnThePrimaryFailsTheCallerAndMarksItsExtents) {
   EXPECT_EQ(a->status().out_of_sync_bytes, kExtent);
 }
 
+// Found by the pair simulation (protocol C seed 97, once disks could also
+// fail writes): a failed flush lost a write, and writing its extent again
+// from the page cache failed too (the disk refused writes there). Later
+// flushes succeeded, a resync cleared the bits from our page cache, and a
+// power loss brought back the old block here with nothing recorded. Now
+// every flush fails until that rewrite has succeeded.
+TEST_F(FlushTest, FlushesFailUntilTheExtentsAFailedFlushLostAreWrittenAgain) {
+  bring_up_with_two_extent_logs();
+  const uint64_t offset = kExtent + 8192;
+  write_and_retire(offset, 1);
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  disk_a.fail_writes(kExtent, 4096);  // in the extent: its rewrite fails
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO);
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO) << "the lost write is still not on the disk";
+  EXPECT_EQ(a->status().io_errors, 3u) << "each failed flush, and the rewrite once";
+  disk_a.clear_faults();
+  EXPECT_TRUE(flush_now(*a).ok());
+  disk_a.crash();  // power loss: what the successful flush covered stays
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 1));
+}
+
 // Found in review: the Secondary used to send the BarrierAck even when the
 // flush it stands for failed. The Primary then retired the epoch's writes,
 // and a power loss of the Secondary could lose them with no record anywhere.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <memory>
+#include <optional>
 
 #include "replication/resource.h"
 #include "tests/unit/replication/resource_harness.h"
@@ -16,9 +18,10 @@ using std::chrono::seconds;
 
 class IoErrorTest : public ResourcePairTest {
  protected:
-  void make_with_policy(IoErrorPolicy p) {
+  void make_with_policy(IoErrorPolicy p, wire::ReplicationProtocol protocol = wire::ReplicationProtocol::kC) {
     ResourceOptions oa = options_for(0), ob = options_for(1);
     oa.on_io_error = ob.on_io_error = p;
+    oa.protocol = ob.protocol = protocol;
     make(oa, ob);
   }
 };
@@ -31,6 +34,63 @@ TEST_F(IoErrorTest, PassthroughReadErrorReachesTheCaller) {
   EXPECT_EQ(read_now(*a, 8192, out).errno_value(), EIO);
   EXPECT_EQ(a->status().io_errors, 1u);
   EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << "passthrough keeps the disk";
+}
+
+// "A retry clears it": the write that failed on our disk is made again,
+// reaches both disks, and its block is in sync without a reconnect.
+TEST_F(IoErrorTest, PassthroughRetriedWriteClearsTheBlockOnARunningLink) {
+  make_with_policy(IoErrorPolicy::kPassthrough);
+  bring_up_synced();
+  disk_a.fail_writes(40960, 4096);
+  const std::vector<uint8_t> data = pattern(40960, 8192, 3);
+  EXPECT_EQ(write_now(*a, 40960, data).errno_value(), EIO);
+  advance(seconds(1));  // the epoch's BarrierAck
+  EXPECT_EQ(a->status().out_of_sync_bytes, 8192u) << "the peer has the write our disk refused";
+  disk_a.clear_faults();
+  // Part of one block is not enough: its other bytes may still differ.
+  ASSERT_TRUE(write_now(*a, 40960 + 512, pattern(40960 + 512, 1024, 4)).ok());
+  advance(seconds(1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, 8192u);
+  ASSERT_TRUE(write_now(*a, 40960, data).ok());
+  advance(seconds(1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(a->status().io_errors, 1u) << "the counter keeps the history";
+}
+
+// A write that reached both disks does not clear a block that a later,
+// overlapping write failed on here: the peer has the later one.
+TEST_F(IoErrorTest, PassthroughWriteDoesNotClearABlockALaterOverlappingWriteFailed) {
+  make_with_policy(IoErrorPolicy::kPassthrough);
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 40960, pattern(40960, 4096, 1)).ok());  // retires at the epoch's end
+  disk_a.fail_writes(40960, 4096);
+  EXPECT_EQ(write_now(*a, 40960, pattern(40960, 4096, 2)).errno_value(), EIO);
+  disk_a.clear_faults();
+  advance(seconds(1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u);
+  EXPECT_EQ(read_back(disk_b, 40960, 4096), pattern(40960, 4096, 2));
+}
+
+// A write made before a flush failed here may never reach our disk (Linux
+// marks failed writeback's pages clean): its blocks stay recorded even
+// though both writes "succeeded". One made after the failure clears.
+TEST_F(IoErrorTest, WriteBeforeAFailedFlushDoesNotClearItsBlocks) {
+  make_with_policy(IoErrorPolicy::kPassthrough);
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 40960, pattern(40960, 4096, 1)).ok());
+  disk_a.fail_flush(EIO, /*once=*/true);
+  auto flushed = std::make_shared<std::optional<IoStatus>>();
+  a->submit_flush([flushed](IoStatus s) { *flushed = s; });
+  advance(seconds(1));
+  ASSERT_TRUE(flushed->has_value());
+  EXPECT_EQ(flushed->value().errno_value(), EIO);
+  const uint64_t marked = a->status().out_of_sync_bytes;
+  EXPECT_GE(marked, 4096u) << "the failed flush marks the write's extent";
+  ASSERT_TRUE(write_now(*a, 40960, pattern(40960, 4096, 1)).ok());  // written again, after
+  advance(seconds(1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, marked - 4096);
 }
 
 TEST_F(IoErrorTest, DetachedPrimaryServesWritesAndReadsThroughThePeer) {
@@ -90,6 +150,36 @@ TEST_F(IoErrorTest, DetachedPrimaryLosingThePeerFailsTheWaitingWrite) {
   advance(std::chrono::milliseconds(5));
   ASSERT_TRUE(done->has_value());
   EXPECT_EQ(done->value().errno_value(), EIO) << "the peer's copy was the only one";
+}
+
+// Protocol A answers a write once it is sent, because our own disk has it.
+// Diskless, the peer's disk is the only copy: a write is answered when the
+// peer wrote and flushed it (its BarrierAck), and a flush waits for the
+// peer's, so a link that drops loses nothing acknowledged.
+TEST_F(IoErrorTest, DetachedPrimaryUnderProtocolAAnswersOnlyWhatThePeerStored) {
+  make_with_policy(IoErrorPolicy::kDetach, wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  disk_a.fail_writes(0, kTestDiskBytes);
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 1)).ok());  // now Diskless
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  EXPECT_EQ(read_back(disk_b, 0, 4096), pattern(0, 4096, 1));
+  net.set_latency(std::chrono::milliseconds(1));
+
+  auto flushed = std::make_shared<std::optional<IoStatus>>();
+  a->submit_flush([flushed](IoStatus st) { *flushed = st; });
+  settle();
+  EXPECT_FALSE(flushed->has_value()) << "a Diskless flush waits for the peer's";
+  advance(std::chrono::milliseconds(5));
+  ASSERT_TRUE(flushed->has_value());
+  EXPECT_TRUE(flushed->value().ok());
+
+  auto written = submit(*a, 4096, pattern(4096, 4096, 2));
+  settle();
+  EXPECT_FALSE(written->has_value()) << "sent is not stored";
+  net.cut();
+  advance(std::chrono::milliseconds(5));
+  ASSERT_TRUE(written->has_value());
+  EXPECT_EQ(written->value().errno_value(), EIO) << "the link dropped before the peer stored it";
 }
 
 TEST_F(IoErrorTest, DetachedSecondaryLeavesThePrimaryWritingToItsBitmap) {
