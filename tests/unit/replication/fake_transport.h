@@ -14,6 +14,7 @@
 // per send() call, as the engine sends.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -99,7 +100,15 @@ class FakeNetwork {
     Connection::Callbacks cb[2];
     bool open[2] = {true, true};  // false after close() or on_closed
     bool broken = false;          // cut: nothing is delivered any more
+    // When the last bytes towards each side arrive: a stream keeps its
+    // order when the latency shrinks (set_latency) with bytes in flight.
+    TimePoint last_arrival[2] = {};
   };
+  // Arrival time of what is sent now towards `to`, in stream order.
+  TimePoint arrival(Pipe& pipe, int to) {
+    pipe.last_arrival[to] = std::max(pipe.last_arrival[to], loop_.now() + latency_);
+    return pipe.last_arrival[to];
+  }
 
   class FakeConnection final : public Connection {
    public:
@@ -193,7 +202,7 @@ class FakeNetwork {
   }
 
   void schedule_bytes(const std::shared_ptr<Pipe>& pipe, int to, std::vector<uint8_t> bytes) {
-    loop_.add_timer(loop_.now() + latency_, [pipe, to, bytes = std::move(bytes)] {
+    loop_.add_timer(arrival(*pipe, to), [pipe, to, bytes = std::move(bytes)] {
       if (pipe->broken || !pipe->open[to] || !pipe->cb[to].on_bytes) return;
       auto on_bytes = pipe->cb[to].on_bytes;  // the receiver may close inside
       on_bytes(bytes);
@@ -201,7 +210,7 @@ class FakeNetwork {
   }
 
   void schedule_closed(const std::shared_ptr<Pipe>& pipe, int to, std::string reason) {
-    loop_.add_timer(loop_.now() + latency_, [pipe, to, reason = std::move(reason)] {
+    loop_.add_timer(arrival(*pipe, to), [pipe, to, reason = std::move(reason)] {
       if (!pipe->open[to]) return;
       pipe->open[to] = false;
       auto on_closed = std::move(pipe->cb[to].on_closed);

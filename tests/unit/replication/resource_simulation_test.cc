@@ -3,8 +3,11 @@
 // (deterministic: a failing seed fails the same way every time):
 // application writes and flushes on the Primary, time passing, link cuts,
 // outages, stalls and latency, clean switchovers, kill -9 of either daemon,
-// power loss, failover to the Secondary after the Primary died, and a
-// failed flush of either disk that loses what it covered. It
+// power loss, failover to the Secondary after the Primary died, a
+// failed flush of either disk that loses what it covered, discards, and
+// disks that fail writes for a while (a third of the seeds under
+// on-io-error detach: the Primary then serves through its peer, and the
+// operator attaches the disk again, or a new one). It
 // checks what a user of the volume relies on, against a model of every
 // 4 KiB block's versions:
 //  * read-your-writes: the Primary reads back the last acknowledged
@@ -91,7 +94,8 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   struct Block {
     uint32_t acked = 0;          // the last version acknowledged to the writer: what reads return
     std::vector<uint32_t> maybe;  // versions whose write failed or died unanswered: may be there instead
-    uint32_t in_flight = 0;      // a write submitted and not answered
+    bool busy = false;           // a write or discard submitted and not answered
+    uint32_t in_flight = 0;      // the version it writes (0 for a discard: zeros)
     // Every version ever submitted, in order; history[durable_from..] can
     // be found after a power loss of the Primary.
     std::vector<uint32_t> history{0};
@@ -100,7 +104,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   struct PendingWrite {
     int node;
     uint64_t first_block, blocks;
-    uint32_t version;
+    uint32_t version;  // what the blocks hold once written (0: a discard)
     std::shared_ptr<std::optional<IoStatus>> result;
   };
   struct PendingFlush {
@@ -115,6 +119,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     ResourceOptions o = options_for(static_cast<uint32_t>(n));
     o.protocol = GetParam().protocol;
     o.resync_rate = uint64_t{256} << 20;
+    o.on_io_error = detach_policy_ ? IoErrorPolicy::kDetach : IoErrorPolicy::kPassthrough;
     return o;
   }
 
@@ -138,7 +143,9 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       const ResourceStatus s = node_status(n);
       out += std::string(to_string(s.role)) + " " + to_string(s.disk) + " " + to_string(s.connection) + " " +
              to_string(s.replication) + " peer " + to_string(s.peer_disk) + " oos " +
-             std::to_string(s.out_of_sync_bytes) + " last_error: " + s.last_error + "\n";
+             std::to_string(s.out_of_sync_bytes) + " sent " + std::to_string(s.sent_bytes) + " received " +
+             std::to_string(s.received_bytes) + " written " + std::to_string(s.written_bytes) +
+             " last_error: " + s.last_error + "\n";
     }
     return out;
   }
@@ -155,24 +162,32 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
 
   // ---- the model ----
 
-  void submit_write(int n) {
+  // A write of a new version, or a discard (the blocks read as zeros,
+  // version 0, after it).
+  void submit_write(int n, bool discard = false) {
     const uint64_t blocks = chance(15) ? static_cast<uint64_t>(random(9, 300)) : static_cast<uint64_t>(random(1, 8));
     const uint64_t first = static_cast<uint64_t>(random(0, static_cast<int>(blocks_ - blocks)));
     for (uint64_t i = first; i < first + blocks; ++i)
-      if (model_[i].in_flight != 0) return;  // a file system does not overlap its own writes in flight
-    const uint32_t version = next_version_++;
-    std::vector<uint8_t> data(blocks * kBlock);
-    for (uint64_t i = 0; i < blocks; ++i) fill_block(version, first + i, data.data() + i * kBlock);
+      if (model_[i].busy) return;  // a file system does not overlap its own writes in flight
+    const uint32_t version = discard ? 0 : next_version_++;
     for (uint64_t i = first; i < first + blocks; ++i) {
+      model_[i].busy = true;
       model_[i].in_flight = version;
       model_[i].history.push_back(version);
     }
-    const uint32_t flags = chance(5) ? kWriteFua : 0;
     auto result = std::make_shared<std::optional<IoStatus>>();
-    node(n)->submit_write(first * kBlock, data, flags, [result](IoStatus s) { *result = s; });
     writes_.push_back(PendingWrite{n, first, blocks, version, result});
+    if (discard) {
+      log("discard blocks " + std::to_string(first) + "+" + std::to_string(blocks) + " on " + name(n));
+      node(n)->submit_discard(first * kBlock, blocks * kBlock, [result](IoStatus s) { *result = s; });
+      return;
+    }
+    std::vector<uint8_t> data(blocks * kBlock);
+    for (uint64_t i = 0; i < blocks; ++i) fill_block(version, first + i, data.data() + i * kBlock);
+    const uint32_t flags = chance(5) ? kWriteFua : 0;
     log("write v" + std::to_string(version) + " blocks " + std::to_string(first) + "+" + std::to_string(blocks) +
         (flags ? " FUA" : "") + " on " + name(n));
+    node(n)->submit_write(first * kBlock, data, flags, [result](IoStatus s) { *result = s; });
   }
 
   void submit_flush(int n) {
@@ -201,6 +216,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       const bool ok = it->result->value().ok();
       for (uint64_t i = it->first_block; i < it->first_block + it->blocks; ++i) {
         Block& blk = model_[i];
+        blk.busy = false;
         blk.in_flight = 0;
         if (ok) {
           blk.acked = it->version;
@@ -209,7 +225,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
           blk.maybe.push_back(it->version);
         }
       }
-      if (!ok) log("write v" + std::to_string(it->version) + " failed: " + it->result->value().message());
+      if (!ok)
+        log((it->version == 0 ? std::string("discard") : "write v" + std::to_string(it->version)) +
+            " of blocks " + std::to_string(it->first_block) + "+" + std::to_string(it->blocks) +
+            " failed: " + it->result->value().message());
       it = writes_.erase(it);
     }
     while (!flushes_.empty() && flushes_.front().result->has_value()) {
@@ -231,7 +250,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
 
   // The versions block `i` may hold on the Primary now.
   bool readable(const Block& blk, uint32_t v) const {
-    return v == blk.acked || (blk.in_flight != 0 && v == blk.in_flight) ||
+    return v == blk.acked || (blk.busy && v == blk.in_flight) ||
            std::find(blk.maybe.begin(), blk.maybe.end(), v) != blk.maybe.end();
   }
 
@@ -262,7 +281,11 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     for (uint64_t i = 0; i < blocks; ++i) {
       const std::optional<uint32_t> v = decode_block(buffer->data() + i * kBlock, first + i);
       const Block& blk = model_[first + i];
-      if (!v || !readable(blk, *v))
+      // (A Diskless Primary after a link fault may have lost writes with
+      // its disk: any version written is possible until it is adopted.)
+      const bool lost_possible = diskless_after_link_fault_ && n == diskless_primary_ && v &&
+                                 std::find(blk.history.begin(), blk.history.end(), *v) != blk.history.end();
+      if (!v || (!readable(blk, *v) && !lost_possible))
         return fail("read of block " + std::to_string(first + i) + " on " + name(n) + " returned " +
                     (v ? "v" + std::to_string(*v) : std::string("garbage")) + ", acknowledged v" +
                     std::to_string(blk.acked));
@@ -326,9 +349,15 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // kill -9 (the page cache survives) or power loss (it does not).
   void kill(int n, bool power_loss) {
     const bool was_primary = primary_ == n;
+    // Whether n's disk holds the only copy of acknowledged writes: the
+    // last Primary's, unless that one went Diskless and wrote through n.
+    const bool holds_the_data = (n == last_primary_ && diskless_primary_ != n) ||
+                                (diskless_primary_ >= 0 && n == 1 - diskless_primary_);
+    note_link_fault();
     node(n).reset();  // unanswered requests fail with EIO: taken in by reap()
     alive_[n] = false;
-    disk(n).clear_faults();  // a flush fault not yet hit is not for the restart
+    disk(n).clear_faults();  // a fault not yet hit is not for the restart
+    write_fault_steps_[n] = 0;
     if (power_loss) {
       // A prefix of the unflushed writes, in submission order, survives.
       FakeStorage::CrashOptions c;
@@ -338,9 +367,108 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (was_primary) primary_ = -1;
     log(std::string(power_loss ? "power loss of " : "kill -9 of ") + name(n) + (was_primary ? " (Primary)" : ""));
     reap();
-    // The last Primary's disk holds the data; a power loss there (now or
-    // while it waits to take its role back) undoes what was not flushed.
-    if (n == last_primary_ && power_loss) authority_power_loss_ = true;
+    if (!power_loss || !holds_the_data) return;
+    // A power loss of the disk that holds the data undoes what was not
+    // flushed. The last Primary checks that when it takes its role back;
+    // a Diskless Primary still running had only this copy: from now on it
+    // holds what this disk kept.
+    authority_power_loss_ = true;
+    if (primary_ >= 0 && primary_ == diskless_primary_) {
+      adopt_disk(n, "power loss of the Diskless Primary's only copy lost a flushed write",
+                 [](const Block& blk, uint32_t v) {
+                   if (v == blk.acked || std::find(blk.maybe.begin(), blk.maybe.end(), v) != blk.maybe.end())
+                     return true;
+                   const size_t i = index_of(blk, v);
+                   return blk.history[i] == v && i >= blk.durable_from;
+                 });
+      authority_power_loss_ = false;
+    }
+  }
+
+  // A range of one disk fails every write (and discard) for a few steps,
+  // or the whole disk does ("the disk died"; it comes back, as a replaced
+  // one would). One disk fault at a time, and only while the pair is
+  // healthy: two (a disk failing while the other copy is away) is a
+  // double fault the engine may stop at, Inconsistent or Diskless on both.
+  void inject_write_fault() {
+    if (!established(0) || !established(1)) return;
+    if (write_fault_steps_[0] > 0 || write_fault_steps_[1] > 0) return;
+    const int n = random(0, 1);
+    uint64_t first = 0, count = blocks_;
+    if (chance(80)) {
+      count = static_cast<uint64_t>(random(1, 64));
+      first = static_cast<uint64_t>(random(0, static_cast<int>(blocks_ - count)));
+    }
+    disk(n).fail_writes(first * kBlock, count * kBlock);
+    write_fault_steps_[n] = random(1, 30);
+    log(name(n) + "'s disk fails writes to blocks " + std::to_string(first) + "+" + std::to_string(count) +
+        " for " + std::to_string(write_fault_steps_[n]) + " steps");
+  }
+
+  // The operator brings the disk of a Diskless node back (drbdadm attach):
+  // the same disk, or, while the peer holds good data, a new one
+  // (create-md first). A Secondary is then connected again.
+  void reattach(int n) {
+    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate && chance(50);
+    if (fresh) {
+      CommandResult r = node(n)->create_md();
+      if (!r.ok()) return fail("create-md on the Diskless " + name(n) + " failed: " + r.error());
+    }
+    CommandResult r = node(n)->attach();
+    if (!r.ok()) return log("attach of " + name(n) + " refused: " + r.error());
+    log(std::string("the operator attaches ") + (fresh ? "a new disk (create-md)" : "the disk") + " on " + name(n) +
+        ": " + to_string(node_status(n).disk));
+    if (node_status(n).connection == ConnectionState::kStandAlone) {
+      r = node(n)->connect(net.connector(n));
+      if (!r.ok()) return fail("connect of " + name(n) + " after attach failed: " + r.error());
+    }
+  }
+
+  void note_link_fault() {
+    link_fault_since_in_sync_ = true;
+    link_fault_at_ = clock.now();
+  }
+
+  // After each step: which Primary serves through its peer, and the ends
+  // of write faults.
+  void observe() {
+    // In sync again: the link has passed traffic for a second since its
+    // last fault (the engines have seen any cut by then), both sides are
+    // established with nothing recorded, and no write is in flight.
+    if (link_fault_since_in_sync_ && link_healthy_ && clock.now() - link_fault_at_ >= seconds(1) &&
+        established(0) && established(1) && writes_.empty() && node_status(0).out_of_sync_bytes == 0 &&
+        node_status(1).out_of_sync_bytes == 0)
+      link_fault_since_in_sync_ = false;
+    if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_) {
+      diskless_primary_ = primary_;
+      // A write acknowledged while the link was failing may have been on
+      // the Primary's disk alone (answered from the local copy when the
+      // link dropped, or sent under A into a link that was already cut):
+      // with that disk gone it is lost. A double fault, as in DRBD.
+      diskless_after_link_fault_ = link_fault_since_in_sync_;
+      log("the Primary " + name(primary_) + " is Diskless: the data is on " + name(1 - primary_) + "'s disk" +
+          (diskless_after_link_fault_ ? " (after a link fault: writes only its disk held may be lost)" : ""));
+    }
+    if (diskless_primary_ >= 0 && alive_[diskless_primary_] &&
+        node_status(diskless_primary_).disk == DiskState::kUpToDate) {
+      log(name(diskless_primary_) + "'s disk is UpToDate again");
+      if (diskless_after_link_fault_) {
+        // Its disk now holds what the peer had: per block a version that
+        // was written (the acknowledged one unless it was lost with the disk).
+        adopt_disk(diskless_primary_, "a disk attached under the Primary holds data never written",
+                   [](const Block& blk, uint32_t v) {
+                     return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
+                   });
+      }
+      diskless_primary_ = -1;
+      diskless_after_link_fault_ = false;
+    }
+    for (int n = 0; n < 2; ++n) {
+      if (write_fault_steps_[n] > 0 && --write_fault_steps_[n] == 0) {
+        disk(n).clear_faults();
+        log(name(n) + "'s disk writes again");
+      }
+    }
   }
 
   // The Primary died; its peer `s` takes over if it may.
@@ -357,7 +485,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     const bool strict = survivor_was_established && GetParam().protocol == wire::ReplicationProtocol::kC;
     adopt_disk(s, strict ? "failover under protocol C lost an acknowledged write" : "failover",
                [strict](const Block& blk, uint32_t v) {
-                 if (v == blk.acked || v == blk.in_flight ||
+                 if (v == blk.acked || (blk.busy && v == blk.in_flight) ||
                      std::find(blk.maybe.begin(), blk.maybe.end(), v) != blk.maybe.end())
                    return true;
                  return !strict && std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
@@ -464,6 +592,8 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
 
   void run_simulation() {
     rng_.seed(GetParam().seed);
+    // A third of the seeds run on-io-error detach, the rest passthrough.
+    detach_policy_ = (GetParam().seed / 3) % 3 == 0;
     ResourceOptions oa = options(0), ob = options(1);
     make(oa, ob);
     ok(a->create_md());
@@ -499,8 +629,13 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       if (failed_) break;
       maybe_resume();
       if (failed_) break;
+      // The operator brings a Diskless node's disk back, once it works.
+      for (int n = 0; n < 2 && !failed_; ++n)
+        if (alive_[n] && write_fault_steps_[n] == 0 && node_status(n).disk == DiskState::kDiskless && chance(25))
+          reattach(n);
+      if (failed_) break;
 
-      const int dice = random(1, 100);
+      const int dice = random(1, 105);
       if (dice <= 40) {
         if (primary_ >= 0) submit_write(primary_);
       } else if (dice <= 48) {
@@ -513,14 +648,19 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       } else if (dice <= 80) {
         log("link cut");
         net.cut();
+        note_link_fault();
       } else if (dice <= 84) {
         link_down = !link_down;
         log(link_down ? "link down" : "link up");
         net.set_link_up(!link_down);
+        note_link_fault();
+        link_healthy_ = !link_down && !stalled;
       } else if (dice <= 86) {
         stalled = !stalled;
         log(stalled ? "link stalls" : "link passes traffic again");
         net.set_stalled(stalled);
+        note_link_fault();
+        link_healthy_ = !link_down && !stalled;
       } else if (dice <= 88) {
         const int ms = random(0, 3);
         log("latency " + std::to_string(ms) + " ms");
@@ -528,8 +668,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       } else if (dice <= 89) {
         // The next flush of one disk fails and loses the writes it covered,
         // as failed writeback does on Linux (the pages are marked clean).
+        // Under detach the disk is given up: as for write faults, only
+        // while the pair is healthy.
         const int n = random(0, 1);
-        if (!alive_[n]) continue;
+        if (!alive_[n] || (detach_policy_ && (!established(0) || !established(1)))) continue;
         log("the next flush of " + name(n) + "'s disk fails and loses what it covered");
         disk(n).fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
       } else if (dice <= 93) {
@@ -549,14 +691,19 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         // data: promoting a disconnected one is the split brain that
         // fencing exists to prevent (and that the handshake then reports).
         if (survivor_was_established && chance(60)) fail_over(s, survivor_was_established);
-      } else {
+      } else if (dice <= 100) {
         // The Secondary dies.
         const int s = primary_ < 0 ? random(0, 1) : 1 - primary_;
         if (!alive_[s] || s == primary_) continue;
         kill(s, chance(50));
         dead_for_steps[s] = random(1, 40);
+      } else if (dice <= 103) {
+        if (primary_ >= 0) submit_write(primary_, /*discard=*/true);
+      } else {
+        inject_write_fault();
       }
       reap();
+      observe();
       if (const char* w = std::getenv("VRRPD_SIM_WATCH")) watch(std::strtoull(w, nullptr, 10));
     }
     if (failed_) return;
@@ -566,13 +713,19 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     net.set_stalled(false);
     net.set_latency(milliseconds(0));
     net.set_link_up(true);
+    link_healthy_ = true;
     disk_a.clear_faults();
     disk_b.clear_faults();
+    write_fault_steps_[0] = write_fault_steps_[1] = 0;
     int reconnects = 0;
     for (int n = 0; n < 2; ++n)
       if (!alive_[n]) start_node(n);
     for (int i = 0; i < 100 && !failed_; ++i) {
-      for (int n = 0; n < 2; ++n) {
+      for (int n = 0; n < 2 && !failed_; ++n) {
+        if (node_status(n).disk == DiskState::kDiskless) {
+          reattach(n);
+          continue;
+        }
         // The one fault the engine leaves to the operator: a connection it
         // dropped for good (StandAlone), here after two promotions crossed
         // on the link (both Primary). Split brain is not one the simulation
@@ -584,7 +737,9 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
           ok(node(n)->connect(net.connector(n)));
         }
       }
+      if (failed_) break;
       run(milliseconds(100));
+      observe();
       maybe_resume();
       if (primary_ >= 0 && established(0) && established(1) && writes_.empty() && flushes_.empty()) {
         // Blocks recorded out of sync on a running link (a failed flush
@@ -661,6 +816,17 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   TimePoint role_changed_at_{};
   bool alive_[2] = {false, false};
   bool authority_power_loss_ = false;  // last_primary_'s disk lost power since it was adopted
+  bool detach_policy_ = false;         // on-io-error detach (passthrough otherwise)
+  int write_fault_steps_[2] = {0, 0};  // steps left of a write fault on that disk
+  // A Primary that went Diskless (on-io-error detach) and wrote through its
+  // peer, until its disk is UpToDate again: the peer's disk holds the data.
+  int diskless_primary_ = -1;
+  // A link fault or a dead node since both sides were last in sync with no
+  // write in flight; and whether the Primary went Diskless after one.
+  bool link_fault_since_in_sync_ = false;
+  TimePoint link_fault_at_{};
+  bool link_healthy_ = true;  // not down, not stalled
+  bool diskless_after_link_fault_ = false;
   int step_ = 0;
   bool failed_ = false;
   std::deque<std::string> trace_;
