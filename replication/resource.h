@@ -618,7 +618,10 @@ class Resource final : public Volume {
   // Our bitmap becomes what to resync: every block, or ours ∪ the peer's.
   void mark_resync_blocks(bool full);
   void start_sync_source(bool full, const std::string& why);
-  void start_sync_target(bool full, const std::string& why);
+  // False when the bitmap or superblock could not be written (reported):
+  // the caller decides whether to go on (the handshake drops the link and
+  // retries; nothing was overwritten yet).
+  bool start_sync_target(bool full, const std::string& why);
   void request_resync_blocks();
   // The end (block number) of one resync request starting at out-of-sync
   // block `first` whose first run ends at `end`: later runs are taken in

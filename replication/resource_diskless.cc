@@ -105,7 +105,8 @@ CommandResult Resource::attach_under_primary(const Superblock& found) {
   }
   set_disk(DiskState::kInconsistent, "attached under the Primary: every block to be fetched from the peer");
   if (can_serve_through_peer()) {
-    start_sync_target(/*full=*/true, "attached under the Primary: full resync from the peer");
+    // (Written just above; a failure now is reported, the bits stay set.)
+    (void)start_sync_target(/*full=*/true, "attached under the Primary: full resync from the peer");
     resync_in_band_ = true;
     publish_local_state();  // the peer goes SyncSource on our Inconsistent
     resync_timer_.arm_at(loop_.now());

@@ -178,7 +178,11 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
         start_eviction_flush();
         return LocalWrite::kWaitForActivityLog;
       }
-      (void)persist_bitmap();
+      // The victim's bits go to disk with the bitmap; if they cannot, the
+      // extent stays in the log (its crash recovery still covers them) and
+      // this write fails as a failed local write does.
+      s = persist_bitmap();
+      if (!s.ok()) break;
     }
     s = al_->activate(e);
     if (s.errno_value() == EBUSY) return LocalWrite::kWaitForActivityLog;

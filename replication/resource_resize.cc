@@ -300,7 +300,9 @@ CommandResult Resource::shrink_to(uint64_t new_size, const std::string& why) {
 }
 
 void Resource::start_resize_resync() {
-  start_sync_target(/*full=*/false, "resize: the added blocks from the peer");
+  // (A failure to record the added blocks is reported; they stay set in
+  // memory and the next handshake merges them again.)
+  (void)start_sync_target(/*full=*/false, "resize: the added blocks from the peer");
   resync_in_band_ = true;  // no handshake: the generations stay as they are
   publish_local_state();   // the peer goes SyncSource on our Inconsistent
   resync_timer_.arm_at(loop_.now());

@@ -195,7 +195,13 @@ void Resource::finish_handshake() {
   if (is_source(d)) {
     start_sync_source(d == SyncDecision::kSourceFull, why);
   } else if (is_target(d)) {
-    start_sync_target(d == SyncDecision::kTargetFull, why);
+    if (!start_sync_target(d == SyncDecision::kTargetFull, why)) {
+      // Resyncing without that record could lose blocks to a power loss
+      // that nobody knows to fetch again; the next connect tries again.
+      fail_link("not resyncing: the blocks to fetch could not be recorded on this disk (" + last_error_ + ")",
+                wire::DisconnectCode::kOther);
+      return;
+    }
   } else {
     set_replication(ReplicationState::kEstablished, why);
     if (crashed_primary_) {
@@ -252,13 +258,16 @@ void Resource::start_sync_source(bool full, const std::string& why) {
                   why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
 }
 
-void Resource::start_sync_target(bool full, const std::string& why) {
+bool Resource::start_sync_target(bool full, const std::string& why) {
   mark_resync_blocks(full);
   // Inconsistent on disk before the first block is overwritten: a crash
   // mid-resync must not leave a half-old image that claims to be usable.
+  // And the blocks to fetch recorded on disk first: the source forgets a
+  // block once we have written it, so after a power loss here only our
+  // bitmap still knows that an unflushed one is missing.
   sb_.flags.consistent = false;
-  (void)persist_bitmap();
-  (void)persist_superblock();
+  IoStatus s = persist_bitmap();
+  if (s.ok()) s = persist_superblock();
   set_disk(DiskState::kInconsistent, "SyncTarget");
   resync_total_bytes_ = bitmap_->out_of_sync_bytes();
   resync_started_at_ = loop_.now();
@@ -271,6 +280,7 @@ void Resource::start_sync_target(bool full, const std::string& why) {
   resync_tokens_at_ = loop_.now();
   set_replication(ReplicationState::kSyncTarget,
                   why + ", " + std::to_string(resync_total_bytes_) + " bytes to resync");
+  return s.ok();
 }
 
 void Resource::refill_resync_tokens() {
