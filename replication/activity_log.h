@@ -53,7 +53,7 @@ class ActivityLog {
   bool is_active(uint32_t extent) const;
   // True if activate(extent) would have to evict another extent: the log
   // is full and `extent` is not in it.
-  bool would_evict(uint32_t extent) const { return !is_active(extent) && entries_.size() >= max_extents_; }
+  bool would_evict(uint32_t extent) const { return !is_active(extent) && full(); }
   // True if the log holds as many extents as it may: the next new extent
   // evicts one.
   bool full() const { return entries_.size() >= max_extents_; }

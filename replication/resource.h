@@ -558,10 +558,12 @@ class Resource final : public Volume {
   void apply_peer_change(uint64_t sequence, const char* frame, const char* doing, uint64_t offset, uint64_t length,
                          uint64_t& counter, const std::function<IoStatus(bool& flush_failed)>& apply);
   // A write or flush (a Barrier's, a Data frame's FLUSH/FUA) of the peer's
-  // data failed here: on-io-error detach, or record it (a flush: every
-  // unflushed extent), become Inconsistent and drop the link (if
-  // `on_this_link`) so that the handshake resyncs it from the peer.
-  void peer_writes_failed_here(const std::string& what, bool flush, bool on_this_link);
+  // data failed here: on-io-error detach, or record it, become
+  // Inconsistent and drop the link (if `on_this_link`) so that the
+  // handshake resyncs it from the peer. `unnoted_flush`: a flush failed
+  // that note_failed_flush() has not marked yet (the Barrier's, on the
+  // Flusher; flush_data_now() marks its own).
+  void peer_writes_failed_here(const std::string& what, bool unnoted_flush, bool on_this_link);
   void apply_barrier(const wire::Barrier& b);
   // Connection gone: writes still waiting for the peer are complete locally
   // and their blocks go into the bitmap; waiting flushes complete.
@@ -842,6 +844,12 @@ class Resource final : public Volume {
   // Flushes the data device on this thread (a request's FLUSH or FUA, which
   // its caller waits for anyway); `covers` is the last write it covers.
   IoStatus flush_data_now(uint64_t covers);
+  // The same on the Flusher thread: covers every write made before the
+  // call; `done` runs on the loop with the result, after the record of
+  // unflushed writes was updated on success. Fails (EIO) while an extent
+  // a failed flush lost could not be written again. Failure handling
+  // (note_failed_flush() or detach) is the caller's.
+  void flush_data_async(std::function<void(IoStatus)> done);
   // Clears bits for blocks whose data just landed here (not yet durable).
   uint64_t clear_landed(uint64_t offset, uint64_t length) {
     cleared_bits_need_ = data_writes_;

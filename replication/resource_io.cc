@@ -576,26 +576,25 @@ void Resource::submit_flush(IoCallback done) {
   // completed before this call is in the page cache already, so the flush
   // covers it.
   const uint64_t id = flushes_.back().id;
+  flush_data_async([this, id](IoStatus s) { on_local_flush_done(id, s); });
+}
+
+void Resource::flush_data_async(std::function<void(IoStatus)> done) {
   const bool rewritten = rewrite_pending_extents();
   const uint64_t covers = data_writes_;
-  flusher_.flush(*data_device_, [this, id, covers, rewritten](IoStatus s) {
+  flusher_.flush(*data_device_, [this, covers, rewritten, done = std::move(done)](IoStatus s) {
     if (s.ok() && !rewritten) s = IoStatus::error(EIO);
     if (s.ok()) note_local_flush(covers);
-    on_local_flush_done(id, s);
+    done(s);
   });
 }
 
 void Resource::start_eviction_flush() {
   if (eviction_flush_running_) return;
   eviction_flush_running_ = true;
-  const bool rewritten = rewrite_pending_extents();
-  const uint64_t covers = data_writes_;
-  flusher_.flush(*data_device_, [this, covers, rewritten](IoStatus s) {
+  flush_data_async([this](IoStatus s) {
     eviction_flush_running_ = false;
-    if (s.ok() && !rewritten) s = IoStatus::error(EIO);
-    if (s.ok()) {
-      note_local_flush(covers);
-    } else {
+    if (!s.ok()) {
       ++io_errors_;
       const std::string what = "local flush before an activity-log extent leaves the log failed: " + s.message();
       if (!detach_on_io_error(what)) {
@@ -739,8 +738,9 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
     send(wire::DataAck{sequence, wire::AckKind::kFailed});
     const std::string what = std::string(doing) + " at offset " + std::to_string(offset) + " (" +
                              std::to_string(length) + " bytes) failed: " + s.message();
+    // (A failed flush_data_now() has marked its extents already.)
     if (!flush_failed) bitmap_->set_range(offset, length);
-    return peer_writes_failed_here(what, flush_failed, true);
+    return peer_writes_failed_here(what, /*unnoted_flush=*/false, true);
   }
   counter += length;
   // During a resync an application write is as good as a resync reply.
@@ -762,12 +762,8 @@ void Resource::apply_barrier(const wire::Barrier& b) {
     return;
   }
   const uint64_t link = link_generation_;
-  const bool rewritten = rewrite_pending_extents();
-  const uint64_t covers = data_writes_;
-  flusher_.flush(*data_device_, [this, link, barrier = b.barrier, writes, covers, rewritten](IoStatus s) {
-    if (s.ok() && !rewritten) s = IoStatus::error(EIO);
+  flush_data_async([this, link, barrier = b.barrier, writes](IoStatus s) {
     if (s.ok()) {
-      note_local_flush(covers);
       if (link == link_generation_) send(wire::BarrierAck{barrier, writes});
       return;
     }
@@ -775,11 +771,11 @@ void Resource::apply_barrier(const wire::Barrier& b) {
     // No BarrierAck: it would tell the Primary that the epoch's writes are
     // durable here, and it would retire them.
     peer_writes_failed_here("flush for the peer's barrier " + std::to_string(barrier) + " failed: " + s.message(),
-                            /*flush=*/true, link == link_generation_);
+                            /*unnoted_flush=*/true, link == link_generation_);
   });
 }
 
-void Resource::peer_writes_failed_here(const std::string& what, bool flush, bool on_this_link) {
+void Resource::peer_writes_failed_here(const std::string& what, bool unnoted_flush, bool on_this_link) {
   // Detached (Diskless), the link drops. Under passthrough, as DRBD's
   // pass_on: our disk lacks data the Primary has, so it is Inconsistent
   // (on disk first: a restart must not promote it), and we drop the link.
@@ -788,7 +784,7 @@ void Resource::peer_writes_failed_here(const std::string& what, bool flush, bool
   // both sides' records to us. Keeping the link would let a later flush
   // that succeeds (without the lost writes) acknowledge their Barrier.
   if (detach_on_io_error(what)) return;
-  if (flush) (void)note_failed_flush();  // (done already if flush_data_now() failed)
+  if (unnoted_flush) (void)note_failed_flush();
   (void)persist_bitmap();
   if (disk_ != DiskState::kInconsistent) {
     sb_.flags.consistent = false;
