@@ -56,6 +56,34 @@ uint64_t OutOfSyncBitmap::clear_range(uint64_t offset, uint64_t length) {
 void OutOfSyncBitmap::set_all() { change_blocks(0, blocks_, true); }
 void OutOfSyncBitmap::clear_all() { change_blocks(0, blocks_, false); }
 
+uint64_t OutOfSyncBitmap::merge(const OutOfSyncBitmap& other) {
+  if (other.blocks_ != blocks_) return 0;
+  uint64_t newly = 0;
+  for (size_t i = 0; i < words_.size(); ++i) {
+    const uint64_t after = words_[i] | other.words_[i];
+    if (after == words_[i]) continue;
+    newly += static_cast<uint64_t>(std::popcount(after ^ words_[i]));
+    words_[i] = after;
+    dirty_pages_[i / kWordsPerPage] = true;
+  }
+  set_bits_ += newly;
+  return newly;
+}
+
+uint64_t OutOfSyncBitmap::keep_only(const OutOfSyncBitmap& other) {
+  if (other.blocks_ != blocks_) return 0;
+  uint64_t cleared = 0;
+  for (size_t i = 0; i < words_.size(); ++i) {
+    const uint64_t after = words_[i] & other.words_[i];
+    if (after == words_[i]) continue;
+    cleared += static_cast<uint64_t>(std::popcount(after ^ words_[i]));
+    words_[i] = after;
+    dirty_pages_[i / kWordsPerPage] = true;
+  }
+  set_bits_ -= cleared;
+  return cleared;
+}
+
 bool OutOfSyncBitmap::test(uint64_t block) const {
   return block < blocks_ && (words_[block / 64] >> (block % 64)) & 1;
 }

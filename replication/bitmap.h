@@ -51,6 +51,13 @@ class OutOfSyncBitmap {
   // Every block out of sync (full sync), or none.
   void set_all();
   void clear_all();
+  // Word-wise set operations with a bitmap of the same size (else nothing
+  // changes and 0 is returned). merge(): every block set in `other` is set
+  // here too; returns how many bits were newly set. keep_only(): a block
+  // stays set only if it is set in `other` as well; returns how many bits
+  // were cleared. Changed pages are marked dirty.
+  uint64_t merge(const OutOfSyncBitmap& other);
+  uint64_t keep_only(const OutOfSyncBitmap& other);
 
   bool test(uint64_t block) const;
   // Out-of-sync blocks (DRBD's "oos" count, in 4 KiB units).

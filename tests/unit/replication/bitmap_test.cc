@@ -51,6 +51,35 @@ TEST(OutOfSyncBitmap, PartialLastBlockIsClearedByARangeReachingTheEnd) {
   EXPECT_EQ(bm.count(), 0u);
 }
 
+TEST(OutOfSyncBitmap, MergeAndKeepOnlyWorkWordWiseAndMarkOnlyChangedPagesDirty) {
+  // Three bitmap pages; bits in the first and the third.
+  OutOfSyncBitmap here(3 * kPageSpan), other(3 * kPageSpan);
+  here.set_range(0, 3 * kB);               // blocks 0-2
+  here.set_range(2 * kPageSpan, 70 * kB);  // across a word boundary
+  other.set_range(kB, 4 * kB);             // blocks 1-4
+  FakeStorage md(3 * 4096);
+  ASSERT_TRUE(here.flush_dirty_pages(md, 0).ok());
+  EXPECT_EQ(here.merge(other), 2u) << "blocks 3 and 4 are new";
+  EXPECT_EQ(here.count(), 5u + 70u);
+  EXPECT_EQ(here.dirty_page_count(), 1u) << "only the first page changed";
+  EXPECT_EQ(here.merge(other), 0u);
+  ASSERT_TRUE(here.flush_dirty_pages(md, 0).ok());
+  EXPECT_EQ(here.keep_only(other), 1u + 70u) << "block 0 and the third page's run go";
+  EXPECT_EQ(here.count(), 4u);
+  EXPECT_FALSE(here.test(0));
+  EXPECT_TRUE(here.test(1));
+  EXPECT_TRUE(here.test(4));
+  EXPECT_FALSE(here.test(2 * kPageSpan / kB));
+  EXPECT_EQ(here.dirty_page_count(), 2u);
+  EXPECT_EQ(here.find_next_dirty_run(0), (DirtyRun{1, 4}));
+  // A bitmap of another size changes nothing.
+  OutOfSyncBitmap small(kPageSpan);
+  small.set_all();
+  EXPECT_EQ(here.merge(small), 0u);
+  EXPECT_EQ(here.keep_only(OutOfSyncBitmap(kPageSpan)), 0u);
+  EXPECT_EQ(here.count(), 4u);
+}
+
 TEST(OutOfSyncBitmap, RangesBeyondTheDataAreClamped) {
   OutOfSyncBitmap bm(10 * kB);
   EXPECT_EQ(bm.set_range(9 * kB, 100 * kB), 1u);
