@@ -38,9 +38,12 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // the current size). Version 7 adds no frame but a handshake rule both
 // sides must apply alike: equal generations with blocks out of sync on one
 // side only are resynced from that side (Resource::finish_handshake).
-inline constexpr uint16_t kProtocolVersion = 7;
+// Version 8 allows BitmapChunks on the running link, for a Diskless Primary
+// taking back the disk it had given up: its records, then the peer's
+// answer (PROTOCOL.md, "Re-attach under a Primary").
+inline constexpr uint16_t kProtocolVersion = 8;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 7;
+inline constexpr uint16_t kMaxProtocolVersion = 8;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 

@@ -265,6 +265,7 @@ CommandResult Resource::attach() {
   // A Diskless Primary serves the volume from the peer: the new disk joins
   // under it as a SyncTarget (resource_diskless.cc).
   if (role_ == Role::kPrimary) return attach_under_primary(sb.value());
+  given_up_disk_.reset();  // a Secondary's handshake decides what it missed
   set_disk(DiskState::kAttaching, "attach");
   Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), sb->bitmap_offset, sb->data_size);
   if (!bm.ok()) {
@@ -325,6 +326,13 @@ CommandResult Resource::detach() {
       return CommandResult::failure(
           std::string("detach refused: Primary without an UpToDate peer to serve through (replication ") +
           to_string(replication_) + "; needs Established with the peer UpToDate): demote first");
+    if (const size_t only_here = writes_only_here(); only_here > 0) {
+      close_epoch();  // its BarrierAck confirms them
+      return CommandResult::failure("detach refused: " + std::to_string(only_here) +
+                                    " acknowledged writes are on this disk only until the peer confirms them "
+                                    "(protocol " + std::string(1, static_cast<char>(options_.protocol)) +
+                                    "); retry in a moment");
+    }
     // The disk is healthy: its metadata is left as it is now (was_primary
     // and the activity log make a later attach of it resync its hot
     // extents; the peer records what is written from now on).
@@ -341,6 +349,37 @@ CommandResult Resource::detach() {
   published_size_ = 0;
   set_disk(DiskState::kDiskless, "detach");
   return Ok{};
+}
+
+size_t Resource::writes_only_here() const {
+  if (options_.protocol == wire::ReplicationProtocol::kC) return 0;  // answered once on the peer's disk
+  return static_cast<size_t>(std::count_if(writes_.begin(), writes_.end(), [](const auto& entry) {
+    const WriteRequest& w = entry.second;
+    return !w.done && w.written_locally && !w.peer_done;
+  }));
+}
+
+void Resource::detach_when_confirmed(std::function<void(CommandResult)> done) {
+  if (detach_done_) return done(CommandResult::failure("detach: already waiting for the peer to confirm writes"));
+  if (role_ != Role::kPrimary || disk_ == DiskState::kDiskless || writes_only_here() == 0) return done(detach());
+  CommandResult r = detach();  // refused: for the preconditions, or for the writes on their way
+  if (writes_only_here() == 0 || !local_data_current() || replication_ != ReplicationState::kEstablished ||
+      !can_serve_through_peer())
+    return done(r);
+  log("detach: waiting for the peer to confirm " + std::to_string(writes_only_here()) +
+      " writes only this disk holds; new writes are answered at the peer's BarrierAck meanwhile");
+  detach_done_ = std::move(done);
+}
+
+void Resource::maybe_finish_pending_detach() {
+  if (!detach_done_) return;
+  if (writes_only_here() > 0) {
+    if (epoch_writes_ > 0) close_epoch();
+    return;
+  }
+  auto done = std::move(detach_done_);
+  detach_done_ = nullptr;
+  done(detach());
 }
 
 // ---- roles ----

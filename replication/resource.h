@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -224,6 +225,9 @@ class Resource final : public Volume {
   // out-of-sync blocks are read through the peer meanwhile). See
   // attach_under_primary().
   CommandResult attach();
+  // The last attach() under a Primary took back the disk it had given up,
+  // unchanged: only what it missed is resynced, not the whole volume.
+  bool took_back_given_up_disk() const { return took_back_given_up_disk_; }
   // The storage the next attach() uses (a replaced disk). Only while
   // Diskless; the old storage must stay alive until the Resource is gone
   // (a flush of it may still be running on the Flusher thread).
@@ -232,7 +236,16 @@ class Resource final : public Volume {
   // (drbdadm detach, a planned disk swap) is allowed only while Established
   // with an UpToDate peer: it keeps the link and serves through the peer, as
   // after on-io-error detach; attach() brings a disk back under it.
+  // A Primary also needs every write it acknowledged under protocol A or B
+  // confirmed by the peer's BarrierAck: until then this disk may hold the
+  // only copy (refused; the epoch is closed, so a retry soon succeeds).
   CommandResult detach();
+  // detach() that waits for that confirmation (the daemon's): the epoch is
+  // closed, new writes are answered only at their BarrierAck meanwhile, and
+  // the disk is given up at the first BarrierAck that leaves no write on it
+  // alone. `done` gets detach()'s outcome, or a failure if the link drops
+  // first (the disk stays attached).
+  void detach_when_confirmed(std::function<void(CommandResult)> done);
   // Promotes. Refused unless the disk is UpToDate (force overrides that, as
   // for the initial full sync), and always refused while the peer is Primary
   // or an unresolved split brain stands. A SyncTarget connected to an
@@ -614,7 +627,10 @@ class Resource final : public Volume {
   void renegotiate(const std::string& why);
 
   // ---- resource_resync.cc ----
+  // Our bitmap (or, re-attaching the same disk under this Primary, its
+  // records: reattach_records_) in BitmapChunks.
   void send_bitmap();
+  void send_bitmap_of(const OutOfSyncBitmap& bits);
   void on_bitmap_chunk(const wire::BitmapChunk& chunk);
   void finish_handshake();
   // Our bitmap becomes what to resync: every block, or ours ∪ the peer's.
@@ -653,8 +669,25 @@ class Resource final : public Volume {
   // handshake, which lets an Inconsistent Primary be SyncTarget).
   CommandResult attach_under_primary(const Superblock& found);
   // The peer, Primary, attached a disk on the running link: it resyncs from
-  // us (it drives the resync; we answer its requests).
+  // us (it drives the resync; we answer its requests). In full, or, when it
+  // sent the records of the disk it had given up (protocol 8), only those
+  // and what we recorded while it was Diskless; then our bitmap goes back
+  // to it as the answer.
   void serve_attaching_primary();
+  // What a disk attached under this Primary missed, if it is the disk
+  // give_up_disk() dropped, unchanged since (same device UUID, superblock
+  // and activity-log sequence, generations): its records then, what its
+  // metadata holds, and its activity log's extents. Nothing for any other
+  // disk (a full resync).
+  std::optional<OutOfSyncBitmap> records_of_given_up_disk(const Superblock& found, const AlRecovery& rec,
+                                                         const OutOfSyncBitmap& on_disk);
+  // A BitmapChunk on the running link (protocol 8): the records of the
+  // disk the Diskless Primary peer attaches again, or, on that Primary, the
+  // peer's answer, which narrows what we fetch.
+  void on_reattach_bitmap_chunk(const wire::BitmapChunk& chunk);
+  // The blocks to fetch become bitmap_ AND `needed` (the peer's bitmap with
+  // our records): only clears bits, so a block written since stays clean.
+  void narrow_reattach_resync(const OutOfSyncBitmap& needed, const std::string& how);
   void read_through_peer(uint64_t offset, std::span<uint8_t> out, IoCallback done);
   void on_remote_read_reply(const wire::ResyncReply& r);
   void fail_remote_reads();  // link gone: EIO
@@ -695,6 +728,9 @@ class Resource final : public Volume {
   // handshake's (1): the header version of what we send.
   uint16_t wire_version() const;
   void finish_verify();
+  // Ends our verify as source without a result (the peer's disk changed
+  // under it: detached, or another disk attached).
+  void abandon_verify(const std::string& why);
 
   EventLoop& loop_;
   ResourceOptions options_;
@@ -714,6 +750,32 @@ class Resource final : public Volume {
   std::optional<OutOfSyncBitmap> bitmap_;
   std::optional<ActivityLog> al_;
   bool crashed_primary_ = false;  // was_primary found at attach; cleared after the next resync
+  // The disk give_up_disk() dropped, as it was then (kept while Diskless):
+  // attached again unchanged under this Primary, it is resynced from its
+  // records and the peer's bitmap instead of in full.
+  struct GivenUpDisk {
+    std::array<uint8_t, 16> device_uuid{};
+    uint64_t superblock_sequence = 0;
+    Generations generations;
+    uint64_t al_sequence = 0;  // the last activity-log transaction written
+    OutOfSyncBitmap records;   // the bitmap then, with the active extents
+  };
+  std::optional<GivenUpDisk> given_up_disk_;
+  // detach_when_confirmed() waiting for the peer's BarrierAck; empty if none.
+  std::function<void(CommandResult)> detach_done_;
+  // Writes answered to the caller whose only confirmed copy is this disk:
+  // protocol A (answered once sent) or B (once received), not yet covered
+  // by a BarrierAck.
+  size_t writes_only_here() const;
+  // detach_when_confirmed(): detaches once writes_only_here() is 0.
+  void maybe_finish_pending_detach();
+  // That disk attached again under this Primary: the blocks it may lack
+  // (records_of_given_up_disk()). Until the peer's bitmap is known every
+  // block is fetched (bitmap_ all set: reads go to the peer); sent instead
+  // of bitmap_ in a handshake or on the running link (protocol 8), and
+  // dropped once the resync was narrowed to it and the peer's bitmap.
+  std::optional<OutOfSyncBitmap> reattach_records_;
+  bool took_back_given_up_disk_ = false;  // what took_back_given_up_disk() says
   // This connection only (cleared by drop_connection()):
   // - the resync as target was started by attach_under_primary() on the
   //   running link, with no handshake: the peer's Hello predates it, and the
@@ -726,6 +788,12 @@ class Resource final : public Volume {
   bool new_generation_for_diskless_peer_ = false;
   // - the peer's operator paused resync (SyncPause).
   bool peer_paused_sync_ = false;
+  // - re-attach on the running link (protocol 8): the bitmap coming in
+  //   BitmapChunks (a Diskless Primary peer's records; on that Primary, the
+  //   peer's answer) and how many of its bits are in.
+  std::optional<OutOfSyncBitmap> reattach_bitmap_;
+  uint64_t reattach_bitmap_bits_ = 0;
+  bool reattach_answer_due_ = false;  // Primary: our records sent, the answer not complete
   // - resize(): waiting for the peer's ResizeReply to what we asked.
   std::function<void(CommandResult)> resize_done_;
   wire::ResizeWithOptions resize_asked_;

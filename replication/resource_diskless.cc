@@ -24,6 +24,14 @@
 // The peer (UpToDate) learns of it from our StateChange (Diskless ->
 // Inconsistent) and shows SyncSource; it only answers requests, so an older
 // peer that does not know this serves it too.
+//
+// The disk given up, attached again unchanged (records_of_given_up_disk()):
+// with a protocol-8 peer only what it missed is fetched. Its records go
+// to the peer before the StateChange; the peer merges them into its bitmap
+// (which holds what we wrote while Diskless) and answers with the union;
+// that, with our own writes since, is what we fetch (PROTOCOL.md,
+// "Re-attach under a Primary"). Until the answer every block counts as
+// missing, as for a new disk.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -40,6 +48,16 @@ bool Resource::detach_on_io_error(const std::string& what) {
 }
 
 void Resource::give_up_disk(const std::string& why) {
+  // What this disk may lack from now on, as far as we know it here: its
+  // bitmap and its hot extents (writes in flight, unflushed, or lost in a
+  // failed flush are all in the activity log). The peer records the rest.
+  given_up_disk_.reset();
+  if (bitmap_) {
+    GivenUpDisk g{sb_.device_uuid, sb_.sequence, sb_.generations, al_ ? al_->sequence() : 0, std::move(*bitmap_)};
+    if (al_) mark_extents_out_of_sync(al_->active_extents(), g.records);
+    given_up_disk_.emplace(std::move(g));
+  }
+  reattach_records_.reset();
   for (auto& [id, w] : writes_) {
     w.pinned.clear();  // the activity log goes with the disk
     w.written_locally = false;  // and what was written to it
@@ -89,7 +107,11 @@ CommandResult Resource::attach_under_primary(const Superblock& found) {
   sb_.flags.outdated = false;
   sb_.flags.peer_outdated = false;
   sb_.flags.was_primary = true;
+  reattach_records_ = records_of_given_up_disk(found, rec.value(), bm.value());
+  took_back_given_up_disk_ = reattach_records_.has_value();
   bitmap_.emplace(std::move(bm.value()));
+  // Every block to fetch until the peer's bitmap says what it wrote alone
+  // (reads meanwhile go to the peer); with the records, then only those.
   bitmap_->set_all();
   data_ = std::make_unique<StorageRegion>(*data_device_, 0, sb_.data_size);
   al_.emplace(md_storage(), sb_, rec->last_sequence);
@@ -103,10 +125,25 @@ CommandResult Resource::attach_under_primary(const Superblock& found) {
     set_disk(DiskState::kDiskless, "attach failed");
     return CommandResult::failure("attach failed: writing the new disk's metadata: " + s.message());
   }
-  set_disk(DiskState::kInconsistent, "attached under the Primary: every block to be fetched from the peer");
+  set_disk(DiskState::kInconsistent, reattach_records_
+                                         ? "the disk given up is back under the Primary: what it missed to be fetched "
+                                           "from the peer"
+                                         : "attached under the Primary: every block to be fetched from the peer");
   if (can_serve_through_peer()) {
+    // The records go first, then our StateChange: the peer answers that
+    // with its bitmap merged with them (protocol 8; an older peer gets no
+    // records and serves a full resync).
+    const bool ask_peer = reattach_records_.has_value() && wire_version() >= 8;
+    if (ask_peer) {
+      send_bitmap_of(*reattach_records_);
+      reattach_bitmap_.emplace(sb_.data_size);
+      reattach_bitmap_bits_ = 0;
+      reattach_answer_due_ = true;
+    }
     // (Written just above; a failure now is reported, the bits stay set.)
-    (void)start_sync_target(/*full=*/true, "attached under the Primary: full resync from the peer");
+    (void)start_sync_target(/*full=*/true, ask_peer ? "the disk given up is back under the Primary: resync from the "
+                                                      "peer, of what it missed once the peer's bitmap is in"
+                                                    : "attached under the Primary: full resync from the peer");
     resync_in_band_ = true;
     publish_local_state();  // the peer goes SyncSource on our Inconsistent
     resync_timer_.arm_at(loop_.now());
@@ -119,10 +156,101 @@ CommandResult Resource::attach_under_primary(const Superblock& found) {
 }
 
 void Resource::serve_attaching_primary() {
+  if (reattach_bitmap_ && reattach_bitmap_bits_ == reattach_bitmap_->block_count()) {
+    // The disk it had given up, with its records: those blocks and what we
+    // recorded while it was Diskless are to be sent. Saved (by
+    // start_sync_source) before the answer tells the Primary to fetch
+    // only these.
+    bitmap_->merge(*reattach_bitmap_);
+    reattach_bitmap_.reset();
+    start_sync_source(/*full=*/false, "the Primary peer attached the disk it had given up: resync of what it missed");
+    send_bitmap_of(*bitmap_);
+    return;
+  }
+  reattach_bitmap_.reset();
   // Every block is to be sent: our bitmap says so (and shrinks as we answer,
   // which is the progress shown here). A flap keeps it for the next
   // handshake, where it adds nothing to the target's own bitmap.
   start_sync_source(/*full=*/true, "the Primary peer attached a new disk: full resync to it");
+}
+
+std::optional<OutOfSyncBitmap> Resource::records_of_given_up_disk(const Superblock& found, const AlRecovery& rec,
+                                                                 const OutOfSyncBitmap& on_disk) {
+  if (!given_up_disk_) return std::nullopt;
+  GivenUpDisk g = std::move(*given_up_disk_);
+  given_up_disk_.reset();
+  if (found.device_uuid != g.device_uuid) return std::nullopt;  // another disk
+  // The same disk, but its metadata moved on since (written elsewhere, an
+  // older copy of it): what it holds is not known, so all of it is
+  // fetched. One write more than we counted is expected: a metadata write
+  // whose flush failed was taken as failed but may have landed (the
+  // superblock then holds what we hold; that activity-log transaction's
+  // extents are merged below with the ones we knew).
+  const auto one_of = [](uint64_t found_seq, uint64_t known) { return found_seq == known || found_seq == known + 1; };
+  std::string changed;
+  if (!one_of(found.sequence, g.superblock_sequence) || !(found.generations == g.generations))
+    changed = "superblock " + std::to_string(found.sequence) + ", " + std::to_string(g.superblock_sequence) +
+              " when given up";
+  else if (!one_of(rec.last_sequence, g.al_sequence))
+    changed = "activity log at transaction " + std::to_string(rec.last_sequence) + ", " +
+              std::to_string(g.al_sequence) + " when given up";
+  else if (g.records.block_count() != on_disk.block_count())
+    changed = "size";
+  if (!changed.empty()) {
+    log("the disk given up is back, but its metadata changed since (" + changed + "): full resync");
+    return std::nullopt;
+  }
+  OutOfSyncBitmap records = std::move(g.records);
+  records.merge(on_disk);
+  mark_extents_out_of_sync(rec.extents, records);
+  log("the disk given up is back, unchanged: " + std::to_string(records.out_of_sync_bytes() / 1024) +
+      " KiB recorded here as possibly stale, and what the peer recorded since");
+  return records;
+}
+
+void Resource::on_reattach_bitmap_chunk(const wire::BitmapChunk& chunk) {
+  // From a Diskless Primary peer before its StateChange(Inconsistent): its
+  // records. On that Primary: the peer's answer.
+  const bool records_from_peer = !reattach_answer_due_ && role_ == Role::kSecondary &&
+                                 peer_role_ == Role::kPrimary && peer_disk_ == DiskState::kDiskless && bitmap_;
+  if (wire_version() < 8 || !(records_from_peer || reattach_answer_due_)) {
+    fail_link("unexpected BitmapChunk at bit " + std::to_string(chunk.offset_bits) + " on the running link",
+              wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  if (records_from_peer && chunk.offset_bits == 0) {
+    reattach_bitmap_.emplace(sb_.data_size);  // a new attach starts again
+    reattach_bitmap_bits_ = 0;
+  }
+  if (!reattach_bitmap_ || chunk.offset_bits != reattach_bitmap_bits_ ||
+      chunk.bit_count > reattach_bitmap_->block_count() - reattach_bitmap_bits_) {
+    fail_link("unexpected BitmapChunk at bit " + std::to_string(chunk.offset_bits) + " on the running link",
+              wire::DisconnectCode::kProtocolError);
+    return;
+  }
+  wire::for_each_set_run(chunk, [this](uint64_t first, uint64_t count) {
+    reattach_bitmap_->set_range(first * kBlockSize, count * kBlockSize);
+  });
+  reattach_bitmap_bits_ += chunk.bit_count;
+  if (!reattach_answer_due_ || reattach_bitmap_bits_ != reattach_bitmap_->block_count()) return;
+  // The answer is complete (the records wait for the StateChange).
+  reattach_answer_due_ = false;
+  OutOfSyncBitmap needed = std::move(*reattach_bitmap_);
+  reattach_bitmap_.reset();
+  if (bitmap_ && reattach_records_ && replication_ == ReplicationState::kSyncTarget) {
+    needed.merge(*reattach_records_);  // with our writes since the records were sent
+    narrow_reattach_resync(needed, "the peer's bitmap");
+  }
+}
+
+void Resource::narrow_reattach_resync(const OutOfSyncBitmap& needed, const std::string& how) {
+  const uint64_t dropped = bitmap_->keep_only(needed);
+  reattach_records_.reset();
+  // (A failed save leaves more bits on disk than needed: only more work.)
+  (void)persist_bitmap();
+  resync_total_bytes_ = resync_done_bytes_ + bitmap_->out_of_sync_bytes();
+  log("resync of the disk given up narrowed by " + how + ": " + std::to_string(bitmap_->out_of_sync_bytes() / 1024) +
+      " KiB to fetch, " + std::to_string(dropped * kBlockSize / 1024) + " KiB it holds already");
 }
 
 void Resource::request_from_peer(ReplyDue due) {

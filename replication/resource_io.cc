@@ -224,6 +224,10 @@ Resource::LocalWrite Resource::write_locally(uint64_t id) {
   const uint64_t before = data_writes_;
   if (w.flags & kWriteFlush) s = flush_data_now(before);
   note_local_write(w.offset, w.size());
+  // The disk given up, back under this Primary, before the peer's bitmap
+  // narrowed its resync: the peer may never get this write (the link can
+  // drop first), so it is fetched again whatever the peer recorded.
+  if (reattach_records_) reattach_records_->set_range(w.offset, w.size());
   if (s.ok()) s = w.discard ? data_->discard(w.offset, w.size()) : data_->write(w.offset, w.data);
   if (s.ok() && (w.flags & kWriteFua)) s = flush_data_now(data_writes_);
   if (s.ok()) {
@@ -347,14 +351,15 @@ bool Resource::start_write(uint64_t id) {
 }
 
 void Resource::complete_protocol_a_write(uint64_t id) {
-  if (!local_data_current()) {
+  if (!local_data_current() || detach_done_) {
     // Diskless, or resyncing a disk attached under this Primary: the
     // peer's disk holds the only copy of the data, and "sent" is not
     // "stored": a link that drops now would lose a write already
     // acknowledged (the next resync overwrites our copy from the peer's),
     // with this node still running and nothing failed but the link.
     // Answered at its epoch's BarrierAck (the peer wrote and flushed it),
-    // with the epoch closed now rather than at its timer.
+    // with the epoch closed now rather than at its timer. So too while a
+    // detach waits for the peer to hold everything this disk holds.
     writes_.at(id).answer_at_barrier_ack = true;
     if (epoch_writes_ > 0) close_epoch();
     return;
@@ -520,6 +525,13 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
   auto it = writes_.find(r.write_id);  // looked up again: the callback above may have run
   if (it == writes_.end() || it->second.acks_outstanding == 0) return;
   if (--it->second.acks_outstanding > 0) return;
+  if (detach_done_ && !c && !it->second.peer_done) {
+    // Protocol B while a detach waits: "received" is not on the peer's
+    // disk; answered at the BarrierAck (the epoch closed now).
+    it->second.answer_at_barrier_ack = true;
+    if (epoch_writes_ > 0) close_epoch();
+    return;
+  }
   complete_write_to_caller(r.write_id, IoStatus());
   maybe_retire_write(r.write_id);
 }
@@ -550,6 +562,7 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
     if (f.barrier <= ack.barrier) f.peer_done = true;
   complete_flushes();
   maybe_end_ahead();
+  maybe_finish_pending_detach();
 }
 
 void Resource::submit_flush(IoCallback done) {

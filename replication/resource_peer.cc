@@ -373,6 +373,12 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   const std::optional<DiskState> before = peer_disk_;
   peer_role_ = s.role;
   peer_disk_ = s.disk_state;
+  // What our verify compared against is gone: the peer's disk detached, or
+  // another one (Inconsistent) took its place. Ended first, so that the
+  // rules below see an Established link.
+  if (replication_ == ReplicationState::kVerifyS &&
+      (s.disk_state == DiskState::kDiskless || s.disk_state == DiskState::kInconsistent))
+    abandon_verify(std::string("the peer's disk is now ") + to_string(s.disk_state));
   if (replication_ == ReplicationState::kSyncSource && s.disk_state == DiskState::kUpToDate)
     finish_resync_as_source();
   // The Primary peer lost its disk (on-io-error detach) and serves through
@@ -496,7 +502,16 @@ void Resource::drop_connection(const std::string& reason, After after,
   bitmap_held_ = false;
   resync_in_band_ = false;
   new_generation_for_diskless_peer_ = false;
+  reattach_bitmap_.reset();
+  reattach_bitmap_bits_ = 0;
+  reattach_answer_due_ = false;
   peer_paused_sync_ = false;
+  if (detach_done_) {
+    auto done = std::move(detach_done_);
+    detach_done_ = nullptr;
+    done(CommandResult::failure("detach: the link dropped (" + reason +
+                                ") before the peer confirmed the writes only this disk held; the disk stays attached"));
+  }
   write_limit_ = kNoWriteLimit;
   if (resize_done_) {
     auto done = std::move(resize_done_);

@@ -49,12 +49,19 @@ bool holds_good_image(DiskState s) { return s == DiskState::kUpToDate || s == Di
 }  // namespace
 
 void Resource::send_bitmap() {
-  const uint64_t blocks = bitmap_->block_count();
+  // A Primary taking back the disk it had given up sends what that disk may
+  // lack (its records), not the all-set bitmap it fetches by until the
+  // peer's is in: the peer merges ours into its own as source.
+  send_bitmap_of(reattach_records_ && role_ == Role::kPrimary ? *reattach_records_ : *bitmap_);
+}
+
+void Resource::send_bitmap_of(const OutOfSyncBitmap& bitmap) {
+  const uint64_t blocks = bitmap.block_count();
   for (uint64_t first = 0; first < blocks; first += kBitmapChunkBits) {
     const uint64_t n = std::min(kBitmapChunkBits, blocks - first);
     std::vector<uint8_t> bits((n + 7) / 8, 0);
     uint64_t from = first;
-    while (auto run = bitmap_->find_next_dirty_run(from)) {
+    while (auto run = bitmap.find_next_dirty_run(from)) {
       if (run->first_block >= first + n) break;
       const uint64_t end = std::min(run->first_block + run->block_count, first + n);
       for (uint64_t b = run->first_block; b < end; ++b)
@@ -66,6 +73,7 @@ void Resource::send_bitmap() {
 }
 
 void Resource::on_bitmap_chunk(const wire::BitmapChunk& chunk) {
+  if (phase_ == Phase::kRunning) return on_reattach_bitmap_chunk(chunk);
   if (phase_ != Phase::kBitmaps || chunk.offset_bits != peer_bitmap_bits_ ||
       chunk.bit_count > peer_bitmap_->block_count() - peer_bitmap_bits_) {
     fail_link("unexpected BitmapChunk at bit " + std::to_string(chunk.offset_bits),
@@ -195,6 +203,13 @@ void Resource::finish_handshake() {
   if (is_source(d)) {
     start_sync_source(d == SyncDecision::kSourceFull, why);
   } else if (is_target(d)) {
+    // The disk this Primary had given up, back: only what its records and
+    // the peer's bitmap name is fetched (we sent the records as our bitmap).
+    if (reattach_records_ && role_ == Role::kPrimary && d == SyncDecision::kTargetBitmap) {
+      OutOfSyncBitmap needed = *reattach_records_;
+      needed.merge(*peer_bitmap_);
+      narrow_reattach_resync(needed, "the handshake");
+    }
     if (!start_sync_target(d == SyncDecision::kTargetFull, why)) {
       // Resyncing without that record could lose blocks to a power loss
       // that nobody knows to fetch again; the next connect tries again.
@@ -461,6 +476,7 @@ void Resource::on_resync_reply(const wire::ResyncReply& r) {
 }
 
 void Resource::finish_resync_as_target() {
+  reattach_records_.reset();  // (a resync in full, the peer being older: it is moot now)
   const bool blocks_left = bitmap_->count() > 0;
   IoStatus s = blocks_left ? IoStatus::error(EIO) : flush_data_now(data_writes_);
   if (!s.ok()) {

@@ -36,6 +36,9 @@ CommandResult Resource::verify() {
   if (replication_ != ReplicationState::kEstablished)
     return CommandResult::failure(std::string("verify refused: replication is ") + to_string(replication_) +
                                   ", it must be Established");
+  if (!verify_asked_.empty())
+    return CommandResult::failure("verify refused: the peer still owes answers to the verify abandoned just now; "
+                                  "retry in a moment");
   verify_cursor_ = 0;
   verify_in_flight_bytes_ = 0;
   verify_done_bytes_ = 0;
@@ -79,11 +82,15 @@ void Resource::request_verify_blocks() {
 }
 
 void Resource::on_verify_request(const wire::VerifyRequest& r) {
-  if (!data_ || !range_fits(r.offset, r.length, sb_.data_size)) {
+  if (!range_fits(r.offset, r.length, sb_.data_size)) {
     fail_link("unexpected VerifyRequest at offset " + std::to_string(r.offset),
               wire::DisconnectCode::kProtocolError);
     return;
   }
+  // Our disk went away (detach) while the request was on its way: the
+  // all-zero digest of an unreadable block; the source, told of our
+  // Diskless state, abandons the verify.
+  if (!data_) return send(wire::VerifyReply{r.offset, r.length, wire::Digest{}});
   if (replication_ == ReplicationState::kEstablished && wire_version() >= 2) {
     verify_done_bytes_ = 0;
     verify_out_of_sync_bytes_ = 0;
@@ -96,6 +103,11 @@ void Resource::on_verify_request(const wire::VerifyRequest& r) {
 }
 
 void Resource::on_verify_reply(const wire::VerifyReply& r) {
+  if (replication_ != ReplicationState::kVerifyS && !verify_asked_.empty() &&
+      verify_asked_.front().offset == r.offset && verify_asked_.front().length == r.length) {
+    verify_asked_.pop_front();  // a verify abandoned since (abandon_verify)
+    return;
+  }
   if (replication_ != ReplicationState::kVerifyS || verify_asked_.empty() ||
       verify_asked_.front().offset != r.offset || verify_asked_.front().length != r.length) {
     fail_link("unexpected VerifyReply at offset " + std::to_string(r.offset),
@@ -128,6 +140,15 @@ void Resource::on_verify_end(const wire::VerifyEnd& e) {
   set_replication(ReplicationState::kEstablished, "online verify by the peer finished: " +
                                                       std::to_string(e.out_of_sync_bytes) + " of " +
                                                       std::to_string(e.verified_bytes) + " bytes differ");
+}
+
+void Resource::abandon_verify(const std::string& why) {
+  // Replies still due are dropped as they come (on_verify_reply); the bits
+  // set so far stay (at worst a resync of blocks that are equal).
+  verify_refine_.clear();
+  verify_in_flight_bytes_ = 0;
+  (void)persist_bitmap();
+  set_replication(ReplicationState::kEstablished, "online verify abandoned: " + why);
 }
 
 void Resource::finish_verify() {

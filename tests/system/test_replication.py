@@ -1002,6 +1002,32 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h1, "umount", "r0")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_the_disk_given_up_comes_back_with_only_what_it_missed(self):
+        """A transient fault of the Primary's disk (on-io-error detach): once
+        it works again, attach takes the same disk back under the Primary,
+        and only what it missed crosses (its hot extents and what h2
+        recorded while h1 was Diskless), not the whole volume, as in DRBD."""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach";')
+        dev = self.status(h1)["device"]
+        fail("fail-writes")
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + dev, "bs=1M", "count=2", "seek=10", "oflag=direct",
+                     "status=none")  # succeeds: h2 took it
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        h1.in_daemon("dd", "if=/dev/urandom", "of=" + dev, "bs=1M", "count=2", "seek=40", "oflag=direct",
+                     "status=none")  # Diskless: only on h2, which records it
+        fail("heal")
+        received_before = self.status(h1)["received_kib"]
+        self.assertIn("only what it missed", self.ctl(h1, "attach", "r0").stdout)
+        wait_until(lambda: self.status(h1)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h2)["replication"] == "Established", timeout=60, what="h1's disk resynced")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["out_of_sync_kib"]), ("Primary", 0))
+        moved = st["received_kib"] - received_before
+        self.assertGreaterEqual(moved, 2 * 1024, "at least what h1 wrote while Diskless")
+        self.assertLess(moved, SIZE_MIB * 1024 // 4, "not a full resync (%d KiB)" % moved)
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_attach_brings_a_detached_secondary_back_without_down(self):
         """The Secondary's disk fails (on-io-error detach: Diskless,
         StandAlone); once it works again, `attach` takes the same disk back

@@ -563,15 +563,18 @@ void ReplicationService::command(const std::string& name, const std::string& op,
       // drbdadm detach: a Secondary gives its disk up (and leaves the link);
       // a Primary Established with an UpToDate peer goes on serving through
       // it, for a disk swap without a failover.
+      // A Primary first waits for the peer to confirm what it acknowledged
+      // under protocol A or B (detach_when_confirmed).
       if (!rt->resource) return done(false, "detach refused: the resource is down");
       const bool primary = rt->resource->status().role == Role::kPrimary;
-      CommandResult r = rt->resource->detach();
-      const std::string text = primary ? "disk detached; the Primary serves the volume through the peer"
-                                       : "disk detached (Diskless)";
-      if (r.ok()) emit(rt->cfg.name, "detach", text);
-      engine_result(r, rt->cfg.name + ": " + text + "; vrrpctl replication attach " + rt->cfg.name +
-                           " brings a disk back",
-                    done);
+      rt->resource->detach_when_confirmed([this, rt, done, engine_result, primary](CommandResult r) {
+        const std::string text = primary ? "disk detached; the Primary serves the volume through the peer"
+                                         : "disk detached (Diskless)";
+        if (r.ok()) emit(rt->cfg.name, "detach", text);
+        engine_result(r, rt->cfg.name + ": " + text + "; vrrpctl replication attach " + rt->cfg.name +
+                             " brings a disk back",
+                      done);
+      });
     });
   if (op == "down")
     return ops_post([this, rt, done] {
@@ -750,8 +753,11 @@ void ReplicationService::engine_attach(Runtime& rt, Done done) {
   const replication::ResourceStatus now = rt.resource->status();
   std::string text;
   if (now.role == Role::kPrimary) {
-    text = "disk attached under the Primary (" + std::string(replication::to_string(now.disk)) +
-           "); it resyncs in full from the peer while the volume stays in use";
+    text = "disk attached under the Primary (" + std::string(replication::to_string(now.disk)) + "); " +
+           (rt.resource->took_back_given_up_disk()
+                ? "the disk it gave up, unchanged: it resyncs from the peer only what it missed"
+                : "it resyncs in full from the peer") +
+           " while the volume stays in use";
   } else {
     text = "disk attached (" + std::string(replication::to_string(now.disk)) + ")";
     if (now.connection == replication::ConnectionState::kStandAlone && !rt.operator_disconnected && rt.connector) {

@@ -26,10 +26,7 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
   void bring_up_and_lose_a_disk(uint64_t resync_rate = uint64_t{1} << 30) {
     ResourceOptions oa = options_for(0), ob = options_for(1);
     oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
-    make(oa, ob);
-    start_initial_sync();
-    advance(seconds(1));
-    ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+    synced_pair(oa, ob);
     oa.resync_rate = resync_rate;  // for the resync of the new disk (a drives it)
     ok(a->adjust(oa));
     for (uint64_t off = 0; off < (4u << 20); off += 1u << 20)
@@ -40,6 +37,25 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     ASSERT_EQ(a->status().disk, DiskState::kDiskless);
     ASSERT_EQ(a->status().role, Role::kPrimary);
   }
+  // make(), then the initial sync from `a` (Primary) to its end.
+  void synced_pair(const ResourceOptions& oa, const ResourceOptions& ob) {
+    make(oa, ob);
+    start_initial_sync();
+    advance(seconds(1));
+    ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  }
+  // A synced pair under `protocol` with 5 ms of latency, and a write of
+  // block 1 that `a` answered (after `wait`: A once sent, B once
+  // received) before the peer's BarrierAck.
+  void pair_with_an_answered_write(wire::ReplicationProtocol protocol, milliseconds wait) {
+    ResourceOptions oa = options_for(0), ob = options_for(1);
+    oa.protocol = ob.protocol = protocol;
+    synced_pair(oa, ob);
+    net.set_latency(milliseconds(5));
+    auto w = submit(*a, 4096, pattern(4096, 4096, 3));
+    advance(wait);
+    ASSERT_TRUE(w->has_value() && w->value().ok()) << "answered before the peer confirmed it";
+  }
   // The operator's replacement: a new (zeroed) disk with fresh metadata.
   void replace_and_attach() {
     ok(a->replace_storage(new_disk, nullptr));
@@ -48,6 +64,18 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
   }
   // The replicated bytes of the new disk and the peer's are identical.
   bool new_disk_equals_peer() { return data_of(new_disk) == data_of(disk_b); }
+  // Counts the bytes of data b sends in ResyncReplies from now on.
+  void count_resync_replies() {
+    net.on_frame = [this](int from, const wire::Frame& f) {
+      if (const auto* r = std::get_if<wire::ResyncReply>(&f.message); from == 1 && r != nullptr)
+        resynced_bytes += r->data.size();
+    };
+  }
+  uint64_t resynced_bytes = 0;
+  // What the disk given up in bring_up_and_lose_a_disk() misses once the
+  // Diskless Primary wrote 64 KiB at 12 MiB: its one hot extent (the 4 MiB
+  // written before, and the write that failed) and that write.
+  static constexpr uint64_t kMissedBytes = (4u << 20) + 65536;
 
   FakeStorage new_disk{kTestDiskBytes};
 };
@@ -345,6 +373,243 @@ TEST_F(AttachUnderPrimaryTest, TheNewDiskFailingDuringItsResyncGoesBackToServing
   std::vector<uint8_t> out(4096);
   ASSERT_TRUE(read_now(*a, 4096, out).ok());
   EXPECT_EQ(out, pattern(4096, 4096, 8));
+}
+
+TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpComesBackWithOnlyWhatItMissed) {
+  // A transient fault (on-io-error detach), and the operator attaches the
+  // same disk again: as DRBD, only its hot extents and what the peer
+  // recorded while the Primary was Diskless are resynced, not the volume.
+  bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);  // 1 MiB/s: one request before the answer
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
+  count_resync_replies();
+  disk_a.clear_faults();
+  ok(a->attach());
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.role, Role::kPrimary);
+  EXPECT_EQ(s.disk, DiskState::kInconsistent);
+  EXPECT_EQ(s.replication, ReplicationState::kSyncTarget);
+  EXPECT_EQ(s.out_of_sync_bytes, data_size()) << "every block, until the peer's bitmap is in";
+  settle();
+  EXPECT_EQ(b->status().replication, ReplicationState::kSyncSource);
+  EXPECT_EQ(b->status().resync_total_bytes, kMissedBytes) << "its own records and ours, not the volume";
+  EXPECT_LE(a->status().out_of_sync_bytes, kMissedBytes);
+  EXPECT_EQ(a->status().resync_total_bytes, kMissedBytes);
+  advance(seconds(10));
+  s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(s.role, Role::kPrimary);
+  EXPECT_EQ(resynced_bytes, kMissedBytes);
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(read_back(disk_a, 12u << 20, 65536), pattern(12u << 20, 65536, 6)) << "written while Diskless";
+  EXPECT_EQ(read_back(disk_a, 8192, 4096), pattern(8192, 4096, 2)) << "the write that failed here";
+  EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+  // And a Primary in every respect again.
+  ASSERT_TRUE(write_now(*a, 8u << 20, pattern(8u << 20, 4096, 3)).ok());
+  EXPECT_EQ(read_back(disk_a, 8u << 20, 4096), pattern(8u << 20, 4096, 3));
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(AttachUnderPrimaryTest, WritesWhileTheAnswerIsOnItsWayAreNotFetchedAgainNorLost) {
+  bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
+  net.set_latency(milliseconds(5));
+  disk_a.clear_faults();
+  ok(a->attach());
+  // Before the peer's bitmap is in: a write to a block the peer recorded,
+  // and one to a block nobody recorded. Both reach both disks.
+  auto w1 = submit(*a, (12u << 20) + 4096, pattern((12u << 20) + 4096, 4096, 8));
+  auto w2 = submit(*a, 10u << 20, pattern(10u << 20, 4096, 8));
+  advance(milliseconds(3));
+  std::vector<uint8_t> out(4096);
+  std::optional<IoStatus> read;
+  a->submit_read(12u << 20, out, [&read](IoStatus st) { read = st; });
+  advance(milliseconds(30));
+  ASSERT_TRUE(read.has_value() && read->ok());
+  EXPECT_EQ(out, pattern(12u << 20, 4096, 6)) << "read from the peer, not the stale local block";
+  advance(seconds(10));
+  ASSERT_TRUE(w1->has_value() && w1->value().ok());
+  ASSERT_TRUE(w2->has_value() && w2->value().ok());
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(read_back(disk_a, (12u << 20) + 4096, 4096), pattern((12u << 20) + 4096, 4096, 8));
+  EXPECT_EQ(read_back(disk_a, 10u << 20, 4096), pattern(10u << 20, 4096, 8));
+}
+
+TEST_F(AttachUnderPrimaryTest, ADiskWhoseMetadataMovedOnSinceIsResyncedInFull) {
+  // An older copy of the same disk (its activity log and superblock from
+  // before the last writes): nothing says what it lacks.
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 65536, 1)).ok());
+  const std::vector<uint8_t> older = disk_a.bytes();
+  for (uint64_t off = 4u << 20; off < (12u << 20); off += 4u << 20)  // two more extents: new transactions
+    ASSERT_TRUE(write_now(*a, off, pattern(off, 65536, 2)).ok());
+  ok(a->detach());
+  disk_a.bytes() = older;
+  count_resync_replies();
+  ok(a->attach());
+  settle();
+  EXPECT_EQ(b->status().resync_total_bytes, data_size()) << "a full resync";
+  advance(seconds(2));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(resynced_bytes, data_size());
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(AttachUnderPrimaryTest, WithAPeerOfProtocol7TheDiskGivenUpIsResyncedInFull) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  ob.max_protocol_version = 7;  // knows no BitmapChunk on the running link
+  synced_pair(oa, ob);
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 65536, 1)).ok());
+  ok(a->detach());
+  ASSERT_TRUE(write_now(*a, 8u << 20, pattern(8u << 20, 65536, 2)).ok());
+  count_resync_replies();
+  ok(a->attach());
+  advance(seconds(2));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
+  EXPECT_EQ(resynced_bytes, data_size());
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpAttachedWhileTheLinkIsDownIsNarrowedByTheHandshake) {
+  bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
+  net.set_link_up(false);
+  advance(seconds(1));
+  ASSERT_NE(a->status().connection, ConnectionState::kConnected);
+  disk_a.clear_faults();
+  ok(a->attach());
+  std::vector<uint8_t> out(4096);
+  EXPECT_FALSE(read_now(*a, 12u << 20, out).ok()) << "nothing local is known good before the peer's bitmap";
+  count_resync_replies();
+  net.set_link_up(true);
+  advance(seconds(10));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.role, Role::kPrimary);
+  EXPECT_EQ(resynced_bytes, kMissedBytes);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpFailingAgainMidResyncComesBackWithWhatItStillMisses) {
+  bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
+  disk_a.clear_faults();
+  count_resync_replies();
+  ok(a->attach());
+  advance(milliseconds(2500));  // part of extent 0 is here
+  ASSERT_EQ(a->status().replication, ReplicationState::kSyncTarget);
+  disk_a.fail_writes(0, kTestDiskBytes);
+  advance(milliseconds(1500));
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  ASSERT_TRUE(write_now(*a, 14u << 20, pattern(14u << 20, 4096, 7)).ok());
+  const uint64_t first_round = resynced_bytes;
+  disk_a.clear_faults();
+  ok(a->attach());
+  advance(seconds(10));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_TRUE(disks_equal());
+  EXPECT_LT(resynced_bytes, kMissedBytes + first_round + (4u << 20)) << "not a full resync the second time";
+  EXPECT_EQ(read_back(disk_a, 14u << 20, 4096), pattern(14u << 20, 4096, 7));
+}
+
+TEST_F(AttachUnderPrimaryTest, AWriteCutOffBeforeThePeersBitmapCameIsFetchedAgain) {
+  // Written on the disk taken back, never on the peer (the link dropped
+  // first): no record of either side names the block, so the write itself
+  // must, or the narrowed resync would leave the two copies different.
+  bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);
+  net.set_latency(milliseconds(5));
+  disk_a.clear_faults();
+  ok(a->attach());
+  auto w = submit(*a, 10u << 20, pattern(10u << 20, 4096, 9));
+  advance(milliseconds(1));
+  ASSERT_EQ(read_back(disk_a, 10u << 20, 4096), pattern(10u << 20, 4096, 9)) << "on the local disk";
+  net.cut();
+  advance(seconds(10));
+  ASSERT_TRUE(w->has_value());
+  EXPECT_FALSE(w->value().ok()) << "the peer never got it, and our copy alone is not the data";
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(read_back(disk_a, 10u << 20, 4096), read_back(disk_b, 10u << 20, 4096));
+}
+
+TEST_F(AttachUnderPrimaryTest, APlannedDetachUnderProtocolAWaitsUntilThePeerHoldsWhatWasAcknowledged) {
+  pair_with_an_answered_write(wire::ReplicationProtocol::kA, milliseconds(1));
+  ASSERT_NE(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 3)) << "still on its way";
+  CommandResult now = a->detach();
+  EXPECT_FALSE(now.ok());
+  EXPECT_TRUE(contains(now.error(), "on this disk only until the peer confirms them")) << now.error();
+  std::optional<CommandResult> done;
+  a->detach_when_confirmed([&done](CommandResult r) { done = r; });
+  EXPECT_FALSE(done.has_value());
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
+  // A write meanwhile is answered only once the peer holds it.
+  auto later = submit(*a, 8192, pattern(8192, 4096, 4));
+  advance(milliseconds(2));
+  EXPECT_FALSE(later->has_value());
+  advance(milliseconds(50));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(done->ok()) << done->error();
+  EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+  EXPECT_EQ(a->status().role, Role::kPrimary);
+  ASSERT_TRUE(later->has_value() && later->value().ok());
+  EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 3));
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
+}
+
+TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByALinkLoss) {
+  pair_with_an_answered_write(wire::ReplicationProtocol::kB, milliseconds(11));
+  std::optional<CommandResult> done;
+  a->detach_when_confirmed([&done](CommandResult r) { done = r; });
+  ASSERT_FALSE(done.has_value());
+  net.cut();
+  advance(milliseconds(20));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_FALSE(done->ok());
+  EXPECT_TRUE(contains(done->error(), "the disk stays attached")) << done->error();
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << "the only confirmed copy of that write stays";
+  EXPECT_EQ(read_back(disk_a, 4096, 4096), pattern(4096, 4096, 3));
+}
+
+TEST_F(AttachUnderPrimaryTest, AVerifyOfThePeerIsAbandonedWhenThePrimarysDiskChangesUnderIt) {
+  // b verifies against a's disk while a detaches it and attaches a new
+  // one: the verify ends without a result, and b serves the new disk's
+  // resync (before, b stayed VerifyS, never became SyncSource, kept the
+  // generation it started for the Diskless time, and the next connect
+  // found a split brain).
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 1u << 20, 1)).ok());
+  net.set_latency(milliseconds(5));
+  ok(b->verify());
+  ok(a->detach());
+  advance(milliseconds(8));  // its first VerifyRequests found a Diskless
+  replace_and_attach();
+  advance(milliseconds(20));
+  EXPECT_EQ(b->status().replication, ReplicationState::kSyncSource) << b->status().last_error;
+  advance(seconds(2));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << "no protocol error on the way";
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(new_disk_equals_peer());
+  net.set_latency(milliseconds(0));
+  net.cut();
+  advance(seconds(1));
+  s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_FALSE(s.split_brain) << s.split_brain_text;
+  EXPECT_EQ(s.role, Role::kPrimary);
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 5)).ok());
+  EXPECT_TRUE(new_disk_equals_peer());
 }
 
 }  // namespace
