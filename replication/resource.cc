@@ -322,7 +322,7 @@ CommandResult Resource::replace_storage(BlockStorage& data, BlockStorage* extern
 CommandResult Resource::detach() {
   if (disk_ == DiskState::kDiskless) return CommandResult::failure("detach: not attached");
   if (role_ == Role::kPrimary) {
-    if (!local_data_current() || replication_ != ReplicationState::kEstablished || !can_serve_through_peer())
+    if (!primary_may_detach())
       return CommandResult::failure(
           std::string("detach refused: Primary without an UpToDate peer to serve through (replication ") +
           to_string(replication_) + "; needs Established with the peer UpToDate): demote first");
@@ -359,13 +359,16 @@ size_t Resource::writes_only_here() const {
   }));
 }
 
+bool Resource::primary_may_detach() const {
+  return local_data_current() && replication_ == ReplicationState::kEstablished && can_serve_through_peer();
+}
+
 void Resource::detach_when_confirmed(std::function<void(CommandResult)> done) {
   if (detach_done_) return done(CommandResult::failure("detach: already waiting for the peer to confirm writes"));
-  if (role_ != Role::kPrimary || disk_ == DiskState::kDiskless || writes_only_here() == 0) return done(detach());
-  CommandResult r = detach();  // refused: for the preconditions, or for the writes on their way
-  if (writes_only_here() == 0 || !local_data_current() || replication_ != ReplicationState::kEstablished ||
-      !can_serve_through_peer())
-    return done(r);
+  // Nothing to wait for, or refused whatever the peer confirms: at once.
+  if (role_ != Role::kPrimary || disk_ == DiskState::kDiskless || !primary_may_detach() || writes_only_here() == 0)
+    return done(detach());
+  close_epoch();  // its BarrierAck confirms them
   log("detach: waiting for the peer to confirm " + std::to_string(writes_only_here()) +
       " writes only this disk holds; new writes are answered at the peer's BarrierAck meanwhile");
   detach_done_ = std::move(done);

@@ -767,6 +767,9 @@ class Resource final : public Volume {
   // protocol A (answered once sent) or B (once received), not yet covered
   // by a BarrierAck.
   size_t writes_only_here() const;
+  // A Primary's detach() may serve through the peer afterwards: its disk
+  // is current, the link Established, the peer's disk UpToDate.
+  bool primary_may_detach() const;
   // detach_when_confirmed(): detaches once writes_only_here() is 0.
   void maybe_finish_pending_detach();
   // That disk attached again under this Primary: the blocks it may lack
