@@ -154,16 +154,23 @@ GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Supe
                                 OutOfSyncBitmap& bitmap, const std::vector<uint32_t>& al_extents,
                                 uint64_t al_sequence) {
   GrowResult r;
+  // A failed flush or durable write (the bitmap pages and superblocks are
+  // written durably) may report the writeback errors of other writes to
+  // the same file: the caller's data, with internal metadata.
+  auto durable = [&r](IoStatus s) {
+    if (!s.ok()) r.durable_write_failed = true;
+    return s;
+  };
   const bool moves = new_sb.superblock_offset != old_sb.superblock_offset;
   if (moves) {
     // 1. No stale superblock at the new place can win over ours.
     r.status = write_zeros(md, new_sb.superblock_offset, 2ull * kSuperblockSlotSize);
-    if (r.status.ok()) r.status = md.flush();
+    if (r.status.ok()) r.status = durable(md.flush());
     if (!r.status.ok()) return r;
   }
   // 2. The grown bitmap in full, and (internal) the activity log's ring.
   bitmap.mark_all_pages_dirty();
-  r.status = bitmap.flush_dirty_pages(md, new_sb.bitmap_offset);
+  r.status = durable(bitmap.flush_dirty_pages(md, new_sb.bitmap_offset));
   if (!r.status.ok()) return r;
   if (moves) {
     r.status = write_zeros(md, new_sb.al_offset, new_sb.al_length());
@@ -171,17 +178,17 @@ GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Supe
     std::vector<uint8_t> slot(kAlTransactionSize, 0);
     encode_al_transaction(al_sequence, new_sb.device_uuid, al_extents, slot);
     r.status = md.write(new_sb.al_offset + (al_sequence % new_sb.al_slots) * kAlTransactionSize, slot);
-    if (r.status.ok()) r.status = md.flush();
+    if (r.status.ok()) r.status = durable(md.flush());
     if (!r.status.ok()) return r;
   }
   // 3. The commit point: the first superblock write. The second fills the
   //    other slot, so that a torn later update falls back to the new
   //    geometry, never to the old one.
   new_sb.sequence = old_sb.sequence;
-  r.status = write_superblock(md, new_sb);
+  r.status = durable(write_superblock(md, new_sb));
   if (!r.status.ok()) return r;
   r.committed = true;
-  r.status = write_superblock(md, new_sb);
+  r.status = durable(write_superblock(md, new_sb));
   if (!r.status.ok()) return r;
   // 4. The old metadata is in the data area now, or in the unused space
   //    between the data and the new metadata (resize --size), which a later
@@ -191,7 +198,7 @@ GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Supe
   if (moves) {
     const uint64_t begin = old_metadata_begin(old_sb);
     r.status = md.discard(begin, metadata_end(old_sb) - begin);
-    if (r.status.ok()) r.status = md.flush();
+    if (r.status.ok()) r.status = durable(md.flush());
   }
   return r;
 }

@@ -65,6 +65,9 @@ Result<Superblock> plan_grown_metadata(const Superblock& sb, uint64_t md_storage
 struct GrowResult {
   IoStatus status;
   bool committed = false;  // the new superblock is on disk (in force even if a later step failed)
+  // A flush or durable write failed (not a plain write or discard): with
+  // internal metadata it may report the data's writeback errors too.
+  bool durable_write_failed = false;
 };
 GrowResult write_grown_metadata(BlockStorage& md, const Superblock& old_sb, Superblock& new_sb,
                                 OutOfSyncBitmap& bitmap, const std::vector<uint32_t>& al_extents,

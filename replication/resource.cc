@@ -167,6 +167,7 @@ uint64_t Resource::note_failed_flush() {
   std::vector<uint32_t> extents = unflushed_.take_all();
   if (!bitmap_ || !data_ || extents.empty()) return 0;
   const uint64_t marked = mark_extents_out_of_sync(extents, *bitmap_);
+  for (uint32_t e : extents) keep_past_resync(uint64_t{e} * kAlExtentSize, kAlExtentSize);
   // The bits alone are not enough: a resync clears them once the peer has
   // the blocks, and our disk would still lack them (a power loss then
   // leaves a difference nobody records). Written again, they are unflushed
@@ -428,7 +429,13 @@ CommandResult Resource::primary(bool force) {
     sb_.flags.consistent = true;
     sb_.flags.outdated = false;
     if (declared_good) {
-      bitmap_->clear_all();
+      // Every block may differ from the peer's: this copy was not a good
+      // image (its own records of what differs say nothing now), and the
+      // peer's may be anything. A full resync to the peer follows at the
+      // next handshake, whatever the generations allow (before, the bits
+      // were cleared and a peer that shared a generation got only its own
+      // bits: the pair simulation, protocol C seed 529).
+      bitmap_->set_range(0, sb_.data_size);
       (void)persist_bitmap();
     }
     set_disk(DiskState::kUpToDate, "primary --force");
@@ -481,6 +488,16 @@ CommandResult Resource::secondary() {
     // fail_suspended_io(): nothing is held; a Secondary writes nothing.
     io_suspended_ = false;
     suspended_why_.clear();
+  }
+  if (detach_done_) {
+    // A planned detach of the Primary (it would have served through the
+    // peer) waits for the peer's confirmation. Demoted meanwhile (a
+    // switchover, a failover by VRRP), the node keeps its disk: the plan no
+    // longer holds, and a Secondary without its disk serves nobody.
+    auto done = std::move(detach_done_);
+    detach_done_ = nullptr;
+    done(CommandResult::failure("detach: the node was demoted before the peer confirmed the writes only this disk "
+                                "held; the disk stays attached (detach it again as a Secondary if still wanted)"));
   }
   set_role(Role::kSecondary, "secondary");
   set_primary_flag(sb_.generations, false);

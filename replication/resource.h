@@ -708,6 +708,7 @@ class Resource final : public Volume {
   void start_resize_resync();
   // resize() to a smaller size, after resize()'s common checks.
   void ask_shrink(std::function<void(CommandResult)> done, uint64_t new_size, bool assume_clean);
+  uint64_t grown_from_ = 0;  // the data size before the last grow_to()
   // Cuts the volume to `new_size` bytes: the superblock with the new size
   // (the commit point; the metadata does not move, the bitmap pages past
   // the end are ignored from then on), then the bitmap, the frontend's size.
@@ -797,6 +798,15 @@ class Resource final : public Volume {
   std::optional<OutOfSyncBitmap> reattach_bitmap_;
   uint64_t reattach_bitmap_bits_ = 0;
   bool reattach_answer_due_ = false;  // Primary: our records sent, the answer not complete
+  // - SyncSource: blocks the end of this resync must leave recorded, as
+  //   the target does not fetch them in it (it fetches what its bitmap
+  //   held at the start): those this node records for its own disk's sake
+  //   meanwhile (a local write or flush that failed: keep_past_resync()),
+  //   and, in the resync of the blocks a resize added (the peer grew as
+  //   their target on the running link), those it had recorded before,
+  //   outside the added ones. They wait for the next connect.
+  std::optional<OutOfSyncBitmap> kept_past_resync_;
+  void keep_past_resync(uint64_t offset, uint64_t length);
   // - resize(): waiting for the peer's ResizeReply to what we asked.
   std::function<void(CommandResult)> resize_done_;
   wire::ResizeWithOptions resize_asked_;

@@ -249,6 +249,7 @@ Resource::LocalWrite Resource::local_write_failed(uint64_t id, IoStatus s) {
   // on-io-error passthrough: the caller gets the error; the block may now
   // differ from the peer's.
   bitmap_->set_range(w.offset, w.size());
+  keep_past_resync(w.offset, w.size());
   report_error(what);
   w.written = true;
   complete_write_to_caller(id, s);

@@ -405,8 +405,12 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   // in this handshake). Our bitmap holds them.
   if (phase_ == Phase::kRunning && replication_ == ReplicationState::kEstablished &&
       s.disk_state == DiskState::kInconsistent && before.has_value() && *before != DiskState::kDiskless &&
-      *before != DiskState::kInconsistent && disk_ == DiskState::kUpToDate)
+      *before != DiskState::kInconsistent && disk_ == DiskState::kUpToDate) {
+    OutOfSyncBitmap records = *bitmap_;
+    if (grown_from_ < sb_.data_size) records.clear_range(grown_from_, sb_.data_size - grown_from_);
     start_sync_source(/*full=*/false, "the peer resyncs the blocks a resize added");
+    if (records.out_of_sync_bytes() > 0) kept_past_resync_ = std::move(records);
+  }
 }
 
 void Resource::on_ping_due() {
@@ -501,6 +505,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   peer_bitmap_.reset();
   bitmap_held_ = false;
   resync_in_band_ = false;
+  kept_past_resync_.reset();  // still in our bitmap: the handshake resyncs them
   new_generation_for_diskless_peer_ = false;
   reattach_bitmap_.reset();
   reattach_bitmap_bits_ = 0;

@@ -131,6 +131,13 @@ void Resource::on_resize_request(const wire::ResizeWithOptions& r) {
     report_error("resize asked by the peer refused, told it: " + why);
     send(wire::ResizeReply{0, why.substr(0, wire::kMaxReasonBytes)});
   };
+  // Both nodes were asked at once and the requests crossed on the link:
+  // each refuses the other's (and so learns of its own refusal), rather
+  // than each growing to the other's size and then failing at its own
+  // answer, a size it has passed. The operator asks again, on one node.
+  if (resize_done_)
+    return refuse_resize("the peer was asked to resize at the same time (the two requests crossed); ask again, "
+                         "on one node");
   if (r.current_size != sb_.data_size)
     return refuse_resize("this node replicates " + std::to_string(r.current_size) + " bytes, the peer " +
                          std::to_string(sb_.data_size));
@@ -239,8 +246,13 @@ CommandResult Resource::grow_to(uint64_t new_size, bool as_target, bool assume_c
   }
   const uint64_t al_sequence = al_->sequence() + 1;
   GrowResult w = write_grown_metadata(md_storage(), sb_, grown, bm, al_->active_extents(), al_sequence);
+  // Its flushes are flushes of the data's file too (internal metadata): a
+  // failure may have dropped the writes since the last good flush, which
+  // note_failed_durable_write() marks and writes again, as for any other
+  // metadata write.
   if (!w.committed) {
     ++io_errors_;
+    if (w.durable_write_failed) note_failed_durable_write();
     return CommandResult::failure("writing the grown metadata failed: " + w.status.message() +
                                   " (the metadata in force is unchanged)");
   }
@@ -250,10 +262,12 @@ CommandResult Resource::grow_to(uint64_t new_size, bool as_target, bool assume_c
                  (stale_end > stale_begin ? "; its blocks stay out of sync until the next connect resyncs them" : ""));
   }
   const uint64_t old_size = sb_.data_size;
+  grown_from_ = old_size;
   const bool moved = grown.al_offset != sb_.al_offset;
   sb_ = grown;
   bitmap_.emplace(std::move(bm));
   if (moved) al_->moved_to(sb_, al_sequence);
+  if (w.durable_write_failed) note_failed_durable_write();  // (on the grown bitmap)
   if (stale_end > stale_begin && w.status.ok()) {
     bitmap_->clear_range(stale_begin, stale_end - stale_begin);  // zeros now, as on the peer
     (void)persist_bitmap();
@@ -277,6 +291,7 @@ CommandResult Resource::shrink_to(uint64_t new_size, const std::string& why) {
   shrunk.data_size = new_size;  // bitmap_length stays: the pages past the end are ignored
   if (IoStatus s = write_superblock(md_storage(), shrunk); !s.ok()) {
     ++io_errors_;
+    note_failed_durable_write();  // as in grow_to()
     return CommandResult::failure("writing the superblock with the smaller size failed: " + s.message() +
                                   " (the size in force is unchanged)");
   }

@@ -94,6 +94,31 @@ void Resource::finish_handshake() {
   SyncDecision d = handshake_.decision;
   std::string why = std::string(to_string(d)) + " (rule " + std::to_string(handshake_.rule) + ": " +
                     handshake_.reason + ")";
+  // An Inconsistent disk holds no image to keep, so its generations cannot
+  // make a split brain or a source (DRBD: "becoming sync target due to disk
+  // states"). Opposite a good image, diverged generations make it the
+  // target of a full resync (they do not say which blocks differ; the
+  // other overrides are below). Two Inconsistent disks (a double fault:
+  // the good copy failed while the other was being resynced): no resync
+  // at all, since the target would end UpToDate on data that is not; the
+  // operator declares the copy to keep (primary --force there, a full
+  // resync to the peer follows), as in DRBD.
+  const bool self_inconsistent = disk_ == DiskState::kInconsistent;
+  const bool peer_inconsistent = ph.disk_state == DiskState::kInconsistent;
+  if (self_inconsistent && peer_inconsistent && (is_source(d) || is_target(d) || d == SyncDecision::kSplitBrain)) {
+    report_error("both disks are Inconsistent: no resync (the generations said " + why +
+                 "); primary --force on the node whose data is to be kept makes it the source of a full sync");
+    why = "both disks are Inconsistent: no resync until the operator forces one Primary";
+    d = SyncDecision::kNone;
+  } else if (d == SyncDecision::kSplitBrain && self_inconsistent && holds_good_image(ph.disk_state)) {
+    d = SyncDecision::kTargetFull;
+    why = std::string("this node is Inconsistent and the peer ") + to_string(ph.disk_state) +
+          ": full resync from it (the generations diverged: " + handshake_.reason + ")";
+  } else if (d == SyncDecision::kSplitBrain && peer_inconsistent && holds_good_image(disk_)) {
+    d = SyncDecision::kSourceFull;
+    why = std::string("the peer is Inconsistent and this node ") + to_string(disk_) +
+          ": full resync to it (the generations diverged: " + handshake_.reason + ")";
+  }
   if (d == SyncDecision::kSplitBrain) {
     const bool self_discard = options_.discard_my_data;
     const bool peer_discard = (ph.flags & wire::kHelloDiscardMyData) != 0;
@@ -262,6 +287,7 @@ void Resource::mark_resync_blocks(bool full) {
 }
 
 void Resource::start_sync_source(bool full, const std::string& why) {
+  kept_past_resync_.reset();
   mark_resync_blocks(full);
   (void)persist_bitmap();
   resync_total_bytes_ = bitmap_->out_of_sync_bytes();
@@ -559,10 +585,21 @@ void Resource::sync_pause_changed(const std::string& why) {
   state_changed();
 }
 
+void Resource::keep_past_resync(uint64_t offset, uint64_t length) {
+  if (replication_ != ReplicationState::kSyncSource || !bitmap_) return;
+  if (!kept_past_resync_) kept_past_resync_.emplace(bitmap_->data_size());
+  kept_past_resync_->set_range(offset, length);
+}
+
 void Resource::finish_resync_as_source() {
   // The target has every block: whatever our bitmap still holds (blocks the
-  // target got through application writes) is in sync now.
+  // target got through application writes) is in sync now, except what
+  // this resync did not cover (kept_past_resync_): kept for the next connect.
   bitmap_->clear_all();
+  if (kept_past_resync_) {
+    if (kept_past_resync_->data_size() == bitmap_->data_size()) bitmap_->merge(*kept_past_resync_);
+    kept_past_resync_.reset();
+  }
   (void)persist_bitmap();
   if (new_generation_for_diskless_peer_ && peer_role_ == Role::kPrimary) {
     // The Primary peer that went Diskless has a full copy again (it

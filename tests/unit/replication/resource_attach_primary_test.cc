@@ -566,6 +566,35 @@ TEST_F(AttachUnderPrimaryTest, APlannedDetachUnderProtocolAWaitsUntilThePeerHold
   EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
 }
 
+// Under protocol B a write is answered once the peer received it (in its
+// memory, not on its disk). A write whose "received" comes while a detach
+// waits is answered only at the BarrierAck that covers it instead: the
+// disk about to be given up would be its only durable copy.
+TEST_F(AttachUnderPrimaryTest, APlannedDetachUnderProtocolBHoldsWritesUntilThePeerHoldsThem) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.protocol = ob.protocol = wire::ReplicationProtocol::kB;
+  synced_pair(oa, ob);
+  net.set_latency(milliseconds(5));  // "received" after 10 ms; the epoch's BarrierAck after ~20
+  auto first = submit(*a, 4096, pattern(4096, 4096, 3));
+  advance(milliseconds(5));
+  auto second = submit(*a, 8192, pattern(8192, 4096, 4));
+  advance(milliseconds(6));
+  ASSERT_TRUE(first->has_value() && first->value().ok()) << "received by the peer";
+  ASSERT_FALSE(second->has_value());
+  std::optional<CommandResult> done;
+  a->detach_when_confirmed([&done](CommandResult r) { done = r; });
+  ASSERT_FALSE(done.has_value()) << "the first write is not confirmed yet";
+  advance(milliseconds(6));  // the second's "received" is in
+  EXPECT_FALSE(second->has_value()) << "answered at \"received\" while a detach waits";
+  advance(milliseconds(50));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(done->ok()) << done->error();
+  EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+  ASSERT_TRUE(second->has_value() && second->value().ok());
+  EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 3));
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 4));
+}
+
 TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByALinkLoss) {
   pair_with_an_answered_write(wire::ReplicationProtocol::kB, milliseconds(11));
   std::optional<CommandResult> done;
@@ -578,6 +607,27 @@ TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByALink
   EXPECT_TRUE(contains(done->error(), "the disk stays attached")) << done->error();
   EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << "the only confirmed copy of that write stays";
   EXPECT_EQ(read_back(disk_a, 4096, 4096), pattern(4096, 4096, 3));
+}
+
+// Demoted while its planned detach waits (a switchover, or VRRP failing
+// over): the detach is cancelled and the disk stays, as after a link loss.
+// (Found by the pair simulation: protocol A seeds 641 and 857 detached the
+// demoted node's disk once the peer confirmed, and its switchover could
+// neither promote the peer nor go back.)
+TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByADemotion) {
+  pair_with_an_answered_write(wire::ReplicationProtocol::kA, milliseconds(1));
+  std::optional<CommandResult> done;
+  a->detach_when_confirmed([&done](CommandResult r) { done = r; });
+  ASSERT_FALSE(done.has_value());
+  ok(a->secondary());
+  ASSERT_TRUE(done.has_value());
+  EXPECT_FALSE(done->ok());
+  EXPECT_TRUE(contains(done->error(), "demoted")) << done->error();
+  advance(milliseconds(50));  // the peer's BarrierAck
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 3));
+  ok(a->primary());  // and it can take its role back
 }
 
 TEST_F(AttachUnderPrimaryTest, AVerifyOfThePeerIsAbandonedWhenThePrimarysDiskChangesUnderIt) {

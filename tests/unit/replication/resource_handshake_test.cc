@@ -407,5 +407,90 @@ TEST_F(ResourcePairTest, OutdatedDiskWithTheSameDataBecomesUpToDateOnConnect) {
   EXPECT_EQ(b->status().resync_total_bytes, 0u);
 }
 
+// A double fault: both disks Inconsistent (the one good copy failed while
+// the other was being resynced). The generations alone would make the
+// crashed Primary the source (rule 40), and its target would end UpToDate
+// on data that is not. No resync runs; the operator forces the copy to
+// keep, which then resyncs the peer in full, not only what the bitmaps
+// name. (Found by the pair simulation, protocol A seed 1119 and, for the
+// full resync, protocol C seed 529.)
+TEST_F(ResourcePairTest, TwoInconsistentDisksAreNotResyncedUntilTheOperatorForcesOne) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 1u << 20, 1)).ok());
+  a.reset();  // kill -9 of the Primary
+  b.reset();
+  for (FakeStorage* d : {&disk_a, &disk_b}) {
+    Result<Superblock> sb = read_metadata(*d, MetadataLayout::kInternal);
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    sb->flags.consistent = false;
+    ASSERT_TRUE(write_superblock(*d, sb.value()).ok());
+  }
+  // a's copy differs from b's where no bitmap says so (a half-resynced
+  // image is anything).
+  std::fill_n(disk_a.bytes().begin() + (12u << 20), 4096, 0x5A);  // outside the hot extent (0)
+  make();
+  ok(a->attach());
+  ok(b->attach());
+  ASSERT_EQ(a->status().disk, DiskState::kInconsistent);
+  ASSERT_EQ(b->status().disk, DiskState::kInconsistent);
+  ok(a->connect(net.connector(0)));
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(b->status().disk, DiskState::kInconsistent) << "no UpToDate from an Inconsistent source";
+  EXPECT_EQ(a->status().disk, DiskState::kInconsistent);
+  EXPECT_NE(a->status().last_error.find("both disks are Inconsistent"), std::string::npos) << a->status().last_error;
+  EXPECT_FALSE(b->primary().ok());
+  // The operator keeps b's copy: all of it goes to a.
+  ok(b->primary(/*force=*/true));
+  EXPECT_EQ(b->status().out_of_sync_bytes, b->status().size_bytes);
+  advance(seconds(2));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(disks_equal());
+}
+
+// Generations that diverged (each side wrote since the last common one)
+// with one disk Inconsistent: no split brain, since that disk holds no
+// image to keep. The good side resyncs it in full (the generations do not
+// say which blocks differ), as DRBD decides "due to disk states". (Found by
+// the pair simulation, seed 987: a forced Primary opposite an
+// Inconsistent peer that had started a newer generation was refused as a
+// split brain.)
+TEST_F(ResourcePairTest, DivergedGenerationsOppositeAnInconsistentDiskAreAFullResyncNotASplitBrain) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 1u << 20, 1)).ok());
+  a.reset();
+  b.reset();
+  uint64_t next_uuid = 0x1234567890abcd00ull;
+  for (FakeStorage* d : {&disk_a, &disk_b}) {
+    Result<Superblock> sb = read_metadata(*d, MetadataLayout::kInternal);
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    sb->generations.bitmap = uuid_value(sb->generations.current);  // each changed data since
+    sb->generations.current = next_uuid;
+    next_uuid += 0x100;
+    sb->flags.consistent = d == &disk_b;  // a Inconsistent, b a good image
+    sb->flags.was_primary = false;
+    ASSERT_TRUE(write_superblock(*d, sb.value()).ok());
+  }
+  std::fill_n(disk_a.bytes().begin() + (12u << 20), 4096, 0x5A);  // named by no bitmap
+  make();
+  ok(a->attach());
+  ok(b->attach());
+  ASSERT_EQ(a->status().disk, DiskState::kInconsistent);
+  ok(a->connect(net.connector(0)));
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_FALSE(a->status().split_brain) << a->status().split_brain_text;
+  EXPECT_FALSE(b->status().split_brain) << b->status().split_brain_text;
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(resync_data_bytes(1), data_size()) << "in full, from b";
+  EXPECT_TRUE(disks_equal());
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing

@@ -130,6 +130,17 @@ class ResourcePairTest : public ::testing::Test {
     ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
   }
 
+  // The link goes down, `a` (Primary) writes `bytes` from offset 0 in 1 MiB
+  // writes (pattern `seed`), and the link comes back: the reconnect
+  // resyncs them to b.
+  void write_while_the_link_is_down(uint64_t bytes, uint8_t seed) {
+    net.set_link_up(false);
+    advance(std::chrono::seconds(1));
+    for (uint64_t off = 0; off < bytes; off += 1u << 20)
+      ASSERT_TRUE(write_now(*a, off, pattern(off, 1u << 20, seed)).ok());
+    net.set_link_up(true);
+  }
+
   // Submits a write on `r`; the result lands in the returned slot when done.
   std::shared_ptr<std::optional<IoStatus>> submit(Resource& r, uint64_t offset,
                                                   const std::vector<uint8_t>& data, uint32_t flags = 0) {

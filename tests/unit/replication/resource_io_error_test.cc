@@ -59,6 +59,33 @@ TEST_F(IoErrorTest, PassthroughRetriedWriteClearsTheBlockOnARunningLink) {
   EXPECT_EQ(a->status().io_errors, 1u) << "the counter keeps the history";
 }
 
+// A Primary resyncing its peer (SyncSource) whose own write fails on a
+// block the peer has fetched already: the peer holds the write, this disk
+// does not. The end of the resync clears what the peer fetched, not this
+// record: it waits for the next connect, which settles the block.
+TEST_F(IoErrorTest, PassthroughWriteFailingOnTheSyncSourceStaysRecordedPastTheResync) {
+  make_with_policy(IoErrorPolicy::kPassthrough);
+  bring_up_synced();
+  ResourceOptions ob = options_for(1);
+  ob.resync_rate = 2u << 20;  // the target paces: 8 MiB take ~4 s
+  ok(b->adjust(ob));
+  write_while_the_link_is_down(8u << 20, 1);
+  advance(std::chrono::milliseconds(1500));  // the first MiB is resynced
+  ASSERT_EQ(a->status().replication, ReplicationState::kSyncSource);
+  disk_a.fail_writes(4096, 4096);
+  EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 5)).errno_value(), EIO);
+  disk_a.clear_faults();
+  advance(seconds(10));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u) << "the record outlives the resync";
+  net.cut();
+  advance(seconds(3));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
 // A write that reached both disks does not clear a block that a later,
 // overlapping write failed on here: the peer has the later one.
 TEST_F(IoErrorTest, PassthroughWriteDoesNotClearABlockALaterOverlappingWriteFailed) {

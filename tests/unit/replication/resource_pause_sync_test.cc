@@ -30,11 +30,7 @@ class PauseSyncTest : public ResourcePairTest {
     slow.max_protocol_version = ob.max_protocol_version;
     slow.resync_rate = 4u << 20;
     ok(b->adjust(slow));
-    net.set_link_up(false);
-    advance(seconds(1));
-    for (uint64_t off = 0; off < (8u << 20); off += 1u << 20)
-      ASSERT_TRUE(write_now(*a, off, pattern(off, 1u << 20, 5)).ok());
-    net.set_link_up(true);
+    write_while_the_link_is_down(8u << 20, 5);
     advance(milliseconds(200));
     ASSERT_EQ(b->status().replication, ReplicationState::kSyncTarget) << b->status().last_error;
   }

@@ -130,6 +130,87 @@ TEST_F(ResizeTest, WritesDuringTheResyncOfTheAddedBlocksAreKept) {
   EXPECT_TRUE(disks_equal());
 }
 
+// Asked on both nodes at once (two operators, or a script run on each
+// node), with different sizes: the requests cross on the link. Neither
+// node grows; both are told why, the link stays up, and asking again on
+// one node works.
+TEST_F(ResizeTest, TwoRequestsThatCrossAreBothRefusedAndNothingChanges) {
+  bring_up_with_data();
+  grow_disks();
+  std::optional<CommandResult> from_a, from_b;
+  a->resize([&from_a](CommandResult r) { from_a = std::move(r); }, ResizeOptions{old_size + (1u << 20), false});
+  b->resize([&from_b](CommandResult r) { from_b = std::move(r); }, ResizeOptions{old_size + (2u << 20), false});
+  settle();
+  ASSERT_TRUE(from_a.has_value() && from_b.has_value()) << "both answered";
+  ASSERT_FALSE(from_a->ok());
+  ASSERT_FALSE(from_b->ok());
+  EXPECT_TRUE(contains(from_a->error(), "the two requests crossed")) << from_a->error();
+  EXPECT_TRUE(contains(from_b->error(), "the two requests crossed")) << from_b->error();
+  EXPECT_EQ(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, old_size);
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().connection, ConnectionState::kConnected) << "no reconnect";
+  ok(resize_now(*b, ResizeOptions{old_size + (2u << 20), false}));
+  EXPECT_EQ(data_size(), old_size + (2u << 20));
+  advance(seconds(1));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_TRUE(disks_equal());
+}
+
+// With internal metadata the resize's flushes are flushes of the data's
+// file: one that fails (and loses what it covered, as failed writeback
+// does) loses the peer's writes still in the page cache too. They are
+// written again, as after any failed metadata write, so that the next
+// flush that works makes them durable.
+TEST_F(ResizeTest, AFailedFlushOfTheGrownMetadataKeepsThePeersWrites) {
+  bring_up_with_data();
+  // Not yet flushed on b: its epoch's Barrier comes 10 ms later.
+  auto write = submit(*a, 8192, pattern(8192, 4096, 7));
+  settle();
+  ASSERT_TRUE(write->has_value() && write->value().ok());
+  ASSERT_GT(disk_b.pending_writes(), 0u);
+  grow_disks();
+  disk_b.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  CommandResult r = resize_now(*a);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "writing the grown metadata failed")) << r.error();
+  ASSERT_GT(disk_b.lost_bytes(), 0u);
+  advance(seconds(1));  // b's Barrier flush, which works
+  // A power loss of b keeps the write: it was written again, and flushed.
+  b.reset();
+  disk_b.crash();
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 7));
+}
+
+// A block the Primary recorded out of sync before the resize (its own
+// write failed there under passthrough; the peer has the data) is not
+// among the added blocks the Secondary fetches. The end of that resync
+// must not clear it: it waits for the next connect, as before.
+TEST_F(ResizeTest, ARecordOfTheSourceOutsideTheAddedBlocksOutlivesTheirResync) {
+  bring_up_with_data();
+  disk_a.fail_writes(65536, 4096);
+  auto w = submit(*a, 65536, pattern(65536, 4096, 9));
+  settle();
+  ASSERT_TRUE(w->has_value());
+  ASSERT_FALSE(w->value().ok());
+  disk_a.clear_faults();
+  const uint64_t recorded = a->status().out_of_sync_bytes;
+  ASSERT_GE(recorded, 4096u);
+  ASSERT_FALSE(disks_equal());
+  grow_disks();
+  ok(resize_now(*a));
+  advance(seconds(1));
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(a->status().out_of_sync_bytes, recorded) << "the record waits for the next connect";
+  net.cut();
+  advance(seconds(3));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
 TEST_F(ResizeTest, RefusedWhenThePeerDidNotGrowAndNothingChanges) {
   bring_up_with_data();
   grow_disks(/*grow_a=*/true, /*grow_b=*/false);

@@ -376,8 +376,16 @@ TEST_F(ResourcePairTest, WritesToAnExtentTheLogEvictedSurviveACrashInTheBitmap) 
   {
     Resource r(loop, options_for(0), disk);
     ok(r.create_md());
+    // A good image (Consistent: no peer confirmed it yet), so that the
+    // forced promotion keeps its empty bitmap (forcing an Inconsistent
+    // disk marks every block for the peer).
+    Result<Superblock> sb = read_metadata(disk, MetadataLayout::kInternal);
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    sb->flags.consistent = true;
+    ASSERT_TRUE(write_superblock(disk, sb.value()).ok());
     ok(r.attach());
     ok(r.primary(/*force=*/true));
+    ASSERT_EQ(r.bitmap()->count(), 0u);
     for (uint64_t e = 0; e < kExtents; ++e) {
       auto done = std::make_shared<std::optional<IoStatus>>();
       r.submit_write(e * kAlExtentSize, pattern(e, 4096, 1), 0, [done](IoStatus s) { *done = s; });
