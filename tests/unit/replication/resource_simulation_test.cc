@@ -7,7 +7,10 @@
 // failed flush of either disk that loses what it covered, discards, and
 // disks that fail writes for a while (a third of the seeds under
 // on-io-error detach: the Primary then serves through its peer, and the
-// operator attaches the disk again, or a new one). It
+// operator attaches the disk again, or a new one), online grow (both
+// disks grown underneath, resize on either node, with --size or
+// --assume-clean) and shrink of the volume, and, on half the protocol A
+// seeds, a Primary that pulls ahead when the link congests. It
 // checks what a user of the volume relies on, against a model of every
 // 4 KiB block's versions:
 //  * read-your-writes: the Primary reads back the last acknowledged
@@ -21,7 +24,9 @@
 //    block holds a version no older than what the last completed flush
 //    covered;
 //  * once the faults end, the pair converges: Established, UpToDate on both
-//    sides, nothing out of sync, identical disks, equal to the model.
+//    sides, the same size, nothing out of sync, identical disks, equal to
+//    the model (where a grow added blocks not written since, any content,
+//    the same on both).
 // On a failure the test prints the seed's last steps. To look closer:
 // VRRPD_SIM_VERBOSE=1 (every step, between the engines' log lines),
 // VRRPD_SIM_WATCH=BLOCK (one block's history), VRRPD_SIM_SEEDS=N (search
@@ -43,6 +48,7 @@
 
 #include "replication/resource.h"
 #include "replication/bitmap.h"
+#include "replication/grow.h"
 #include "replication/metadata.h"
 #include "tests/unit/replication/resource_harness.h"
 
@@ -101,6 +107,12 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     std::vector<uint32_t> history{0};
     size_t durable_from = 0;
   };
+  // The "version" of a block that a grow of the volume added: whatever the
+  // Primary's disk held there (resynced to the peer), so any content, as
+  // long as both disks agree in the end. It enters the history like a
+  // write (durable: nothing needs flushing), so a power loss may bring it
+  // back only while no flushed write has replaced it.
+  static constexpr uint32_t kAnyContent = UINT32_MAX;
   struct PendingWrite {
     int node;
     uint64_t first_block, blocks;
@@ -120,6 +132,12 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     o.protocol = GetParam().protocol;
     o.resync_rate = uint64_t{256} << 20;
     o.on_io_error = detach_policy_ ? IoErrorPolicy::kDetach : IoErrorPolicy::kPassthrough;
+    if (pull_ahead_) {
+      // A small fill, so that a stalled link (which holds every byte sent)
+      // congests within a write or two.
+      o.on_congestion = CongestionPolicy::kPullAhead;
+      o.congestion_fill = 64 * 1024;
+    }
     return o;
   }
 
@@ -164,9 +182,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
 
   // A write of a new version, or a discard (the blocks read as zeros,
   // version 0, after it).
-  void submit_write(int n, bool discard = false) {
-    const uint64_t blocks = chance(15) ? static_cast<uint64_t>(random(9, 300)) : static_cast<uint64_t>(random(1, 8));
-    const uint64_t first = static_cast<uint64_t>(random(0, static_cast<int>(blocks_ - blocks)));
+  void submit_write(int n, bool discard = false, int min_blocks = 1) {
+    const uint64_t blocks = chance(15) || min_blocks > 8 ? static_cast<uint64_t>(random(std::max(9, min_blocks), 300))
+                                                         : static_cast<uint64_t>(random(min_blocks, 8));
+    const uint64_t first = static_cast<uint64_t>(random(0, static_cast<int>(usable_blocks() - blocks)));
     for (uint64_t i = first; i < first + blocks; ++i)
       if (model_[i].busy) return;  // a file system does not overlap its own writes in flight
     const uint32_t version = discard ? 0 : next_version_++;
@@ -200,6 +219,9 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     log("flush on " + name(n));
   }
 
+  static std::string version_name(uint32_t v) {
+    return v == kAnyContent ? std::string("any content (added by a grow)") : "v" + std::to_string(v);
+  }
   static size_t index_of(const Block& blk, uint32_t version) {
     for (size_t i = blk.history.size(); i-- > 0;)
       if (blk.history[i] == version) return i;
@@ -234,7 +256,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     while (!flushes_.empty() && flushes_.front().result->has_value()) {
       PendingFlush& f = flushes_.front();
       if (f.result->value().ok()) {
-        for (size_t i = 0; i < blocks_; ++i)
+        for (size_t i = 0; i < f.acked_index.size(); ++i)
           model_[i].durable_from = std::max(model_[i].durable_from, f.acked_index[i]);
       } else {
         log("flush failed: " + f.result->value().message());
@@ -264,7 +286,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // Read-your-writes: a read on the Primary returns what the model allows.
   void check_read(int n) {
     const uint64_t blocks = static_cast<uint64_t>(random(1, 32));
-    const uint64_t first = static_cast<uint64_t>(random(0, static_cast<int>(blocks_ - blocks)));
+    const uint64_t first = static_cast<uint64_t>(random(0, static_cast<int>(usable_blocks() - blocks)));
     auto buffer = std::make_shared<std::vector<uint8_t>>(blocks * kBlock);
     auto result = std::make_shared<std::optional<IoStatus>>();
     node(n)->submit_read(first * kBlock, *buffer, [result, buffer](IoStatus s) { *result = s; });
@@ -285,6 +307,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       // its disk: any version written is possible until it is adopted.)
       const bool lost_possible = diskless_after_link_fault_ && n == diskless_primary_ && v &&
                                  std::find(blk.history.begin(), blk.history.end(), *v) != blk.history.end();
+      if (readable(blk, kAnyContent)) continue;
       if (!v || (!readable(blk, *v) && !lost_possible))
         return fail("read of block " + std::to_string(first + i) + " on " + name(n) + " returned " +
                     (v ? "v" + std::to_string(*v) : std::string("garbage")) + ", acknowledged v" +
@@ -301,7 +324,8 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (GetParam().protocol != wire::ReplicationProtocol::kC) run(milliseconds(50));
     if (!established(0) || !established(1) || !writes_.empty()) return;
     if (node_status(0).out_of_sync_bytes != 0 || node_status(1).out_of_sync_bytes != 0) return;
-    for (uint64_t i = 0; i < blocks_; ++i) {
+    if (node_status(0).size_bytes != node_status(1).size_bytes) return;  // a resize on its way
+    for (uint64_t i = 0; i < node_status(0).size_bytes / kBlock; ++i) {
       if (std::memcmp(disk_a.bytes().data() + i * kBlock, disk_b.bytes().data() + i * kBlock, kBlock) == 0) continue;
       const std::optional<uint32_t> va = decode_block(disk_a.bytes().data() + i * kBlock, i);
       const std::optional<uint32_t> vb = decode_block(disk_b.bytes().data() + i * kBlock, i);
@@ -314,17 +338,20 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // model then takes that content as the acknowledged one.
   template <typename Allowed>
   void adopt_disk(int n, const std::string& why, Allowed allowed) {
+    if (n == primary_) track_size();
     const std::vector<uint8_t>& bytes = disk(n).bytes();
-    for (uint64_t i = 0; i < blocks_; ++i) {
-      const std::optional<uint32_t> v = decode_block(bytes.data() + i * kBlock, i);
+    for (uint64_t i = 0; i < std::min<uint64_t>(blocks_, bytes.size() / kBlock); ++i) {
       Block& blk = model_[i];
-      if (!v || !allowed(blk, *v))
+      const std::optional<uint32_t> v = decode_block(bytes.data() + i * kBlock, i);
+      uint32_t taken = kAnyContent;
+      if (v && allowed(blk, *v)) taken = *v;
+      else if (!allowed(blk, kAnyContent))
         return fail(why + ": block " + std::to_string(i) + " on " + name(n) + " holds " +
-                    (v ? "v" + std::to_string(*v) : std::string("garbage")) + ", acknowledged v" +
-                    std::to_string(blk.acked));
-      blk.acked = *v;
+                    (v ? "v" + std::to_string(*v) : std::string("garbage")) + ", acknowledged " +
+                    version_name(blk.acked));
+      blk.acked = taken;
       blk.maybe.clear();
-      blk.durable_from = std::min(blk.durable_from, index_of(blk, *v));
+      blk.durable_from = std::min(blk.durable_from, index_of(blk, taken));
     }
   }
 
@@ -336,10 +363,93 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     return std::memcmp(disk_a.bytes().data(), disk_b.bytes().data(), blocks_ * kBlock) == 0;
   }
 
+  // ---- the volume's size ----
+
+  // Follows the Primary's size: blocks a grow added read as anything until
+  // written (kAnyContent); blocks a shrink cut off are out of reach (and
+  // any content again if a later grow brings them back).
+  void track_size() {
+    if (primary_ < 0 || !alive_[primary_]) return;
+    const uint64_t size = node_status(primary_).size_bytes / kBlock;
+    if (size == blocks_) return;
+    if (size > model_.size()) model_.resize(size);
+    for (uint64_t i = blocks_; i < size; ++i) {
+      Block& blk = model_[i];
+      blk.acked = kAnyContent;
+      blk.maybe.clear();
+      blk.history.push_back(kAnyContent);
+      if (!blk.busy) blk.durable_from = blk.history.size() - 1;
+    }
+    log("the Primary " + name(primary_) + " has " + std::to_string(size) + " blocks (was " +
+        std::to_string(blocks_) + ")");
+    blocks_ = size;
+  }
+  // The blocks writes and reads may use: a shrink on its way refuses
+  // writes past its new end.
+  uint64_t usable_blocks() const { return std::min(blocks_, shrink_limit_); }
+
+  // The operator grows both backing disks by the same amount and resizes
+  // (drbdadm resize), on either node. The first growth of a run may claim
+  // --assume-clean unless a shrink came first (its cut-off end holds old
+  // data): both disks hold zeros there (grown with zeros; the old internal
+  // metadata is zeroed by the move), so the claim is true.
+  // Later ones fill each disk's new space differently, so that a missed
+  // resync of the added blocks shows.
+  void grow_volume() {
+    if (primary_ < 0 || !established(0) || !established(1)) return;
+    if (disk_a.size() + (4u << 20) > kMaxDiskBytes) return;
+    const uint64_t by = static_cast<uint64_t>(random(1, 4)) << 20;
+    ResizeOptions o;
+    o.assume_clean = grows_ == 0 && shrink_node_ < 0 && chance(40);
+    disk_a.grow(disk_a.size() + by, o.assume_clean ? 0 : 0xA1);
+    disk_b.grow(disk_b.size() + by, o.assume_clean ? 0 : 0xB2);
+    ++grows_;
+    if (chance(25)) o.size = (blocks_ + static_cast<uint64_t>(random(1, 256))) * kBlock;
+    const int n = random(0, 1);
+    log("both disks grow by " + std::to_string(by >> 20) + " MiB; resize on " + name(n) +
+        (o.size ? " --size " + std::to_string(*o.size / kBlock) + " blocks" : "") +
+        (o.assume_clean ? " --assume-clean" : ""));
+    node(n)->resize([this, n](CommandResult r) {
+      log("resize on " + name(n) + (r.ok() ? ": done" : ": " + r.error()));
+    }, o);
+  }
+
+  // The operator cuts the end off the volume (resize --size, on the
+  // Primary; the Secondary shrinks first).
+  void shrink_volume() {
+    if (primary_ < 0 || !established(0) || !established(1) || shrink_limit_ != UINT64_MAX) return;
+    const uint64_t cut = static_cast<uint64_t>(random(1, 512));
+    if (blocks_ < initial_blocks_ / 2 + cut) return;
+    const uint64_t new_blocks = blocks_ - cut;
+    const int p = primary_;
+    shrink_limit_ = new_blocks;
+    shrink_node_ = p;
+    log("resize on the Primary " + name(p) + " --size " + std::to_string(new_blocks) + " blocks (shrink)");
+    node(p)->resize([this, p](CommandResult r) {
+      shrink_limit_ = UINT64_MAX;
+      log("resize (shrink) on " + name(p) + (r.ok() ? ": done" : ": " + r.error()));
+    }, ResizeOptions{new_blocks * kBlock, false});
+  }
+
+  // attach(), and when the disk grew under metadata that did not move
+  // (a resize that a crash or a link loss interrupted), what the operator
+  // then does first: vrrpctl replication resize on the down resource,
+  // which moves the metadata to the disk's new end.
+  CommandResult attach_node(int n) {
+    CommandResult r = node(n)->attach();
+    if (r.ok() || read_metadata(disk(n), MetadataLayout::kInternal).ok()) return r;
+    Result<Superblock> found = find_internal_metadata_below_end(disk(n));
+    if (!found.ok()) return r;
+    Result<Superblock> moved = move_internal_metadata_to_end(disk(n), found.value());
+    if (!moved.ok()) return CommandResult::failure("moving the metadata: " + moved.error());
+    log("the operator moves " + name(n) + "'s metadata to the end of its grown disk");
+    return node(n)->attach();
+  }
+
   void start_node(int n) {
     node(n) = std::make_unique<Resource>(loop, options(n), disk(n));
     alive_[n] = true;
-    CommandResult r = node(n)->attach();
+    CommandResult r = attach_node(n);
     if (!r.ok()) return fail("attach of " + name(n) + " failed: " + r.error());
     r = node(n)->connect(net.connector(n));
     if (!r.ok()) return fail("connect of " + name(n) + " failed: " + r.error());
@@ -366,6 +476,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       disk(n).crash(c);
     }
     if (was_primary) primary_ = -1;
+    if (n == shrink_node_) shrink_limit_ = UINT64_MAX;  // its resize died with it
     log(std::string(power_loss ? "power loss of " : "kill -9 of ") + name(n) + (was_primary ? " (Primary)" : ""));
     reap();
     if (!power_loss || !holds_the_data) return;
@@ -414,14 +525,17 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // the same disk, or, while the peer holds good data, a new one
   // (create-md first). A Secondary is then connected again.
   void reattach(int n) {
-    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate && chance(50);
+    // (A new disk is as large as the first ones: create-md on a larger one
+    // describes more data than the volume has.)
+    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate && grows_ == 0 &&
+                       chance(50);
     if (fresh) {
       CommandResult r = node(n)->create_md();
       // (A disk fault armed before a planned detach can hit it; the
       // operator tries again later.)
       if (!r.ok()) return log("create-md on the Diskless " + name(n) + " failed: " + r.error());
     }
-    CommandResult r = node(n)->attach();
+    CommandResult r = attach_node(n);
     if (!r.ok()) return log("attach of " + name(n) + " refused: " + r.error());
     log(std::string("the operator attaches ") + (fresh ? "a new disk (create-md)" : "the disk") + " on " + name(n) +
         ": " + to_string(node_status(n).disk));
@@ -434,6 +548,24 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   void note_link_fault() {
     link_fault_since_in_sync_ = true;
     link_fault_at_ = clock.now();
+  }
+
+  void set_stalled(bool stalled) {
+    stalled_ = stalled;
+    log(stalled ? "link stalls" : "link passes traffic again");
+    net.set_stalled(stalled);
+    note_link_fault();
+    link_healthy_ = !link_down_ && !stalled_;
+  }
+
+  // On the pull-ahead seeds: the link stalls under a burst of large
+  // writes, which fills its send queue past congestion_fill. (A stall
+  // toggled at random rarely meets a healthy pair and enough writes.)
+  void congest() {
+    if (!pull_ahead_ || stalled_ || primary_ < 0 || !established(0) || !established(1)) return;
+    set_stalled(true);
+    for (int i = 0; i < 4; ++i) submit_write(primary_, /*discard=*/false, /*min_blocks=*/32);
+    run(milliseconds(random(0, 20)));
   }
 
   // What an operator does on a healthy pair now and then: an online verify
@@ -490,6 +622,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // After each step: which Primary serves through its peer, and the ends
   // of write faults.
   void observe() {
+    track_size();
     // In sync again: the link has passed traffic for a second since its
     // last fault (the engines have seen any cut by then), both sides are
     // established with nothing recorded, and no write is in flight.
@@ -658,6 +791,9 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     rng_.seed(GetParam().seed);
     // A third of the seeds run on-io-error detach, the rest passthrough.
     detach_policy_ = (GetParam().seed / 3) % 3 == 0;
+    // Half the protocol A seeds pull ahead when the link congests (DRBD's
+    // on-congestion pull-ahead) instead of making the writer wait.
+    pull_ahead_ = GetParam().protocol == wire::ReplicationProtocol::kA && GetParam().seed % 2 == 0;
     ResourceOptions oa = options(0), ob = options(1);
     make(oa, ob);
     ok(a->create_md());
@@ -686,11 +822,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     primary_ = last_primary_ = 0;
     advance(seconds(1));
     ASSERT_TRUE(established(0)) << trace();
-    blocks_ = a->status().size_bytes / kBlock;
+    blocks_ = initial_blocks_ = a->status().size_bytes / kBlock;
     model_.assign(blocks_, Block{});
 
     int dead_for_steps[2] = {0, 0};
-    bool link_down = false, stalled = false;
     for (step_ = 0; step_ < kSteps && !failed_; ++step_) {
       // The dead come back after a while.
       for (int n = 0; n < 2; ++n)
@@ -704,14 +839,15 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
           reattach(n);
       if (failed_) break;
 
-      const int dice = random(1, 111);
+      track_size();
+      const int dice = random(1, 114);
       if (dice <= 40) {
         if (primary_ >= 0) submit_write(primary_);
       } else if (dice <= 48) {
         if (primary_ >= 0) submit_flush(primary_);
       } else if (dice <= 70) {
         run(chance(90) ? milliseconds(random(0, 300)) : milliseconds(random(1000, 8000)));
-        check_in_sync(stalled);
+        check_in_sync(stalled_);
       } else if (dice <= 76) {
         if (primary_ >= 0) check_read(primary_);
       } else if (dice <= 80) {
@@ -719,17 +855,13 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         net.cut();
         note_link_fault();
       } else if (dice <= 84) {
-        link_down = !link_down;
-        log(link_down ? "link down" : "link up");
-        net.set_link_up(!link_down);
+        link_down_ = !link_down_;
+        log(link_down_ ? "link down" : "link up");
+        net.set_link_up(!link_down_);
         note_link_fault();
-        link_healthy_ = !link_down && !stalled;
+        link_healthy_ = !link_down_ && !stalled_;
       } else if (dice <= 86) {
-        stalled = !stalled;
-        log(stalled ? "link stalls" : "link passes traffic again");
-        net.set_stalled(stalled);
-        note_link_fault();
-        link_healthy_ = !link_down && !stalled;
+        set_stalled(!stalled_);
       } else if (dice <= 88) {
         const int ms = random(0, 3);
         log("latency " + std::to_string(ms) + " ms");
@@ -770,8 +902,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         if (primary_ >= 0) submit_write(primary_, /*discard=*/true);
       } else if (dice <= 105) {
         inject_write_fault();
-      } else {
+      } else if (dice <= 111) {
         operator_command(dice);
+      } else if (dice == 112) {
+        grow_volume();
+      } else if (dice == 113) {
+        shrink_volume();
+      } else {
+        congest();
       }
       reap();
       observe();
@@ -784,6 +922,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     net.set_stalled(false);
     net.set_latency(milliseconds(0));
     net.set_link_up(true);
+    stalled_ = link_down_ = false;
     link_healthy_ = true;
     disk_a.clear_faults();
     disk_b.clear_faults();
@@ -815,6 +954,24 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         }
       }
       if (failed_) break;
+      // Both disks Inconsistent: a double fault (the good copy failed, by
+      // a failed flush, while the other was being resynced), which the
+      // engine leaves to the operator, as DRBD does. The operator keeps
+      // the last Primary's copy (primary --force); the model then allows
+      // any version written there.
+      if (primary_ < 0 && node_status(0).disk == DiskState::kInconsistent &&
+          node_status(1).disk == DiskState::kInconsistent &&
+          node_status(0).replication == ReplicationState::kEstablished) {
+        const int n = last_primary_ >= 0 ? last_primary_ : 0;
+        log("both disks are Inconsistent (a double fault): the operator forces " + name(n) + " Primary");
+        ok(node(n)->primary(/*force=*/true));
+        primary_ = last_primary_ = n;
+        role_changed_at_ = clock.now();
+        adopt_disk(n, "a forced Primary holds data never written", [](const Block& blk, uint32_t v) {
+          return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
+        });
+        if (failed_) break;
+      }
       run(milliseconds(100));
       observe();
       maybe_resume();
@@ -838,6 +995,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       return fail("writes still unanswered after the faults ended:" + pending);
     }
     run(seconds(1));  // the last epoch's barrier
+    track_size();
+    if (node_status(0).size_bytes != node_status(1).size_bytes)
+      return fail("converged with different sizes: a " + std::to_string(node_status(0).size_bytes) + ", b " +
+                  std::to_string(node_status(1).size_bytes) + " bytes");
     for (int n = 0; n < 2; ++n)
       if (node_status(n).out_of_sync_bytes != 0)
         return fail(name(n) + " still has " + std::to_string(node_status(n).out_of_sync_bytes) +
@@ -894,6 +1055,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   bool alive_[2] = {false, false};
   bool authority_power_loss_ = false;  // last_primary_'s disk lost power since it was adopted
   bool detach_policy_ = false;         // on-io-error detach (passthrough otherwise)
+  bool pull_ahead_ = false;            // protocol A, on_congestion pull-ahead
   int write_fault_steps_[2] = {0, 0};  // steps left of a write fault on that disk
   bool paused_[2] = {false, false};    // the operator paused the resync there
   // A Primary that went Diskless (on-io-error detach) and wrote through its
@@ -903,7 +1065,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // write in flight; and whether the Primary went Diskless after one.
   bool link_fault_since_in_sync_ = false;
   TimePoint link_fault_at_{};
+  bool link_down_ = false;
+  bool stalled_ = false;      // the link holds every byte sent
   bool link_healthy_ = true;  // not down, not stalled
+  int grows_ = 0;             // growths of both disks so far
+  uint64_t initial_blocks_ = 0;
+  uint64_t shrink_limit_ = UINT64_MAX;  // a shrink on its way: its new end (blocks)
+  int shrink_node_ = -1;                // the node asked for the last shrink, -1 none yet
+  static constexpr uint64_t kMaxDiskBytes = 2 * kTestDiskBytes;
   bool diskless_after_link_fault_ = false;
   int step_ = 0;
   bool failed_ = false;
