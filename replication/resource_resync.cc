@@ -94,30 +94,34 @@ void Resource::finish_handshake() {
   SyncDecision d = handshake_.decision;
   std::string why = std::string(to_string(d)) + " (rule " + std::to_string(handshake_.rule) + ": " +
                     handshake_.reason + ")";
-  // An Inconsistent disk holds no image to keep, so its generations cannot
-  // make a split brain or a source (DRBD: "becoming sync target due to disk
-  // states"). Opposite a good image, diverged generations make it the
-  // target of a full resync (they do not say which blocks differ; the
-  // other overrides are below). Two Inconsistent disks (a double fault:
-  // the good copy failed while the other was being resynced): no resync
-  // at all, since the target would end UpToDate on data that is not; the
-  // operator declares the copy to keep (primary --force there, a full
-  // resync to the peer follows), as in DRBD.
+  // Disk-state overrides, before split brain: an Inconsistent disk holds
+  // no image to keep, so its generations can make neither a source nor a
+  // split brain (DRBD: "becoming sync target due to disk states").
+  //  * Opposite a good image (UpToDate, or Consistent: good but not yet
+  //    confirmed, as after a restart) it is always the target; of a full
+  //    resync when the generations diverged (they do not say which blocks
+  //    differ).
+  //  * Two Inconsistent disks (a double fault: the good copy failed while
+  //    the other was being resynced): no resync at all, since the target
+  //    would end UpToDate on data that is not; the operator declares the
+  //    copy to keep (primary --force there: a full resync to the peer
+  //    follows), as in DRBD.
   const bool self_inconsistent = disk_ == DiskState::kInconsistent;
   const bool peer_inconsistent = ph.disk_state == DiskState::kInconsistent;
-  if (self_inconsistent && peer_inconsistent && (is_source(d) || is_target(d) || d == SyncDecision::kSplitBrain)) {
+  const bool diverged = d == SyncDecision::kSplitBrain;
+  if (self_inconsistent && peer_inconsistent && (is_source(d) || is_target(d) || diverged)) {
     report_error("both disks are Inconsistent: no resync (the generations said " + why +
                  "); primary --force on the node whose data is to be kept makes it the source of a full sync");
     why = "both disks are Inconsistent: no resync until the operator forces one Primary";
     d = SyncDecision::kNone;
-  } else if (d == SyncDecision::kSplitBrain && self_inconsistent && holds_good_image(ph.disk_state)) {
-    d = SyncDecision::kTargetFull;
+  } else if (self_inconsistent && holds_good_image(ph.disk_state) && !is_target(d)) {
+    d = diverged ? SyncDecision::kTargetFull : SyncDecision::kTargetBitmap;
     why = std::string("this node is Inconsistent and the peer ") + to_string(ph.disk_state) +
-          ": full resync from it (the generations diverged: " + handshake_.reason + ")";
-  } else if (d == SyncDecision::kSplitBrain && peer_inconsistent && holds_good_image(disk_)) {
-    d = SyncDecision::kSourceFull;
+          (diverged ? ": full resync from it (the generations diverged: " + handshake_.reason + ")" : "");
+  } else if (peer_inconsistent && holds_good_image(disk_) && !is_source(d)) {
+    d = diverged ? SyncDecision::kSourceFull : SyncDecision::kSourceBitmap;
     why = std::string("the peer is Inconsistent and this node ") + to_string(disk_) +
-          ": full resync to it (the generations diverged: " + handshake_.reason + ")";
+          (diverged ? ": full resync to it (the generations diverged: " + handshake_.reason + ")" : "");
   }
   if (d == SyncDecision::kSplitBrain) {
     const bool self_discard = options_.discard_my_data;
@@ -175,7 +179,7 @@ void Resource::finish_handshake() {
   // when both sides have bits (neither can say whose are right); both
   // sides decide alike from the same two bitmaps (protocol 7). (A node
   // whose own disk failed the peer's writes is Inconsistent, and the
-  // disk-state rules below make it the target.)
+  // disk-state overrides above make it the target.)
   if (d == SyncDecision::kNone && wire_version() >= 7 && holds_good_image(disk_) &&
       holds_good_image(ph.disk_state)) {
     const uint64_t mine = bitmap_->count(), theirs = peer_bitmap_->count();
@@ -190,16 +194,6 @@ void Resource::finish_handshake() {
       log("same generation and no resync, but blocks are recorded out of sync (" + std::to_string(mine * kBlockSize) +
           " bytes here, " + std::to_string(theirs * kBlockSize) + " on the peer); verify to compare them");
     }
-  }
-  // Disk-state overrides: an Inconsistent disk is never a source, and one
-  // opposite a good image (UpToDate, or Consistent: good but not yet
-  // confirmed, as after a restart) is always the target.
-  if (disk_ == DiskState::kInconsistent && holds_good_image(ph.disk_state) && !is_target(d)) {
-    d = SyncDecision::kTargetBitmap;
-    why = std::string("this node is Inconsistent and the peer ") + to_string(ph.disk_state);
-  } else if (holds_good_image(disk_) && ph.disk_state == DiskState::kInconsistent && !is_source(d)) {
-    d = SyncDecision::kSourceBitmap;
-    why = std::string("the peer is Inconsistent and this node ") + to_string(disk_);
   }
   // A Primary may be SyncTarget only with an Inconsistent disk (attached
   // under it, resync not finished): the peer holds its data. A Primary with
