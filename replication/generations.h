@@ -40,6 +40,12 @@ inline uint64_t uuid_value(uint64_t uuid) { return uuid & ~kUuidPrimaryBit; }
 // Generations of freshly created metadata: current = just-created, rest 0.
 inline Generations just_created_generations() { return Generations{}; }
 
+// Whether `g` is still that of fresh metadata (create-md, never synced nor
+// promoted): its disk holds nothing of the pair's data yet.
+inline bool is_just_created(const Generations& g) {
+  return uuid_value(g.current) == kJustCreatedUuid || uuid_value(g.current) == 0;
+}
+
 // Sets or clears the primary flag in `current` (on promote/demote).
 void set_primary_flag(Generations& g, bool primary);
 

@@ -1,4 +1,4 @@
-// Replication wire protocol, version 4 (speaks 1 to 3 too): the frames two replication peers
+// Replication wire protocol, version 9 (speaks 1 to 8 too): the frames two replication peers
 // exchange over one TCP connection, as bytes in and bytes out (no sockets, no
 // clock). The byte layout is documented in replication/PROTOCOL.md; keep both
 // in step, and never renumber a frame type or an enum value that has shipped.
@@ -40,10 +40,13 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // side only are resynced from that side (Resource::finish_handshake).
 // Version 8 allows BitmapChunks on the running link, for a Diskless Primary
 // taking back the disk it had given up: its records, then the peer's
-// answer (PROTOCOL.md, "Re-attach under a Primary").
-inline constexpr uint16_t kProtocolVersion = 8;
+// answer (PROTOCOL.md, "Re-attach under a Primary"). Version 9 adds no
+// frame but a handshake rule: a fresh disk larger than the peer's takes the
+// peer's size, where the smaller node used to grow (PROTOCOL.md, "Online
+// grow").
+inline constexpr uint16_t kProtocolVersion = 9;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 8;
+inline constexpr uint16_t kMaxProtocolVersion = 9;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 

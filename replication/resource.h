@@ -219,9 +219,11 @@ class Resource final : public Volume {
   // Primary (its hot extents become out of sync), and goes Inconsistent,
   // Outdated or UpToDate from the superblock flags (drbdadm attach / up).
   // On a Diskless Primary (after on-io-error detach) the disk comes back
-  // under the running volume instead: it must describe the same data size;
-  // it goes Inconsistent with every block out of sync and resyncs in full
-  // from the UpToDate peer while this node stays Primary (SyncTarget;
+  // under the running volume instead: it must describe the same data size
+  // (a new disk, fresh from create_md(), may be larger: it takes the
+  // volume's size, as at a Secondary's first connect); it goes
+  // Inconsistent with every block out of sync and resyncs in full from the
+  // UpToDate peer while this node stays Primary (SyncTarget;
   // out-of-sync blocks are read through the peer meanwhile). See
   // attach_under_primary().
   CommandResult attach();

@@ -85,11 +85,20 @@ void Resource::give_up_disk(const std::string& why) {
   }
 }
 
-CommandResult Resource::attach_under_primary(const Superblock& found) {
-  if (found.data_size != sb_.data_size)
-    return CommandResult::failure("attach refused: the new disk's metadata describes " +
-                                  std::to_string(found.data_size) + " bytes of data, the volume has " +
-                                  std::to_string(sb_.data_size) + " (create-md on a disk of at least that size)");
+CommandResult Resource::attach_under_primary(const Superblock& on_disk) {
+  // A new disk (fresh metadata) larger than the volume holds it in its
+  // first data_size bytes, as at a Secondary's first connect (protocol 9):
+  // its superblock, written below, then says so; the rest of the disk
+  // waits for a resize. Any other disk must describe the volume's size.
+  Superblock found = on_disk;
+  const bool larger_new_disk = on_disk.data_size > sb_.data_size && is_just_created(on_disk.generations);
+  if (on_disk.data_size != sb_.data_size && !larger_new_disk)
+    return CommandResult::failure(
+        "attach refused: the disk's metadata describes " + std::to_string(on_disk.data_size) +
+        " bytes of data, the volume has " + std::to_string(sb_.data_size) +
+        (on_disk.data_size < sb_.data_size ? " (a disk of at least the volume's size is needed)"
+                                           : " (create-md on it first: a new disk may be larger than the volume)"));
+  if (larger_new_disk) found.data_size = sb_.data_size;
   set_disk(DiskState::kAttaching, "attach under the Primary");
   Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
   Result<AlRecovery> rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value())
@@ -125,6 +134,9 @@ CommandResult Resource::attach_under_primary(const Superblock& found) {
     set_disk(DiskState::kDiskless, "attach failed");
     return CommandResult::failure("attach failed: writing the new disk's metadata: " + s.message());
   }
+  if (larger_new_disk)
+    log("the new disk holds " + std::to_string(on_disk.data_size) + " bytes of data; it takes the volume's " +
+        std::to_string(sb_.data_size) + " (a resize can grow the volume into the rest)");
   set_disk(DiskState::kInconsistent, reattach_records_
                                          ? "the disk given up is back under the Primary: what it missed to be fetched "
                                            "from the peer"

@@ -331,6 +331,29 @@ bool Resource::settle_size_at_handshake(const wire::Hello& ph) {
            wire::DisconnectCode::kIncompatible);
     return false;
   }
+  // A disk with fresh metadata (create-md, never synced: a replacement or
+  // a first disk) holds nothing of the pair's yet. Larger than the peer's,
+  // it takes the peer's size at its first connect, as DRBD sizes a new disk
+  // by the smaller of both: only a resize grows a volume. (Before version
+  // 9 the smaller node grew to it, or refused when its storage was full.)
+  // Both sides read the same Hellos, so both decide alike.
+  if (wire_version() >= 9) {
+    if (ph.device_size < sb_.data_size && disk_ == DiskState::kInconsistent && is_just_created(sb_.generations)) {
+      CommandResult cut = shrink_to(ph.device_size, "a new disk takes the size the peer replicates; a resize can "
+                                                    "grow it into the rest");
+      if (!cut.ok()) {
+        refuse("this node's new disk could not take the peer's size (" + sizes + "): " + cut.error(),
+               wire::DisconnectCode::kIncompatible);
+        return false;
+      }
+      return true;
+    }
+    if (ph.device_size > sb_.data_size && ph.disk_state == DiskState::kInconsistent &&
+        is_just_created(ph.generations)) {
+      log("the peer's new disk is larger (" + sizes + "): it takes this node's size");
+      return true;
+    }
+  }
   if (ph.device_size < sb_.data_size) {
     // The peer grows to our size in its own handshake if its storage has
     // room (the end of a resize it missed), or refuses and says why.

@@ -1127,6 +1127,60 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h2, "secondary", "r0")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_larger_replacement_disks_keep_the_volume_size_until_a_resize(self):
+        """Both disks are replaced by larger ones, one at a time, as DRBD
+        users do: h2's while Secondary, then h1's under the mounted file
+        system (detach and attach on the Primary). create-md gives each new
+        disk all its room, yet each takes the volume's size and resyncs in
+        full; nothing grows until `resize` is asked, which then uses the
+        room both new disks have."""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab)
+        mnt = os.path.join(h1.dir, "mnt")
+        h1.in_daemon("mkfs.ext4", "-q", "-F", self.status(h1)["device_link"])
+        self.ctl(h1, "mount", "r0")
+        files = {"before": self.put_file(h1, "before", 8)}
+        size = self.status(h1)["size_kib"] * 1024
+
+        def put_larger_blank_disk(h):
+            img = os.path.join(h.dir, "r0.img")
+            sh("dd", "if=/dev/zero", "of=" + img, "bs=1M", "count=%d" % SIZE_MIB, "conv=notrunc,fsync",
+               "status=none")
+            os.truncate(img, (SIZE_MIB + 32) << 20)
+
+        def in_sync():
+            return (self.status(h1)["disk"] == "UpToDate" and self.status(h2)["disk"] == "UpToDate"
+                    and self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0)
+
+        def sizes():
+            return (self.status(h1)["size_kib"] * 1024, self.status(h2)["size_kib"] * 1024)
+
+        self.ctl(h2, "detach", "r0")
+        put_larger_blank_disk(h2)
+        self.ctl(h2, "create-md", "r0")
+        self.ctl(h2, "attach", "r0")
+        wait_until(in_sync, timeout=60, what="h2's new disk synced")
+        self.assertEqual(sizes(), (size, size))
+        self.ctl(h1, "detach", "r0")
+        files["diskless"] = self.put_file(h1, "diskless", 2)
+        put_larger_blank_disk(h1)
+        self.ctl(h1, "create-md", "r0")
+        self.ctl(h1, "attach", "r0")
+        files["resync"] = self.put_file(h1, "resync", 2)
+        wait_until(in_sync, timeout=60, what="h1's new disk synced")
+        self.assertEqual(sizes(), (size, size))
+        self.assertEqual(self.status(h1)["role"], "Primary")
+        self.assertIn("grown from %d to " % size, self.ctl(h1, "resize", "r0").stdout)
+        grown = self.status(h1)["size_kib"] * 1024
+        self.assertGreater(grown, size + (31 << 20))
+        wait_until(in_sync, timeout=60, what="the added blocks resynced")
+        self.assertEqual(sizes(), (grown, grown))
+        for name, digest in files.items():
+            self.assertEqual(h1.in_daemon("sh", "-c", "dd if=%s bs=1M iflag=direct status=none | sha256sum"
+                                          % os.path.join(mnt, name)).stdout.split()[0], digest, name)
+        self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_resize_to_a_given_size_and_assume_clean(self):
         """drbdadm resize --size / --assume-clean: both backing files grow by
         sparse (zero-reading) space, as fresh thin volumes do. `resize --size

@@ -333,7 +333,7 @@ TEST_F(AttachUnderPrimaryTest, APrimaryWithoutAnUpToDatePeerRefusesDetach) {
   EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
 }
 
-TEST_F(AttachUnderPrimaryTest, TheNewDiskMustDescribeTheSameSize) {
+TEST_F(AttachUnderPrimaryTest, ANewDiskSmallerThanTheVolumeIsRefused) {
   bring_up_and_lose_a_disk();
   FakeStorage small_disk{kTestDiskBytes / 2};
   ok(a->replace_storage(small_disk, nullptr));
@@ -341,12 +341,50 @@ TEST_F(AttachUnderPrimaryTest, TheNewDiskMustDescribeTheSameSize) {
   CommandResult r = a->attach();
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(contains(r.error(), "the volume has")) << r.error();
+  EXPECT_TRUE(contains(r.error(), "a disk of at least the volume's size is needed")) << r.error();
   EXPECT_EQ(a->status().disk, DiskState::kDiskless);
   // Still serving through the peer.
   ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 4)).ok());
   EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 4));
   CommandResult attached = a->replace_storage(disk_a, nullptr);
   EXPECT_TRUE(attached.ok());
+}
+
+TEST_F(AttachUnderPrimaryTest, ANewDiskLargerThanTheVolumeTakesItsSize) {
+  bring_up_and_lose_a_disk();
+  const uint64_t volume = data_size();
+  FakeStorage large_disk{2 * kTestDiskBytes};
+  ok(a->replace_storage(large_disk, nullptr));
+  ok(a->create_md());
+  ok(a->attach());
+  EXPECT_EQ(a->status().size_bytes, volume) << "the volume keeps its size";
+  EXPECT_EQ(a->status().replication, ReplicationState::kSyncTarget);
+  advance(seconds(1));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(b->status().size_bytes, volume);
+  EXPECT_EQ(data_of(large_disk), data_of(disk_b));
+  // The new disk's metadata says so: the next start reads the volume's size.
+  Result<Superblock> on_disk = read_metadata(large_disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.error();
+  EXPECT_EQ(on_disk->data_size, volume);
+  a.reset();  // before large_disk, which it uses
+}
+
+TEST_F(AttachUnderPrimaryTest, ALargerDiskThatIsNotNewIsRefused) {
+  bring_up_and_lose_a_disk();
+  // A disk that held another volume (its generations are not fresh).
+  FakeStorage used_disk{2 * kTestDiskBytes};
+  Result<Superblock> sb = create_metadata(used_disk, CreateMetadataParams{});
+  ASSERT_TRUE(sb.ok()) << sb.error();
+  sb->generations.current = 0x5000;
+  sb->flags.consistent = true;
+  ASSERT_TRUE(write_superblock(used_disk, sb.value()).ok());
+  ok(a->replace_storage(used_disk, nullptr));
+  CommandResult r = a->attach();
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error(), "create-md on it first")) << r.error();
+  EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+  ok(a->replace_storage(disk_a, nullptr));
 }
 
 TEST_F(AttachUnderPrimaryTest, ReplacingTheStorageIsRefusedWhileAttached) {

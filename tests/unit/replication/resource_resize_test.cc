@@ -5,6 +5,7 @@
 // is finished by the next handshake, in the right direction.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "replication/resource.h"
@@ -478,6 +479,83 @@ TEST_F(ResizeTest, ASecondaryThatMissedTheResizeGrowsAsTargetAtConnect) {
   EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
   EXPECT_EQ(read_back(disk_b, late, 8192), pattern(late, 8192, 9));
   EXPECT_TRUE(disks_equal());
+}
+
+// ---- a new disk larger than the peer's (protocol 9) ----
+
+// The Secondary's disk is replaced by a larger one (detach, new disk,
+// create-md, attach); a's disk has room to grow as well.
+TEST_F(ResizeTest, ANewLargerDiskOnTheSecondaryTakesThePeersSizeAndNothingGrows) {
+  bring_up_with_data();
+  grow_disks(/*grow_a=*/true, /*grow_b=*/false);
+  ok(b->detach());
+  FakeStorage large_disk{kGrownDiskBytes};
+  ok(b->replace_storage(large_disk, nullptr));
+  ok(b->create_md());
+  ok(b->attach());
+  ASSERT_GT(b->status().size_bytes, old_size) << "create-md takes the whole disk";
+  if (b->status().connection == ConnectionState::kStandAlone) ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(data_size(), old_size) << "only a resize grows the volume";
+  EXPECT_EQ(b->status().size_bytes, old_size);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(data_of(large_disk), data_of(disk_a));
+  Result<Superblock> on_disk = read_metadata(large_disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.error();
+  EXPECT_EQ(on_disk->data_size, old_size);
+  // The rest of the new disk is there for a resize.
+  ok(resize_now(*a));
+  EXPECT_GT(data_size(), old_size);
+  EXPECT_EQ(b->status().size_bytes, data_size());
+  advance(seconds(1));
+  EXPECT_EQ(data_of(large_disk), data_of(disk_a));
+  b.reset();  // before large_disk, which it uses
+}
+
+// Two new disks of different sizes: the pair replicates the smaller one,
+// whichever node has the larger.
+TEST_F(ResizeTest, TwoNewDisksOfDifferentSizesReplicateTheSmaller) {
+  for (int larger : {0, 1}) {
+    SCOPED_TRACE(larger == 0 ? "a larger" : "b larger");
+    FakeStorage da{larger == 0 ? kGrownDiskBytes : kTestDiskBytes};
+    FakeStorage db{larger == 1 ? kGrownDiskBytes : kTestDiskBytes};
+    auto ra = std::make_unique<Resource>(loop, options_for(0), da);
+    auto rb = std::make_unique<Resource>(loop, options_for(1), db);
+    create_and_attach(*ra);
+    create_and_attach(*rb);
+    const uint64_t smaller = std::min(ra->status().size_bytes, rb->status().size_bytes);
+    ASSERT_LT(smaller, std::max(ra->status().size_bytes, rb->status().size_bytes));
+    ok(ra->connect(net.connector(0)));
+    ok(rb->connect(net.connector(1)));
+    settle();
+    ok(ra->primary(/*force=*/true));
+    advance(seconds(2));
+    EXPECT_EQ(ra->status().size_bytes, smaller);
+    EXPECT_EQ(rb->status().size_bytes, smaller);
+    EXPECT_EQ(rb->status().disk, DiskState::kUpToDate) << rb->status().last_error;
+    EXPECT_TRUE(std::equal(da.bytes().begin(), da.bytes().begin() + static_cast<long>(smaller), db.bytes().begin()));
+    ok(ra->disconnect());
+    ok(rb->disconnect());
+    settle();
+  }
+}
+
+// With a peer of protocol 8 the old rule holds: the smaller node grows to
+// the new disk's size when its storage has room.
+TEST_F(ResizeTest, WithAPeerOfProtocol8ANewLargerDiskGrowsThePeer) {
+  bring_up_grown_with_peer_version(8);  // both disks have grown, b's is replaced below
+  ok(b->detach());
+  FakeStorage large_disk{kGrownDiskBytes};
+  ok(b->replace_storage(large_disk, nullptr));
+  ok(b->create_md());
+  ok(b->attach());
+  const uint64_t new_disk_size = b->status().size_bytes;
+  if (b->status().connection == ConnectionState::kStandAlone) ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(data_size(), new_disk_size);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  b.reset();  // before large_disk, which it uses
 }
 
 // ---- shrinking: resize --size below the current size (protocol 6) ----

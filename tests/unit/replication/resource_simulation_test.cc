@@ -390,17 +390,18 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
 
   // The operator grows both backing disks by the same amount and resizes
   // (drbdadm resize), on either node. The first growth of a run may claim
-  // --assume-clean unless a shrink came first (its cut-off end holds old
-  // data): both disks hold zeros there (grown with zeros; the old internal
+  // --assume-clean unless a shrink or a larger new disk came first (the
+  // cut-off end, or the room past the volume, holds old data): both disks
+  // hold zeros there (grown with zeros; the old internal
   // metadata is zeroed by the move), so the claim is true.
   // Later ones fill each disk's new space differently, so that a missed
   // resync of the added blocks shows.
   void grow_volume() {
     if (primary_ < 0 || !established(0) || !established(1)) return;
-    if (disk_a.size() + (4u << 20) > kMaxDiskBytes) return;
+    if (std::max(disk_a.size(), disk_b.size()) + (4u << 20) > kMaxDiskBytes) return;
     const uint64_t by = static_cast<uint64_t>(random(1, 4)) << 20;
     ResizeOptions o;
-    o.assume_clean = grows_ == 0 && shrink_node_ < 0 && chance(40);
+    o.assume_clean = grows_ == 0 && shrink_node_ < 0 && larger_new_disks_ == 0 && chance(40);
     disk_a.grow(disk_a.size() + by, o.assume_clean ? 0 : 0xA1);
     disk_b.grow(disk_b.size() + by, o.assume_clean ? 0 : 0xB2);
     ++grows_;
@@ -525,10 +526,16 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // the same disk, or, while the peer holds good data, a new one
   // (create-md first). A Secondary is then connected again.
   void reattach(int n) {
-    // (A new disk is as large as the first ones: create-md on a larger one
-    // describes more data than the volume has.)
-    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate && grows_ == 0 &&
-                       chance(50);
+    // A new disk may be larger than the old one; its metadata then
+    // describes more data than the volume has (as after a grow or a
+    // shrink), and it takes the volume's size.
+    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate && chance(50);
+    if (fresh && chance(50) && disk(n).size() + (4u << 20) <= kMaxDiskBytes) {
+      const uint64_t by = static_cast<uint64_t>(random(1, 4)) << 20;
+      disk(n).grow(disk(n).size() + by, 0xC3);
+      ++larger_new_disks_;
+      log("the new disk of " + name(n) + " is " + std::to_string(by >> 20) + " MiB larger than the old one");
+    }
     if (fresh) {
       CommandResult r = node(n)->create_md();
       // (A disk fault armed before a planned detach can hit it; the
@@ -1069,6 +1076,9 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   bool stalled_ = false;      // the link holds every byte sent
   bool link_healthy_ = true;  // not down, not stalled
   int grows_ = 0;             // growths of both disks so far
+  // New disks larger than the old ones: their room past the volume holds
+  // what the old disk had there (its metadata), not zeros.
+  int larger_new_disks_ = 0;
   uint64_t initial_blocks_ = 0;
   uint64_t shrink_limit_ = UINT64_MAX;  // a shrink on its way: its new end (blocks)
   int shrink_node_ = -1;                // the node asked for the last shrink, -1 none yet
