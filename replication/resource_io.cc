@@ -526,9 +526,12 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
   auto it = writes_.find(r.write_id);  // looked up again: the callback above may have run
   if (it == writes_.end() || it->second.acks_outstanding == 0) return;
   if (--it->second.acks_outstanding > 0) return;
-  if (detach_done_ && !c && !it->second.peer_done) {
-    // Protocol B while a detach waits: "received" is not on the peer's
-    // disk; answered at the BarrierAck (the epoch closed now).
+  if ((detach_done_ || !local_data_current()) && !c && !it->second.peer_done) {
+    // Protocol B while a detach waits, or with the peer's disk as the only
+    // good copy (Diskless, or resyncing a disk attached under us): what the
+    // peer received is not on its disk yet, and its write may still fail
+    // (a Failed ack, then EIO here). Answered at the BarrierAck (the epoch
+    // closed now), as protocol A is there (complete_protocol_a_write).
     it->second.answer_at_barrier_ack = true;
     if (epoch_writes_ > 0) close_epoch();
     return;
@@ -754,6 +757,20 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
                              std::to_string(length) + " bytes) failed: " + s.message();
     // (A failed flush_data_now() has marked its extents already.)
     if (!flush_failed) bitmap_->set_range(offset, length);
+    // A Diskless Primary's write, under passthrough: our Failed ack fails
+    // it with EIO there, as a failing local disk would, and no write it
+    // was answered for is missing here, so the disk stays what it is and
+    // the link stays (DRBD's pass_on with its negative ack). Dropping the
+    // link would leave that Primary without any data (a Diskless peer is
+    // refused at every connect) for one failed write. The block stays
+    // recorded for its disk. A failed flush still goes the way below:
+    // which writes it lost is unknown, and the Barrier must not be acked.
+    if (!flush_failed && role_ == Role::kSecondary && peer_role_ == Role::kPrimary &&
+        peer_disk_ == DiskState::kDiskless && options_.on_io_error == IoErrorPolicy::kPassthrough) {
+      (void)persist_bitmap();  // a failure is counted and reported; the bits stay set
+      report_error(what + "; the Diskless Primary's write fails with EIO there, the link stays");
+      return;
+    }
     return peer_writes_failed_here(what, /*unnoted_flush=*/false, true);
   }
   counter += length;

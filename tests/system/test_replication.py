@@ -6,6 +6,7 @@ operator's refusals (primary while the peer is Primary, down while Primary),
 a link cut that leaves only the changed blocks to resync, and a wrong shared
 secret that touches no data."""
 
+import hashlib
 import json
 import os
 import re
@@ -867,6 +868,59 @@ class ReplicationTest(unittest.TestCase):
         except AssertionError as e:
             raise AssertionError("%s\nh1: %s\nh2: %s" % (e, self.status(h1), self.status(h2))) from None
         return h1, h2, command
+
+    def test_the_peer_of_a_diskless_primary_fails_one_write_and_keeps_serving(self):
+        """h1's disk fails (on-io-error detach): h1 goes on as a Diskless
+        Primary served by h2. Then h2's disk (passthrough) refuses one range
+        for a moment: the write there fails with EIO on h1, and only that
+        write; the link stays, other writes and reads go on, and once h2's
+        disk works the write retried lands (DRBD's pass_on with its
+        negative ack, where the link used to drop and leave h1 with no
+        data at all)."""
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        dev1, fail1 = self.faulty_disk(h1)
+        dev2, fail2 = self.faulty_disk(h2)
+        self.start(h1, h2, fresh=False, device=dev1, extra='on_io_error = "detach";')
+        self.start(h2, h1, fresh=False, device=dev2, extra='on_io_error = "passthrough";')
+        for h in (h1, h2):
+            self.ctl(h, "create-md", "r0")
+            self.ctl(h, "up", "r0")
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        dev = self.status(h1)["device"]
+        chunk = os.path.join(h1.dir, "chunk")
+        with open(chunk, "wb") as f:
+            f.write(os.urandom(65536))
+        with open(chunk, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+
+        def write_at(mib):
+            return h1.in_daemon("dd", "if=" + chunk, "of=" + dev, "bs=64k", "count=1", "seek=%d" % (mib * 16),
+                                "oflag=direct", "status=none", check=False)
+
+        def read_at(mib):
+            return h1.in_daemon("sh", "-c", "dd if=%s bs=64k count=1 skip=%d iflag=direct status=none | sha256sum"
+                                % (dev, mib * 16)).stdout.split()[0]
+
+        fail1("fail-writes")
+        fail1("fail-reads")
+        self.assertEqual(write_at(1).returncode, 0, "the write that meets h1's error is served by h2")
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        fail2("fail-writes %d %d" % (20 << 20, 1 << 20))
+        self.assertNotEqual(write_at(20).returncode, 0, "the write h2 cannot write fails on h1")
+        wait_until(lambda: self.status(h2)["io_errors"] > 0, what="h2 counted its error")
+        st1, st2 = self.status(h1), self.status(h2)
+        self.assertEqual((st1["role"], st1["disk"], st1["connection"]), ("Primary", "Diskless", "Connected"), st1)
+        self.assertEqual((st2["disk"], st2["connection"]), ("UpToDate", "Connected"), st2)
+        self.assertEqual(write_at(30).returncode, 0, "writes elsewhere go on")
+        self.assertEqual(read_at(30), digest)
+        self.assertEqual(read_at(1), digest)
+        fail2("heal")
+        self.assertEqual(write_at(20).returncode, 0, "the write retried lands")
+        self.assertEqual(read_at(20), digest)
+        self.assertEqual(self.status(h1)["connection"], "Connected")
 
     def test_io_error_passthrough_reports_marks_and_calls_the_handler(self):
         lab = self.lab()

@@ -387,6 +387,61 @@ TEST_F(AttachUnderPrimaryTest, ALargerDiskThatIsNotNewIsRefused) {
   ok(a->replace_storage(disk_a, nullptr));
 }
 
+// The peer serving a Diskless Primary (passthrough) cannot write one range
+// for a while: that write fails with EIO on the Primary, and only that
+// write; the link stays (a Diskless Primary without it fails every request
+// and is refused at every connect) and the peer's disk stays UpToDate: it
+// lacks no write that was acknowledged. Once its disk works, the write
+// retried lands. DRBD's pass_on on the Secondary, with its P_NEG_ACK.
+TEST_F(AttachUnderPrimaryTest, AWriteThePeerCannotWriteFailsAloneUnderADisklessPrimary) {
+  for (auto protocol : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA}) {
+    SCOPED_TRACE(std::string("protocol ") + static_cast<char>(protocol));
+    FakeStorage da{kTestDiskBytes}, db{kTestDiskBytes};
+    ResourceOptions oa = options_for(0), ob = options_for(1);
+    oa.protocol = ob.protocol = protocol;
+    oa.on_io_error = IoErrorPolicy::kDetach;  // b: passthrough
+    a = std::make_unique<Resource>(loop, oa, da);
+    b = std::make_unique<Resource>(loop, ob, db);
+    start_initial_sync();
+    advance(seconds(1));
+    ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+    da.fail_writes(0, kTestDiskBytes);
+    da.fail_reads(0, kTestDiskBytes);
+    ASSERT_TRUE(write_now(*a, 8192, pattern(8192, 4096, 2)).ok());
+    ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+    db.fail_writes(65536, 4096);
+    auto failed = submit(*a, 65536, pattern(65536, 4096, 3));
+    advance(milliseconds(100));
+    ASSERT_TRUE(failed->has_value());
+    EXPECT_EQ(failed->value().errno_value(), EIO);
+    EXPECT_EQ(a->status().connection, ConnectionState::kConnected) << a->status().last_error;
+    EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+    EXPECT_EQ(b->status().io_errors, 1u);
+    // Everything else goes on: writes, reads, a flush.
+    ASSERT_TRUE(write_now(*a, 131072, pattern(131072, 4096, 4)).ok());
+    std::vector<uint8_t> out(4096);
+    ASSERT_TRUE(read_now(*a, 8192, out).ok());
+    EXPECT_EQ(out, pattern(8192, 4096, 2));
+    std::optional<IoStatus> flushed;
+    a->submit_flush([&flushed](IoStatus st) { flushed = st; });
+    advance(milliseconds(100));
+    ASSERT_TRUE(flushed.has_value());
+    EXPECT_TRUE(flushed->ok()) << flushed->message();
+    // The disk works again: the write retried lands.
+    db.clear_faults();
+    ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 4096, 5)).ok());
+    EXPECT_EQ(read_back(db, 65536, 4096), pattern(65536, 4096, 5));
+    advance(seconds(1));
+    EXPECT_EQ(a->status().connection, ConnectionState::kConnected);
+    EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+    ok(a->disconnect());
+    ok(b->disconnect());
+    settle();
+    a.reset();  // before da and db, which they use
+    b.reset();
+  }
+}
+
 TEST_F(AttachUnderPrimaryTest, ReplacingTheStorageIsRefusedWhileAttached) {
   bring_up_synced();
   CommandResult r = a->replace_storage(new_disk, nullptr);
