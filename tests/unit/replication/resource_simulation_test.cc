@@ -555,6 +555,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   void note_link_fault() {
     link_fault_since_in_sync_ = true;
     link_fault_at_ = clock.now();
+    // Protocol A: writes answered before the Primary's disk failed may
+    // still be on their way to the peer, and their only other copy went
+    // with that disk. A link fault now loses them: the same double fault.
+    if (diskless_primary_ >= 0 && a_writes_in_flight_at_detach_ && !diskless_after_link_fault_) {
+      diskless_after_link_fault_ = true;
+      log("a link fault right after " + name(diskless_primary_) +
+          "'s disk failed: protocol A writes still on their way may be lost");
+    }
   }
 
   void set_stalled(bool stalled) {
@@ -644,9 +652,16 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       // link dropped, or sent under A into a link that was already cut):
       // with that disk gone it is lost. A double fault, as in DRBD.
       diskless_after_link_fault_ = link_fault_since_in_sync_;
+      a_writes_in_flight_at_detach_ = GetParam().protocol == wire::ReplicationProtocol::kA;
+      diskless_at_ = clock.now();
       log("the Primary " + name(primary_) + " is Diskless: the data is on " + name(1 - primary_) + "'s disk" +
           (diskless_after_link_fault_ ? " (after a link fault: writes only its disk held may be lost)" : ""));
     }
+    // A second of a healthy link after the disk failed: what was on its
+    // way then has arrived.
+    if (a_writes_in_flight_at_detach_ && link_healthy_ && clock.now() - diskless_at_ >= seconds(1) &&
+        clock.now() - link_fault_at_ >= seconds(1))
+      a_writes_in_flight_at_detach_ = false;
     if (diskless_primary_ >= 0 && alive_[diskless_primary_] &&
         node_status(diskless_primary_).disk == DiskState::kUpToDate) {
       log(name(diskless_primary_) + "'s disk is UpToDate again");
@@ -660,6 +675,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       }
       diskless_primary_ = -1;
       diskless_after_link_fault_ = false;
+      a_writes_in_flight_at_detach_ = false;
     }
     for (int n = 0; n < 2; ++n) {
       if (write_fault_steps_[n] > 0 && --write_fault_steps_[n] == 0) {
@@ -1084,6 +1100,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   int shrink_node_ = -1;                // the node asked for the last shrink, -1 none yet
   static constexpr uint64_t kMaxDiskBytes = 2 * kTestDiskBytes;
   bool diskless_after_link_fault_ = false;
+  // Protocol A: the Primary went Diskless less than a second of healthy
+  // link ago (answered writes may still be on their way).
+  bool a_writes_in_flight_at_detach_ = false;
+  TimePoint diskless_at_{};
   int step_ = 0;
   bool failed_ = false;
   std::deque<std::string> trace_;
