@@ -1,4 +1,4 @@
-// Replication wire protocol, version 9 (speaks 1 to 8 too): the frames two replication peers
+// Replication wire protocol, version 10 (speaks 1 to 9 too): the frames two replication peers
 // exchange over one TCP connection, as bytes in and bytes out (no sockets, no
 // clock). The byte layout is documented in replication/PROTOCOL.md; keep both
 // in step, and never renumber a frame type or an enum value that has shipped.
@@ -43,10 +43,12 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // answer (PROTOCOL.md, "Re-attach under a Primary"). Version 9 adds no
 // frame but a handshake rule: a fresh disk larger than the peer's takes the
 // peer's size, where the smaller node used to grow (PROTOCOL.md, "Online
-// grow").
-inline constexpr uint16_t kProtocolVersion = 9;
+// grow"). Version 10 lets a Diskless Primary connect to the Secondary that
+// holds its data: no bitmaps, no resync (PROTOCOL.md, "A Diskless Primary
+// reconnecting").
+inline constexpr uint16_t kProtocolVersion = 10;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 9;
+inline constexpr uint16_t kMaxProtocolVersion = 10;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 

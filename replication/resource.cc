@@ -421,6 +421,7 @@ CommandResult Resource::primary(bool force) {
   // is declared the good copy from scratch (initial sync).
   const bool declared_good = forced_data && disk_ != DiskState::kConsistent;
   set_role(Role::kPrimary, forced_data ? "primary --force" : "primary");
+  diskless_peer_.reset();  // our data moves on: a Diskless Primary peer may not come back to it
   // Before the first write as Primary: was_primary on disk, so a crash is
   // recognised and the activity log replayed.
   sb_.flags.was_primary = true;

@@ -670,6 +670,11 @@ class Resource final : public Volume {
   // resync from the peer starts on the running link (or at the next
   // handshake, which lets an Inconsistent Primary be SyncTarget).
   CommandResult attach_under_primary(const Superblock& found);
+  // A Diskless Primary reconnecting to the Secondary that holds its data
+  // (protocol 10): why the connection is refused ("" if it is not), and
+  // the handshake without bitmaps that follows.
+  std::string diskless_connect_refusal(const wire::Hello& ph) const;
+  void finish_diskless_handshake(const wire::Hello& ph);
   // The peer, Primary, attached a disk on the running link: it resyncs from
   // us (it drives the resync; we answer its requests). In full, or, when it
   // sent the records of the disk it had given up (protocol 8), only those
@@ -792,6 +797,16 @@ class Resource final : public Volume {
   //   have resynced it in full, the generation is taken back (the peer's
   //   current is our bitmap generation).
   bool new_generation_for_diskless_peer_ = false;
+  // Beyond this connection: the Primary peer that went Diskless while this
+  // node (Secondary) served it on a running link, which may reconnect
+  // Diskless (protocol 10): its data generation and whether we started a
+  // generation for it. Forgotten when this node is promoted, and when the
+  // peer has a disk again.
+  struct DisklessPeer {
+    uint64_t generation = 0;
+    bool new_generation = false;
+  };
+  std::optional<DisklessPeer> diskless_peer_;
   // - the peer's operator paused resync (SyncPause).
   bool peer_paused_sync_ = false;
   // - re-attach on the running link (protocol 8): the bitmap coming in

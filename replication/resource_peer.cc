@@ -26,7 +26,9 @@ std::string ms(std::chrono::nanoseconds d) {
 }  // namespace
 
 CommandResult Resource::connect(Connector& connector) {
-  if (disk_ == DiskState::kDiskless) return CommandResult::failure("connect refused: attach a disk first");
+  // (A Diskless Primary connects to the peer that holds its data.)
+  if (disk_ == DiskState::kDiskless && role_ != Role::kPrimary)
+    return CommandResult::failure("connect refused: attach a disk first");
   if (connector_ != nullptr)
     return CommandResult::failure("connect refused: already connecting or connected (disconnect first)");
   Connector::Callbacks cb;
@@ -68,8 +70,9 @@ wire::Hello Resource::make_hello() const {
 }
 
 void Resource::on_connected(std::unique_ptr<Connection> conn) {
-  if (conn_ || connector_ == nullptr || disk_ == DiskState::kDiskless) {
-    // Diskless: nothing to replicate; attach() asks the connector again.
+  if (conn_ || connector_ == nullptr || (disk_ == DiskState::kDiskless && role_ != Role::kPrimary)) {
+    // A Diskless Secondary: nothing to replicate; attach() asks the
+    // connector again. (A Diskless Primary reconnects to its data.)
     conn->close();
     return;
   }
@@ -283,10 +286,17 @@ void Resource::on_authenticated() {
            wire::DisconnectCode::kIncompatible);
     return;
   }
-  if (ph.disk_state == DiskState::kDiskless) {
-    refuse("peer has no disk attached", wire::DisconnectCode::kIncompatible);
+  if (ph.disk_state == DiskState::kDiskless || disk_ == DiskState::kDiskless) {
+    // Only a Diskless Primary back on the link to the Secondary that holds
+    // its data (protocol 10): no bitmaps, no resync.
+    if (std::string why = diskless_connect_refusal(ph); !why.empty()) {
+      refuse(why, wire::DisconnectCode::kIncompatible);
+      return;
+    }
+    finish_diskless_handshake(ph);
     return;
   }
+  diskless_peer_.reset();  // the peer has a disk
   HandshakeFlags flags;
   flags.self_crashed_primary = crashed_primary_;
   flags.peer_crashed_primary = (ph.flags & wire::kHelloCrashedPrimary) != 0;
@@ -319,6 +329,80 @@ void Resource::on_authenticated() {
   // it knows whether anything is overwritten, and runs the handler first.
   bitmap_held_ = options_.before_resync_target && becomes_target_of_good_image();
   if (!bitmap_held_) send_bitmap();
+}
+
+std::string Resource::diskless_connect_refusal(const wire::Hello& ph) const {
+  const bool self_diskless = disk_ == DiskState::kDiskless;
+  if (self_diskless && ph.disk_state == DiskState::kDiskless) return "neither node has a disk attached";
+  if (wire_version() < 10)
+    return self_diskless ? "this Diskless Primary cannot connect: the peer's build does not serve a Diskless "
+                           "Primary on a new connection (replication protocol 10 is needed); attach a disk here"
+                         : "peer has no disk attached";
+  // The node with the disk: UpToDate and Secondary. The Diskless one:
+  // Primary, on the data it last saw: the disk side's bitmap generation
+  // (started when the Primary went Diskless) if the disk side served it
+  // since on a running link and has not been Primary since (diskless_peer_,
+  // in memory: a restart forgets it, and a restarted node is Consistent
+  // anyway); or the disk side's current generation with no bitmap
+  // generation (the link dropped before it heard that the Primary went
+  // Diskless; promoted since, it would have started a new generation).
+  // Anything else means the data moved on without the Primary (the other
+  // node was promoted meanwhile), or the Primary wrote on its own disk
+  // without the peer before that disk failed: its file system would not
+  // match.
+  const Role diskless_role = self_diskless ? role_ : ph.role;
+  const Role disk_role = self_diskless ? ph.role : role_;
+  const DiskState disk_state = self_diskless ? ph.disk_state : disk_;
+  const Generations& diskless_gen = self_diskless ? sb_.generations : ph.generations;
+  const Generations& disk_gen = self_diskless ? ph.generations : sb_.generations;
+  const std::string side = self_diskless ? "the peer" : "this node";
+  if (diskless_role != Role::kPrimary)
+    return self_diskless ? "this node has no disk attached" : "peer has no disk attached";
+  if (disk_role != Role::kSecondary) return "both nodes are Primary: dual-primary is not supported";
+  if (disk_state != DiskState::kUpToDate)
+    return std::string("a Diskless Primary connects only to an UpToDate peer; ") + side + "'s disk is " +
+           to_string(disk_state) + (disk_state == DiskState::kConsistent ? " (restarted since)" : "");
+  const uint64_t data = uuid_value(diskless_gen.current);
+  if (data != uuid_value(disk_gen.current) && data != uuid_value(disk_gen.bitmap))
+    return "the Diskless Primary's data (generation " + std::to_string(data) + ") is not what " + side +
+           " holds (current " + std::to_string(disk_gen.current) + ", bitmap " + std::to_string(disk_gen.bitmap) +
+           "): it moved on without the Primary; demote the Diskless Primary";
+  const bool served = diskless_peer_ && diskless_peer_->generation == data;
+  const bool untouched = data == uuid_value(disk_gen.current) && disk_gen.bitmap == 0;
+  if (!self_diskless && !served && !untouched)
+    return "the Diskless Primary peer was not served by this node since it lost its disk (this node restarted, or "
+           "was Primary since): its data may have moved on; demote the Diskless Primary";
+  return "";
+}
+
+void Resource::finish_diskless_handshake(const wire::Hello& ph) {
+  const bool self_diskless = disk_ == DiskState::kDiskless;
+  peer_role_ = ph.role;
+  peer_disk_ = ph.disk_state;
+  last_peer_generations_ = ph.generations;
+  handshake_timer_.disarm();
+  phase_ = Phase::kRunning;
+  const std::string why = self_diskless ? "Diskless Primary: served through the peer again"
+                                        : "the Diskless Primary peer is served again";
+  last_handshake_text_ = why + " (no bitmaps, no resync)";
+  // Its writes are recorded here (apply_peer_change), under the generation
+  // started when it went Diskless; started now if we did not hear of that
+  // before the drop (as on_peer_state does).
+  if (!self_diskless) {
+    if (!diskless_peer_ || diskless_peer_->generation != uuid_value(ph.generations.current)) {
+      start_new_generation("the Primary peer is back without its disk: this node holds the only copy of its writes");
+      diskless_peer_ = DisklessPeer{uuid_value(ph.generations.current), true};
+    }
+    new_generation_for_diskless_peer_ = diskless_peer_->new_generation;
+  }
+  set_connection(ConnectionState::kConnected, why);
+  last_answer_ = loop_.now();
+  watchdog_timer_.arm_in(options_.timeout);
+  ping_timer_.arm_in(options_.ping_interval);
+  if (io_suspended_) resume_held_io("the link is back");
+  set_replication(ReplicationState::kEstablished, why);
+  send(wire::StateChange{role_, disk_});
+  start_blocked_writes();
 }
 
 bool Resource::becomes_target_of_good_image() const {
@@ -373,6 +457,7 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   const std::optional<DiskState> before = peer_disk_;
   peer_role_ = s.role;
   peer_disk_ = s.disk_state;
+  if (s.disk_state != DiskState::kDiskless) diskless_peer_.reset();
   // What our verify compared against is gone: the peer's disk detached, or
   // another one (Inconsistent) took its place. Ended first, so that the
   // rules below see an Established link.
@@ -391,6 +476,8 @@ void Resource::on_peer_state(const wire::StateChange& s) {
     const bool had_bitmap_generation = sb_.generations.bitmap != 0;
     start_new_generation("the Primary peer lost its disk: this node holds the only copy of its writes");
     new_generation_for_diskless_peer_ = !had_bitmap_generation;
+    // Its data, should the link drop: it may reconnect Diskless (protocol 10).
+    diskless_peer_ = DisklessPeer{uuid_value(peer_hello_.generations.current), new_generation_for_diskless_peer_};
   }
   // The Primary peer, Diskless, attached a new disk on this link (its
   // attach_under_primary()): it fetches every block from us.

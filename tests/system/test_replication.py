@@ -869,14 +869,16 @@ class ReplicationTest(unittest.TestCase):
             raise AssertionError("%s\nh1: %s\nh2: %s" % (e, self.status(h1), self.status(h2))) from None
         return h1, h2, command
 
-    def test_the_peer_of_a_diskless_primary_fails_one_write_and_keeps_serving(self):
+    def test_a_diskless_primary_survives_a_write_error_of_its_peer_and_a_link_cut(self):
         """h1's disk fails (on-io-error detach): h1 goes on as a Diskless
         Primary served by h2. Then h2's disk (passthrough) refuses one range
         for a moment: the write there fails with EIO on h1, and only that
         write; the link stays, other writes and reads go on, and once h2's
         disk works the write retried lands (DRBD's pass_on with its
         negative ack, where the link used to drop and leave h1 with no
-        data at all)."""
+        data at all). Then the link is cut: h1 fails every request until
+        it is back, and then connects again without a disk (protocol 10;
+        a Diskless node used to be refused at every connect)."""
         lab = self.lab()
         h1, h2 = lab.hosts
         dev1, fail1 = self.faulty_disk(h1)
@@ -921,6 +923,16 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(write_at(20).returncode, 0, "the write retried lands")
         self.assertEqual(read_at(20), digest)
         self.assertEqual(self.status(h1)["connection"], "Connected")
+        lab.cut(h2)
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices the cut")
+        self.assertNotEqual(write_at(40).returncode, 0, "no copy of the data anywhere without the link")
+        lab.restore(h2)
+        wait_until(lambda: self.status(h1)["replication"] == "Established", timeout=30, what="h1 served again")
+        st1 = self.status(h1)
+        self.assertEqual((st1["role"], st1["disk"], st1["connection"]), ("Primary", "Diskless", "Connected"), st1)
+        self.assertEqual(write_at(40).returncode, 0)
+        self.assertEqual(read_at(40), digest)
+        self.assertEqual(read_at(30), digest)
 
     def test_io_error_passthrough_reports_marks_and_calls_the_handler(self):
         lab = self.lab()

@@ -442,6 +442,104 @@ TEST_F(AttachUnderPrimaryTest, AWriteThePeerCannotWriteFailsAloneUnderADisklessP
   }
 }
 
+// ---- a Diskless Primary reconnecting (protocol 10) ----
+
+TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryReconnectsAfterALinkCutAndIsServedAgain) {
+  bring_up_and_lose_a_disk();
+  net.set_link_up(false);
+  advance(seconds(1));
+  EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO) << "no copy anywhere without the peer";
+  net.set_link_up(true);
+  advance(seconds(2));
+  ResourceStatus s = a->status();
+  EXPECT_EQ((std::pair{s.connection, s.replication}),
+            (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+      << s.last_error;
+  EXPECT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless}));
+  EXPECT_EQ(b->status().peer_disk, DiskState::kDiskless);
+  // Served again: reads and writes through the peer, recorded there for
+  // the disk given up.
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(read_now(*a, 8192, out).ok());
+  EXPECT_EQ(out, pattern(8192, 4096, 2)) << "written while Diskless, before the cut";
+  const uint64_t recorded = b->status().out_of_sync_bytes;
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 4)).ok());
+  EXPECT_EQ(read_back(disk_b, 12u << 20, 65536), pattern(12u << 20, 65536, 4));
+  EXPECT_EQ(b->status().out_of_sync_bytes, recorded + 65536);
+  // The same disk back: only what it missed is resynced, and both end equal.
+  disk_a.clear_faults();
+  ok(a->attach());
+  EXPECT_TRUE(a->took_back_given_up_disk());
+  advance(seconds(1));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_TRUE(disks_equal());
+}
+
+// The link drops before the peer hears that the Primary went Diskless: it
+// has the same current generation and no bitmap generation (it was not
+// Primary since: that would have started one), so it serves the Primary
+// and starts the generation that records its writes then.
+TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryWhosePeerNeverHeardOfItIsServedAndRecorded) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  ASSERT_EQ(b->generations().bitmap, 0u);
+  bool lost = false;
+  net.drop_if = [&lost](int from, const wire::Frame& f) {
+    if (from == 0 && std::holds_alternative<wire::StateChange>(f.message)) lost = true;
+    return lost;
+  };
+  ok(a->detach());
+  settle();
+  ASSERT_TRUE(lost);
+  ASSERT_EQ(b->status().peer_disk, DiskState::kUpToDate) << "b did not hear of it";
+  net.drop_if = nullptr;
+  net.cut();
+  advance(seconds(2));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(b->status().peer_disk, DiskState::kDiskless);
+  EXPECT_EQ(uuid_value(b->generations().bitmap), uuid_value(a->generations().current))
+      << "b started a generation for the Diskless Primary's writes";
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 3)).ok());
+  EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 3));
+  EXPECT_EQ(b->status().out_of_sync_bytes, 4096u) << "recorded for a's disk";
+}
+
+TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsRefusedByAPeerThatWasPrimarySince) {
+  bring_up_and_lose_a_disk();
+  net.set_link_up(false);
+  advance(seconds(1));
+  // The other node took over meanwhile (a failover), wrote, and stepped down.
+  ok(b->primary());
+  ASSERT_TRUE(write_now(*b, 0, pattern(0, 4096, 7)).ok());
+  ok(b->secondary());
+  net.set_link_up(true);
+  advance(seconds(2));
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_EQ(b->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(contains(b->status().last_error, "was Primary since")) << b->status().last_error;
+  EXPECT_TRUE(contains(a->status().last_error, "demote the Diskless Primary")) << a->status().last_error;
+  EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO);
+  EXPECT_EQ(read_back(disk_b, 0, 4096), pattern(0, 4096, 7)) << "nothing touched";
+}
+
+TEST_F(AttachUnderPrimaryTest, WithAPeerOfProtocol9ADisklessPrimaryStaysDisconnected) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = IoErrorPolicy::kDetach;
+  ob.max_protocol_version = 9;
+  synced_pair(oa, ob);
+  disk_a.fail_writes(0, kTestDiskBytes);
+  ASSERT_TRUE(write_now(*a, 8192, pattern(8192, 4096, 2)).ok());
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  net.set_link_up(false);
+  advance(seconds(1));
+  net.set_link_up(true);
+  advance(seconds(2));
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(contains(a->status().last_error, "replication protocol 10 is needed")) << a->status().last_error;
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 2));
+}
+
 TEST_F(AttachUnderPrimaryTest, ReplacingTheStorageIsRefusedWhileAttached) {
   bring_up_synced();
   CommandResult r = a->replace_storage(new_disk, nullptr);
