@@ -761,8 +761,8 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
     // it with EIO there, as a failing local disk would, and no write it
     // was answered for is missing here, so the disk stays what it is and
     // the link stays (DRBD's pass_on with its negative ack). Dropping the
-    // link would leave that Primary without any data (a Diskless peer is
-    // refused at every connect) for one failed write. The block stays
+    // link would fail every request of that Primary, which has no copy of
+    // the data, for one failed write. The block stays
     // recorded for its disk. A failed flush still goes the way below:
     // which writes it lost is unknown, and the Barrier must not be acked.
     if (!flush_failed && role_ == Role::kSecondary && peer_role_ == Role::kPrimary &&
