@@ -10,8 +10,7 @@ namespace vrrpd::replication {
 
 namespace {
 
-// "Initial": freshly created metadata, or never written (0).
-bool is_initial(uint64_t uuid) { return is_just_created(Generations{uuid, 0, {0, 0}}); }
+bool is_initial(uint64_t uuid) { return is_initial_uuid(uuid); }
 
 bool same(uint64_t a, uint64_t b) { return uuid_value(a) == uuid_value(b); }
 

@@ -40,11 +40,13 @@ inline uint64_t uuid_value(uint64_t uuid) { return uuid & ~kUuidPrimaryBit; }
 // Generations of freshly created metadata: current = just-created, rest 0.
 inline Generations just_created_generations() { return Generations{}; }
 
-// Whether `g` is still that of fresh metadata (create-md, never synced nor
-// promoted): its disk holds nothing of the pair's data yet.
-inline bool is_just_created(const Generations& g) {
-  return uuid_value(g.current) == kJustCreatedUuid || uuid_value(g.current) == 0;
+// Whether a current generation is "initial": freshly created metadata's
+// (create-md, never synced nor promoted: the disk holds nothing of the
+// pair's data yet), or never written (0).
+inline bool is_initial_uuid(uint64_t uuid) {
+  return uuid_value(uuid) == kJustCreatedUuid || uuid_value(uuid) == 0;
 }
+inline bool is_just_created(const Generations& g) { return is_initial_uuid(g.current); }
 
 // Sets or clears the primary flag in `current` (on promote/demote).
 void set_primary_flag(Generations& g, bool primary);

@@ -675,6 +675,9 @@ class Resource final : public Volume {
   // the handshake without bitmaps that follows.
   std::string diskless_connect_refusal(const wire::Hello& ph) const;
   void finish_diskless_handshake(const wire::Hello& ph);
+  // The end of either handshake: Connected, the handshake timer off, the
+  // link watchdog on.
+  void enter_running(const std::string& why);
   // The peer, Primary, attached a disk on the running link: it resyncs from
   // us (it drives the resync; we answer its requests). In full, or, when it
   // sent the records of the disk it had given up (protocol 8), only those

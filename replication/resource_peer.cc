@@ -380,8 +380,6 @@ void Resource::finish_diskless_handshake(const wire::Hello& ph) {
   peer_role_ = ph.role;
   peer_disk_ = ph.disk_state;
   last_peer_generations_ = ph.generations;
-  handshake_timer_.disarm();
-  phase_ = Phase::kRunning;
   const std::string why = self_diskless ? "Diskless Primary: served through the peer again"
                                         : "the Diskless Primary peer is served again";
   last_handshake_text_ = why + " (no bitmaps, no resync)";
@@ -395,10 +393,8 @@ void Resource::finish_diskless_handshake(const wire::Hello& ph) {
     }
     new_generation_for_diskless_peer_ = diskless_peer_->new_generation;
   }
-  set_connection(ConnectionState::kConnected, why);
-  last_answer_ = loop_.now();
-  watchdog_timer_.arm_in(options_.timeout);
-  ping_timer_.arm_in(options_.ping_interval);
+  enter_running(why);
+  ping_timer_.arm_in(options_.ping_interval);  // (armed before the bitmaps in the other handshake)
   if (io_suspended_) resume_held_io("the link is back");
   set_replication(ReplicationState::kEstablished, why);
   send(wire::StateChange{role_, disk_});

@@ -89,6 +89,14 @@ void Resource::on_bitmap_chunk(const wire::BitmapChunk& chunk) {
   finish_handshake();
 }
 
+void Resource::enter_running(const std::string& why) {
+  handshake_timer_.disarm();
+  phase_ = Phase::kRunning;
+  set_connection(ConnectionState::kConnected, why);
+  last_answer_ = loop_.now();
+  watchdog_timer_.arm_in(options_.timeout);
+}
+
 void Resource::finish_handshake() {
   const wire::Hello& ph = peer_hello_;
   SyncDecision d = handshake_.decision;
@@ -204,8 +212,7 @@ void Resource::finish_handshake() {
            wire::DisconnectCode::kIncompatible);
     return;
   }
-  handshake_timer_.disarm();
-  phase_ = Phase::kRunning;
+  enter_running(why);
   // discard-my-data is for one connect (as drbdadm connect --discard-my-data):
   // left set, it would silently throw away this node's data at the next split.
   if (options_.discard_my_data) {
@@ -213,9 +220,6 @@ void Resource::finish_handshake() {
     log("discard-my-data cleared: used by this connection");
   }
   peer_bitmap_bits_ = 0;
-  set_connection(ConnectionState::kConnected, why);
-  last_answer_ = loop_.now();
-  watchdog_timer_.arm_in(options_.timeout);
   // The peer is connected again: it resyncs from us (SyncTarget, not
   // promotable) or already has everything.
   if (io_suspended_ && !is_target(d)) resume_held_io("the link is back");
