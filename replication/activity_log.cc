@@ -68,6 +68,10 @@ std::vector<uint32_t> ActivityLog::active_extents() const {
   return out;
 }
 
+uint32_t ActivityLog::pinned_extents() const {
+  return static_cast<uint32_t>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.pins > 0; }));
+}
+
 IoStatus ActivityLog::activate(uint32_t extent) {
   auto it =
       std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.extent == extent; });

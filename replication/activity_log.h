@@ -62,6 +62,11 @@ class ActivityLog {
   std::optional<uint32_t> eviction_victim() const;
   // Active extents, most recently used first.
   std::vector<uint32_t> active_extents() const;
+  // Active extents with at least one write in flight (DRBD's "used"
+  // extents): the ones a new extent could not evict.
+  uint32_t pinned_extents() const;
+  // How many extents the log may hold (al_max_extents, at most kMaxAlExtents).
+  uint32_t max_extents() const { return max_extents_; }
   uint64_t sequence() const { return sequence_; }
   // The ring moved (online grow of internal metadata, grow.h): transaction
   // `sequence`, with the active set, is already written at sb.al_offset.

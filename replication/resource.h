@@ -62,7 +62,9 @@ namespace vrrpd::replication {
 inline constexpr uint64_t kDefaultCongestionFill = 8u << 20;
 
 // DRBD's on-congestion, for protocol A: what a write does when the link's
-// send queue holds more than congestion_fill.
+// send queue holds more than congestion_fill. With kPullAhead, also when
+// congestion_extents activity-log extents hold writes the peer has not yet
+// confirmed (kBlock waits for a free extent in the log anyway).
 enum class CongestionPolicy {
   kBlock,      // the writer waits until the queue has drained to it (back-pressure)
   kPullAhead,  // stop mirroring: Ahead/Behind, the peer resynced once the link drained
@@ -139,6 +141,14 @@ struct ResourceOptions {
   // counts as congested (DRBD's congestion-fill), and what then happens.
   uint64_t congestion_fill = kDefaultCongestionFill;
   CongestionPolicy on_congestion = CongestionPolicy::kBlock;
+  // Protocol A with kPullAhead (DRBD's congestion-extents): pull ahead as
+  // soon as this many activity-log extents hold mirrored writes that the
+  // peer has not confirmed (its BarrierAck), before a writer would wait for
+  // one of them to leave the log: a peer whose disk is slow, or a long link,
+  // keeps them pinned although little is queued. At most the log's size
+  // (al_max_extents, kMaxAlExtents by default), which is the default: only
+  // a log full of such extents pulls ahead.
+  uint32_t congestion_extents = kMaxAlExtents;
   // Highest replication protocol version announced in Hello. Lower only to
   // act as an older node (a mixed-version pair in the tests).
   uint16_t max_protocol_version = wire::kMaxProtocolVersion;
@@ -466,9 +476,12 @@ class Resource final : public Volume {
   void publish_local_state();
 
   // ---- resource_io.cc ----
-  // Protocol A, pull-ahead: the send queue is above congestion_fill; stop
+  // Protocol A, pull-ahead: the send queue is above congestion_fill, or
+  // congestion_extents of the activity log wait for the peer (`why`); stop
   // mirroring (Ahead), tell the peer (Behind), answer the waiting writes.
-  void pull_ahead();
+  void pull_ahead(const std::string& why);
+  // Pull-ahead is configured and this node may go Ahead now.
+  bool may_pull_ahead() const;
   // Ahead: once the queue has drained, reconnect; the handshake resyncs
   // the peer from our bitmap.
   void maybe_end_ahead();

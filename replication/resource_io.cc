@@ -371,15 +371,31 @@ void Resource::complete_protocol_a_write(uint64_t id) {
   // with pull-ahead, the node stops mirroring instead.
   if (congested_writes_.empty() && (!conn_ || conn_->queued_bytes() <= options_.congestion_fill)) {
     complete_write_to_caller(id, IoStatus());
+    // DRBD's congestion-extents: little is queued, but the peer confirms
+    // slowly (a slow disk, a long link), and each write it has not
+    // confirmed keeps its extent in the activity log. Pull ahead before a
+    // writer has to wait for one of them to leave the log.
+    if (!may_pull_ahead() || !al_) return;
+    const uint32_t pinned = al_->pinned_extents();
+    if (pinned >= std::min(options_.congestion_extents, al_->max_extents()))
+      pull_ahead("activity log: " + std::to_string(pinned) + " of " + std::to_string(al_->max_extents()) +
+                 " extents hold writes the peer has not confirmed (congestion_extents " +
+                 std::to_string(options_.congestion_extents) + ")");
     return;
   }
   congested_writes_.push_back(id);
+  if (may_pull_ahead())
+    return pull_ahead("send queue " + std::to_string(conn_->queued_bytes()) + " bytes, above congestion_fill " +
+                      std::to_string(options_.congestion_fill));
+  if (!congestion_timer_.armed()) congestion_timer_.arm_in(kCongestionPoll);
+}
+
+bool Resource::may_pull_ahead() const {
   // Only with our own current copy to fall back on (not Diskless, not
   // resyncing under a Primary), and a peer that can be told.
-  if (options_.on_congestion == CongestionPolicy::kPullAhead && replication_ == ReplicationState::kEstablished &&
-      role_ == Role::kPrimary && local_data_current() && wire_version() >= 4)
-    return pull_ahead();
-  if (!congestion_timer_.armed()) congestion_timer_.arm_in(kCongestionPoll);
+  return options_.on_congestion == CongestionPolicy::kPullAhead &&
+         options_.protocol == wire::ReplicationProtocol::kA && replication_ == ReplicationState::kEstablished &&
+         role_ == Role::kPrimary && local_data_current() && conn_ && wire_version() >= 4;
 }
 
 void Resource::release_congested_writes() {
@@ -394,7 +410,7 @@ void Resource::release_congested_writes() {
   maybe_end_ahead();
 }
 
-void Resource::pull_ahead() {
+void Resource::pull_ahead(const std::string& why) {
   const uint64_t queued = conn_->queued_bytes();
   // The writes mirrored so far retire with this epoch's BarrierAck, which
   // still comes: the link stays up.
@@ -404,10 +420,9 @@ void Resource::pull_ahead() {
   // the peer's current generation as our bitmap generation and resyncs it
   // from our bitmap.
   start_new_generation("pulled ahead of the congested peer");
-  set_replication(ReplicationState::kAhead, "send queue " + std::to_string(queued) + " bytes, above congestion_fill " +
-                                                std::to_string(options_.congestion_fill) +
-                                                " (on_congestion pull-ahead): writes go to the bitmap until it "
-                                                "drains, then the peer is resynced");
+  set_replication(ReplicationState::kAhead, why +
+                                                " (on_congestion pull-ahead): writes go to the bitmap until the "
+                                                "peer has confirmed what was sent, then the peer is resynced");
   send(wire::PullAhead{queued});
   // What the peer becomes on that frame (its StateChange confirms it). If
   // the link dies first, the peer's disk is unknown again, as for any drop.
@@ -444,7 +459,7 @@ void Resource::on_pull_ahead(const wire::PullAhead& m) {
   // Outdated, also across a restart: the Primary's writes from now on are
   // not here, and this node must not be promoted as if they were.
   (void)mark_outdated("the Primary pulled ahead (its send queue held " + std::to_string(m.queued_bytes) +
-                      " bytes): this node lacks its writes until the resync");
+                      " bytes then): this node lacks its writes until the resync");
   publish_local_state();
   set_replication(ReplicationState::kBehind, "the Primary pulled ahead; resynced when its link has drained");
 }

@@ -392,6 +392,43 @@ class ReplicationTest(unittest.TestCase):
                    and self.status(h2)["disk"] == "UpToDate", timeout=60, what="h2 resynced")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_protocol_a_pulls_ahead_of_a_peer_whose_disk_flushes_slowly(self):
+        """DRBD's congestion-extents: h2's disk takes 0.4 s per flush, so
+        the BarrierAcks that release h1's activity-log extents lag, while
+        nothing waits to be sent (a fill of 1 GiB never congests). Writes
+        spread over the disk pin 4 extents and h1 pulls ahead (the log
+        names congestion_extents); h2 is Behind and Outdated, and once its
+        disk is fast again it is resynced to the same data."""
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        device, command = self.faulty_disk(h2)
+        extra = ('protocol = "A"; on_congestion = "pull-ahead"; congestion_fill_kib = 1048576; '
+                 'congestion_extents = 4;')
+        self.start(h1, h2, extra=extra)
+        self.start(h2, h1, fresh=False, device=device, extra=extra)
+        for h in (h1, h2):
+            self.ctl(h, "create-md", "r0")
+            self.ctl(h, "up", "r0")
+        wait_until(lambda: self.status(h1)["connection"] == "Connected", timeout=15, what="r0 connected")
+        self.ctl(h1, "primary", "--force", "r0")
+        wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
+                   timeout=60, what="initial sync")
+        command("slow-flushes 400")
+        # 4 KiB at the start of 8 of the 4 MiB extents, one writer.
+        h1.in_daemon("sh", "-c", "for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of=%s bs=4k count=1 "
+                     "seek=$((i * 1024 + 3)) oflag=direct status=none || exit 1; done" % self.status(h1)["device"])
+        wait_until(lambda: "replication Established -> Behind" in self.replication_events(h2), timeout=30,
+                   what="h2 Behind")
+        self.assertIn("replication Established -> Ahead", self.replication_events(h1))
+        self.assertIn("disk UpToDate -> Outdated", self.replication_events(h2))
+        with open(h1.vrrpd.log_path) as f:
+            self.assertRegex(f.read(), r"Established -> Ahead: activity log: [4-8] of 64 extents hold writes the "
+                                       r"peer has not confirmed \(congestion_extents 4\)")
+        command("slow-flushes 0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
+                   and self.status(h2)["disk"] == "UpToDate", timeout=60, what="h2 resynced")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_invalidate_remote_replaces_a_silently_damaged_peer_copy(self):
         """drbdadm invalidate-remote: h2's backing file is damaged behind
         the engine's back (no bitmap knows); invalidate-remote on the

@@ -5,17 +5,22 @@
 //   fail-writes [OFFSET LENGTH]   writes in the range (default: all) get EIO
 //   fail-reads [OFFSET LENGTH]    reads in the range get EIO
 //   heal                          no more errors
+//   slow-flushes MS               each flush first waits MS milliseconds (a
+//                                 slow disk; 0: no wait). Other requests go on.
 // Prints "ready" once the file is served and "ok" after each command; exits
 // (unexporting) at end of input or SIGTERM.
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <limits>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "replication/fuse_export.h"
 #include "replication/storage.h"
@@ -46,9 +51,12 @@ class FaultyVolume final : public Volume {
     return storage_.write(offset, data);
   }
   IoStatus flush() override {
+    // Outside the lock: only the flush is slow, not the writes beside it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(flush_delay_ms_.load()));
     std::lock_guard lock(mutex_);
     return storage_.flush();
   }
+  void set_flush_delay(uint64_t ms) { flush_delay_ms_ = ms; }
   bool writable() const override { return true; }
   void set(bool writes, Range r) {
     std::lock_guard lock(mutex_);
@@ -59,6 +67,7 @@ class FaultyVolume final : public Volume {
   BlockStorage& storage_;
   std::mutex mutex_;  // guards storage_ calls and the ranges
   Range fail_writes_, fail_reads_;
+  std::atomic<uint64_t> flush_delay_ms_{0};
 };
 
 }  // namespace
@@ -86,6 +95,13 @@ int main(int argc, char** argv) {
     std::string cmd;
     Range r{0, std::numeric_limits<uint64_t>::max() / 2};
     in >> cmd;
+    if (cmd == "slow-flushes") {
+      uint64_t ms = 0;
+      in >> ms;
+      volume.set_flush_delay(ms);
+      std::cout << "ok" << std::endl;
+      continue;
+    }
     if (in >> r.offset) in >> r.length;
     if (cmd == "fail-writes") volume.set(true, r);
     else if (cmd == "fail-reads") volume.set(false, r);

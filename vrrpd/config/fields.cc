@@ -30,6 +30,7 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"tcp_congestion", &R::tcp_congestion},
       {"on_congestion", &R::on_congestion},
       {"congestion_fill_kib", &R::congestion_fill_kib},
+      {"congestion_extents", &R::congestion_extents},
       {"fencing", &R::fencing},
       {"fence_address", &R::fence_address},
       {"fence_peer_address", &R::fence_peer_address},

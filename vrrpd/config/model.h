@@ -278,6 +278,11 @@ struct Resource {
   // Ahead/Behind, the peer Outdated and resynced afterwards).
   std::string on_congestion = "block";
   long congestion_fill_kib = 8192;
+  // DRBD's congestion-extents, with pull-ahead: also pull ahead when this
+  // many 4 MiB activity-log extents hold writes the peer has not confirmed
+  // (a slow peer disk or a long link with little queued). 64, the log's
+  // size, is the default: only a log full of them.
+  long congestion_extents = 64;
   // DRBD's fencing, over a second path between the two daemons (README
   // "Fence path"): "dont-care" (none), "resource-only" (a Primary that
   // loses the replication link outdates the peer through fence_peer_address,

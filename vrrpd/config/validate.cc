@@ -48,6 +48,8 @@ const std::vector<std::string> kReplicationRequirements{"up-to-date", "connected
 const std::vector<std::string> kProtocols{"A", "B", "C"};
 const std::vector<std::string> kCongestionPolicies{"block", "pull-ahead"};
 constexpr long kCongestionFillMinKib = 64, kCongestionFillMaxKib = 1l << 20;  // 64 KiB .. 1 GiB
+// Activity-log extents: at most the log's size (replication::kMaxAlExtents).
+constexpr long kCongestionExtentsMin = 1, kCongestionExtentsMax = 64;
 const std::vector<std::string> kIoErrorPolicies{"passthrough", "detach", "call-handler"};
 const std::vector<std::string> kAfterSb0Pri{"disconnect", "discard-younger-primary", "discard-older-primary",
                                             "discard-zero-changes", "discard-least-changes"};
@@ -801,6 +803,7 @@ class Validator {
                     " waits for the peer on every write, so the link cannot fall behind); valid: \"block\", or "
                     "protocol = \"A\"");
     check_range(k, r.where, "congestion_fill_kib", r.congestion_fill_kib, kCongestionFillMinKib, kCongestionFillMaxKib);
+    check_range(k, r.where, "congestion_extents", r.congestion_extents, kCongestionExtentsMin, kCongestionExtentsMax);
     check_fencing(r);
     if (!r.mount_point.empty() || k.has("mount_point")) {
       check_path(r, "mount_point", r.mount_point, "/srv/data");

@@ -95,6 +95,7 @@ replication::ResourceOptions resource_options(const config::Resource& c, bool ex
                                             : replication::IoErrorPolicy::kPassthrough;
   o.freeze_io_while_fencing = c.fencing == "resource-and-stonith";
   o.congestion_fill = static_cast<uint64_t>(c.congestion_fill_kib) * 1024;
+  o.congestion_extents = static_cast<uint32_t>(c.congestion_extents);
   o.on_congestion = c.on_congestion == "pull-ahead" ? replication::CongestionPolicy::kPullAhead
                                                     : replication::CongestionPolicy::kBlock;
   return o;

@@ -82,6 +82,7 @@ replication_resource r0 {
   tcp_congestion reno
   on_congestion block
   congestion_fill_kib 2048
+  congestion_extents 32
   fencing resource-only
   fence_address 192.0.2.1
   fence_peer_address 192.0.2.2
@@ -153,8 +154,9 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_TRUE(r.kill_holders);                         // the keyword alone
   EXPECT_EQ(r.tcp_congestion, "reno");
   EXPECT_EQ(r.congestion_fill_kib, 2048);
+  EXPECT_EQ(r.congestion_extents, 32);
   EXPECT_EQ(r.fencing, "resource-only");
-  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:45");
+  EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:46");
   expect_same_fields(r, nat.resources.at(0), resource_fields());
 }
 
@@ -311,7 +313,7 @@ std::string kaWitness(const std::string& extra, const std::string& block = "witn
          "\n }\n}\n";
 }
 
-TEST(InvalidKeepalivedResource, UnknownKeywordIsAnError) { expectInvalid(kaResource(" peer_adress 198.51.100.3"), 6, "peer_adress: unknown keyword in replication_resource r0; valid: address, after_sb_0pri, after_sb_1pri, after_sb_2pri, before_resync_target_handler, congestion_fill_kib, connect_interval_ms, device,"); }
+TEST(InvalidKeepalivedResource, UnknownKeywordIsAnError) { expectInvalid(kaResource(" peer_adress 198.51.100.3"), 6, "peer_adress: unknown keyword in replication_resource r0; valid: address, after_sb_0pri, after_sb_1pri, after_sb_2pri, before_resync_target_handler, congestion_extents, congestion_fill_kib, connect_interval_ms, device,"); }
 TEST(InvalidKeepalivedResource, MisspeltSecretKeywordIsNotEchoed) { expectInvalid(kaResource(" shared_secert hunter2hunter2"), 6, "shared_secert: unknown keyword in replication_resource r0; valid: address,"); }
 TEST(InvalidKeepalivedResource, UnknownBlockIsAnError) { expectInvalid(kaResource(" peer {\n  port 7789\n }"), 6, "peer: unknown keyword in replication_resource r0"); }
 TEST(InvalidKeepalivedResource, SecretsAreNeverEchoed) {

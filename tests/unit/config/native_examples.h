@@ -13,7 +13,7 @@ inline constexpr const char* kNativeFullResource = R"(resources = (
     on_io_error = "Call-Handler"; io_error_handler = "/usr/local/sbin/disk-failed r0"; notify = "/usr/local/sbin/replication-event mail"; before_resync_target_handler = "/usr/local/sbin/snap r0";
     after_sb_0pri = "discard-least-changes"; after_sb_1pri = "discard-secondary";
     after_sb_2pri = "disconnect"; ping_interval_ms = 2000; ping_timeout_ms = 1000;
-    probe_timeout_ms = 700; timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500; tcp_congestion = "reno"; on_congestion = "block"; congestion_fill_kib = 2048;
+    probe_timeout_ms = 700; timeout_ms = 3000; ko_count = 3; connect_interval_ms = 500; tcp_congestion = "reno"; on_congestion = "block"; congestion_fill_kib = 2048; congestion_extents = 32;
     fencing = "Resource-Only"; fence_address = "192.0.2.1"; fence_peer_address = "192.0.2.2"; fence_peer_handler = "/usr/local/sbin/stonith-peer r0"; mount_point = "/srv/data"; fs_type = "xfs"; mount_options = "noatime"; unmount_grace_ms = 1500; kill_holders = true; }
 );
 )";

@@ -53,6 +53,7 @@ TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   EXPECT_EQ(r.connect_interval, milliseconds(500));
   EXPECT_EQ(r.tcp_congestion, "reno");
   EXPECT_EQ(r.congestion_fill_kib, 2048);
+  EXPECT_EQ(r.congestion_extents, 32);
   EXPECT_EQ(r.fencing, "resource-only");  // canonical spelling
   EXPECT_EQ(r.fence_address->to_string(), "192.0.2.1");
   EXPECT_EQ(r.fence_peer_address->to_string(), "192.0.2.2");
@@ -79,6 +80,7 @@ TEST(ResourceConfig, DefaultsAreDrbdsWhereSaneAndPeerPortFollowsPort) {
   EXPECT_EQ(r.ko_count, 7);
   EXPECT_EQ(r.on_congestion, "block");
   EXPECT_EQ(r.congestion_fill_kib, 8192);
+  EXPECT_EQ(r.congestion_extents, 64);  // the whole activity log
   EXPECT_TRUE(r.mount_point.empty());
   EXPECT_EQ(r.unmount_grace, milliseconds(5000));
   EXPECT_FALSE(r.kill_holders);
@@ -208,6 +210,10 @@ TEST(InvalidResource, OnCongestionUnknown) {
 }
 TEST(InvalidResource, CongestionFillOutOfRange) {
   expectInvalid(resource("congestion_fill_kib = 32;"), 3, "congestion_fill_kib = 32: out of range; valid: 64..1048576");
+}
+TEST(InvalidResource, CongestionExtentsOutOfRange) {
+  expectInvalid(resource("congestion_extents = 0;"), 3, "congestion_extents = 0: out of range; valid: 1..64");
+  expectInvalid(resource("congestion_extents = 65;"), 3, "congestion_extents = 65: out of range; valid: 1..64");
 }
 TEST(InvalidResource, FencingUnknown) { expectInvalid(resource("fencing = \"stonith\";"), 3, "fencing = \"stonith\": unknown value; valid: dont-care, resource-only, resource-and-stonith"); }
 TEST(InvalidResource, FenceAddressWithoutFencing) { expectInvalid(resource("fence_address = \"192.0.2.1\";"), 3, "fence_address = \"192.0.2.1\": set, but fencing = \"dont-care\"; valid: fencing = \"resource-only\" or \"resource-and-stonith\" to use it"); }

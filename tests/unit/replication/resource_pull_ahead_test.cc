@@ -5,6 +5,8 @@
 // its disk Outdated; once the queue has drained the Primary reconnects and
 // the handshake resyncs only what was written meanwhile. With the default
 // policy (block), or a peer older than protocol 4, writers wait instead.
+// Also when too many activity-log extents wait for the peer's confirmation
+// with little queued (congestion_extents).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -24,11 +26,13 @@ constexpr uint64_t kMiB = 1u << 20;
 
 class PullAheadTest : public ResourcePairTest {
  protected:
-  void make_protocol_a(CongestionPolicy policy, uint16_t peer_version = wire::kMaxProtocolVersion) {
+  void make_protocol_a(CongestionPolicy policy, uint16_t peer_version = wire::kMaxProtocolVersion,
+                       uint32_t congestion_extents = kMaxAlExtents) {
     ResourceOptions oa = options_for(0), ob = options_for(1);
     oa.protocol = ob.protocol = wire::ReplicationProtocol::kA;
     oa.on_congestion = ob.on_congestion = policy;
     oa.congestion_fill = ob.congestion_fill = kMiB;
+    oa.congestion_extents = ob.congestion_extents = congestion_extents;
     ob.max_protocol_version = peer_version;
     make(oa, ob);
     net.on_frame = [this](int from, const wire::Frame& f) {
@@ -48,6 +52,15 @@ class PullAheadTest : public ResourcePairTest {
     size_t n = 0;
     for (const auto& d : done) n += d->has_value() && d->value().ok() ? 1 : 0;
     return n;
+  }
+
+  // One 4 KiB write at the start of activity-log extent `extent`, without
+  // waiting; whether it was answered at once.
+  bool write_extent(uint32_t extent, uint8_t seed) {
+    const uint64_t offset = uint64_t{extent} * kAlExtentSize;
+    auto done = submit(*a, offset, pattern(offset, 4096, seed));
+    settle();
+    return done->has_value() && done->value().ok();
   }
 
   int pull_aheads = 0;
@@ -141,6 +154,72 @@ TEST_F(PullAheadTest, APeerOlderThanProtocolFourIsNotLeftBehind) {
   net.set_stalled(false);
   settle();
   EXPECT_EQ(answered(done), 4u);
+}
+
+// DRBD's congestion-extents. A long link: every byte leaves at once, so
+// the send queue stays empty, but each BarrierAck comes back 100 ms later,
+// and until then the writes of its epoch keep their extents in the log.
+TEST_F(PullAheadTest, ExtentsThePeerHasNotConfirmedPullAheadWithLittleQueued) {
+  make_protocol_a(CongestionPolicy::kPullAhead, wire::kMaxProtocolVersion, /*congestion_extents=*/2);
+  bring_up_synced();
+  const Generations before = a->generations();
+  net.set_latency(milliseconds(50));
+  EXPECT_TRUE(write_extent(0, 1));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);  // one extent waits for the peer
+  EXPECT_TRUE(write_extent(1, 1));  // the second: at congestion_extents
+  EXPECT_EQ(a->status().replication, ReplicationState::kAhead);
+  EXPECT_EQ(pull_aheads, 1);
+  EXPECT_EQ(uuid_value(a->generations().bitmap), uuid_value(before.current));
+  // Ahead: the next writes go to the bitmap only, answered at once.
+  EXPECT_TRUE(write_extent(2, 1));
+  EXPECT_TRUE(write_extent(3, 1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, 2 * 4096u);
+  // The peer confirms the two mirrored writes: the Primary reconnects and
+  // the peer is resynced (the Behind peer had outdated itself meanwhile).
+  advance(seconds(2));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_NE(std::find(peer_disks.begin(), peer_disks.end(), DiskState::kOutdated), peer_disks.end());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(PullAheadTest, TheBlockPolicyIgnoresCongestionExtents) {
+  make_protocol_a(CongestionPolicy::kBlock, wire::kMaxProtocolVersion, /*congestion_extents=*/2);
+  bring_up_synced();
+  net.set_latency(milliseconds(50));
+  for (uint32_t e = 0; e < 4; ++e) EXPECT_TRUE(write_extent(e, 2)) << "extent " << e;
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_EQ(pull_aheads, 0);
+  advance(seconds(1));
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_TRUE(disks_equal());
+}
+
+// The default congestion_extents is the activity log's size: only a log
+// whose every extent waits for the peer pulls ahead (here a log of 3).
+TEST_F(PullAheadTest, ByDefaultOnlyALogFullOfUnconfirmedExtentsPullsAhead) {
+  make_protocol_a(CongestionPolicy::kPullAhead);
+  bring_up_synced_with_al_extents(3);
+  net.set_latency(milliseconds(50));
+  EXPECT_TRUE(write_extent(0, 3));
+  EXPECT_TRUE(write_extent(1, 3));
+  EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(write_extent(2, 3));
+  EXPECT_EQ(a->status().replication, ReplicationState::kAhead);
+  EXPECT_EQ(pull_aheads, 1);
+  // As in DRBD with its default, the next new extent still waits: the
+  // three in the log keep their mirrored writes until the BarrierAck.
+  const uint64_t offset = 3 * kAlExtentSize;
+  auto fourth = submit(*a, offset, pattern(offset, 4096, 3));
+  settle();
+  EXPECT_FALSE(fourth->has_value());
+  advance(milliseconds(150));
+  ASSERT_TRUE(fourth->has_value());
+  EXPECT_TRUE(fourth->value().ok());
+  advance(seconds(2));
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
+  EXPECT_TRUE(disks_equal());
 }
 
 }  // namespace

@@ -137,6 +137,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       // congests within a write or two.
       o.on_congestion = CongestionPolicy::kPullAhead;
       o.congestion_fill = 64 * 1024;
+      o.congestion_extents = congestion_extents_;
     }
     return o;
   }
@@ -817,6 +818,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     // Half the protocol A seeds pull ahead when the link congests (DRBD's
     // on-congestion pull-ahead) instead of making the writer wait.
     pull_ahead_ = GetParam().protocol == wire::ReplicationProtocol::kA && GetParam().seed % 2 == 0;
+    // A quarter of those also pull ahead as soon as one activity-log extent
+    // waits for the peer's BarrierAck (congestion_extents 1: at nearly every
+    // write); the rest when the whole (small) log does, the default.
+    congestion_extents_ = (GetParam().seed / 2) % 4 == 1 ? 1 : kMaxAlExtents;
     ResourceOptions oa = options(0), ob = options(1);
     make(oa, ob);
     ok(a->create_md());
@@ -1079,6 +1084,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   bool authority_power_loss_ = false;  // last_primary_'s disk lost power since it was adopted
   bool detach_policy_ = false;         // on-io-error detach (passthrough otherwise)
   bool pull_ahead_ = false;            // protocol A, on_congestion pull-ahead
+  uint32_t congestion_extents_ = kMaxAlExtents;  // with pull_ahead_
   int write_fault_steps_[2] = {0, 0};  // steps left of a write fault on that disk
   bool paused_[2] = {false, false};    // the operator paused the resync there
   // A Primary that went Diskless (on-io-error detach) and wrote through its
