@@ -404,8 +404,11 @@ class ReplicationTest(unittest.TestCase):
         device, command = self.faulty_disk(h2)
         extra = ('protocol = "A"; on_congestion = "pull-ahead"; congestion_fill_kib = 1048576; '
                  'congestion_extents = 4;')
-        self.start(h1, h2, extra=extra)
-        self.start(h2, h1, fresh=False, device=device, extra=extra)
+        # Default link supervision (5 s ping timeout): the kernel's FUSE
+        # holds the file's lock across an fsync, so h2's own writes to its
+        # faulty disk wait for each slow flush, and so does its loop.
+        self.start(h1, h2, extra=extra, supervision="")
+        self.start(h2, h1, fresh=False, device=device, extra=extra, supervision="")
         for h in (h1, h2):
             self.ctl(h, "create-md", "r0")
             self.ctl(h, "up", "r0")
