@@ -6,7 +6,10 @@
 //   fail-reads [OFFSET LENGTH]    reads in the range get EIO
 //   heal                          no more errors
 //   slow-flushes MS               each flush first waits MS milliseconds (a
-//                                 slow disk; 0: no wait). Other requests go on.
+//                                 slow disk; 0: no wait), holding no lock of
+//                                 ours; but the kernel's FUSE holds the file's
+//                                 lock across an fsync, so the writes of the
+//                                 process that flushes through it wait too.
 // Prints "ready" once the file is served and "ok" after each command; exits
 // (unexporting) at end of input or SIGTERM.
 #include <signal.h>
