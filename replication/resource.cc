@@ -250,6 +250,11 @@ CommandResult Resource::attach() {
   if (disk_ != DiskState::kDiskless) return CommandResult::failure("attach: already attached");
   if (options_.metadata_layout == MetadataLayout::kExternal && external_md_ == nullptr)
     return CommandResult::failure("attach: external metadata configured but no metadata storage given");
+  // Reads from here on see what the disks hold: pages a failed writeback
+  // lost (an earlier run's, before a kill or a detach) may still sit in the
+  // page cache as clean, where a resync would copy them to the peer.
+  data_device_->drop_cache();
+  if (external_md_ != nullptr) external_md_->drop_cache();
   Result<Superblock> sb = read_metadata(md_storage(), options_.metadata_layout);
   if (!sb.ok()) return CommandResult::failure("attach failed: " + sb.error());
   if (sb->data_size > data_device_->size())

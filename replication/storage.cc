@@ -126,6 +126,12 @@ IoStatus FileStorage::flush() {
   return {};
 }
 
+void FileStorage::drop_cache() {
+  // Advice: on failure (none is expected for a file or block device) the
+  // cache simply stays.
+  (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
+}
+
 IoStatus FileStorage::write_durable(uint64_t offset, std::span<const uint8_t> data) {
   if (!range_fits(offset, data.size(), size_)) return IoStatus::error(EINVAL);
   size_t done = 0;

@@ -54,6 +54,14 @@ class BlockStorage {
   // True if flush() may run on another thread while this one reads and
   // writes (the engine then flushes off its loop; see flusher.h).
   virtual bool flush_may_run_concurrently() const { return false; }
+  // Forgets what a cache in front of the disk holds clean (already written
+  // back), so that reads return what the disk holds; dirty data stays. After
+  // a failed writeback the kernel keeps the lost pages cached as clean:
+  // reads return the new data while the disk holds the old, and a run that
+  // started after the error (which an earlier run's fsync reported) would
+  // copy data that is on no disk. For files, posix_fadvise(DONTNEED). This
+  // default has no cache.
+  virtual void drop_cache() {}
 };
 
 // Writes `length` zero bytes at `offset`, at most 1 MiB per write; not
@@ -93,6 +101,7 @@ class FileStorage final : public BlockStorage {
   IoStatus discard(uint64_t offset, uint64_t length) override;
   // fdatasync(2) and pread/pwrite(2) on one descriptor are safe together.
   bool flush_may_run_concurrently() const override { return true; }
+  void drop_cache() override;
   const std::string& path() const { return path_; }
 
  private:

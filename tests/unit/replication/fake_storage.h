@@ -107,6 +107,23 @@ class FakeStorage final : public BlockStorage {
     return {};
   }
 
+  // The page cache forgets its clean pages: bytes a failed flush lost read
+  // back as what the disk holds, unless a write since (still pending: a
+  // dirty page) covers them.
+  void drop_cache() override {
+    ++drop_cache_calls_;
+    if (lost_bytes_ == 0) return;
+    std::vector<bool> dirty(current_.size(), false);
+    for (const Pending& p : pending_) std::fill_n(dirty.begin() + p.offset, p.old_data.size(), true);
+    for (uint64_t i = 0; lost_bytes_ > 0 && i < lost_.size(); ++i) {
+      if (!lost_[i] || dirty[i]) continue;
+      current_[i] = lost_old_[i];
+      lost_[i] = false;
+      --lost_bytes_;
+    }
+  }
+  int drop_cache_calls() const { return drop_cache_calls_; }
+
   // Power loss: the contents become what was durable plus what `opts` lets
   // survive of the pending writes, in submission order.
   void crash() { crash(CrashOptions{}); }
@@ -221,6 +238,7 @@ class FakeStorage final : public BlockStorage {
   std::vector<uint8_t> lost_old_;   // per lost byte: what the disk holds
   uint64_t lost_bytes_ = 0;
   size_t flush_calls_ = 0;
+  int drop_cache_calls_ = 0;
   size_t durable_writes_ = 0;
 };
 

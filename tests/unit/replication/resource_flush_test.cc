@@ -188,6 +188,34 @@ TEST_F(FlushTest, FlushesFailUntilTheExtentsAFailedFlushLostAreWrittenAgain) {
   EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 1));
 }
 
+// Found by the pair simulation (protocol A seed 1044): a flush on the
+// Primary failed and lost a write, its rewrite failed too, and the daemon
+// was killed. The page cache still held the lost write as clean (as Linux
+// keeps a page whose writeback failed), so the next run read it back
+// although its disk held the old data, and a full sync from that node gave
+// the peer a block that neither disk's own history explains: after a power
+// loss of both the copies differed. Attach now drops the clean cache, so
+// the new run reads what the disk holds and sends that.
+TEST_F(FlushTest, ARestartedNodeReadsWhatItsDiskHoldsNotWhatAFailedFlushLost) {
+  bring_up_with_two_extent_logs();
+  const uint64_t offset = kExtent + 8192;
+  const std::vector<uint8_t> before = read_back(disk_a, offset, 4096);
+  write_and_retire(offset, 7);
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  disk_a.fail_writes(kExtent, 4096);  // the rewrite fails too
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO);
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7)) << "still in the page cache";
+  a.reset();  // kill -9: the page cache outlives the process
+  disk_a.clear_faults();
+  const int drops = disk_a.drop_cache_calls();
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  EXPECT_EQ(disk_a.drop_cache_calls(), drops + 1);
+  EXPECT_EQ(read_back(disk_a, offset, 4096), before) << "what the disk holds";
+  disk_a.crash();
+  EXPECT_EQ(read_back(disk_a, offset, 4096), before);
+}
+
 // Found by the pair simulation (seed 131 under every protocol): the
 // SyncTarget's bitmap write at the start of a resync failed (its flush lost
 // it), the resync went on, the source forgot each block it sent, and a

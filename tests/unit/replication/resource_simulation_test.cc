@@ -279,6 +279,19 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
 
   // ---- checks ----
 
+  // " at block N: a vX, b vY" for the first block the two disks differ in.
+  std::string first_difference() {
+    for (uint64_t i = 0; i < blocks_; ++i) {
+      if (std::memcmp(disk_a.bytes().data() + i * kBlock, disk_b.bytes().data() + i * kBlock, kBlock) != 0) {
+        const std::optional<uint32_t> va = decode_block(disk_a.bytes().data() + i * kBlock, i);
+        const std::optional<uint32_t> vb = decode_block(disk_b.bytes().data() + i * kBlock, i);
+        return " at block " + std::to_string(i) + ": a v" + (va ? std::to_string(*va) : "?") + ", b v" +
+               (vb ? std::to_string(*vb) : "?");
+      }
+    }
+    return "";
+  }
+
   void fail(const std::string& what) {
     failed_ = true;
     ADD_FAILURE() << GetParam() << ": " << what << trace();
@@ -1036,16 +1049,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
                  return v == blk.acked || std::find(blk.maybe.begin(), blk.maybe.end(), v) != blk.maybe.end();
                });
     if (failed_) return;
-    if (!data_equal()) {
-      for (uint64_t i = 0; i < blocks_; ++i) {
-        if (std::memcmp(disk_a.bytes().data() + i * kBlock, disk_b.bytes().data() + i * kBlock, kBlock) != 0) {
-          const std::optional<uint32_t> va = decode_block(disk_a.bytes().data() + i * kBlock, i);
-          const std::optional<uint32_t> vb = decode_block(disk_b.bytes().data() + i * kBlock, i);
-          return fail("the disks differ silently at block " + std::to_string(i) + ": a v" +
-                      (va ? std::to_string(*va) : "?") + ", b v" + (vb ? std::to_string(*vb) : "?"));
-        }
-      }
-    }
+    if (!data_equal()) return fail("the disks differ silently" + first_difference());
     // A last power loss on both: what both flushed survives, and still
     // matches (nothing left in the page caches that a crash could undo
     // differently on the two sides).
@@ -1066,7 +1070,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     alive_[0] = alive_[1] = false;
     disk_a.crash();
     disk_b.crash();
-    if (!data_equal()) fail("after a flush and a power loss of both, the disks differ");
+    if (!data_equal()) fail("after a flush and a power loss of both, the disks differ" + first_difference());
     reached_end_ = true;
   }
 
