@@ -771,7 +771,10 @@ ResourceStatus Resource::status() const {
   s.connection = connection_;
   s.replication = replication_;
   if (resync_paused()) {
-    s.resync_paused = user_paused_sync_ && peer_paused_sync_ ? "user,peer" : user_paused_sync_ ? "user" : "peer";
+    // Who paused: "user", "after" (resync_after), "peer", joined by ",".
+    for (auto [set, who] : {std::pair{user_paused_sync_, "user"}, std::pair{after_paused_sync_, "after"},
+                            std::pair{peer_paused_sync_, "peer"}})
+      if (set) s.resync_paused += (s.resync_paused.empty() ? "" : ",") + std::string(who);
     if (replication_ == ReplicationState::kSyncSource) s.replication = ReplicationState::kPausedSyncS;
     if (replication_ == ReplicationState::kSyncTarget) s.replication = ReplicationState::kPausedSyncT;
   }

@@ -292,6 +292,12 @@ class Resource final : public Volume {
   // connected SyncSource refuses then.
   CommandResult pause_sync();
   CommandResult resume_sync();
+  // DRBD's resync-after (its "after-isp"), set by the daemon: paused while
+  // a resource this one waits for resyncs on this node. Like pause_sync(),
+  // but apart from the operator's pause (resume_sync() does not end it),
+  // and the peer is told only while the two pauses together change. `why`
+  // names the resource waited for (for the log).
+  void set_sync_paused_after(bool paused, const std::string& why);
   // drbdadm new-current-uuid --clear-bitmap: the operator declares the two
   // freshly created disks identical (both zeroed, new thin volumes), so
   // the initial full sync is skipped: both become UpToDate in one new
@@ -1040,7 +1046,11 @@ class Resource final : public Volume {
 
   // pause_sync() until resume_sync().
   bool user_paused_sync_ = false;
-  bool resync_paused() const { return user_paused_sync_ || peer_paused_sync_; }
+  // set_sync_paused_after().
+  bool after_paused_sync_ = false;
+  // What this node has told the peer (SyncPause): either of its pauses.
+  bool local_paused_sync() const { return user_paused_sync_ || after_paused_sync_; }
+  bool resync_paused() const { return local_paused_sync() || peer_paused_sync_; }
   void on_sync_pause(const wire::SyncPause& m);
   void on_skip_initial_sync(const wire::SkipInitialSync& m);
   // Both sides of skip_initial_sync(): `generation` becomes ours, the

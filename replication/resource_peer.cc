@@ -322,7 +322,7 @@ void Resource::on_authenticated() {
   peer_bitmap_bits_ = 0;
   // Before our bitmap: the peer knows of the pause before it can start a
   // resync as SyncTarget.
-  if (user_paused_sync_ && wire_version() >= 3) send(wire::SyncPause{true});
+  if (local_paused_sync() && wire_version() >= 3) send(wire::SyncPause{true});
   ping_timer_.arm_in(options_.ping_interval);
   // A node about to be overwritten holds its bitmap until the peer's is in
   // (the source sends its own at once, so only one side ever waits): then

@@ -544,10 +544,11 @@ CommandResult Resource::pause_sync() {
   if (phase_ == Phase::kRunning && wire_version() < 3 && replication_ == ReplicationState::kSyncSource)
     return CommandResult::failure("pause-sync refused: the peer's build cannot be told (replication protocol " +
                                   std::to_string(wire_version()) + "); pause it on the SyncTarget");
+  const bool told = local_paused_sync();
   user_paused_sync_ = true;
   // In the handshake before the bitmaps, on_authenticated() sends it.
   const bool linked = phase_ == Phase::kBitmaps || phase_ == Phase::kRunning;
-  if (linked && wire_version() >= 3) send(wire::SyncPause{true});
+  if (linked && !told && wire_version() >= 3) send(wire::SyncPause{true});
   log("resync paused by the operator");
   state_changed();
   return Ok{};
@@ -557,19 +558,35 @@ CommandResult Resource::resume_sync() {
   if (!user_paused_sync_) return CommandResult::failure("resume-sync refused: resync is not paused on this node");
   user_paused_sync_ = false;
   const bool linked = phase_ == Phase::kBitmaps || phase_ == Phase::kRunning;
-  if (linked && wire_version() >= 3) send(wire::SyncPause{false});
+  if (linked && !local_paused_sync() && wire_version() >= 3) send(wire::SyncPause{false});
   sync_pause_changed("resync resumed by the operator");
   return Ok{};
+}
+
+void Resource::set_sync_paused_after(bool paused, const std::string& why) {
+  if (paused == after_paused_sync_) return;
+  const bool told = local_paused_sync();
+  after_paused_sync_ = paused;
+  const bool linked = phase_ == Phase::kBitmaps || phase_ == Phase::kRunning;
+  // A peer older than protocol 3 cannot be told: then only a SyncTarget
+  // here pauses (it requests the blocks), as for pause_sync().
+  if (linked && told != local_paused_sync() && wire_version() >= 3) send(wire::SyncPause{local_paused_sync()});
+  if (paused) {
+    log("resync paused: " + why + " (resync_after)");
+    state_changed();
+  } else {
+    sync_pause_changed("resync may go on: " + why + " (resync_after)");
+  }
 }
 
 void Resource::on_sync_pause(const wire::SyncPause& m) {
   if (m.paused == peer_paused_sync_) return;
   peer_paused_sync_ = m.paused;
   if (m.paused) {
-    log("resync paused by the peer's operator");
+    log("resync paused by the peer (its operator or its resync_after)");
     state_changed();
   } else {
-    sync_pause_changed("resync resumed by the peer's operator");
+    sync_pause_changed("resync resumed by the peer");
   }
 }
 

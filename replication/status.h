@@ -105,8 +105,10 @@ struct ResourceStatus {
   uint64_t verifies_finished = 0;           // as the verify's source or its peer
   uint64_t resyncs_finished_as_target = 0;  // this node became UpToDate
   uint64_t resyncs_finished_as_source = 0;  // the peer became UpToDate
-  // pause-sync: "" not paused, "user" (this node's operator), "peer" (the
-  // peer's), "user,peer". Kept while no resync runs: it holds the next one.
+  // pause-sync: "" not paused, else who paused, joined by ",": "user" (this
+  // node's operator), "after" (resync_after: a resource this one waits for
+  // resyncs here), "peer" (the peer's operator or its resync_after). Kept
+  // while no resync runs: it holds the next one.
   std::string resync_paused;
 
   uint64_t io_errors = 0;       // failed local reads/writes since start

@@ -432,6 +432,62 @@ class ReplicationTest(unittest.TestCase):
                    and self.status(h2)["disk"] == "UpToDate", timeout=60, what="h2 resynced")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_resync_after_holds_a_resource_until_the_one_it_waits_for_is_in_sync(self):
+        """DRBD's resync-after: r0 and r1 on the pair, r1 with resync_after
+        = "r0". Both start with h1's random data and a full sync to h2; r1's
+        waits (PausedSyncS/T, paused by "after") until r0's is done, then
+        runs, and both copies of both resources are identical."""
+        lab = self.lab()
+        h1, h2 = lab.hosts
+        for h in (h1, h2):
+            for name in ("r0", "r1"):
+                with open(os.path.join(h.dir, name + ".img"), "wb") as f:
+                    if h is h1:
+                        f.write(os.urandom((SIZE_MIB - 4) << 20))  # the data; the metadata goes at the end
+                    f.truncate(SIZE_MIB << 20)
+
+        def config(host, peer):
+            block = ('{ name = "%s"; device = "%s/%s.img"; address = "%s"; port = %d; peer_address = "%s"; '
+                     'shared_secret = "s3cret-s3cret"; %s }')
+            return 'global = { router_id = "%s"; runtime_dir = "%s/run"; };\nresources = ( %s,\n %s );\n' % (
+                host.name, host.dir,
+                block % ("r0", host.dir, "r0", host.ipv4, 7789, peer.ipv4, "resync_rate_kib = 12288;"),
+                block % ("r1", host.dir, "r1", host.ipv4, 7790, peer.ipv4, 'resync_after = "r0";'))
+        for h, peer in ((h1, h2), (h2, h1)):
+            h.start_vrrpd(config(h, peer))
+            self.addCleanup(h.stop_vrrpd)
+        for h in (h1, h2):
+            for name in ("r0", "r1"):
+                self.ctl(h, "create-md", name)
+                self.ctl(h, "up", name)
+        wait_until(lambda: all(replication_status(h1, n)["connection"] == "Connected" for n in ("r0", "r1")),
+                   timeout=15, what="both connected")
+        self.ctl(h1, "primary", "--force", "r1")  # r1 first: it still waits for r0
+        self.ctl(h1, "primary", "--force", "r0")
+        # r0 resyncs at 12 MiB/s (about 5 s); r1 waits on both nodes.
+        wait_until(lambda: replication_status(h1, "r1")["replication"] == "PausedSyncS" and
+                   replication_status(h2, "r1")["replication"] == "PausedSyncT", timeout=10, what="r1 paused")
+        self.assertIn("after", replication_status(h1, "r1")["resync_paused"])
+        self.assertEqual(replication_status(h1, "r0")["replication"], "SyncSource")
+        self.assertIn("resync paused by this node's resync_after", h1.vrrpctl("replication", "status", "r1").stdout)
+        # Nothing more moves for r1 while r0 resyncs (requests in flight at
+        # the pause were answered by now).
+        time.sleep(0.5)
+        done_while_paused = replication_status(h2, "r1")["resync_done_kib"]
+        time.sleep(1.0)
+        self.assertEqual(replication_status(h1, "r0")["replication"], "SyncSource", "r0 still resyncing")
+        self.assertEqual(replication_status(h2, "r1")["resync_done_kib"], done_while_paused)
+        wait_until(lambda: replication_status(h2, "r0")["disk"] == "UpToDate", timeout=30, what="r0 in sync")
+        wait_until(lambda: replication_status(h2, "r1")["disk"] == "UpToDate" and
+                   replication_status(h1, "r1")["replication"] == "Established", timeout=30, what="r1 in sync")
+        with open(h1.vrrpd.log_path) as f:
+            self.assertIn("replication r1: resync paused: r0 resyncs on this node (resync_after)", f.read())
+        for name in ("r0", "r1"):
+            size = replication_status(h1, name)["size_kib"] * 1024
+            digests = [sh("sh", "-c", "head -c %d %s | sha256sum" % (size, os.path.join(h.dir, name + ".img")))
+                       .stdout.split()[0] for h in (h1, h2)]
+            self.assertEqual(digests[0], digests[1], name)
+
     def test_invalidate_remote_replaces_a_silently_damaged_peer_copy(self):
         """drbdadm invalidate-remote: h2's backing file is damaged behind
         the engine's back (no bitmap knows); invalidate-remote on the
@@ -505,7 +561,7 @@ class ReplicationTest(unittest.TestCase):
         lab.restore(h2)
         wait_until(lambda: self.status(h2)["replication"] == "PausedSyncT", timeout=30, what="h2 PausedSyncT")
         self.assertEqual(self.status(h1)["replication"], "PausedSyncS")
-        self.assertIn("resync paused by the peer's operator", h2.vrrpctl("replication", "status", "r0").stdout)
+        self.assertIn("resync paused by the peer (its operator or its resync_after)", h2.vrrpctl("replication", "status", "r0").stdout)
         left = self.status(h2)["out_of_sync_kib"]
         self.assertGreaterEqual(left, 4 * 1024)
         time.sleep(1.5)

@@ -31,6 +31,7 @@ const std::vector<Field<Resource>>& resource_fields() {
       {"on_congestion", &R::on_congestion},
       {"congestion_fill_kib", &R::congestion_fill_kib},
       {"congestion_extents", &R::congestion_extents},
+      {"resync_after", &R::resync_after},
       {"fencing", &R::fencing},
       {"fence_address", &R::fence_address},
       {"fence_peer_address", &R::fence_peer_address},

@@ -283,6 +283,10 @@ struct Resource {
   // (a slow peer disk or a long link with little queued). 64, the log's
   // size, is the default: only a log full of them.
   long congestion_extents = 64;
+  // DRBD's resync-after: the name of another resource; this one's resync
+  // waits (paused, "after") while that one, or one it waits for in turn,
+  // resyncs on this node. Empty: none. For resources on the same disks.
+  std::string resync_after;
   // DRBD's fencing, over a second path between the two daemons (README
   // "Fence path"): "dont-care" (none), "resource-only" (a Primary that
   // loses the replication link outdates the peer through fence_peer_address,

@@ -116,6 +116,13 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// "r0 -> r1 -> r0".
+std::string cycle_text(const std::vector<std::string>& chain) {
+  std::string out;
+  for (const auto& i : chain) out += (out.empty() ? "" : " -> ") + i;
+  return out;
+}
+
 // Replaces `value` by the entry of `valid` it equals in any case; false if none.
 bool canonicalize(std::string& value, const std::vector<std::string>& valid) {
   for (const auto& v : valid) {
@@ -163,6 +170,7 @@ class Validator {
     check_witness(config_.global.witness_server, "the address to answer on, e.g. 203.0.113.5");
     for (auto& resource : config_.resources) check_resource(resource);
     check_resource_conflicts();
+    check_resync_after();
     for (auto& check : config_.checks) check_check(check);
     check_check_names();
     for (auto& inst : config_.instances) check_instance(inst);
@@ -814,6 +822,44 @@ class Validator {
 
   // Two resources must not share a name, a backing device, a metadata
   // file, a listening endpoint or a mount point.
+  // resync_after names another resource, and the chain it starts ends.
+  void check_resync_after() {
+    std::map<std::string, const Resource*> by_name;
+    for (const auto& r : config_.resources) by_name.emplace(r.name, &r);
+    for (const auto& r : config_.resources) {
+      if (r.resync_after.empty()) continue;
+      std::vector<std::string> names;
+      for (const auto& [name, res] : by_name)
+        if (name != r.name) names.push_back(name);
+      const std::string valid = names.empty() ? "another resource (none defined)" : "another resource: " + join(names);
+      if (r.resync_after == r.name) {
+        key_issue(r.keys, r.where, "resync_after", quoted(r.resync_after), "the resource itself; valid: " + valid);
+        continue;
+      }
+      if (!by_name.count(r.resync_after)) {
+        key_issue(r.keys, r.where, "resync_after", quoted(r.resync_after), "unknown resource; valid: " + valid);
+        continue;
+      }
+      // Follow the chain; coming back to r is a cycle (reported once per
+      // member, each at its own key).
+      std::vector<std::string> chain{r.name};
+      for (const Resource* at = by_name.at(r.resync_after);;) {
+        chain.push_back(at->name);
+        if (at->name == r.name) {
+          key_issue(r.keys, r.where, "resync_after", quoted(r.resync_after),
+                    "a cycle (" + cycle_text(chain) + "); valid: a chain that ends at a resource without resync_after");
+          break;
+        }
+        if (at->resync_after.empty()) break;
+        auto next = by_name.find(at->resync_after);
+        if (next == by_name.end()) break;  // the chain ends (or names an unknown resource, reported there)
+        // A cycle that does not pass through r is reported at its members.
+        if (at->resync_after != r.name && std::count(chain.begin(), chain.end(), at->resync_after) > 0) break;
+        at = next->second;
+      }
+    }
+  }
+
   void check_resource_conflicts() {
     std::map<std::string, const Resource*> names, devices, endpoints, mounts;
     auto unique = [&](std::map<std::string, const Resource*>& seen, const Resource& r,

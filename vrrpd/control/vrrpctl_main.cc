@@ -203,12 +203,17 @@ void print_replication(const json& data) {
     if (r.contains("fencing") && !r["fencing"].get<std::string>().empty())
       std::printf("  fencing (%s): %s\n", r.value("fencing_policy", std::string("resource-only")).c_str(),
                   r["fencing"].get<std::string>().c_str());
-    if (!r.value("resync_paused", std::string()).empty())
-      std::printf("  resync paused by %s (vrrpctl replication resume-sync %s on the node that paused it)\n",
-                  r["resync_paused"] == "user"   ? "this node's operator"
-                  : r["resync_paused"] == "peer" ? "the peer's operator"
-                                                 : "the operators of both nodes",
-                  r["name"].get<std::string>().c_str());
+    if (const std::string paused = r.value("resync_paused", std::string()); !paused.empty()) {
+      // "user", "after", "peer", joined by "," (replication/status.h).
+      std::string by;
+      for (const auto& [who, text] : {std::pair<std::string, std::string>{"user", "this node's operator"},
+                                      {"after", "this node's resync_after (a resource it waits for resyncs)"},
+                                      {"peer", "the peer (its operator or its resync_after)"}})
+        if (("," + paused + ",").find("," + who + ",") != std::string::npos) by += (by.empty() ? "" : " and ") + text;
+      std::printf("  resync paused by %s (an operator's pause ends with vrrpctl replication resume-sync %s on the "
+                  "node that paused it)\n",
+                  by.c_str(), r["name"].get<std::string>().c_str());
+    }
     if (r.value("io_suspended", false))
       std::printf("  I/O SUSPENDED: %s; writes wait until the peer is outdated or the link is back "
                   "(vrrpctl replication resume-io %s to go on without)\n",

@@ -179,6 +179,9 @@ struct ReplicationService::Runtime {
   bool fence_handler_running = false;
   replication::ResourceStatus last_status;  // for change events
   bool have_last_status = false;
+  // resync_after: the resource whose resync this one's waits for now ("":
+  // none), as last told to the engine.
+  std::string resync_waits_for;
   // Ops thread.
   std::unique_ptr<replication::FuseExport> exported;
   std::unique_ptr<replication::LoopDevice> loop;
@@ -444,6 +447,40 @@ void ReplicationService::refresh() {
     rt->last_status = now;
     rt->have_last_status = true;
     publish(*rt);
+  }
+  apply_resync_after();
+}
+
+void ReplicationService::apply_resync_after() {
+  auto resyncing = [](const Runtime& rt) {
+    using replication::ReplicationState;
+    if (!rt.resource) return false;
+    const ReplicationState r = rt.resource->status().replication;
+    return r == ReplicationState::kSyncSource || r == ReplicationState::kSyncTarget ||
+           r == ReplicationState::kPausedSyncS || r == ReplicationState::kPausedSyncT;
+  };
+  for (auto& [name, rt] : runtimes_) {
+    if (!rt->resource) continue;
+    // Follow the chain (the config has no cycles; a reload in between may,
+    // so each name once) to the first resource that resyncs here.
+    std::string waits_for;
+    std::vector<std::string> seen{name};
+    for (std::string next = rt->cfg.resync_after; !next.empty();) {
+      if (std::find(seen.begin(), seen.end(), next) != seen.end()) break;
+      seen.push_back(next);
+      Runtime* dep = find(next);
+      if (dep == nullptr) break;
+      if (resyncing(*dep)) {
+        waits_for = next;
+        break;
+      }
+      next = dep->cfg.resync_after;
+    }
+    if (waits_for == rt->resync_waits_for) continue;
+    rt->resource->set_sync_paused_after(!waits_for.empty(), waits_for.empty()
+                                                                ? rt->resync_waits_for + " no longer resyncs"
+                                                                : waits_for + " resyncs on this node");
+    rt->resync_waits_for = waits_for;
   }
 }
 
@@ -878,6 +915,7 @@ void ReplicationService::engine_up(Runtime& rt, Done done) {
   rt.data = std::move(b->data);
   rt.md = std::move(b->md);
   rt.resource = std::make_unique<replication::Resource>(engine_loop_, o, *rt.data, rt.md.get());
+  rt.resync_waits_for.clear();  // a new engine: not paused (refresh() applies resync_after)
   if (std::string fence_error = engine_open_fence(rt, c); !fence_error.empty()) {
     // Without it this node would promote stale data after a double
     // failure that the operator configured fencing against: not up.
@@ -1151,6 +1189,7 @@ std::vector<ReplicationService::Runtime*> ReplicationService::engine_reconfigure
   for (auto& [name, rt] : runtimes_)  // this thread is the only writer
     if (std::none_of(next.begin(), next.end(), [&](const config::Resource& n) { return n.name == name; }))
       removed.push_back(rt.get());
+  apply_resync_after();  // resync_after may have changed
   return removed;
 }
 

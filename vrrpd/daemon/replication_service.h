@@ -136,6 +136,10 @@ class ReplicationService {
   void engine_main();
   // Engine thread: refreshes the status views, reports changes as events.
   void refresh();
+  // DRBD's resync-after (engine thread, from refresh()): a resource's
+  // resync waits while one it waits for (resync_after, followed along the
+  // chain) resyncs on this node.
+  void apply_resync_after();
   // fence_peer_handler: runs it when the fence path has not outdated the
   // peer for a while (engine thread, from refresh()).
   void maybe_run_fence_handler(Runtime& rt);

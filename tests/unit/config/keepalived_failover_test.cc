@@ -92,6 +92,15 @@ replication_resource r0 {
   mount_options noatime
   unmount_grace_ms 1500
   kill_holders
+  resync_after r1
+}
+
+replication_resource r1 {
+  device /dev/vdc
+  address 198.51.100.1
+  port 7792
+  peer_address 198.51.100.2
+  shared_secret 0123456789abcdef
 }
 
 service web {
@@ -139,7 +148,7 @@ vrrp_instances = ( { name = "VI_1"; interface = "eth0"; virtual_router_id = 51; 
 
 TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   Config ka = keepalived(kKeepalived), nat = native(kNative);
-  ASSERT_EQ(ka.resources.size(), 1u);
+  ASSERT_EQ(ka.resources.size(), 2u);
   const Resource& r = ka.resources[0];
   EXPECT_EQ(r.name, "r0");
   EXPECT_EQ(r.where.to_string(), "test.conf:11");
@@ -155,6 +164,7 @@ TEST(KeepalivedFailover, ResourceIsTheNativeResource) {
   EXPECT_EQ(r.tcp_congestion, "reno");
   EXPECT_EQ(r.congestion_fill_kib, 2048);
   EXPECT_EQ(r.congestion_extents, 32);
+  EXPECT_EQ(r.resync_after, "r1");
   EXPECT_EQ(r.fencing, "resource-only");
   EXPECT_EQ(r.keys.of("kill_holders", {}).to_string(), "test.conf:46");
   expect_same_fields(r, nat.resources.at(0), resource_fields());

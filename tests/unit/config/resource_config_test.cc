@@ -23,7 +23,7 @@ constexpr const char* kFull = kNativeFullResource;
 
 TEST(ResourceConfig, EveryKeyMapsOntoTheModel) {
   Config c = native(kFull);
-  ASSERT_EQ(c.resources.size(), 1u);
+  ASSERT_EQ(c.resources.size(), 2u);
   const Resource& r = c.resources[0];
   EXPECT_EQ(r.name, "r0");
   EXPECT_EQ(r.device, "/dev/vdb");
@@ -258,6 +258,24 @@ TEST(InvalidResource, DuplicateName) {
   expectInvalid("resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; },\n"
                 " { name = \"r0\"; device = \"/dev/vdc\"; address = \"198.51.100.1\"; port = 7790; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; } );",
                 2, "name = \"r0\": name already used by resource \"r0\" (test.conf:1)");
+}
+// Two resources, each line with `extra0` / `extra1` (lines 1 and 2).
+std::string twoResources(const std::string& extra0, const std::string& extra1) {
+  return "resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; " + extra0 + " },\n"
+         " { name = \"r1\"; device = \"/dev/vdc\"; address = \"198.51.100.1\"; port = 7790; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; " + extra1 + " } );";
+}
+TEST(ResourceConfig, ResyncAfterAnotherResource) {
+  Config c = native(twoResources("", "resync_after = \"r0\";"));
+  EXPECT_EQ(c.resources.at(0).resync_after, "");
+  EXPECT_EQ(c.resources.at(1).resync_after, "r0");
+}
+TEST(InvalidResource, ResyncAfterUnknownOrItself) {
+  expectInvalid(twoResources("resync_after = \"r9\";", ""), 1, "resync_after = \"r9\": unknown resource; valid: another resource: r1");
+  expectInvalid(twoResources("", "resync_after = \"r1\";"), 2, "resync_after = \"r1\": the resource itself; valid: another resource: r0");
+}
+TEST(InvalidResource, ResyncAfterCycle) {
+  expectInvalid(twoResources("resync_after = \"r1\";", "resync_after = \"r0\";"), 1,
+                "resync_after = \"r1\": a cycle (r0 -> r1 -> r0); valid: a chain that ends at a resource without resync_after");
 }
 TEST(InvalidResource, SharedDevice) {
   expectInvalid("resources = ( { name = \"r0\"; device = \"/dev/vdb\"; address = \"198.51.100.1\"; peer_address = \"198.51.100.2\"; shared_secret = \"0123456789\"; },\n"

@@ -117,5 +117,54 @@ TEST_F(PauseSyncTest, WithAnOlderPeerOnlyTheTargetCanPause) {
   EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
 }
 
+// resync_after (DRBD's after-isp), as the daemon sets it: a pause of its
+// own, which the operator's resume does not end, told to the peer while it
+// holds, and lifted by the daemon alone.
+TEST_F(PauseSyncTest, AResyncAfterPauseOnTheSourceIsApartFromTheOperatorsPause) {
+  start_resync();
+  a->set_sync_paused_after(true, "r9 resyncs");
+  advance(milliseconds(100));
+  const uint64_t left = b_out_of_sync();
+  EXPECT_GT(left, 0u);
+  EXPECT_EQ(a->status().replication, ReplicationState::kPausedSyncS);
+  EXPECT_EQ(a->status().resync_paused, "after");
+  EXPECT_EQ(b->status().resync_paused, "peer");
+  // The operator pauses and resumes: the resync_after pause holds, and the
+  // peer was not told to go on.
+  ok(a->pause_sync());
+  EXPECT_EQ(a->status().resync_paused, "user,after");
+  ok(a->resume_sync());
+  advance(seconds(2));
+  EXPECT_EQ(b_out_of_sync(), left) << "nothing asked for while resync_after holds";
+  EXPECT_EQ(b->status().resync_paused, "peer");
+  // It holds across a reconnect too (the peer is told in the handshake).
+  net.cut();
+  advance(seconds(1));
+  EXPECT_EQ(b->status().resync_paused, "peer");
+  EXPECT_GT(b_out_of_sync(), 0u);
+  a->set_sync_paused_after(false, "r9 is done");
+  advance(seconds(4));
+  EXPECT_EQ(b_out_of_sync(), 0u);
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_EQ(a->status().resync_paused, "");
+  EXPECT_EQ(b->status().resync_paused, "");
+  EXPECT_TRUE(disks_equal());
+}
+
+TEST_F(PauseSyncTest, AResyncAfterPauseOnTheTargetStopsItsRequests) {
+  start_resync();
+  b->set_sync_paused_after(true, "r9 resyncs");
+  advance(milliseconds(100));
+  const uint64_t left = b_out_of_sync();
+  advance(seconds(2));
+  EXPECT_EQ(b_out_of_sync(), left);
+  EXPECT_EQ(b->status().replication, ReplicationState::kPausedSyncT);
+  EXPECT_EQ(a->status().resync_paused, "peer");
+  b->set_sync_paused_after(false, "r9 is done");
+  advance(seconds(4));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+}
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
