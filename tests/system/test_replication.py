@@ -438,30 +438,7 @@ class ReplicationTest(unittest.TestCase):
         waits (PausedSyncS/T, paused by "after") until r0's is done, then
         runs, and both copies of both resources are identical."""
         lab = self.lab()
-        h1, h2 = lab.hosts
-        for h in (h1, h2):
-            for name in ("r0", "r1"):
-                with open(os.path.join(h.dir, name + ".img"), "wb") as f:
-                    if h is h1:
-                        f.write(os.urandom((SIZE_MIB - 4) << 20))  # the data; the metadata goes at the end
-                    f.truncate(SIZE_MIB << 20)
-
-        def config(host, peer):
-            block = ('{ name = "%s"; device = "%s/%s.img"; address = "%s"; port = %d; peer_address = "%s"; '
-                     'shared_secret = "s3cret-s3cret"; %s }')
-            return 'global = { router_id = "%s"; runtime_dir = "%s/run"; };\nresources = ( %s,\n %s );\n' % (
-                host.name, host.dir,
-                block % ("r0", host.dir, "r0", host.ipv4, 7789, peer.ipv4, "resync_rate_kib = 12288;"),
-                block % ("r1", host.dir, "r1", host.ipv4, 7790, peer.ipv4, 'resync_after = "r0";'))
-        for h, peer in ((h1, h2), (h2, h1)):
-            h.start_vrrpd(config(h, peer))
-            self.addCleanup(h.stop_vrrpd)
-        for h in (h1, h2):
-            for name in ("r0", "r1"):
-                self.ctl(h, "create-md", name)
-                self.ctl(h, "up", name)
-        wait_until(lambda: all(replication_status(h1, n)["connection"] == "Connected" for n in ("r0", "r1")),
-                   timeout=15, what="both connected")
+        h1, h2 = self.start_two_resources(lab, 'resync_after = "r0";')
         self.ctl(h1, "primary", "--force", "r1")  # r1 first: it still waits for r0
         self.ctl(h1, "primary", "--force", "r0")
         # r0 resyncs at 12 MiB/s (about 5 s); r1 waits on both nodes.
@@ -487,6 +464,59 @@ class ReplicationTest(unittest.TestCase):
             digests = [sh("sh", "-c", "head -c %d %s | sha256sum" % (size, os.path.join(h.dir, name + ".img")))
                        .stdout.split()[0] for h in (h1, h2)]
             self.assertEqual(digests[0], digests[1], name)
+
+    def two_resources_config(self, host, peer, r1_extra):
+        """r0 (resync at 12 MiB/s) and r1 (`r1_extra`) on host."""
+        block = ('{ name = "%s"; device = "%s/%s.img"; address = "%s"; port = %d; peer_address = "%s"; '
+                 'shared_secret = "s3cret-s3cret"; %s }')
+        return 'global = { router_id = "%s"; runtime_dir = "%s/run"; };\nresources = ( %s,\n %s );\n' % (
+            host.name, host.dir,
+            block % ("r0", host.dir, "r0", host.ipv4, 7789, peer.ipv4, "resync_rate_kib = 12288;"),
+            block % ("r1", host.dir, "r1", host.ipv4, 7790, peer.ipv4, r1_extra))
+
+    def start_two_resources(self, lab, r1_extra):
+        """r0 and r1 on both hosts, h1's backing files full of random data,
+        created, up and connected (no Primary yet)."""
+        h1, h2 = lab.hosts
+        for h in (h1, h2):
+            for name in ("r0", "r1"):
+                with open(os.path.join(h.dir, name + ".img"), "wb") as f:
+                    if h is h1:
+                        f.write(os.urandom((SIZE_MIB - 4) << 20))  # the data; the metadata goes at the end
+                    f.truncate(SIZE_MIB << 20)
+        for h, peer in ((h1, h2), (h2, h1)):
+            h.start_vrrpd(self.two_resources_config(h, peer, r1_extra))
+            self.addCleanup(h.stop_vrrpd)
+        for h in (h1, h2):
+            for name in ("r0", "r1"):
+                self.ctl(h, "create-md", name)
+                self.ctl(h, "up", name)
+        wait_until(lambda: all(replication_status(h1, n)["connection"] == "Connected" for n in ("r0", "r1")),
+                   timeout=15, what="both connected")
+        return h1, h2
+
+    def test_resync_after_set_by_a_reload_pauses_a_running_resync_and_unset_resumes_it(self):
+        """A reload that adds resync_after pauses r1's running resync while
+        r0's runs (both nodes reloaded); one that removes it lets r1 go on."""
+        lab = self.lab()
+        h1, h2 = self.start_two_resources(lab, "resync_rate_kib = 12288;")
+        self.ctl(h1, "primary", "--force", "r0")
+        self.ctl(h1, "primary", "--force", "r1")
+        wait_until(lambda: replication_status(h1, "r1")["replication"] == "SyncSource" and
+                   replication_status(h1, "r0")["replication"] == "SyncSource", timeout=10, what="both resync")
+        for h, peer in ((h1, h2), (h2, h1)):
+            self.reload(h, self.two_resources_config(h, peer, 'resync_rate_kib = 12288; resync_after = "r0";'),
+                        "replication r1: resync paused: r0 resyncs on this node (resync_after)")
+        wait_until(lambda: replication_status(h1, "r1")["replication"] == "PausedSyncS", timeout=5, what="r1 paused")
+        self.assertIn("after", replication_status(h1, "r1")["resync_paused"])
+        self.assertEqual(replication_status(h1, "r0")["replication"], "SyncSource")
+        for h, peer in ((h1, h2), (h2, h1)):
+            self.reload(h, self.two_resources_config(h, peer, "resync_rate_kib = 12288;"),
+                        "replication r1: resync may go on: r0 is no longer waited for after a reload (resync_after)")
+        self.assertEqual(replication_status(h1, "r0")["replication"], "SyncSource", "r1 went on before r0 was done")
+        wait_until(lambda: replication_status(h1, "r1")["replication"] == "SyncSource", timeout=5, what="r1 resumed")
+        wait_until(lambda: all(replication_status(h2, n)["disk"] == "UpToDate" for n in ("r0", "r1")), timeout=30,
+                   what="both in sync")
 
     def test_invalidate_remote_replaces_a_silently_damaged_peer_copy(self):
         """drbdadm invalidate-remote: h2's backing file is damaged behind

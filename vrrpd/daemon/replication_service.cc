@@ -477,9 +477,12 @@ void ReplicationService::apply_resync_after() {
       next = dep->cfg.resync_after;
     }
     if (waits_for == rt->resync_waits_for) continue;
-    rt->resource->set_sync_paused_after(!waits_for.empty(), waits_for.empty()
-                                                                ? rt->resync_waits_for + " no longer resyncs"
-                                                                : waits_for + " resyncs on this node");
+    std::string why = waits_for + " resyncs on this node";
+    if (waits_for.empty()) {
+      const bool in_chain = std::find(seen.begin(), seen.end(), rt->resync_waits_for) != seen.end();
+      why = rt->resync_waits_for + (in_chain ? " no longer resyncs" : " is no longer waited for after a reload");
+    }
+    rt->resource->set_sync_paused_after(!waits_for.empty(), why);
     rt->resync_waits_for = waits_for;
   }
 }
