@@ -771,10 +771,7 @@ ResourceStatus Resource::status() const {
   s.connection = connection_;
   s.replication = replication_;
   if (resync_paused()) {
-    // Who paused: "user", "after" (resync_after), "peer", joined by ",".
-    for (auto [set, who] : {std::pair{user_paused_sync_, "user"}, std::pair{after_paused_sync_, "after"},
-                            std::pair{peer_paused_sync_, "peer"}})
-      if (set) s.resync_paused += (s.resync_paused.empty() ? "" : ",") + std::string(who);
+    s.resync_paused = sync_paused_by();
     if (replication_ == ReplicationState::kSyncSource) s.replication = ReplicationState::kPausedSyncS;
     if (replication_ == ReplicationState::kSyncTarget) s.replication = ReplicationState::kPausedSyncT;
   }

@@ -39,6 +39,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "replication/activity_log.h"
@@ -1051,6 +1052,15 @@ class Resource final : public Volume {
   // What this node has told the peer (SyncPause): either of its pauses.
   bool local_paused_sync() const { return user_paused_sync_ || after_paused_sync_; }
   bool resync_paused() const { return local_paused_sync() || peer_paused_sync_; }
+  // Who paused: "user", "after" (resync_after), "peer", joined by ","; ""
+  // if nobody (ResourceStatus::resync_paused).
+  std::string sync_paused_by() const {
+    std::string by;
+    for (auto [set, who] : {std::pair{user_paused_sync_, "user"}, std::pair{after_paused_sync_, "after"},
+                            std::pair{peer_paused_sync_, "peer"}})
+      if (set) by += (by.empty() ? "" : ",") + std::string(who);
+    return by;
+  }
   void on_sync_pause(const wire::SyncPause& m);
   void on_skip_initial_sync(const wire::SkipInitialSync& m);
   // Both sides of skip_initial_sync(): `generation` becomes ours, the

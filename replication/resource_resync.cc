@@ -591,7 +591,7 @@ void Resource::on_sync_pause(const wire::SyncPause& m) {
 }
 
 void Resource::sync_pause_changed(const std::string& why) {
-  log(why + (resync_paused() ? " (still paused by another: " + status().resync_paused + ")" : ""));
+  log(why + (resync_paused() ? " (still paused by another: " + sync_paused_by() + ")" : ""));
   // The token bucket starts from empty, not from the pause's worth.
   resync_tokens_ = 0;
   resync_tokens_at_ = loop_.now();

@@ -110,16 +110,9 @@ bool valid_name(const std::string& s) {
   });
 }
 
-std::string join(const std::vector<std::string>& items) {
+std::string join(const std::vector<std::string>& items, const std::string& separator = ", ") {
   std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
-
-// "r0 -> r1 -> r0".
-std::string cycle_text(const std::vector<std::string>& chain) {
-  std::string out;
-  for (const auto& i : chain) out += (out.empty() ? "" : " -> ") + i;
+  for (const auto& i : items) out += (out.empty() ? "" : separator) + i;
   return out;
 }
 
@@ -847,7 +840,7 @@ class Validator {
         chain.push_back(at->name);
         if (at->name == r.name) {
           key_issue(r.keys, r.where, "resync_after", quoted(r.resync_after),
-                    "a cycle (" + cycle_text(chain) + "); valid: a chain that ends at a resource without resync_after");
+                    "a cycle (" + join(chain, " -> ") + "); valid: a chain that ends at a resource without resync_after");
           break;
         }
         if (at->resync_after.empty()) break;
