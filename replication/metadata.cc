@@ -41,9 +41,11 @@ enum Off : size_t {
   kOffAlMaxExtents = 116,
   kOffBitmapOffset = 120,
   kOffBitmapLength = 128,
+  kOffDisklessPrimaryGeneration = 136,
 };
 
-constexpr uint32_t kConsistent = 1, kWasPrimary = 2, kOutdated = 4, kPeerOutdated = 8;  // flag bits
+constexpr uint32_t kConsistent = 1, kWasPrimary = 2, kOutdated = 4, kPeerOutdated = 8,
+                   kDisklessPrimaryNewGeneration = 16;  // flag bits
 
 constexpr uint64_t align_down(uint64_t v, uint64_t a) { return v / a * a; }
 
@@ -84,6 +86,7 @@ SlotRead decode_slot(std::span<const uint8_t> b, int slot_index) {
   sb.flags.was_primary = flags & kWasPrimary;
   sb.flags.outdated = flags & kOutdated;
   sb.flags.peer_outdated = flags & kPeerOutdated;
+  sb.flags.diskless_primary_new_generation = flags & kDisklessPrimaryNewGeneration;
   std::copy_n(b.begin() + kOffUuid, 16, sb.device_uuid.begin());
   sb.generations.current = le::get64(b, kOffGenCurrent);
   sb.generations.bitmap = le::get64(b, kOffGenBitmap);
@@ -96,6 +99,8 @@ SlotRead decode_slot(std::span<const uint8_t> b, int slot_index) {
   sb.al_max_extents = le::get32(b, kOffAlMaxExtents);
   sb.bitmap_offset = le::get64(b, kOffBitmapOffset);
   sb.bitmap_length = le::get64(b, kOffBitmapLength);
+  // Zero in a slot written by a build before this field (it was reserved).
+  sb.diskless_primary_generation = le::get64(b, kOffDisklessPrimaryGeneration);
   // The slot index is part of the update protocol (next write goes to the
   // other slot); a copy in the wrong slot would make us overwrite the newest.
   if (sb.sequence % 2 != static_cast<uint64_t>(slot_index)) {
@@ -260,7 +265,8 @@ void encode_superblock(const Superblock& sb, std::span<uint8_t> b) {
   le::put64(b, kOffDataSize, sb.data_size);
   le::put32(b, kOffNodeId, sb.node_id);
   const uint32_t flags = (sb.flags.consistent ? kConsistent : 0) | (sb.flags.was_primary ? kWasPrimary : 0) |
-                         (sb.flags.outdated ? kOutdated : 0) | (sb.flags.peer_outdated ? kPeerOutdated : 0);
+                         (sb.flags.outdated ? kOutdated : 0) | (sb.flags.peer_outdated ? kPeerOutdated : 0) |
+                         (sb.flags.diskless_primary_new_generation ? kDisklessPrimaryNewGeneration : 0);
   le::put32(b, kOffFlags, flags);
   std::copy(sb.device_uuid.begin(), sb.device_uuid.end(), b.begin() + kOffUuid);
   le::put64(b, kOffGenCurrent, sb.generations.current);
@@ -274,6 +280,7 @@ void encode_superblock(const Superblock& sb, std::span<uint8_t> b) {
   le::put32(b, kOffAlMaxExtents, sb.al_max_extents);
   le::put64(b, kOffBitmapOffset, sb.bitmap_offset);
   le::put64(b, kOffBitmapLength, sb.bitmap_length);
+  le::put64(b, kOffDisklessPrimaryGeneration, sb.diskless_primary_generation);
   le::put32(b, kCrcOffset, crc32c(std::span<const uint8_t>(b).first(kCrcOffset)));
 }
 

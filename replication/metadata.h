@@ -41,6 +41,10 @@ struct SuperblockFlags {
   bool was_primary = false;    // set while primary; still set at attach => we crashed as primary
   bool outdated = false;       // our data is known to be older than the peer's
   bool peer_outdated = false;  // the peer's data is known to be outdated (safe to promote alone)
+  // With Superblock::diskless_primary_generation: this node started a new
+  // generation for that Primary's writes (taken back when it has a full
+  // copy again).
+  bool diskless_primary_new_generation = false;
   bool operator==(const SuperblockFlags&) const = default;
 };
 
@@ -61,6 +65,13 @@ struct Superblock {
   uint32_t al_max_extents = kMaxAlExtents;
   uint64_t bitmap_offset = 0;  // out-of-sync bitmap
   uint64_t bitmap_length = 0;  // bytes, multiple of 4096
+  // The Primary peer that went Diskless while this node (Secondary, the
+  // one with the disk) served it: that Primary's data generation, primary
+  // bit clear; 0 for none. On disk, not only in memory, so that it may
+  // connect to this node again after a restart (it has no copy of its own).
+  // Cleared before this node's first write as Primary, and when the peer
+  // has a disk again.
+  uint64_t diskless_primary_generation = 0;
 
   uint64_t al_length() const { return uint64_t{al_slots} * kAlTransactionSize; }
   uint64_t data_blocks() const { return data_size / kBlockSize; }

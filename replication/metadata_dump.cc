@@ -64,6 +64,11 @@ std::string format_metadata_dump(const MetadataDump& d) {
   if (sb.flags.was_primary)
     out += "note: it went down as Primary without a clean demotion: its active extents are marked out of sync at "
            "the next up, and resynced at the next connect\n";
+  if (sb.diskless_primary_generation != 0)
+    out += "note: it holds the only copy of a Diskless Primary peer's data (generation " +
+           generation_hex(sb.diskless_primary_generation) +
+           (sb.flags.diskless_primary_new_generation ? ", a generation started for its writes" : "") +
+           "): that Primary may connect to it again without a disk\n";
   if (!sb.flags.consistent)
     out += "note: not consistent (a resync to this node did not finish): it cannot be promoted without --force\n";
   return out;

@@ -229,6 +229,28 @@ void Resource::start_new_generation(const std::string& why) {
   (void)persist_superblock();
 }
 
+std::optional<Resource::DisklessPeer> Resource::served_diskless_primary() const {
+  if (sb_.diskless_primary_generation == 0) return std::nullopt;
+  return DisklessPeer{sb_.diskless_primary_generation, sb_.flags.diskless_primary_new_generation};
+}
+
+void Resource::remember_diskless_primary(DisklessPeer p) {
+  if (sb_.diskless_primary_generation == p.generation && sb_.flags.diskless_primary_new_generation == p.new_generation)
+    return;
+  sb_.diskless_primary_generation = p.generation;
+  sb_.flags.diskless_primary_new_generation = p.new_generation;
+  // A failed write leaves it in memory only: a restart then refuses the
+  // Diskless Primary, as before this was kept on disk.
+  (void)persist_superblock();
+}
+
+void Resource::forget_diskless_primary(bool persist_later) {
+  if (!served_diskless_primary()) return;
+  sb_.diskless_primary_generation = 0;
+  sb_.flags.diskless_primary_new_generation = false;
+  if (!persist_later) (void)persist_superblock();
+}
+
 CommandResult Resource::create_md() {
   if (disk_ != DiskState::kDiskless)
     return CommandResult::failure("create-md refused: the disk is attached (detach first)");
@@ -426,7 +448,9 @@ CommandResult Resource::primary(bool force) {
   // is declared the good copy from scratch (initial sync).
   const bool declared_good = forced_data && disk_ != DiskState::kConsistent;
   set_role(Role::kPrimary, forced_data ? "primary --force" : "primary");
-  diskless_peer_.reset();  // our data moves on: a Diskless Primary peer may not come back to it
+  // Our data moves on: a Diskless Primary peer may not come back to it.
+  // Persisted with was_primary below, before the first write as Primary.
+  forget_diskless_primary(/*persist_later=*/true);
   // Before the first write as Primary: was_primary on disk, so a crash is
   // recognised and the activity log replayed.
   sb_.flags.was_primary = true;

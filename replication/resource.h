@@ -695,6 +695,21 @@ class Resource final : public Volume {
   // the handshake without bitmaps that follows.
   std::string diskless_connect_refusal(const wire::Hello& ph) const;
   void finish_diskless_handshake(const wire::Hello& ph);
+  // The Primary peer that went Diskless while this node (Secondary) served
+  // it on a running link, which may reconnect Diskless (protocol 10): its
+  // data generation, and whether we started a generation for its writes.
+  // In the superblock (Superblock::diskless_primary_generation), so that a
+  // restart keeps it: remember_diskless_primary() persists it, and
+  // forget_diskless_primary() (this node promoted, the peer has a disk
+  // again) clears it, persisted unless `persist_later` (the caller writes
+  // the superblock before anything acts on it).
+  struct DisklessPeer {
+    uint64_t generation = 0;
+    bool new_generation = false;
+  };
+  std::optional<DisklessPeer> served_diskless_primary() const;
+  void remember_diskless_primary(DisklessPeer p);
+  void forget_diskless_primary(bool persist_later = false);
   // The end of either handshake: Connected, the handshake timer off, the
   // link watchdog on.
   void enter_running(const std::string& why);
@@ -820,16 +835,6 @@ class Resource final : public Volume {
   //   have resynced it in full, the generation is taken back (the peer's
   //   current is our bitmap generation).
   bool new_generation_for_diskless_peer_ = false;
-  // Beyond this connection: the Primary peer that went Diskless while this
-  // node (Secondary) served it on a running link, which may reconnect
-  // Diskless (protocol 10): its data generation and whether we started a
-  // generation for it. Forgotten when this node is promoted, and when the
-  // peer has a disk again.
-  struct DisklessPeer {
-    uint64_t generation = 0;
-    bool new_generation = false;
-  };
-  std::optional<DisklessPeer> diskless_peer_;
   // - the peer's operator paused resync (SyncPause).
   bool peer_paused_sync_ = false;
   // - re-attach on the running link (protocol 8): the bitmap coming in

@@ -296,7 +296,7 @@ void Resource::on_authenticated() {
     finish_diskless_handshake(ph);
     return;
   }
-  diskless_peer_.reset();  // the peer has a disk
+  forget_diskless_primary();  // the peer has a disk
   HandshakeFlags flags;
   flags.self_crashed_primary = crashed_primary_;
   flags.peer_crashed_primary = (ph.flags & wire::kHelloCrashedPrimary) != 0;
@@ -338,18 +338,20 @@ std::string Resource::diskless_connect_refusal(const wire::Hello& ph) const {
     return self_diskless ? "this Diskless Primary cannot connect: the peer's build does not serve a Diskless "
                            "Primary on a new connection (replication protocol 10 is needed); attach a disk here"
                          : "peer has no disk attached";
-  // The node with the disk: UpToDate and Secondary. The Diskless one:
-  // Primary, on the data it last saw: the disk side's bitmap generation
-  // (started when the Primary went Diskless) if the disk side served it
-  // since on a running link and has not been Primary since (diskless_peer_,
-  // in memory: a restart forgets it, and a restarted node is Consistent
-  // anyway); or the disk side's current generation with no bitmap
-  // generation (the link dropped before it heard that the Primary went
-  // Diskless; promoted since, it would have started a new generation).
-  // Anything else means the data moved on without the Primary (the other
-  // node was promoted meanwhile), or the Primary wrote on its own disk
-  // without the peer before that disk failed: its file system would not
-  // match.
+  // The node with the disk: Secondary, UpToDate or Consistent (restarted:
+  // the rules below are what tells that its data is the Primary's). The
+  // Diskless one: Primary, on the data it last saw: the disk side's bitmap
+  // generation (started when the Primary went Diskless) if the disk side
+  // served it since on a running link and has not been Primary since
+  // (served_diskless_primary(), in the superblock: a restart keeps it); or
+  // the disk side's current generation with no bitmap generation (the link
+  // dropped before it heard that the Primary went Diskless; promoted since,
+  // it would have started a new generation). Anything else means the data
+  // moved on without the Primary (the other node was promoted meanwhile),
+  // or the Primary wrote on its own disk without the peer before that disk
+  // failed: its file system would not match. The Diskless side cannot see
+  // the disk side's memory, and lets it decide (a refusal there comes as
+  // a Disconnect).
   const Role diskless_role = self_diskless ? role_ : ph.role;
   const Role disk_role = self_diskless ? ph.role : role_;
   const DiskState disk_state = self_diskless ? ph.disk_state : disk_;
@@ -359,26 +361,32 @@ std::string Resource::diskless_connect_refusal(const wire::Hello& ph) const {
   if (diskless_role != Role::kPrimary)
     return self_diskless ? "this node has no disk attached" : "peer has no disk attached";
   if (disk_role != Role::kSecondary) return "both nodes are Primary: dual-primary is not supported";
-  if (disk_state != DiskState::kUpToDate)
-    return std::string("a Diskless Primary connects only to an UpToDate peer; ") + side + "'s disk is " +
-           to_string(disk_state) + (disk_state == DiskState::kConsistent ? " (restarted since)" : "");
+  if (disk_state != DiskState::kUpToDate && disk_state != DiskState::kConsistent)
+    return std::string("a Diskless Primary connects only to an UpToDate or Consistent peer; ") + side +
+           "'s disk is " + to_string(disk_state);
   const uint64_t data = uuid_value(diskless_gen.current);
   if (data != uuid_value(disk_gen.current) && data != uuid_value(disk_gen.bitmap))
     return "the Diskless Primary's data (generation " + std::to_string(data) + ") is not what " + side +
            " holds (current " + std::to_string(disk_gen.current) + ", bitmap " + std::to_string(disk_gen.bitmap) +
            "): it moved on without the Primary; demote the Diskless Primary";
-  const bool served = diskless_peer_ && diskless_peer_->generation == data;
+  const std::optional<DisklessPeer> served_peer = served_diskless_primary();
+  const bool served = served_peer && served_peer->generation == data;
   const bool untouched = data == uuid_value(disk_gen.current) && disk_gen.bitmap == 0;
   if (!self_diskless && !served && !untouched)
-    return "the Diskless Primary peer was not served by this node since it lost its disk (this node restarted, or "
-           "was Primary since): its data may have moved on; demote the Diskless Primary";
+    return "the Diskless Primary peer was not served by this node since it lost its disk (this node was Primary "
+           "since, or its metadata was written by a build that did not record it): its data may have moved on; "
+           "demote the Diskless Primary";
   return "";
 }
 
 void Resource::finish_diskless_handshake(const wire::Hello& ph) {
   const bool self_diskless = disk_ == DiskState::kDiskless;
   peer_role_ = ph.role;
-  peer_disk_ = ph.disk_state;
+  // A Consistent (restarted) disk side that accepts us is UpToDate from
+  // now on (below, on its side; its StateChange follows). Taken so at once
+  // here, or our first requests would fail before it arrives; if it refuses
+  // instead, its Disconnect comes first and it answers nothing.
+  peer_disk_ = self_diskless && ph.disk_state == DiskState::kConsistent ? DiskState::kUpToDate : ph.disk_state;
   last_peer_generations_ = ph.generations;
   const std::string why = self_diskless ? "Diskless Primary: served through the peer again"
                                         : "the Diskless Primary peer is served again";
@@ -387,11 +395,15 @@ void Resource::finish_diskless_handshake(const wire::Hello& ph) {
   // started when it went Diskless; started now if we did not hear of that
   // before the drop (as on_peer_state does).
   if (!self_diskless) {
-    if (!diskless_peer_ || diskless_peer_->generation != uuid_value(ph.generations.current)) {
+    if (!served_diskless_primary() || served_diskless_primary()->generation != uuid_value(ph.generations.current)) {
       start_new_generation("the Primary peer is back without its disk: this node holds the only copy of its writes");
-      diskless_peer_ = DisklessPeer{uuid_value(ph.generations.current), true};
+      remember_diskless_primary(DisklessPeer{uuid_value(ph.generations.current), true});
     }
-    new_generation_for_diskless_peer_ = diskless_peer_->new_generation;
+    new_generation_for_diskless_peer_ = served_diskless_primary()->new_generation;
+    // Restarted: our data is what the Diskless Primary last saw (the rules
+    // of diskless_connect_refusal()), and nobody else holds any.
+    if (disk_ == DiskState::kConsistent)
+      set_disk(DiskState::kUpToDate, "the Diskless Primary whose data this node holds is back");
   }
   enter_running(why);
   ping_timer_.arm_in(options_.ping_interval);  // (armed before the bitmaps in the other handshake)
@@ -453,7 +465,7 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   const std::optional<DiskState> before = peer_disk_;
   peer_role_ = s.role;
   peer_disk_ = s.disk_state;
-  if (s.disk_state != DiskState::kDiskless) diskless_peer_.reset();
+  if (s.disk_state != DiskState::kDiskless) forget_diskless_primary();
   // What our verify compared against is gone: the peer's disk detached, or
   // another one (Inconsistent) took its place. Ended first, so that the
   // rules below see an Established link.
@@ -472,8 +484,10 @@ void Resource::on_peer_state(const wire::StateChange& s) {
     const bool had_bitmap_generation = sb_.generations.bitmap != 0;
     start_new_generation("the Primary peer lost its disk: this node holds the only copy of its writes");
     new_generation_for_diskless_peer_ = !had_bitmap_generation;
-    // Its data, should the link drop: it may reconnect Diskless (protocol 10).
-    diskless_peer_ = DisklessPeer{uuid_value(peer_hello_.generations.current), new_generation_for_diskless_peer_};
+    // Its data, should the link drop or this node restart: it may
+    // reconnect Diskless (protocol 10).
+    remember_diskless_primary(
+        DisklessPeer{uuid_value(peer_hello_.generations.current), new_generation_for_diskless_peer_});
   }
   // The Primary peer, Diskless, attached a new disk on this link (its
   // attach_under_primary()): it fetches every block from us.

@@ -995,6 +995,26 @@ class ReplicationTest(unittest.TestCase):
             raise AssertionError("%s\nh1: %s\nh2: %s" % (e, self.status(h1), self.status(h2))) from None
         return h1, h2, command
 
+    def chunk_io(self, host):
+        """64 KiB of random data in a file on `host`, its SHA-256, and
+        write_at(mib) / read_at(mib): one direct dd of it to the volume at
+        that MiB (the result, not checked) / the SHA-256 read back there."""
+        dev = self.status(host)["device"]
+        chunk = os.path.join(host.dir, "chunk")
+        with open(chunk, "wb") as f:
+            f.write(os.urandom(65536))
+        with open(chunk, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+
+        def write_at(mib):
+            return host.in_daemon("dd", "if=" + chunk, "of=" + dev, "bs=64k", "count=1", "seek=%d" % (mib * 16),
+                                  "oflag=direct", "status=none", check=False)
+
+        def read_at(mib):
+            return host.in_daemon("sh", "-c", "dd if=%s bs=64k count=1 skip=%d iflag=direct status=none | sha256sum"
+                                  % (dev, mib * 16)).stdout.split()[0]
+        return digest, write_at, read_at
+
     def test_a_diskless_primary_survives_a_write_error_of_its_peer_and_a_link_cut(self):
         """h1's disk fails (on-io-error detach): h1 goes on as a Diskless
         Primary served by h2. Then h2's disk (passthrough) refuses one range
@@ -1017,20 +1037,7 @@ class ReplicationTest(unittest.TestCase):
         self.ctl(h1, "primary", "--force", "r0")
         wait_until(lambda: self.status(h2)["disk"] == "UpToDate" and self.status(h1)["peer_disk"] == "UpToDate",
                    timeout=60, what="initial sync")
-        dev = self.status(h1)["device"]
-        chunk = os.path.join(h1.dir, "chunk")
-        with open(chunk, "wb") as f:
-            f.write(os.urandom(65536))
-        with open(chunk, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-
-        def write_at(mib):
-            return h1.in_daemon("dd", "if=" + chunk, "of=" + dev, "bs=64k", "count=1", "seek=%d" % (mib * 16),
-                                "oflag=direct", "status=none", check=False)
-
-        def read_at(mib):
-            return h1.in_daemon("sh", "-c", "dd if=%s bs=64k count=1 skip=%d iflag=direct status=none | sha256sum"
-                                % (dev, mib * 16)).stdout.split()[0]
+        digest, write_at, read_at = self.chunk_io(h1)
 
         fail1("fail-writes")
         fail1("fail-reads")
@@ -1059,6 +1066,39 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(write_at(40).returncode, 0)
         self.assertEqual(read_at(40), digest)
         self.assertEqual(read_at(30), digest)
+
+    def test_a_diskless_primary_is_served_again_by_its_restarted_peer(self):
+        """h1's disk fails (on-io-error detach) and h1 goes on as a Diskless
+        Primary served by h2. Then h2's daemon is killed (SIGKILL) and
+        started again: it comes up Consistent, and h1, which has no copy of
+        its own, connects to it again on the data it left, because h2's
+        superblock records that it served h1 (before, that was in h2's
+        memory only, and h1 stayed StandAlone until demoted). h2 is UpToDate
+        again; what h1 wrote before is read back, and new writes land."""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach";')
+        digest, write_at, read_at = self.chunk_io(h1)
+
+        fail("fail-writes")
+        fail("fail-reads")
+        self.assertEqual(write_at(30).returncode, 0, "the write that meets h1's error is served by h2")
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        wait_until(lambda: self.status(h2)["peer_disk"] == "Diskless", what="h2 heard of it")
+        h2.kill_vrrpd()
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices")
+        self.assertNotEqual(write_at(40).returncode, 0, "no copy of the data anywhere while h2 is down")
+        self.start(h2, h1, fresh=False, extra='on_io_error = "detach";')
+        wait_until(lambda: self.status(h1)["replication"] == "Established", timeout=30, what="h1 served again")
+        st1, st2 = self.status(h1), self.status(h2)
+        self.assertEqual((st1["role"], st1["disk"], st1["peer_disk"]), ("Primary", "Diskless", "UpToDate"), st1)
+        self.assertEqual((st2["role"], st2["disk"], st2["peer_disk"]), ("Secondary", "UpToDate", "Diskless"), st2)
+        self.assertIn("the Diskless Primary whose data this node holds is back", h2.log())
+        self.assertEqual(read_at(30), digest)
+        self.assertEqual(write_at(40).returncode, 0)
+        self.assertEqual(read_at(40), digest)
+        with open(os.path.join(h2.dir, "r0.img"), "rb") as f:
+            f.seek(40 << 20)
+            self.assertEqual(hashlib.sha256(f.read(65536)).hexdigest(), digest, "on h2's disk")
 
     def test_io_error_passthrough_reports_marks_and_calls_the_handler(self):
         lab = self.lab()

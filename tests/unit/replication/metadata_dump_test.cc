@@ -56,6 +56,22 @@ TEST(MetadataDump, ReadsGenerationsFlagsBitmapAndActivityLog) {
   EXPECT_TRUE(contains(text, "2 active extents of 4 MiB (7 2)")) << text;
   EXPECT_TRUE(contains(text, "note: it went down as Primary without a clean demotion")) << text;
   EXPECT_FALSE(contains(text, "not consistent")) << text;
+  EXPECT_FALSE(contains(text, "Diskless Primary")) << text;
+}
+
+TEST(MetadataDump, NamesTheDisklessPrimaryThatMayConnectAgain) {
+  FakeStorage disk(16ull << 20);
+  Superblock sb = create_metadata(disk, CreateMetadataParams{}).value();
+  sb.flags.consistent = true;
+  sb.diskless_primary_generation = 0x0FEDCBA987654320;
+  sb.flags.diskless_primary_new_generation = true;
+  ASSERT_TRUE(write_superblock(disk, sb).ok());
+  auto dump = read_metadata_dump(disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(dump.ok()) << dump.error();
+  const std::string text = format_metadata_dump(dump.value());
+  EXPECT_TRUE(contains(text, "note: it holds the only copy of a Diskless Primary peer's data (generation "
+                             "0FEDCBA987654320, a generation started for its writes)"))
+      << text;
 }
 
 TEST(MetadataDump, FreshMetadataAndNoneAtAll) {

@@ -142,6 +142,34 @@ TEST(Metadata, OneSlotCorruptOtherMissingNamesBoth) {
                "no valid superblock: slot 0: checksum mismatch");
 }
 
+// The Diskless Primary this node served (a field added to format v1 in
+// bytes that were reserved, and flag bit 4): kept across updates, at the
+// documented place, and 0 in a slot written before the field existed (an
+// older build wrote zeros there), which reads as "none".
+TEST(Metadata, TheDisklessPrimaryServedIsKeptInOnceReservedBytes) {
+  FakeStorage disk(16 * kMiB);
+  Superblock sb = create_metadata(disk, internal_params()).value();
+  EXPECT_EQ(sb.diskless_primary_generation, 0u);
+  sb.diskless_primary_generation = 0x1234567890ABCDE0;
+  sb.flags.diskless_primary_new_generation = true;
+  ASSERT_TRUE(write_superblock(disk, sb).ok());
+  const uint64_t slot = slot_offset(sb, static_cast<int>(sb.sequence % 2));
+  EXPECT_EQ(le::get64(disk.bytes(), slot + 136), 0x1234567890ABCDE0u);
+  EXPECT_EQ(le::get32(disk.bytes(), slot + 36) & 16u, 16u) << "flag bit 4";
+  auto read = read_metadata(disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_EQ(read->diskless_primary_generation, 0x1234567890ABCDE0u);
+  EXPECT_TRUE(read->flags.diskless_primary_new_generation);
+  EXPECT_FALSE(read->flags.was_primary) << "bit 4 alone";
+  sb.diskless_primary_generation = 0;
+  sb.flags.diskless_primary_new_generation = false;
+  ASSERT_TRUE(write_superblock(disk, sb).ok());
+  read = read_metadata(disk, MetadataLayout::kInternal);
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_EQ(read->diskless_primary_generation, 0u);
+  EXPECT_EQ(read->flags, SuperblockFlags{});
+}
+
 TEST(Metadata, NewerFormatVersionIsRefused) {
   FakeStorage disk(16 * kMiB);
   Superblock sb = create_metadata(disk, internal_params()).value();

@@ -72,6 +72,42 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     };
   }
   uint64_t resynced_bytes = 0;
+  // `a` is a Diskless Primary served through b again.
+  void expect_a_served_diskless() {
+    ResourceStatus s = a->status();
+    EXPECT_EQ((std::pair{s.connection, s.replication}),
+              (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+        << s.last_error;
+    EXPECT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless}));
+  }
+  // After bring_up_and_lose_a_disk() and a reconnect: `a` reads what it
+  // wrote while Diskless, and its writes land on b and are recorded there
+  // for the disk given up; then that disk comes back and is resynced from
+  // the records only, and both disks end equal.
+  void serve_a_then_take_its_disk_back() {
+    std::vector<uint8_t> out(4096);
+    ASSERT_TRUE(read_now(*a, 8192, out).ok());
+    EXPECT_EQ(out, pattern(8192, 4096, 2)) << "written while Diskless, before the link went";
+    const uint64_t recorded = b->status().out_of_sync_bytes;
+    ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 4)).ok());
+    EXPECT_EQ(read_back(disk_b, 12u << 20, 65536), pattern(12u << 20, 65536, 4));
+    EXPECT_EQ(b->status().out_of_sync_bytes, recorded + 65536) << "recorded for a's disk";
+    disk_a.clear_faults();
+    ok(a->attach());
+    EXPECT_TRUE(a->took_back_given_up_disk());
+    advance(seconds(1));
+    EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+    EXPECT_TRUE(disks_equal());
+  }
+  // b's daemon killed (if still there) and started again on its disk:
+  // attached, not connected.
+  void restart_b() {
+    b.reset();
+    ResourceOptions ob = options_for(1);
+    ob.on_io_error = IoErrorPolicy::kDetach;
+    b = std::make_unique<Resource>(loop, ob, disk_b);
+    ok(b->attach());
+  }
   // What the disk given up in bring_up_and_lose_a_disk() misses once the
   // Diskless Primary wrote 64 KiB at 12 MiB: its one hot extent (the 4 MiB
   // written before, and the write that failed) and that write.
@@ -451,28 +487,9 @@ TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryReconnectsAfterALinkCutAndIsServe
   EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO) << "no copy anywhere without the peer";
   net.set_link_up(true);
   advance(seconds(2));
-  ResourceStatus s = a->status();
-  EXPECT_EQ((std::pair{s.connection, s.replication}),
-            (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
-      << s.last_error;
-  EXPECT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless}));
+  expect_a_served_diskless();
   EXPECT_EQ(b->status().peer_disk, DiskState::kDiskless);
-  // Served again: reads and writes through the peer, recorded there for
-  // the disk given up.
-  std::vector<uint8_t> out(4096);
-  ASSERT_TRUE(read_now(*a, 8192, out).ok());
-  EXPECT_EQ(out, pattern(8192, 4096, 2)) << "written while Diskless, before the cut";
-  const uint64_t recorded = b->status().out_of_sync_bytes;
-  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 4)).ok());
-  EXPECT_EQ(read_back(disk_b, 12u << 20, 65536), pattern(12u << 20, 65536, 4));
-  EXPECT_EQ(b->status().out_of_sync_bytes, recorded + 65536);
-  // The same disk back: only what it missed is resynced, and both end equal.
-  disk_a.clear_faults();
-  ok(a->attach());
-  EXPECT_TRUE(a->took_back_given_up_disk());
-  advance(seconds(1));
-  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
-  EXPECT_TRUE(disks_equal());
+  serve_a_then_take_its_disk_back();
 }
 
 // The link drops before the peer hears that the Primary went Diskless: it
@@ -521,6 +538,82 @@ TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsRefusedByAPeerThatWasPrimarySin
   EXPECT_TRUE(contains(a->status().last_error, "demote the Diskless Primary")) << a->status().last_error;
   EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO);
   EXPECT_EQ(read_back(disk_b, 0, 4096), pattern(0, 4096, 7)) << "nothing touched";
+}
+
+// The node that serves the Diskless Primary restarts (its daemon killed,
+// or a reboot): it comes up Consistent, and what it served is in its
+// superblock, so the Diskless Primary, which has no copy of its own, is
+// served again on the data it left, and the peer is UpToDate again.
+TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsServedAgainByItsPeerRestartedSince) {
+  bring_up_and_lose_a_disk();
+  settle();
+  ASSERT_EQ(b->status().peer_disk, DiskState::kDiskless);
+  const Generations served = b->generations();
+  restart_b();
+  advance(seconds(1));
+  EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO) << "no copy anywhere without the peer";
+  ASSERT_EQ(b->status().disk, DiskState::kConsistent) << "restarted: it cannot know by itself";
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  expect_a_served_diskless();
+  EXPECT_EQ(a->status().peer_disk, DiskState::kUpToDate);
+  ResourceStatus s = b->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.peer_disk, DiskState::kDiskless);
+  EXPECT_EQ(b->generations(), served) << "the generation started for a's writes goes on";
+  serve_a_then_take_its_disk_back();
+  // Its records are done with: nothing is left for a Diskless Primary.
+  Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(sb.ok()) << sb.error();
+  EXPECT_EQ(sb->diskless_primary_generation, 0u);
+}
+
+// Promoted while the link was down, it wrote and stepped down, then
+// restarted: its generations still look like the Diskless Primary's (the
+// generation it started for that Primary's writes covers its own too), so
+// only the superblock, cleared before its first write as Primary, tells.
+TEST_F(AttachUnderPrimaryTest, APeerThatWasPrimaryBeforeItRestartedRefusesTheDisklessPrimary) {
+  bring_up_and_lose_a_disk();
+  settle();
+  net.set_link_up(false);
+  advance(seconds(1));
+  ok(b->primary());
+  ASSERT_TRUE(write_now(*b, 0, pattern(0, 4096, 7)).ok());
+  ok(b->secondary());
+  const uint64_t data = uuid_value(a->generations().current);
+  ASSERT_TRUE(data == uuid_value(b->generations().current) || data == uuid_value(b->generations().bitmap))
+      << "the generations alone would let it in";
+  restart_b();
+  net.set_link_up(true);
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_EQ(b->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(contains(b->status().last_error, "was Primary since")) << b->status().last_error;
+  EXPECT_TRUE(contains(a->status().last_error, "demote the Diskless Primary")) << a->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kConsistent);
+  EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO);
+  EXPECT_EQ(read_back(disk_b, 0, 4096), pattern(0, 4096, 7)) << "nothing touched";
+}
+
+// Metadata that does not hold the Diskless Primary (a build before it
+// was recorded wrote the superblock last): refused, as before.
+TEST_F(AttachUnderPrimaryTest, ARestartedPeerWithoutTheRecordRefusesTheDisklessPrimary) {
+  bring_up_and_lose_a_disk();
+  settle();
+  b.reset();
+  Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(sb.ok()) << sb.error();
+  ASSERT_NE(sb->diskless_primary_generation, 0u) << "recorded when a went Diskless";
+  sb->diskless_primary_generation = 0;
+  sb->flags.diskless_primary_new_generation = false;
+  ASSERT_TRUE(write_superblock(disk_b, sb.value()).ok());
+  restart_b();
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(contains(b->status().last_error, "did not record it")) << b->status().last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kConsistent);
 }
 
 TEST_F(AttachUnderPrimaryTest, WithAPeerOfProtocol9ADisklessPrimaryStaysDisconnected) {

@@ -6,8 +6,9 @@
 // power loss, failover to the Secondary after the Primary died, a
 // failed flush of either disk that loses what it covered, discards, and
 // disks that fail writes for a while (a third of the seeds under
-// on-io-error detach: the Primary then serves through its peer, and the
-// operator attaches the disk again, or a new one), online grow (both
+// on-io-error detach: the Primary then serves through its peer, which
+// may restart meanwhile, and the operator attaches the disk again, or a
+// new one), online grow (both
 // disks grown underneath, resize on either node, with --size or
 // --assume-clean) and shrink of the volume, and, on half the protocol A
 // seeds, a Primary that pulls ahead when the link congests. It
@@ -874,10 +875,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       if (failed_) break;
       maybe_resume();
       if (failed_) break;
-      // The operator brings a Diskless node's disk back, once it works.
-      for (int n = 0; n < 2 && !failed_; ++n)
+      // The operator brings a Diskless node's disk back, once it works; on
+      // even seeds, a Diskless Primary's only once its peer, which holds
+      // the only copy, is back (so that it connects to it Diskless).
+      for (int n = 0; n < 2 && !failed_; ++n) {
+        if (GetParam().seed % 2 == 0 && n == diskless_primary_ && !alive_[1 - n]) continue;
         if (alive_[n] && write_fault_steps_[n] == 0 && node_status(n).disk == DiskState::kDiskless && chance(25))
           reattach(n);
+      }
       if (failed_) break;
 
       track_size();
@@ -937,8 +942,12 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         // The Secondary dies.
         const int s = primary_ < 0 ? random(0, 1) : 1 - primary_;
         if (!alive_[s] || s == primary_) continue;
+        // Serving a Diskless Primary, it holds the only copy: half the
+        // time it is back within a few steps, as a restarted daemon is,
+        // while that Primary is still Diskless and connects to it again.
+        const bool only_copy = primary_ >= 0 && diskless_primary_ == primary_;
         kill(s, chance(50));
-        dead_for_steps[s] = random(1, 40);
+        dead_for_steps[s] = only_copy && chance(50) ? random(1, 3) : random(1, 40);
       } else if (dice <= 103) {
         if (primary_ >= 0) submit_write(primary_, /*discard=*/true);
       } else if (dice <= 105) {
