@@ -99,10 +99,36 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
     EXPECT_TRUE(disks_equal());
   }
-  // b's daemon killed (if still there) and started again on its disk:
-  // attached, not connected.
-  void restart_b() {
+  // After bring_up_and_lose_a_disk(): b restarts (see restart_b()) and
+  // connects; `a` is served again, b's disk is UpToDate and goes on under
+  // the generation it started for a's writes, and a's disk comes back.
+  void expect_served_again_after_b_restarts(bool power_loss) {
+    ASSERT_EQ(b->status().peer_disk, DiskState::kDiskless);
+    const Generations served = b->generations();
+    restart_b(power_loss);
+    advance(seconds(1));
+    EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO) << "no copy anywhere without the peer";
+    ASSERT_EQ(b->status().disk, DiskState::kConsistent) << "restarted: it cannot know by itself";
+    ok(b->connect(net.connector(1)));
+    advance(seconds(2));
+    expect_a_served_diskless();
+    EXPECT_EQ(a->status().peer_disk, DiskState::kUpToDate);
+    ResourceStatus s = b->status();
+    EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+    EXPECT_EQ(s.peer_disk, DiskState::kDiskless);
+    EXPECT_EQ(b->generations(), served) << "the generation started for a's writes goes on";
+    serve_a_then_take_its_disk_back();
+    // Its records are done with: nothing is left for a Diskless Primary.
+    Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    EXPECT_EQ(sb->diskless_primary_generation, 0u);
+  }
+  // b's daemon killed (if still there), or b's power lost (what its disk
+  // did not flush is gone), and b started again on its disk: attached, not
+  // connected.
+  void restart_b(bool power_loss = false) {
     b.reset();
+    if (power_loss) disk_b.crash();
     ResourceOptions ob = options_for(1);
     ob.on_io_error = IoErrorPolicy::kDetach;
     b = std::make_unique<Resource>(loop, ob, disk_b);
@@ -547,25 +573,18 @@ TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsRefusedByAPeerThatWasPrimarySin
 TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsServedAgainByItsPeerRestartedSince) {
   bring_up_and_lose_a_disk();
   settle();
-  ASSERT_EQ(b->status().peer_disk, DiskState::kDiskless);
-  const Generations served = b->generations();
-  restart_b();
-  advance(seconds(1));
-  EXPECT_EQ(write_now(*a, 4096, pattern(4096, 4096, 3)).errno_value(), EIO) << "no copy anywhere without the peer";
-  ASSERT_EQ(b->status().disk, DiskState::kConsistent) << "restarted: it cannot know by itself";
-  ok(b->connect(net.connector(1)));
-  advance(seconds(2));
-  expect_a_served_diskless();
-  EXPECT_EQ(a->status().peer_disk, DiskState::kUpToDate);
-  ResourceStatus s = b->status();
-  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
-  EXPECT_EQ(s.peer_disk, DiskState::kDiskless);
-  EXPECT_EQ(b->generations(), served) << "the generation started for a's writes goes on";
-  serve_a_then_take_its_disk_back();
-  // Its records are done with: nothing is left for a Diskless Primary.
-  Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
-  ASSERT_TRUE(sb.ok()) << sb.error();
-  EXPECT_EQ(sb->diskless_primary_generation, 0u);
+  expect_served_again_after_b_restarts(/*power_loss=*/false);
+}
+
+// The same after a power loss of b: the record is durable (its superblock
+// write is flushed), and so is what a flushed before.
+TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsServedAgainByItsPeerAfterAPowerLoss) {
+  bring_up_and_lose_a_disk();
+  std::optional<IoStatus> flushed;
+  a->submit_flush([&flushed](IoStatus st) { flushed = st; });
+  advance(milliseconds(100));
+  ASSERT_TRUE(flushed.has_value() && flushed->ok()) << "the write made while Diskless is on b's disk for good";
+  expect_served_again_after_b_restarts(/*power_loss=*/true);
 }
 
 // Promoted while the link was down, it wrote and stepped down, then
