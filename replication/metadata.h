@@ -69,8 +69,11 @@ struct Superblock {
   // one with the disk) served it: that Primary's data generation, primary
   // bit clear; 0 for none. On disk, not only in memory, so that it may
   // connect to this node again after a restart (it has no copy of its own).
-  // Cleared before this node's first write as Primary, and when the peer
-  // has a disk again.
+  // Kept while that Primary resyncs a disk attached under it, and set
+  // too when the peer, SyncTarget of this node, is promoted during its
+  // resync: either may resume that resync from this node after a restart
+  // (protocol 11). Cleared before this node's first write as Primary, and
+  // when the peer has a good disk again or is no longer Primary.
   uint64_t diskless_primary_generation = 0;
 
   uint64_t al_length() const { return uint64_t{al_slots} * kAlTransactionSize; }

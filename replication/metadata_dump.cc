@@ -65,10 +65,10 @@ std::string format_metadata_dump(const MetadataDump& d) {
     out += "note: it went down as Primary without a clean demotion: its active extents are marked out of sync at "
            "the next up, and resynced at the next connect\n";
   if (sb.diskless_primary_generation != 0)
-    out += "note: it holds the only copy of a Diskless Primary peer's data (generation " +
+    out += "note: it holds the only complete copy of a Primary peer's data (generation " +
            generation_hex(sb.diskless_primary_generation) +
            (sb.flags.diskless_primary_new_generation ? ", a generation started for its writes" : "") +
-           "): that Primary may connect to it again without a disk\n";
+           "): that Primary, Diskless or resyncing, may connect to it again after a restart\n";
   if (!sb.flags.consistent)
     out += "note: not consistent (a resync to this node did not finish): it cannot be promoted without --force\n";
   return out;

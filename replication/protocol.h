@@ -45,10 +45,14 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // peer's size, where the smaller node used to grow (PROTOCOL.md, "Online
 // grow"). Version 10 lets a Diskless Primary connect to the Secondary that
 // holds its data: no bitmaps, no resync (PROTOCOL.md, "A Diskless Primary
-// reconnecting").
-inline constexpr uint16_t kProtocolVersion = 10;
+// reconnecting"). Version 11 adds no frame but a StateChange before the
+// bitmaps: a restarted (Consistent) node that served a Primary since that
+// Primary lost its disk says it is UpToDate, so that the Primary resumes
+// the resync of the disk attached under it (PROTOCOL.md, "A Primary
+// resyncing from its restarted peer").
+inline constexpr uint16_t kProtocolVersion = 11;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 10;
+inline constexpr uint16_t kMaxProtocolVersion = 11;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 

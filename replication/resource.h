@@ -694,14 +694,20 @@ class Resource final : public Volume {
   // (protocol 10): why the connection is refused ("" if it is not), and
   // the handshake without bitmaps that follows.
   std::string diskless_connect_refusal(const wire::Hello& ph) const;
+  // The peer is the Primary we served since it lost its disk, resyncing a
+  // disk attached under it, on the data we hold (served_diskless_primary()).
+  bool serves_primary_resyncing(const wire::Hello& ph) const;
   void finish_diskless_handshake(const wire::Hello& ph);
   // The Primary peer that went Diskless while this node (Secondary) served
-  // it on a running link, which may reconnect Diskless (protocol 10): its
+  // it on a running link, which may reconnect Diskless (protocol 10) or
+  // with a disk attached under it and not yet resynced (protocol 11; also
+  // our SyncTarget promoted during its resync, which writes only through
+  // us as well): its
   // data generation, and whether we started a generation for its writes.
   // In the superblock (Superblock::diskless_primary_generation), so that a
   // restart keeps it: remember_diskless_primary() persists it, and
-  // forget_diskless_primary() (this node promoted, the peer has a disk
-  // again) clears it, persisted unless `persist_later` (the caller writes
+  // forget_diskless_primary() (this node promoted, the peer has a good disk
+  // again or was demoted) clears it, persisted unless `persist_later` (the caller writes
   // the superblock before anything acts on it).
   struct DisklessPeer {
     uint64_t generation = 0;

@@ -296,7 +296,10 @@ void Resource::on_authenticated() {
     finish_diskless_handshake(ph);
     return;
   }
-  forget_diskless_primary();  // the peer has a disk
+  // The peer has a disk. The Primary we served while it had none keeps its
+  // record as long as the disk attached under it is being resynced.
+  const bool served_primary_resyncing = serves_primary_resyncing(ph);
+  if (!served_primary_resyncing) forget_diskless_primary();
   HandshakeFlags flags;
   flags.self_crashed_primary = crashed_primary_;
   flags.peer_crashed_primary = (ph.flags & wire::kHelloCrashedPrimary) != 0;
@@ -318,6 +321,17 @@ void Resource::on_authenticated() {
   peer_role_ = ph.role;
   peer_disk_ = ph.disk_state;
   phase_ = Phase::kBitmaps;
+  // Restarted (Consistent) while that Primary resynced from us: our data is
+  // what it last saw (the record, cleared at our promotion, says so), so
+  // we are UpToDate, and it must hear so before our bitmap, or it refuses a
+  // Consistent source (protocol 11; an older peer takes no StateChange
+  // here and is refused by it as before).
+  if (served_primary_resyncing && disk_ == DiskState::kConsistent && role_ == Role::kSecondary &&
+      wire_version() >= 11) {
+    set_disk(DiskState::kUpToDate, "the Primary whose data this node holds is back, resyncing the disk attached "
+                                   "under it");
+    send(wire::StateChange{role_, disk_});
+  }
   peer_bitmap_.emplace(sb_.data_size);
   peer_bitmap_bits_ = 0;
   // Before our bitmap: the peer knows of the pause before it can start a
@@ -329,6 +343,21 @@ void Resource::on_authenticated() {
   // it knows whether anything is overwritten, and runs the handler first.
   bitmap_held_ = options_.before_resync_target && becomes_target_of_good_image();
   if (!bitmap_held_) send_bitmap();
+}
+
+bool Resource::serves_primary_resyncing(const wire::Hello& ph) const {
+  // The Primary that lost its disk, back with a new disk under it that is
+  // not yet resynced (Inconsistent: only attach_under_primary() leaves a
+  // Primary so), on the data we hold, by the rules of
+  // diskless_connect_refusal(): we served it since it lost its disk and
+  // were not Primary since (the record), or we never heard that it lost
+  // it (the link dropped first) and hold its current generation with no
+  // bitmap generation (a promotion of ours would have started one).
+  if (ph.role != Role::kPrimary || ph.disk_state != DiskState::kInconsistent) return false;
+  const uint64_t data = uuid_value(ph.generations.current);
+  const std::optional<DisklessPeer> served = served_diskless_primary();
+  const bool untouched = data == uuid_value(sb_.generations.current) && sb_.generations.bitmap == 0;
+  return (served && served->generation == data) || untouched;
 }
 
 std::string Resource::diskless_connect_refusal(const wire::Hello& ph) const {
@@ -465,7 +494,26 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   const std::optional<DiskState> before = peer_disk_;
   peer_role_ = s.role;
   peer_disk_ = s.disk_state;
-  if (s.disk_state != DiskState::kDiskless) forget_diskless_primary();
+  // Before the bitmaps (protocol 11): the restarted peer took us for the
+  // Primary it served, and is UpToDate; finish_handshake() reads it.
+  if (phase_ == Phase::kBitmaps) return;
+  // The Primary we serve since it lost its disk is ours to serve until the
+  // disk attached under it is resynced (a restart of this node in between
+  // must still know it).
+  const bool served_primary_resyncs = s.role == Role::kPrimary && s.disk_state == DiskState::kInconsistent;
+  if (s.disk_state != DiskState::kDiskless && !served_primary_resyncs) forget_diskless_primary();
+  // Our SyncTarget was promoted (a switchover during its resync): until the
+  // resync ends it writes only through us, so our data is its data, as for
+  // a Primary that lost its disk. Recorded (on disk) so that after a
+  // restart of ours it resumes from us instead of refusing a Consistent
+  // source (protocol 11). Its generation is the one in its Hello: a
+  // promotion on a running link starts none.
+  if (phase_ == Phase::kRunning && served_primary_resyncs && role_ == Role::kSecondary &&
+      replication_ == ReplicationState::kSyncSource && local_data_current()) {
+    const uint64_t data = uuid_value(peer_hello_.generations.current);
+    if (!served_diskless_primary() || served_diskless_primary()->generation != data)
+      remember_diskless_primary(DisklessPeer{data, false});
+  }
   // What our verify compared against is gone: the peer's disk detached, or
   // another one (Inconsistent) took its place. Ended first, so that the
   // rules below see an Established link.

@@ -206,9 +206,16 @@ void Resource::finish_handshake() {
   // A Primary may be SyncTarget only with an Inconsistent disk (attached
   // under it, resync not finished): the peer holds its data. A Primary with
   // a good image that the generations make a target has diverged.
+  // (peer_disk_: a restarted peer that served us says UpToDate in a
+  // StateChange before its bitmap, protocol 11.)
   if (role_ == Role::kPrimary && is_target(d) &&
-      !(disk_ == DiskState::kInconsistent && ph.disk_state == DiskState::kUpToDate)) {
-    refuse("this node is Primary but must become SyncTarget: " + why + "; demote it first",
+      !(disk_ == DiskState::kInconsistent && peer_disk_ == DiskState::kUpToDate)) {
+    const bool restarted_peer = disk_ == DiskState::kInconsistent && peer_disk_ == DiskState::kConsistent;
+    refuse("this node is Primary but must become SyncTarget: " + why +
+               (restarted_peer ? "; the peer restarted (Consistent) and did not take this node for the Primary it "
+                                 "served (it was Primary since, or its build is older than replication protocol 11)"
+                               : "") +
+               "; demote it first",
            wire::DisconnectCode::kIncompatible);
     return;
   }

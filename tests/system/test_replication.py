@@ -979,11 +979,11 @@ class ReplicationTest(unittest.TestCase):
     def faulty_disk(self, host):
         return start_faulty_disk(self, host)
 
-    def pair_with_faulty_h1(self, lab, extra):
+    def pair_with_faulty_h1(self, lab, extra, h2_extra=None):
         h1, h2 = lab.hosts
         device, command = self.faulty_disk(h1)
         self.start(h1, h2, fresh=False, device=device, extra=extra)
-        self.start(h2, h1, extra=extra)
+        self.start(h2, h1, extra=extra if h2_extra is None else h2_extra)
         for h in (h1, h2):
             self.ctl(h, "create-md", "r0")
             self.ctl(h, "up", "r0")
@@ -1203,6 +1203,52 @@ class ReplicationTest(unittest.TestCase):
         events = [e["what"] for e in json.loads(h1.vrrpctl("events", "--json").stdout)["events"]]
         self.assertIn("attach", events)
         self.ctl(h1, "umount", "r0")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+    def test_a_primary_resyncing_a_new_disk_resumes_from_its_restarted_peer(self):
+        """h1's disk fails (on-io-error detach), a blank one is attached under
+        the Diskless Primary h1 and resyncs from h2 (h1 drives it, at 4 MiB/s).
+        h2's daemon is killed mid-resync: h1, Primary and Inconsistent,
+        fails what only h2 holds. h2 starts again Consistent, and its
+        superblock says it served h1, so it tells h1 it is UpToDate before
+        the bitmaps (protocol 11) and the resync resumes; before, h1 refused
+        a Consistent source and stayed StandAlone until demoted."""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach"; resync_rate_kib = 4096;',
+                                                h2_extra='on_io_error = "detach";')
+        digest, write_at, read_at = self.chunk_io(h1)
+        self.assertEqual(write_at(50).returncode, 0)
+        fail("fail-writes")
+        fail("fail-reads")
+        self.assertEqual(write_at(30).returncode, 0, "the write that meets h1's error is served by h2")
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        fail("heal")
+        sh("dd", "if=/dev/zero", "of=" + os.path.join(h1.dir, "r0.img"), "bs=1M", "count=%d" % SIZE_MIB,
+           "conv=notrunc,fsync", "status=none")
+        self.ctl(h1, "create-md", "r0")
+        self.assertIn("resyncs in full from the peer", self.ctl(h1, "attach", "r0").stdout)
+        wait_until(lambda: self.status(h2)["replication"] == "SyncSource", what="h2 SyncSource")
+        time.sleep(2)  # ~8 of 64 MiB
+        self.assertEqual(self.status(h1)["replication"], "SyncTarget", "the resync still runs")
+        h2.kill_vrrpd()
+        wait_until(lambda: self.status(h1)["connection"] != "Connected", timeout=15, what="h1 notices")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["disk"]), ("Primary", "Inconsistent"), st)
+        self.assertNotEqual(h1.in_daemon("dd", "if=" + st["device"], "of=/dev/null", "bs=64k", "count=1",
+                                         "skip=%d" % (50 * 16), "iflag=direct", "status=none",
+                                         check=False).returncode, 0, "only h2 holds it while it is down")
+        self.start(h2, h1, fresh=False, extra='on_io_error = "detach";')
+        wait_until(lambda: self.status(h1)["connection"] == "Connected", timeout=30, what="h1 connected again")
+        st1 = self.status(h1)
+        self.assertIn(st1["replication"], ("SyncTarget", "Established"), st1)
+        self.assertEqual(st1["role"], "Primary")
+        self.assertIn("the Primary whose data this node holds is back, resyncing the disk attached under it",
+                      h2.log())
+        wait_until(lambda: self.status(h1)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
+                   and self.status(h2)["replication"] == "Established", timeout=60, what="the new disk resynced")
+        self.assertEqual(self.status(h2)["disk"], "UpToDate")
+        self.assertEqual(read_at(30), digest, "written while Diskless")
+        self.assertEqual(read_at(50), digest, "written before, fetched after the restart")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
     def test_planned_disk_swap_on_the_primary_with_detach_and_attach(self):

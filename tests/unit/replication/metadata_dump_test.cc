@@ -69,7 +69,7 @@ TEST(MetadataDump, NamesTheDisklessPrimaryThatMayConnectAgain) {
   auto dump = read_metadata_dump(disk, MetadataLayout::kInternal);
   ASSERT_TRUE(dump.ok()) << dump.error();
   const std::string text = format_metadata_dump(dump.value());
-  EXPECT_TRUE(contains(text, "note: it holds the only copy of a Diskless Primary peer's data (generation "
+  EXPECT_TRUE(contains(text, "note: it holds the only complete copy of a Primary peer's data (generation "
                              "0FEDCBA987654320, a generation started for its writes)"))
       << text;
 }

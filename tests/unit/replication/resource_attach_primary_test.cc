@@ -126,17 +126,68 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
   // b's daemon killed (if still there), or b's power lost (what its disk
   // did not flush is gone), and b started again on its disk: attached, not
   // connected.
-  void restart_b(bool power_loss = false) {
+  void restart_b(bool power_loss = false, uint16_t max_protocol_version = wire::kMaxProtocolVersion) {
     b.reset();
     if (power_loss) disk_b.crash();
     ResourceOptions ob = options_for(1);
     ob.on_io_error = IoErrorPolicy::kDetach;
+    ob.max_protocol_version = max_protocol_version;
     b = std::make_unique<Resource>(loop, ob, disk_b);
     ok(b->attach());
   }
   // What the disk given up in bring_up_and_lose_a_disk() misses once the
   // Diskless Primary wrote 64 KiB at 12 MiB: its one hot extent (the 4 MiB
   // written before, and the write that failed) and that write.
+  // After bring_up_and_lose_a_disk(): a new disk attached under `a`, its
+  // resync a quarter done (4 MiB/s), a write landed on both disks; then b
+  // restarts (see restart_b()) while `a` is Primary and Inconsistent, and
+  // is Consistent, not connected.
+  void cut_the_resync_by_restarting_b(bool power_loss, uint16_t b_max_protocol_version = wire::kMaxProtocolVersion) {
+    bring_up_and_lose_a_disk(/*resync_rate=*/4u << 20);
+    replace_and_attach();
+    advance(milliseconds(500));
+    ASSERT_EQ(a->status().replication, ReplicationState::kSyncTarget);
+    ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 4096, 5)).ok());
+    std::optional<IoStatus> flushed;  // (else a power loss of b may take it)
+    a->submit_flush([&flushed](IoStatus st) { flushed = st; });
+    advance(milliseconds(50));
+    ASSERT_TRUE(flushed.has_value() && flushed->ok());
+    restart_b(power_loss, b_max_protocol_version);
+    advance(seconds(1));
+    ResourceStatus s = a->status();
+    ASSERT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kInconsistent}));
+    std::vector<uint8_t> out(4096);
+    EXPECT_EQ(read_now(*a, 12u << 20, out).errno_value(), EIO) << "only the peer has it";
+    ASSERT_EQ(b->status().disk, DiskState::kConsistent) << "restarted: it cannot know by itself";
+  }
+  // The resync cut short by cut_the_resync_by_restarting_b() goes on from
+  // the restarted b, which is UpToDate again, and ends with equal disks.
+  void expect_the_resync_resumed() {
+    ok(b->connect(net.connector(1)));
+    advance(milliseconds(200));
+    ResourceStatus s = a->status();
+    EXPECT_EQ((std::pair{s.connection, s.replication}),
+              (std::pair{ConnectionState::kConnected, ReplicationState::kSyncTarget}))
+        << s.last_error;
+    EXPECT_EQ(s.peer_disk, DiskState::kUpToDate);
+    EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+    EXPECT_EQ(b->status().replication, ReplicationState::kSyncSource);
+    advance(seconds(5));
+    s = a->status();
+    EXPECT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kUpToDate})) << s.last_error;
+    EXPECT_TRUE(new_disk_equals_peer());
+    std::vector<uint8_t> out(4096);
+    ASSERT_TRUE(read_now(*a, 65536, out).ok());
+    EXPECT_EQ(out, pattern(65536, 4096, 5)) << "written during the first resync";
+    ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 4096, 6)).ok());
+    EXPECT_TRUE(new_disk_equals_peer());
+    EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+    // The Primary has its own copy again: b serves it no more.
+    Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
+    ASSERT_TRUE(sb.ok()) << sb.error();
+    EXPECT_EQ(sb->diskless_primary_generation, 0u);
+  }
+
   static constexpr uint64_t kMissedBytes = (4u << 20) + 65536;
 
   FakeStorage new_disk{kTestDiskBytes};
@@ -287,6 +338,92 @@ TEST_F(AttachUnderPrimaryTest, LosingThePeerMidResyncFailsWhatOnlyThePeerHasThen
   EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
   EXPECT_EQ(s.replication, ReplicationState::kEstablished);
   EXPECT_FALSE(s.split_brain) << s.split_brain_text;
+}
+
+// The peer serving that resync restarts (its daemon killed, a reboot): it
+// comes up Consistent, and its superblock says it served this Primary
+// since the Primary lost its disk, so it tells the Primary it is UpToDate
+// before the bitmaps (protocol 11) and the resync goes on. Before, the
+// Primary refused a Consistent source and stayed StandAlone, failing
+// every read of a block not yet fetched, until demoted.
+TEST_F(AttachUnderPrimaryTest, AnInconsistentPrimaryResumesItsResyncFromItsPeerRestartedSince) {
+  cut_the_resync_by_restarting_b(/*power_loss=*/false);
+  expect_the_resync_resumed();
+}
+
+TEST_F(AttachUnderPrimaryTest, AnInconsistentPrimaryResumesItsResyncFromItsPeerAfterAPowerLoss) {
+  cut_the_resync_by_restarting_b(/*power_loss=*/true);
+  expect_the_resync_resumed();
+}
+
+// The link drops before b hears that a lost its disk, so b records
+// nothing; the disk is attached under a while the link is down, and b
+// restarts. b holds a's current generation and no bitmap generation (a
+// promotion of b would have started one): a's data, as for a Diskless
+// Primary that b never heard of.
+TEST_F(AttachUnderPrimaryTest, AnInconsistentPrimaryResumesFromARestartedPeerThatNeverHeardItLostItsDisk) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  oa.resync_rate = 4u << 20;
+  ok(a->adjust(oa));
+  ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 4096, 5)).ok());
+  ASSERT_EQ(b->generations().bitmap, 0u);
+  net.set_stalled(true);  // what a sends from now on stays on the wire
+  disk_a.fail_writes(0, kTestDiskBytes);
+  auto failed = submit(*a, 8192, pattern(8192, 4096, 2));
+  advance(milliseconds(1));
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  net.set_link_up(false);  // and is lost
+  advance(seconds(1));
+  ASSERT_TRUE(failed->has_value());
+  EXPECT_EQ(failed->value().errno_value(), EIO) << "no copy anywhere: the peer never got it";
+  disk_a.clear_faults();
+  replace_and_attach();
+  restart_b();
+  Result<Superblock> sb = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(sb.ok()) << sb.error();
+  ASSERT_EQ(sb->diskless_primary_generation, 0u) << "b never heard that a lost its disk";
+  ASSERT_EQ(b->status().disk, DiskState::kConsistent);
+  net.set_stalled(false);
+  net.set_link_up(true);
+  expect_the_resync_resumed();
+}
+
+// Promoted while the link was down, b wrote: its generations still look
+// like the Primary's data (the generation it started for that Primary's
+// writes covers its own), only the record cleared at its promotion tells.
+TEST_F(AttachUnderPrimaryTest, APeerThatWasPrimarySinceRefusesTheInconsistentPrimary) {
+  bring_up_and_lose_a_disk(/*resync_rate=*/4u << 20);
+  replace_and_attach();
+  advance(milliseconds(500));
+  net.set_link_up(false);
+  advance(seconds(1));
+  ok(b->primary());
+  ASSERT_TRUE(write_now(*b, 12u << 20, pattern(12u << 20, 4096, 7)).ok());
+  ok(b->secondary());
+  restart_b();
+  net.set_link_up(true);
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(contains(a->status().last_error, "demote it first")) << a->status().last_error;
+  EXPECT_TRUE(contains(a->status().last_error, "did not take this node for the Primary it served"))
+      << a->status().last_error;
+  EXPECT_EQ(b->status().connection, ConnectionState::kStandAlone);
+  EXPECT_EQ(read_back(disk_b, 12u << 20, 4096), pattern(12u << 20, 4096, 7)) << "nothing touched";
+}
+
+// A restarted peer of protocol 10 cannot tell the Primary: refused, as
+// before, and nothing is touched.
+TEST_F(AttachUnderPrimaryTest, WithARestartedPeerOfProtocol10TheInconsistentPrimaryIsRefused) {
+  cut_the_resync_by_restarting_b(/*power_loss=*/false, /*b_max_protocol_version=*/10);
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  EXPECT_EQ(a->status().connection, ConnectionState::kStandAlone);
+  EXPECT_TRUE(contains(a->status().last_error, "demote it first")) << a->status().last_error;
+  EXPECT_EQ(b->status().connection, ConnectionState::kStandAlone);
+  EXPECT_EQ(read_back(disk_b, 65536, 4096), pattern(65536, 4096, 5));
 }
 
 TEST_F(AttachUnderPrimaryTest, APartialSectorWriteOnABlockNotYetHereIsRefused) {

@@ -106,6 +106,42 @@ TEST_F(PromoteSyncTargetTest, LosingThePeerBeforeTheEndFailsWhatOnlyThePeerHas) 
   EXPECT_TRUE(disks_equal());
 }
 
+// The source restarts (its daemon killed, a reboot) while the promoted
+// SyncTarget resyncs from it: it comes up Consistent and would be refused
+// as a source by a Primary; its superblock says whom it served since that
+// node became Primary, so it tells the Primary it is UpToDate before the
+// bitmaps (protocol 11) and the resync goes on.
+TEST_F(PromoteSyncTargetTest, ThePromotedTargetResumesFromItsRestartedSource) {
+  switchover_during_resync();
+  ok(b->primary());
+  settle();
+  const uint64_t last = 2 * kChanged - (1u << 20);
+  ASSERT_NE(read_back(disk_b, last, 4096), pattern(last, 4096, 3)) << "not resynced yet";
+  ASSERT_TRUE(write_now(*b, 12u << 20, pattern(12u << 20, 8192, 5)).ok());
+  a.reset();  // killed
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  ASSERT_EQ(a->status().disk, DiskState::kConsistent);
+  std::vector<uint8_t> out(4096);
+  EXPECT_EQ(read_now(*b, last, out).errno_value(), EIO) << "only the peer has it";
+  ok(a->connect(net.connector(0)));
+  advance(milliseconds(300));
+  ResourceStatus s = b->status();
+  EXPECT_EQ((std::pair{s.connection, s.replication}),
+            (std::pair{ConnectionState::kConnected, ReplicationState::kSyncTarget}))
+      << s.last_error;
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  advance(seconds(8));
+  s = b->status();
+  EXPECT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kUpToDate})) << s.last_error;
+  EXPECT_TRUE(disks_equal());
+  EXPECT_EQ(read_b(last, 4096), pattern(last, 4096, 3));
+  EXPECT_EQ(read_b(12u << 20, 8192), pattern(12u << 20, 8192, 5));
+  Result<Superblock> sb = read_metadata(disk_a, MetadataLayout::kInternal);
+  ASSERT_TRUE(sb.ok()) << sb.error();
+  EXPECT_EQ(sb->diskless_primary_generation, 0u) << "the Primary has its own copy: served no more";
+}
+
 TEST_F(PromoteSyncTargetTest, RefusedWithForceOrWithoutAnUpToDatePeer) {
   switchover_during_resync();
   CommandResult r = b->primary(/*force=*/true);
