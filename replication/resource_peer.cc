@@ -296,8 +296,8 @@ void Resource::on_authenticated() {
     finish_diskless_handshake(ph);
     return;
   }
-  // The peer has a disk. The Primary we served while it had none keeps its
-  // record as long as the disk attached under it is being resynced.
+  // The peer has a disk. The Primary we serve (it lost its disk, or it is
+  // our SyncTarget, promoted) keeps its record as long as it resyncs.
   const bool served_primary_resyncing = serves_primary_resyncing(ph);
   if (!served_primary_resyncing) forget_diskless_primary();
   HandshakeFlags flags;
@@ -346,9 +346,9 @@ void Resource::on_authenticated() {
 }
 
 bool Resource::serves_primary_resyncing(const wire::Hello& ph) const {
-  // The Primary that lost its disk, back with a new disk under it that is
-  // not yet resynced (Inconsistent: only attach_under_primary() leaves a
-  // Primary so), on the data we hold, by the rules of
+  // A Primary still resyncing from us (Inconsistent: a disk attached under
+  // it after it lost its own, or our SyncTarget promoted), on the data we
+  // hold, by the rules of
   // diskless_connect_refusal(): we served it since it lost its disk and
   // were not Primary since (the record), or we never heard that it lost
   // it (the link dropped first) and hold its current generation with no
@@ -497,9 +497,8 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   // Before the bitmaps (protocol 11): the restarted peer took us for the
   // Primary it served, and is UpToDate; finish_handshake() reads it.
   if (phase_ == Phase::kBitmaps) return;
-  // The Primary we serve since it lost its disk is ours to serve until the
-  // disk attached under it is resynced (a restart of this node in between
-  // must still know it).
+  // The Primary we serve is ours to serve until its resync from us ends (a
+  // restart of this node in between must still know it).
   const bool served_primary_resyncs = s.role == Role::kPrimary && s.disk_state == DiskState::kInconsistent;
   if (s.disk_state != DiskState::kDiskless && !served_primary_resyncs) forget_diskless_primary();
   // Our SyncTarget was promoted (a switchover during its resync): until the
