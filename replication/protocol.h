@@ -46,10 +46,10 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // grow"). Version 10 lets a Diskless Primary connect to the Secondary that
 // holds its data: no bitmaps, no resync (PROTOCOL.md, "A Diskless Primary
 // reconnecting"). Version 11 adds no frame but a StateChange before the
-// bitmaps: a restarted (Consistent) node that served a Primary since that
-// Primary lost its disk says it is UpToDate, so that the Primary resumes
-// the resync of the disk attached under it (PROTOCOL.md, "A Primary
-// resyncing from its restarted peer").
+// bitmaps: a restarted (Consistent) node that serves a resyncing Primary
+// (a disk attached under it after it lost its own, or a SyncTarget
+// promoted) says it is UpToDate, so that the Primary resumes its resync
+// (PROTOCOL.md, "A Primary resyncing from its restarted peer").
 inline constexpr uint16_t kProtocolVersion = 11;
 inline constexpr uint16_t kMinProtocolVersion = 1;
 inline constexpr uint16_t kMaxProtocolVersion = 11;

@@ -694,8 +694,9 @@ class Resource final : public Volume {
   // (protocol 10): why the connection is refused ("" if it is not), and
   // the handshake without bitmaps that follows.
   std::string diskless_connect_refusal(const wire::Hello& ph) const;
-  // The peer is the Primary we served since it lost its disk, resyncing a
-  // disk attached under it, on the data we hold (served_diskless_primary()).
+  // The peer is a Primary resyncing from us (a disk attached under it, or
+  // our SyncTarget promoted) on the data we hold: served_diskless_primary()
+  // names it, or we never heard it lost its disk (the Diskless rule).
   bool serves_primary_resyncing(const wire::Hello& ph) const;
   void finish_diskless_handshake(const wire::Hello& ph);
   // The Primary peer that went Diskless while this node (Secondary) served

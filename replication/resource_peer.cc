@@ -328,8 +328,7 @@ void Resource::on_authenticated() {
   // here and is refused by it as before).
   if (served_primary_resyncing && disk_ == DiskState::kConsistent && role_ == Role::kSecondary &&
       wire_version() >= 11) {
-    set_disk(DiskState::kUpToDate, "the Primary whose data this node holds is back, resyncing the disk attached "
-                                   "under it");
+    set_disk(DiskState::kUpToDate, "the Primary whose data this node holds is back, resyncing from this node");
     send(wire::StateChange{role_, disk_});
   }
   peer_bitmap_.emplace(sb_.data_size);

@@ -1242,7 +1242,7 @@ class ReplicationTest(unittest.TestCase):
         st1 = self.status(h1)
         self.assertIn(st1["replication"], ("SyncTarget", "Established"), st1)
         self.assertEqual(st1["role"], "Primary")
-        self.assertIn("the Primary whose data this node holds is back, resyncing the disk attached under it",
+        self.assertIn("the Primary whose data this node holds is back, resyncing from this node",
                       h2.log())
         wait_until(lambda: self.status(h1)["disk"] == "UpToDate" and self.status(h1)["replication"] == "Established"
                    and self.status(h2)["replication"] == "Established", timeout=60, what="the new disk resynced")

@@ -135,9 +135,6 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     b = std::make_unique<Resource>(loop, ob, disk_b);
     ok(b->attach());
   }
-  // What the disk given up in bring_up_and_lose_a_disk() misses once the
-  // Diskless Primary wrote 64 KiB at 12 MiB: its one hot extent (the 4 MiB
-  // written before, and the write that failed) and that write.
   // After bring_up_and_lose_a_disk(): a new disk attached under `a`, its
   // resync a quarter done (4 MiB/s), a write landed on both disks; then b
   // restarts (see restart_b()) while `a` is Primary and Inconsistent, and
@@ -188,6 +185,9 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     EXPECT_EQ(sb->diskless_primary_generation, 0u);
   }
 
+  // What the disk given up in bring_up_and_lose_a_disk() misses once the
+  // Diskless Primary wrote 64 KiB at 12 MiB: its one hot extent (the 4 MiB
+  // written before, and the write that failed) and that write.
   static constexpr uint64_t kMissedBytes = (4u << 20) + 65536;
 
   FakeStorage new_disk{kTestDiskBytes};
