@@ -413,10 +413,69 @@ void Resource::maybe_finish_pending_detach() {
   done(detach());
 }
 
+size_t Resource::writes_unconfirmed() const {
+  return static_cast<size_t>(std::count_if(writes_.begin(), writes_.end(), [](const auto& entry) {
+    return entry.second.mirrored && !entry.second.peer_done;
+  }));
+}
+
+void Resource::cancel_pending_detach_for_demotion() {
+  if (!detach_done_) return;
+  // A planned detach of the Primary (it would have served through the
+  // peer) waits for the peer's confirmation. Demoted meanwhile (a
+  // switchover, a failover by VRRP), the node keeps its disk: the plan no
+  // longer holds, and a Secondary without its disk serves nobody.
+  auto done = std::move(detach_done_);
+  detach_done_ = nullptr;
+  done(CommandResult::failure("detach: the node was demoted before the peer confirmed the writes only this disk "
+                              "held; the disk stays attached (detach it again as a Secondary if still wanted)"));
+}
+
+void Resource::secondary_when_confirmed(std::function<void(CommandResult)> done) {
+  if (demote_done_) return done(CommandResult::failure("secondary: already waiting for the peer to confirm writes"));
+  // Nothing to wait for, or refused whatever the peer confirms: at once.
+  if (role_ != Role::kPrimary || !replicating() || writes_unconfirmed() == 0 ||
+      (io_suspended_ && !fail_while_suspended_))
+    return done(secondary());
+  // Not at the BarrierAck both wait for: a node being demoted keeps its disk.
+  cancel_pending_detach_for_demotion();
+  close_epoch();  // its BarrierAck confirms them
+  log("secondary: waiting for the peer to confirm " + std::to_string(writes_unconfirmed()) +
+      " writes it has not yet flushed; new writes are refused meanwhile");
+  demote_done_ = std::move(done);
+}
+
+void Resource::maybe_finish_pending_demotion(bool link_lost) {
+  if (!demote_done_) return;
+  if (replicating() && writes_unconfirmed() > 0) {
+    if (epoch_writes_ > 0) close_epoch();
+    return;
+  }
+  if (link_lost)
+    log("secondary: the link dropped before the peer confirmed every write; those are recorded here (resynced "
+        "from this node at the next handshake)");
+  // secondary() answers the waiting caller.
+  const CommandResult r = secondary();
+  if (!r.ok() && demote_done_) {
+    auto done = std::move(demote_done_);
+    demote_done_ = nullptr;
+    done(r);
+  }
+}
+
 // ---- roles ----
 
 CommandResult Resource::primary(bool force) {
-  if (role_ == Role::kPrimary) return Ok{};
+  if (role_ == Role::kPrimary) {
+    if (demote_done_) {
+      // Wanted again before the demotion happened: it does not happen.
+      auto done = std::move(demote_done_);
+      demote_done_ = nullptr;
+      log("secondary: cancelled, the node was asked to be Primary again");
+      done(CommandResult::failure("secondary: cancelled by a promotion before the peer confirmed every write"));
+    }
+    return Ok{};
+  }
   if (disk_ == DiskState::kDiskless) return CommandResult::failure("primary refused: no disk attached");
   if (peer_role_ == Role::kPrimary && !probe_primary_peer())
     return CommandResult::failure("primary refused: the peer is Primary (dual-primary is not supported)");
@@ -519,22 +578,18 @@ CommandResult Resource::secondary() {
     io_suspended_ = false;
     suspended_why_.clear();
   }
-  if (detach_done_) {
-    // A planned detach of the Primary (it would have served through the
-    // peer) waits for the peer's confirmation. Demoted meanwhile (a
-    // switchover, a failover by VRRP), the node keeps its disk: the plan no
-    // longer holds, and a Secondary without its disk serves nobody.
-    auto done = std::move(detach_done_);
-    detach_done_ = nullptr;
-    done(CommandResult::failure("detach: the node was demoted before the peer confirmed the writes only this disk "
-                                "held; the disk stays attached (detach it again as a Secondary if still wanted)"));
-  }
+  cancel_pending_detach_for_demotion();
   set_role(Role::kSecondary, "secondary");
   set_primary_flag(sb_.generations, false);
   if (!crashed_primary_) sb_.flags.was_primary = false;
   (void)persist_bitmap();
   (void)persist_superblock();
   publish_local_state();
+  if (demote_done_) {
+    auto done = std::move(demote_done_);
+    demote_done_ = nullptr;
+    done(Ok{});
+  }
   return Ok{};
 }
 

@@ -273,8 +273,23 @@ class Resource final : public Volume {
   // answers and stays Primary; a caller that stops asking (the takeover was
   // abandoned) leaves the link alone.
   CommandResult primary(bool force = false);
-  // Demotes; writes are refused (EROFS) from now on.
+  // Demotes; writes are refused (EROFS) from now on. Also ends a wait of
+  // secondary_when_confirmed() (its `done` gets this outcome).
   CommandResult secondary();
+  // secondary() once the peer has confirmed (BarrierAck: written and
+  // flushed there) every write mirrored to it, the daemon's demotion, as
+  // DRBD's waits for the requests on the fly. The epoch is closed now and
+  // new writes are refused (EROFS) meanwhile. A link lost first finds the
+  // node still Primary: it starts a new generation for the writes the peer
+  // did not confirm (recorded in its bitmap) and then demotes, so that the
+  // next handshake makes it their source. Demoted at once the node would
+  // hold them as a Secondary in the generation it shares with the peer,
+  // and once the peer held records of its own (a failed local write or
+  // flush while it was Primary) no handshake could tell whose are newer.
+  // The wait ends at the latest when link supervision drops a silent or
+  // stalled peer (ping_timeout, or timeout x ko_count for a slow disk); a
+  // promotion meanwhile cancels it (`done` gets a failure).
+  void secondary_when_confirmed(std::function<void(CommandResult)> done);
   // Starts connecting through `connector` (kept by reference until
   // disconnect()). Requires an attached disk.
   CommandResult connect(Connector& connector);
@@ -825,6 +840,17 @@ class Resource final : public Volume {
   bool primary_may_detach() const;
   // detach_when_confirmed(): detaches once writes_only_here() is 0.
   void maybe_finish_pending_detach();
+  // Fails a detach_when_confirmed() still waiting: demoted, the node keeps
+  // its disk.
+  void cancel_pending_detach_for_demotion();
+  // secondary_when_confirmed() waiting; empty if none.
+  std::function<void(CommandResult)> demote_done_;
+  // Writes mirrored to the peer and not yet covered by its BarrierAck,
+  // answered or not, under any protocol.
+  size_t writes_unconfirmed() const;
+  // secondary_when_confirmed(): demotes once writes_unconfirmed() is 0 or
+  // the link is gone. `link_lost`: called at the end of a link loss.
+  void maybe_finish_pending_demotion(bool link_lost = false);
   // That disk attached again under this Primary: the blocks it may lack
   // (records_of_given_up_disk()). Until the peer's bitmap is known every
   // block is fetched (bitmap_ all set: reads go to the peer); sent instead

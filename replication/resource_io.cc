@@ -44,7 +44,8 @@ void Resource::submit_write(uint64_t offset, std::span<const uint8_t> data, uint
 }
 
 IoStatus Resource::check_write(uint64_t offset, uint64_t size) const {
-  if (role_ != Role::kPrimary) return IoStatus::error(EROFS);
+  // Also while a demotion waits for the peer (secondary_when_confirmed()).
+  if (role_ != Role::kPrimary || demote_done_) return IoStatus::error(EROFS);
   // An Inconsistent disk (attached under us) may wait for its handshake.
   if (!local_data_current() && !can_serve_through_peer() && !(data_ && handshake_in_progress()))
     return IoStatus::error(EIO);
@@ -582,6 +583,7 @@ void Resource::on_barrier_ack(const wire::BarrierAck& ack) {
   complete_flushes();
   maybe_end_ahead();
   maybe_finish_pending_detach();
+  maybe_finish_pending_demotion();
 }
 
 void Resource::submit_flush(IoCallback done) {

@@ -619,7 +619,8 @@ void Resource::drop_connection(const std::string& reason, After after,
   // promoted; from here on nothing is acknowledged until it is outdated.
   // Before fail_over_pending_peer_io(), which answers the writes in flight.
   if (options_.freeze_io_while_fencing && role_ == Role::kPrimary && was_replicating && local_data_current() &&
-      peer_disk_ == DiskState::kUpToDate && !sb_.flags.peer_outdated && !io_suspended_)
+      peer_disk_ == DiskState::kUpToDate && !sb_.flags.peer_outdated && !io_suspended_ &&
+      !demote_done_)  // demoting: it writes no more, and secondary() must not be refused
     suspend_io("lost the UpToDate peer while Primary (" + reason + "): fencing it");
   if (conn_) {
     if (tell_peer) send(wire::Disconnect{*tell_peer, reason.substr(0, wire::kMaxReasonBytes)});
@@ -691,6 +692,8 @@ void Resource::drop_connection(const std::string& reason, After after,
   }
   start_blocked_writes();  // writes held for a handshake now go to the bitmap
   if (after == After::kReconnect && connector != nullptr) connector->connection_lost();
+  // After the new generation above: the waiting demotion happens now.
+  maybe_finish_pending_demotion(/*link_lost=*/true);
 }
 
 }  // namespace vrrpd::replication

@@ -574,6 +574,41 @@ class ReplicationTest(unittest.TestCase):
         self.assertLess(received, 4 * 1024, "resync moved %d KiB" % received)
         self.assertEqual(self.status(h2)["disk"], "UpToDate")
 
+    def test_a_demotion_waits_for_the_peer_to_confirm_what_it_was_sent(self):
+        """Protocol A answers a write once sent. `vrrpctl replication
+        secondary` demotes once the peer has confirmed every write sent to
+        it: here frames from h1 are dropped at the switch right after such a
+        write, so the demotion waits until link supervision drops the peer.
+        h1, still Primary then, starts a new generation for the write and
+        demotes; when the link is back, h1 is its source and h2, promoted,
+        holds it. (Demoted at once, h1 held the write as a Secondary in the
+        generation both shared.)"""
+        lab = self.lab()
+        h1, h2 = self.bring_up_synced(lab, extra='protocol = "A";')
+        dev = self.status(h1)["device"]
+        lab.drop(ports=("p1",))
+        dropped = True
+        try:
+            h1.in_daemon("dd", "if=/dev/urandom", "of=" + dev, "bs=64k", "count=4", "seek=80", "oflag=direct",
+                         "status=none", timeout=30)
+            self.assertIn("is Secondary", self.ctl(h1, "secondary", "r0").stdout)
+            log = h1.log()
+            waiting = log.find("secondary: waiting for the peer to confirm")
+            new_generation = log.find(": lost the peer while Primary")
+            demoted = log.find("secondary: the link dropped before the peer confirmed every write")
+            self.assertTrue(0 <= waiting < new_generation < demoted, log[-3000:])
+            self.assertEqual(self.status(h1)["out_of_sync_kib"], 256)
+            lab.undrop()
+            dropped = False
+        finally:
+            if dropped:
+                lab.undrop()
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and self.status(h1)["out_of_sync_kib"] == 0
+                   and self.status(h2)["replication"] == "Established", timeout=30, what="resync from h1")
+        self.assertEqual(self.status(h2)["disk"], "UpToDate")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+        self.ctl(h2, "primary", "r0")
+
     def test_pause_sync_holds_a_resync_until_resumed(self):
         """drbdadm pause-sync / resume-sync: paused on the Primary while in
         sync, it holds the resync that follows a link cut; both nodes show

@@ -23,9 +23,11 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
  protected:
   // A synced pair with detach on both, `a` Primary, 4 MiB written; then a's
   // disk dies and `a` serves through the peer (Diskless Primary).
-  void bring_up_and_lose_a_disk(uint64_t resync_rate = uint64_t{1} << 30) {
+  void bring_up_and_lose_a_disk(uint64_t resync_rate = uint64_t{1} << 30,
+                                wire::ReplicationProtocol protocol = wire::ReplicationProtocol::kC) {
     ResourceOptions oa = options_for(0), ob = options_for(1);
     oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+    oa.protocol = ob.protocol = protocol;
     synced_pair(oa, ob);
     oa.resync_rate = resync_rate;  // for the resync of the new disk (a drives it)
     ok(a->adjust(oa));
@@ -338,6 +340,51 @@ TEST_F(AttachUnderPrimaryTest, LosingThePeerMidResyncFailsWhatOnlyThePeerHasThen
   EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
   EXPECT_EQ(s.replication, ReplicationState::kEstablished);
   EXPECT_FALSE(s.split_brain) << s.split_brain_text;
+}
+
+// Protocol A answers a write once it is sent, but not on a Primary whose
+// own disk is still being resynced: the next resync would fetch an
+// unreceived write's blocks back from the peer's older copy. Such a write
+// is answered at its epoch's BarrierAck (the peer wrote and flushed it),
+// so a link cut before that fails it, and one answered survives the cut
+// and the resumed resync.
+TEST_F(AttachUnderPrimaryTest, UnderProtocolAAWriteIsAnsweredOnlyOnceThePeerHoldsIt) {
+  bring_up_and_lose_a_disk(/*resync_rate=*/4u << 20, wire::ReplicationProtocol::kA);
+  replace_and_attach();
+  advance(milliseconds(500));  // the first ~2 MiB are here, the rest not
+  ASSERT_EQ(a->status().replication, ReplicationState::kSyncTarget);
+  net.set_latency(milliseconds(5));
+  // One the peer confirms: answered, and it survives a cut.
+  auto kept = submit(*a, 65536, pattern(65536, 4096, 5));
+  advance(milliseconds(2));
+  EXPECT_FALSE(kept->has_value()) << "sent is not enough: the resync would overwrite it";
+  advance(milliseconds(50));
+  ASSERT_TRUE(kept->has_value() && kept->value().ok());
+  // Two the peer never receives: one on a block already resynced, one on a
+  // block not yet here.
+  net.set_stalled(true);
+  auto lost_resynced = submit(*a, 131072, pattern(131072, 4096, 6));
+  auto lost_missing = submit(*a, 12u << 20, pattern(12u << 20, 4096, 6));
+  advance(milliseconds(100));
+  EXPECT_FALSE(lost_resynced->has_value());
+  EXPECT_FALSE(lost_missing->has_value());
+  net.cut();
+  net.set_stalled(false);
+  net.set_link_up(false);
+  advance(seconds(1));
+  ASSERT_TRUE(lost_resynced->has_value() && lost_missing->has_value());
+  EXPECT_EQ(lost_resynced->value().errno_value(), EIO);
+  EXPECT_EQ(lost_missing->value().errno_value(), EIO);
+  net.set_link_up(true);
+  advance(seconds(8));
+  ResourceStatus s = a->status();
+  EXPECT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kUpToDate})) << s.last_error;
+  EXPECT_TRUE(new_disk_equals_peer());
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(read_now(*a, 65536, out).ok());
+  EXPECT_EQ(out, pattern(65536, 4096, 5)) << "answered: kept";
+  ASSERT_TRUE(read_now(*a, 131072, out).ok());
+  EXPECT_EQ(out, pattern(131072, 4096, 1)) << "failed, and the peer never had it";
 }
 
 // The peer serving that resync restarts (its daemon killed, a reboot): it
@@ -1068,6 +1115,25 @@ TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByADemo
   EXPECT_EQ(a->status().replication, ReplicationState::kEstablished) << a->status().last_error;
   EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 3));
   ok(a->primary());  // and it can take its role back
+}
+
+// The daemon's demotion waits for the same BarrierAck as the detach: it
+// cancels the detach when asked, not when both are due (the pair
+// simulation, protocol A seed 641: the node ended Diskless and Secondary,
+// and could take its role back no more).
+TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByAWaitingDemotion) {
+  pair_with_an_answered_write(wire::ReplicationProtocol::kA, milliseconds(1));
+  std::optional<CommandResult> detached, demoted;
+  a->detach_when_confirmed([&detached](CommandResult r) { detached = r; });
+  a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = r; });
+  ASSERT_TRUE(detached.has_value());
+  EXPECT_TRUE(contains(detached->error(), "demoted")) << detached->error();
+  EXPECT_FALSE(demoted.has_value()) << "the write is not confirmed yet";
+  advance(milliseconds(50));  // the peer's BarrierAck
+  ASSERT_TRUE(demoted.has_value());
+  EXPECT_TRUE(demoted->ok()) << demoted->error();
+  EXPECT_EQ((std::pair{a->status().role, a->status().disk}), (std::pair{Role::kSecondary, DiskState::kUpToDate}));
+  ok(a->primary());
 }
 
 TEST_F(AttachUnderPrimaryTest, AVerifyOfThePeerIsAbandonedWhenThePrimarysDiskChangesUnderIt) {

@@ -747,13 +747,16 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     // unmounted before a demotion: the check below compares every block.
     for (int i = 0; i < 50 && !writes_.empty(); ++i) run(milliseconds(10));
     if (!writes_.empty() || !established(from)) return;
-    // A careful operator also waits for oos 0: blocks recorded on the
-    // Primary after a local I/O error wait for the next connect, and
-    // writes the new Primary then makes that the link never confirms
-    // leave records on both sides, which the handshake cannot order
-    // (replication/README.md, "Disk errors"; protocol A seed 519).
-    if (node_status(from).out_of_sync_bytes != 0) return;
-    CommandResult r = node(from)->secondary();
+    // As the daemon demotes: once the peer confirmed every write sent to
+    // it, or the link is gone (then under a new generation). Blocks the
+    // Primary still records after a local I/O error need no wait for oos 0
+    // first (protocol A seed 519 before: records on both sides in one
+    // generation, which no handshake can order).
+    std::optional<CommandResult> demoted;
+    node(from)->secondary_when_confirmed([&demoted](CommandResult done) { demoted = std::move(done); });
+    for (int i = 0; i < 1000 && !demoted; ++i) run(milliseconds(10));
+    if (!demoted) return fail("the demotion of " + name(from) + " did not end within 10 s");
+    CommandResult r = *demoted;
     if (!r.ok()) return log("secondary on " + name(from) + " refused: " + r.error());
     primary_ = -1;
     run(milliseconds(20));  // the role change reaches the peer

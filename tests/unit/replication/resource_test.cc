@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "tests/unit/replication/resource_harness.h"
 
@@ -161,6 +162,103 @@ TEST_F(ResourcePairTest, ADemotedNodesUnconfirmedWritesStayRecordedWithAProtocol
   EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
   EXPECT_EQ(resync_data_bytes(0), 0u);
   EXPECT_EQ(a->status().out_of_sync_bytes, 8192u);
+}
+
+// The daemon's demotion (secondary_when_confirmed()) waits for the peer's
+// BarrierAck of every write sent: until then the node stays Primary,
+// refuses new writes, and the peer cannot be promoted.
+TEST_F(ResourcePairTest, ADemotionWaitsUntilThePeerConfirmedEveryWrite) {
+  make_with_protocol(wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  net.set_latency(milliseconds(5));
+  const std::vector<uint8_t> data = pattern(65536, 8192, 9);
+  ASSERT_TRUE(write_now(*a, 65536, data).ok());  // answered: sent, not arrived
+  std::optional<CommandResult> demoted;
+  a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  settle();
+  EXPECT_FALSE(demoted.has_value()) << "the peer has not confirmed the write yet";
+  EXPECT_EQ(a->status().role, Role::kPrimary);
+  EXPECT_EQ(write_now(*a, 0, pattern(0, 4096, 2)).errno_value(), EROFS) << "demoting: no new writes";
+  EXPECT_FALSE(b->primary().ok()) << "the peer is still Primary";
+  advance(milliseconds(20));
+  ASSERT_TRUE(demoted.has_value());
+  EXPECT_TRUE(demoted->ok()) << demoted->error();
+  EXPECT_EQ(a->status().role, Role::kSecondary);
+  EXPECT_EQ(read_back(disk_b, 65536, 8192), data);
+  advance(milliseconds(20));
+  ok(b->primary());
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+}
+
+// The link drops while the demotion waits: the node is still Primary, so
+// it starts a new generation for the writes the peer never confirmed, and
+// the next handshake resyncs them from it. Before (demoted at once), the
+// writes stayed recorded in the generation both sides shared; with the
+// old Primary's records of a failed local write on the other side, the
+// handshake could not tell whose records were newer, resynced nothing and
+// left the disks different (the pair simulation, protocol A seed 519).
+TEST_F(ResourcePairTest, ALinkLostWhileADemotionWaitsStartsANewGenerationForTheUnconfirmedWrites) {
+  make_with_protocol(wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  disk_a.fail_writes(8192, 4096);
+  EXPECT_EQ(write_now(*a, 8192, pattern(8192, 4096, 3)).errno_value(), EIO);
+  disk_a.clear_faults();
+  advance(kEpochInterval + milliseconds(10));
+  ASSERT_EQ(a->status().out_of_sync_bytes, 4096u) << "recorded on the old Primary, as passthrough does";
+  // The switchover; a's record stays (no retry cleared it).
+  std::optional<CommandResult> demoted;
+  a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  advance(milliseconds(20));
+  ASSERT_TRUE(demoted.has_value() && demoted->ok());
+  ok(b->primary());
+  const uint64_t shared = uuid_value(b->generations().current);
+  ASSERT_EQ(uuid_value(a->generations().current), shared);
+  // b's write under protocol A, answered once sent; then b is demoted and
+  // the link drops before the write arrives.
+  net.set_latency(milliseconds(5));
+  const std::vector<uint8_t> data = pattern(65536, 8192, 9);
+  ASSERT_TRUE(write_now(*b, 65536, data).ok());
+  demoted.reset();
+  b->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  settle();
+  ASSERT_FALSE(demoted.has_value());
+  net.cut();
+  net.set_link_up(false);
+  advance(milliseconds(100));
+  ASSERT_TRUE(demoted.has_value());
+  EXPECT_TRUE(demoted->ok()) << demoted->error();
+  EXPECT_EQ(b->status().role, Role::kSecondary);
+  EXPECT_NE(uuid_value(b->generations().current), shared) << "started while still Primary";
+  EXPECT_EQ(b->status().out_of_sync_bytes, 8192u);
+  net.set_latency(milliseconds(0));
+  net.set_link_up(true);
+  advance(seconds(1));
+  for (Resource* r : {a.get(), b.get()}) {
+    ResourceStatus s = r->status();
+    EXPECT_EQ(s.replication, ReplicationState::kEstablished) << s.last_error;
+    EXPECT_EQ(s.disk, DiskState::kUpToDate);
+    EXPECT_EQ(s.out_of_sync_bytes, 0u);
+  }
+  EXPECT_EQ(read_back(disk_a, 65536, 8192), data) << "b's acknowledged write reached a";
+  EXPECT_TRUE(disks_equal()) << "and a's recorded block was resynced from b";
+}
+
+// Asked to be Primary again before the peer confirmed: the demotion does
+// not happen, and the node writes on.
+TEST_F(ResourcePairTest, APromotionCancelsAWaitingDemotion) {
+  make_with_protocol(wire::ReplicationProtocol::kA);
+  bring_up_synced();
+  net.set_latency(milliseconds(5));
+  ASSERT_TRUE(write_now(*a, 65536, pattern(65536, 4096, 9)).ok());
+  std::optional<CommandResult> demoted;
+  a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  ok(a->primary());
+  ASSERT_TRUE(demoted.has_value());
+  EXPECT_FALSE(demoted->ok());
+  EXPECT_NE(demoted->error().find("cancelled by a promotion"), std::string::npos) << demoted->error();
+  advance(milliseconds(50));
+  EXPECT_EQ(a->status().role, Role::kPrimary);
+  EXPECT_TRUE(write_now(*a, 0, pattern(0, 4096, 2)).ok());
 }
 
 // A block the Secondary failed to write: as DRBD's pass_on, its disk is
