@@ -2,7 +2,8 @@
 // random steps against two Resources on the fake clock, network and disks
 // (deterministic: a failing seed fails the same way every time):
 // application writes and flushes on the Primary, time passing, link cuts,
-// outages, stalls and latency, clean switchovers, kill -9 of either daemon,
+// outages, stalls and latency, clean switchovers (the demotion waits for
+// the peer, and the link is sometimes cut meanwhile), kill -9 of either daemon,
 // power loss, failover to the Secondary after the Primary died, a
 // failed flush of either disk that loses what it covered, discards, and
 // disks that fail writes for a while (a third of the seeds under
@@ -754,6 +755,16 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     // generation, which no handshake can order).
     std::optional<CommandResult> demoted;
     node(from)->secondary_when_confirmed([&demoted](CommandResult done) { demoted = std::move(done); });
+    if (!demoted && chance(25)) {
+      // The link fails while the demotion waits: the node is still Primary
+      // when it loses the peer, and demotes under a new generation.
+      run(milliseconds(random(0, 2)));
+      if (!demoted) {
+        log("link cut while " + name(from) + "'s demotion waits for the peer");
+        net.cut();
+        note_link_fault();
+      }
+    }
     for (int i = 0; i < 1000 && !demoted; ++i) run(milliseconds(10));
     if (!demoted) return fail("the demotion of " + name(from) + " did not end within 10 s");
     CommandResult r = *demoted;
