@@ -415,8 +415,57 @@ void Resource::maybe_finish_pending_detach() {
 
 size_t Resource::writes_unconfirmed() const {
   return static_cast<size_t>(std::count_if(writes_.begin(), writes_.end(), [](const auto& entry) {
-    return entry.second.mirrored && !entry.second.peer_done;
+    const WriteRequest& w = entry.second;
+    return (w.mirrored && !w.peer_done) || (w.push && !w.written);
   }));
+}
+
+uint64_t Resource::push_records_before_demotion() {
+  if (!data_ || !bitmap_ || phase_ != Phase::kRunning || replication_ != ReplicationState::kEstablished ||
+      disk_ != DiskState::kUpToDate || peer_disk_ != DiskState::kUpToDate || bitmap_->count() == 0)
+    return 0;
+  const uint64_t recorded = bitmap_->out_of_sync_bytes();
+  if (recorded > kMaxDemotionPushBytes) {
+    log("secondary: " + std::to_string(recorded) + " bytes are recorded out of sync here, more than a demotion sends (" +
+        std::to_string(kMaxDemotionPushBytes) + "); the next connect resyncs them from this node");
+    return 0;
+  }
+  // Runs of at most 1 MiB, as the FUSE export's writes are. Written here
+  // again too, not only sent: after a failed flush the page this reads may
+  // never reach the disk unless it is dirtied anew (Linux marks pages whose
+  // writeback failed clean).
+  constexpr uint64_t kRunBlocks = (1u << 20) / kBlockSize;
+  uint64_t queued = 0;
+  std::string unread;
+  for (uint64_t block = 0;;) {
+    const std::optional<OutOfSyncBitmap::Run> run = bitmap_->find_next_dirty_run(block, kRunBlocks);
+    if (!run) break;
+    block = run->first_block + run->block_count;
+    const uint64_t offset = run->first_block * kBlockSize;
+    const uint64_t length = std::min(run->block_count * kBlockSize, sb_.data_size - offset);
+    std::vector<uint8_t> bytes(length);
+    if (IoStatus s = data_->read(offset, bytes); !s.ok()) {
+      // Stays recorded: the next connect resyncs it (or finds it unreadable).
+      ++io_errors_;
+      if (unread.empty()) unread = "offset " + std::to_string(offset) + ": " + s.message();
+      continue;
+    }
+    WriteRequest w;
+    w.offset = offset;
+    w.owned = std::move(bytes);
+    w.data = w.owned;
+    w.push = true;
+    w.done = [](IoStatus) {};  // its outcome is its bits: cleared at retirement, or kept
+    enqueue_write(std::move(w));
+    queued += length;
+  }
+  if (!unread.empty()) report_error("secondary: a block recorded out of sync could not be read to write it again on both disks (" +
+                                    unread + "); it stays recorded");
+  if (queued > 0)
+    log("secondary: writing again on both disks " + std::to_string(queued) +
+        " bytes recorded out of sync here (failed local writes or flushes, writes the peer failed), as this disk "
+        "holds them: what this node served is what the peer serves next");
+  return queued;
 }
 
 void Resource::cancel_pending_detach_for_demotion() {
@@ -433,10 +482,11 @@ void Resource::cancel_pending_detach_for_demotion() {
 
 void Resource::secondary_when_confirmed(std::function<void(CommandResult)> done) {
   if (demote_done_) return done(CommandResult::failure("secondary: already waiting for the peer to confirm writes"));
-  // Nothing to wait for, or refused whatever the peer confirms: at once.
-  if (role_ != Role::kPrimary || !replicating() || writes_unconfirmed() == 0 ||
-      (io_suspended_ && !fail_while_suspended_))
-    return done(secondary());
+  // Refused whatever the peer confirms: at once.
+  if (role_ != Role::kPrimary || !replicating() || (io_suspended_ && !fail_while_suspended_)) return done(secondary());
+  (void)push_records_before_demotion();
+  // Nothing to wait for: at once.
+  if (writes_unconfirmed() == 0) return done(secondary());
   // Not at the BarrierAck both wait for: a node being demoted keeps its disk.
   cancel_pending_detach_for_demotion();
   close_epoch();  // its BarrierAck confirms them

@@ -286,6 +286,14 @@ class Resource final : public Volume {
   // hold them as a Secondary in the generation it shares with the peer,
   // and once the peer held records of its own (a failed local write or
   // flush while it was Primary) no handshake could tell whose are newer.
+  // Blocks this Primary records out of sync on an Established link
+  // between two UpToDate disks (a local write or flush that failed under
+  // on-io-error passthrough, a write the peer failed) are written again
+  // first, on both disks, with the bytes read from this one: the retry the
+  // file system did not make. The copy this node served is what the peer
+  // serves once promoted, and the records are gone instead of waiting for
+  // the next connect (up to kMaxDemotionPushBytes; a block this disk cannot
+  // read, or write again, stays recorded).
   // The wait ends at the latest when link supervision drops a silent or
   // stalled peer (ping_timeout, or timeout x ko_count for a slow disk); a
   // promotion meanwhile cancels it (`done` gets a failure).
@@ -541,6 +549,12 @@ class Resource final : public Volume {
     bool written_locally = false;
     bool peer_flushed = false;
     uint64_t failed_flushes_at_write = 0;
+    // The retry of a block this Primary records out of sync, with the bytes
+    // read from its disk (push_records_before_demotion()): counted by
+    // writes_unconfirmed() from the start, also while it waits for the
+    // activity log. Otherwise a write like any other, whose retirement
+    // clears the bits.
+    bool push = false;
   };
   // A flush waiting for the peer's BarrierAck (protocols B, C).
   // A flush: our disk's (on the Flusher thread) and, under B/C, the peer's
@@ -846,8 +860,16 @@ class Resource final : public Volume {
   // secondary_when_confirmed() waiting; empty if none.
   std::function<void(CommandResult)> demote_done_;
   // Writes mirrored to the peer and not yet covered by its BarrierAck,
-  // answered or not, under any protocol.
+  // answered or not, under any protocol; and pushes not yet sent.
   size_t writes_unconfirmed() const;
+  // secondary_when_confirmed(): queues a push (WriteRequest::push) of
+  // every block recorded out of sync, when the link is Established between
+  // two UpToDate disks. Returns the bytes queued.
+  uint64_t push_records_before_demotion();
+  // A demotion pushes at most this much (the records of a few failed
+  // writes, normally); beyond it they wait for the next connect, which
+  // resyncs them from this node.
+  static constexpr uint64_t kMaxDemotionPushBytes = 64ull << 20;
   // secondary_when_confirmed(): demotes once writes_unconfirmed() is 0 or
   // the link is gone. `link_lost`: called at the end of a link loss.
   void maybe_finish_pending_demotion(bool link_lost = false);

@@ -1163,6 +1163,44 @@ class ReplicationTest(unittest.TestCase):
                    timeout=30, what="resync after healing")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_a_switchover_after_a_failed_write_serves_what_the_old_primary_served(self):
+        """Under passthrough a write that fails on h1's disk still reached
+        h2's (its Data leaves first): h1 reads back its old bytes, h2 holds
+        the new ones, and h1 records the blocks. `vrrpctl replication
+        secondary` writes h1's bytes again on both disks before it demotes
+        (the retry the writer did not make), so h2, promoted, serves what
+        h1 served, and nothing is left out of sync. (Before, the record
+        waited for the next connect, and h2 served the failed write's
+        bytes.)"""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "passthrough";')
+        digest, write_at, read_at = self.chunk_io(h1)
+        self.assertEqual(write_at(20).returncode, 0)
+        self.assertEqual(read_at(20), digest)
+        fail("fail-writes %d %d" % (20 << 20, 64 << 10))
+        failed = h1.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h1)["device"], "bs=64k", "count=1",
+                              "seek=%d" % (20 * 16), "oflag=direct", "status=none", check=False)
+        self.assertNotEqual(failed.returncode, 0, "the error reaches the writer (passthrough)")
+        fail("heal")
+        wait_until(lambda: self.status(h1)["out_of_sync_kib"] == 64, what="h1 records the failed write's blocks")
+        self.assertEqual(read_at(20), digest, "h1 reads back its own, old bytes")
+
+        def on_h2_disk():
+            with open(os.path.join(h2.dir, "r0.img"), "rb") as f:
+                f.seek(20 << 20)
+                return hashlib.sha256(f.read(65536)).hexdigest()
+        self.assertNotEqual(on_h2_disk(), digest, "h2 wrote the failed write's bytes")
+        self.assertIn("is Secondary", self.ctl(h1, "secondary", "r0").stdout)
+        self.assertEqual(on_h2_disk(), digest, "h1's bytes were written again on h2")
+        self.assertEqual(self.status(h1)["out_of_sync_kib"], 0)
+        self.assertIn("secondary: writing again on both disks 65536 bytes recorded out of sync here", h1.log())
+        self.ctl(h2, "primary", "r0")
+        back = h2.in_daemon("sh", "-c", "dd if=%s bs=64k count=1 skip=%d iflag=direct status=none | sha256sum"
+                            % (self.status(h2)["device"], 20 * 16)).stdout.split()[0]
+        self.assertEqual(back, digest, "the new Primary serves what the old one served")
+        self.assertEqual(self.status(h2)["out_of_sync_kib"], 0)
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_io_error_detach_keeps_serving_through_the_peer(self):
         lab = self.lab()
         h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach";')

@@ -1068,8 +1068,10 @@ void ReplicationService::ops_secondary(Runtime& rt, Done done) {
   }
   engine_loop_.post([this, &rt, done] {
     if (!rt.resource) return done(true, rt.cfg.name + " is down");
-    // Once the peer holds every write sent to it (replication/README.md,
-    // "Demotion"): at most until link supervision drops a silent peer.
+    // Once the peer holds every write sent to it and the blocks recorded
+    // out of sync here were written again on both disks (replication/
+    // README.md, "Demotion"): at most until link supervision drops a
+    // silent peer.
     rt.resource->secondary_when_confirmed([this, &rt, done](CommandResult r) {
       refresh();
       if (!r.ok()) return done(false, r.error());

@@ -205,11 +205,15 @@ TEST_F(ResourcePairTest, ALinkLostWhileADemotionWaitsStartsANewGenerationForTheU
   disk_a.clear_faults();
   advance(kEpochInterval + milliseconds(10));
   ASSERT_EQ(a->status().out_of_sync_bytes, 4096u) << "recorded on the old Primary, as passthrough does";
-  // The switchover; a's record stays (no retry cleared it).
+  // The switchover; a's record stays: no retry cleared it, and the
+  // demotion cannot read the block to send it to b.
+  disk_a.fail_reads(8192, 4096);
   std::optional<CommandResult> demoted;
   a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
   advance(milliseconds(20));
   ASSERT_TRUE(demoted.has_value() && demoted->ok());
+  disk_a.clear_faults();
+  ASSERT_EQ(a->status().out_of_sync_bytes, 4096u);
   ok(b->primary());
   const uint64_t shared = uuid_value(b->generations().current);
   ASSERT_EQ(uuid_value(a->generations().current), shared);
@@ -241,6 +245,79 @@ TEST_F(ResourcePairTest, ALinkLostWhileADemotionWaitsStartsANewGenerationForTheU
   }
   EXPECT_EQ(read_back(disk_a, 65536, 8192), data) << "b's acknowledged write reached a";
   EXPECT_TRUE(disks_equal()) << "and a's recorded block was resynced from b";
+}
+
+// A local write failed under passthrough: the peer holds the new bytes,
+// this disk the old ones, which are what this Primary reads back, and the
+// block is recorded here. The demotion writes this disk's copy again, on
+// both disks, so the promoted peer serves what the old Primary served (before,
+// the record waited for the next connect, and a switchover back and forth
+// read the peer's bytes, then the old Primary's again: the pair
+// simulation, protocol B and C seed 858).
+TEST_F(ResourcePairTest, ADemotionWritesAgainTheBlocksItRecordsAfterAFailedLocalWrite) {
+  bring_up_synced();
+  ASSERT_EQ(a->status().replication, ReplicationState::kEstablished);
+  const std::vector<uint8_t> before = pattern(8192, 8192, 2);
+  ASSERT_TRUE(write_now(*a, 8192, before).ok());
+  disk_a.fail_writes(12288, 4096);
+  EXPECT_EQ(write_now(*a, 8192, pattern(8192, 8192, 3)).errno_value(), EIO);
+  disk_a.clear_faults();
+  advance(kEpochInterval + milliseconds(10));
+  ASSERT_EQ(a->status().out_of_sync_bytes, 8192u) << "the failed write's blocks, recorded here";
+  ASSERT_NE(read_back(disk_b, 8192, 8192), read_back(disk_a, 8192, 8192)) << "the peer wrote them";
+  std::vector<uint8_t> served(8192);
+  ASSERT_TRUE(read_now(*a, 8192, served).ok());
+  net.reset_stats();
+  std::optional<CommandResult> demoted;
+  a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  EXPECT_FALSE(demoted.has_value()) << "waits for the peer to confirm the blocks sent";
+  advance(milliseconds(20));
+  ASSERT_TRUE(demoted.has_value());
+  EXPECT_TRUE(demoted->ok()) << demoted->error();
+  EXPECT_EQ(a->status().role, Role::kSecondary);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u) << "retired on both disks: the records are gone";
+  EXPECT_TRUE(disks_equal());
+  ok(b->primary());
+  std::vector<uint8_t> read(8192);
+  ASSERT_TRUE(read_now(*b, 8192, read).ok());
+  EXPECT_EQ(read, served) << "the new Primary serves what the old one did";
+  // Back again: no resync, the same bytes.
+  demoted.reset();
+  b->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  advance(milliseconds(20));
+  ASSERT_TRUE(demoted.has_value() && demoted->ok());
+  ok(a->primary());
+  ASSERT_TRUE(read_now(*a, 8192, read).ok());
+  EXPECT_EQ(read, served);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u);
+  EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
+}
+
+// The same while the disk still fails those writes: the retry fails here
+// and the blocks stay recorded, but the peer got this node's bytes (its
+// Data leaves before the local write), so the new Primary still serves
+// what the old one did.
+TEST_F(ResourcePairTest, ADemotionWhoseRetryFailsHereStillGivesThePeerTheBytesItServed) {
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 8192, pattern(8192, 4096, 2)).ok());
+  disk_a.fail_writes(8192, 4096);
+  EXPECT_EQ(write_now(*a, 8192, pattern(8192, 4096, 3)).errno_value(), EIO);
+  advance(kEpochInterval + milliseconds(10));
+  std::vector<uint8_t> served(4096);
+  ASSERT_TRUE(read_now(*a, 8192, served).ok());
+  ASSERT_NE(read_back(disk_b, 8192, 4096), served);
+  std::optional<CommandResult> demoted;
+  a->secondary_when_confirmed([&demoted](CommandResult r) { demoted = std::move(r); });
+  advance(milliseconds(20));
+  ASSERT_TRUE(demoted.has_value());
+  EXPECT_TRUE(demoted->ok()) << demoted->error();
+  EXPECT_EQ(a->status().out_of_sync_bytes, 4096u) << "the retry failed here too";
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), served);
+  disk_a.clear_faults();
+  ok(b->primary());
+  std::vector<uint8_t> read(4096);
+  ASSERT_TRUE(read_now(*b, 8192, read).ok());
+  EXPECT_EQ(read, served);
 }
 
 // Asked to be Primary again before the peer confirmed: the demotion does
