@@ -32,7 +32,8 @@
 // On a failure the test prints the seed's last steps. To look closer:
 // VRRPD_SIM_VERBOSE=1 (every step, between the engines' log lines),
 // VRRPD_SIM_WATCH=BLOCK (one block's history), VRRPD_SIM_SEEDS=N (search
-// N seeds per protocol instead of 30; a failing seed's name is its number).
+// N seeds per protocol instead of 30; a failing seed's name is its number;
+// VRRPD_SIM_FIRST_SEED=K starts at seed K).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -1184,13 +1185,16 @@ TEST_P(PairSimulation, ConvergesWithoutLosingAcknowledgedWrites) {
 }
 
 // 30 seeds per protocol in the suite (about 10 s in all);
-// VRRPD_SIM_SEEDS=N runs N to search further.
+// VRRPD_SIM_SEEDS=N runs N to search further, from VRRPD_SIM_FIRST_SEED
+// (1 unless set: a search can go on where the last one ended).
 std::vector<SimParams> all_params() {
-  uint32_t seeds = 30;
+  uint32_t seeds = 30, first = 1;
   if (const char* env = std::getenv("VRRPD_SIM_SEEDS")) seeds = static_cast<uint32_t>(std::strtoul(env, nullptr, 10));
+  if (const char* env = std::getenv("VRRPD_SIM_FIRST_SEED"))
+    first = std::max<uint32_t>(1, static_cast<uint32_t>(std::strtoul(env, nullptr, 10)));
   std::vector<SimParams> out;
   for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
-    for (uint32_t seed = 1; seed <= seeds; ++seed) out.push_back(SimParams{p, seed});
+    for (uint32_t seed = first; seed < first + seeds; ++seed) out.push_back(SimParams{p, seed});
   return out;
 }
 
