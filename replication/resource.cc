@@ -556,6 +556,7 @@ CommandResult Resource::primary(bool force) {
   // extents): promote it as it is. Inconsistent or Outdated data forced up
   // is declared the good copy from scratch (initial sync).
   const bool declared_good = forced_data && disk_ != DiskState::kConsistent;
+  const uint64_t generation_before = uuid_value(sb_.generations.current);
   set_role(Role::kPrimary, forced_data ? "primary --force" : "primary");
   // Our data moves on: a Diskless Primary peer may not come back to it.
   // Persisted with was_primary below, before the first write as Primary.
@@ -593,6 +594,15 @@ CommandResult Resource::primary(bool force) {
   }
   if (forced_data && conn_) {
     renegotiate("forced primary: resync the peer from this node");
+    return Ok{};
+  }
+  if (conn_ && phase_ != Phase::kRunning && uuid_value(sb_.generations.current) != generation_before) {
+    // A handshake was under way: the peer got (or decided on) our Hello
+    // with the generations from before this promotion, and would adopt
+    // them at the end of a resync from us, or meet this new one later as
+    // diverged data (the pair simulation, seed 3041: a split brain with
+    // no second Primary). It starts again with the new ones.
+    renegotiate("promoted during the handshake: the peer was sent this node's generations from before");
     return Ok{};
   }
   publish_local_state();

@@ -74,6 +74,13 @@ void Resource::give_up_disk(const std::string& why) {
     resync_in_flight_bytes_ = 0;
     set_replication(ReplicationState::kEstablished, "the disk being resynced failed");
   }
+  if (replication_ == ReplicationState::kVerifyS) {
+    // Our online verify compared the peer's blocks with this disk: there is
+    // nothing left to compare them with. The replies still due are dropped
+    // as they come (before, they were compared with a disk no longer there:
+    // the pair simulation, seed 3159, a null dereference).
+    abandon_verify("this node's disk failed");
+  }
   const bool keeps_serving =
       role_ == Role::kPrimary && can_serve_through_peer() && replication_ != ReplicationState::kSyncSource;
   if (keeps_serving) {

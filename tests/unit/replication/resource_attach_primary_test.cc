@@ -1136,6 +1136,39 @@ TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByAWait
   ok(a->primary());
 }
 
+TEST_F(AttachUnderPrimaryTest, APrimaryVerifyingThePeerAbandonsItsVerifyWhenItsDiskFails) {
+  // a runs the verify (VerifyS) and its disk fails under on-io-error
+  // detach: a goes on as a Diskless Primary, and the peer's replies still
+  // on their way find no verify to compare them for (before, they were
+  // compared with the disk that was gone: a null dereference, pair
+  // simulation seed 3159).
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 1u << 20, 1)).ok());
+  net.set_latency(milliseconds(5));
+  ok(a->verify());
+  ASSERT_EQ(a->status().replication, ReplicationState::kVerifyS);
+  disk_a.fail_writes(0, kTestDiskBytes);
+  disk_a.fail_reads(0, kTestDiskBytes);
+  auto written = submit(*a, 8192, pattern(8192, 4096, 2));
+  settle();
+  ResourceStatus s = a->status();
+  ASSERT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless}));
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished) << "the verify is abandoned";
+  advance(milliseconds(50));  // the replies to its VerifyRequests arrive
+  ASSERT_TRUE(written->has_value());
+  EXPECT_TRUE(written->value().ok()) << "served through the peer";
+  s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished);
+  EXPECT_EQ(b->status().replication, ReplicationState::kEstablished) << "its VerifyT ended too";
+  net.set_latency(milliseconds(0));
+  std::vector<uint8_t> back(4096);
+  ASSERT_TRUE(read_now(*a, 8192, back).ok());
+  EXPECT_EQ(back, pattern(8192, 4096, 2));
+}
+
 TEST_F(AttachUnderPrimaryTest, AVerifyOfThePeerIsAbandonedWhenThePrimarysDiskChangesUnderIt) {
   // b verifies against a's disk while a detaches it and attaches a new
   // one: the verify ends without a result, and b serves the new disk's

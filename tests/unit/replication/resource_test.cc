@@ -320,6 +320,38 @@ TEST_F(ResourcePairTest, ADemotionWhoseRetryFailsHereStillGivesThePeerTheBytesIt
   EXPECT_EQ(read, served);
 }
 
+// Promoted while a handshake was under way (its Hello, with the old
+// generations, already sent): the handshake starts again, so the peer
+// decides on, and adopts at the end of the resync, the generation this
+// promotion started. Before, the peer took the old one, and the next
+// connect after a link loss met the new one as diverged data: a split
+// brain with no second Primary (the pair simulation, seed 3041).
+TEST_F(ResourcePairTest, APromotionDuringTheHandshakeStartsItAgainWithTheNewGeneration) {
+  bring_up_synced();
+  ok(a->secondary());
+  net.set_link_up(false);
+  advance(seconds(1));
+  ASSERT_NE(a->status().connection, ConnectionState::kConnected);
+  net.set_latency(milliseconds(5));
+  net.set_link_up(true);
+  advance(milliseconds(6));  // connected; authentication and Hellos take round trips of 10 ms
+  ASSERT_NE(a->status().replication, ReplicationState::kEstablished);
+  ok(a->primary());
+  advance(seconds(1));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished) << s.last_error;
+  EXPECT_EQ(uuid_value(b->generations().current), uuid_value(a->generations().current))
+      << "the peer holds the generation the promotion started";
+  net.set_latency(milliseconds(0));
+  ASSERT_TRUE(write_now(*a, 0, pattern(0, 4096, 4)).ok());
+  net.cut();
+  advance(seconds(1));
+  s = a->status();
+  EXPECT_FALSE(s.split_brain) << s.split_brain_text;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished) << s.last_error;
+  EXPECT_TRUE(disks_equal());
+}
+
 // Asked to be Primary again before the peer confirmed: the demotion does
 // not happen, and the node writes on.
 TEST_F(ResourcePairTest, APromotionCancelsAWaitingDemotion) {
