@@ -363,7 +363,14 @@ CommandResult Resource::detach() {
     }
     // The disk is healthy: its metadata is left as it is now (was_primary
     // and the activity log make a later attach of it resync its hot
-    // extents; the peer records what is written from now on).
+    // extents; the peer records what is written from now on). Its data is
+    // flushed first: the peer may never hear that this disk was given up
+    // (this node crashes at once), and a restart then takes it for a
+    // crashed Primary's disk, the source of its hot extents, which must
+    // not be older than what was acknowledged (the pair simulation, seed
+    // 3163: a flush still in flight at the detach, then a power loss).
+    // A failed flush marks its extents out of sync (note_failed_flush()).
+    (void)flush_data_now(data_writes_);
     (void)persist_bitmap();
     give_up_disk("detach: the Primary serves through the peer");
     return Ok{};

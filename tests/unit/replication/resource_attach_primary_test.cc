@@ -1136,6 +1136,22 @@ TEST_F(AttachUnderPrimaryTest, APlannedDetachWaitingForThePeerIsCancelledByAWait
   ok(a->primary());
 }
 
+TEST_F(AttachUnderPrimaryTest, APlannedDetachOfThePrimaryLeavesItsDiskDurable) {
+  // The disk a planned detach gives up holds every write acknowledged
+  // before it, durably: if this node dies before the peer hears of the
+  // detach, a restart attaches that disk as a crashed Primary's, the
+  // source of its hot extents (before, a write still in the page cache was
+  // lost with a power loss and the old block resynced over the peer's
+  // copy: the pair simulation, seed 3163).
+  bring_up_synced();
+  const std::vector<uint8_t> data = pattern(1u << 20, 65536, 6);
+  ASSERT_TRUE(write_now(*a, 1u << 20, data).ok());
+  ok(a->detach());
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  disk_a.crash();  // power loss: what no flush covered is gone
+  EXPECT_EQ(read_back(disk_a, 1u << 20, data.size()), data);
+}
+
 TEST_F(AttachUnderPrimaryTest, APrimaryVerifyingThePeerAbandonsItsVerifyWhenItsDiskFails) {
   // a runs the verify (VerifyS) and its disk fails under on-io-error
   // detach: a goes on as a Diskless Primary, and the peer's replies still
