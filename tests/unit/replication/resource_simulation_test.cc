@@ -1050,11 +1050,17 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       // a failed flush, while the other was being resynced), which the
       // engine leaves to the operator, as DRBD does. The operator keeps
       // the last Primary's copy (primary --force); the model then allows
-      // any version written there.
-      if (primary_ < 0 && node_status(0).disk == DiskState::kInconsistent &&
-          node_status(1).disk == DiskState::kInconsistent &&
+      // any version written there. A Primary still in its role (its disk
+      // failed while it was the SyncSource, and was attached again) is
+      // demoted first, as a DRBD user would (seed 3394).
+      if (node_status(0).disk == DiskState::kInconsistent && node_status(1).disk == DiskState::kInconsistent &&
           node_status(0).replication == ReplicationState::kEstablished) {
-        const int n = last_primary_ >= 0 ? last_primary_ : 0;
+        const int n = primary_ >= 0 ? primary_ : last_primary_ >= 0 ? last_primary_ : 0;
+        if (primary_ >= 0) {
+          log("both disks are Inconsistent (a double fault): the operator demotes the Primary " + name(n));
+          ok(node(n)->secondary());
+          primary_ = -1;
+        }
         log("both disks are Inconsistent (a double fault): the operator forces " + name(n) + " Primary");
         ok(node(n)->primary(/*force=*/true));
         primary_ = last_primary_ = n;
