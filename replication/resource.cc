@@ -433,8 +433,9 @@ uint64_t Resource::push_records_before_demotion() {
     return 0;
   const uint64_t recorded = bitmap_->out_of_sync_bytes();
   if (recorded > kMaxDemotionPushBytes) {
-    log("secondary: " + std::to_string(recorded) + " bytes are recorded out of sync here, more than a demotion sends (" +
-        std::to_string(kMaxDemotionPushBytes) + "); the next connect resyncs them from this node");
+    log("secondary: " + std::to_string(recorded) +
+        " bytes are recorded out of sync here, more than a demotion sends (" + std::to_string(kMaxDemotionPushBytes) +
+        "); the next connect resyncs them from this node");
     return 0;
   }
   // Runs of at most 1 MiB, as the FUSE export's writes are. Written here
@@ -466,8 +467,9 @@ uint64_t Resource::push_records_before_demotion() {
     enqueue_write(std::move(w));
     queued += length;
   }
-  if (!unread.empty()) report_error("secondary: a block recorded out of sync could not be read to write it again on both disks (" +
-                                    unread + "); it stays recorded");
+  if (!unread.empty())
+    report_error("secondary: a block recorded out of sync could not be read to write it again on both disks (" + unread +
+                 "); it stays recorded");
   if (queued > 0)
     log("secondary: writing again on both disks " + std::to_string(queued) +
         " bytes recorded out of sync here (failed local writes or flushes, writes the peer failed), as this disk "
