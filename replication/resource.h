@@ -1004,6 +1004,10 @@ class Resource final : public Volume {
   // Writes the extents in rewrite_pending_ again from what reads return;
   // true once none is left.
   bool rewrite_pending_extents();
+  // rewrite_pending_extents() when the extent's one read or write failed:
+  // each 4 KiB block of `buffer` (the extent at byte `begin`) written again
+  // on its own, read first unless `already_read`. Returns the first error.
+  IoStatus rewrite_block_by_block(uint64_t begin, std::span<uint8_t> buffer, bool already_read);
   // A durable metadata write (activity log, bitmap, superblock) failed.
   void note_failed_durable_write();
   // A flush failed on a Primary that no application flush has reported yet

@@ -202,7 +202,7 @@ TEST_F(FlushTest, ARestartedNodeReadsWhatItsDiskHoldsNotWhatAFailedFlushLost) {
   const std::vector<uint8_t> before = read_back(disk_a, offset, 4096);
   write_and_retire(offset, 7);
   disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
-  disk_a.fail_writes(kExtent, 4096);  // the rewrite fails too
+  disk_a.fail_writes(offset, 4096);  // the rewrite of that block fails too
   EXPECT_EQ(flush_now(*a).errno_value(), EIO);
   EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7)) << "still in the page cache";
   a.reset();  // kill -9: the page cache outlives the process
@@ -214,6 +214,32 @@ TEST_F(FlushTest, ARestartedNodeReadsWhatItsDiskHoldsNotWhatAFailedFlushLost) {
   EXPECT_EQ(read_back(disk_a, offset, 4096), before) << "what the disk holds";
   disk_a.crash();
   EXPECT_EQ(read_back(disk_a, offset, 4096), before);
+}
+
+// Found by the pair simulation (protocol C seed 5341): a flush on the
+// Primary failed and lost an acknowledged write (its peer had just been
+// invalidated, so no other copy held it), and the disk refused writes to a
+// few other blocks of the same extent. The extent's rewrite was one write,
+// which the disk refused as a whole, so the lost block was never dirtied
+// again; a kill -9 and the restart's cache drop then lost it for good. Now
+// a refused rewrite goes on block by block: the flushes still fail until
+// the whole extent is written, but the blocks the disk takes are in the
+// page cache as dirty data, which the restart's attach flushes.
+TEST_F(FlushTest, ABlockAFailedFlushLostIsWrittenAgainBesideBlocksTheDiskRefuses) {
+  bring_up_with_two_extent_logs();
+  const uint64_t offset = kExtent + 8192;
+  write_and_retire(offset, 7);
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  disk_a.fail_writes(kExtent, 4096);  // another block of the extent
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO);
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO) << "the extent is not yet written again as a whole";
+  a.reset();  // kill -9: the page cache outlives the process
+  disk_a.clear_faults();
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7));
+  disk_a.crash();  // power loss: attach flushed what the cache held dirty
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7)) << "the acknowledged write was lost";
 }
 
 // Found by the pair simulation (seed 131 under every protocol): the
