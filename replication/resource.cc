@@ -460,15 +460,19 @@ uint64_t Resource::push_records_before_demotion() {
   // again too, not only sent: after a failed flush the page this reads may
   // never reach the disk unless it is dirtied anew (Linux marks pages whose
   // writeback failed clean).
+  // Not past the end a shrink this node asked for: the bits there go with
+  // it, and a write queued past it would outlive the volume's end (the pair
+  // simulation, seed 8367: a heap overflow when the shrink came first).
   constexpr uint64_t kRunBlocks = (1u << 20) / kBlockSize;
+  const uint64_t end = std::min(sb_.data_size, write_limit_);
   uint64_t queued = 0;
   std::string unread;
   for (uint64_t block = 0;;) {
     const std::optional<OutOfSyncBitmap::Run> run = bitmap_->find_next_dirty_run(block, kRunBlocks);
-    if (!run) break;
+    if (!run || run->first_block * kBlockSize >= end) break;
     block = run->first_block + run->block_count;
     const uint64_t offset = run->first_block * kBlockSize;
-    const uint64_t length = std::min(run->block_count * kBlockSize, sb_.data_size - offset);
+    const uint64_t length = std::min(run->block_count * kBlockSize, end - offset);
     std::vector<uint8_t> bytes(length);
     if (IoStatus s = data_->read(offset, bytes); !s.ok()) {
       // Stays recorded: the next connect resyncs it (or finds it unreadable).

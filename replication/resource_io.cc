@@ -163,6 +163,16 @@ uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   IoStatus s;
+  if (w.offset + w.size() > sb_.data_size) {
+    // Queued before a shrink cut the volume below its end. A shrink refuses
+    // while a write past the new end waits and holds new ones back until it
+    // is done; this keeps any that slips by from running past the volume.
+    report_error("write at offset " + std::to_string(w.offset) + " (" + std::to_string(w.size()) +
+                 " bytes) ends past the volume's end (" + std::to_string(sb_.data_size) + " bytes) after a shrink");
+    w.written = true;
+    complete_write_to_caller(id, IoStatus::error(EINVAL));
+    return LocalWrite::kFailed;
+  }
   // Activity log first: the extent is on disk as "hot" before we touch it,
   // here or on the peer (a crash then resyncs it whichever copy got it).
   const uint32_t first = al_extent_of(w.offset);

@@ -701,6 +701,45 @@ TEST_F(ResizeTest, WritesPastTheNewEndAreRefusedWhileThePeerShrinks) {
   EXPECT_TRUE(disks_equal());
 }
 
+// Found by the pair simulation (seed 8367, protocols A and C, a heap
+// overflow): the Primary recorded blocks out of sync on both sides of the
+// end a shrink then asked for, and a demotion started before the peer's
+// answer. It queued the retry of every record (Demotion), also the run
+// past the new end, which then waited behind the activity log while both
+// nodes shrank; once started it was widened to whole sectors within the
+// new, smaller size and copied past its buffer. The demotion now retries
+// only what lies below the end being asked for.
+TEST_F(ResizeTest, ADemotionDuringAShrinkRetriesOnlyTheRecordsBelowTheNewEnd) {
+  bring_up_with_data();
+  const uint64_t asked = old_size - (4u << 20);
+  // One failed write on each side of the new end, recorded here.
+  const uint64_t below = asked - 8192, past = asked + 8192;
+  std::vector<uint8_t> served_below(4096);
+  for (uint64_t at : {below, past}) {
+    disk_a.fail_writes(at, 4096);
+    EXPECT_EQ(write_now(*a, at, pattern(at, 4096, 7)).errno_value(), EIO);
+    disk_a.clear_faults();
+  }
+  advance(seconds(1));
+  ASSERT_EQ(a->status().out_of_sync_bytes, 8192u);
+  ASSERT_TRUE(read_now(*a, below, served_below).ok());
+  ASSERT_NE(read_back(disk_b, below, 4096), served_below) << "the peer wrote the failed write";
+  std::optional<CommandResult> resized, demoted;
+  a->resize([&resized](CommandResult c) { resized = std::move(c); }, {.size = asked});
+  a->secondary_when_confirmed([&demoted](CommandResult c) { demoted = std::move(c); });
+  settle();
+  ASSERT_TRUE(resized.has_value());
+  ok(*resized);
+  ASSERT_TRUE(demoted.has_value());
+  ok(*demoted);
+  EXPECT_EQ(data_size(), asked);
+  EXPECT_EQ(a->status().role, Role::kSecondary);
+  EXPECT_EQ(a->status().out_of_sync_bytes, 0u) << "the record below the end retried, the one past it cut off";
+  EXPECT_EQ(a->status().last_error.find("past the volume's end"), std::string::npos) << a->status().last_error;
+  EXPECT_EQ(read_back(disk_b, below, 4096), served_below) << "the peer holds what this node served";
+  EXPECT_TRUE(disks_equal());
+}
+
 TEST_F(ResizeTest, ALinkLostAfterTheSecondaryShrankGrowsItBackAtTheNextHandshake) {
   bring_up_with_data();
   const uint64_t asked = old_size - (4u << 20);
