@@ -655,6 +655,9 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   // of write faults.
   void observe() {
     track_size();
+    // They met again without a split brain (the dead Primary's generation
+    // of pulling ahead never reached its disk): nothing left to settle.
+    if (ahead_primary_taken_over_ >= 0 && established(0) && established(1)) ahead_primary_taken_over_ = -1;
     // In sync again: the link has passed traffic for a second since its
     // last fault (the engines have seen any cut by then), both sides are
     // established with nothing recorded, and no write is in flight.
@@ -732,7 +735,16 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     role_changed_at_ = clock.now();
     const bool power_loss = authority_power_loss_;
     authority_power_loss_ = false;
+    const bool lost_disk = resume_after_lost_disk_;
+    resume_after_lost_disk_ = false;
     log("primary again on " + name(n));
+    if (lost_disk) {
+      adopt_disk(n, "a Primary whose disk failed in its demotion holds data never written",
+                 [](const Block& blk, uint32_t v) {
+                   return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
+                 });
+      return;
+    }
     adopt_disk(n, power_loss ? "power loss lost a flushed write" : "kill -9 lost an acknowledged write",
                [power_loss](const Block& blk, uint32_t v) {
                  if (v == blk.acked || std::find(blk.maybe.begin(), blk.maybe.end(), v) != blk.maybe.end())
@@ -782,6 +794,13 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         // No Primary until then; maybe_resume() promotes it once its disk
         // is UpToDate again.
         log("switchover: " + name(from) + " " + why);
+        // As observe() rules for a Primary that goes Diskless (this one did
+        // inside the switchover): a write answered while the link was
+        // failing, or under A still on its way, was on its disk alone
+        // (protocol A seed 9875).
+        if (node_status(from).disk == DiskState::kDiskless)
+          resume_after_lost_disk_ =
+              link_fault_since_in_sync_ || GetParam().protocol == wire::ReplicationProtocol::kA;
         return;
       }
       r = node(from)->primary();
@@ -974,12 +993,23 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         if (primary_ < 0 || !alive_[1 - primary_] || clock.now() - role_changed_at_ < milliseconds(5)) continue;
         const int p = primary_, s = 1 - p;
         const bool survivor_was_established = established(s);
+        // Ahead, and the peer not yet Behind: its PullAhead frame waits in
+        // the congested queue (protocol A seed 10130).
+        const bool ahead_unknown_to_peer = survivor_was_established &&
+                                           node_status(p).replication == ReplicationState::kAhead;
         kill(p, chance(50));
         dead_for_steps[p] = random(1, 40);
         // Only a survivor that was connected to the Primary with UpToDate
         // data: promoting a disconnected one is the split brain that
         // fencing exists to prevent (and that the handshake then reports).
-        if (survivor_was_established && chance(60)) fail_over(s, survivor_was_established);
+        if (survivor_was_established && chance(60)) {
+          fail_over(s, survivor_was_established);
+          if (ahead_unknown_to_peer && primary_ == s) {
+            ahead_primary_taken_over_ = p;
+            log("the dead Primary " + name(p) + " had pulled ahead unknown to " + name(s) +
+                ": both change data since their common generation, a split brain when they meet again");
+          }
+        }
       } else if (dice <= 100) {
         // The Secondary dies.
         const int s = primary_ < 0 ? random(0, 1) : 1 - primary_;
@@ -1039,6 +1069,20 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         // on the link (both Primary). Split brain is not one the simulation
         // may cause: it promotes only a survivor that was connected.
         const ResourceStatus st = node_status(n);
+        if (st.split_brain && ahead_primary_taken_over_ >= 0 && st.connection == ConnectionState::kStandAlone) {
+          // The one split brain the simulation causes: the operator keeps
+          // the data of the node that took over (its writes since are
+          // acknowledged; the dead Primary's while Ahead were lost under A).
+          if (n == ahead_primary_taken_over_) {
+            log(name(n) + ": split brain after a takeover of the Ahead Primary: the operator connects it "
+                "with discard-my-data");
+            node(n)->set_discard_my_data(true);
+          } else {
+            log(name(n) + ": split brain after a takeover of the Ahead Primary: the operator connects it");
+          }
+          ok(node(n)->connect(net.connector(n)));
+          continue;
+        }
         if (st.split_brain) return fail("split brain on " + name(n) + ": " + st.split_brain_text);
         if (st.connection == ConnectionState::kStandAlone) {
           log(name(n) + " is StandAlone (" + st.last_error + "): the operator connects it");
@@ -1143,6 +1187,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   TimePoint role_changed_at_{};
   bool alive_[2] = {false, false};
   bool authority_power_loss_ = false;  // last_primary_'s disk lost power since it was adopted
+  // last_primary_ lost its disk during a switchover's demotion after a link
+  // fault (or under A): what only that disk held may be lost with it.
+  bool resume_after_lost_disk_ = false;
+  // A Primary that had pulled ahead died before its peer learned it
+  // (Behind), and the peer took over: both sides then changed data since
+  // their common generation, a split brain the operator settles with
+  // discard-my-data on this node. -1: none.
+  int ahead_primary_taken_over_ = -1;
   bool detach_policy_ = false;         // on-io-error detach (passthrough otherwise)
   bool pull_ahead_ = false;            // protocol A, on_congestion pull-ahead
   uint32_t congestion_extents_ = kMaxAlExtents;  // with pull_ahead_
