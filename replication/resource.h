@@ -762,6 +762,18 @@ class Resource final : public Volume {
   // disk (a full resync).
   std::optional<OutOfSyncBitmap> records_of_given_up_disk(const Superblock& found, const AlRecovery& rec,
                                                          const OutOfSyncBitmap& on_disk);
+  // How the metadata of `found` differs from the disk give_up_disk()
+  // dropped ("superblock ...", "activity log ...", "size"); empty if it is
+  // that disk as it was.
+  std::string given_up_disk_change(const Superblock& found, const AlRecovery& rec,
+                                   const OutOfSyncBitmap& on_disk) const;
+  // attach_under_primary() of the disk a Primary gave up with no peer to
+  // serve through (GivenUpDisk::sole_copy): it holds the Primary's data,
+  // so it comes back UpToDate with its records as what the peer may lack,
+  // and the next handshake decides the resync (as DRBD attaches a disk
+  // whose current UUID is the Primary's). Any other disk is refused: the
+  // Primary has no copy to fill it from.
+  CommandResult attach_sole_copy_under_primary(const Superblock& found);
   // A BitmapChunk on the running link (protocol 8): the records of the
   // disk the Diskless Primary peer attaches again, or, on that Primary, the
   // peer's answer, which narrows what we fetch.
@@ -841,6 +853,10 @@ class Resource final : public Volume {
     Generations generations;
     uint64_t al_sequence = 0;  // the last activity-log transaction written
     OutOfSyncBitmap records;   // the bitmap then, with the active extents
+    // Given up by a Primary that had no peer to serve through, and no
+    // write has gone to one since: this disk is the only copy of what the
+    // Primary served (attach_sole_copy_under_primary()).
+    bool sole_copy = false;
   };
   std::optional<GivenUpDisk> given_up_disk_;
   // detach_when_confirmed() waiting for the peer's BarrierAck; empty if none.

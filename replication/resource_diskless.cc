@@ -83,6 +83,11 @@ void Resource::give_up_disk(const std::string& why) {
   }
   const bool keeps_serving =
       role_ == Role::kPrimary && can_serve_through_peer() && replication_ != ReplicationState::kSyncSource;
+  // No peer holds what this Primary served (the link was down, or the peer
+  // is not UpToDate): the disk just given up is the only copy of it (the
+  // pair simulation, protocol B seed 11394: it was fetched back over from
+  // a stale peer once attached again).
+  if (given_up_disk_ && role_ == Role::kPrimary && !keeps_serving) given_up_disk_->sole_copy = true;
   if (keeps_serving) {
     log("serving reads and writes through the peer");
     publish_local_state();
@@ -106,6 +111,7 @@ CommandResult Resource::attach_under_primary(const Superblock& on_disk) {
         (on_disk.data_size < sb_.data_size ? " (a disk of at least the volume's size is needed)"
                                            : " (create-md on it first: a new disk may be larger than the volume)"));
   if (larger_new_disk) found.data_size = sb_.data_size;
+  if (given_up_disk_ && given_up_disk_->sole_copy) return attach_sole_copy_under_primary(found);
   set_disk(DiskState::kAttaching, "attach under the Primary");
   Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
   Result<AlRecovery> rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value())
@@ -174,6 +180,61 @@ CommandResult Resource::attach_under_primary(const Superblock& on_disk) {
   return Ok{};
 }
 
+CommandResult Resource::attach_sole_copy_under_primary(const Superblock& found) {
+  auto refused = [&](const std::string& why) {
+    return CommandResult::failure("attach refused: this Primary lost its disk with no peer holding its data, so only "
+                                  "that disk as it was can come back under it; " + why +
+                                  " (to start over from the peer's data: secondary, then attach)");
+  };
+  if (found.device_uuid != given_up_disk_->device_uuid) return refused("this is another disk");
+  set_disk(DiskState::kAttaching, "attach under the Primary");
+  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
+  Result<AlRecovery> rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value())
+                                   : Result<AlRecovery>::failure(bm.error());
+  if (!rec.ok()) {
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: " + rec.error());
+  }
+  if (const std::string changed = given_up_disk_change(found, rec.value(), bm.value()); !changed.empty()) {
+    set_disk(DiskState::kDiskless, "attach refused");
+    return refused("its metadata changed since (" + changed + ")");
+  }
+  // What the peer may lack: the disk's bitmap, its records when given up
+  // (the failed write's blocks, the hot extents) and the extents its log
+  // names now. The pair's generations are ours, as in attach_under_primary().
+  OutOfSyncBitmap records = std::move(given_up_disk_->records);
+  given_up_disk_.reset();
+  records.merge(bm.value());
+  mark_extents_out_of_sync(rec->extents, records);
+  const Generations pair = sb_.generations;
+  sb_ = found;
+  sb_.generations = pair;
+  sb_.flags.consistent = true;
+  sb_.flags.outdated = false;
+  sb_.flags.was_primary = true;
+  reattach_records_.reset();
+  took_back_given_up_disk_ = false;
+  bitmap_.emplace(std::move(records));
+  data_ = std::make_unique<StorageRegion>(*data_device_, 0, sb_.data_size);
+  al_.emplace(md_storage(), sb_, rec->last_sequence);
+  crashed_primary_ = false;
+  IoStatus s = persist_bitmap();
+  if (s.ok()) s = persist_superblock();
+  if (!s.ok()) {
+    al_.reset();
+    bitmap_.reset();
+    data_.reset();
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: writing the disk's metadata: " + s.message());
+  }
+  set_disk(DiskState::kUpToDate, "the disk given up is back under the Primary, which had no other copy of its data (" +
+                                     std::to_string(bitmap_->out_of_sync_bytes() / 1024) +
+                                     " KiB recorded as what the peer may lack)");
+  if (conn_) renegotiate("the Primary's disk is back: the handshake decides what the peer lacks");
+  else if (connector_ != nullptr) connector_->connection_lost();  // Diskless refused connections; ask again
+  return Ok{};
+}
+
 void Resource::serve_attaching_primary() {
   if (reattach_bitmap_ && reattach_bitmap_bits_ == reattach_bitmap_->block_count()) {
     // The disk it had given up, with its records: those blocks and what we
@@ -193,28 +254,37 @@ void Resource::serve_attaching_primary() {
   start_sync_source(/*full=*/true, "the Primary peer attached a new disk: full resync to it");
 }
 
+std::string Resource::given_up_disk_change(const Superblock& found, const AlRecovery& rec,
+                                           const OutOfSyncBitmap& on_disk) const {
+  const GivenUpDisk& g = *given_up_disk_;
+  // The same disk, but its metadata moved on since (written elsewhere, an
+  // older copy of it): what it holds is not known. One write more than we
+  // counted is expected: a metadata write whose flush failed was taken as
+  // failed but may have landed (the superblock then holds what we hold;
+  // that activity-log transaction's extents are merged with the ones we
+  // knew).
+  const auto one_of = [](uint64_t found_seq, uint64_t known) { return found_seq == known || found_seq == known + 1; };
+  if (!one_of(found.sequence, g.superblock_sequence) || !(found.generations == g.generations))
+    return "superblock " + std::to_string(found.sequence) + ", " + std::to_string(g.superblock_sequence) +
+           " when given up";
+  if (!one_of(rec.last_sequence, g.al_sequence))
+    return "activity log at transaction " + std::to_string(rec.last_sequence) + ", " + std::to_string(g.al_sequence) +
+           " when given up";
+  if (g.records.block_count() != on_disk.block_count()) return "size";
+  return "";
+}
+
 std::optional<OutOfSyncBitmap> Resource::records_of_given_up_disk(const Superblock& found, const AlRecovery& rec,
                                                                  const OutOfSyncBitmap& on_disk) {
   if (!given_up_disk_) return std::nullopt;
+  if (found.device_uuid != given_up_disk_->device_uuid) {  // another disk
+    given_up_disk_.reset();
+    return std::nullopt;
+  }
+  // Changed since: all of it is fetched.
+  const std::string changed = given_up_disk_change(found, rec, on_disk);
   GivenUpDisk g = std::move(*given_up_disk_);
   given_up_disk_.reset();
-  if (found.device_uuid != g.device_uuid) return std::nullopt;  // another disk
-  // The same disk, but its metadata moved on since (written elsewhere, an
-  // older copy of it): what it holds is not known, so all of it is
-  // fetched. One write more than we counted is expected: a metadata write
-  // whose flush failed was taken as failed but may have landed (the
-  // superblock then holds what we hold; that activity-log transaction's
-  // extents are merged below with the ones we knew).
-  const auto one_of = [](uint64_t found_seq, uint64_t known) { return found_seq == known || found_seq == known + 1; };
-  std::string changed;
-  if (!one_of(found.sequence, g.superblock_sequence) || !(found.generations == g.generations))
-    changed = "superblock " + std::to_string(found.sequence) + ", " + std::to_string(g.superblock_sequence) +
-              " when given up";
-  else if (!one_of(rec.last_sequence, g.al_sequence))
-    changed = "activity log at transaction " + std::to_string(rec.last_sequence) + ", " +
-              std::to_string(g.al_sequence) + " when given up";
-  else if (g.records.block_count() != on_disk.block_count())
-    changed = "size";
   if (!changed.empty()) {
     log("the disk given up is back, but its metadata changed since (" + changed + "): full resync");
     return std::nullopt;

@@ -984,6 +984,54 @@ TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpAttachedWhileTheLinkIsDownIsNarrowe
   EXPECT_TRUE(disks_equal());
 }
 
+// Found by the pair simulation (protocol B seed 11394): the Primary's disk
+// failed under detach while the link was down (an invalidate-remote had
+// just dropped it to reconnect), so it was the only copy of the Primary's
+// writes since. Attached again, it was taken for a disk that missed what
+// the peer served and fetched back over from the stale peer: acknowledged
+// writes lost. Now it comes back UpToDate and the handshake resyncs the
+// peer from it.
+TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpWithNoPeerHoldingTheDataComesBackAsTheData) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  net.set_link_up(false);
+  advance(seconds(1));
+  ASSERT_NE(a->status().connection, ConnectionState::kConnected);
+  const uint64_t only_here = 4u << 20;
+  ASSERT_TRUE(write_now(*a, only_here, pattern(only_here, 65536, 5)).ok()) << "acknowledged from a's disk alone";
+  disk_a.fail_writes(8u << 20, 4096);
+  EXPECT_EQ(write_now(*a, 8u << 20, pattern(8u << 20, 4096, 6)).errno_value(), EIO);
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  std::vector<uint8_t> out(4096);
+  EXPECT_FALSE(read_now(*a, only_here, out).ok()) << "no copy to serve from";
+  disk_a.clear_faults();
+  // Another disk is refused: there is nothing to fill it from.
+  ok(a->replace_storage(new_disk, nullptr));
+  ok(a->create_md());
+  CommandResult refused = a->attach();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(contains(refused.error(), "no peer holding its data")) << refused.error();
+  EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+  ok(a->replace_storage(disk_a, nullptr));
+  ok(a->attach());
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.role, Role::kPrimary);
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  ASSERT_TRUE(read_now(*a, only_here, out).ok());
+  EXPECT_EQ(out, pattern(only_here, 4096, 5));
+  EXPECT_GE(s.out_of_sync_bytes, 65536u) << "what the peer lacks";
+  net.set_link_up(true);
+  advance(seconds(10));
+  s = a->status();
+  EXPECT_EQ(s.connection, ConnectionState::kConnected) << s.last_error;
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished) << s.last_error;
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_EQ(read_back(disk_b, only_here, 65536), pattern(only_here, 65536, 5)) << "the peer got it from a";
+  EXPECT_TRUE(disks_equal());
+  EXPECT_FALSE(b->status().split_brain);
+}
+
 TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpFailingAgainMidResyncComesBackWithWhatItStillMisses) {
   bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);
   ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
