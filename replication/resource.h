@@ -774,6 +774,13 @@ class Resource final : public Volume {
   // whose current UUID is the Primary's). Any other disk is refused: the
   // Primary has no copy to fill it from.
   CommandResult attach_sole_copy_under_primary(const Superblock& found);
+  // The attached disk's bitmap and activity-log recovery (`rec`); nothing,
+  // Diskless again and the error in `rec`, if they cannot be read.
+  std::optional<OutOfSyncBitmap> load_attached_metadata(const Superblock& found, Result<AlRecovery>& rec);
+  // Makes `found` this Primary's disk with `bitmap`, the pair's generations
+  // and was_primary, and persists it; on a failure Diskless again.
+  IoStatus take_disk_under_primary(const Superblock& found, bool consistent, OutOfSyncBitmap bitmap,
+                                   uint64_t al_sequence);
   // A BitmapChunk on the running link (protocol 8): the records of the
   // disk the Diskless Primary peer attaches again, or, on that Primary, the
   // peer's answer, which narrows what we fetch.

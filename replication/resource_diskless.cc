@@ -113,40 +113,17 @@ CommandResult Resource::attach_under_primary(const Superblock& on_disk) {
   if (larger_new_disk) found.data_size = sb_.data_size;
   if (given_up_disk_ && given_up_disk_->sole_copy) return attach_sole_copy_under_primary(found);
   set_disk(DiskState::kAttaching, "attach under the Primary");
-  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
-  Result<AlRecovery> rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value())
-                                   : Result<AlRecovery>::failure(bm.error());
-  if (!rec.ok()) {
-    set_disk(DiskState::kDiskless, "attach failed");
-    return CommandResult::failure("attach failed: " + rec.error());
-  }
-  // The pair's generations are ours (we are the Primary), not the new
-  // disk's: kept, so that the next handshake with the peer still relates.
-  const Generations pair = sb_.generations;
-  sb_ = found;
-  sb_.generations = pair;
-  sb_.flags.consistent = false;  // Inconsistent on disk before any block is written
-  sb_.flags.outdated = false;
-  sb_.flags.peer_outdated = false;
-  sb_.flags.was_primary = true;
-  reattach_records_ = records_of_given_up_disk(found, rec.value(), bm.value());
+  Result<AlRecovery> rec = Result<AlRecovery>::failure("");
+  std::optional<OutOfSyncBitmap> bm = load_attached_metadata(found, rec);
+  if (!bm) return CommandResult::failure("attach failed: " + rec.error());
+  reattach_records_ = records_of_given_up_disk(found, rec.value(), *bm);
   took_back_given_up_disk_ = reattach_records_.has_value();
-  bitmap_.emplace(std::move(bm.value()));
   // Every block to fetch until the peer's bitmap says what it wrote alone
   // (reads meanwhile go to the peer); with the records, then only those.
-  bitmap_->set_all();
-  data_ = std::make_unique<StorageRegion>(*data_device_, 0, sb_.data_size);
-  al_.emplace(md_storage(), sb_, rec->last_sequence);
-  crashed_primary_ = false;
-  IoStatus s = persist_bitmap();
-  if (s.ok()) s = persist_superblock();
-  if (!s.ok()) {
-    al_.reset();
-    bitmap_.reset();
-    data_.reset();
-    set_disk(DiskState::kDiskless, "attach failed");
+  bm->set_all();
+  // Inconsistent on disk before any block is written.
+  if (IoStatus s = take_disk_under_primary(found, /*consistent=*/false, std::move(*bm), rec->last_sequence); !s.ok())
     return CommandResult::failure("attach failed: writing the new disk's metadata: " + s.message());
-  }
   if (larger_new_disk)
     log("the new disk holds " + std::to_string(on_disk.data_size) + " bytes of data; it takes the volume's " +
         std::to_string(sb_.data_size) + " (a resize can grow the volume into the rest)");
@@ -188,35 +165,57 @@ CommandResult Resource::attach_sole_copy_under_primary(const Superblock& found) 
   };
   if (found.device_uuid != given_up_disk_->device_uuid) return refused("this is another disk");
   set_disk(DiskState::kAttaching, "attach under the Primary");
-  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
-  Result<AlRecovery> rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value())
-                                   : Result<AlRecovery>::failure(bm.error());
-  if (!rec.ok()) {
-    set_disk(DiskState::kDiskless, "attach failed");
-    return CommandResult::failure("attach failed: " + rec.error());
-  }
-  if (const std::string changed = given_up_disk_change(found, rec.value(), bm.value()); !changed.empty()) {
+  Result<AlRecovery> rec = Result<AlRecovery>::failure("");
+  std::optional<OutOfSyncBitmap> bm = load_attached_metadata(found, rec);
+  if (!bm) return CommandResult::failure("attach failed: " + rec.error());
+  if (const std::string changed = given_up_disk_change(found, rec.value(), *bm); !changed.empty()) {
     set_disk(DiskState::kDiskless, "attach refused");
     return refused("its metadata changed since (" + changed + ")");
   }
   // What the peer may lack: the disk's bitmap, its records when given up
   // (the failed write's blocks, the hot extents) and the extents its log
-  // names now. The pair's generations are ours, as in attach_under_primary().
+  // names now.
   OutOfSyncBitmap records = std::move(given_up_disk_->records);
   given_up_disk_.reset();
-  records.merge(bm.value());
+  records.merge(*bm);
   mark_extents_out_of_sync(rec->extents, records);
+  reattach_records_.reset();
+  took_back_given_up_disk_ = false;
+  if (IoStatus s = take_disk_under_primary(found, /*consistent=*/true, std::move(records), rec->last_sequence);
+      !s.ok())
+    return CommandResult::failure("attach failed: writing the disk's metadata: " + s.message());
+  set_disk(DiskState::kUpToDate, "the disk given up is back under the Primary, which had no other copy of its data (" +
+                                     std::to_string(bitmap_->out_of_sync_bytes() / 1024) +
+                                     " KiB recorded as what the peer may lack)");
+  if (conn_) renegotiate("the Primary's disk is back: the handshake decides what the peer lacks");
+  else if (connector_ != nullptr) connector_->connection_lost();  // Diskless refused connections; ask again
+  return Ok{};
+}
+
+std::optional<OutOfSyncBitmap> Resource::load_attached_metadata(const Superblock& found, Result<AlRecovery>& rec) {
+  Result<OutOfSyncBitmap> bm = OutOfSyncBitmap::load(md_storage(), found.bitmap_offset, found.data_size);
+  rec = bm.ok() ? recover_after_attach(md_storage(), found, bm.value()) : Result<AlRecovery>::failure(bm.error());
+  if (!rec.ok()) {
+    set_disk(DiskState::kDiskless, "attach failed");
+    return std::nullopt;
+  }
+  return std::move(bm.value());
+}
+
+IoStatus Resource::take_disk_under_primary(const Superblock& found, bool consistent, OutOfSyncBitmap bitmap,
+                                           uint64_t al_sequence) {
+  // The pair's generations are ours (we are the Primary), not the disk's:
+  // kept, so that the next handshake with the peer still relates.
   const Generations pair = sb_.generations;
   sb_ = found;
   sb_.generations = pair;
-  sb_.flags.consistent = true;
+  sb_.flags.consistent = consistent;
   sb_.flags.outdated = false;
+  sb_.flags.peer_outdated = false;
   sb_.flags.was_primary = true;
-  reattach_records_.reset();
-  took_back_given_up_disk_ = false;
-  bitmap_.emplace(std::move(records));
+  bitmap_.emplace(std::move(bitmap));
   data_ = std::make_unique<StorageRegion>(*data_device_, 0, sb_.data_size);
-  al_.emplace(md_storage(), sb_, rec->last_sequence);
+  al_.emplace(md_storage(), sb_, al_sequence);
   crashed_primary_ = false;
   IoStatus s = persist_bitmap();
   if (s.ok()) s = persist_superblock();
@@ -225,14 +224,8 @@ CommandResult Resource::attach_sole_copy_under_primary(const Superblock& found) 
     bitmap_.reset();
     data_.reset();
     set_disk(DiskState::kDiskless, "attach failed");
-    return CommandResult::failure("attach failed: writing the disk's metadata: " + s.message());
   }
-  set_disk(DiskState::kUpToDate, "the disk given up is back under the Primary, which had no other copy of its data (" +
-                                     std::to_string(bitmap_->out_of_sync_bytes() / 1024) +
-                                     " KiB recorded as what the peer may lack)");
-  if (conn_) renegotiate("the Primary's disk is back: the handshake decides what the peer lacks");
-  else if (connector_ != nullptr) connector_->connection_lost();  // Diskless refused connections; ask again
-  return Ok{};
+  return s;
 }
 
 void Resource::serve_attaching_primary() {
