@@ -39,6 +39,12 @@ CommandResult Resource::verify() {
   if (!verify_asked_.empty())
     return CommandResult::failure("verify refused: the peer still owes answers to the verify abandoned just now; "
                                   "retry in a moment");
+  // As resize() refuses while a verify runs: a growth answered meanwhile
+  // makes this node the target of the added blocks, and its verify would
+  // end without the peer hearing of it (the pair simulation, seed 11934:
+  // the peer stayed VerifyT, never the source of those blocks).
+  if (resize_done_)
+    return CommandResult::failure("verify refused: a resize is waiting for the peer's answer; retry once it is done");
   verify_cursor_ = 0;
   verify_in_flight_bytes_ = 0;
   verify_done_bytes_ = 0;

@@ -159,6 +159,32 @@ TEST_F(ResizeTest, TwoRequestsThatCrossAreBothRefusedAndNothingChanges) {
   EXPECT_TRUE(disks_equal());
 }
 
+// Found by the pair simulation (seed 11934, protocols B and C): the
+// Secondary asked for a resize and started a verify before the answer.
+// The answer made it the target of the added blocks, which ended its
+// verify without a word to the peer, and the Primary stayed VerifyT, never
+// the source of those blocks. A verify now waits for the resize, as a
+// resize waits for a verify.
+TEST_F(ResizeTest, AVerifyIsRefusedWhileAResizeWaitsForThePeer) {
+  bring_up_with_data();
+  grow_disks();
+  std::optional<CommandResult> resized;
+  b->resize([&resized](CommandResult r) { resized = std::move(r); });
+  CommandResult verify = b->verify();
+  ASSERT_FALSE(verify.ok());
+  EXPECT_TRUE(contains(verify.error(), "a resize is waiting for the peer's answer")) << verify.error();
+  settle();
+  ASSERT_TRUE(resized.has_value());
+  ok(*resized);
+  advance(seconds(1));
+  for (Resource* r : {a.get(), b.get()}) {
+    EXPECT_EQ(r->status().replication, ReplicationState::kEstablished) << r->status().last_error;
+    EXPECT_EQ(r->status().out_of_sync_bytes, 0u);
+  }
+  EXPECT_TRUE(disks_equal());
+  ok(b->verify());  // and once it is done
+}
+
 // With internal metadata the resize's flushes are flushes of the data's
 // file: one that fails (and loses what it covered, as failed writeback
 // does) loses the peer's writes still in the page cache too. They are
