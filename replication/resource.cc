@@ -104,9 +104,11 @@ void Resource::publish_local_state() {
 // ---- metadata ----
 
 IoStatus Resource::persist_superblock() {
+  superblock_unsaved_ = false;
   if (!data_) return {};  // Diskless: nothing to record it on
   IoStatus s = write_superblock(md_storage(), sb_);
   if (!s.ok()) {
+    superblock_unsaved_ = true;
     note_failed_durable_write();
     ++io_errors_;
     report_error("writing the superblock failed: " + s.message());

@@ -497,6 +497,10 @@ class Resource final : public Volume {
   void state_changed();                           // schedules the observer
   void report_error(const std::string& message);  // last_error + log
   IoStatus persist_superblock();
+  // The last persist_superblock() failed: the disk holds older metadata
+  // than sb_. start_write() writes it again before any write, and fails
+  // the write while it cannot.
+  bool superblock_unsaved_ = false;
   IoStatus persist_bitmap();
   uint64_t random_u64() const;
   // Starts a new data generation if no bitmap generation is set yet (the

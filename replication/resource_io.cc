@@ -305,6 +305,17 @@ void Resource::mirror_write(uint64_t id) {
 }
 
 bool Resource::start_write(uint64_t id) {
+  if (data_ && superblock_unsaved_ && !persist_superblock().ok()) {
+    // The disk does not hold this node's metadata as it is (a new
+    // generation, was_primary): a write answered now would be described
+    // wrongly after a crash, and the next handshake could resync older data
+    // over it (the pair simulation, protocol A seed 11746: a new generation
+    // whose save failed, a kill -9, and the old one's tie-break). Written
+    // again first; failed while the disk refuses it.
+    writes_.at(id).written = true;
+    complete_write_to_caller(id, IoStatus::error(EIO));
+    return true;
+  }
   if (data_ && !local_data_current() && !can_serve_through_peer()) {
     // Resyncing under a Primary and the peer is gone: our copy alone is not
     // the data, and what we wrote would be overwritten by the next resync.

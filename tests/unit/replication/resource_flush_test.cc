@@ -242,6 +242,31 @@ TEST_F(FlushTest, ABlockAFailedFlushLostIsWrittenAgainBesideBlocksTheDiskRefuses
   EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7)) << "the acknowledged write was lost";
 }
 
+// Found by the pair simulation (protocol A seed 11746): the Primary lost
+// its peer and started a new generation, whose superblock write failed
+// (the flush it counts as lost it). Writes went on being answered under a
+// generation the disk did not hold; after a kill -9 the restart read the
+// old one, the handshake took both nodes for crashed Primaries of one
+// generation, and the tie-break resynced the peer's older data over them.
+// Now the superblock is written again before the next write, which fails
+// while it cannot be.
+TEST_F(FlushTest, AWriteWaitsForTheNewGenerationOnDisk) {
+  bring_up_with_two_extent_logs();
+  const uint64_t before = uuid_value(a->generations().current);
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);  // the superblock's write
+  net.set_link_up(false);
+  advance(milliseconds(20));
+  ASSERT_NE(uuid_value(a->generations().current), before) << "a new generation: lost the peer while Primary";
+  ASSERT_NE(a->status().last_error.find("writing the superblock failed"), std::string::npos) << a->status().last_error;
+  ASSERT_TRUE(write_now(*a, kExtent, pattern(kExtent, 4096, 4)).ok()) << a->status().last_error;
+  const uint64_t current = uuid_value(a->generations().current);
+  a.reset();  // kill -9: the page cache outlives the process,
+  disk_a.drop_cache();  // but not the pages whose writeback failed (the restart's attach drops them)
+  Result<Superblock> sb = read_metadata(disk_a, MetadataLayout::kInternal);
+  ASSERT_TRUE(sb.ok()) << sb.error();
+  EXPECT_EQ(uuid_value(sb->generations.current), current) << "the disk holds the generation the write was made in";
+}
+
 // Found by the pair simulation (seed 131 under every protocol): the
 // SyncTarget's bitmap write at the start of a resync failed (its flush lost
 // it), the resync went on, the source forgot each block it sent, and a
