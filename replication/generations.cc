@@ -102,6 +102,11 @@ std::string generation_hex(uint64_t uuid) {
   return buf;
 }
 
+std::string generations_text(const Generations& g) {
+  return generation_hex(g.current) + ":" + generation_hex(g.bitmap) + ":" + generation_hex(g.history[0]) + ":" +
+         generation_hex(g.history[1]);
+}
+
 const char* to_string(SyncDecision d) {
   switch (d) {
     case SyncDecision::kNone:

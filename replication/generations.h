@@ -90,6 +90,10 @@ const char* to_string(SyncDecision d);
 // bits of a 64-bit number.
 std::string generation_hex(uint64_t uuid);
 
+// A whole set as "current:bitmap:history0:history1" (dump-md, the
+// handshake's log line).
+std::string generations_text(const Generations& g);
+
 // What decide() needs besides the two generation sets.
 struct HandshakeFlags {
   // Our metadata had was_primary set at attach: we crashed while primary

@@ -44,8 +44,7 @@ std::string format_metadata_dump(const MetadataDump& d) {
   line("data size", std::to_string(sb.data_size) + " bytes (" + std::to_string(sb.data_size >> 10) + " KiB)");
   line("node id", std::to_string(sb.node_id));
   line("device uuid", uuid);
-  line("generations", generation_hex(g.current) + ":" + generation_hex(g.bitmap) + ":" + generation_hex(g.history[0]) + ":" +
-                          generation_hex(g.history[1]) + " (current:bitmap:history:history; bit 0: was Primary)");
+  line("generations", generations_text(g) + " (current:bitmap:history:history; bit 0: was Primary)");
   line("flags", std::string("consistent ") + yes_no(sb.flags.consistent) + ", was-primary " +
                     yes_no(sb.flags.was_primary) + ", outdated " + yes_no(sb.flags.outdated) + ", peer-outdated " +
                     yes_no(sb.flags.peer_outdated));

@@ -243,6 +243,10 @@ void put(Writer& w, const SyncPause& m) { w.u8(m.paused ? 1 : 0).u8(0).u16(0); }
 void put(Writer& w, const SkipInitialSync& m) { w.u64(m.generation); }
 void put(Writer& w, const Discard& m) { w.u64(m.offset).u32(m.length).u32(0); }
 void put(Writer& w, const PullAhead& m) { w.u64(m.queued_bytes); }
+void put(Writer& w, const NewGeneration& m) {
+  w.u64(m.generations.current).u64(m.generations.bitmap);
+  w.u64(m.generations.history[0]).u64(m.generations.history[1]);
+}
 void put(Writer& w, const ResizeWithOptions& m) {
   const uint32_t flags = (m.exact ? kResizeExactFlag : 0u) | (m.assume_clean ? kResizeAssumeCleanFlag : 0u) |
                          (m.shrink ? kResizeShrinkFlag : 0u);
@@ -407,6 +411,15 @@ void get(Reader& r, Discard& m) {
     r.bad("Discard: length " + std::to_string(m.length) + " not in 1.." + std::to_string(kMaxDiscardBytes));
 }
 void get(Reader& r, PullAhead& m) { m.queued_bytes = r.u64(); }
+void get(Reader& r, NewGeneration& m) {
+  m.generations.current = r.u64();
+  m.generations.bitmap = r.u64();
+  m.generations.history[0] = r.u64();
+  m.generations.history[1] = r.u64();
+  // Only a node with data sends it: never the empty or the just-created value.
+  if (uuid_value(m.generations.current) == 0 || uuid_value(m.generations.current) == kJustCreatedUuid)
+    r.bad("NewGeneration: current generation " + generation_hex(m.generations.current) + " names no data");
+}
 void get(Reader& r, SyncPause& m) {
   const uint8_t v = r.u8();
   if (v > 1) r.bad("SyncPause: paused must be 0 or 1");
@@ -474,6 +487,7 @@ constexpr TypeInfo kTypes[] = {
     {FrameType::kSyncPause, "SyncPause"},     {FrameType::kSkipInitialSync, "SkipInitialSync"},
     {FrameType::kDiscard, "Discard"},       {FrameType::kPullAhead, "PullAhead"},
     {FrameType::kResizeWithOptions, "ResizeWithOptions"},
+    {FrameType::kNewGeneration, "NewGeneration"},
 };
 static_assert(std::size(kTypes) == std::variant_size_v<Message>);
 

@@ -1,4 +1,4 @@
-// Replication wire protocol, version 10 (speaks 1 to 9 too): the frames two replication peers
+// Replication wire protocol, version 12 (speaks 1 to 11 too): the frames two replication peers
 // exchange over one TCP connection, as bytes in and bytes out (no sockets, no
 // clock). The byte layout is documented in replication/PROTOCOL.md; keep both
 // in step, and never renumber a frame type or an enum value that has shipped.
@@ -49,10 +49,13 @@ inline constexpr uint32_t kMagic = 0x56524550;  // "VREP"
 // bitmaps: a restarted (Consistent) node that serves a resyncing Primary
 // (a disk attached under it after it lost its own, or a SyncTarget
 // promoted) says it is UpToDate, so that the Primary resumes its resync
-// (PROTOCOL.md, "A Primary resyncing from its restarted peer").
-inline constexpr uint16_t kProtocolVersion = 11;
+// (PROTOCOL.md, "A Primary resyncing from its restarted peer"). Version
+// 12 adds NewGeneration: the generations a Secondary holds for the Diskless
+// Primary it serves, which that Primary takes at the end of the resync of
+// a disk attached under it (PROTOCOL.md, "Re-attach under a Primary").
+inline constexpr uint16_t kProtocolVersion = 12;
 inline constexpr uint16_t kMinProtocolVersion = 1;
-inline constexpr uint16_t kMaxProtocolVersion = 11;
+inline constexpr uint16_t kMaxProtocolVersion = 12;
 inline constexpr uint16_t kHelloVersion = 1;
 inline constexpr uint16_t kHandshakeVersion = 1;
 
@@ -104,6 +107,7 @@ enum class FrameType : uint16_t {
   kSkipInitialSync = 55,  // version 3
   kPullAhead = 56,        // version 4
   kResizeWithOptions = 57,  // version 5
+  kNewGeneration = 58,      // version 12
 };
 // "Hello", "Data", ...; "unknown" for other values.
 const char* to_string(FrameType t);
@@ -349,11 +353,24 @@ struct SkipInitialSync {
   bool operator==(const SkipInitialSync&) const = default;
 };
 
+// Version 12: the sender, Secondary and UpToDate, serves a Primary that
+// lost its disk (it reported Diskless, or connected without one), and
+// holds its writes under these generations (it started a new current one
+// for them, or had one since a split). The receiver, that Primary, keeps
+// them for this connection: a disk it attaches on this link and resyncs
+// from the sender takes them at the end of that resync, as any SyncTarget
+// takes its source's, so that both sides hold one current generation even
+// if the sender never hears that the resync ended.
+struct NewGeneration {
+  Generations generations;
+  bool operator==(const NewGeneration&) const = default;
+};
+
 using Message = std::variant<Hello, AuthChallenge, AuthResponse, AuthResult, Data, DataAck,
                              Barrier, BarrierAck, BitmapChunk, ResyncRequest, ResyncReply,
                              ChecksumReply, VerifyRequest, VerifyReply, VerifyEnd, StateChange, Ping,
                              PingAck, Disconnect, ResizeRequest, ResizeReply, SyncPause, SkipInitialSync,
-                             Discard, PullAhead, ResizeWithOptions>;
+                             Discard, PullAhead, ResizeWithOptions, NewGeneration>;
 
 // Frame type of a message.
 FrameType type_of(const Message& m);

@@ -909,13 +909,19 @@ class Resource final : public Volume {
   bool took_back_given_up_disk_ = false;  // what took_back_given_up_disk() says
   // This connection only (cleared by drop_connection()):
   // - the resync as target was started by attach_under_primary() on the
-  //   running link, with no handshake: the peer's Hello predates it, and the
-  //   Primary keeps its own generations at the end;
+  //   running link, with no handshake: the peer's Hello predates it. At the
+  //   end the Primary takes the generations the peer announced
+  //   (NewGeneration, protocol 12), or, without them, keeps its own;
   bool resync_in_band_ = false;
+  // - the generations the peer holds for us, a Diskless Primary it serves
+  //   (its NewGeneration, protocol 12); used once, by the end of an
+  //   in-band resync;
+  std::optional<Generations> peer_announced_generations_;
   // - our Primary peer went Diskless and we started a new generation for
   //   the writes only we hold; when it attaches a disk on this link and we
-  //   have resynced it in full, the generation is taken back (the peer's
-  //   current is our bitmap generation).
+  //   have resynced it in full, a peer below protocol 12 keeps its own
+  //   generation, so ours is taken back (the peer's current is our bitmap
+  //   generation). From protocol 12 the peer takes ours instead.
   bool new_generation_for_diskless_peer_ = false;
   // - the peer's operator paused resync (SyncPause).
   bool peer_paused_sync_ = false;
@@ -1154,6 +1160,9 @@ class Resource final : public Volume {
   }
   void on_sync_pause(const wire::SyncPause& m);
   void on_skip_initial_sync(const wire::SkipInitialSync& m);
+  // Protocol 12: tells the Diskless Primary we serve which generations
+  // hold its writes (see wire::NewGeneration).
+  void announce_generations_to_diskless_primary();
   // Both sides of skip_initial_sync(): `generation` becomes ours, the
   // bitmap empty, the disk UpToDate (persisted).
   IoStatus declare_in_sync(uint64_t generation, const std::string& why);

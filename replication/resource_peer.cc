@@ -250,6 +250,8 @@ void Resource::on_frame(const wire::Frame& frame) {
           on_sync_pause(m);
         } else if constexpr (std::is_same_v<T, wire::SkipInitialSync>) {
           on_skip_initial_sync(m);
+        } else if constexpr (std::is_same_v<T, wire::NewGeneration>) {
+          peer_announced_generations_ = m.generations;
         } else {
           // Handshake frames: AuthSession refused them above.
           fail_link(std::string("unexpected ") + wire::to_string(wire::type_of(m)),
@@ -308,7 +310,10 @@ void Resource::on_authenticated() {
   last_peer_generations_ = ph.generations;
   last_handshake_text_ = std::string(to_string(handshake_.decision)) + " (rule " + std::to_string(handshake_.rule) +
                          ": " + handshake_.reason + ")";
-  log("generations: " + last_handshake_text_);
+  // Both sides' identifiers (current:bitmap:history), as DRBD prints them
+  // at connect: what a split brain or an unexpected direction is read from.
+  log("generations: " + last_handshake_text_ + "; self " + generations_text(sb_.generations) + ", peer " +
+      generations_text(ph.generations));
   if (handshake_.decision == SyncDecision::kUnrelated) {
     refuse("unrelated data: the peer's generations share nothing with ours (" + handshake_.reason +
                "); wrong peer or disk? re-create the metadata on the node to be overwritten",
@@ -438,7 +443,18 @@ void Resource::finish_diskless_handshake(const wire::Hello& ph) {
   if (io_suspended_) resume_held_io("the link is back");
   set_replication(ReplicationState::kEstablished, why);
   send(wire::StateChange{role_, disk_});
+  if (!self_diskless) announce_generations_to_diskless_primary();
   start_blocked_writes();
+}
+
+void Resource::announce_generations_to_diskless_primary() {
+  // Without it (a peer below protocol 12), a disk attached under that
+  // Primary keeps the Primary's generation at the end of its resync and we
+  // take ours back, which only works if we hear of that end: a link cut
+  // right before, and a new generation on the Primary, left the two with
+  // different currents over one common bitmap generation, a split brain
+  // with no second Primary (the pair simulation, seed 14016).
+  if (wire_version() >= 12) send(wire::NewGeneration{sb_.generations});
 }
 
 bool Resource::becomes_target_of_good_image() const {
@@ -534,6 +550,7 @@ void Resource::on_peer_state(const wire::StateChange& s) {
     // reconnect Diskless (protocol 10).
     remember_diskless_primary(
         DisklessPeer{uuid_value(peer_hello_.generations.current), new_generation_for_diskless_peer_});
+    announce_generations_to_diskless_primary();
   }
   // The Primary peer, Diskless, attached a new disk on this link (its
   // attach_under_primary()): it fetches every block from us.
@@ -649,6 +666,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   peer_bitmap_.reset();
   bitmap_held_ = false;
   resync_in_band_ = false;
+  peer_announced_generations_.reset();
   kept_past_resync_.reset();  // still in our bitmap: the handshake resyncs them
   new_generation_for_diskless_peer_ = false;
   reattach_bitmap_.reset();

@@ -520,11 +520,21 @@ void Resource::finish_resync_as_target() {
               wire::DisconnectCode::kOther);
     return;
   }
-  if (resync_in_band_) {
-    // A disk attached under the Primary on the running link: the pair's
-    // generations are ours already (attach_under_primary() kept them; the
-    // source takes back the one it started for our Diskless time). The
-    // peer's Hello is older than that and is not used.
+  if (resync_in_band_ && peer_announced_generations_) {
+    // A disk attached under the Primary on the running link, resynced from
+    // the peer that held our writes while we were Diskless under the
+    // generations it announced (protocol 12): taken as any target takes its
+    // source's, so that the pair shares one current generation from here
+    // on, whether or not the peer hears that this resync ended.
+    adopt_sync_source_generations(sb_.generations, *peer_announced_generations_);
+    if (role_ == Role::kPrimary) set_primary_flag(sb_.generations, true);
+    peer_announced_generations_.reset();
+    resync_in_band_ = false;
+  } else if (resync_in_band_) {
+    // The same below protocol 12, or the blocks a resize added: the pair's
+    // generations are ours already (attach_under_primary() kept them; a
+    // peer below protocol 12 takes back the one it started for our
+    // Diskless time). The peer's Hello is older than that and is not used.
     clear_bitmap_uuid(sb_.generations);
     resync_in_band_ = false;
   } else {
@@ -623,10 +633,12 @@ void Resource::finish_resync_as_source() {
     kept_past_resync_.reset();
   }
   (void)persist_bitmap();
-  if (new_generation_for_diskless_peer_ && peer_role_ == Role::kPrimary) {
+  if (new_generation_for_diskless_peer_ && peer_role_ == Role::kPrimary && wire_version() < 12) {
     // The Primary peer that went Diskless has a full copy again (it
-    // attached a disk on this link): the generation we started for its
-    // Diskless time is taken back, ours is the pair's current again.
+    // attached a disk on this link) and, below protocol 12, kept its own
+    // generation: the one we started for its Diskless time is taken back,
+    // ours is the pair's current again. (From protocol 12 it took ours,
+    // announced by NewGeneration, and we only clear the bitmap one.)
     sb_.generations.current = uuid_value(sb_.generations.bitmap);
     sb_.generations.bitmap = 0;
     new_generation_for_diskless_peer_ = false;

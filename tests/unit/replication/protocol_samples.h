@@ -66,7 +66,8 @@ inline std::vector<Message> one_of_each_message(size_t data_bytes = 4096) {
           Discard{4u << 20, 4u << 20},
           PullAhead{9u << 20},
           ResizeWithOptions{1 << 30, 3ull << 30, true, true},
-          ResizeWithOptions{3ull << 30, 1 << 30, true, false, true}};
+          ResizeWithOptions{3ull << 30, 1 << 30, true, false, true},
+          NewGeneration{Generations{0x1122334455667788, 0x99AABBCCDDEEFF00, {0x0102030405060708, 5}}}};
 }
 
 }  // namespace vrrpd::replication::wire::testing

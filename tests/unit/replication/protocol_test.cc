@@ -106,6 +106,7 @@ TEST(ProtocolCodec, PayloadSizesMatchTheDocumentedTable) {
   EXPECT_EQ(size(Discard{}), 16u);
   EXPECT_EQ(size(PullAhead{}), 8u);
   EXPECT_EQ(size(ResizeWithOptions{}), 24u);
+  EXPECT_EQ(size(NewGeneration{}), 32u);
 }
 
 TEST(ProtocolCodec, DataPayloadLayout) {
@@ -216,6 +217,26 @@ TEST(ProtocolCodec, ResizeWithOptionsShrinkFlag) {
     EXPECT_EQ(error_of(raw(t, encode_payload(bad), 6)), DecodeError::kBadField)
         << bad.current_size << " -> " << bad.max_size << " exact " << bad.exact << " clean " << bad.assume_clean
         << " shrink " << bad.shrink;
+}
+
+TEST(ProtocolCodec, NewGenerationLayoutAndLimits) {
+  std::vector<uint8_t> f =
+      encode_frame({9, NewGeneration{Generations{0x1122334455667788, 0x0102030405060708, {0xA0, 0xB0}}}}, 12);
+  ASSERT_EQ(f.size(), kHeaderSize + 32);
+  EXPECT_EQ((f[6] << 8) | f[7], 58);  // frame type
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 32, f.end()),
+            (std::vector<uint8_t>{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,  // current
+                                  1, 2, 3, 4, 5, 6, 7, 8,                          // bitmap
+                                  0, 0, 0, 0, 0, 0, 0, 0xA0,                       // history 0
+                                  0, 0, 0, 0, 0, 0, 0, 0xB0}));                    // history 1
+  // The generations of a node with data: never empty or just created (with
+  // or without the primary bit).
+  const uint16_t t = static_cast<uint16_t>(FrameType::kNewGeneration);
+  for (uint64_t current : {uint64_t{0}, uint64_t{1}, kJustCreatedUuid, kJustCreatedUuid | 1})
+    EXPECT_EQ(error_of(raw(t, encode_payload(NewGeneration{Generations{current, 0, {0, 0}}}), 12)),
+              DecodeError::kBadField)
+        << current;
+  EXPECT_EQ(error_of(raw(t, std::vector<uint8_t>(24, 1), 12)), DecodeError::kPayloadLengthMismatch);
 }
 
 TEST(ProtocolCodec, DiscardLayoutAndLimits) {

@@ -24,10 +24,12 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
   // A synced pair with detach on both, `a` Primary, 4 MiB written; then a's
   // disk dies and `a` serves through the peer (Diskless Primary).
   void bring_up_and_lose_a_disk(uint64_t resync_rate = uint64_t{1} << 30,
-                                wire::ReplicationProtocol protocol = wire::ReplicationProtocol::kC) {
+                                wire::ReplicationProtocol protocol = wire::ReplicationProtocol::kC,
+                                uint16_t b_max_protocol_version = wire::kMaxProtocolVersion) {
     ResourceOptions oa = options_for(0), ob = options_for(1);
     oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
     oa.protocol = ob.protocol = protocol;
+    ob.max_protocol_version = b_max_protocol_version;
     synced_pair(oa, ob);
     oa.resync_rate = resync_rate;  // for the resync of the new disk (a drives it)
     ok(a->adjust(oa));
@@ -197,7 +199,10 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
 
 TEST_F(AttachUnderPrimaryTest, ResyncsTheNewDiskInFullWhileStayingPrimary) {
   bring_up_and_lose_a_disk();
-  const uint64_t before = a->generations().current;
+  settle();
+  // The generation the peer started for the Diskless time's writes.
+  const uint64_t served = b->generations().current;
+  ASSERT_NE(uuid_value(served), uuid_value(a->generations().current));
   replace_and_attach();
   ResourceStatus s = a->status();
   EXPECT_EQ(s.role, Role::kPrimary);
@@ -218,7 +223,8 @@ TEST_F(AttachUnderPrimaryTest, ResyncsTheNewDiskInFullWhileStayingPrimary) {
   EXPECT_EQ(b->status().peer_disk, DiskState::kUpToDate);
   EXPECT_TRUE(new_disk_equals_peer());
   EXPECT_EQ(read_back(new_disk, 8192, 4096), pattern(8192, 4096, 2)) << "the write made while Diskless";
-  EXPECT_EQ(a->generations().current, before) << "the pair's generation is kept, not the new disk's";
+  EXPECT_EQ(a->generations().current, served | kUuidPrimaryBit)
+      << "the pair's generation (the peer's, protocol 12), not the new disk's";
   // A Primary again in every respect: new writes land on both disks.
   ASSERT_TRUE(write_now(*a, 12288, pattern(12288, 4096, 3)).ok());
   EXPECT_EQ(read_back(new_disk, 12288, 4096), pattern(12288, 4096, 3));
@@ -526,13 +532,20 @@ TEST_F(AttachUnderPrimaryTest, TheSameDiskBackAfterDemotionGetsWhatTheDisklessPr
   EXPECT_TRUE(disks_equal());
 }
 
-TEST_F(AttachUnderPrimaryTest, AfterTheInBandResyncBothSidesShareOneGeneration) {
-  bring_up_and_lose_a_disk();
+class InBandResyncGenerationsTest : public AttachUnderPrimaryTest, public ::testing::WithParamInterface<uint16_t> {};
+
+TEST_P(InBandResyncGenerationsTest, AfterTheInBandResyncBothSidesShareOneGeneration) {
+  // Protocol 12: the Primary takes the generation the peer started for its
+  // Diskless time; below, the peer takes it back. Either way, one.
+  bring_up_and_lose_a_disk(uint64_t{1} << 30, wire::ReplicationProtocol::kC, GetParam());
   ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());  // the peer's generation moves
+  const Generations started = b->generations();
   replace_and_attach();
   advance(seconds(1));
   ASSERT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
   EXPECT_EQ(uuid_value(a->generations().current), uuid_value(b->generations().current));
+  EXPECT_EQ(uuid_value(a->generations().current), uuid_value(GetParam() >= 12 ? started.current : started.bitmap));
+  EXPECT_EQ(a->generations().current & kUuidPrimaryBit, kUuidPrimaryBit) << "taken as the Primary's";
   EXPECT_EQ(b->status().out_of_sync_bytes, 0u);
   // A flap afterwards: the handshake finds the same data, not a split brain
   // and not a Primary that would have to become SyncTarget.
@@ -545,6 +558,46 @@ TEST_F(AttachUnderPrimaryTest, AfterTheInBandResyncBothSidesShareOneGeneration) 
   EXPECT_EQ(s.disk, DiskState::kUpToDate);
   EXPECT_EQ(s.out_of_sync_bytes, 0u);
   ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 7)).ok());
+  EXPECT_TRUE(new_disk_equals_peer());
+}
+
+INSTANTIATE_TEST_SUITE_P(PeerProtocol, InBandResyncGenerationsTest, ::testing::Values(uint16_t{12}, uint16_t{11}),
+                         [](const ::testing::TestParamInfo<uint16_t>& p) {
+                           return "Protocol" + std::to_string(p.param);
+                         });
+
+TEST_F(AttachUnderPrimaryTest, APeerThatMissesTheEndOfTheInBandResyncStillSharesTheGeneration) {
+  // The pair simulation, seed 14016: the Primary's resync of its disk ended,
+  // and the link dropped before the peer heard it. Below protocol 12 the
+  // Primary kept its own generation and the peer one it started for the
+  // Diskless time, over one common bitmap generation: once the Primary
+  // started a new one (the link loss, a pull-ahead), both had changed data
+  // since it, a split brain with no second Primary.
+  bring_up_and_lose_a_disk();
+  ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());
+  net.drop_if = [](int from, const wire::Frame& f) {
+    const auto* s = std::get_if<wire::StateChange>(&f.message);
+    return from == 0 && s != nullptr && s->disk_state == DiskState::kUpToDate;
+  };
+  replace_and_attach();
+  advance(seconds(1));
+  ASSERT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  ASSERT_EQ(b->status().replication, ReplicationState::kSyncSource) << "it did not hear the end";
+  net.set_link_up(false);
+  advance(seconds(1));
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 7)).ok());  // under a generation of its own
+  net.drop_if = nullptr;
+  net.set_link_up(true);
+  advance(seconds(2));
+  for (Resource* r : {a.get(), b.get()}) {
+    ResourceStatus s = r->status();
+    EXPECT_FALSE(s.split_brain) << s.split_brain_text;
+    EXPECT_EQ((std::pair{s.connection, s.replication}),
+              (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+        << s.last_error;
+    EXPECT_EQ(s.disk, DiskState::kUpToDate);
+  }
+  EXPECT_EQ(read_back(disk_b, 4096, 4096), pattern(4096, 4096, 7)) << "resynced from the Primary";
   EXPECT_TRUE(new_disk_equals_peer());
 }
 
