@@ -185,6 +185,31 @@ TEST_F(ResizeTest, AVerifyIsRefusedWhileAResizeWaitsForThePeer) {
   ok(b->verify());  // and once it is done
 }
 
+// The other side of the crossing: the peer answered the growth (it is the
+// source of the added blocks) and its operator started a verify before the
+// asking node's disk went Inconsistent. The verify is abandoned when that
+// StateChange comes, and the added blocks are resynced as without it.
+TEST_F(ResizeTest, AVerifyThePeerStartsRightAfterAnsweringAGrowthGivesWayToItsResync) {
+  bring_up_with_data();
+  grow_disks();
+  net.set_latency(std::chrono::milliseconds(5));
+  std::optional<CommandResult> resized;
+  b->resize([&resized](CommandResult r) { resized = std::move(r); });
+  advance(std::chrono::milliseconds(7));  // a has answered; b has not heard yet
+  ASSERT_GT(a->size(), old_size) << "a grew as it answered";
+  ASSERT_EQ(b->size(), old_size) << "b has not heard the answer";
+  ok(a->verify());
+  advance(seconds(3));
+  ASSERT_TRUE(resized.has_value());
+  ok(*resized);
+  for (Resource* r : {a.get(), b.get()}) {
+    EXPECT_EQ(r->status().replication, ReplicationState::kEstablished) << r->status().last_error;
+    EXPECT_EQ(r->status().disk, DiskState::kUpToDate);
+    EXPECT_EQ(r->status().out_of_sync_bytes, 0u);
+  }
+  EXPECT_TRUE(disks_equal());
+}
+
 // With internal metadata the resize's flushes are flushes of the data's
 // file: one that fails (and loses what it covered, as failed writeback
 // does) loses the peer's writes still in the page cache too. They are
