@@ -854,6 +854,15 @@ void Resource::peer_writes_failed_here(const std::string& what, bool unnoted_flu
   // BarrierAck came for them), and the handshake at the reconnect resyncs
   // both sides' records to us. Keeping the link would let a later flush
   // that succeeds (without the lost writes) acknowledge their Barrier.
+  if (!data_) {
+    // The disk was given up since this flush was queued (a write behind
+    // its Barrier failed under detach): what it lost went with it. Taken
+    // for a disk, this node went "Inconsistent" without one, and its next
+    // handshake read a bitmap that was not there (the pair simulation,
+    // protocol C seed 16786: SIGSEGV).
+    report_error(what + " (the disk was given up already)");
+    return;
+  }
   if (detach_on_io_error(what)) return;
   if (unnoted_flush) (void)note_failed_flush();
   (void)persist_bitmap();

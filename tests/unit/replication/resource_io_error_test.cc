@@ -223,6 +223,37 @@ TEST_F(IoErrorTest, DetachedSecondaryLeavesThePrimaryWritingToItsBitmap) {
   EXPECT_EQ(a->status().out_of_sync_bytes, 2 * 4096u);
 }
 
+// The pair simulation, protocol C seed 16786: a Barrier's flush was queued
+// on the Secondary, the next epoch's Data failed to write and the disk was
+// given up (detach), and then the flush failed too. Its late answer took
+// the Diskless node for one with a disk: "Inconsistent" without a disk or
+// bitmap, and its next handshake sent a bitmap that was not there (SIGSEGV).
+TEST_F(IoErrorTest, AFlushFailingAfterTheSecondaryGaveUpItsDiskLeavesItDiskless) {
+  make_with_policy(IoErrorPolicy::kDetach);
+  bring_up_synced();
+  net.set_latency(std::chrono::milliseconds(2));
+  auto first = submit(*a, 4096, pattern(4096, 4096, 2));
+  std::optional<IoStatus> flushed;
+  a->submit_flush([&flushed](IoStatus st) { flushed = st; });  // a Barrier now
+  auto second = submit(*a, 8192, pattern(8192, 4096, 3));       // right behind it
+  disk_b.fail_writes(8192, 4096);
+  disk_b.fail_flush(EIO, /*once=*/true);
+  advance(std::chrono::milliseconds(50));
+  ResourceStatus s = b->status();
+  EXPECT_EQ(s.disk, DiskState::kDiskless) << s.last_error;
+  EXPECT_EQ(s.connection, ConnectionState::kStandAlone);
+  disk_b.clear_faults();
+  ok(b->attach());
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  s = b->status();
+  EXPECT_EQ((std::pair{s.connection, s.replication}),
+            (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+      << s.last_error;
+  EXPECT_EQ(s.disk, DiskState::kUpToDate);
+  EXPECT_TRUE(disks_equal());
+}
+
 TEST_F(IoErrorTest, ResyncTargetWithABadBlockStaysInconsistentAndRetries) {
   make_with_policy(IoErrorPolicy::kPassthrough);
   bring_up_synced();
