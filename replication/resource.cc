@@ -28,6 +28,12 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
       ping_timeout_timer_(loop, [this] { on_ping_timeout(); }),
       watchdog_timer_(loop, [this] { on_watchdog(); }),
       eviction_retry_timer_(loop, [this] { start_blocked_writes(); }),
+      metadata_detach_timer_(loop,
+                             [this] {
+                               const std::string why = std::move(metadata_detach_why_);
+                               metadata_detach_why_.clear();
+                               if (data_ && !why.empty()) (void)detach_on_io_error(why);
+                             }),
       epoch_timer_(loop, [this] { close_epoch(); }),
       congestion_timer_(loop, [this] { release_congested_writes(); }),
       resync_timer_(loop, [this] { request_resync_blocks(); }),
@@ -110,10 +116,21 @@ IoStatus Resource::persist_superblock() {
   if (!s.ok()) {
     superblock_unsaved_ = true;
     note_failed_durable_write();
-    ++io_errors_;
-    report_error("writing the superblock failed: " + s.message());
+    metadata_write_failed("writing the superblock failed: " + s.message());
   }
   return s;
+}
+
+void Resource::metadata_write_failed(const std::string& what) {
+  ++io_errors_;
+  report_error(what);
+  // Under passthrough (and call-handler) the write is made again: the
+  // superblock before the next write (start_write()), the bitmap's pages
+  // stay dirty for the next save. DRBD detaches on a metadata error even
+  // under pass_on; here a transient error must not end the disk's use.
+  if (options_.on_io_error != IoErrorPolicy::kDetach || !data_ || !metadata_detach_why_.empty()) return;
+  metadata_detach_why_ = what;
+  metadata_detach_timer_.arm_at(loop_.now());
 }
 
 IoStatus Resource::persist_bitmap() {
@@ -125,16 +142,14 @@ IoStatus Resource::persist_bitmap() {
     if (IoStatus f = flush_data_now(data_writes_); !f.ok()) {
       // The bitmap on disk keeps those bits set; the flush's other writes
       // are marked in memory (note_failed_flush()), recorded at the next save.
-      ++io_errors_;
-      report_error("flushing the data before writing the bitmap failed: " + f.message());
+      metadata_write_failed("flushing the data before writing the bitmap failed: " + f.message());
       return f;
     }
   }
   IoStatus s = bitmap_->flush_dirty_pages(md_storage(), sb_.bitmap_offset);
   if (!s.ok()) {
     note_failed_durable_write();
-    ++io_errors_;
-    report_error("writing the bitmap failed: " + s.message());
+    metadata_write_failed("writing the bitmap failed: " + s.message());
   }
   return s;
 }

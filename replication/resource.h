@@ -502,6 +502,12 @@ class Resource final : public Volume {
   // the write while it cannot.
   bool superblock_unsaved_ = false;
   IoStatus persist_bitmap();
+  // A superblock or bitmap write (or the data flush before a bitmap write)
+  // failed: counted and reported; under on-io-error detach the disk is
+  // given up as soon as the code that wrote is done with it (a zero-delay
+  // timer: the callers go on using the disk until they return), as DRBD
+  // detaches a disk whose metadata it cannot write.
+  void metadata_write_failed(const std::string& what);
   uint64_t random_u64() const;
   // Starts a new data generation if no bitmap generation is set yet (the
   // peer no longer sees our writes); persists it.
@@ -1017,6 +1023,10 @@ class Resource final : public Volume {
   // later (not at once: a disk that fails every flush would spin the loop).
   static constexpr std::chrono::milliseconds kEvictionFlushRetry{100};
   Timer eviction_retry_timer_;
+  // metadata_write_failed() under on-io-error detach: why the disk is to be
+  // given up (empty: nothing due), and the timer that does it.
+  std::string metadata_detach_why_;
+  Timer metadata_detach_timer_;
   void start_eviction_flush();
   // Starts the eviction flush now if the log is full and its next victim
   // holds unflushed writes: by the time an extent must leave, it is durable.

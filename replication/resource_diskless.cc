@@ -52,6 +52,8 @@ void Resource::give_up_disk(const std::string& why) {
   // bitmap and its hot extents (writes in flight, unflushed, or lost in a
   // failed flush are all in the activity log). The peer records the rest.
   given_up_disk_.reset();
+  metadata_detach_why_.clear();  // (due for this disk: done now)
+  metadata_detach_timer_.disarm();
   if (bitmap_) {
     GivenUpDisk g{sb_.device_uuid, sb_.sequence, sb_.generations, al_ ? al_->sequence() : 0, std::move(*bitmap_)};
     if (al_) mark_extents_out_of_sync(al_->active_extents(), g.records);

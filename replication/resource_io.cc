@@ -305,13 +305,16 @@ void Resource::mirror_write(uint64_t id) {
 }
 
 bool Resource::start_write(uint64_t id) {
-  if (data_ && superblock_unsaved_ && !persist_superblock().ok()) {
+  if (data_ && superblock_unsaved_ && !persist_superblock().ok() &&
+      !detach_on_io_error("writing the superblock again before a write failed")) {
     // The disk does not hold this node's metadata as it is (a new
     // generation, was_primary): a write answered now would be described
     // wrongly after a crash, and the next handshake could resync older data
     // over it (the pair simulation, protocol A seed 11746: a new generation
     // whose save failed, a kill -9, and the old one's tie-break). Written
-    // again first; failed while the disk refuses it.
+    // again first; failed while the disk refuses it. (Under on-io-error
+    // detach the disk is given up instead, and the write goes on through
+    // the peer, or fails below without one.)
     writes_.at(id).written = true;
     complete_write_to_caller(id, IoStatus::error(EIO));
     return true;

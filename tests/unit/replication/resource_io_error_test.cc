@@ -254,6 +254,51 @@ TEST_F(IoErrorTest, AFlushFailingAfterTheSecondaryGaveUpItsDiskLeavesItDiskless)
   EXPECT_TRUE(disks_equal());
 }
 
+// A metadata write that fails (here the superblock's, at a promotion):
+// under detach the disk is given up, as DRBD detaches a disk whose
+// metadata it cannot write; under passthrough it stays, and the write is
+// made again at the next chance.
+class MetadataErrorTest : public IoErrorTest, public ::testing::WithParamInterface<IoErrorPolicy> {};
+
+TEST_P(MetadataErrorTest, AFailedSuperblockWriteDetachesOnlyUnderDetach) {
+  make_with_policy(GetParam());
+  bring_up_synced();
+  ASSERT_TRUE(write_now(*a, 4096, pattern(4096, 4096, 2)).ok());
+  ok(a->secondary());
+  settle();
+  disk_b.fail_writes(data_size(), kTestDiskBytes - data_size());  // b's metadata area
+  CommandResult promoted = b->primary();
+  ASSERT_FALSE(promoted.ok());
+  EXPECT_NE(promoted.error().find("writing the superblock"), std::string::npos) << promoted.error();
+  settle();
+  ResourceStatus s = b->status();
+  EXPECT_EQ(s.role, Role::kSecondary);
+  if (GetParam() == IoErrorPolicy::kDetach) {
+    EXPECT_EQ(s.disk, DiskState::kDiskless);
+    EXPECT_NE(s.last_error.find("on-io-error detach"), std::string::npos) << s.last_error;
+  } else {
+    EXPECT_EQ(s.disk, DiskState::kUpToDate);
+    EXPECT_EQ(s.connection, ConnectionState::kConnected);
+    disk_b.clear_faults();
+    ok(b->primary());  // written this time
+    ASSERT_TRUE(write_now(*b, 8192, pattern(8192, 4096, 3)).ok());
+    EXPECT_TRUE(disks_equal());
+  }
+  // Either way the other node takes over with the data.
+  if (GetParam() == IoErrorPolicy::kDetach) {
+    ok(a->primary());
+    std::vector<uint8_t> out(4096);
+    ASSERT_TRUE(read_now(*a, 4096, out).ok());
+    EXPECT_EQ(out, pattern(4096, 4096, 2));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Policy, MetadataErrorTest,
+                         ::testing::Values(IoErrorPolicy::kDetach, IoErrorPolicy::kPassthrough),
+                         [](const ::testing::TestParamInfo<IoErrorPolicy>& p) {
+                           return p.param == IoErrorPolicy::kDetach ? "Detach" : "Passthrough";
+                         });
+
 TEST_F(IoErrorTest, ResyncTargetWithABadBlockStaysInconsistentAndRetries) {
   make_with_policy(IoErrorPolicy::kPassthrough);
   bring_up_synced();
