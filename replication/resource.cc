@@ -113,6 +113,7 @@ IoStatus Resource::persist_superblock() {
   superblock_unsaved_ = false;
   if (!data_) return {};  // Diskless: nothing to record it on
   IoStatus s = write_superblock(md_storage(), sb_);
+  if (s.ok()) saved_generations_ = sb_.generations;
   if (!s.ok()) {
     superblock_unsaved_ = true;
     note_failed_durable_write();
@@ -344,6 +345,8 @@ CommandResult Resource::attach() {
     return CommandResult::failure("attach failed: activity-log recovery: " + rec.error());
   }
   sb_ = sb.value();
+  saved_generations_ = sb_.generations;
+  superblock_unsaved_ = false;
   crashed_primary_ = sb_.flags.was_primary;
   if (crashed_primary_)
     log("crashed while Primary: " + std::to_string(rec->extents.size()) +

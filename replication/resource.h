@@ -241,6 +241,10 @@ class Resource final : public Volume {
   // The last attach() under a Primary took back the disk it had given up,
   // unchanged: only what it missed is resynced, not the whole volume.
   bool took_back_given_up_disk() const { return took_back_given_up_disk_; }
+  // A Primary gave up its disk with no peer to serve through: that disk,
+  // wherever it is now, holds the only copy of what it served (only it
+  // can be attached under this Primary again).
+  bool gave_up_the_only_copy() const { return given_up_disk_ && given_up_disk_->sole_copy; }
   // The storage the next attach() uses (a replaced disk). Only while
   // Diskless; the old storage must stay alive until the Resource is gone
   // (a flush of it may still be running on the Flusher thread).
@@ -501,6 +505,8 @@ class Resource final : public Volume {
   // than sb_. start_write() writes it again before any write, and fails
   // the write while it cannot.
   bool superblock_unsaved_ = false;
+  // The generations of the superblock last read or written on this disk.
+  Generations saved_generations_;
   IoStatus persist_bitmap();
   // A superblock or bitmap write (or the data flush before a bitmap write)
   // failed: counted and reported; under on-io-error detach the disk is
@@ -868,6 +874,10 @@ class Resource final : public Volume {
     std::array<uint8_t, 16> device_uuid{};
     uint64_t superblock_sequence = 0;
     Generations generations;
+    // What the superblock at superblock_sequence holds: `generations`,
+    // unless the last superblock write failed (superblock_unsaved_), which
+    // may also have landed (at superblock_sequence + 1, with `generations`).
+    Generations saved_generations;
     uint64_t al_sequence = 0;  // the last activity-log transaction written
     OutOfSyncBitmap records;   // the bitmap then, with the active extents
     // Given up by a Primary that had no peer to serve through, and no

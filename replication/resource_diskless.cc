@@ -55,7 +55,12 @@ void Resource::give_up_disk(const std::string& why) {
   metadata_detach_why_.clear();  // (due for this disk: done now)
   metadata_detach_timer_.disarm();
   if (bitmap_) {
-    GivenUpDisk g{sb_.device_uuid, sb_.sequence, sb_.generations, al_ ? al_->sequence() : 0, std::move(*bitmap_)};
+    GivenUpDisk g{sb_.device_uuid,
+                  sb_.sequence,
+                  sb_.generations,
+                  superblock_unsaved_ ? saved_generations_ : sb_.generations,
+                  al_ ? al_->sequence() : 0,
+                  std::move(*bitmap_)};
     if (al_) mark_extents_out_of_sync(al_->active_extents(), g.records);
     given_up_disk_.emplace(std::move(g));
   }
@@ -258,9 +263,16 @@ std::string Resource::given_up_disk_change(const Superblock& found, const AlReco
   // failed but may have landed (the superblock then holds what we hold;
   // that activity-log transaction's extents are merged with the ones we
   // knew).
+  // After a failed superblock write (a new generation at a link loss
+  // whose save failed, and the disk given up for it under detach) the
+  // superblock we counted holds the generations saved before.
   const auto one_of = [](uint64_t found_seq, uint64_t known) { return found_seq == known || found_seq == known + 1; };
-  if (!one_of(found.sequence, g.superblock_sequence) || !(found.generations == g.generations))
+  if (!one_of(found.sequence, g.superblock_sequence))
     return "superblock " + std::to_string(found.sequence) + ", " + std::to_string(g.superblock_sequence) +
+           " when given up";
+  const Generations& expected = found.sequence == g.superblock_sequence ? g.saved_generations : g.generations;
+  if (!(found.generations == expected))
+    return "generations " + generations_text(found.generations) + ", " + generations_text(expected) +
            " when given up";
   if (!one_of(rec.last_sequence, g.al_sequence))
     return "activity log at transaction " + std::to_string(rec.last_sequence) + ", " + std::to_string(g.al_sequence) +

@@ -1085,6 +1085,57 @@ TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpWithNoPeerHoldingTheDataComesBackAs
   EXPECT_FALSE(b->status().split_brain);
 }
 
+// Under detach a failed superblock write gives up the disk too. Here it is
+// the new generation a Primary starts when the link drops: the disk holds
+// the generations from before (the write failed), the Primary the new one.
+// The disk is the only copy and must come back (the pair simulation, seeds
+// 16957 C and 13421 B: it was refused as "changed since", and the Primary
+// stayed without data).
+TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpForAFailedSuperblockWriteComesBack) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  const uint64_t before_link_loss = 4u << 20;
+  ASSERT_TRUE(write_now(*a, before_link_loss, pattern(before_link_loss, 65536, 5)).ok());
+  std::optional<IoStatus> flushed;
+  a->submit_flush([&flushed](IoStatus st) { flushed = st; });
+  settle();
+  ASSERT_TRUE(flushed.has_value() && flushed->ok());
+  const Generations pair = a->generations();
+  // The superblock's write, with the new generation: lost.
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  net.set_link_up(false);
+  advance(seconds(1));
+  ResourceStatus s = a->status();
+  ASSERT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless})) << s.last_error;
+  EXPECT_TRUE(a->gave_up_the_only_copy());
+  disk_a.drop_cache();  // what attach() reads: the disk, not the clean page the failed writeback left
+  Result<Superblock> on_disk = read_metadata(disk_a, MetadataLayout::kInternal);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.error();
+  EXPECT_EQ(uuid_value(on_disk->generations.current), uuid_value(pair.current)) << "the new one was not saved";
+  EXPECT_NE(uuid_value(a->generations().current), uuid_value(pair.current));
+  std::vector<uint8_t> out(4096);
+  EXPECT_FALSE(read_now(*a, before_link_loss, out).ok()) << "no copy to serve from";
+  ok(a->attach());
+  s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_FALSE(a->gave_up_the_only_copy());
+  on_disk = read_metadata(disk_a, MetadataLayout::kInternal);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.error();
+  EXPECT_EQ(uuid_value(on_disk->generations.current), uuid_value(a->generations().current)) << "saved now";
+  const uint64_t after = 8u << 20;
+  ASSERT_TRUE(write_now(*a, after, pattern(after, 4096, 6)).ok());
+  net.set_link_up(true);
+  advance(seconds(5));
+  s = a->status();
+  EXPECT_EQ((std::pair{s.connection, s.replication}),
+            (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+      << s.last_error;
+  EXPECT_FALSE(s.split_brain);
+  EXPECT_EQ(read_back(disk_b, after, 4096), pattern(after, 4096, 6)) << "the peer got it from a";
+  EXPECT_TRUE(disks_equal());
+}
+
 TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpFailingAgainMidResyncComesBackWithWhatItStillMisses) {
   bring_up_and_lose_a_disk(/*resync_rate=*/1u << 20);
   ASSERT_TRUE(write_now(*a, 12u << 20, pattern(12u << 20, 65536, 6)).ok());

@@ -665,7 +665,16 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         established(0) && established(1) && writes_.empty() && node_status(0).out_of_sync_bytes == 0 &&
         node_status(1).out_of_sync_bytes == 0)
       link_fault_since_in_sync_ = false;
-    if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_) {
+    if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_ &&
+        node(primary_)->gave_up_the_only_copy()) {
+      // No peer took over its data (the link was down, or the peer had no
+      // good disk): the disk given up keeps it, and requests fail until it
+      // is back (or the Primary restarts on it).
+      if (sole_copy_logged_ != primary_)
+        log("the Primary " + name(primary_) + " is Diskless: its disk given up holds the only copy of its data");
+      sole_copy_logged_ = primary_;
+    } else if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_) {
+      sole_copy_logged_ = -1;
       diskless_primary_ = primary_;
       // A write acknowledged while the link was failing may have been on
       // the Primary's disk alone (answered from the local copy when the
@@ -1219,6 +1228,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   int shrink_node_ = -1;                // the node asked for the last shrink, -1 none yet
   static constexpr uint64_t kMaxDiskBytes = 2 * kTestDiskBytes;
   bool diskless_after_link_fault_ = false;
+  int sole_copy_logged_ = -1;  // the Primary logged as Diskless with the only copy on its disk given up
   // Protocol A: the Primary went Diskless less than a second of healthy
   // link ago (answered writes may still be on their way).
   bool a_writes_in_flight_at_detach_ = false;
