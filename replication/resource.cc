@@ -32,7 +32,7 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
                              [this] {
                                const std::string why = std::move(metadata_detach_why_);
                                metadata_detach_why_.clear();
-                               if (data_ && !why.empty()) (void)detach_on_io_error(why);
+                               if (data_ && !why.empty() && peer_holds_the_data()) (void)detach_on_io_error(why);
                              }),
       epoch_timer_(loop, [this] { close_epoch(); }),
       congestion_timer_(loop, [this] { release_congested_writes(); }),
@@ -132,6 +132,17 @@ void Resource::metadata_write_failed(const std::string& what) {
   if (options_.on_io_error != IoErrorPolicy::kDetach || !data_ || !metadata_detach_why_.empty()) return;
   metadata_detach_why_ = what;
   metadata_detach_timer_.arm_at(loop_.now());
+}
+
+bool Resource::peer_holds_the_data() const {
+  // Connected to an UpToDate peer, and not its SyncSource: what this disk
+  // holds, the peer holds too (a Primary then serves through it). Without
+  // such a peer this disk may be the only copy, and giving it up for a
+  // metadata error would lose what only its page cache still has (a failed
+  // flush's writes, written again at the next one; attach() drops them):
+  // the pair simulation, protocol C/B seed 13835. It is kept then, as
+  // under passthrough.
+  return can_serve_through_peer() && replication_ != ReplicationState::kSyncSource;
 }
 
 IoStatus Resource::persist_bitmap() {

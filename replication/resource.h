@@ -514,6 +514,8 @@ class Resource final : public Volume {
   // timer: the callers go on using the disk until they return), as DRBD
   // detaches a disk whose metadata it cannot write.
   void metadata_write_failed(const std::string& what);
+  // The peer holds what this disk holds: a metadata error may give it up.
+  bool peer_holds_the_data() const;
   uint64_t random_u64() const;
   // Starts a new data generation if no bitmap generation is set yet (the
   // peer no longer sees our writes); persists it.

@@ -306,7 +306,7 @@ void Resource::mirror_write(uint64_t id) {
 
 bool Resource::start_write(uint64_t id) {
   if (data_ && superblock_unsaved_ && !persist_superblock().ok() &&
-      !detach_on_io_error("writing the superblock again before a write failed")) {
+      !(peer_holds_the_data() && detach_on_io_error("writing the superblock again before a write failed"))) {
     // The disk does not hold this node's metadata as it is (a new
     // generation, was_primary): a write answered now would be described
     // wrongly after a crash, and the next handshake could resync older data

@@ -1085,13 +1085,14 @@ TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpWithNoPeerHoldingTheDataComesBackAs
   EXPECT_FALSE(b->status().split_brain);
 }
 
-// Under detach a failed superblock write gives up the disk too. Here it is
-// the new generation a Primary starts when the link drops: the disk holds
-// the generations from before (the write failed), the Primary the new one.
-// The disk is the only copy and must come back (the pair simulation, seeds
-// 16957 C and 13421 B: it was refused as "changed since", and the Primary
-// stayed without data).
-TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpForAFailedSuperblockWriteComesBack) {
+// A Primary with no peer keeps its disk when a superblock write fails,
+// even under detach (it holds the only copy); a failed flush after that
+// gives it up. Its superblock then holds the generations from before the
+// failed write, the Primary the new one (a link loss started it). The disk
+// must still come back as the data (the pair simulation, protocol C/B
+// seed 13835: it was refused as "changed since", and the Primary stayed
+// without data until a restart).
+TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpWithItsNewGenerationUnsavedComesBack) {
   ResourceOptions oa = options_for(0), ob = options_for(1);
   oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
   synced_pair(oa, ob);
@@ -1107,15 +1108,22 @@ TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpForAFailedSuperblockWriteComesB
   net.set_link_up(false);
   advance(seconds(1));
   ResourceStatus s = a->status();
+  ASSERT_NE(s.last_error.find("writing the superblock failed"), std::string::npos) << s.last_error;
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << "kept: no peer holds its data";
+  EXPECT_NE(uuid_value(a->generations().current), uuid_value(pair.current));
+  disk_a.fail_flush(EIO, /*once=*/true);
+  flushed.reset();
+  a->submit_flush([&flushed](IoStatus st) { flushed = st; });
+  settle();
+  ASSERT_TRUE(flushed.has_value());
+  EXPECT_FALSE(flushed->ok());
+  s = a->status();
   ASSERT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless})) << s.last_error;
   EXPECT_TRUE(a->gave_up_the_only_copy());
   disk_a.drop_cache();  // what attach() reads: the disk, not the clean page the failed writeback left
   Result<Superblock> on_disk = read_metadata(disk_a, MetadataLayout::kInternal);
   ASSERT_TRUE(on_disk.ok()) << on_disk.error();
   EXPECT_EQ(uuid_value(on_disk->generations.current), uuid_value(pair.current)) << "the new one was not saved";
-  EXPECT_NE(uuid_value(a->generations().current), uuid_value(pair.current));
-  std::vector<uint8_t> out(4096);
-  EXPECT_FALSE(read_now(*a, before_link_loss, out).ok()) << "no copy to serve from";
   ok(a->attach());
   s = a->status();
   EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
@@ -1123,6 +1131,9 @@ TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpForAFailedSuperblockWriteComesB
   on_disk = read_metadata(disk_a, MetadataLayout::kInternal);
   ASSERT_TRUE(on_disk.ok()) << on_disk.error();
   EXPECT_EQ(uuid_value(on_disk->generations.current), uuid_value(a->generations().current)) << "saved now";
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(read_now(*a, before_link_loss, out).ok());
+  EXPECT_EQ(out, pattern(before_link_loss, 4096, 5));
   const uint64_t after = 8u << 20;
   ASSERT_TRUE(write_now(*a, after, pattern(after, 4096, 6)).ok());
   net.set_link_up(true);

@@ -546,7 +546,10 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     // A new disk may be larger than the old one; its metadata then
     // describes more data than the volume has (as after a grow or a
     // shrink), and it takes the volume's size.
-    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate && chance(50);
+    // (Not under a Primary whose disk given up is the only copy of its
+    // data: the peer's UpToDate is from before it moved on.)
+    const bool fresh = alive_[1 - n] && node_status(1 - n).disk == DiskState::kUpToDate &&
+                       !node(n)->gave_up_the_only_copy() && chance(50);
     if (fresh && chance(50) && disk(n).size() + (4u << 20) <= kMaxDiskBytes) {
       const uint64_t by = static_cast<uint64_t>(random(1, 4)) << 20;
       disk(n).grow(disk(n).size() + by, 0xC3);
@@ -669,9 +672,13 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         node(primary_)->gave_up_the_only_copy()) {
       // No peer took over its data (the link was down, or the peer had no
       // good disk): the disk given up keeps it, and requests fail until it
-      // is back (or the Primary restarts on it).
+      // is back (or the Primary restarts on it). What a failed flush lost
+      // from that disk (it was to be written again from the page cache,
+      // and the attach drops the cache) is gone with it: the same double
+      // fault as a Primary's disk failing after a link fault.
       if (sole_copy_logged_ != primary_)
-        log("the Primary " + name(primary_) + " is Diskless: its disk given up holds the only copy of its data");
+        log("the Primary " + name(primary_) + " is Diskless: its disk given up holds the only copy of its data"
+            " (what its failed flushes lost may be gone)");
       sole_copy_logged_ = primary_;
     } else if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_) {
       sole_copy_logged_ = -1;
@@ -691,6 +698,15 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (a_writes_in_flight_at_detach_ && link_healthy_ && clock.now() - diskless_at_ >= seconds(1) &&
         clock.now() - link_fault_at_ >= seconds(1))
       a_writes_in_flight_at_detach_ = false;
+    if (sole_copy_logged_ >= 0 && sole_copy_logged_ == primary_ &&
+        node_status(sole_copy_logged_).disk == DiskState::kUpToDate) {
+      log(name(sole_copy_logged_) + "'s disk given up is back");
+      adopt_disk(sole_copy_logged_, "the disk given up came back with data never written",
+                 [](const Block& blk, uint32_t v) {
+                   return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
+                 });
+      sole_copy_logged_ = -1;
+    }
     if (diskless_primary_ >= 0 && alive_[diskless_primary_] &&
         node_status(diskless_primary_).disk == DiskState::kUpToDate) {
       log(name(diskless_primary_) + "'s disk is UpToDate again");
@@ -724,6 +740,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     primary_ = last_primary_ = s;
     role_changed_at_ = clock.now();
     authority_power_loss_ = false;
+    sole_copy_logged_ = -1;  // (the old Primary's disk given up is not the data any more)
     log("failover to " + name(s));
     const bool strict = survivor_was_established && GetParam().protocol == wire::ReplicationProtocol::kC;
     adopt_disk(s, strict ? "failover under protocol C lost an acknowledged write" : "failover",
@@ -744,8 +761,11 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     role_changed_at_ = clock.now();
     const bool power_loss = authority_power_loss_;
     authority_power_loss_ = false;
-    const bool lost_disk = resume_after_lost_disk_;
+    // (Also a Primary that gave up the only copy of its data and died
+    // before it came back: what its failed flushes lost may be gone.)
+    const bool lost_disk = resume_after_lost_disk_ || sole_copy_logged_ == n;
     resume_after_lost_disk_ = false;
+    if (sole_copy_logged_ == n) sole_copy_logged_ = -1;
     log("primary again on " + name(n));
     if (lost_disk) {
       adopt_disk(n, "a Primary whose disk failed in its demotion holds data never written",
