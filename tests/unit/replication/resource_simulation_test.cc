@@ -676,9 +676,11 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       // from that disk (it was to be written again from the page cache,
       // and the attach drops the cache) is gone with it: the same double
       // fault as a Primary's disk failing after a link fault.
-      if (sole_copy_logged_ != primary_)
-        log("the Primary " + name(primary_) + " is Diskless: its disk given up holds the only copy of its data"
-            " (what its failed flushes lost may be gone)");
+      if (sole_copy_logged_ != primary_) {
+        sole_copy_lossy_ = disk(primary_).lost_bytes() > 0;
+        log("the Primary " + name(primary_) + " is Diskless: its disk given up holds the only copy of its data" +
+            (sole_copy_lossy_ ? " (what a failed flush lost on it may be gone)" : ""));
+      }
       sole_copy_logged_ = primary_;
     } else if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_) {
       sole_copy_logged_ = -1;
@@ -701,10 +703,12 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (sole_copy_logged_ >= 0 && sole_copy_logged_ == primary_ &&
         node_status(sole_copy_logged_).disk == DiskState::kUpToDate) {
       log(name(sole_copy_logged_) + "'s disk given up is back");
-      adopt_disk(sole_copy_logged_, "the disk given up came back with data never written",
-                 [](const Block& blk, uint32_t v) {
-                   return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
-                 });
+      if (sole_copy_lossy_) {
+        adopt_disk(sole_copy_logged_, "the disk given up came back with data never written",
+                   [](const Block& blk, uint32_t v) {
+                     return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
+                   });
+      }
       sole_copy_logged_ = -1;
     }
     if (diskless_primary_ >= 0 && alive_[diskless_primary_] &&
@@ -763,7 +767,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     authority_power_loss_ = false;
     // (Also a Primary that gave up the only copy of its data and died
     // before it came back: what its failed flushes lost may be gone.)
-    const bool lost_disk = resume_after_lost_disk_ || sole_copy_logged_ == n;
+    const bool lost_disk = resume_after_lost_disk_ || (sole_copy_logged_ == n && sole_copy_lossy_);
     resume_after_lost_disk_ = false;
     if (sole_copy_logged_ == n) sole_copy_logged_ = -1;
     log("primary again on " + name(n));
@@ -1249,6 +1253,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   static constexpr uint64_t kMaxDiskBytes = 2 * kTestDiskBytes;
   bool diskless_after_link_fault_ = false;
   int sole_copy_logged_ = -1;  // the Primary logged as Diskless with the only copy on its disk given up
+  bool sole_copy_lossy_ = false;  // and a failed flush had lost writes on that disk then
   // Protocol A: the Primary went Diskless less than a second of healthy
   // link ago (answered writes may still be on their way).
   bool a_writes_in_flight_at_detach_ = false;
