@@ -424,6 +424,14 @@ void Resource::finish_diskless_handshake(const wire::Hello& ph) {
   const std::string why = self_diskless ? "Diskless Primary: served through the peer again"
                                         : "the Diskless Primary peer is served again";
   last_handshake_text_ = why + " (no bitmaps, no resync)";
+  // Served again: the peer took us for the Primary whose data it holds
+  // (the rules of diskless_connect_refusal()), and it records our writes
+  // from now on. The disk given up is no longer the only copy: attached
+  // again, it is resynced from the peer on this link. Taken back as the
+  // data instead, its handshake met the generation the peer started for
+  // us here as diverged data (the pair simulation, protocol C/B seed
+  // 25164: a split brain with no second Primary).
+  if (self_diskless && given_up_disk_) given_up_disk_->sole_copy = false;
   // Its writes are recorded here (apply_peer_change), under the generation
   // started when it went Diskless; started now if we did not hear of that
   // before the drop (as on_peer_state does).

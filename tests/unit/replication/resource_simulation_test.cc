@@ -1297,5 +1297,24 @@ INSTANTIATE_TEST_SUITE_P(Seeds, PairSimulation, ::testing::ValuesIn(all_params()
                                   "_seed" + std::to_string(param.param.seed);
                          });
 
+// Seeds searches found engine defects with (each fixed; most also have a
+// unit test of their own), run in the suite under every protocol so that
+// the defect stays fixed: 14016 (protocol 12's NewGeneration), 16786 (a
+// late flush answer after the disk was given up), 13835 (a metadata error
+// does not give up the only copy), 25164 (a Diskless Primary served again
+// no longer holds the only copy).
+std::vector<SimParams> found_params() {
+  std::vector<SimParams> out;
+  for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
+    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u}) out.push_back(SimParams{p, seed});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Found, PairSimulation, ::testing::ValuesIn(found_params()),
+                         [](const ::testing::TestParamInfo<SimParams>& param) {
+                           return std::string(1, static_cast<char>(param.param.protocol)) +
+                                  "_seed" + std::to_string(param.param.seed);
+                         });
+
 }  // namespace
 }  // namespace vrrpd::replication::testing
