@@ -113,8 +113,9 @@ IoStatus Resource::persist_superblock() {
   superblock_unsaved_ = false;
   if (!data_) return {};  // Diskless: nothing to record it on
   IoStatus s = write_superblock(md_storage(), sb_);
-  if (s.ok()) saved_generations_ = sb_.generations;
-  if (!s.ok()) {
+  if (s.ok()) {
+    saved_generations_ = sb_.generations;
+  } else {
     superblock_unsaved_ = true;
     note_failed_durable_write();
     metadata_write_failed("writing the superblock failed: " + s.message());

@@ -509,10 +509,11 @@ class Resource final : public Volume {
   Generations saved_generations_;
   IoStatus persist_bitmap();
   // A superblock or bitmap write (or the data flush before a bitmap write)
-  // failed: counted and reported; under on-io-error detach the disk is
-  // given up as soon as the code that wrote is done with it (a zero-delay
-  // timer: the callers go on using the disk until they return), as DRBD
-  // detaches a disk whose metadata it cannot write.
+  // failed: counted and reported; under on-io-error detach, and while
+  // peer_holds_the_data(), the disk is given up as soon as the code that
+  // wrote is done with it (a zero-delay timer: the callers go on using the
+  // disk until they return), as DRBD detaches a disk whose metadata it
+  // cannot write.
   void metadata_write_failed(const std::string& what);
   // The peer holds what this disk holds: a metadata error may give it up.
   bool peer_holds_the_data() const;

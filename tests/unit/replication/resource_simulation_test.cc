@@ -226,6 +226,11 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
   static std::string version_name(uint32_t v) {
     return v == kAnyContent ? std::string("any content (added by a grow)") : "v" + std::to_string(v);
   }
+  // For adopt_disk() after a double fault: any version ever written to the
+  // block (a write lost with a failed disk leaves an older one).
+  static bool ever_written(const Block& blk, uint32_t v) {
+    return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
+  }
   static size_t index_of(const Block& blk, uint32_t version) {
     for (size_t i = blk.history.size(); i-- > 0;)
       if (blk.history[i] == version) return i;
@@ -703,12 +708,8 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (sole_copy_logged_ >= 0 && sole_copy_logged_ == primary_ &&
         node_status(sole_copy_logged_).disk == DiskState::kUpToDate) {
       log(name(sole_copy_logged_) + "'s disk given up is back");
-      if (sole_copy_lossy_) {
-        adopt_disk(sole_copy_logged_, "the disk given up came back with data never written",
-                   [](const Block& blk, uint32_t v) {
-                     return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
-                   });
-      }
+      if (sole_copy_lossy_)
+        adopt_disk(sole_copy_logged_, "the disk given up came back with data never written", ever_written);
       sole_copy_logged_ = -1;
     }
     if (diskless_primary_ >= 0 && alive_[diskless_primary_] &&
@@ -717,10 +718,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       if (diskless_after_link_fault_) {
         // Its disk now holds what the peer had: per block a version that
         // was written (the acknowledged one unless it was lost with the disk).
-        adopt_disk(diskless_primary_, "a disk attached under the Primary holds data never written",
-                   [](const Block& blk, uint32_t v) {
-                     return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
-                   });
+        adopt_disk(diskless_primary_, "a disk attached under the Primary holds data never written", ever_written);
       }
       diskless_primary_ = -1;
       diskless_after_link_fault_ = false;
@@ -772,10 +770,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (sole_copy_logged_ == n) sole_copy_logged_ = -1;
     log("primary again on " + name(n));
     if (lost_disk) {
-      adopt_disk(n, "a Primary whose disk failed in its demotion holds data never written",
-                 [](const Block& blk, uint32_t v) {
-                   return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
-                 });
+      adopt_disk(n, "a Primary whose disk failed in its demotion holds data never written", ever_written);
       return;
     }
     adopt_disk(n, power_loss ? "power loss lost a flushed write" : "kill -9 lost an acknowledged write",
@@ -1142,9 +1137,7 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
         ok(node(n)->primary(/*force=*/true));
         primary_ = last_primary_ = n;
         role_changed_at_ = clock.now();
-        adopt_disk(n, "a forced Primary holds data never written", [](const Block& blk, uint32_t v) {
-          return std::find(blk.history.begin(), blk.history.end(), v) != blk.history.end();
-        });
+        adopt_disk(n, "a forced Primary holds data never written", ever_written);
         if (failed_) break;
       }
       run(milliseconds(100));
