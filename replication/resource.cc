@@ -88,6 +88,7 @@ void Resource::set_connection(ConnectionState to, const std::string& why) {
   if (connection_ == to) return;
   log(std::string("connection ") + to_string(connection_) + " -> " + to_string(to) + ": " + why);
   connection_ = to;
+  connection_why_ = why;
   state_changed();
 }
 
@@ -1010,6 +1011,7 @@ ResourceStatus Resource::status() const {
   s.io_suspended = io_suspended_;
   s.io_suspended_why = suspended_why_;
   s.last_error = last_error_;
+  s.connection_why = connection_why_;
   return s;
 }
 

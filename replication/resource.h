@@ -1205,6 +1205,7 @@ class Resource final : public Volume {
   std::string suspended_why_;
   std::vector<std::pair<uint64_t, IoStatus>> held_writes_;
   std::string last_error_;
+  std::string connection_why_;  // the reason given to the last set_connection()
 
   // Read by frontend threads.
   std::atomic<uint64_t> published_size_{0};

@@ -131,6 +131,7 @@ struct ResourceStatus {
   bool io_suspended = false;
   std::string io_suspended_why;
   std::string last_error;        // the last refusal or failure, for the operator
+  std::string connection_why;    // why `connection` last changed (a drop's reason)
 };
 
 }  // namespace vrrpd::replication

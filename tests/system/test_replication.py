@@ -1223,6 +1223,67 @@ class ReplicationTest(unittest.TestCase):
             f.seek(30 << 20)
             self.assertEqual(f.read(65536), data)
 
+    def test_metadata_write_errors_detach_only_while_the_peer_holds_the_data(self):
+        """h1's metadata area (internal: after the data) refuses writes,
+        its data area does not. On-io-error detach gives the disk up for a
+        metadata error only while h2 holds the same data. With the link
+        down the disk is h1's only copy: it is kept, and writes fail (EIO)
+        until the new generation h1 started for the split is on disk, so
+        that no write is answered that a crash would describe wrongly. With
+        h2 connected and in sync, the superblock write of a demotion fails:
+        h1 goes Diskless and h2 takes over with the data. The disk, healed,
+        attaches again and resyncs what it missed. (The timeline names the
+        operator's disconnect as the reason of the drop, not the superblock
+        error it caused.)"""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach";')
+        data_bytes = self.status(h1)["size_kib"] * 1024
+        metadata_area = "fail-writes %d %d" % (data_bytes, (SIZE_MIB << 20) - data_bytes)
+        digest, write_at, read_at = self.chunk_io(h1)
+
+        # The peer away: the only copy is kept.
+        fail(metadata_area)
+        self.ctl(h1, "disconnect", "r0")
+        wait_until(lambda: "writing the superblock failed" in h1.log(), what="the new generation's save failed")
+        self.assertNotEqual(write_at(20).returncode, 0, "no write answered before its generation is on disk")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["disk"]), ("Primary", "UpToDate"))
+        self.assertGreater(st["io_errors"], 0)
+        self.assertNotIn("on-io-error detach", h1.log())
+        drops = [e["text"] for e in json.loads(h1.vrrpctl("events", "--json").stdout)["events"]
+                 if e["what"] == "connection" and e["text"].startswith("connection Connected ->")]
+        self.assertEqual(drops, ["connection Connected -> StandAlone: disconnected by the operator"],
+                         "the drop's own reason, not the superblock error of the same moment")
+        fail("heal")
+        self.assertEqual(write_at(20).returncode, 0, "the superblock is written again before the next write")
+        self.assertEqual(read_at(20), digest)
+        self.ctl(h1, "connect", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and
+                   self.status(h1)["peer_disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
+                   timeout=30, what="h2 resynced the write made while away")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
+        # The peer connected and in sync: the disk is given up.
+        fail(metadata_area)
+        self.ctl(h1, "secondary", "r0")
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        self.assertIn("writing the superblock failed: ", h1.log())
+        self.assertIn("on-io-error detach: the local disk is given up (Diskless)", h1.log())
+        # A Diskless Secondary serves nobody: it leaves the link, as after a
+        # data write error (test_attach_brings_a_detached_secondary_back...).
+        self.assertEqual(self.status(h1)["connection"], "StandAlone")
+        self.ctl(h2, "primary", "r0")
+        back = h2.in_daemon("sh", "-c", "dd if=%s bs=64k count=1 skip=%d iflag=direct status=none | sha256sum"
+                            % (self.status(h2)["device"], 20 * 16)).stdout.split()[0]
+        self.assertEqual(back, digest, "h2 serves what h1 wrote")
+        h2.in_daemon("dd", "if=/dev/urandom", "of=" + self.status(h2)["device"], "bs=64k", "count=4",
+                     "seek=%d" % (40 * 16), "oflag=direct", "status=none")
+        fail("heal")
+        self.ctl(h1, "attach", "r0")
+        wait_until(lambda: self.status(h1)["disk"] == "UpToDate" and self.status(h2)["out_of_sync_kib"] == 0,
+                   timeout=30, what="h1's disk back and resynced")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_a_new_disk_attached_under_a_diskless_primary_resyncs_while_mounted(self):
         """DRBD's attach after on-io-error detach, without a failover: h1's
         disk fails under a mounted ext4 and h1 goes on as a Diskless Primary

@@ -380,15 +380,16 @@ void ReplicationService::refresh() {
       change("role", replication::to_string(was.role), replication::to_string(now.role));
       change("disk", replication::to_string(was.disk), replication::to_string(now.disk));
       if (was.connection != now.connection) {
-        // A lost connection carries its reason into the timeline (the
-        // engine's last error, when this drop set a new one).
+        // A lost connection carries its reason into the timeline: the one
+        // the engine gave for its last change (not its last error, which
+        // may be another failure of the same moment: a superblock write
+        // failing as an operator's disconnect starts a new generation).
         const std::string from = replication::to_string(was.connection), to = replication::to_string(now.connection);
         std::string text = "connection " + from + " -> " + to;
         nlohmann::json detail = {{"from", from}, {"to", to}};
-        if (was.connection == replication::ConnectionState::kConnected && now.last_error != was.last_error &&
-            !now.last_error.empty()) {
-          text += ": " + now.last_error;
-          detail["reason"] = now.last_error;
+        if (was.connection == replication::ConnectionState::kConnected && !now.connection_why.empty()) {
+          text += ": " + now.connection_why;
+          detail["reason"] = now.connection_why;
         }
         emit(name, "connection", text, std::move(detail));
       }

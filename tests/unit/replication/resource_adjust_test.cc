@@ -43,6 +43,8 @@ TEST_F(ResourcePairTest, AdjustedPingTimeoutDropsASilentLinkSooner) {
   advance(milliseconds(450));
   EXPECT_EQ(b->status().connection, ConnectionState::kConnecting);
   EXPECT_TRUE(contains(b->status().last_error, "no PingAck within 300 ms")) << b->status().last_error;
+  // The reason of the drop, for the daemon's timeline.
+  EXPECT_TRUE(contains(b->status().connection_why, "no PingAck within 300 ms")) << b->status().connection_why;
 }
 
 TEST_F(ResourcePairTest, AdjustedHandshakeSettingsWaitForStandAloneThenNegotiate) {
