@@ -568,12 +568,17 @@ void Resource::on_data_ack(const wire::DataAck& ack) {
   auto it = writes_.find(r.write_id);  // looked up again: the callback above may have run
   if (it == writes_.end() || it->second.acks_outstanding == 0) return;
   if (--it->second.acks_outstanding > 0) return;
-  if ((detach_done_ || !local_data_current()) && !c && !it->second.peer_done) {
+  if (((detach_done_ && !c) || !local_data_current()) && !it->second.peer_done) {
     // Protocol B while a detach waits, or with the peer's disk as the only
     // good copy (Diskless, or resyncing a disk attached under us): what the
     // peer received is not on its disk yet, and its write may still fail
     // (a Failed ack, then EIO here). Answered at the BarrierAck (the epoch
     // closed now), as protocol A is there (complete_protocol_a_write).
+    // Protocol C too when the peer's disk is the only copy: its "written"
+    // may still sit in the peer's volatile cache, and a power loss there
+    // would lose a write already answered, with the next flush succeeding
+    // without it once the peer is back (the pair simulation, protocol C
+    // seed 28406). (While a detach waits under C our disk still has it.)
     it->second.answer_at_barrier_ack = true;
     if (epoch_writes_ > 0) close_epoch();
     return;

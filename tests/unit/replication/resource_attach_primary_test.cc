@@ -824,6 +824,42 @@ TEST_F(AttachUnderPrimaryTest, ADisklessPrimaryIsServedAgainByItsPeerAfterAPower
   expect_served_again_after_b_restarts(/*power_loss=*/true);
 }
 
+// Protocol C answers a write once both disks have it, but a Diskless
+// Primary has only the peer's, and the peer's "written" may still sit in
+// its volatile cache: a power loss there would lose a write already
+// answered, and the next flush, once the peer is back, would succeed
+// without it. Such a write is answered at its epoch's BarrierAck (the peer
+// wrote and flushed it), as under A and B; one whose BarrierAck never
+// comes fails (the pair simulation, protocol C seed 28406).
+TEST_F(AttachUnderPrimaryTest, UnderProtocolCADisklessPrimaryAnswersAWriteOnceThePeerFlushedIt) {
+  bring_up_and_lose_a_disk();
+  settle();
+  net.set_latency(milliseconds(5));
+  auto kept = submit(*a, 65536, pattern(65536, 4096, 5));
+  advance(milliseconds(50));
+  ASSERT_TRUE(kept->has_value() && kept->value().ok()) << "answered at the BarrierAck";
+  // The peer writes the next one but never flushes it: its BarrierAck is lost.
+  net.drop_if = [](int from, const wire::Frame& f) {
+    return from == 1 && std::holds_alternative<wire::BarrierAck>(f.message);
+  };
+  auto lost = submit(*a, 131072, pattern(131072, 4096, 6));
+  advance(milliseconds(50));
+  EXPECT_EQ(read_back(disk_b, 131072, 4096), pattern(131072, 4096, 6)) << "written on b, in its cache";
+  EXPECT_FALSE(lost->has_value()) << "written on the peer is not stored there";
+  net.drop_if = nullptr;
+  net.set_latency(milliseconds(0));
+  restart_b(/*power_loss=*/true);
+  advance(milliseconds(100));
+  ASSERT_TRUE(lost->has_value());
+  EXPECT_EQ(lost->value().errno_value(), EIO) << "the peer's power loss took the only copy";
+  ok(b->connect(net.connector(1)));
+  advance(seconds(2));
+  expect_a_served_diskless();
+  std::vector<uint8_t> out(4096);
+  ASSERT_TRUE(read_now(*a, 65536, out).ok());
+  EXPECT_EQ(out, pattern(65536, 4096, 5)) << "the write answered survived the power loss";
+}
+
 // Promoted while the link was down, it wrote and stepped down, then
 // restarted: its generations still look like the Diskless Primary's (the
 // generation it started for that Primary's writes covers its own too), so

@@ -908,6 +908,11 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       }
       if (alive_[n]) line += " oos " + std::to_string(node_status(n).out_of_sync_bytes);
     }
+    // The model: what reads must return, and the oldest version a power
+    // loss may leave (flushed from there on).
+    const Block& m = model_[blk];
+    line += "; acked " + version_name(m.acked) + ", durable from " +
+            (m.durable_from < m.history.size() ? version_name(m.history[m.durable_from]) : std::string("-"));
     if (line != last_watch_) log(line);
     last_watch_ = line;
   }
@@ -1295,11 +1300,12 @@ INSTANTIATE_TEST_SUITE_P(Seeds, PairSimulation, ::testing::ValuesIn(all_params()
 // the defect stays fixed: 14016 (protocol 12's NewGeneration), 16786 (a
 // late flush answer after the disk was given up), 13835 (a metadata error
 // does not give up the only copy), 25164 (a Diskless Primary served again
-// no longer holds the only copy).
+// no longer holds the only copy), 28406 (a Diskless Primary answers a
+// protocol C write at the peer's BarrierAck).
 std::vector<SimParams> found_params() {
   std::vector<SimParams> out;
   for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
-    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u}) out.push_back(SimParams{p, seed});
+    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u}) out.push_back(SimParams{p, seed});
   return out;
 }
 
