@@ -876,6 +876,10 @@ class Resource final : public Volume {
   struct GivenUpDisk {
     std::array<uint8_t, 16> device_uuid{};
     uint64_t superblock_sequence = 0;
+    // Where its superblock was: internal metadata that the operator moved
+    // to the end of the grown disk since (vrrpctl replication resize on
+    // the disk) is found elsewhere, two superblock writes on.
+    uint64_t superblock_offset = 0;
     Generations generations;
     // What the superblock at superblock_sequence holds: `generations`,
     // unless the last superblock write failed (superblock_unsaved_), which

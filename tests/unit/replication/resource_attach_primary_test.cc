@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "replication/grow.h"
 #include "replication/resource.h"
 #include "tests/unit/replication/resource_harness.h"
 
@@ -1119,6 +1120,51 @@ TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpWithNoPeerHoldingTheDataComesBackAs
   EXPECT_EQ(read_back(disk_b, only_here, 65536), pattern(only_here, 65536, 5)) << "the peer got it from a";
   EXPECT_TRUE(disks_equal());
   EXPECT_FALSE(b->status().split_brain);
+}
+
+// The only copy given up (a write error under detach with the link down)
+// had grown under metadata that had not moved yet: attach finds no
+// metadata at the end, and the operator moves it there first (vrrpctl
+// replication resize on the disk). The move copies the metadata as it is,
+// two superblock writes on and elsewhere on the disk: still that disk as
+// it was given up, taken back as the data (the pair simulation, protocol A
+// seed 5356: refused as "changed since", the Primary left without data).
+TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpComesBackAfterItsMetadataMovedToTheGrownEnd) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+  synced_pair(oa, ob);
+  net.set_link_up(false);
+  advance(seconds(1));
+  const uint64_t alone = 4u << 20;
+  ASSERT_TRUE(write_now(*a, alone, pattern(alone, 65536, 5)).ok()) << "on a's disk only";
+  disk_a.fail_writes(8u << 20, 4096);
+  EXPECT_FALSE(write_now(*a, 8u << 20, pattern(8u << 20, 4096, 6)).ok());
+  ResourceStatus s = a->status();
+  ASSERT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless})) << s.last_error;
+  ASSERT_TRUE(a->gave_up_the_only_copy());
+  disk_a.clear_faults();
+  const Superblock before = read_metadata(disk_a, MetadataLayout::kInternal).value();
+  disk_a.grow(disk_a.size() + (4u << 20));
+  ASSERT_FALSE(read_metadata(disk_a, MetadataLayout::kInternal).ok()) << "not at the new end";
+  Result<Superblock> found = find_internal_metadata_below_end(disk_a);
+  ASSERT_TRUE(found.ok()) << found.error();
+  Result<Superblock> moved = move_internal_metadata_to_end(disk_a, found.value());
+  ASSERT_TRUE(moved.ok()) << moved.error();
+  ASSERT_NE(moved->superblock_offset, before.superblock_offset);
+  ok(a->attach());
+  s = a->status();
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.size_bytes, before.data_size) << "the volume keeps its size until a resize";
+  std::vector<uint8_t> out(65536);
+  ASSERT_TRUE(read_now(*a, alone, out).ok());
+  EXPECT_EQ(out, pattern(alone, 65536, 5));
+  net.set_link_up(true);
+  advance(seconds(5));
+  s = a->status();
+  EXPECT_EQ(s.replication, ReplicationState::kEstablished) << s.last_error;
+  EXPECT_FALSE(s.split_brain);
+  EXPECT_EQ(read_back(disk_b, alone, 65536), pattern(alone, 65536, 5)) << "the peer got it from a";
+  EXPECT_TRUE(disks_equal());
 }
 
 // A Primary with no peer keeps its disk when a superblock write fails,
