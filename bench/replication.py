@@ -12,6 +12,10 @@ same file system; ext4 with default mkfs options, mounted noatime):
   C, peer tmpfs  protocol C with the peer's backing file on a tmpfs: the two
               copies no longer share one disk (the nearest this machine
               comes to a second machine's disk; its flushes are free)
+  C, Diskless  protocol C, the Primary's disk detached after the initial
+              sync (the degraded mode after on-io-error detach): every
+              read and write goes to the peer, a write is answered at the
+              peer's BarrierAck (written and flushed there)
 Workload (bench/replication_workload.py, run in the namespace that sees the
 mount): sequential 1 MiB O_DIRECT writes (MB/s, per-write latency), then 4 KiB
 writes each followed by fdatasync at random offsets (ops/s, latency
@@ -29,7 +33,7 @@ does not. Read ratios, not absolute figures.
 Run as root from the repository root after a build:
   python3 bench/replication.py [--size-mib 512] [--seq-mib 256] [--sync-count 2000]
                                [--resync-mib 64] [--tcp-congestion cubic] [--rounds 3]
-                               [--json out.json]
+                               [--cases 'protocol C,C, Diskless'] [--json out.json]
 """
 
 import argparse
@@ -106,7 +110,7 @@ def start_pair(lab, args, protocol, peer=True):
     return h1, h2
 
 
-def case_volume(args, protocol, peer, measure_resync=False, peer_tmpfs=False):
+def case_volume(args, protocol, peer, measure_resync=False, peer_tmpfs=False, diskless=False):
     result = {}
     with Lab(hosts=2) as lab:
         h1, h2 = lab.hosts
@@ -131,6 +135,9 @@ def case_volume(args, protocol, peer, measure_resync=False, peer_tmpfs=False):
                 seconds = time.monotonic() - t0
                 size_mib = status(h1)["size_kib"] / 1024
                 result["initial_sync"] = {"mib": size_mib, "seconds": seconds, "mb_s": size_mib * 1.048576 / seconds}
+            if diskless:
+                ctl(h1, "detach", "r0")
+                wait_until(lambda: status(h1)["disk"] == "Diskless", timeout=30, what="h1 Diskless")
             dev = status(h1)["device"]
             h1.in_daemon("mkfs.ext4", "-q", "-F", dev, timeout=300)
             ctl(h1, "mount", "r0")
@@ -189,8 +196,21 @@ def main():
                     help="run all cases this many times, one round after the other, each round with its own raw "
                          "baseline; the summary gives the median (and range) of the rounds' ratios, which drift "
                          "of the machine between rounds does not skew")
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help="comma-separated cases to run after raw (default: all): " + ", ".join(CASES))
     ap.add_argument("--json")
     args = ap.parse_args()
+    # Case names contain ", ": split on commas and join the pieces that
+    # make up a known name.
+    names, piece = [], ""
+    for part in args.cases.split(","):
+        piece = part.strip() if not piece else piece + ", " + part.strip()
+        if piece in CASES:
+            names.append(piece)
+            piece = ""
+    if piece or not names:
+        sys.exit("--cases: unknown case %r; valid: %s" % (piece or args.cases, "; ".join(CASES)))
+    args.cases = names
     if os.geteuid() != 0:
         sys.exit("run as root")
     if args.rounds < 1:
@@ -209,12 +229,19 @@ def main():
             json.dump({"args": vars(args), "results": rounds[0], "rounds": rounds}, f, indent=2)
 
 
+CASES = {
+    "standalone": lambda args: case_volume(args, "C", peer=False),
+    "protocol C": lambda args: case_volume(args, "C", peer=True, measure_resync=True),
+    "protocol A": lambda args: case_volume(args, "A", peer=True),
+    "C, peer tmpfs": lambda args: case_volume(args, "C", peer=True, peer_tmpfs=True),
+    "C, Diskless": lambda args: case_volume(args, "C", peer=True, diskless=True),
+}
+
+
 def run_cases(args):
-    results = {"raw": case_raw(args)}
-    results["standalone"] = case_volume(args, "C", peer=False)
-    results["protocol C"] = case_volume(args, "C", peer=True, measure_resync=True)
-    results["protocol A"] = case_volume(args, "A", peer=True)
-    results["C, peer tmpfs"] = case_volume(args, "C", peer=True, peer_tmpfs=True)
+    results = {"raw": case_raw(args)}  # always: the baseline
+    for name in args.cases:
+        results[name] = CASES[name](args)
     return results
 
 
@@ -222,23 +249,24 @@ def report(args, results):
     base = results["raw"]
     print("\nvolume %d MiB; sequential %d MiB of 1 MiB O_DIRECT writes; %d x 4 KiB write+fdatasync"
           % (args.size_mib, args.seq_mib, args.sync_count))
-    print("%-12s %9s %7s %9s %9s %7s %9s %9s %9s %9s %7s" % (
+    print("%-13s %9s %7s %9s %9s %7s %9s %9s %9s %9s %7s" % (
         "case", "seq MB/s", "ratio", "seq p99", "sync op/s", "ratio", "sync p50", "sync p90", "sync p99",
         "trim MB/s", "ratio"))
     for name, r in results.items():
-        print("%-12s %9.1f %6.0f%% %7.2fms %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms %9.0f %6.0f%%" % (
+        print("%-13s %9.1f %6.0f%% %7.2fms %9.0f %6.0f%% %7.2fms %7.2fms %7.2fms %9.0f %6.0f%%" % (
             name, r["seq"]["mb_s"], 100 * r["seq"]["mb_s"] / base["seq"]["mb_s"], r["seq"]["p99_ms"],
             r["sync"]["ops_s"], 100 * r["sync"]["ops_s"] / base["sync"]["ops_s"], r["sync"]["p50_ms"],
             r["sync"]["p90_ms"], r["sync"]["p99_ms"], r["trim"]["mb_s"],
             100 * r["trim"]["mb_s"] / base["trim"]["mb_s"]))
-    c = results["protocol C"]
-    print("initial full sync (protocol C): %.0f MiB in %.1f s = %.1f MB/s" % (
-        c["initial_sync"]["mib"], c["initial_sync"]["seconds"], c["initial_sync"]["mb_s"]))
-    rs = c["resync"]
-    print("resync after %d MiB written while cut: %d KiB out of sync, %d KiB received: %.2f s = %.1f MB/s "
-          "(received) from the link's return; %.2f s = %.1f MB/s once connected" % (
-              rs["written_mib"], rs["out_of_sync_kib"], rs["received_kib"], rs["seconds"], rs["mb_s"],
-              rs["connected_seconds"], rs["connected_mb_s"]))
+    if "protocol C" in results:
+        c = results["protocol C"]
+        print("initial full sync (protocol C): %.0f MiB in %.1f s = %.1f MB/s" % (
+            c["initial_sync"]["mib"], c["initial_sync"]["seconds"], c["initial_sync"]["mb_s"]))
+        rs = c["resync"]
+        print("resync after %d MiB written while cut: %d KiB out of sync, %d KiB received: %.2f s = %.1f MB/s "
+              "(received) from the link's return; %.2f s = %.1f MB/s once connected" % (
+                  rs["written_mib"], rs["out_of_sync_kib"], rs["received_kib"], rs["seconds"], rs["mb_s"],
+                  rs["connected_seconds"], rs["connected_mb_s"]))
     print("link TCP congestion control: %s" % (args.tcp_congestion or "system default (%s)" % open(
         "/proc/sys/net/ipv4/tcp_congestion_control").read().strip()))
     print("load average at the end: %s" % open("/proc/loadavg").read().strip())
