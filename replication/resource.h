@@ -793,6 +793,9 @@ class Resource final : public Volume {
   // whose current UUID is the Primary's). Any other disk is refused: the
   // Primary has no copy to fill it from.
   CommandResult attach_sole_copy_under_primary(const Superblock& found);
+  // GivenUpDisk::unwritten written to the data device and flushed; emptied
+  // if that succeeded.
+  IoStatus write_back_unwritten(std::map<uint32_t, std::vector<uint8_t>>& unwritten);
   // The attached disk's bitmap and activity-log recovery (`rec`); nothing,
   // Diskless again and the error in `rec`, if they cannot be read.
   std::optional<OutOfSyncBitmap> load_attached_metadata(const Superblock& found, Result<AlRecovery>& rec);
@@ -891,6 +894,17 @@ class Resource final : public Volume {
     // write has gone to one since: this disk is the only copy of what the
     // Primary served (attach_sole_copy_under_primary()).
     bool sole_copy = false;
+    // With sole_copy: the extents that may have been in the page cache
+    // alone (unflushed_, rewrite_pending_), as reads returned them when
+    // the disk was given up (what the Primary served), by extent number.
+    // attach() drops the cache; attach_sole_copy_under_primary() writes
+    // these back first, or what a failed flush lost would go with it.
+    std::map<uint32_t, std::vector<uint8_t>> unwritten;
+    // A peer holds the Primary's data again: not the only copy any more.
+    void no_longer_sole_copy() {
+      sole_copy = false;
+      unwritten.clear();
+    }
   };
   std::optional<GivenUpDisk> given_up_disk_;
   // detach_when_confirmed() waiting for the peer's BarrierAck; empty if none.

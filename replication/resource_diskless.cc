@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "replication/resource.h"
 
@@ -54,6 +55,10 @@ void Resource::give_up_disk(const std::string& why) {
   given_up_disk_.reset();
   metadata_detach_why_.clear();  // (due for this disk: done now)
   metadata_detach_timer_.disarm();
+  // (The state changes below, a SyncTarget or VerifyS Primary back to
+  // Established, leave this as it is.)
+  const bool keeps_serving =
+      role_ == Role::kPrimary && can_serve_through_peer() && replication_ != ReplicationState::kSyncSource;
   if (bitmap_) {
     GivenUpDisk g{sb_.device_uuid,
                   sb_.sequence,
@@ -63,6 +68,25 @@ void Resource::give_up_disk(const std::string& why) {
                   al_ ? al_->sequence() : 0,
                   std::move(*bitmap_)};
     if (al_) mark_extents_out_of_sync(al_->active_extents(), g.records);
+    if (role_ == Role::kPrimary && !keeps_serving && data_) {
+      // The only copy (sole_copy, below). Bytes no flush made durable may
+      // be in the page cache alone: those a failed flush lost (Linux marks
+      // their pages clean), whether written again already
+      // (rewrite_pending_) or not (a failed flush that gives the disk up
+      // at once, under detach). Every extent with a write no completed
+      // flush covered, at most the activity log's (kMaxAlExtents of
+      // 4 MiB), as reads return it. A read that fails (a page not cached
+      // on a disk that refuses reads) leaves nothing to keep there.
+      const std::vector<uint32_t> unflushed = unflushed_.extents();
+      std::set<uint32_t> extents(unflushed.begin(), unflushed.end());
+      for (const auto& [e, reported] : rewrite_pending_) extents.insert(e);
+      for (uint32_t e : extents) {
+        const uint64_t begin = uint64_t{e} * kAlExtentSize;
+        if (begin >= sb_.data_size) continue;
+        std::vector<uint8_t> bytes(std::min(kAlExtentSize, sb_.data_size - begin));
+        if (data_->read(begin, bytes).ok()) g.unwritten.emplace(e, std::move(bytes));
+      }
+    }
     given_up_disk_.emplace(std::move(g));
   }
   reattach_records_.reset();
@@ -89,8 +113,6 @@ void Resource::give_up_disk(const std::string& why) {
     // the pair simulation, seed 3159, a null dereference).
     abandon_verify("this node's disk failed");
   }
-  const bool keeps_serving =
-      role_ == Role::kPrimary && can_serve_through_peer() && replication_ != ReplicationState::kSyncSource;
   // No peer holds what this Primary served (the link was down, or the peer
   // is not UpToDate): the disk just given up is the only copy of it (the
   // pair simulation, protocol B seed 11394: it was fetched back over from
@@ -180,6 +202,17 @@ CommandResult Resource::attach_sole_copy_under_primary(const Superblock& found) 
     set_disk(DiskState::kDiskless, "attach refused");
     return refused("its metadata changed since (" + changed + ")");
   }
+  // What no flush had made durable when the disk was given up (a failed
+  // flush's lost writes among it), which attach() dropped from the page
+  // cache: written back and flushed before the disk is the data again
+  // (else the Primary would serve older bytes than it served before, and
+  // resync them to the peer). Refused, the disk stays given up with them.
+  if (IoStatus s = write_back_unwritten(given_up_disk_->unwritten); !s.ok()) {
+    set_disk(DiskState::kDiskless, "attach failed");
+    return CommandResult::failure("attach failed: writing again what no flush had made durable before the disk was "
+                                  "given up failed: " + s.message() +
+                                  "; the disk stays given up (attach again once it takes writes)");
+  }
   // What the peer may lack: the disk's bitmap, its records when given up
   // (the failed write's blocks, the hot extents) and the extents its log
   // names now.
@@ -198,6 +231,20 @@ CommandResult Resource::attach_sole_copy_under_primary(const Superblock& found) 
   if (conn_) renegotiate("the Primary's disk is back: the handshake decides what the peer lacks");
   else if (connector_ != nullptr) connector_->connection_lost();  // Diskless refused connections; ask again
   return Ok{};
+}
+
+IoStatus Resource::write_back_unwritten(std::map<uint32_t, std::vector<uint8_t>>& unwritten) {
+  if (unwritten.empty()) return {};
+  uint64_t bytes = 0;
+  for (const auto& [e, data] : unwritten) {
+    if (IoStatus s = data_device_->write(uint64_t{e} * kAlExtentSize, data); !s.ok()) return s;
+    bytes += data.size();
+  }
+  if (IoStatus s = data_device_->flush(); !s.ok()) return s;
+  log("wrote again " + std::to_string(bytes) + " bytes (" + std::to_string(unwritten.size()) +
+      " extents) that no flush had made durable when the disk was given up, as this Primary served them");
+  unwritten.clear();
+  return {};
 }
 
 std::optional<OutOfSyncBitmap> Resource::load_attached_metadata(const Superblock& found, Result<AlRecovery>& rec) {

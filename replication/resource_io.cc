@@ -271,7 +271,7 @@ void Resource::mirror_write(uint64_t id) {
   WriteRequest& w = writes_.at(id);
   w.mirrored = true;
   // A Diskless Primary's disk given up is no longer the only copy of its data.
-  if (!data_ && given_up_disk_) given_up_disk_->sole_copy = false;
+  if (!data_ && given_up_disk_) given_up_disk_->no_longer_sole_copy();
   w.epoch = epoch_;
   uint32_t frames = 0;
   if (w.discard && wire_version() >= 4) {

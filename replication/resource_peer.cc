@@ -431,7 +431,7 @@ void Resource::finish_diskless_handshake(const wire::Hello& ph) {
   // data instead, its handshake met the generation the peer started for
   // us here as diverged data (the pair simulation, protocol C/B seed
   // 25164: a split brain with no second Primary).
-  if (self_diskless && given_up_disk_) given_up_disk_->sole_copy = false;
+  if (self_diskless && given_up_disk_) given_up_disk_->no_longer_sole_copy();
   // Its writes are recorded here (apply_peer_change), under the generation
   // started when it went Diskless; started now if we did not hear of that
   // before the drop (as on_peer_state does).

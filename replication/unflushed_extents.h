@@ -45,14 +45,19 @@ class UnflushedExtents {
   bool holds(uint32_t extent) const { return last_write_.contains(extent); }
   bool empty() const { return last_write_.empty(); }
   size_t size() const { return last_write_.size(); }
-  // Every unflushed extent, in ascending order; the record is emptied (the
-  // caller marks them out of sync after a failed flush).
-  std::vector<uint32_t> take_all() {
+  // Every unflushed extent, in ascending order (the record is kept).
+  std::vector<uint32_t> extents() const {
     std::vector<uint32_t> out;
     out.reserve(last_write_.size());
     for (const auto& [extent, write] : last_write_) out.push_back(extent);
-    last_write_.clear();
     std::sort(out.begin(), out.end());
+    return out;
+  }
+  // Every unflushed extent, in ascending order; the record is emptied (the
+  // caller marks them out of sync after a failed flush).
+  std::vector<uint32_t> take_all() {
+    std::vector<uint32_t> out = extents();
+    last_write_.clear();
     return out;
   }
 

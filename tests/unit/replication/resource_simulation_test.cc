@@ -678,13 +678,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
       // No peer took over its data (the link was down, or the peer had no
       // good disk): the disk given up keeps it, and requests fail until it
       // is back (or the Primary restarts on it). What a failed flush lost
-      // from that disk (it was to be written again from the page cache,
-      // and the attach drops the cache) is gone with it: the same double
-      // fault as a Primary's disk failing after a link fault.
+      // from that disk the Primary keeps in memory and writes back when the
+      // disk is attached again; only a Primary that dies meanwhile loses it
+      // (the restart's attach drops the cache): the same double fault as a
+      // Primary's disk failing after a link fault.
       if (sole_copy_logged_ != primary_) {
         sole_copy_lossy_ = disk(primary_).lost_bytes() > 0;
         log("the Primary " + name(primary_) + " is Diskless: its disk given up holds the only copy of its data" +
-            (sole_copy_lossy_ ? " (what a failed flush lost on it may be gone)" : ""));
+            (sole_copy_lossy_ ? " (what a failed flush lost on it is gone if the Primary dies)" : ""));
       }
       sole_copy_logged_ = primary_;
     } else if (primary_ >= 0 && node_status(primary_).disk == DiskState::kDiskless && diskless_primary_ != primary_) {
@@ -708,8 +709,6 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     if (sole_copy_logged_ >= 0 && sole_copy_logged_ == primary_ &&
         node_status(sole_copy_logged_).disk == DiskState::kUpToDate) {
       log(name(sole_copy_logged_) + "'s disk given up is back");
-      if (sole_copy_lossy_)
-        adopt_disk(sole_copy_logged_, "the disk given up came back with data never written", ever_written);
       sole_copy_logged_ = -1;
     }
     if (diskless_primary_ >= 0 && alive_[diskless_primary_] &&
