@@ -49,6 +49,15 @@ class AttachUnderPrimaryTest : public ResourcePairTest {
     advance(seconds(1));
     ASSERT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
   }
+  // A synced pair under on-io-error detach whose link then went down: `a`
+  // is Primary alone, its disk the only copy of what it writes now.
+  void primary_alone_under_detach() {
+    ResourceOptions oa = options_for(0), ob = options_for(1);
+    oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
+    synced_pair(oa, ob);
+    net.set_link_up(false);
+    advance(seconds(1));
+  }
   // A synced pair under `protocol` with 5 ms of latency, and a write of
   // block 1 that `a` answered (after `wait`: A once sent, B once
   // received) before the peer's BarrierAck.
@@ -1082,11 +1091,7 @@ TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpAttachedWhileTheLinkIsDownIsNarrowe
 // writes lost. Now it comes back UpToDate and the handshake resyncs the
 // peer from it.
 TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpWithNoPeerHoldingTheDataComesBackAsTheData) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
-  synced_pair(oa, ob);
-  net.set_link_up(false);
-  advance(seconds(1));
+  primary_alone_under_detach();
   ASSERT_NE(a->status().connection, ConnectionState::kConnected);
   const uint64_t only_here = 4u << 20;
   ASSERT_TRUE(write_now(*a, only_here, pattern(only_here, 65536, 5)).ok()) << "acknowledged from a's disk alone";
@@ -1130,11 +1135,7 @@ TEST_F(AttachUnderPrimaryTest, TheDiskGivenUpWithNoPeerHoldingTheDataComesBackAs
 // attached again. (Before, the lost write went with the cache: the double
 // fault the pair simulation had to accept for such a disk.)
 TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpGetsBackWhatAFailedFlushLeftInThePageCache) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
-  synced_pair(oa, ob);
-  net.set_link_up(false);
-  advance(seconds(1));
+  primary_alone_under_detach();
   const uint64_t at = 4u << 20;
   ASSERT_TRUE(write_now(*a, at, pattern(at, 65536, 5)).ok());
   disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
@@ -1172,11 +1173,7 @@ TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpGetsBackWhatAFailedFlushLeftInT
 // it was given up, taken back as the data (the pair simulation, protocol A
 // seed 5356: refused as "changed since", the Primary left without data).
 TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpComesBackAfterItsMetadataMovedToTheGrownEnd) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  oa.on_io_error = ob.on_io_error = IoErrorPolicy::kDetach;
-  synced_pair(oa, ob);
-  net.set_link_up(false);
-  advance(seconds(1));
+  primary_alone_under_detach();
   const uint64_t alone = 4u << 20;
   ASSERT_TRUE(write_now(*a, alone, pattern(alone, 65536, 5)).ok()) << "on a's disk only";
   disk_a.fail_writes(8u << 20, 4096);
