@@ -322,11 +322,11 @@ std::string Resource::given_up_disk_change(const Superblock& found, const AlReco
   // metadata that had not moved yet, came back refused).
   const auto one_of = [](uint64_t found_seq, uint64_t known) { return found_seq == known || found_seq == known + 1; };
   const uint64_t moves = found.superblock_offset != g.superblock_offset ? 2 : 0;
-  const uint64_t before_move = found.sequence >= moves ? found.sequence - moves : 0;
-  if (found.sequence < moves || !one_of(before_move, g.superblock_sequence))
+  if (found.sequence < moves || !one_of(found.sequence - moves, g.superblock_sequence))
     return "superblock " + std::to_string(found.sequence) + ", " + std::to_string(g.superblock_sequence) +
            " when given up" + (moves ? ", metadata moved" : "");
-  const Generations& expected = before_move == g.superblock_sequence ? g.saved_generations : g.generations;
+  const Generations& expected =
+      found.sequence - moves == g.superblock_sequence ? g.saved_generations : g.generations;
   if (!(found.generations == expected))
     return "generations " + generations_text(found.generations) + ", " + generations_text(expected) +
            " when given up";
