@@ -265,7 +265,7 @@ struct FuseExportOps {
     fuse_reply_buf(req, reinterpret_cast<const char*>(data.data()), data.size());
   }
 
-  static void write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t offset, fuse_file_info*) {
+  static void write(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t offset, fuse_file_info* fi) {
     mark_io_flusher();
     FuseExport& e = self(req);
     const uint64_t volume_size = e.volume_.size();
@@ -274,6 +274,12 @@ struct FuseExportOps {
       return;
     }
     size = static_cast<size_t>(std::min<uint64_t>(size, volume_size - static_cast<uint64_t>(offset)));
+    // O_DSYNC or O_SYNC (the file opened so, or pwritev2's RWF_DSYNC): the
+    // kernel's FUSE passes it in the write's flags and sends no fsync of its
+    // own, so the write is answered once a flush after it is done, as a
+    // file on a disk with a volatile cache answers it. (The loop device
+    // never asks for it: it has no FUA and sends flushes.)
+    const bool dsync = fi != nullptr && (fi->flags & O_DSYNC) != 0;
     const auto* bytes = reinterpret_cast<const uint8_t*>(data);
     if (e.loop_ != nullptr) {
       // On the volume's loop. The completion owns the bytes: a copy of a
@@ -293,29 +299,43 @@ struct FuseExportOps {
       }
       e.begin_answer_later();
       e.volume_.start_write(static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size),
-                            [req, &e, size, owned](IoStatus status) {
-                              reply_write(req, e, size, status);
+                            [req, &e, size, owned, dsync](IoStatus status) {
                               std::free(owned);
+                              if (status.ok() && dsync) {
+                                // Started from the loop, not from inside the
+                                // write's completion.
+                                e.loop_->post([req, &e, size] {
+                                  e.volume_.start_flush([req, &e, size](IoStatus durable) {
+                                    reply_write(req, e, size, durable, /*flushed=*/true);
+                                    e.end_answer_later();
+                                  });
+                                });
+                                return;
+                              }
+                              reply_write(req, e, size, status, /*flushed=*/false);
                               e.end_answer_later();
                             });
       return;
     }
-    if (size <= FuseExport::kAnswerLaterBytes) {
+    if (size <= FuseExport::kAnswerLaterBytes && !dsync) {
       // The buffer is the worker's and is reused once we return: a copy,
       // cheap at this size, and the answer comes from the completion.
       e.begin_answer_later();
       e.volume_.write_async(static_cast<uint64_t>(offset), std::vector<uint8_t>(bytes, bytes + size),
                             [req, &e, size](IoStatus status) {
-                              reply_write(req, e, size, status);
+                              reply_write(req, e, size, status, /*flushed=*/false);
                               e.end_answer_later();
                             });
       return;
     }
-    // Large: the worker waits, so the engine may use its buffer as it is.
-    reply_write(req, e, size, e.volume_.write(static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size)));
+    // Large, or to be flushed: the worker waits, so the engine may use its
+    // buffer as it is.
+    IoStatus status = e.volume_.write(static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size));
+    if (status.ok() && dsync) status = e.volume_.flush();
+    reply_write(req, e, size, status, dsync && status.ok());
   }
 
-  static void reply_write(fuse_req_t req, FuseExport& e, size_t size, IoStatus status) {
+  static void reply_write(fuse_req_t req, FuseExport& e, size_t size, IoStatus status, bool flushed) {
     if (!status.ok()) {
       e.errors_.fetch_add(1);
       fuse_reply_err(req, status.errno_value());
@@ -323,6 +343,7 @@ struct FuseExportOps {
     }
     e.writes_.fetch_add(1);
     e.write_bytes_.fetch_add(size);
+    if (flushed) e.flushes_.fetch_add(1);
     fuse_reply_write(req, size);
   }
 

@@ -83,7 +83,7 @@ struct FuseExportCounters {
   uint64_t read_bytes = 0;
   uint64_t writes = 0;
   uint64_t write_bytes = 0;
-  uint64_t flushes = 0;  // fsync and close-time flush requests that reached the Volume
+  uint64_t flushes = 0;  // fsync and close-time flushes, and O_DSYNC writes' flushes, that reached the Volume
   uint64_t errors = 0;   // requests answered with an errno from the Volume
   uint64_t discards = 0;  // fallocate punch-hole / zero-range requests done (the loop device's discards)
   uint64_t discard_bytes = 0;

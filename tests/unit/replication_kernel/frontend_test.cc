@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <atomic>
@@ -197,6 +198,81 @@ TEST_F(KernelFrontendTest, ExportServedOnTheVolumesRequestLoopCarriesExt4) {
   EXPECT_EQ(read_text(out), kContent);
   ASSERT_EQ(run({"debugfs", "-R", "cat /big.bin", path("r0.img")}, out), 0);
   EXPECT_TRUE(read_text(out) == big) << "big.bin differs";
+}
+
+// Counts the flushes that reach it and fails them on command.
+class FlushCountingVolume final : public Volume {
+ public:
+  explicit FlushCountingVolume(StorageVolume& inner) : inner_(inner) {}
+  uint64_t size() const override { return inner_.size(); }
+  bool writable() const override { return inner_.writable(); }
+  IoStatus read(uint64_t offset, std::span<uint8_t> out) override { return inner_.read(offset, out); }
+  IoStatus write(uint64_t offset, std::span<const uint8_t> data) override { return inner_.write(offset, data); }
+  IoStatus flush() override {
+    ++flushes;
+    return fail_flushes ? IoStatus::error(EIO) : inner_.flush();
+  }
+  std::atomic<int> flushes{0};
+  std::atomic<bool> fail_flushes{false};
+
+ private:
+  StorageVolume& inner_;
+};
+
+// What a file on a disk does with O_DSYNC and RWF_DSYNC: the write is
+// answered after a flush (the kernel's FUSE sends none of its own), and
+// fails with the flush. The engine's metadata writes are RWF_DSYNC, and the
+// system tests' faulty disk serves the engine's backing file this way.
+TEST_F(KernelFrontendTest, ADsyncWriteIsAnsweredAfterAFlushOfTheVolume) {
+  auto& volume = keep_volume(std::make_unique<FlushCountingVolume>(make_volume("r0", /*writable=*/true)));
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  int fd = ::open(fuse->file_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  std::vector<char> small(4096, 's'), large(256 << 10, 'l');
+  ASSERT_EQ(::pwrite(fd, small.data(), small.size(), 0), static_cast<ssize_t>(small.size()));
+  EXPECT_EQ(volume.flushes.load(), 0) << "a plain write is not flushed";
+  iovec iov{small.data(), small.size()};
+  ASSERT_EQ(::pwritev2(fd, &iov, 1, 8192, RWF_DSYNC), static_cast<ssize_t>(small.size()));
+  EXPECT_EQ(volume.flushes.load(), 1);
+  iovec big{large.data(), large.size()};
+  ASSERT_EQ(::pwritev2(fd, &big, 1, 65536, RWF_DSYNC), static_cast<ssize_t>(large.size()));
+  EXPECT_EQ(volume.flushes.load(), 2) << "a large write too";
+  volume.fail_flushes = true;
+  EXPECT_EQ(::pwritev2(fd, &iov, 1, 8192, RWF_DSYNC), -1);
+  EXPECT_EQ(errno, EIO);
+  volume.fail_flushes = false;
+  ::close(fd);
+  fd = ::open(fuse->file_path().c_str(), O_RDWR | O_DSYNC | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const int before = volume.flushes.load();
+  ASSERT_EQ(::pwrite(fd, small.data(), small.size(), 0), static_cast<ssize_t>(small.size()));
+  EXPECT_EQ(volume.flushes.load(), before + 1) << "opened O_DSYNC";
+  ::close(fd);
+  EXPECT_GE(fuse->counters().flushes, 3u);
+  auto stopped = fuse->stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+}
+
+TEST_F(KernelFrontendTest, ADsyncWriteOnTheVolumesRequestLoopIsFlushedThere) {
+  auto& volume = keep_volume(std::make_unique<LoopServedVolume>(make_volume("r0", /*writable=*/true)));
+  FuseExport* fuse = export_volume(volume, "r0");
+  ASSERT_NE(fuse, nullptr);
+  int fd = ::open(fuse->file_path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  std::vector<char> small(4096, 's'), large(256 << 10, 'l');
+  iovec iov{small.data(), small.size()}, big{large.data(), large.size()};
+  ASSERT_EQ(::pwrite(fd, small.data(), small.size(), 0), static_cast<ssize_t>(small.size()));
+  EXPECT_EQ(fuse->counters().flushes, 0u);
+  ASSERT_EQ(::pwritev2(fd, &iov, 1, 8192, RWF_DSYNC), static_cast<ssize_t>(small.size()));
+  EXPECT_EQ(fuse->counters().flushes, 1u);
+  ASSERT_EQ(::pwritev2(fd, &big, 1, 65536, RWF_DSYNC), static_cast<ssize_t>(large.size()));
+  EXPECT_EQ(fuse->counters().flushes, 2u);
+  ::close(fd);
+  auto stopped = fuse->stop();
+  ASSERT_TRUE(stopped.ok()) << stopped.error();
+  EXPECT_EQ(volume.blocking_calls.load(), 0) << "served by a worker thread";
+  EXPECT_EQ(volume.off_loop_calls.load(), 0) << "started off the volume's loop";
 }
 
 TEST_F(KernelFrontendTest, ExportOnARequestLoopDestroyedOutOfOrderAbortsInsteadOfHanging) {
