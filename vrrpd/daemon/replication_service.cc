@@ -769,6 +769,7 @@ void ReplicationService::engine_attach(Runtime& rt, Done done) {
   const replication::ResourceStatus before = rt.resource->status();
   if (before.disk != replication::DiskState::kDiskless)
     return done(false, "attach refused: " + c.name + " has its disk (" + replication::to_string(before.disk) + ")");
+  const bool only_copy = rt.resource->gave_up_the_only_copy();
   // Opened again: the disk may have been replaced under the same path.
   auto data = replication::FileStorage::open(c.device);
   if (!data.ok()) return done(false, "attach: " + data.error());
@@ -796,10 +797,11 @@ void ReplicationService::engine_attach(Runtime& rt, Done done) {
   std::string text;
   if (now.role == Role::kPrimary) {
     text = "disk attached under the Primary (" + std::string(replication::to_string(now.disk)) + "); " +
-           (rt.resource->took_back_given_up_disk()
-                ? "the disk it gave up, unchanged: it resyncs from the peer only what it missed"
-                : "it resyncs in full from the peer") +
-           " while the volume stays in use";
+           (only_copy ? std::string("the only copy of the data, back as it was given up: the peer resyncs from it")
+            : rt.resource->took_back_given_up_disk()
+                ? "the disk it gave up, unchanged: it resyncs from the peer only what it missed while the volume "
+                  "stays in use"
+                : "it resyncs in full from the peer while the volume stays in use");
   } else {
     text = "disk attached (" + std::string(replication::to_string(now.disk)) + ")";
     if (now.connection == replication::ConnectionState::kStandAlone && !rt.operator_disconnected && rt.connector) {
