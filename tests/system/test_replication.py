@@ -1284,6 +1284,54 @@ class ReplicationTest(unittest.TestCase):
                    timeout=30, what="h1's disk back and resynced")
         self.assertEqual(self.data_digest(h1), self.data_digest(h2))
 
+    def test_the_only_copy_given_up_gets_back_what_a_failed_flush_lost(self):
+        """h1 is Primary with the link down under on-io-error detach, so its
+        disk is the only copy of what it writes. Its disk has a volatile
+        cache: a write lands, the flush after it fails, and the disk has lost
+        the write while reads still return it (Linux's page cache after a
+        failed writeback, pages marked clean). The failed flush gives the
+        disk up; the Primary keeps what no flush made durable as it read
+        back then, and when the disk (healed, its cache evicted: the older
+        bytes are what it holds) is attached again, writes it back before
+        serving from it, and h2 then gets it by resync."""
+        lab = self.lab()
+        h1, h2, fail = self.pair_with_faulty_h1(lab, 'on_io_error = "detach";')
+        digest, write_at, read_at = self.chunk_io(h1)
+        self.ctl(h1, "disconnect", "r0")
+        wait_until(lambda: self.status(h1)["connection"] == "StandAlone", what="h1 alone")
+
+        fail("volatile")
+        self.assertEqual(write_at(20).returncode, 0)
+        fail("fail-flushes")
+        flushed = h1.in_daemon("dd", "if=/dev/null", "of=" + self.status(h1)["device"], "conv=fsync",
+                               "status=none", check=False)
+        self.assertNotEqual(flushed.returncode, 0, "the flush failed: %s" % flushed.stderr)
+        wait_until(lambda: self.status(h1)["disk"] == "Diskless", what="h1 gave up its disk")
+        st = self.status(h1)
+        self.assertEqual((st["role"], st["connection"]), ("Primary", "StandAlone"))
+        self.assertIn("on-io-error detach: the local disk is given up (Diskless)", h1.log())
+
+        def on_disk():
+            with open(os.path.join(h1.dir, "r0.img"), "rb") as f:
+                f.seek(20 << 20)
+                return hashlib.sha256(f.read(65536)).hexdigest()
+        self.assertEqual(on_disk(), digest, "still in the disk's cache")
+        fail("evict")
+        self.assertNotEqual(on_disk(), digest, "the disk lost the write")
+        fail("heal")
+
+        attached = self.ctl(h1, "attach", "r0").stdout
+        self.assertIn("the only copy of the data, back as it was given up", attached)
+        wait_until(lambda: self.status(h1)["disk"] == "UpToDate", what="h1's disk back")
+        self.assertEqual(on_disk(), digest, "written back to the disk")
+        self.assertEqual(read_at(20), digest, "what the Primary served before")
+        self.assertIn("wrote again 4194304 bytes (1 extents) that no flush had made durable", h1.log())
+        self.ctl(h1, "connect", "r0")
+        wait_until(lambda: self.status(h1)["replication"] == "Established" and
+                   self.status(h1)["peer_disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,
+                   timeout=30, what="h2 resynced from h1")
+        self.assertEqual(self.data_digest(h1), self.data_digest(h2))
+
     def test_a_new_disk_attached_under_a_diskless_primary_resyncs_while_mounted(self):
         """DRBD's attach after on-io-error detach, without a failover: h1's
         disk fails under a mounted ext4 and h1 goes on as a Diskless Primary
