@@ -1010,6 +1010,9 @@ ResourceStatus Resource::status() const {
   s.last_handshake = last_handshake_text_;
   s.io_suspended = io_suspended_;
   s.io_suspended_why = suspended_why_;
+  s.only_copy_given_up = gave_up_the_only_copy();
+  if (s.only_copy_given_up)
+    for (const auto& [extent, bytes] : given_up_disk_->unwritten) s.kept_for_write_back_bytes += bytes.size();
   s.last_error = last_error_;
   s.connection_why = connection_why_;
   return s;

@@ -130,6 +130,13 @@ struct ResourceStatus {
   // while the peer is being fenced (ResourceOptions::freeze_io_while_fencing).
   bool io_suspended = false;
   std::string io_suspended_why;
+  // A Primary's disk given up under on-io-error detach with no peer holding
+  // its data: the data is on that disk alone, and reads and writes fail
+  // until attach() takes that same disk back (another one is refused).
+  // kept_for_write_back_bytes of it, which no flush had made durable, are
+  // held in memory to be written back then; a restart loses them.
+  bool only_copy_given_up = false;
+  uint64_t kept_for_write_back_bytes = 0;
   std::string last_error;        // the last refusal or failure, for the operator
   std::string connection_why;    // why `connection` last changed (a drop's reason)
 };

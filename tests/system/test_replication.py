@@ -1310,6 +1310,11 @@ class ReplicationTest(unittest.TestCase):
         st = self.status(h1)
         self.assertEqual((st["role"], st["connection"]), ("Primary", "StandAlone"))
         self.assertIn("on-io-error detach: the local disk is given up (Diskless)", h1.log())
+        self.assertEqual((st["only_copy_given_up"], st["kept_for_write_back_kib"]), (True, 4096),
+                         "the extent of the lost write, held in memory")
+        shown = self.ctl(h1, "status", "r0").stdout
+        self.assertIn("ONLY COPY GIVEN UP", shown)
+        self.assertIn("kept in memory for it", shown)
 
         def on_disk():
             with open(os.path.join(h1.dir, "r0.img"), "rb") as f:
@@ -1326,6 +1331,8 @@ class ReplicationTest(unittest.TestCase):
         self.assertEqual(on_disk(), digest, "written back to the disk")
         self.assertEqual(read_at(20), digest, "what the Primary served before")
         self.assertIn("wrote again 4194304 bytes (1 extents) that no flush had made durable", h1.log())
+        self.assertFalse(self.status(h1)["only_copy_given_up"])
+        self.assertNotIn("ONLY COPY", self.ctl(h1, "status", "r0").stdout)
         self.ctl(h1, "connect", "r0")
         wait_until(lambda: self.status(h1)["replication"] == "Established" and
                    self.status(h1)["peer_disk"] == "UpToDate" and self.status(h1)["out_of_sync_kib"] == 0,

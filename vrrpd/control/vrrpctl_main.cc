@@ -218,6 +218,19 @@ void print_replication(const json& data) {
       std::printf("  I/O SUSPENDED: %s; writes wait until the peer is outdated or the link is back "
                   "(vrrpctl replication resume-io %s to go on without)\n",
                   r["io_suspended_why"].get<std::string>().c_str(), r["name"].get<std::string>().c_str());
+    if (r.value("only_copy_given_up", false)) {
+      // Older daemons do not send it.
+      const unsigned long long kept = r.value("kept_for_write_back_kib", 0ull);
+      std::printf("  ONLY COPY GIVEN UP: the data is on the disk this Primary gave up, and no peer holds it; "
+                  "reads and writes fail until vrrpctl replication attach %s takes that disk back once it works "
+                  "(another disk is refused)%s\n",
+                  r["name"].get<std::string>().c_str(),
+                  kept == 0 ? ""
+                            : ("; " + kib(kept) +
+                               " that no flush had made durable are kept in memory for it: a restart of the daemon "
+                               "loses them")
+                                  .c_str());
+    }
     if (!r["problem"].get<std::string>().empty())
       std::printf("  problem: %s\n", r["problem"].get<std::string>().c_str());
     else if (!r["last_error"].get<std::string>().empty() &&

@@ -894,7 +894,9 @@ nlohmann::json Daemon::replication_status(const nlohmann::json& args) {
                     {"fencing", v.fencing},
                     {"fencing_policy", v.fencing_policy},
                     {"io_suspended", s.io_suspended},
-                    {"io_suspended_why", s.io_suspended_why}});
+                    {"io_suspended_why", s.io_suspended_why},
+                    {"only_copy_given_up", s.only_copy_given_up},
+                    {"kept_for_write_back_kib", s.kept_for_write_back_bytes / 1024}});
   }
   return make_response(ResultCode::kOk, "", {{"resources", list}});
 }

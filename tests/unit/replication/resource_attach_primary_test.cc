@@ -1148,10 +1148,14 @@ TEST_F(AttachUnderPrimaryTest, TheOnlyCopyGivenUpGetsBackWhatAFailedFlushLeftInT
   ResourceStatus s = a->status();
   ASSERT_EQ((std::pair{s.role, s.disk}), (std::pair{Role::kPrimary, DiskState::kDiskless})) << s.last_error;
   ASSERT_TRUE(a->gave_up_the_only_copy());
+  EXPECT_TRUE(s.only_copy_given_up) << "the operator is told";
+  EXPECT_EQ(s.kept_for_write_back_bytes, kAlExtentSize) << "the extent of the lost write, held in memory";
   disk_a.clear_faults();
   ok(a->attach());
   s = a->status();
   EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_FALSE(s.only_copy_given_up);
+  EXPECT_EQ(s.kept_for_write_back_bytes, 0u);
   EXPECT_EQ(disk_a.lost_bytes(), 0u) << "written again and flushed";
   EXPECT_EQ(read_back(disk_a, at, 65536), pattern(at, 65536, 5)) << "on the disk";
   std::vector<uint8_t> out(65536);
