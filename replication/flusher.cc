@@ -58,8 +58,11 @@ void Flusher::worker() {
       queue_.pop_front();
     }
     const IoStatus status = job.storage->flush();
-    loop_.post([alive = alive_, done = std::move(job.done), status] {
-      if (*alive) done(status);
+    if (!status.ok()) ++undelivered_failures_;
+    loop_.post([this, alive = alive_, done = std::move(job.done), status] {
+      if (!*alive) return;
+      if (!status.ok()) --undelivered_failures_;
+      done(status);
     });
   }
 }

@@ -12,6 +12,7 @@
 // caller, and deterministic.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -37,6 +38,13 @@ class Flusher {
   // Flushes `storage` (which must outlive this Flusher) and calls done(status)
   // on the loop thread, never before this returns. Loop thread only.
   void flush(BlockStorage& storage, Done done);
+  // True while a flush that failed has not had its result delivered on the
+  // loop (threaded mode: the worker saw the error, the loop has not run the
+  // callback yet; never in deferred mode, which delivers at once). A flush
+  // of the same file made meanwhile elsewhere may succeed without what the
+  // failed one lost (Linux marks such pages clean and reports the error
+  // once), so it cannot vouch for them.
+  bool failure_undelivered() const { return undelivered_failures_.load() > 0; }
 
  private:
   struct Job {
@@ -55,6 +63,7 @@ class Flusher {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stop_ = false;
+  std::atomic<int> undelivered_failures_{0};
   std::shared_ptr<bool> alive_;  // false once destroyed: late results are dropped (loop thread only)
   std::thread thread_;
 };

@@ -172,6 +172,12 @@ IoStatus Resource::flush_data_now(uint64_t covers) {
   const bool rewritten = rewrite_pending_extents();
   IoStatus s = data_->flush();
   if (s.ok() && !rewritten) s = IoStatus::error(EIO);
+  // A flush on the Flusher failed and the loop has not taken it in (its
+  // lost extents are not marked or written again yet): this one's success
+  // may be the error reported there instead, and would take those extents
+  // for durable. (What remains is the moment between that flush's error in
+  // the kernel and the Flusher's count of it.)
+  if (s.ok() && flusher_.failure_undelivered()) s = IoStatus::error(EIO);
   if (s.ok()) {
     note_local_flush(covers);
   } else {

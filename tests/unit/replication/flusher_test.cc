@@ -132,5 +132,44 @@ TEST(Flusher, ThreadedFlushLeavesTheLoopRunningAndAnswersInOrder) {
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
+// A storage whose flush() fails at once, counting calls.
+class FailingFlushStorage final : public BlockStorage {
+ public:
+  uint64_t size() const override { return 1 << 20; }
+  IoStatus read(uint64_t, std::span<uint8_t>) override { return {}; }
+  IoStatus write(uint64_t, std::span<const uint8_t>) override { return {}; }
+  IoStatus flush() override {
+    ++flushes;
+    return IoStatus::error(EIO);
+  }
+  bool flush_may_run_concurrently() const override { return true; }
+  std::atomic<int> flushes{0};
+};
+
+// Between the worker's failed flush and the loop's delivery of it, a flush
+// made on the loop cannot vouch for what the failed one lost: the Flusher
+// says so (Resource::flush_data_now() asks).
+TEST(Flusher, AFailureIsUndeliveredFromTheWorkersFlushUntilTheLoopRunsItsCallback) {
+  MonotonicClock clock;
+  EventLoop loop{clock};
+  FailingFlushStorage disk;
+  Flusher flusher(loop, /*threaded=*/true);
+  int err = 0;  // loop thread only
+  EXPECT_FALSE(flusher.failure_undelivered());
+  flusher.flush(disk, [&](IoStatus s) {
+    err = s.errno_value();
+    loop.stop();
+  });
+  // The loop is not running: the result waits in its queue.
+  for (int i = 0; i < 2000 && !flusher.failure_undelivered(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(disk.flushes.load(), 1);
+  EXPECT_TRUE(flusher.failure_undelivered());
+  EXPECT_EQ(err, 0) << "not delivered yet";
+  loop.run();
+  EXPECT_EQ(err, EIO);
+  EXPECT_FALSE(flusher.failure_undelivered());
+}
+
 }  // namespace
 }  // namespace vrrpd::replication

@@ -188,6 +188,32 @@ TEST_F(FlushTest, FlushesFailUntilTheExtentsAFailedFlushLostAreWrittenAgain) {
   EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 1));
 }
 
+// Found by the pair simulation (protocol A seed 29814): two flushes were
+// submitted together. The first failed and lost a write, and writing its
+// extent again failed too; the second, submitted before that failure was
+// known, found nothing to rewrite then, and its disk flush succeeded: it
+// answered success for a write no disk held, and a power loss lost it.
+// A flush submitted before another's failure was noted cannot vouch for
+// what that failure lost: it fails too.
+TEST_F(FlushTest, AFlushSubmittedBeforeAnotherFailedDoesNotVouchForWhatThatOneLost) {
+  bring_up_with_two_extent_logs();
+  const uint64_t offset = kExtent + 8192;
+  write_and_retire(offset, 1);
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  disk_a.fail_writes(kExtent, 4096);  // in the extent: its rewrite fails
+  std::optional<IoStatus> first, second;
+  a->submit_flush([&first](IoStatus s) { first = s; });
+  a->submit_flush([&second](IoStatus s) { second = s; });
+  settle();
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(first->errno_value(), EIO);
+  EXPECT_EQ(second->errno_value(), EIO) << "the lost write is on no disk";
+  disk_a.clear_faults();
+  EXPECT_TRUE(flush_now(*a).ok());
+  disk_a.crash();  // power loss: what the successful flush covered stays
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 1));
+}
+
 // Found by the pair simulation (protocol A seed 1044): a flush on the
 // Primary failed and lost a write, its rewrite failed too, and the daemon
 // was killed. The page cache still held the lost write as clean (as Linux
