@@ -643,6 +643,15 @@ bool FrameReader::feed(std::span<const uint8_t> chunk) {
   return true;
 }
 
+size_t FrameReader::bytes_wanted() const {
+  auto avail = std::span<const uint8_t>(buf_).subspan(start_);
+  if (avail.size() < kHeaderSize) return kHeaderSize - avail.size();
+  FrameHeader h;
+  if (!decode_header(avail, h).ok()) return 1;
+  const size_t frame = kHeaderSize + h.payload_length;
+  return avail.size() < frame ? frame - avail.size() : 1;
+}
+
 FrameReader::Next FrameReader::next(Frame& out) {
   if (!error_.ok()) return Next::kError;
   auto avail = std::span<const uint8_t>(buf_).subspan(start_);

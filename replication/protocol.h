@@ -472,6 +472,9 @@ class FrameReader {
   Next next(Frame& out);
   const DecodeStatus& error() const { return error_; }
   size_t buffered() const { return buf_.size() - start_; }
+  // Bytes still missing before next() can return the frame being
+  // assembled (the rest of the header if it is incomplete; at least 1).
+  size_t bytes_wanted() const;
 
  private:
   size_t max_buffered_;

@@ -162,6 +162,20 @@ void Resource::on_bytes(std::span<const uint8_t> bytes) {
       if (link != link_generation_) return;  // that frame ended this connection
     }
   }
+  hint_receive_size();
+}
+
+void Resource::hint_receive_size() {
+  if (!conn_) return;
+  // Nothing can be done with part of a frame, so the transport may wait for
+  // the rest of it before waking this loop: one wake-up per Data frame
+  // instead of one per arriving segment (measured: sequential protocol C
+  // writes 11% faster; see bench/README.md). Any later frame comes after
+  // those bytes, so no frame is handled later than before. Only the
+  // takeover's probe counts bytes rather than frames as a sign of life:
+  // while it waits for its answer, every byte is delivered as it arrives.
+  const bool probe_unanswered = probe_sent_ && last_heard_ < *probe_sent_;
+  conn_->expect_bytes(probe_unanswered ? 1 : reader_.bytes_wanted());
 }
 
 void Resource::on_frame(const wire::Frame& frame) {
@@ -601,6 +615,7 @@ bool Resource::probe_primary_peer() {
   if (!probe_sent_ || (answered && now - *probe_sent_ >= options_.probe_timeout)) {
     send(wire::Ping{});
     probe_sent_ = now;
+    hint_receive_size();
   }
   return false;
 }

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cctype>
 #include <cerrno>
@@ -30,6 +31,11 @@ constexpr size_t kReadChunkBytes = 256 * 1024;
 // 4 reads (1 MiB) per readiness event, then other fds get the loop; epoll is
 // level-triggered, so the rest is read on the next pass.
 constexpr int kMaxReadsPerEvent = 4;
+// Largest SO_RCVLOWAT asked for, bytes: a little over one maximal frame.
+// (The kernel grows an unlocked receive buffer to twice the mark, and
+// wakes a reader below the mark when the window closes, so a large mark
+// cannot stall the stream.)
+constexpr size_t kMaxReceiveLowWater = 2u << 20;
 constexpr int kMaxIovecs = 64;  // queued vectors handed to one sendmsg()
 constexpr int kMaxAcceptsPerEvent = 16;
 constexpr int kListenBacklog = 8;  // only one peer ever connects
@@ -243,6 +249,16 @@ void TcpConnection::send(std::vector<uint8_t> bytes) {
   // epoll_ctl calls per message while the socket keeps up.
   if (const int e = write_queued(); e != 0) return fail_later(closed_reason(e));
   update_interest();
+}
+
+void TcpConnection::expect_bytes(size_t bytes) {
+  // SO_RCVLOWAT: epoll reports the socket readable once that many bytes are
+  // queued (or the stream ended, or an error): the kernel then wakes this
+  // loop once per frame rather than per segment. Best effort.
+  if (fd_ < 0) return;
+  const int want = static_cast<int>(std::clamp<size_t>(bytes, 1, kMaxReceiveLowWater));
+  if (want == receive_low_water_) return;
+  if (::setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0) receive_low_water_ = want;
 }
 
 void TcpConnection::close() { release_socket(); }

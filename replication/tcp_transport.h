@@ -135,6 +135,7 @@ class TcpConnection final : public Connection {
   size_t queued_bytes() const override { return queued_bytes_; }
   void close() override;
   std::string peer_description() const override { return peer_description_; }
+  void expect_bytes(size_t bytes) override;
   // The socket's TCP congestion control ("cubic"), or "" if unknown.
   std::string congestion_control() const;
 
@@ -163,6 +164,7 @@ class TcpConnection final : public Connection {
   bool started_ = false;
   bool watching_ = false;
   uint32_t interest_ = 0;  // epoll events currently registered
+  int receive_low_water_ = 1;  // the socket's SO_RCVLOWAT
   std::deque<std::vector<uint8_t>> send_queue_;
   size_t front_written_ = 0;  // bytes of send_queue_.front() already sent
   size_t queued_bytes_ = 0;   // unsent bytes in send_queue_

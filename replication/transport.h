@@ -44,6 +44,11 @@ class Connection {
   virtual void close() = 0;
   // "192.0.2.1:7789" or similar, for logs.
   virtual std::string peer_description() const = 0;
+  // A hint: the reader can do nothing with fewer than `bytes` more bytes
+  // (the rest of the frame it is assembling). A transport may hold back
+  // on_bytes until that many have arrived, to save wake-ups; it must still
+  // deliver whatever it has when the stream ends. Default: ignored.
+  virtual void expect_bytes(size_t /*bytes*/) {}
 };
 
 // Keeps trying to establish a connection to the peer until stopped.

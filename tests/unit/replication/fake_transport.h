@@ -93,6 +93,9 @@ class FakeNetwork {
   std::function<bool(int from, const wire::Frame&)> drop_if;
   // Connections established so far.
   int connections() const { return connections_; }
+  // What side `side` of the current connection last said it expects to
+  // read (Connection::expect_bytes); 0 without a connection.
+  size_t expected_bytes(int side) const { return pipe_ ? pipe_->expected[side] : 0; }
 
  private:
   // Both ends of one connection.
@@ -103,6 +106,7 @@ class FakeNetwork {
     // When the last bytes towards each side arrive: a stream keeps its
     // order when the latency shrinks (set_latency) with bytes in flight.
     TimePoint last_arrival[2] = {};
+    size_t expected[2] = {1, 1};  // each side's last Connection::expect_bytes()
   };
   // Arrival time of what is sent now towards `to`, in stream order.
   TimePoint arrival(Pipe& pipe, int to) {
@@ -130,6 +134,8 @@ class FakeNetwork {
       if (!pipe_->broken) net_.schedule_closed(pipe_, 1 - side_, "peer closed the connection");
     }
     std::string peer_description() const override { return "fake:side" + std::to_string(1 - side_); }
+    // Recorded only: this network delivers whole sends.
+    void expect_bytes(size_t bytes) override { pipe_->expected[side_] = bytes; }
 
    private:
     FakeNetwork& net_;

@@ -410,6 +410,33 @@ TEST(FrameReader, TwoFramesInOneChunkAndAPartialThird) {
   EXPECT_EQ(f, (Frame{3, PingAck{}}));
 }
 
+TEST(FrameReader, BytesWantedIsTheRestOfTheFrameInProgress) {
+  const std::vector<uint8_t> data = encode_frame({1, Data{0, 0, filled(8192, 3)}});
+  const std::vector<uint8_t> barrier = encode_frame({2, Barrier{7}});  // a small payload
+  FrameReader reader;
+  Frame f;
+  EXPECT_EQ(reader.bytes_wanted(), kHeaderSize);  // nothing yet: a header
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(data).first(10)));
+  EXPECT_EQ(reader.bytes_wanted(), kHeaderSize - 10);
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(data).subspan(10, kHeaderSize - 10)));
+  EXPECT_EQ(reader.bytes_wanted(), data.size() - kHeaderSize);  // the header tells the payload's length
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(data).subspan(kHeaderSize, 5000)));
+  EXPECT_EQ(reader.bytes_wanted(), data.size() - kHeaderSize - 5000);
+  EXPECT_EQ(reader.next(f), FrameReader::Next::kNeedMore);
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(data).subspan(kHeaderSize + 5000)));
+  EXPECT_EQ(reader.bytes_wanted(), 1u);  // complete: next() returns it
+  ASSERT_EQ(reader.next(f), FrameReader::Next::kFrame);
+  EXPECT_EQ(reader.bytes_wanted(), kHeaderSize);
+  ASSERT_GT(barrier.size(), kHeaderSize + 1);
+  ASSERT_TRUE(reader.feed(std::span<const uint8_t>(barrier).first(kHeaderSize + 1)));
+  EXPECT_EQ(reader.bytes_wanted(), barrier.size() - kHeaderSize - 1);
+  std::vector<uint8_t> bad = barrier;
+  bad[0] ^= 0xFF;  // a header that does not decode: no length to trust
+  FrameReader broken;
+  ASSERT_TRUE(broken.feed(bad));
+  EXPECT_EQ(broken.bytes_wanted(), 1u);
+}
+
 TEST(FrameReader, OversizeHeaderFailsWithoutWaitingForThePayload) {
   std::vector<uint8_t> f = encode_frame({1, Ping{}});
   uint32_t len = 0xFFFFFFFF;

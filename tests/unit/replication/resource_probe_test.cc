@@ -52,6 +52,22 @@ TEST_F(ResourcePairTest, ProbeUnansweredWithinProbeTimeoutDropsTheLinkAtTheNextR
   EXPECT_TRUE(contains(b->status().last_error, "did not answer a probe within 1500 ms")) << b->status().last_error;
 }
 
+TEST_F(ResourcePairTest, WhileTheProbeWaitsEveryByteIsAskedForNotWholeFrames) {
+  // Between frames the reader asks the transport for a whole header (the
+  // transport may then wake it once per frame); the probe counts any byte
+  // as a sign of life, so while it waits the reader asks for one.
+  bring_up_synced();
+  EXPECT_EQ(net.expected_bytes(1), wire::kHeaderSize);
+  net.set_stalled(true);
+  advance(milliseconds(10));  // the probe is sent later than anything heard
+  EXPECT_FALSE(b->primary().ok());  // the probe goes out
+  EXPECT_EQ(net.expected_bytes(1), 1u);
+  net.set_stalled(false);
+  settle();
+  EXPECT_EQ(b->status().connection, ConnectionState::kConnected);
+  EXPECT_EQ(net.expected_bytes(1), wire::kHeaderSize);  // answered: whole frames again
+}
+
 TEST_F(ResourcePairTest, ALongSilentLinkIsStillProbedBeforeItIsDropped) {
   // Silence alone proves nothing: after a blip TCP may take seconds to
   // retransmit. Only a probe that stays unanswered counts.

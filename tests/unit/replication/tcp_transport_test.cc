@@ -472,6 +472,32 @@ TEST_F(TcpTransportTest, FourMiBPayloadIsQueuedAndDrainsInOrder) {
   EXPECT_EQ(std::string(b_->received.end() - 3, b_->received.end()), "end");
 }
 
+TEST_F(TcpTransportTest, ExpectedBytesArriveTogetherAndTheEndOfTheStreamStillDeliversAPart) {
+  connect_pair();
+  b_->connection->expect_bytes(1000);
+  a_->connection->send(std::vector<uint8_t>(600, 'x'));
+  ASSERT_TRUE(run_until([&] { return a_->connection->queued_bytes() == 0; }));
+  run_for(50ms);  // the 600 bytes sit in B's socket: not enough to wake it
+  EXPECT_TRUE(b_->received.empty()) << b_->received.size();
+  a_->connection->send(std::vector<uint8_t>(400, 'y'));
+  ASSERT_TRUE(run_until([&] { return b_->received.size() == 1000; })) << b_->received.size();
+  EXPECT_EQ(b_->received[599], 'x');
+  EXPECT_EQ(b_->received[600], 'y');
+  // Back to every byte: a small message is delivered at once.
+  b_->connection->expect_bytes(1);
+  a_->send("ping");
+  ASSERT_TRUE(run_until([&] { return b_->received.size() == 1004; }));
+  // Waiting for more than ever comes: the end of the stream delivers what
+  // arrived, then the close.
+  b_->connection->expect_bytes(1000);
+  a_->send("last");
+  ASSERT_TRUE(run_until([&] { return a_->connection->queued_bytes() == 0; }));
+  a_->connection->close();
+  ASSERT_TRUE(run_until([&] { return !b_->closed_reasons.empty(); }));
+  EXPECT_EQ(b_->received_text().substr(1000), "pinglast");
+  EXPECT_EQ(b_->closed_reasons.front(), "peer closed the connection");
+}
+
 TEST_F(TcpTransportTest, OnlyTheLowerEndpointConnects) {
   make_pair();
   // Each node alone, with a plain listener standing in for its peer.
