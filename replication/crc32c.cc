@@ -37,8 +37,8 @@ uint64_t load_le64(const uint8_t* p) {
 
 }  // namespace
 
-uint32_t crc32c_portable(std::span<const uint8_t> data) {
-  uint32_t c = 0xFFFFFFFFu;
+uint32_t crc32c_portable(std::span<const uint8_t> data, uint32_t previous) {
+  uint32_t c = previous ^ 0xFFFFFFFFu;
   const uint8_t* p = data.data();
   size_t n = data.size();
   for (; n >= 8; p += 8, n -= 8) {
@@ -120,10 +120,10 @@ __attribute__((target("sse4.2"))) void three_streams(uint64_t& crc, const uint8_
 
 }  // namespace
 
-__attribute__((target("sse4.2"))) uint32_t crc32c_hardware(std::span<const uint8_t> data) {
+__attribute__((target("sse4.2"))) uint32_t crc32c_hardware(std::span<const uint8_t> data, uint32_t previous) {
   static const ZeroTables long_zeros = make_zero_tables(kLongStream);
   static const ZeroTables short_zeros = make_zero_tables(kShortStream);
-  uint64_t c = 0xFFFFFFFFu;
+  uint64_t c = previous ^ 0xFFFFFFFFu;
   const uint8_t* p = data.data();
   size_t n = data.size();
   for (; n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0; ++p, --n) c = _mm_crc32_u8(static_cast<uint32_t>(c), *p);
@@ -141,14 +141,16 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hardware(std::span<const uint8
 #else
 
 bool crc32c_hardware_available() { return false; }
-uint32_t crc32c_hardware(std::span<const uint8_t> data) { return crc32c_portable(data); }
+uint32_t crc32c_hardware(std::span<const uint8_t> data, uint32_t previous) {
+  return crc32c_portable(data, previous);
+}
 
 #endif
 
-uint32_t crc32c(std::span<const uint8_t> data) {
+uint32_t crc32c(std::span<const uint8_t> data, uint32_t previous) {
   // Chosen once: the CPU does not change under a running process.
   static const bool hardware = crc32c_hardware_available();
-  return hardware ? crc32c_hardware(data) : crc32c_portable(data);
+  return hardware ? crc32c_hardware(data, previous) : crc32c_portable(data, previous);
 }
 
 }  // namespace vrrpd::replication

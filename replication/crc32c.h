@@ -14,15 +14,17 @@
 namespace vrrpd::replication {
 
 // CRC32C of `data` (initial value ~0, final xor ~0, as in iSCSI/ext4/btrfs).
-// crc32c("123456789") == 0xE3069283.
-uint32_t crc32c(std::span<const uint8_t> data);
+// crc32c("123456789") == 0xE3069283. With `previous`, the CRC of what came
+// before `data`: crc32c(b, crc32c(a)) == crc32c(a followed by b), so a
+// frame's checksum can cover bytes that are not in one buffer.
+uint32_t crc32c(std::span<const uint8_t> data, uint32_t previous = 0);
 
 // The portable implementation (slicing-by-8 tables), any CPU.
-uint32_t crc32c_portable(std::span<const uint8_t> data);
+uint32_t crc32c_portable(std::span<const uint8_t> data, uint32_t previous = 0);
 
 // True when this CPU has the SSE4.2 CRC32 instruction (x86-64 only).
 bool crc32c_hardware_available();
 // The SSE4.2 implementation; only when crc32c_hardware_available().
-uint32_t crc32c_hardware(std::span<const uint8_t> data);
+uint32_t crc32c_hardware(std::span<const uint8_t> data, uint32_t previous = 0);
 
 }  // namespace vrrpd::replication

@@ -282,9 +282,11 @@ struct FuseExportOps {
     const bool dsync = fi != nullptr && (fi->flags & O_DSYNC) != 0;
     const auto* bytes = reinterpret_cast<const uint8_t*>(data);
     if (e.loop_ != nullptr) {
-      // On the volume's loop. The completion owns the bytes: a copy of a
-      // small write, or for a large one the receive buffer itself (libfuse
-      // allocates the next when it finds none), so 1 MiB is not copied.
+      // On the volume's loop. The bytes are shared with the volume, which
+      // may send them to the peer from there after answering (protocol A):
+      // a copy of a small write, or for a large one the receive buffer
+      // itself (libfuse allocates the next when it finds none), so 1 MiB
+      // is not copied.
       void* owned = nullptr;
       if (size <= FuseExport::kAnswerLaterBytes) {
         owned = std::malloc(size);
@@ -297,24 +299,24 @@ struct FuseExportOps {
       } else {
         owned = std::exchange(e.request_buf_->mem, nullptr);
       }
+      std::shared_ptr<const void> keep(owned, std::free);
       e.begin_answer_later();
-      e.volume_.start_write(static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size),
-                            [req, &e, size, owned, dsync](IoStatus status) {
-                              std::free(owned);
-                              if (status.ok() && dsync) {
-                                // Started from the loop, not from inside the
-                                // write's completion.
-                                e.loop_->post([req, &e, size] {
-                                  e.volume_.start_flush([req, &e, size](IoStatus durable) {
-                                    reply_write(req, e, size, durable, /*flushed=*/true);
-                                    e.end_answer_later();
-                                  });
-                                });
-                                return;
-                              }
-                              reply_write(req, e, size, status, /*flushed=*/false);
-                              e.end_answer_later();
-                            });
+      e.volume_.start_write_shared(
+          static_cast<uint64_t>(offset), std::span<const uint8_t>(bytes, size), std::move(keep),
+          [req, &e, size, dsync](IoStatus status) {
+            if (status.ok() && dsync) {
+              // Started from the loop, not from inside the write's completion.
+              e.loop_->post([req, &e, size] {
+                e.volume_.start_flush([req, &e, size](IoStatus durable) {
+                  reply_write(req, e, size, durable, /*flushed=*/true);
+                  e.end_answer_later();
+                });
+              });
+              return;
+            }
+            reply_write(req, e, size, status, /*flushed=*/false);
+            e.end_answer_later();
+          });
       return;
     }
     if (size <= FuseExport::kAnswerLaterBytes && !dsync) {

@@ -438,15 +438,21 @@ DecodeStatus decode_as(std::span<const uint8_t> payload, Message& out) {
   return s;
 }
 
-void put_header(std::span<uint8_t, kHeaderSize> b, uint16_t version, uint16_t type,
-                uint16_t flags, uint64_t sequence, std::span<const uint8_t> payload) {
+// The header of a payload of `payload_size` bytes whose CRC32C is `payload_crc`.
+void put_header(std::span<uint8_t, kHeaderSize> b, uint16_t version, uint16_t type, uint16_t flags,
+                uint64_t sequence, size_t payload_size, uint32_t payload_crc) {
   std::vector<uint8_t> h;
   h.reserve(kHeaderSize);
   Writer w(h);
   w.u32(kMagic).u16(version).u16(type).u16(flags).u16(0 /* reserved */).u64(sequence);
-  w.u32(static_cast<uint32_t>(payload.size())).u32(crc32c(payload));
+  w.u32(static_cast<uint32_t>(payload_size)).u32(payload_crc);
   w.u32(crc32c(h));  // over bytes 0..27
   std::copy(h.begin(), h.end(), b.begin());
+}
+
+void put_header(std::span<uint8_t, kHeaderSize> b, uint16_t version, uint16_t type,
+                uint16_t flags, uint64_t sequence, std::span<const uint8_t> payload) {
+  put_header(b, version, type, flags, sequence, payload.size(), crc32c(payload));
 }
 
 }  // namespace
@@ -545,15 +551,25 @@ std::vector<uint8_t> encode_frame(const Frame& f, uint16_t frame_version) {
   return out;
 }
 
-std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
-                                       std::span<const uint8_t> data, uint16_t version) {
+std::vector<uint8_t> encode_data_frame_head(uint64_t sequence, uint64_t offset, uint32_t flags,
+                                            std::span<const uint8_t> data, uint16_t version) {
   std::vector<uint8_t> out;
-  out.reserve(kHeaderSize + 16 + data.size());
+  out.reserve(kDataFrameHeadSize);
   out.resize(kHeaderSize);
   Writer w(out);
-  w.u64(offset).u32(flags).u32(static_cast<uint32_t>(data.size())).bytes(data);
+  w.u64(offset).u32(flags).u32(static_cast<uint32_t>(data.size()));
+  const auto fields = std::span<const uint8_t>(out).subspan(kHeaderSize);
   put_header(std::span<uint8_t, kHeaderSize>(out.data(), kHeaderSize), version,
-             static_cast<uint16_t>(FrameType::kData), 0, sequence, std::span<const uint8_t>(out).subspan(kHeaderSize));
+             static_cast<uint16_t>(FrameType::kData), 0, sequence, fields.size() + data.size(),
+             crc32c(data, crc32c(fields)));
+  return out;
+}
+
+std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
+                                       std::span<const uint8_t> data, uint16_t version) {
+  std::vector<uint8_t> out = encode_data_frame_head(sequence, offset, flags, data, version);
+  out.reserve(kDataFrameHeadSize + data.size());
+  out.insert(out.end(), data.begin(), data.end());
   return out;
 }
 

@@ -435,6 +435,14 @@ std::vector<uint8_t> encode_frame(const Frame& f, uint16_t version = kProtocolVe
 // payloads are copied once, not into a Data and then into the frame.
 std::vector<uint8_t> encode_data_frame(uint64_t sequence, uint64_t offset, uint32_t flags,
                                        std::span<const uint8_t> data, uint16_t version = kProtocolVersion);
+// The same frame in two parts, for a sender that hands `data` to the
+// socket from where it lies (no copy at all): what comes before the data
+// (the header and the payload's fixed fields, kDataFrameHeadSize bytes,
+// checksums over `data` included). Followed by `data`, byte for byte
+// encode_data_frame().
+inline constexpr size_t kDataFrameHeadSize = kHeaderSize + 16;
+std::vector<uint8_t> encode_data_frame_head(uint64_t sequence, uint64_t offset, uint32_t flags,
+                                            std::span<const uint8_t> data, uint16_t version = kProtocolVersion);
 // A frame from an arbitrary header and payload (CRCs computed here, the
 // header's payload_length/payload_crc ignored): for tests and for writing a
 // future version's frames.

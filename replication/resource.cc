@@ -1080,6 +1080,11 @@ void Resource::start_write(uint64_t offset, std::span<const uint8_t> data, Compl
   queue_write(offset, data, {}, 0, std::move(done));
 }
 
+void Resource::start_write_shared(uint64_t offset, std::span<const uint8_t> data, std::shared_ptr<const void> keep,
+                                  Completion done) {
+  queue_write(offset, data, {}, 0, std::move(done), std::move(keep));
+}
+
 void Resource::start_flush(Completion done) { submit_flush(std::move(done)); }
 
 IoStatus Resource::discard(uint64_t offset, uint64_t length) {

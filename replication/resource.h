@@ -470,6 +470,8 @@ class Resource final : public Volume {
   EventLoop* request_loop() override { return &loop_; }
   void start_read(uint64_t offset, std::span<uint8_t> out, Completion done) override;
   void start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) override;
+  void start_write_shared(uint64_t offset, std::span<const uint8_t> data, std::shared_ptr<const void> keep,
+                          Completion done) override;
   void start_flush(Completion done) override;
   IoStatus discard(uint64_t offset, uint64_t length) override;
   void start_discard(uint64_t offset, uint64_t length, Completion done) override;
@@ -544,6 +546,10 @@ class Resource final : public Volume {
     // data.size() may be used once `done` has been called.
     std::span<const uint8_t> data;
     std::vector<uint8_t> owned;
+    // The caller's buffer, shared (Volume::start_write_shared) when `data`
+    // lies in it: the Data frames borrow it (Connection::send_borrowed)
+    // instead of copying it. Dropped if `data` moves into `owned`.
+    std::shared_ptr<const void> keep;
     // A discard (submit_discard): no bytes, `discard_length` of them made
     // zeros; sector aligned, within one activity-log extent.
     bool discard = false;
@@ -590,8 +596,9 @@ class Resource final : public Volume {
   // Every write enters here. The bytes are `owned` (handed over) when that is
   // not empty, else a view of `borrowed`, which the caller keeps valid until
   // `done` (Volume::write, whose caller waits: no copy of a FUSE buffer).
+  // `keep`, if set, holds `borrowed` valid beyond `done` (WriteRequest::keep).
   void queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned, uint32_t flags,
-                   IoCallback done);
+                   IoCallback done, std::shared_ptr<const void> keep = nullptr);
   // One piece of submit_discard() (sector aligned, one AL extent at most).
   void queue_discard(uint64_t offset, uint64_t length, IoCallback done);
   // Why a write of `size` bytes at `offset` cannot be taken now (EROFS,
@@ -670,7 +677,9 @@ class Resource final : public Volume {
   // Sends on the link; returns the frame's sequence number.
   uint64_t send_frame(wire::Message m);
   // A Data frame built straight from `data` (no intermediate copy).
-  uint64_t send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data);
+  // `keep`, if set, holds `data` valid: the frame borrows it, no copy.
+  uint64_t send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data,
+                     const std::shared_ptr<const void>& keep = nullptr);
   void send_bytes(std::vector<uint8_t> frame);  // an encoded frame; conn_ must be set
   wire::Hello make_hello() const;
   void on_ping_due();

@@ -54,7 +54,7 @@ IoStatus Resource::check_write(uint64_t offset, uint64_t size) const {
 }
 
 void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, std::vector<uint8_t> owned,
-                           uint32_t flags, IoCallback done) {
+                           uint32_t flags, IoCallback done, std::shared_ptr<const void> keep) {
   const size_t size = owned.empty() ? borrowed.size() : owned.size();
   if (size > kMaxWriteBytes) return done(IoStatus::error(EINVAL));
   if (IoStatus s = check_write(offset, size); !s.ok()) return done(s);
@@ -63,6 +63,7 @@ void Resource::queue_write(uint64_t offset, std::span<const uint8_t> borrowed, s
   w.offset = offset;
   if (owned.empty()) {
     w.data = borrowed;
+    w.keep = std::move(keep);
   } else {
     w.owned = std::move(owned);
     w.data = w.owned;  // the vector's buffer stays put when the request is moved
@@ -223,6 +224,7 @@ Resource::LocalWrite Resource::prepare_local_write(uint64_t id) {
       w.offset = begin;
       w.owned = std::move(whole);
       w.data = w.owned;
+      w.keep.reset();
     }
   }
   if (s.ok()) return LocalWrite::kWritten;
@@ -286,7 +288,7 @@ void Resource::mirror_write(uint64_t id) {
       const uint64_t n = std::min<uint64_t>(wire::kMaxDataBytes, w.size() - pos);
       const std::span<const uint8_t> bytes =
           w.discard ? std::span<const uint8_t>(kZeros).first(n) : w.data.subspan(pos, n);
-      const uint64_t seq = send_data(w.offset + pos, w.flags, bytes);
+      const uint64_t seq = send_data(w.offset + pos, w.flags, bytes, w.discard ? nullptr : w.keep);
       data_frames_[seq] = FrameRange{id, w.offset + pos, n};
       ++frames;
     }
@@ -506,6 +508,7 @@ void Resource::complete_write_to_caller(uint64_t id, IoStatus status) {
   }
   IoCallback done = std::move(it->second.done);
   it->second.done = nullptr;
+  it->second.keep.reset();  // `data` is not used after the answer; queued frames hold their own
   done(status);  // may re-enter; `it` is not used after this
 }
 

@@ -128,10 +128,19 @@ uint64_t Resource::send_frame(wire::Message m) {
   return sequence;
 }
 
-uint64_t Resource::send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data) {
+uint64_t Resource::send_data(uint64_t offset, uint32_t flags, std::span<const uint8_t> data,
+                             const std::shared_ptr<const void>& keep) {
   if (!conn_) return 0;
   const uint64_t sequence = next_send_sequence_++;
-  send_bytes(wire::encode_data_frame(sequence, offset, flags, data, wire_version()));
+  if (keep) {
+    // The payload goes into the socket from the caller's buffer: no copy
+    // of up to 1 MiB per frame on the Primary's loop.
+    std::vector<uint8_t> head = wire::encode_data_frame_head(sequence, offset, flags, data, wire_version());
+    sent_bytes_ += head.size() + data.size();
+    conn_->send_borrowed(std::move(head), data, keep);
+  } else {
+    send_bytes(wire::encode_data_frame(sequence, offset, flags, data, wire_version()));
+  }
   return sequence;
 }
 

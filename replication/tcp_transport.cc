@@ -240,10 +240,31 @@ void TcpConnection::start(Callbacks cb) {
 }
 
 void TcpConnection::send(std::vector<uint8_t> bytes) {
-  if (fd_ < 0 || bytes.empty() || !deferred_reason_.empty()) return;
+  if (!can_queue()) return;
   const bool was_idle = send_queue_.empty();
-  queued_bytes_ += bytes.size();
-  send_queue_.push_back(std::move(bytes));
+  enqueue(Outgoing{std::move(bytes), {}, nullptr});
+  write_if(was_idle);
+}
+
+void TcpConnection::send_borrowed(std::vector<uint8_t> head, std::span<const uint8_t> body,
+                                  std::shared_ptr<const void> keep) {
+  if (!can_queue()) return;
+  const bool was_idle = send_queue_.empty();
+  enqueue(Outgoing{std::move(head), {}, nullptr});
+  enqueue(Outgoing{{}, body, std::move(keep)});
+  write_if(was_idle);  // both in one sendmsg(): the head is not a packet of its own
+}
+
+bool TcpConnection::can_queue() const { return fd_ >= 0 && deferred_reason_.empty(); }
+
+void TcpConnection::enqueue(Outgoing out) {
+  if (!out.owned.empty()) out.bytes = out.owned;  // a moved vector keeps its buffer
+  if (out.bytes.empty()) return;
+  queued_bytes_ += out.bytes.size();
+  send_queue_.push_back(std::move(out));
+}
+
+void TcpConnection::write_if(bool was_idle) {
   if (!watching_ || !was_idle) return;  // not started yet, or EPOLLOUT is already awaited
   // Write at once what the kernel takes: saves a loop pass and two
   // epoll_ctl calls per message while the socket keeps up.
@@ -335,8 +356,8 @@ int TcpConnection::write_queued_once() {
     for (auto it = send_queue_.begin(); it != send_queue_.end() && count < kMaxIovecs;
          ++it, ++count) {
       const size_t skip = count == 0 ? front_written_ : 0;
-      iov[count].iov_base = it->data() + skip;
-      iov[count].iov_len = it->size() - skip;
+      iov[count].iov_base = const_cast<uint8_t*>(it->bytes.data()) + skip;  // sendmsg only reads it
+      iov[count].iov_len = it->bytes.size() - skip;
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -351,7 +372,7 @@ int TcpConnection::write_queued_once() {
     size_t left = static_cast<size_t>(sent);
     queued_bytes_ -= left;
     while (left > 0) {
-      const size_t front_left = send_queue_.front().size() - front_written_;
+      const size_t front_left = send_queue_.front().bytes.size() - front_written_;
       if (left < front_left) {
         front_written_ += left;
         break;

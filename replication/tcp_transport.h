@@ -132,6 +132,9 @@ class TcpConnection final : public Connection {
 
   void start(Callbacks cb) override;
   void send(std::vector<uint8_t> bytes) override;
+  // The body goes from where it lies into the socket (sendmsg's iovec).
+  void send_borrowed(std::vector<uint8_t> head, std::span<const uint8_t> body,
+                     std::shared_ptr<const void> keep) override;
   size_t queued_bytes() const override { return queued_bytes_; }
   void close() override;
   std::string peer_description() const override { return peer_description_; }
@@ -165,7 +168,20 @@ class TcpConnection final : public Connection {
   bool watching_ = false;
   uint32_t interest_ = 0;  // epoll events currently registered
   int receive_low_water_ = 1;  // the socket's SO_RCVLOWAT
-  std::deque<std::vector<uint8_t>> send_queue_;
+  // Bytes to send, in order: a buffer of its own or a borrowed one (kept
+  // alive by `keep`). `bytes` points into `owned` or the borrowed buffer.
+  struct Outgoing {
+    std::vector<uint8_t> owned;
+    std::span<const uint8_t> bytes;
+    std::shared_ptr<const void> keep;
+  };
+  bool can_queue() const;
+  // Appends to send_queue_ (nothing if empty).
+  void enqueue(Outgoing out);
+  // After enqueue(): writes now if the queue was empty before (otherwise
+  // EPOLLOUT is awaited already).
+  void write_if(bool was_idle);
+  std::deque<Outgoing> send_queue_;
   size_t front_written_ = 0;  // bytes of send_queue_.front() already sent
   size_t queued_bytes_ = 0;   // unsent bytes in send_queue_
   // An error met inside send() or start(), which may not call back: reported

@@ -37,6 +37,17 @@ class Connection {
   // Queues bytes; they go out in order. Never blocks, never fails: an error
   // shows up later as on_closed.
   virtual void send(std::vector<uint8_t> bytes) = 0;
+  // Queues `head` and then `body` (in order, as one send() of both), with
+  // `body` borrowed rather than copied: it must stay unchanged while
+  // `keep` is held, and the connection holds `keep` until it has handed
+  // `body` on or dropped it. For a payload that is already in memory (a
+  // write's data): the default copies both into one send().
+  virtual void send_borrowed(std::vector<uint8_t> head, std::span<const uint8_t> body,
+                             std::shared_ptr<const void> keep) {
+    (void)keep;
+    head.insert(head.end(), body.begin(), body.end());
+    send(std::move(head));
+  }
   // Bytes queued by send() and not yet handed to the kernel: what protocol A
   // and the resync rate controller use as back-pressure.
   virtual size_t queued_bytes() const = 0;

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -71,6 +72,14 @@ class Volume {
   virtual void start_read(uint64_t offset, std::span<uint8_t> out, Completion done) { done(read(offset, out)); }
   virtual void start_write(uint64_t offset, std::span<const uint8_t> data, Completion done) {
     done(write(offset, data));
+  }
+  // start_write() of a buffer the caller shares rather than lends: `data`
+  // stays valid and unchanged while `keep` is held, also after `done`. The
+  // replicated volume then sends it to the peer from where it lies instead
+  // of copying it into each frame. The default holds `keep` until `done`.
+  virtual void start_write_shared(uint64_t offset, std::span<const uint8_t> data, std::shared_ptr<const void> keep,
+                                  Completion done) {
+    start_write(offset, data, [keep = std::move(keep), done = std::move(done)](IoStatus s) { done(s); });
   }
   virtual void start_flush(Completion done) { done(flush()); }
   virtual void start_discard(uint64_t offset, uint64_t length, Completion done) { done(discard(offset, length)); }

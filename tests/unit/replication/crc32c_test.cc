@@ -15,6 +15,12 @@ namespace vrrpd::replication {
 namespace {
 
 using Crc = std::function<uint32_t(std::span<const uint8_t>)>;
+using CrcFrom = std::function<uint32_t(std::span<const uint8_t>, uint32_t previous)>;
+
+// An implementation called on one buffer, from the start.
+Crc one_buffer(uint32_t (*crc)(std::span<const uint8_t>, uint32_t)) {
+  return [crc](std::span<const uint8_t> d) { return crc(d, 0); };
+}
 
 std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
@@ -78,19 +84,39 @@ void expect_matches_definition(const Crc& crc) {
   EXPECT_EQ(crc(std::span<const uint8_t>(frame).subspan(5)), crc32c_bitwise(std::span<const uint8_t>(frame).subspan(5)));
 }
 
-TEST(Crc32c, PortableMatchesPublishedVectors) { expect_known_vectors(crc32c_portable); }
-TEST(Crc32c, PortableMatchesTheDefinitionAtEveryLengthAndAlignment) { expect_matches_definition(crc32c_portable); }
+// A checksum continued over a second buffer is that of both buffers as one,
+// wherever they are cut (a frame's header fields, then its borrowed data).
+void expect_continues_across_a_cut(const CrcFrom& crc) {
+  const std::vector<uint8_t> buf = noise(3 * 8192 * 2 + 100);
+  const std::span<const uint8_t> all(buf);
+  const uint32_t whole = crc32c_bitwise(all);
+  for (size_t cut : {0u, 1u, 7u, 16u, 17u, 768u, 24577u, 49152u}) {
+    ASSERT_EQ(crc(all.subspan(cut), crc(all.first(cut), 0)), whole) << "cut at " << cut;
+  }
+  EXPECT_EQ(crc({}, 0x12345678u), 0x12345678u);  // nothing more: the same CRC
+}
+
+TEST(Crc32c, PortableMatchesPublishedVectors) { expect_known_vectors(one_buffer(crc32c_portable)); }
+TEST(Crc32c, PortableMatchesTheDefinitionAtEveryLengthAndAlignment) { expect_matches_definition(one_buffer(crc32c_portable)); }
 
 TEST(Crc32c, HardwareMatchesPublishedVectors) {
   if (!crc32c_hardware_available()) GTEST_SKIP() << "no SSE4.2 on this CPU";
-  expect_known_vectors(crc32c_hardware);
+  expect_known_vectors(one_buffer(crc32c_hardware));
 }
 TEST(Crc32c, HardwareMatchesTheDefinitionAtEveryLengthAndAlignment) {
   if (!crc32c_hardware_available()) GTEST_SKIP() << "no SSE4.2 on this CPU";
-  expect_matches_definition(crc32c_hardware);
+  expect_matches_definition(one_buffer(crc32c_hardware));
 }
 
-TEST(Crc32c, DispatcherMatchesPublishedVectors) { expect_known_vectors(crc32c); }
+TEST(Crc32c, DispatcherMatchesPublishedVectors) {
+  expect_known_vectors(one_buffer(crc32c));
+}
+
+TEST(Crc32c, EachImplementationContinuesFromAPreviousCrc) {
+  expect_continues_across_a_cut(crc32c_portable);
+  expect_continues_across_a_cut(crc32c);
+  if (crc32c_hardware_available()) expect_continues_across_a_cut(crc32c_hardware);
+}
 
 }  // namespace
 }  // namespace vrrpd::replication

@@ -96,6 +96,8 @@ class FakeNetwork {
   // What side `side` of the current connection last said it expects to
   // read (Connection::expect_bytes); 0 without a connection.
   size_t expected_bytes(int side) const { return pipe_ ? pipe_->expected[side] : 0; }
+  // Bytes side `from` sent borrowed (Connection::send_borrowed), all connections.
+  uint64_t borrowed_bytes(int from) const { return borrowed_bytes_[from]; }
 
  private:
   // Both ends of one connection.
@@ -136,6 +138,13 @@ class FakeNetwork {
     std::string peer_description() const override { return "fake:side" + std::to_string(1 - side_); }
     // Recorded only: this network delivers whole sends.
     void expect_bytes(size_t bytes) override { pipe_->expected[side_] = bytes; }
+    // Counted, then sent as one copy (as the default does).
+    void send_borrowed(std::vector<uint8_t> head, std::span<const uint8_t> body,
+                       std::shared_ptr<const void> keep) override {
+      if (!pipe_->open[side_] || pipe_->broken) return;
+      net_.borrowed_bytes_[side_] += body.size();
+      Connection::send_borrowed(std::move(head), body, std::move(keep));
+    }
 
    private:
     FakeNetwork& net_;
@@ -228,6 +237,7 @@ class FakeNetwork {
   EventLoop& loop_;
   Side connectors_[2];
   std::shared_ptr<Pipe> pipe_;  // the current connection, if any
+  uint64_t borrowed_bytes_[2] = {0, 0};
   bool link_up_ = true;
   bool stalled_ = false;
   bool connect_pending_ = false;

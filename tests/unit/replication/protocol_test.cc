@@ -122,6 +122,10 @@ TEST(ProtocolCodec, DirectDataFrameEncodingIsByteForByteTheGenericOne) {
   for (const Data& d : {Data{0x200, kDataFua, filled(512, 1)}, Data{0, kDataFlush, filled(kMaxDataBytes, 7)},
                         Data{uint64_t{1} << 40, 0, filled(4096, 9)}}) {
     EXPECT_EQ(encode_data_frame(77, d.offset, d.flags, d.data), encode_frame({77, d}));
+    std::vector<uint8_t> parts = encode_data_frame_head(77, d.offset, d.flags, d.data);
+    EXPECT_EQ(parts.size(), kDataFrameHeadSize);
+    parts.insert(parts.end(), d.data.begin(), d.data.end());
+    EXPECT_EQ(parts, encode_frame({77, d}));
     DecodeResult r = decode_frame(encode_data_frame(77, d.offset, d.flags, d.data));
     ASSERT_TRUE(r.status.ok()) << r.status.message();
     EXPECT_EQ(std::get<Data>(r.frame.message), d);

@@ -105,6 +105,38 @@ TEST_F(ResourcePairTest, VolumeAdapterWritesFromTheCallersBufferUnalignedAndMult
   EXPECT_TRUE(disks_equal());
 }
 
+// A buffer shared by the caller (the FUSE export's receive buffer): the Data
+// frames borrow it instead of copying it, and the engine lets go of it once
+// the caller is answered. An unaligned write is widened into a copy of its
+// own and sent from there.
+TEST_F(ResourcePairTest, ASharedBufferIsSentFromWhereItLiesAndLetGoAfterTheAnswer) {
+  bring_up_synced();
+  Volume& volume = *a;
+  auto buffer = std::make_shared<std::vector<uint8_t>>(pattern(1u << 20, 1u << 20, 8));
+  const std::weak_ptr<std::vector<uint8_t>> held = buffer;
+  const std::vector<uint8_t> expected = *buffer;
+  std::optional<IoStatus> wrote;
+  volume.start_write_shared(1u << 20, *buffer, buffer, [&](IoStatus s) { wrote = s; });
+  buffer.reset();
+  settle();
+  ASSERT_TRUE(wrote.has_value());
+  EXPECT_TRUE(wrote->ok()) << wrote->message();
+  EXPECT_EQ(net.borrowed_bytes(0), expected.size());  // every payload byte went out borrowed
+  EXPECT_TRUE(held.expired());                       // answered and sent: nobody holds it
+  EXPECT_EQ(read_back(disk_b, 1u << 20, expected.size()), expected);
+
+  auto small = std::make_shared<std::vector<uint8_t>>(pattern(1000, 100, 9));
+  const std::vector<uint8_t> expected_small = *small;
+  wrote.reset();
+  volume.start_write_shared(1000, *small, small, [&](IoStatus s) { wrote = s; });
+  settle();
+  ASSERT_TRUE(wrote.has_value());
+  EXPECT_TRUE(wrote->ok()) << wrote->message();
+  EXPECT_EQ(net.borrowed_bytes(0), expected.size());  // widened to a sector: its own copy went
+  EXPECT_EQ(small.use_count(), 1);                    // let go when it was widened
+  for (FakeStorage* d : {&disk_a, &disk_b}) EXPECT_EQ(read_back(*d, 1000, expected_small.size()), expected_small);
+}
+
 // FakeStorage behind a mutex (so the Flusher's thread may flush it while the
 // loop writes) whose flush() waits at a gate the test opens.
 class GatedFlushStorage final : public BlockStorage {

@@ -414,6 +414,46 @@ TEST_F(TcpConnectionOnSocketpair, WriteErrorInsideSendIsReportedLaterNotFromSend
       << closed_[0];
 }
 
+TEST_F(TcpConnectionOnSocketpair, ABorrowedBodyFollowsItsHeadAndIsLetGoOnceSent) {
+  connection_->start({});
+  // More than the socket takes at once, so part of the body waits in the queue.
+  auto body = std::make_shared<std::vector<uint8_t>>(4 << 20);
+  for (size_t i = 0; i < body->size(); ++i) (*body)[i] = static_cast<uint8_t>(i * 13 + i / 4096);
+  const std::weak_ptr<std::vector<uint8_t>> held = body;
+  connection_->send({'<'});
+  connection_->send_borrowed({'h', 'e', 'a', 'd'}, *body, body);
+  connection_->send({'>'});
+  const std::vector<uint8_t> expected_body = *body;
+  body.reset();  // the connection's reference is the only one now
+  ASSERT_GT(connection_->queued_bytes(), 0u);
+  EXPECT_FALSE(held.expired());  // still being sent from there
+  std::vector<uint8_t> got;
+  std::vector<uint8_t> sink(1 << 20);
+  for (int i = 0; i < 2000 && got.size() < expected_body.size() + 6; ++i) {
+    const ssize_t n = ::recv(other_end_, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (n > 0) got.insert(got.end(), sink.begin(), sink.begin() + n);
+    loop_.run_once(1ms);
+  }
+  ASSERT_EQ(got.size(), expected_body.size() + 6);
+  EXPECT_EQ(std::string(got.begin(), got.begin() + 5), "<head");
+  EXPECT_TRUE(std::equal(expected_body.begin(), expected_body.end(), got.begin() + 5));
+  EXPECT_EQ(got.back(), '>');
+  EXPECT_EQ(connection_->queued_bytes(), 0u);
+  EXPECT_TRUE(held.expired());  // handed to the kernel: let go
+}
+
+TEST_F(TcpConnectionOnSocketpair, CloseLetsGoOfABorrowedBodyNotYetSent) {
+  connection_->start({});
+  auto body = std::make_shared<std::vector<uint8_t>>(4 << 20, 0x42);
+  const std::weak_ptr<std::vector<uint8_t>> held = body;
+  connection_->send_borrowed({'h'}, *body, body);
+  body.reset();
+  ASSERT_GT(connection_->queued_bytes(), 0u);
+  EXPECT_FALSE(held.expired());
+  connection_->close();
+  EXPECT_TRUE(held.expired());
+}
+
 TEST_F(TcpConnectionOnSocketpair, DrainedIsToldWhenQueuedBytesGoOut) {
   int drained = 0;
   connection_->start({.on_drained = [&] { ++drained; }});
