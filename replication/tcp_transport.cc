@@ -31,10 +31,10 @@ constexpr size_t kReadChunkBytes = 256 * 1024;
 // 4 reads (1 MiB) per readiness event, then other fds get the loop; epoll is
 // level-triggered, so the rest is read on the next pass.
 constexpr int kMaxReadsPerEvent = 4;
-// Largest SO_RCVLOWAT asked for, bytes: a little over one maximal frame.
-// (The kernel grows an unlocked receive buffer to twice the mark, and
-// wakes a reader below the mark when the window closes, so a large mark
-// cannot stall the stream.)
+// Largest SO_RCVLOWAT asked for, bytes: above one maximal frame. (The
+// kernel grows an unlocked receive buffer to fit the mark, and wakes a
+// reader below the mark when the receive window is nearly closed or memory
+// is short, so a large mark cannot stall the stream.)
 constexpr size_t kMaxReceiveLowWater = 2u << 20;
 constexpr int kMaxIovecs = 64;  // queued vectors handed to one sendmsg()
 constexpr int kMaxAcceptsPerEvent = 16;
