@@ -34,6 +34,7 @@ Resource::Resource(EventLoop& loop, ResourceOptions options, BlockStorage& data,
                                metadata_detach_why_.clear();
                                if (data_ && !why.empty() && peer_holds_the_data()) (void)detach_on_io_error(why);
                              }),
+      rewrite_retry_timer_(loop, [this] { (void)rewrite_pending_extents(); }),
       epoch_timer_(loop, [this] { close_epoch(); }),
       congestion_timer_(loop, [this] { release_congested_writes(); }),
       resync_timer_(loop, [this] { request_resync_blocks(); }),
@@ -256,7 +257,9 @@ bool Resource::rewrite_pending_extents() {
     }
     it = rewrite_pending_.erase(it);
   }
-  return rewrite_pending_.empty();
+  if (rewrite_pending_.empty()) return true;
+  if (!rewrite_retry_timer_.armed()) rewrite_retry_timer_.arm_in(kRewriteRetry);
+  return false;
 }
 
 IoStatus Resource::rewrite_block_by_block(uint64_t begin, std::span<uint8_t> buffer, bool already_read) {

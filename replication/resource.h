@@ -1111,6 +1111,16 @@ class Resource final : public Volume {
   // extents stay in the activity log (rewrite_pending_extents()).
   // The value: its failure was reported (once per extent, not per retry).
   std::map<uint32_t, bool> rewrite_pending_;
+  // While an extent is pending, its rewrite is tried again this often, not
+  // only at the next flush: the pages a failed flush lost are clean in the
+  // page cache, and a restart drops them (attach's cache drop), so a kill
+  // -9 before the next flush would lose them for good; written again as
+  // soon as the disk takes writes, they are dirty and survive it (the pair
+  // simulation, protocol B seed 37799: the disk refused writes for a
+  // while, no flush came after it recovered, and a kill -9 lost a write
+  // that a resync then took from the old Primary over the peer's copy).
+  static constexpr std::chrono::milliseconds kRewriteRetry{100};
+  Timer rewrite_retry_timer_;
   // Flushes the data device on this thread (a request's FLUSH or FUA, which
   // its caller waits for anyway); `covers` is the last write it covers.
   IoStatus flush_data_now(uint64_t covers);

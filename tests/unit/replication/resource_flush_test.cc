@@ -242,6 +242,31 @@ TEST_F(FlushTest, ARestartedNodeReadsWhatItsDiskHoldsNotWhatAFailedFlushLost) {
   EXPECT_EQ(read_back(disk_a, offset, 4096), before);
 }
 
+// Found by the pair simulation (protocol B seed 37799): a flush on the
+// Primary failed and lost an acknowledged write, whose rewrite failed too
+// (the disk refused writes for a while). The disk then took writes again,
+// but no flush came to write the extent again, and a kill -9 lost the
+// block with the restart's cache drop; the resync then took the old block
+// from this node over the peer's copy. Now the rewrite is retried every
+// 100 ms while the disk refuses it, not only at the next flush.
+TEST_F(FlushTest, ALostBlockIsWrittenAgainOnceTheDiskTakesWritesWithoutWaitingForAFlush) {
+  bring_up_with_two_extent_logs();
+  const uint64_t offset = kExtent + 8192;
+  write_and_retire(offset, 7);
+  disk_a.fail_flush(EIO, /*once=*/true, /*loses_unflushed=*/true);
+  disk_a.fail_writes(offset, 4096);  // the rewrite of that block fails too
+  EXPECT_EQ(flush_now(*a).errno_value(), EIO);
+  advance(std::chrono::milliseconds(250));  // retried, still refused
+  disk_a.clear_faults();                    // the disk takes writes again; no flush follows
+  advance(std::chrono::milliseconds(150));
+  a.reset();  // kill -9: dirty pages outlive the process, clean ones are dropped at the attach
+  a = std::make_unique<Resource>(loop, options_for(0), disk_a);
+  ok(a->attach());
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7)) << "written again before the kill";
+  disk_a.crash();  // the attach flushed it
+  EXPECT_EQ(read_back(disk_a, offset, 4096), pattern(offset, 4096, 7));
+}
+
 // Found by the pair simulation (protocol C seed 5341): a flush on the
 // Primary failed and lost an acknowledged write (its peer had just been
 // invalidated, so no other copy held it), and the disk refused writes to a

@@ -1312,11 +1312,13 @@ INSTANTIATE_TEST_SUITE_P(Seeds, PairSimulation, ::testing::ValuesIn(all_params()
 // no longer holds the only copy), 28406 (a Diskless Primary answers a
 // protocol C write at the peer's BarrierAck), 5356 (the only copy given up
 // comes back after the operator moved its metadata), 29814 (a flush queued
-// behind one that failed does not vouch for what that one lost).
+// behind one that failed does not vouch for what that one lost), 37799 (a
+// rewrite the disk refused is retried without waiting for a flush).
 std::vector<SimParams> found_params() {
   std::vector<SimParams> out;
   for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
-    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u}) out.push_back(SimParams{p, seed});
+    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u})
+      out.push_back(SimParams{p, seed});
   return out;
 }
 
