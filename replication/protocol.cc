@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
+#include <cstring>
 
 #include "replication/crc32c.h"
 
@@ -285,20 +286,29 @@ void get(Reader& r, AuthResult& m) {
   r.zero(1, "AuthResult reserved byte");
   m.reason = r.text(kMaxReasonBytes);
 }
-// Shared by Data and ResyncReply: a length field that must equal what follows.
-std::vector<uint8_t> get_block(Reader& r, uint64_t offset) {
-  uint32_t length = r.u32();
-  std::vector<uint8_t> data = r.rest();
-  if (length != data.size())
+// Shared by Data and ResyncReply: a length field that must equal the size
+// of the block that follows it.
+void check_block(Reader& r, uint64_t offset, uint32_t length, size_t block_size) {
+  if (length != block_size)
     r.length_mismatch("length field " + std::to_string(length) + " but " +
-                      std::to_string(data.size()) + " data bytes");
-  check_extent(r, offset, data.size());
+                      std::to_string(block_size) + " data bytes");
+  check_extent(r, offset, block_size);
+}
+std::vector<uint8_t> get_block(Reader& r, uint64_t offset) {
+  const uint32_t length = r.u32();
+  std::vector<uint8_t> data = r.rest();
+  check_block(r, offset, length, data.size());
   return data;
 }
-void get(Reader& r, Data& m) {
+// The fixed fields of Data, before its length field.
+void get_head(Reader& r, Data& m) {
   m.offset = r.u64();
   m.flags = r.u32();
   r.reserved_zero(m.flags & ~kDataKnownFlags, "Data flags");
+}
+void get_head(Reader& r, ResyncReply& m) { m.offset = r.u64(); }
+void get(Reader& r, Data& m) {
+  get_head(r, m);
   m.data = get_block(r, m.offset);
 }
 void get(Reader& r, DataAck& m) {
@@ -337,7 +347,7 @@ void get(Reader& r, ResyncRequest& m) {
   m.want_checksum = flags & 1;
 }
 void get(Reader& r, ResyncReply& m) {
-  m.offset = r.u64();
+  get_head(r, m);
   m.data = get_block(r, m.offset);
 }
 void get(Reader& r, ChecksumReply& m) {
@@ -609,6 +619,66 @@ DecodeStatus decode_header(std::span<const uint8_t> b, FrameHeader& h) {
   return {};
 }
 
+namespace {
+
+// Names the frame in a payload error: "payload-length-mismatch: Data frame:
+// ..." is what an operator needs to report a peer bug.
+DecodeStatus named(const FrameHeader& h, DecodeStatus s) {
+  if (!s.ok() && s.error != DecodeError::kUnknownType)
+    s.detail = std::string(to_string(static_cast<FrameType>(h.type))) + " frame: " + s.detail;
+  return s;
+}
+
+DecodeStatus check_payload_crc(const FrameHeader& h, uint32_t crc) {
+  if (crc == h.payload_crc) return {};
+  return {DecodeError::kBadPayloadCrc,
+          std::string(to_string(static_cast<FrameType>(h.type))) + " frame, sequence " + std::to_string(h.sequence)};
+}
+
+// What decode_frame() checks after the header: the payload's CRC, then
+// its fields.
+DecodeStatus decode_checked(const FrameHeader& h, std::span<const uint8_t> payload, Message& out) {
+  if (DecodeStatus s = check_payload_crc(h, crc32c(payload)); !s.ok()) return s;
+  return named(h, decode_payload(h.type, payload, out));
+}
+
+// A Data or ResyncReply payload in two parts, its fixed fields and its
+// block: the block becomes the message's data without a copy. The same
+// checks, and the same errors, as decode_payload() of the whole payload.
+template <typename T>
+DecodeStatus decode_split_as(std::span<const uint8_t> fields, std::vector<uint8_t>& block, Message& out) {
+  T m;
+  Reader r(fields);
+  get_head(r, m);
+  const uint32_t length = r.u32();
+  check_block(r, m.offset, length, block.size());
+  DecodeStatus s = r.status();
+  if (s.ok()) {
+    m.data = std::move(block);
+    out = std::move(m);
+  }
+  return s;
+}
+
+// Bytes of fixed fields ahead of the block in a payload of `type`, or 0 if
+// its payload is not a header followed by a block.
+size_t split_fields_size(uint16_t type) {
+  if (type == static_cast<uint16_t>(FrameType::kData)) return 16;        // offset, flags, length
+  if (type == static_cast<uint16_t>(FrameType::kResyncReply)) return 12;  // offset, length
+  return 0;
+}
+
+DecodeStatus decode_checked_split(const FrameHeader& h, std::span<const uint8_t> fields,
+                                  std::vector<uint8_t>& block, Message& out) {
+  if (DecodeStatus s = check_payload_crc(h, crc32c(block, crc32c(fields))); !s.ok()) return s;
+  const DecodeStatus s = h.type == static_cast<uint16_t>(FrameType::kData)
+                             ? decode_split_as<Data>(fields, block, out)
+                             : decode_split_as<ResyncReply>(fields, block, out);
+  return named(h, s);
+}
+
+}  // namespace
+
 DecodeResult decode_frame(std::span<const uint8_t> bytes) {
   DecodeResult res;
   FrameHeader h;
@@ -620,57 +690,151 @@ DecodeResult decode_frame(std::span<const uint8_t> bytes) {
                       std::to_string(h.payload_length) + " payload bytes"};
     return res;
   }
-  auto payload = bytes.subspan(kHeaderSize, h.payload_length);
-  if (crc32c(payload) != h.payload_crc) {
-    res.status = {DecodeError::kBadPayloadCrc,
-                  std::string(to_string(static_cast<FrameType>(h.type))) + " frame, sequence " +
-                      std::to_string(h.sequence)};
-    return res;
-  }
-  res.status = decode_payload(h.type, payload, res.frame.message);
-  if (!res.status.ok()) {
-    // Name the frame: "payload-length-mismatch: Data frame: ..." is what an
-    // operator needs to report a peer bug.
-    if (res.status.error != DecodeError::kUnknownType)
-      res.status.detail =
-          std::string(to_string(static_cast<FrameType>(h.type))) + " frame: " + res.status.detail;
-    return res;
-  }
+  res.status = decode_checked(h, bytes.subspan(kHeaderSize, h.payload_length), res.frame.message);
+  if (!res.status.ok()) return res;
   res.frame.sequence = h.sequence;
   res.consumed = kHeaderSize + h.payload_length;
   return res;
 }
 
-FrameReader::FrameReader(size_t max_buffered) : max_buffered_(max_buffered) {
+FrameReader::FrameReader(size_t max_buffered, size_t staging_bytes)
+    : max_buffered_(max_buffered), staging_(staging_bytes) {
   // Smaller than one frame would dead-lock a reader waiting for a full frame.
   assert(max_buffered_ >= kMaxFrameSize);
+  // A big frame's header and fixed fields are staged before its block.
+  assert(staging_bytes >= kDataFrameHeadSize);
 }
 
-size_t FrameReader::space() const { return max_buffered_ - buffered(); }
+std::span<uint8_t> FrameReader::receive_space() {
+  if (!error_.ok()) {
+    // Out of step for good: whatever arrives now is dropped (the caller is
+    // about to close the connection).
+    big_.reset();
+    start_ = end_ = 0;
+    return staging_;
+  }
+  if (big_) return std::span<uint8_t>(body_).subspan(big_->filled);
+  if (start_ == end_) start_ = end_ = 0;
+  if (end_ == staging_.size() && start_ > 0) {
+    // The frame in progress (smaller than the staging buffer: a bigger one
+    // would have moved to body_) goes to the front to make room for its rest.
+    std::memmove(staging_.data(), staging_.data() + start_, end_ - start_);
+    end_ -= start_;
+    start_ = 0;
+  }
+  // Empty only while complete frames fill the buffer: next() makes room.
+  return std::span<uint8_t>(staging_).subspan(end_);
+}
+
+void FrameReader::received(size_t bytes) {
+  if (!error_.ok()) return;
+  if (big_) {
+    assert(bytes <= body_.size() - big_->filled);
+    big_->filled += bytes;
+    return;
+  }
+  assert(bytes <= staging_.size() - end_);
+  end_ += bytes;
+  maybe_start_big_frame();
+}
+
+void FrameReader::maybe_start_big_frame() {
+  const auto avail = std::span<const uint8_t>(staging_).subspan(start_, end_ - start_);
+  FrameHeader h;
+  // A bad header is left where it is, for next() to report.
+  if (avail.size() < kHeaderSize || !decode_header(avail, h).ok()) return;
+  const size_t frame_size = kHeaderSize + h.payload_length;
+  if (frame_size <= staging_.size()) return;
+  size_t fields_size = split_fields_size(h.type);
+  if (h.payload_length <= fields_size) fields_size = 0;  // malformed: decoded as a whole, to fail there
+  if (avail.size() < kHeaderSize + fields_size) return;  // the fields first
+  BigFrame big;
+  big.header = h;
+  big.fields_size = fields_size;
+  std::copy_n(avail.begin() + kHeaderSize, fields_size, big.fields.begin());
+  body_ = std::move(spare_);
+  spare_ = {};
+  body_.resize(h.payload_length - fields_size);
+  // Everything staged belongs to this frame, which is bigger than the
+  // staging buffer: at most kStagingBytes copied, the rest is read into
+  // body_ directly.
+  const auto already = avail.subspan(kHeaderSize + fields_size);
+  std::copy(already.begin(), already.end(), body_.begin());
+  big.filled = already.size();
+  big_ = big;
+  start_ = end_ = 0;
+}
+
+size_t FrameReader::space() const { return max_buffered_ - std::min(max_buffered_, buffered()); }
+
+size_t FrameReader::buffered() const {
+  size_t n = (pending_.size() - pending_start_) + (end_ - start_);
+  if (big_) n += kHeaderSize + big_->fields_size + big_->filled;
+  return n;
+}
 
 bool FrameReader::feed(std::span<const uint8_t> chunk) {
   if (chunk.size() > space()) return false;
-  // Drop consumed bytes before growing, so the buffer never exceeds the bound.
-  if (start_ > 0) {
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start_));
-    start_ = 0;
+  if (pending_start_ == pending_.size()) {
+    pending_.clear();
+    pending_start_ = 0;
   }
-  buf_.insert(buf_.end(), chunk.begin(), chunk.end());
+  pending_.insert(pending_.end(), chunk.begin(), chunk.end());
+  pump();
   return true;
 }
 
+void FrameReader::pump() {
+  while (pending_start_ < pending_.size()) {
+    const std::span<uint8_t> to = receive_space();
+    if (to.empty()) return;
+    const size_t n = std::min(to.size(), pending_.size() - pending_start_);
+    std::copy_n(pending_.begin() + static_cast<std::ptrdiff_t>(pending_start_), n, to.begin());
+    pending_start_ += n;
+    received(n);
+  }
+}
+
 size_t FrameReader::bytes_wanted() const {
-  auto avail = std::span<const uint8_t>(buf_).subspan(start_);
+  if (big_) return std::max<size_t>(1, body_.size() - big_->filled);
+  const auto avail = std::span<const uint8_t>(staging_).subspan(start_, end_ - start_);
   if (avail.size() < kHeaderSize) return kHeaderSize - avail.size();
   FrameHeader h;
   if (!decode_header(avail, h).ok()) return 1;
   const size_t frame = kHeaderSize + h.payload_length;
+  if (frame > staging_.size()) return frame - avail.size();  // its fields are still missing
   return avail.size() < frame ? frame - avail.size() : 1;
+}
+
+void FrameReader::recycle(std::vector<uint8_t> buffer) {
+  if (buffer.capacity() > spare_.capacity()) spare_ = std::move(buffer);
+}
+
+FrameReader::Next FrameReader::finish_big_frame(Frame& out) {
+  const BigFrame big = *big_;
+  big_.reset();
+  DecodeStatus s =
+      big.fields_size > 0
+          ? decode_checked_split(big.header, std::span<const uint8_t>(big.fields).first(big.fields_size), body_,
+                                 out.message)
+          : decode_checked(big.header, body_, out.message);
+  // A split payload's block moved into the message; anything else is
+  // kept for the next big frame.
+  if (!body_.empty()) recycle(std::move(body_));
+  body_ = {};
+  if (!s.ok()) {
+    error_ = std::move(s);
+    return Next::kError;
+  }
+  out.sequence = big.header.sequence;
+  return Next::kFrame;
 }
 
 FrameReader::Next FrameReader::next(Frame& out) {
   if (!error_.ok()) return Next::kError;
-  auto avail = std::span<const uint8_t>(buf_).subspan(start_);
+  pump();  // fed bytes that had no room before the last frame was taken
+  if (big_) return big_->filled < body_.size() ? Next::kNeedMore : finish_big_frame(out);
+  const auto avail = std::span<const uint8_t>(staging_).subspan(start_, end_ - start_);
   if (avail.size() < kHeaderSize) return Next::kNeedMore;
   // Check the header as soon as it is complete, so a bad or oversize header
   // fails now instead of after buffering up to 4 GiB of "payload".

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -465,29 +466,81 @@ DecodeResult decode_frame(std::span<const uint8_t> bytes);
 // and feed() refuses to buffer more than `max_buffered` bytes. After an error
 // the stream is out of step for good: every later next() repeats the error
 // and the connection must be dropped.
+//
+// Two ways in. feed() copies a chunk the caller holds. receive_space() and
+// received() let the transport read from the socket straight into the
+// reader's memory, which is the point of this class's layout: small frames
+// are read together into a staging buffer of kStagingBytes, but the payload
+// of a frame too big for it is read into a buffer of its own, and for Data
+// and ResyncReply frames that buffer becomes the message's `data` (the
+// fixed fields before it are kept apart). So a 512 KiB Data frame reaches
+// the write path with at most kStagingBytes of it copied in user space,
+// instead of twice whole (into the reader, then into the message).
 class FrameReader {
  public:
-  explicit FrameReader(size_t max_buffered = 2 * kMaxFrameSize);
+  // Frames up to this size (header included) are assembled in the staging
+  // buffer; bigger ones get a payload buffer of their own.
+  static constexpr size_t kStagingBytes = 16 * 1024;
 
-  // Bytes feed() accepts now; read at most this much from the socket.
+  // `staging_bytes` (at least kDataFrameHeadSize) is for tests and
+  // fuzzers, to reach the big-frame path with small frames.
+  explicit FrameReader(size_t max_buffered = 2 * kMaxFrameSize, size_t staging_bytes = kStagingBytes);
+
+  // Where the next bytes of the stream go: read at most its size into it,
+  // then call received() with the count. Not empty once next() has
+  // returned kNeedMore (or kError: the bytes are then ignored).
+  std::span<uint8_t> receive_space();
+  // `bytes` (1..receive_space().size()) were written at the start of the
+  // last receive_space().
+  void received(size_t bytes);
+
+  // Bytes feed() accepts now.
   size_t space() const;
-  // Appends a chunk. Returns false, buffering nothing, if it does not fit in
-  // space(): the caller must drain next() first.
+  // Appends a copy of `chunk`. Returns false, buffering nothing, if it does
+  // not fit in space(): the caller must drain next() first.
   [[nodiscard]] bool feed(std::span<const uint8_t> chunk);
 
   enum class Next { kFrame, kNeedMore, kError };
   // The next complete frame into `out`, kNeedMore, or kError (see error()).
   Next next(Frame& out);
   const DecodeStatus& error() const { return error_; }
-  size_t buffered() const { return buf_.size() - start_; }
+  // Bytes received or fed and not yet returned as frames.
+  size_t buffered() const;
   // Bytes still missing before next() can return the frame being
   // assembled (the rest of the header if it is incomplete; at least 1).
   size_t bytes_wanted() const;
+  // Hands back the `data` of a Data or ResyncReply frame next() returned,
+  // once it is no longer needed: the next big payload is read into it
+  // (no allocation, and no zero-filling when it is the same size).
+  void recycle(std::vector<uint8_t> buffer);
 
  private:
+  // A frame bigger than the staging buffer, being read into body_.
+  struct BigFrame {
+    FrameHeader header;
+    // The payload's fixed fields ahead of the block (Data: 16 bytes,
+    // ResyncReply: 12), kept apart so that body_ holds the block alone;
+    // 0 for other types, whose whole payload goes into body_.
+    std::array<uint8_t, 16> fields{};
+    size_t fields_size = 0;
+    size_t filled = 0;  // bytes of body_ received
+  };
+  // After bytes were added to the staging buffer: starts reading a big
+  // frame into body_ as soon as its head is complete.
+  void maybe_start_big_frame();
+  // Moves bytes from pending_ (feed()) into receive_space().
+  void pump();
+  Next finish_big_frame(Frame& out);
+
   size_t max_buffered_;
-  std::vector<uint8_t> buf_;
-  size_t start_ = 0;  // first unconsumed byte in buf_
+  std::vector<uint8_t> staging_;  // [start_, end_) unconsumed
+  size_t start_ = 0;
+  size_t end_ = 0;
+  std::optional<BigFrame> big_;
+  std::vector<uint8_t> body_;   // big_'s payload (or its block)
+  std::vector<uint8_t> spare_;  // from recycle(), for the next body_
+  std::vector<uint8_t> pending_;  // fed and not yet moved in
+  size_t pending_start_ = 0;
   DecodeStatus error_;
 };
 

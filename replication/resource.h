@@ -667,7 +667,7 @@ class Resource final : public Volume {
 
   // ---- resource_peer.cc ----
   void on_connected(std::unique_ptr<Connection> conn);
-  void on_bytes(std::span<const uint8_t> bytes);
+  void on_received(size_t bytes);
   // Tells the connection how many bytes the frame in progress still needs.
   void hint_receive_size();
   void on_frame(const wire::Frame& frame);

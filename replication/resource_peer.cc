@@ -80,8 +80,11 @@ void Resource::on_connected(std::unique_ptr<Connection> conn) {
   last_heard_ = loop_.now();
   const uint64_t link = ++link_generation_;
   Connection::Callbacks cb;
-  cb.on_bytes = [this, link](std::span<const uint8_t> b) {
-    if (link == link_generation_) on_bytes(b);
+  // The transport reads straight into the frame reader: a Data frame's
+  // block lands in the buffer the local write takes (see FrameReader).
+  cb.receive_space = [this] { return reader_.receive_space(); };
+  cb.on_received = [this, link](size_t n) {
+    if (link == link_generation_) on_received(n);
   };
   cb.on_closed = [this, link](const std::string& why) {
     if (link == link_generation_) fail_link("connection lost: " + why, std::nullopt);
@@ -149,27 +152,25 @@ void Resource::send_bytes(std::vector<uint8_t> frame) {
   conn_->send(std::move(frame));
 }
 
-void Resource::on_bytes(std::span<const uint8_t> bytes) {
-  received_bytes_ += bytes.size();
+void Resource::on_received(size_t bytes) {
+  received_bytes_ += bytes;
   last_heard_ = loop_.now();  // anything from the peer answers a probe
+  reader_.received(bytes);
   const uint64_t link = link_generation_;
-  while (!bytes.empty()) {
-    // We drain every complete frame after each feed, so space() is at least
-    // one maximal frame.
-    const size_t n = std::min(reader_.space(), bytes.size());
-    if (!reader_.feed(bytes.first(n))) return;  // cannot happen: n <= space()
-    bytes = bytes.subspan(n);
-    wire::Frame frame;
-    for (;;) {
-      const wire::FrameReader::Next r = reader_.next(frame);
-      if (r == wire::FrameReader::Next::kNeedMore) break;
-      if (r == wire::FrameReader::Next::kError) {
-        fail_link("protocol error: " + reader_.error().message(), wire::DisconnectCode::kProtocolError);
-        return;
-      }
-      on_frame(frame);
-      if (link != link_generation_) return;  // that frame ended this connection
+  wire::Frame frame;
+  for (;;) {
+    const wire::FrameReader::Next r = reader_.next(frame);
+    if (r == wire::FrameReader::Next::kNeedMore) break;
+    if (r == wire::FrameReader::Next::kError) {
+      fail_link("protocol error: " + reader_.error().message(), wire::DisconnectCode::kProtocolError);
+      return;
     }
+    on_frame(frame);
+    if (link != link_generation_) return;  // that frame ended this connection
+    // The block was written (or refused) while the frame was handled: its
+    // buffer takes the next big payload.
+    if (auto* d = std::get_if<wire::Data>(&frame.message)) reader_.recycle(std::move(d->data));
+    if (auto* reply = std::get_if<wire::ResyncReply>(&frame.message)) reader_.recycle(std::move(reply->data));
   }
   hint_receive_size();
 }

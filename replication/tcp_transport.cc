@@ -28,9 +28,12 @@ namespace {
 
 // 256 KiB per read(2): a 1 MiB Data frame in four system calls, not sixteen.
 constexpr size_t kReadChunkBytes = 256 * 1024;
-// 4 reads (1 MiB) per readiness event, then other fds get the loop; epoll is
-// level-triggered, so the rest is read on the next pass.
-constexpr int kMaxReadsPerEvent = 4;
+// Up to 1 MiB per readiness event, then other fds get the loop; epoll is
+// level-triggered, so the rest is read on the next pass. Into a receiver's
+// own memory (receive_space) reads are as big as the space it offers, so
+// the count is capped too.
+constexpr size_t kMaxReadBytesPerEvent = 1u << 20;
+constexpr int kMaxReadsPerEvent = 64;
 // Largest SO_RCVLOWAT asked for, bytes: above one maximal frame. (The
 // kernel grows an unlocked receive buffer to fit the mark, and wakes a
 // reader below the mark when the receive window is nearly closed or memory
@@ -200,8 +203,7 @@ TcpConnection::TcpConnection(EventLoop& loop, int fd, std::string peer_descripti
     : loop_(loop),
       fd_(fd),
       peer_description_(std::move(peer_description)),
-      deferred_failure_(loop, [this] { fail(std::exchange(deferred_reason_, {})); }),
-      read_buffer_(std::make_shared<std::vector<uint8_t>>(kReadChunkBytes)) {
+      deferred_failure_(loop, [this] { fail(std::exchange(deferred_reason_, {})); }) {
   // The socket may come from anywhere (accept, connect, a test's socketpair):
   // make sure it cannot block the loop or leak into spawned programs.
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
@@ -230,7 +232,10 @@ TcpConnection::~TcpConnection() {
 void TcpConnection::start(Callbacks cb) {
   assert(!started_ && "Connection::start() is called once");
   cb_ = std::move(cb);
+  assert(!cb_.receive_space == !cb_.on_received);
   started_ = true;
+  // Only a receiver that takes bytes as on_bytes needs a buffer of ours.
+  if (!cb_.receive_space) read_buffer_ = std::make_shared<std::vector<uint8_t>>(kReadChunkBytes);
   if (fd_ < 0) return;  // closed before it was started
   interest_ = EPOLLIN | (send_queue_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
   std::string error;
@@ -319,15 +324,31 @@ void TcpConnection::on_socket_events(uint32_t epoll_events) {
 }
 
 bool TcpConnection::read_available() {
-  // Copies: the engine may close() or destroy this connection inside on_bytes.
+  // Copies: the engine may close() or destroy this connection inside a
+  // callback.
   const auto alive = alive_;
   const auto buffer = read_buffer_;
   const auto on_bytes = cb_.on_bytes;
-  for (int i = 0; i < kMaxReadsPerEvent; ++i) {
-    const ssize_t n = ::read(fd_, buffer->data(), buffer->size());
+  const auto receive_space = cb_.receive_space;
+  const auto on_received = cb_.on_received;
+  size_t read_bytes = 0;
+  for (int i = 0; i < kMaxReadsPerEvent && read_bytes < kMaxReadBytesPerEvent; ++i) {
+    const std::span<uint8_t> into = receive_space ? receive_space() : std::span<uint8_t>(*buffer);
+    assert(!into.empty() && "the receiver makes room inside on_received");
+    if (into.empty()) return true;
+    const ssize_t n = ::read(fd_, into.data(), into.size());
     if (n > 0) {
-      if (on_bytes) on_bytes(std::span<const uint8_t>(buffer->data(), static_cast<size_t>(n)));
+      const auto got = static_cast<size_t>(n);
+      read_bytes += got;
+      if (receive_space) {
+        on_received(got);
+      } else if (on_bytes) {
+        on_bytes(into.first(got));
+      }
       if (!*alive || fd_ < 0) return false;
+      // A short read emptied the socket: the next would only say EAGAIN
+      // (and level-triggered epoll reports anything that arrives later).
+      if (got < into.size()) return true;
       continue;
     }
     if (n == 0) {

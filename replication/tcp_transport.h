@@ -118,9 +118,10 @@ class RepeatedMessageFilter {
 };
 
 // One connected socket (TCP_NODELAY, SO_KEEPALIVE, CLOEXEC) on the loop.
-// Reads arrive in chunks of up to 256 KiB through on_bytes; send() writes at
-// once what the kernel takes and queues the rest for EPOLLOUT. The engine may
-// close() it or destroy it from inside any of its callbacks.
+// Reads go straight into the receiver's memory (receive_space), or arrive in
+// chunks of up to 256 KiB through on_bytes; send() writes at once what the
+// kernel takes and queues the rest for EPOLLOUT. The engine may close() it or
+// destroy it from inside any of its callbacks.
 class TcpConnection final : public Connection {
  public:
   // Takes ownership of `fd`, a connected non-blocking stream socket. The TCP
@@ -188,8 +189,9 @@ class TcpConnection final : public Connection {
   // as on_closed from this zero-delay timer on the next loop pass.
   std::string deferred_reason_;
   Timer deferred_failure_;
-  // Shared with a dispatch in progress, so the span given to on_bytes stays
-  // valid even if the engine destroys the connection inside the callback.
+  // For on_bytes only (made by start()). Shared with a dispatch in
+  // progress, so the span given to on_bytes stays valid even if the engine
+  // destroys the connection inside the callback.
   std::shared_ptr<std::vector<uint8_t>> read_buffer_;
   // Cleared by the destructor; a dispatch holding a copy notices that a
   // callback destroyed the connection and stops touching members.

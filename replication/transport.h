@@ -24,6 +24,14 @@ class Connection {
   struct Callbacks {
     // Bytes arrived, in order. The span is valid only during the call.
     std::function<void(std::span<const uint8_t>)> on_bytes;
+    // Optional, and used instead of on_bytes when set: the receiver lends
+    // the memory the next bytes go to, so a transport can read from the
+    // socket straight into it (no copy of a big payload in user space).
+    // receive_space() says where (not empty); the transport writes 1..size
+    // bytes at its start and then calls on_received() with the count. The
+    // receiver must make room again inside on_received().
+    std::function<std::span<uint8_t>()> receive_space;
+    std::function<void(size_t)> on_received;
     // The stream ended (peer closed, reset, error). Called at most once and
     // never after close(); the Connection may be destroyed from inside it.
     std::function<void(const std::string& reason)> on_closed;

@@ -10,6 +10,8 @@
 //     payload for decode_payload(), which skips the CRCs and the header.
 //   bit 1 (stream): rewrite both CRCs of every frame before decoding, so that
 //     mutations reach the payload decoders.
+//   bits 2-3 (stream): the FrameReader's staging buffer size (16 KiB, 48,
+//     64 or 509 bytes), so that short inputs reach its big-frame path.
 // Properties: nothing crashes or throws; an error has a message; a decoded
 // frame re-encodes to exactly the bytes it came from (the encoding is
 // canonical: every reserved byte, flag and length is checked) and decodes
@@ -117,7 +119,7 @@ void payload_mode(std::span<const uint8_t> in) {
   FUZZ_CHECK(decode_payload(type, encoded, again).ok() && again == m, "payload round trip changed the message");
 }
 
-void stream_mode(std::span<const uint8_t> s, size_t chunk) {
+void stream_mode(std::span<const uint8_t> s, size_t chunk, size_t staging) {
   std::vector<Frame> frames;
   DecodeStatus end;  // why the walk stopped: kNone at the exact end, kTruncated for a partial frame
   for (size_t pos = 0; pos < s.size();) {
@@ -146,7 +148,7 @@ void stream_mode(std::span<const uint8_t> s, size_t chunk) {
     pos += bytes.size();
   }
 
-  FrameReader reader;
+  FrameReader reader(2 * kMaxFrameSize, staging);
   std::vector<Frame> read;
   FrameReader::Next last = FrameReader::Next::kNeedMore;
   for (size_t pos = 0; pos < s.size() && last != FrameReader::Next::kError; pos += chunk) {
@@ -174,6 +176,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (control & 2) fix_crcs(in);
-  stream_mode(in, 1 + static_cast<size_t>(control >> 4) * 37);
+  // The reader's staging buffer: frames bigger than it take the path of a
+  // big Data frame (block read apart from its fields), which only a small
+  // buffer lets short inputs reach.
+  constexpr size_t kStaging[] = {FrameReader::kStagingBytes, kDataFrameHeadSize, 64, 509};
+  stream_mode(in, 1 + static_cast<size_t>(control >> 4) * 37, kStaging[(control >> 2) & 3]);
   return 0;
 }

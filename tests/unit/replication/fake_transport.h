@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <span>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <utility>
@@ -218,7 +220,24 @@ class FakeNetwork {
 
   void schedule_bytes(const std::shared_ptr<Pipe>& pipe, int to, std::vector<uint8_t> bytes) {
     loop_.add_timer(arrival(*pipe, to), [pipe, to, bytes = std::move(bytes)] {
-      if (pipe->broken || !pipe->open[to] || !pipe->cb[to].on_bytes) return;
+      if (pipe->broken || !pipe->open[to]) return;
+      if (pipe->cb[to].receive_space) {
+        // As TcpConnection reads: into the receiver's memory, as much as
+        // it offers each time. Copies: the receiver may close inside.
+        auto receive_space = pipe->cb[to].receive_space;
+        auto on_received = pipe->cb[to].on_received;
+        for (std::span<const uint8_t> rest(bytes); !rest.empty();) {
+          const std::span<uint8_t> into = receive_space();
+          if (into.empty()) throw std::logic_error("receive_space() offered no room");
+          const size_t n = std::min(into.size(), rest.size());
+          std::copy_n(rest.begin(), n, into.begin());
+          rest = rest.subspan(n);
+          on_received(n);
+          if (pipe->broken || !pipe->open[to]) return;
+        }
+        return;
+      }
+      if (!pipe->cb[to].on_bytes) return;
       auto on_bytes = pipe->cb[to].on_bytes;  // the receiver may close inside
       on_bytes(bytes);
     });

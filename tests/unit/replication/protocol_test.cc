@@ -480,6 +480,161 @@ TEST(FrameReader, FeedBeyondTheBoundIsRefusedUntilDrained) {
   EXPECT_EQ(out.sequence, 2u);
 }
 
+// Reads `stream` through receive_space()/received() in pieces of at most
+// `piece` bytes (as a socket would deliver), draining next() after each;
+// returns the frames, and the error if the stream broke.
+struct Pulled {
+  std::vector<Frame> frames;
+  DecodeStatus error;
+};
+Pulled pull_all(FrameReader& reader, std::span<const uint8_t> stream, size_t piece) {
+  Pulled out;
+  while (!stream.empty()) {
+    std::span<uint8_t> into = reader.receive_space();
+    EXPECT_FALSE(into.empty());
+    if (into.empty()) break;
+    const size_t n = std::min({into.size(), stream.size(), piece});
+    std::copy_n(stream.begin(), n, into.begin());
+    stream = stream.subspan(n);
+    reader.received(n);
+    Frame f;
+    FrameReader::Next r;
+    while ((r = reader.next(f)) == FrameReader::Next::kFrame) out.frames.push_back(f);
+    if (r == FrameReader::Next::kError) {
+      out.error = reader.error();
+      break;
+    }
+  }
+  return out;
+}
+
+TEST(FrameReader, ABigDataFramesBlockIsReadIntoTheBufferTheMessageKeeps) {
+  const std::vector<uint8_t> block = filled(512 * 1024, 7);
+  const std::vector<uint8_t> f = encode_frame({9, Data{4096, kDataFua, block}});
+  FrameReader reader;
+  // The first read, into the staging buffer, takes the head and the start
+  // of the block (all a socket holding the whole frame gives at once).
+  std::span<uint8_t> into = reader.receive_space();
+  ASSERT_EQ(into.size(), FrameReader::kStagingBytes);
+  std::copy_n(f.begin(), into.size(), into.begin());
+  reader.received(into.size());
+  const size_t copied = FrameReader::kStagingBytes - kDataFrameHeadSize;
+  // The rest is read where the block will stay.
+  into = reader.receive_space();
+  ASSERT_EQ(into.size(), block.size() - copied);
+  EXPECT_EQ(reader.bytes_wanted(), into.size());
+  const uint8_t* const rest_at = into.data();
+  std::copy(f.begin() + static_cast<std::ptrdiff_t>(FrameReader::kStagingBytes), f.end(), into.begin());
+  reader.received(into.size());
+  Frame out;
+  ASSERT_EQ(reader.next(out), FrameReader::Next::kFrame) << reader.error().message();
+  EXPECT_EQ(out, (Frame{9, Data{4096, kDataFua, block}}));
+  const auto& d = std::get<Data>(out.message);
+  EXPECT_EQ(d.data.data() + copied, rest_at);  // no copy of the part read directly
+  EXPECT_EQ(reader.buffered(), 0u);
+  EXPECT_EQ(reader.bytes_wanted(), kHeaderSize);
+
+  // Handed back, the buffer takes the next big block.
+  const uint8_t* const recycled = d.data.data();
+  reader.recycle(std::move(std::get<Data>(out.message).data));
+  const std::vector<uint8_t> g = encode_frame({10, ResyncReply{0, filled(256 * 1024, 8)}});
+  into = reader.receive_space();
+  std::copy_n(g.begin(), FrameReader::kStagingBytes, into.begin());
+  reader.received(FrameReader::kStagingBytes);
+  into = reader.receive_space();
+  EXPECT_EQ(into.data(), recycled + (FrameReader::kStagingBytes - kHeaderSize - 12));
+  std::copy(g.begin() + static_cast<std::ptrdiff_t>(FrameReader::kStagingBytes), g.end(), into.begin());
+  reader.received(into.size());
+  ASSERT_EQ(reader.next(out), FrameReader::Next::kFrame) << reader.error().message();
+  EXPECT_EQ(out, (Frame{10, ResyncReply{0, filled(256 * 1024, 8)}}));
+}
+
+TEST(FrameReader, EveryPieceSizeYieldsWhatDecodeFrameYields) {
+  // Small frames (staged together), big ones of each kind (a block read
+  // apart from its fields, and a payload read whole), and two either side
+  // of the staging buffer's size.
+  std::vector<uint8_t> alternating(64 * 1024, 0x55);  // raw encoding: 512 Kibit
+  const std::vector<Frame> frames = {
+      {1, Ping{}},
+      {2, Data{0, 0, filled(4096, 1)}},
+      {3, Data{8192, kDataFlush, filled(1 << 20, 2)}},
+      {4, DataAck{3, AckKind::kWritten}},
+      {5, make_bitmap_chunk(0, alternating, alternating.size() * 8)},
+      {6, ResyncReply{1 << 20, filled(128 * 1024, 3)}},
+      {7, Data{0, 0, filled(FrameReader::kStagingBytes - 512, 4)}},  // fits, just
+      {8, Data{0, 0, filled(FrameReader::kStagingBytes, 5)}},        // does not, just
+      {9, Barrier{77}},
+  };
+  ASSERT_EQ(std::get<BitmapChunk>(frames[4].message).encoding, BitmapEncoding::kRaw);
+  const std::vector<uint8_t> s = stream_of(frames);
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{48}, size_t{4093}, FrameReader::kStagingBytes,
+                       size_t{100000}, s.size()}) {
+    FrameReader reader;
+    const Pulled got = pull_all(reader, s, piece);
+    EXPECT_TRUE(got.error.ok()) << piece << ": " << got.error.message();
+    EXPECT_EQ(got.frames, frames) << "pieces of " << piece;
+    EXPECT_EQ(reader.buffered(), 0u);
+  }
+}
+
+TEST(FrameReader, ABigFramesBadBlockFailsAsDecodeFrameSays) {
+  // Each corruption of a big Data frame, read apart from its fields, gives
+  // the error decode_frame() gives for the same bytes.
+  const std::vector<uint8_t> good = encode_frame({1, Data{0, 0, filled(256 * 1024, 1)}});
+  auto set_be32 = [](std::vector<uint8_t>& f, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) f[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+  };
+  std::vector<std::vector<uint8_t>> bad;
+  bad.push_back(good);
+  bad.back()[good.size() - 1] ^= 1;  // in the block read directly: payload CRC
+  bad.push_back(good);
+  bad.back()[kHeaderSize + 3] ^= 1;  // in the fields: payload CRC
+  // Fields that are wrong under a correct CRC: the length field, the flags,
+  // an unaligned offset.
+  for (auto [at, value] : {std::pair<size_t, uint32_t>{kHeaderSize + 12, 4096}, {kHeaderSize + 8, 0x80},
+                           {kHeaderSize + 4, 100}}) {
+    std::vector<uint8_t> f = good;
+    set_be32(f, at, value);
+    set_be32(f, 24, crc32c(std::span<const uint8_t>(f).subspan(kHeaderSize)));
+    reseal(f);
+    bad.push_back(std::move(f));
+  }
+  for (const std::vector<uint8_t>& f : bad) {
+    const DecodeStatus want = decode_frame(f).status;
+    ASSERT_FALSE(want.ok());
+    FrameReader reader;
+    const Pulled got = pull_all(reader, f, 100000);
+    EXPECT_TRUE(got.frames.empty());
+    EXPECT_EQ(got.error.error, want.error) << want.message();
+    EXPECT_EQ(got.error.message(), want.message());
+    // Broken for good, and still takes (and drops) what arrives.
+    Frame out;
+    EXPECT_EQ(reader.next(out), FrameReader::Next::kError);
+    EXPECT_FALSE(reader.receive_space().empty());
+  }
+}
+
+TEST(FrameReader, StagedFramesAreTakenBeforeMoreIsRead) {
+  // Complete small frames can fill the staging buffer; it offers room again
+  // once next() has taken them.
+  std::vector<Frame> pings;
+  for (uint64_t i = 1; i <= FrameReader::kStagingBytes / kHeaderSize; ++i) pings.push_back({i, Ping{}});
+  const std::vector<uint8_t> s = stream_of(pings);
+  ASSERT_EQ(s.size(), FrameReader::kStagingBytes);
+  FrameReader reader;
+  std::span<uint8_t> into = reader.receive_space();
+  std::copy(s.begin(), s.end(), into.begin());
+  reader.received(s.size());
+  EXPECT_TRUE(reader.receive_space().empty());
+  Frame out;
+  ASSERT_EQ(reader.next(out), FrameReader::Next::kFrame);
+  EXPECT_EQ(reader.receive_space().size(), kHeaderSize);  // the taken frame's room
+  size_t taken = 1;
+  while (reader.next(out) == FrameReader::Next::kFrame) ++taken;
+  EXPECT_EQ(taken, pings.size());
+  EXPECT_EQ(reader.receive_space().size(), FrameReader::kStagingBytes);
+}
+
 // ---- BitmapChunk ----
 
 std::vector<std::pair<uint64_t, uint64_t>> set_runs(const BitmapChunk& c) {

@@ -388,6 +388,48 @@ TEST_F(TcpConnectionOnSocketpair, PeerCloseIsReportedOnceWithItsReason) {
   EXPECT_EQ(closed_.size(), 1u);
 }
 
+TEST_F(TcpConnectionOnSocketpair, BytesAreReadIntoTheMemoryTheReceiverOffers) {
+  // The receiver offers 3 bytes at a time, at a place of its choosing: each
+  // read lands exactly there, in order, and nothing goes through on_bytes.
+  std::vector<uint8_t> memory(64, 0);
+  size_t at = 0;
+  std::vector<size_t> reads;
+  bool on_bytes_called = false;
+  connection_->start({.on_bytes = [&](std::span<const uint8_t>) { on_bytes_called = true; },
+                      .receive_space = [&] { return std::span<uint8_t>(memory).subspan(at, 3); },
+                      .on_received =
+                          [&](size_t n) {
+                            reads.push_back(n);
+                            at += n;
+                          },
+                      .on_closed = [&](const std::string& reason) { closed_.push_back(reason); }});
+  ASSERT_EQ(::send(other_end_, "abcdefgh", 8, 0), 8);
+  ::shutdown(other_end_, SHUT_WR);
+  run_briefly();
+  EXPECT_EQ(std::string(memory.begin(), memory.begin() + static_cast<std::ptrdiff_t>(at)), "abcdefgh");
+  EXPECT_EQ(reads, (std::vector<size_t>{3, 3, 2}));
+  EXPECT_FALSE(on_bytes_called);
+  EXPECT_EQ(closed_, std::vector<std::string>{"peer closed the connection"});  // after the data
+}
+
+TEST_F(TcpConnectionOnSocketpair, DestroyedInsideOnReceivedItReadsNoMore) {
+  std::vector<uint8_t> memory(4, 0);
+  int calls = 0;
+  connection_->start({.receive_space = [&] { return std::span<uint8_t>(memory); },
+                      .on_received =
+                          [&](size_t) {
+                            ++calls;
+                            connection_.reset();
+                          },
+                      .on_closed = [&](const std::string& reason) { closed_.push_back(reason); }});
+  ASSERT_EQ(::send(other_end_, "0123456789", 10, 0), 10);
+  run_briefly();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(std::string(memory.begin(), memory.end()), "0123");
+  EXPECT_TRUE(closed_.empty());
+  EXPECT_TRUE(closed_by_other_end(other_end_));
+}
+
 TEST_F(TcpConnectionOnSocketpair, CloseSilencesCallbacks) {
   connection_->start({.on_bytes = [&](std::span<const uint8_t>) { received_ = "called"; },
                       .on_closed = [&](const std::string& reason) { closed_.push_back(reason); }});
