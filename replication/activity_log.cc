@@ -72,7 +72,10 @@ uint32_t ActivityLog::pinned_extents() const {
   return static_cast<uint32_t>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.pins > 0; }));
 }
 
-IoStatus ActivityLog::activate(uint32_t extent) {
+IoStatus ActivityLog::activate(uint32_t extent) { return activate(extent, {}, {}); }
+
+IoStatus ActivityLog::activate(uint32_t extent, std::span<const uint32_t> ahead,
+                               const std::function<bool(uint32_t victim)>& may_evict) {
   auto it =
       std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.extent == extent; });
   if (it != entries_.end()) {
@@ -90,6 +93,20 @@ IoStatus ActivityLog::activate(uint32_t extent) {
     std::erase_if(next, [&](const Entry& e) { return e.extent == *victim; });
   }
   next.insert(next.begin(), Entry{extent, 1});
+  // Behind the new extent in recency, ahead of everything older.
+  size_t at = 1;
+  for (const uint32_t a : ahead) {
+    const auto has = [&](const Entry& e) { return e.extent == a; };
+    if (std::any_of(next.begin(), next.end(), has)) continue;
+    if (next.size() >= max_extents_) {
+      // The least recently used unpinned extent older than those added.
+      auto victim = std::find_if(next.rbegin(), next.rend() - static_cast<std::ptrdiff_t>(at),
+                                 [](const Entry& e) { return e.pins == 0; });
+      if (victim == next.rend() - static_cast<std::ptrdiff_t>(at) || !may_evict || !may_evict(victim->extent)) break;
+      next.erase(std::next(victim).base());
+    }
+    next.insert(next.begin() + static_cast<std::ptrdiff_t>(at++), Entry{a, 0});
+  }
   if (IoStatus st = write_transaction(next); !st.ok()) return st;
   entries_ = std::move(next);
   return {};

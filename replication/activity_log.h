@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "replication/bitmap.h"
@@ -46,6 +48,16 @@ class ActivityLog {
   // pinned extents. On an I/O error the extent is NOT active and must not be
   // written.
   IoStatus activate(uint32_t extent);
+  // The same, and if `extent` is not active (a transaction is written
+  // anyway), the extents of `ahead` that are not active either join that
+  // transaction, unpinned: a sequential writer's next extents, so that one
+  // transaction covers several extents instead of one each. An extent of
+  // `ahead` that needs room evicts the least recently used unpinned extent
+  // only if `may_evict(victim)` says so (its writes are durable); the first
+  // that cannot stops the rest. Their cost is a larger set to resync after a
+  // crash (extents that may not have been written).
+  IoStatus activate(uint32_t extent, std::span<const uint32_t> ahead,
+                    const std::function<bool(uint32_t victim)>& may_evict);
   // Unpins one activate() of `extent` (the write finished). It stays in the
   // log until evicted.
   void release(uint32_t extent);

@@ -125,6 +125,58 @@ TEST_F(ActivityLogTest, EvictionVictimIsWhatTheNextNewExtentEvicts) {
   EXPECT_EQ(al.active_extents(), (std::vector<uint32_t>{3, 2}));
 }
 
+TEST_F(ActivityLogTest, ExtentsAheadJoinTheNewExtentsTransactionUnpinned) {
+  ActivityLog al(disk_, sb_, 0);
+  const std::vector<uint32_t> ahead = {6, 7};
+  ASSERT_TRUE(al.activate(5, ahead, nullptr).ok());
+  EXPECT_EQ(al_writes(), 1u);  // one transaction for all three
+  EXPECT_EQ(al.active_extents(), (std::vector<uint32_t>{5, 6, 7}));
+  EXPECT_EQ(al.pinned_extents(), 1u) << "only the extent written is pinned";
+  // On disk: a crash now resyncs all three.
+  auto rec = recover_activity_log(disk_, sb_);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->extents, (std::vector<uint32_t>{5, 6, 7}));
+  // The writer reaches extent 6: no I/O.
+  ASSERT_TRUE(al.activate(6).ok());
+  EXPECT_EQ(al_writes(), 1u);
+  // An extent already active writes no transaction, so none is joined.
+  const std::vector<uint32_t> more = {8};
+  ASSERT_TRUE(al.activate(5, more, nullptr).ok());
+  EXPECT_FALSE(al.is_active(8));
+  EXPECT_EQ(al_writes(), 1u);
+}
+
+TEST_F(ActivityLogTest, AnExtentAheadEvictsOnlyAnUnpinnedVictimTheCallerAllows) {
+  Superblock small = sb_;
+  small.al_max_extents = 3;
+  ActivityLog al(disk_, small, 0);
+  ASSERT_TRUE(al.activate(1).ok());
+  al.release(1);
+  ASSERT_TRUE(al.activate(2).ok());  // pinned: a write in flight
+  std::vector<uint32_t> asked;
+  auto allow_1 = [&asked](uint32_t victim) {
+    asked.push_back(victim);
+    return victim == 1;
+  };
+  const std::vector<uint32_t> ahead = {4, 5};
+  ASSERT_TRUE(al.activate(3, ahead, allow_1).ok());
+  // 3 took the free slot; 4 evicted 1 (allowed); 5 found only pinned 2.
+  EXPECT_EQ(al.active_extents(), (std::vector<uint32_t>{3, 4, 2}));
+  EXPECT_EQ(asked, std::vector<uint32_t>{1});
+  // A victim the caller refuses (its writes are not durable) stops them.
+  al.release(2);
+  al.release(3);
+  asked.clear();
+  const std::vector<uint32_t> next = {7};
+  ASSERT_TRUE(al.activate(6, next, [&asked](uint32_t victim) {
+    asked.push_back(victim);
+    return false;
+  }).ok());
+  EXPECT_EQ(al.active_extents(), (std::vector<uint32_t>{6, 3, 4}));  // 6 evicted 2 as any new extent does
+  EXPECT_EQ(asked, std::vector<uint32_t>{4});
+  EXPECT_FALSE(al.is_active(7));
+}
+
 TEST(UnflushedExtents, AFlushForgetsOnlyTheExtentsWhoseWritesItCovered) {
   UnflushedExtents u;
   u.wrote(0, 4096, 1);                            // extent 0
