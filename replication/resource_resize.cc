@@ -377,7 +377,14 @@ bool Resource::settle_size_at_handshake(const wire::Hello& ph) {
   const SyncDecision d = handshake_.decision;
   const bool target = ph.disk_state != DiskState::kInconsistent && d != SyncDecision::kSourceBitmap &&
                       d != SyncDecision::kSourceFull && d != SyncDecision::kSplitBrain;
-  if (target && role_ == Role::kPrimary) {
+  // A Primary whose own disk is Inconsistent (attached under it, or
+  // promoted while it was SyncTarget) already takes from the peer all it
+  // lacks and serves those blocks through the peer meanwhile: the added
+  // blocks go with the rest. (Refused, the pair never connected again:
+  // the pair simulation, seed 43067 under every protocol, a resize that
+  // finished on the peer while this Primary was Diskless.) A Primary with
+  // current data is not made a SyncTarget by a size.
+  if (target && role_ == Role::kPrimary && local_data_current()) {
     refuse("the peer has grown to " + std::to_string(ph.device_size) +
                " bytes (a resize finished there) and this Primary would have to take the added blocks from it: "
                "demote it, or resize the peer's storage back",

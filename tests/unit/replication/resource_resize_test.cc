@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "replication/grow.h"
 #include "replication/resource.h"
 #include "tests/unit/replication/resource_harness.h"
 
@@ -506,6 +507,43 @@ TEST_F(ResizeTest, ALinkLostAfterThePeerGrewIsFinishedByTheNextHandshake) {
   EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
   EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
   EXPECT_EQ(a->status().replication, ReplicationState::kEstablished);
+  EXPECT_TRUE(disks_equal());
+}
+
+// Found by the pair simulation (seed 43067 under every protocol): b grew
+// in a resize whose answer a never heard; a detached meanwhile and
+// attached the same disk again under the Primary (Inconsistent, SyncTarget),
+// and every handshake after that was refused: "this Primary would have to
+// take the added blocks from it". It takes everything it lacks from the
+// peer anyway: it now grows and fetches the added blocks with the rest.
+TEST_F(ResizeTest, AnInconsistentPrimaryTakesThePeersGrowthWithTheRestOfItsResync) {
+  bring_up_with_data();
+  grow_disks();
+  lose_the_link_at_the_reply_from(1);
+  a->resize([](CommandResult) {}, {.assume_clean = true});  // b stays UpToDate
+  settle();
+  ASSERT_TRUE(reply_lost);
+  ASSERT_GT(b->status().size_bytes, old_size);
+  ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
+  ok(a->detach());
+  // The same disk, under the Primary; grown, its metadata is moved to its
+  // new end first (drbdadm's way: dump and restore).
+  Result<Superblock> found = find_internal_metadata_below_end(disk_a);
+  ASSERT_TRUE(found.ok()) << found.error();
+  ASSERT_TRUE(move_internal_metadata_to_end(disk_a, found.value()).ok());
+  ok(a->attach());
+  ASSERT_EQ(a->status().disk, DiskState::kInconsistent);
+  ASSERT_EQ(a->status().role, Role::kPrimary);
+  net.drop_if = nullptr;
+  net.cut();
+  advance(seconds(4));
+  ResourceStatus s = a->status();
+  EXPECT_EQ(s.size_bytes, b->status().size_bytes);
+  EXPECT_EQ((std::pair{s.connection, s.replication}),
+            (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+      << s.last_error;
+  EXPECT_EQ(s.disk, DiskState::kUpToDate) << s.last_error;
+  EXPECT_EQ(s.role, Role::kPrimary);
   EXPECT_TRUE(disks_equal());
 }
 
