@@ -410,6 +410,14 @@ CommandResult Resource::replace_storage(BlockStorage& data, BlockStorage* extern
 CommandResult Resource::detach() {
   if (disk_ == DiskState::kDiskless) return CommandResult::failure("detach: not attached");
   if (role_ == Role::kPrimary) {
+    // The peer grows as the target of the added blocks, from this disk:
+    // given up before the answer, the peer waits for blocks nobody can
+    // send, and a Diskless Primary does not connect to an Inconsistent
+    // peer (the pair simulation, seed 47761 under every protocol: the pair
+    // never connected again).
+    if (resize_done_)
+      return CommandResult::failure("detach refused: a resize is waiting for the peer's answer; retry once it is "
+                                    "answered");
     if (!primary_may_detach())
       return CommandResult::failure(
           std::string("detach refused: Primary without an UpToDate peer to serve through (replication ") +

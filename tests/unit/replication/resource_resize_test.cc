@@ -186,6 +186,30 @@ TEST_F(ResizeTest, AVerifyIsRefusedWhileAResizeWaitsForThePeer) {
   ok(b->verify());  // and once it is done
 }
 
+// Found by the pair simulation (seed 47761 under every protocol): the
+// Primary detached while its resize waited for the peer, which then grew
+// as the target of the added blocks (Inconsistent) with no disk left to
+// send them; a Diskless Primary does not connect to an Inconsistent peer,
+// and the pair never connected again.
+TEST_F(ResizeTest, APrimaryDoesNotDetachWhileItsResizeWaitsForThePeer) {
+  bring_up_with_data();
+  grow_disks();
+  std::optional<CommandResult> resized;
+  a->resize([&resized](CommandResult r) { resized = std::move(r); });
+  CommandResult detach = a->detach();
+  ASSERT_FALSE(detach.ok());
+  EXPECT_TRUE(contains(detach.error(), "a resize is waiting for the peer's answer")) << detach.error();
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate);
+  settle();
+  ASSERT_TRUE(resized.has_value());
+  ok(*resized);
+  advance(seconds(1));
+  EXPECT_EQ(b->status().disk, DiskState::kUpToDate) << b->status().last_error;
+  EXPECT_TRUE(disks_equal());
+  ok(a->detach());  // and once it is answered
+  EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+}
+
 // The other side of the crossing: the peer answered the growth (it is the
 // source of the added blocks) and its operator started a verify before the
 // asking node's disk went Inconsistent. The verify is abandoned when that
@@ -511,12 +535,17 @@ TEST_F(ResizeTest, ALinkLostAfterThePeerGrewIsFinishedByTheNextHandshake) {
 }
 
 // Found by the pair simulation (seed 43067 under every protocol): b grew
-// in a resize whose answer a never heard; a detached meanwhile and
-// attached the same disk again under the Primary (Inconsistent, SyncTarget),
-// and every handshake after that was refused: "this Primary would have to
-// take the added blocks from it". It takes everything it lacks from the
-// peer anyway: it now grows and fetches the added blocks with the rest.
+// in a resize whose answer a never heard; a lost its disk meanwhile
+// (there an operator's detach, refused now while a resize waits; here
+// on-io-error detach) and attached it again under the Primary
+// (Inconsistent, SyncTarget), and every handshake after that was refused:
+// "this Primary would have to take the added blocks from it". It takes
+// everything it lacks from the peer anyway: it now grows and fetches the
+// added blocks with the rest.
 TEST_F(ResizeTest, AnInconsistentPrimaryTakesThePeersGrowthWithTheRestOfItsResync) {
+  ResourceOptions oa = options_for(0), ob = options_for(1);
+  oa.on_io_error = IoErrorPolicy::kDetach;
+  make(oa, ob);
   bring_up_with_data();
   grow_disks();
   lose_the_link_at_the_reply_from(1);
@@ -525,7 +554,13 @@ TEST_F(ResizeTest, AnInconsistentPrimaryTakesThePeersGrowthWithTheRestOfItsResyn
   ASSERT_TRUE(reply_lost);
   ASSERT_GT(b->status().size_bytes, old_size);
   ASSERT_EQ(b->status().disk, DiskState::kUpToDate);
-  ok(a->detach());
+  // a's disk fails a write: given up, a serves through b.
+  disk_a.fail_writes(0, kGrownDiskBytes);
+  auto failed_locally = submit(*a, 0, pattern(0, 4096, 7));
+  settle();
+  ASSERT_EQ(a->status().disk, DiskState::kDiskless);
+  ASSERT_EQ(a->status().role, Role::kPrimary);
+  disk_a.clear_faults();
   // The same disk, under the Primary; grown, its metadata is moved to its
   // new end first (drbdadm's way: dump and restore).
   Result<Superblock> found = find_internal_metadata_below_end(disk_a);
@@ -533,7 +568,6 @@ TEST_F(ResizeTest, AnInconsistentPrimaryTakesThePeersGrowthWithTheRestOfItsResyn
   ASSERT_TRUE(move_internal_metadata_to_end(disk_a, found.value()).ok());
   ok(a->attach());
   ASSERT_EQ(a->status().disk, DiskState::kInconsistent);
-  ASSERT_EQ(a->status().role, Role::kPrimary);
   net.drop_if = nullptr;
   net.cut();
   advance(seconds(4));

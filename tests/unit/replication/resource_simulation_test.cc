@@ -1317,7 +1317,7 @@ INSTANTIATE_TEST_SUITE_P(Seeds, PairSimulation, ::testing::ValuesIn(all_params()
 std::vector<SimParams> found_params() {
   std::vector<SimParams> out;
   for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
-    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u, 43067u})
+    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u, 43067u, 47761u})
       out.push_back(SimParams{p, seed});
   return out;
 }
