@@ -321,13 +321,20 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     const uint64_t first = static_cast<uint64_t>(random(0, static_cast<int>(usable_blocks() - blocks)));
     auto buffer = std::make_shared<std::vector<uint8_t>>(blocks * kBlock);
     auto result = std::make_shared<std::optional<IoStatus>>();
-    node(n)->submit_read(first * kBlock, *buffer, [result, buffer](IoStatus s) { *result = s; });
+    // The disk state when the read was answered: the settle below may run a
+    // handshake that makes a disk UpToDate after an Inconsistent Primary with
+    // no peer refused the read (the pair simulation, seed 51136).
+    auto disk_when_answered = std::make_shared<DiskState>(DiskState::kDiskless);
+    node(n)->submit_read(first * kBlock, *buffer, [this, n, result, buffer, disk_when_answered](IoStatus s) {
+      *result = s;
+      *disk_when_answered = node_status(n).disk;
+    });
     settle();
     if (!result->has_value()) return;  // waits for the peer; not what this checks
     if (!result->value().ok()) {
       // A Primary that lost its only good copy may refuse; with an UpToDate
       // disk it must not.
-      if (node_status(n).disk == DiskState::kUpToDate)
+      if (*disk_when_answered == DiskState::kUpToDate)
         fail("read of blocks " + std::to_string(first) + "+" + std::to_string(blocks) + " on " + name(n) +
              " failed: " + result->value().message());
       return;
@@ -1313,11 +1320,16 @@ INSTANTIATE_TEST_SUITE_P(Seeds, PairSimulation, ::testing::ValuesIn(all_params()
 // protocol C write at the peer's BarrierAck), 5356 (the only copy given up
 // comes back after the operator moved its metadata), 29814 (a flush queued
 // behind one that failed does not vouch for what that one lost), 37799 (a
-// rewrite the disk refused is retried without waiting for a flush).
+// rewrite the disk refused is retried without waiting for a flush), 43067
+// (an Inconsistent Primary takes its peer's growth at the handshake), 47761
+// (a Primary does not detach while its resize waits for the peer); and one
+// defect of this simulation: 51136 (a read refused by an Inconsistent
+// Primary with no peer was judged by the disk state after the handshake
+// that followed).
 std::vector<SimParams> found_params() {
   std::vector<SimParams> out;
   for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
-    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u, 43067u, 47761u})
+    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u, 43067u, 47761u, 51136u})
       out.push_back(SimParams{p, seed});
   return out;
 }
