@@ -325,9 +325,11 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     // handshake that makes a disk UpToDate after an Inconsistent Primary with
     // no peer refused the read (the pair simulation, seed 51136).
     auto disk_when_answered = std::make_shared<DiskState>(DiskState::kDiskless);
+    // (An answer that comes later, after this returned, may come from the
+    // node's destructor: a kill fails what it left unanswered.)
     node(n)->submit_read(first * kBlock, *buffer, [this, n, result, buffer, disk_when_answered](IoStatus s) {
       *result = s;
-      *disk_when_answered = node_status(n).disk;
+      if (node(n)) *disk_when_answered = node(n)->status().disk;
     });
     settle();
     if (!result->has_value()) return;  // waits for the peer; not what this checks
