@@ -850,6 +850,15 @@ class Resource final : public Volume {
   // (the commit point; the metadata does not move, the bitmap pages past
   // the end are ignored from then on), then the bitmap, the frontend's size.
   CommandResult shrink_to(uint64_t new_size, const std::string& why);
+  // A Primary whose disk was given up while its growth waited for the
+  // peer cannot grow: it asks the peer, grown as the target of the added
+  // blocks, to take back its old size (a shrink request to it) and drops
+  // the peer's requests for those blocks meanwhile.
+  bool withdrawing_resize_ = false;
+  // The peer's side of that: a Secondary that is the target of nothing but
+  // the blocks its growth added (no block below the old end out of sync)
+  // shrinks back and is UpToDate again; fails (with the reason) otherwise.
+  CommandResult take_back_growth(const wire::ResizeWithOptions& r);
   // ResizeRequest is ResizeWithOptions without options.
   void on_resize_request(const wire::ResizeWithOptions& r);
   void on_resize_reply(const wire::ResizeReply& r);
@@ -1235,6 +1244,10 @@ class Resource final : public Volume {
   // Protocol 12: tells the Diskless Primary we serve which generations
   // hold its writes (see wire::NewGeneration).
   void announce_generations_to_diskless_primary();
+  // This Secondary, current, holds the only copy of the Primary peer's
+  // writes from now on (that peer lost its disk): a new generation,
+  // recorded and announced to it.
+  void serve_diskless_primary_peer();
   // Both sides of skip_initial_sync(): `generation` becomes ours, the
   // bitmap empty, the disk UpToDate (persisted).
   IoStatus declare_in_sync(uint64_t generation, const std::string& why);

@@ -574,16 +574,8 @@ void Resource::on_peer_state(const wire::StateChange& s) {
   // writes recorded in our bitmap (apply_peer_data). Its writes in flight
   // when the disk failed are in that disk's own activity log.
   if (phase_ == Phase::kRunning && s.role == Role::kPrimary && s.disk_state == DiskState::kDiskless &&
-      before.has_value() && *before != DiskState::kDiskless && role_ == Role::kSecondary && local_data_current()) {
-    const bool had_bitmap_generation = sb_.generations.bitmap != 0;
-    start_new_generation("the Primary peer lost its disk: this node holds the only copy of its writes");
-    new_generation_for_diskless_peer_ = !had_bitmap_generation;
-    // Its data, should the link drop or this node restart: it may
-    // reconnect Diskless (protocol 10).
-    remember_diskless_primary(
-        DisklessPeer{uuid_value(peer_hello_.generations.current), new_generation_for_diskless_peer_});
-    announce_generations_to_diskless_primary();
-  }
+      before.has_value() && *before != DiskState::kDiskless && role_ == Role::kSecondary && local_data_current())
+    serve_diskless_primary_peer();
   // The Primary peer, Diskless, attached a new disk on this link (its
   // attach_under_primary()): it fetches every block from us.
   if (phase_ == Phase::kRunning && replication_ == ReplicationState::kEstablished && s.role == Role::kPrimary &&
@@ -603,6 +595,17 @@ void Resource::on_peer_state(const wire::StateChange& s) {
     start_sync_source(/*full=*/false, "the peer resyncs the blocks a resize added");
     if (records.out_of_sync_bytes() > 0) kept_past_resync_ = std::move(records);
   }
+}
+
+void Resource::serve_diskless_primary_peer() {
+  const bool had_bitmap_generation = sb_.generations.bitmap != 0;
+  start_new_generation("the Primary peer lost its disk: this node holds the only copy of its writes");
+  new_generation_for_diskless_peer_ = !had_bitmap_generation;
+  // Its data, should the link drop or this node restart: it may reconnect
+  // Diskless (protocol 10).
+  remember_diskless_primary(
+      DisklessPeer{uuid_value(peer_hello_.generations.current), new_generation_for_diskless_peer_});
+  announce_generations_to_diskless_primary();
 }
 
 void Resource::on_ping_due() {
@@ -718,9 +721,14 @@ void Resource::drop_connection(const std::string& reason, After after,
     resize_done_ = nullptr;
     done(CommandResult::failure(
         "resize: the link dropped before the peer answered (" + reason + "); " +
-        (resize_asked_.shrink ? "if the peer shrank, the next handshake grows it back and resyncs the end: shrink again"
-                              : "if the peer grew, this node grows at the next handshake")));
+        (withdrawing_resize_
+             ? "the peer had grown, and this node, its disk given up, asked it to take back its old size: if it did "
+               "not, it stays the Inconsistent target of blocks only that disk held (attach a disk, or demote)"
+         : resize_asked_.shrink
+             ? "if the peer shrank, the next handshake grows it back and resyncs the end: shrink again"
+             : "if the peer grew, this node grows at the next handshake")));
   }
+  withdrawing_resize_ = false;
   fail_over_pending_peer_io();
   if (data_) {
     // A Primary that loses its peer starts a new generation, so that the

@@ -131,6 +131,18 @@ void Resource::on_resize_request(const wire::ResizeWithOptions& r) {
     report_error("resize asked by the peer refused, told it: " + why);
     send(wire::ResizeReply{0, why.substr(0, wire::kMaxReasonBytes)});
   };
+  // The Primary lost its disk before it could grow (withdrawing_resize_):
+  // this node, the target of the blocks the growth added, takes back its
+  // old size.
+  if (r.shrink && role_ == Role::kSecondary && peer_role_ == Role::kPrimary &&
+      peer_disk_ == DiskState::kDiskless && replication_ == ReplicationState::kSyncTarget && resync_in_band_) {
+    CommandResult back = take_back_growth(r);
+    if (!back.ok()) return refuse_resize(back.error());
+    send(wire::ResizeReply{r.max_size, ""});
+    send(wire::StateChange{role_, disk_});
+    serve_diskless_primary_peer();
+    return;
+  }
   // Both nodes were asked at once and the requests crossed on the link:
   // each refuses the other's (and so learns of its own refusal), rather
   // than each growing to the other's size and then failing at its own
@@ -182,6 +194,22 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
   resize_done_ = nullptr;
   write_limit_ = kNoWriteLimit;
   const wire::ResizeWithOptions asked = resize_asked_;
+  if (withdrawing_resize_) {
+    withdrawing_resize_ = false;
+    const std::string grown = "the peer had grown to " + std::to_string(asked.current_size) + " bytes";
+    if (r.new_size != asked.max_size) {
+      // It stays the Inconsistent target of blocks nobody can send.
+      const std::string why = "resize: this node's disk was given up before the peer's answer and " + grown +
+                              "; asked to take back " + std::to_string(asked.max_size) + " bytes, it " +
+                              (r.new_size == 0 ? "refused: " + r.reason : "answered " + std::to_string(r.new_size));
+      fail_link(why, wire::DisconnectCode::kOther);
+      return done(CommandResult::failure(why + "; attach a disk, or demote"));
+    }
+    log("resize withdrawn: " + grown + " and took back " + std::to_string(r.new_size));
+    return done(CommandResult::failure("resize abandoned: this node's disk was given up before the peer's answer; " +
+                                       grown + " and took back " + std::to_string(r.new_size) +
+                                       " (resize again once a disk is attached)"));
+  }
   if (r.new_size == 0) return done(CommandResult::failure("resize refused by the peer: " + r.reason));
   if (asked.shrink) {
     if (r.new_size != asked.max_size) {
@@ -209,6 +237,25 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
     fail_link(why, wire::DisconnectCode::kProtocolError);
     return done(CommandResult::failure(why));
   }
+  if (!data_ && role_ == Role::kPrimary && !asked.assume_clean && wire_version() >= 6) {
+    // Our disk was given up (on-io-error detach) while we waited: with no
+    // disk we cannot grow, and the peer, grown as the target of the added
+    // blocks, waits for blocks only that disk held; Inconsistent, it can
+    // serve nothing, and a Diskless Primary does not connect to it again
+    // (the pair simulation, seed 47761, with the disk failing instead of
+    // the operator's detach). The volume never grew here: the peer takes
+    // back its old size and serves us. (Assumed clean, the peer stays
+    // UpToDate and serves us grown; the next attach grows this node.)
+    withdrawing_resize_ = true;
+    resize_done_ = std::move(done);
+    resize_asked_ = wire::ResizeWithOptions{r.new_size, asked.current_size, /*exact=*/true,
+                                            /*assume_clean=*/false, /*shrink=*/true};
+    log("resize: this node's disk was given up before the peer's answer, so the volume keeps " +
+        std::to_string(asked.current_size) + " bytes; asking the peer, grown to " + std::to_string(r.new_size) +
+        ", to take back its old size");
+    send(resize_asked_);
+    return;
+  }
   const bool target = role_ == Role::kSecondary && peer_role_ == Role::kPrimary && !asked.assume_clean;
   CommandResult grown = grow_to(r.new_size, target, asked.assume_clean, "resize");
   if (!grown.ok()) {
@@ -220,6 +267,39 @@ void Resource::on_resize_reply(const wire::ResizeReply& r) {
   }
   if (target) start_resize_resync();
   done(Ok{});
+}
+
+CommandResult Resource::take_back_growth(const wire::ResizeWithOptions& r) {
+  const uint64_t old_size = r.max_size;
+  if (r.current_size != sb_.data_size || old_size != grown_from_ || old_size >= sb_.data_size)
+    return CommandResult::failure("the peer grew from " + std::to_string(grown_from_) + " to " +
+                                  std::to_string(sb_.data_size) + " bytes, not from " + std::to_string(old_size) +
+                                  " to " + std::to_string(r.current_size));
+  // Below the old end this disk must be what the Primary's volume holds:
+  // it was UpToDate when it grew and has taken every write since.
+  if (auto run = bitmap_->find_next_dirty_run(0); run && run->first_block * kBlockSize < old_size)
+    return CommandResult::failure("the peer has blocks out of sync below the old end (from offset " +
+                                  std::to_string(run->first_block * kBlockSize) + "), not only the added ones");
+  // The Primary drops our requests for the added blocks (it has no disk to
+  // read them from) and sends nothing else we wait for meanwhile.
+  replies_due_.clear();
+  resync_timer_.disarm();
+  resync_in_flight_bytes_ = 0;
+  // Consistent again with the old size, in the one superblock write that
+  // commits the shrink: a crash on either side of it leaves a disk that
+  // says what it holds.
+  sb_.flags.consistent = true;
+  CommandResult shrunk =
+      shrink_to(old_size, "the Primary lost its disk before it grew: its volume keeps the old size");
+  if (!shrunk.ok()) {
+    sb_.flags.consistent = false;
+    return CommandResult::failure("the peer could not take back its old size: " + shrunk.error());
+  }
+  resync_in_band_ = false;
+  resync_done_bytes_ = resync_total_bytes_ = 0;
+  set_disk(DiskState::kUpToDate, "the Primary never grew: the blocks a resize added are gone again");
+  set_replication(ReplicationState::kEstablished, "the resize was withdrawn by the Primary, which lost its disk");
+  return Ok{};
 }
 
 CommandResult Resource::grow_to(uint64_t new_size, bool as_target, bool assume_clean, const std::string& why) {

@@ -397,6 +397,10 @@ std::optional<std::vector<uint8_t>> Resource::read_for_peer(uint64_t offset, uin
 }
 
 void Resource::on_resync_request(const wire::ResyncRequest& r) {
+  // Our disk was given up before our growth's answer: the peer asked for
+  // the added blocks before it heard that we withdraw it, and forgets
+  // these requests when it takes back its old size (take_back_growth()).
+  if (!data_ && withdrawing_resize_) return;
   if (!range_fits(r.offset, r.length, sb_.data_size) || !data_) {
     fail_link(!data_ ? "peer asked for a block but this node has no disk"
                      : "peer asked for a resync block beyond the end of the device",

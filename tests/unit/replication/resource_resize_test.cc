@@ -39,6 +39,14 @@ class ResizeTest : public ResourcePairTest {
     bring_up_with_data();
     grow_disks();
   }
+  // bring_up_with_data() and grown disks, `a` under on-io-error detach.
+  void bring_up_grown_with_a_detaching_on_io_errors() {
+    ResourceOptions oa = options_for(0), ob = options_for(1);
+    oa.on_io_error = IoErrorPolicy::kDetach;
+    make(oa, ob);
+    bring_up_with_data();
+    grow_disks();
+  }
   void grow_disks(bool grow_a = true, bool grow_b = true) {
     if (grow_a) disk_a.grow(kGrownDiskBytes, 0xA1);
     if (grow_b) disk_b.grow(kGrownDiskBytes, 0xB2);
@@ -208,6 +216,50 @@ TEST_F(ResizeTest, APrimaryDoesNotDetachWhileItsResizeWaitsForThePeer) {
   EXPECT_TRUE(disks_equal());
   ok(a->detach());  // and once it is answered
   EXPECT_EQ(a->status().disk, DiskState::kDiskless);
+}
+
+// The variant of seed 47761 that cannot be refused: the Primary's disk
+// fails (on-io-error detach) while its plain resize waits for the peer.
+// The peer grows as the target of the added blocks, which only that disk
+// could send. The Primary's volume never grew, so the peer, Inconsistent
+// for those blocks alone, takes back its old size and is UpToDate again,
+// and the Diskless Primary serves through it.
+TEST_F(ResizeTest, APrimaryWhoseDiskFailsWhileItsResizeWaitsKeepsServingThroughThePeer) {
+  bring_up_grown_with_a_detaching_on_io_errors();
+  net.set_latency(std::chrono::milliseconds(2));
+  std::optional<CommandResult> resized;
+  a->resize([&resized](CommandResult r) { resized = std::move(r); });
+  // a's disk fails a write before the answer is in: given up.
+  disk_a.fail_writes(0, kGrownDiskBytes);
+  auto failed_locally = submit(*a, 0, pattern(0, 4096, 7));
+  advance(seconds(4));
+  ASSERT_TRUE(resized.has_value());
+  EXPECT_FALSE(resized->ok());
+  ResourceStatus sa = a->status(), sb = b->status();
+  EXPECT_EQ(sa.disk, DiskState::kDiskless);
+  EXPECT_EQ(sa.role, Role::kPrimary);
+  EXPECT_EQ(sb.disk, DiskState::kUpToDate) << sb.last_error;
+  EXPECT_EQ(sb.size_bytes, old_size) << "the volume never grew";
+  EXPECT_EQ(sa.size_bytes, old_size);
+  EXPECT_EQ(sb.out_of_sync_bytes, 0u);
+  EXPECT_EQ((std::pair{sa.connection, sa.replication}),
+            (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
+      << sa.last_error;
+  // The write that found the disk failing went on through the peer, and
+  // the next ones do too.
+  ASSERT_TRUE(failed_locally->has_value());
+  EXPECT_TRUE(failed_locally->value().ok()) << failed_locally->value().message();
+  EXPECT_EQ(read_back(disk_b, 0, 4096), pattern(0, 4096, 7));
+  auto later = submit(*a, 8192, pattern(8192, 4096, 8));
+  advance(std::chrono::milliseconds(100));
+  ASSERT_TRUE(later->has_value());
+  EXPECT_TRUE(later->value().ok()) << later->value().message();
+  EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 8));
+  // b's disk says so after a restart: the old size, consistent.
+  auto on_disk = read_metadata(disk_b, MetadataLayout::kInternal);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.error();
+  EXPECT_EQ(on_disk->data_size, old_size);
+  EXPECT_TRUE(on_disk->flags.consistent);
 }
 
 // The other side of the crossing: the peer answered the growth (it is the
@@ -543,11 +595,7 @@ TEST_F(ResizeTest, ALinkLostAfterThePeerGrewIsFinishedByTheNextHandshake) {
 // everything it lacks from the peer anyway: it now grows and fetches the
 // added blocks with the rest.
 TEST_F(ResizeTest, AnInconsistentPrimaryTakesThePeersGrowthWithTheRestOfItsResync) {
-  ResourceOptions oa = options_for(0), ob = options_for(1);
-  oa.on_io_error = IoErrorPolicy::kDetach;
-  make(oa, ob);
-  bring_up_with_data();
-  grow_disks();
+  bring_up_grown_with_a_detaching_on_io_errors();
   lose_the_link_at_the_reply_from(1);
   a->resize([](CommandResult) {}, {.assume_clean = true});  // b stays UpToDate
   settle();
