@@ -158,6 +158,8 @@ class FakeStorage final : public BlockStorage {
     flush_error_once_ = once;
     flush_error_loses_ = loses_unflushed;
   }
+  // A flush failure is armed and has not struck yet.
+  bool flush_fault_armed() const { return flush_error_ != 0; }
   // Bytes that a failed flush lost and no later flush made durable again.
   uint64_t lost_bytes() const { return lost_bytes_; }
   void clear_faults() {

@@ -642,10 +642,14 @@ class PairSimulation : public ResourcePairTest, public ::testing::WithParamInter
     } else if (dice == 108) {
       // Only when the Primary too shows its disk and the link healthy: the
       // Secondary's view may lag a detach on the Primary, and invalidating
-      // the only good copy is the operator's double fault.
+      // the only good copy is the operator's double fault. So is doing it
+      // while the Primary's disk is failing and nobody has noticed yet (a
+      // fault armed on it: the pair simulation, seed 54308, where the
+      // model then took the invalidated disk for the data).
       const int s = primary_ < 0 ? -1 : 1 - primary_;
       if (s < 0 || !established(s) || !established(primary_) ||
-          node_status(primary_).disk != DiskState::kUpToDate)
+          node_status(primary_).disk != DiskState::kUpToDate || write_fault_steps_[primary_] > 0 ||
+          disk(primary_).flush_fault_armed())
         return;
       what = "invalidate on the Secondary " + name(s);
       r = node(s)->invalidate();
