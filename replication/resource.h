@@ -855,6 +855,11 @@ class Resource final : public Volume {
   // blocks, to take back its old size (a shrink request to it) and drops
   // the peer's requests for those blocks meanwhile.
   bool withdrawing_resize_ = false;
+  // A SyncTarget's record of the blocks a Diskless Primary peer wrote here
+  // (which this node holds, unlike the other bits of its bitmap): they
+  // stay set, for that Primary's disk, and take_back_growth() does not
+  // count them as blocks this node lacks. Dropped with the link.
+  std::optional<OutOfSyncBitmap> diskless_primary_records_;
   // The peer's side of that: a Secondary that is the target of nothing but
   // the blocks its growth added (no block below the old end out of sync)
   // shrinks back and is UpToDate again; fails (with the reason) otherwise.

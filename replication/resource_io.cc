@@ -832,8 +832,18 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
     return;
   }
   // A Diskless Primary's write is on no other disk: recorded (durably,
-  // before the data) so that its disk, when back, is resynced.
-  if (peer_disk_ == DiskState::kDiskless && bitmap_->set_range(offset, length) > 0) (void)persist_bitmap();
+  // before the data) so that its disk, when back, is resynced. On a
+  // SyncTarget (the Primary lost its disk as it sent us the blocks its
+  // growth added) the record stays set when the data lands, and is kept
+  // apart from the blocks we lack (the pair simulation, seed 945 under
+  // the resize-time disk fault: cleared as landed, the write was recorded
+  // nowhere and the Primary's disk, back, kept the old block).
+  const bool from_diskless_primary = peer_disk_ == DiskState::kDiskless;
+  std::vector<uint64_t> recorded_here;  // blocks we held before, recorded only for that disk
+  if (from_diskless_primary && replication_ == ReplicationState::kSyncTarget)
+    for (uint64_t blk = offset / kBlockSize; blk * kBlockSize < offset + length; ++blk)
+      if (!bitmap_->test(blk)) recorded_here.push_back(blk);
+  if (from_diskless_primary && bitmap_->set_range(offset, length) > 0) (void)persist_bitmap();
   bool flush_failed = false;
   IoStatus s = apply(flush_failed);
   ++peer_epoch_writes_;
@@ -861,8 +871,13 @@ void Resource::apply_peer_change(uint64_t sequence, const char* frame, const cha
     return peer_writes_failed_here(what, /*unnoted_flush=*/false, true);
   }
   counter += length;
-  // During a resync an application write is as good as a resync reply.
-  if (replication_ == ReplicationState::kSyncTarget) clear_landed(offset, length);
+  // During a resync an application write is as good as a resync reply
+  // (not a Diskless Primary's: recorded above for its disk).
+  if (replication_ == ReplicationState::kSyncTarget && !from_diskless_primary) clear_landed(offset, length);
+  if (!recorded_here.empty()) {
+    if (!diskless_primary_records_) diskless_primary_records_.emplace(sb_.data_size);
+    for (uint64_t blk : recorded_here) diskless_primary_records_->set_range(blk * kBlockSize, kBlockSize);
+  }
   if (options_.protocol == wire::ReplicationProtocol::kC)
     send(wire::DataAck{sequence, wire::AckKind::kWritten});
 }

@@ -702,6 +702,7 @@ void Resource::drop_connection(const std::string& reason, After after,
   peer_bitmap_.reset();
   bitmap_held_ = false;
   resync_in_band_ = false;
+  diskless_primary_records_.reset();  // (their bits stay in the bitmap)
   peer_announced_generations_.reset();
   kept_past_resync_.reset();  // still in our bitmap: the handshake resyncs them
   new_generation_for_diskless_peer_ = false;

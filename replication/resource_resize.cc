@@ -276,10 +276,21 @@ CommandResult Resource::take_back_growth(const wire::ResizeWithOptions& r) {
                                   std::to_string(sb_.data_size) + " bytes, not from " + std::to_string(old_size) +
                                   " to " + std::to_string(r.current_size));
   // Below the old end this disk must be what the Primary's volume holds:
-  // it was UpToDate when it grew and has taken every write since.
-  if (auto run = bitmap_->find_next_dirty_run(0); run && run->first_block * kBlockSize < old_size)
+  // it was UpToDate when it grew and has taken every write since. (The
+  // Primary's writes since it lost its disk are recorded in the bitmap
+  // too, for that disk: this node holds them.)
+  OutOfSyncBitmap lacking = *bitmap_;
+  if (diskless_primary_records_) {
+    uint64_t from = 0;
+    while (auto run = diskless_primary_records_->find_next_dirty_run(from)) {
+      lacking.clear_range(run->first_block * kBlockSize, run->block_count * kBlockSize);
+      from = run->first_block + run->block_count;
+    }
+  }
+  if (auto run = lacking.find_next_dirty_run(0); run && run->first_block * kBlockSize < old_size)
     return CommandResult::failure("the peer has blocks out of sync below the old end (from offset " +
                                   std::to_string(run->first_block * kBlockSize) + "), not only the added ones");
+  diskless_primary_records_.reset();  // in the bitmap, which records for that disk from now on
   // The Primary drops our requests for the added blocks (it has no disk to
   // read them from) and sends nothing else we wait for meanwhile.
   replies_due_.clear();

@@ -229,9 +229,11 @@ TEST_F(ResizeTest, APrimaryWhoseDiskFailsWhileItsResizeWaitsKeepsServingThroughT
   net.set_latency(std::chrono::milliseconds(2));
   std::optional<CommandResult> resized;
   a->resize([&resized](CommandResult r) { resized = std::move(r); });
-  // a's disk fails a write before the answer is in: given up.
+  // a's disk fails a write before the answer is in: given up. The next
+  // write goes straight to b, which has grown by the time it lands.
   disk_a.fail_writes(0, kGrownDiskBytes);
   auto failed_locally = submit(*a, 0, pattern(0, 4096, 7));
+  auto through_peer = submit(*a, 65536, pattern(65536, 4096, 9));
   advance(seconds(4));
   ASSERT_TRUE(resized.has_value());
   EXPECT_FALSE(resized->ok());
@@ -241,7 +243,10 @@ TEST_F(ResizeTest, APrimaryWhoseDiskFailsWhileItsResizeWaitsKeepsServingThroughT
   EXPECT_EQ(sb.disk, DiskState::kUpToDate) << sb.last_error;
   EXPECT_EQ(sb.size_bytes, old_size) << "the volume never grew";
   EXPECT_EQ(sa.size_bytes, old_size);
-  EXPECT_EQ(sb.out_of_sync_bytes, 0u);
+  // What a wrote through b since its disk failed is recorded there for
+  // that disk (the first write went out before, and a's activity log
+  // holds its extent).
+  EXPECT_EQ(sb.out_of_sync_bytes, 4096u);
   EXPECT_EQ((std::pair{sa.connection, sa.replication}),
             (std::pair{ConnectionState::kConnected, ReplicationState::kEstablished}))
       << sa.last_error;
@@ -255,11 +260,25 @@ TEST_F(ResizeTest, APrimaryWhoseDiskFailsWhileItsResizeWaitsKeepsServingThroughT
   ASSERT_TRUE(later->has_value());
   EXPECT_TRUE(later->value().ok()) << later->value().message();
   EXPECT_EQ(read_back(disk_b, 8192, 4096), pattern(8192, 4096, 8));
+  ASSERT_TRUE(through_peer->has_value());
+  EXPECT_TRUE(through_peer->value().ok()) << through_peer->value().message();
   // b's disk says so after a restart: the old size, consistent.
   auto on_disk = read_metadata(disk_b, MetadataLayout::kInternal);
   ASSERT_TRUE(on_disk.ok()) << on_disk.error();
   EXPECT_EQ(on_disk->data_size, old_size);
   EXPECT_TRUE(on_disk->flags.consistent);
+  // a's disk, healthy again, comes back under it and gets all it missed
+  // (its metadata moved to the end of the grown disk first, as drbdadm's
+  // dump and restore would).
+  disk_a.clear_faults();
+  Result<Superblock> found = find_internal_metadata_below_end(disk_a);
+  ASSERT_TRUE(found.ok()) << found.error();
+  ASSERT_TRUE(move_internal_metadata_to_end(disk_a, found.value()).ok());
+  ok(a->attach());
+  advance(seconds(4));
+  EXPECT_EQ(a->status().disk, DiskState::kUpToDate) << a->status().last_error;
+  EXPECT_EQ(a->status().size_bytes, old_size);
+  EXPECT_TRUE(disks_equal());
 }
 
 // The other side of the crossing: the peer answered the growth (it is the
