@@ -1344,14 +1344,15 @@ INSTANTIATE_TEST_SUITE_P(Seeds, PairSimulation, ::testing::ValuesIn(all_params()
 // behind one that failed does not vouch for what that one lost), 37799 (a
 // rewrite the disk refused is retried without waiting for a flush), 43067
 // (an Inconsistent Primary takes its peer's growth at the handshake), 47761
-// (a Primary does not detach while its resize waits for the peer); and one
+// (a Primary does not detach while its resize waits for the peer), 442 and
+// 945 (a SyncTarget keeps a Diskless Primary's writes recorded); and one
 // defect of this simulation: 51136 (a read refused by an Inconsistent
 // Primary with no peer was judged by the disk state after the handshake
 // that followed).
 std::vector<SimParams> found_params() {
   std::vector<SimParams> out;
   for (auto p : {wire::ReplicationProtocol::kC, wire::ReplicationProtocol::kB, wire::ReplicationProtocol::kA})
-    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u, 43067u, 47761u, 51136u})
+    for (uint32_t seed : {14016u, 16786u, 13835u, 25164u, 28406u, 5356u, 29814u, 37799u, 43067u, 47761u, 51136u, 442u, 945u})
       out.push_back(SimParams{p, seed});
   return out;
 }
